@@ -1,0 +1,61 @@
+# The one door: make run | test | lint | bench. Everything installs from this repo's own files.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FLASK := $(BIN)/flask --app service
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint format bench install migrate demo-data web worker beat clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	$(FLASK) db upgrade
+
+demo-data: migrate
+	$(FLASK) demo-data
+
+## run: migrate, load the demo, start web + worker + beat (Ctrl-C stops all three)
+run: demo-data
+	@echo
+	@echo "  Tidtam: http://$(HOST):$(PORT)/   (Ctrl-C stops web, worker and beat)"
+	@echo
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho -f Procfile start
+
+web: $(STAMP)
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile - 'service:create_app()'
+
+worker: $(STAMP)
+	$(BIN)/celery -A workers.app worker --loglevel INFO --concurrency $${WORKER_CONCURRENCY:-2}
+
+beat: $(STAMP)
+	$(BIN)/celery -A workers.app beat --loglevel INFO --schedule $${BEAT_SCHEDULE_FILE:-instance/celerybeat-schedule}
+
+## test: the whole suite (SQLite and the embedded broker unless TEST_DATABASE_URL / TEST_REDIS_URL say otherwise)
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,58 @@
+"""Tidtam: the Flask application factory.
+
+The factory builds and wires the app and nothing else: it does not migrate, seed or connect.
+Commands do that (`flask --app service db upgrade`, `demo-data`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from service.config import load_config
+from service.core.tasks import celery_init_app
+from service.extensions import init_extensions
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("tidtam")
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment; `overrides` win (tests use them)."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("TIDTAM_INSTANCE", str(ROOT / "instance")),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(load_config(app.instance_path))
+    if overrides:
+        app.config.update(overrides)
+
+    init_extensions(app)
+    celery_init_app(app)
+
+    from service import cli
+    from service.auth import views as auth_views
+    from service.core import web
+
+    web.init_app(app)
+    app.register_blueprint(auth_views.bp)
+    cli.init_app(app)
+
+    log.info("Tidtam on %s", describe_stack(app))
+    return app
+
+
+def describe_stack(app: Flask) -> str:
+    """One line naming the database and broker in use, passwords hidden."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
+    broker = app.config["CELERY"]["broker_url"]
+    broker_shown = make_url(broker).render_as_string(hide_password=True) if "://" in broker else broker
+    return f"database {database}, broker {broker_shown}"

@@ -1,0 +1,123 @@
+"""Login, logout and each role's landing page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
+from werkzeug.wrappers import Response
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Email, Length
+
+from service.extensions import db, login_manager
+from service.org.models import OrgUnit, User
+from service.org.scope import active_roles, unit_filter
+from service.projects.models import Project
+
+bp = Blueprint("auth", __name__)
+
+# A hash to compare against when the email is unknown, so both paths take the same time.
+_DUMMY_HASH = "scrypt:32768:8:1$6S1ES4aGk3qaxzDo$" + "0" * 128
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=255)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Cookies carry "id:session_version"; a bumped version ends every old session."""
+    ident, _sep, version = user_id.partition(":")
+    if not ident.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(ident))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (no open redirects)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        email = (form.email.data or "").strip().lower()
+        user = db.session.scalar(select(User).where(User.email == email))
+        password = form.password.data or ""
+        if user is None:
+            check_password_hash(_DUMMY_HASH, password)
+        elif user.active and check_password_hash(user.password_hash, password):
+            session.clear()
+            login_user(user)
+            return redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
+        flash(_("Wrong email or password."), "error")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout() -> Response:
+    user = db.session.get(User, current_user.id)
+    if user is not None:
+        user.session_version += 1
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/")
+def index() -> Response:
+    return redirect(url_for("auth.home" if current_user.is_authenticated else "auth.login"))
+
+
+@bp.route("/home")
+@login_required
+def home() -> str:
+    """Who the user is, their roles and units, and what their scope holds."""
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    session_ = db.session
+    assignments = active_roles(session_, user)
+    scope = unit_filter(session_, user)
+    unit_count = session_.scalar(select(func.count()).select_from(OrgUnit).where(scope))
+    projects = session_.scalars(
+        select(Project)
+        .join(OrgUnit, OrgUnit.id == Project.responsible_unit_id)
+        .where(scope)
+        .order_by(Project.code)
+        .limit(50)
+    ).all()
+    project_count = session_.scalar(
+        select(func.count())
+        .select_from(Project)
+        .join(OrgUnit, OrgUnit.id == Project.responsible_unit_id)
+        .where(scope)
+    )
+    return render_template(
+        "auth/home.html",
+        user=user,
+        assignments=assignments,
+        unit_count=unit_count,
+        projects=projects,
+        project_count=project_count,
+    )

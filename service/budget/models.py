@@ -1,0 +1,128 @@
+"""Budget handed down: allocations to networks or schools, and installments (เงินประจำงวด)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.core.db import Base, Money, UTCDateTime, enum_column, utcnow
+from service.org.models import OrgUnit, User
+from service.projects.models import Project
+
+
+class AllocationState(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    APPROVED = "approved"
+    DISBURSING = "disbursing"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class InstallmentState(enum.StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    PAID = "paid"
+    REJECTED = "rejected"
+
+
+class Allocation(Base):
+    __tablename__ = "allocation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    recipient_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[AllocationState] = mapped_column(
+        enum_column(AllocationState, "allocation_state"), default=AllocationState.DRAFT
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    project: Mapped[Project] = relationship()
+    recipient_unit: Mapped[OrgUnit] = relationship()
+    installments: Mapped[list[Installment]] = relationship(
+        order_by="Installment.id", back_populates="allocation"
+    )
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_allocation_project_state", "project_id", "state"),
+        Index("ix_allocation_recipient_state", "recipient_unit_id", "state"),
+    )
+
+
+class Installment(Base):
+    __tablename__ = "installment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocation.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    state: Mapped[InstallmentState] = mapped_column(
+        enum_column(InstallmentState, "installment_state"), default=InstallmentState.REQUESTED
+    )
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_on: Mapped[date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    allocation: Mapped[Allocation] = relationship(back_populates="installments")
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("state <> 'paid' OR paid_on IS NOT NULL", name="paid_has_date"),
+        Index("ix_installment_state_requested", "state", "requested_at"),
+    )
+
+
+class Approval(Base):
+    """One approval of an allocation or installment: who, acting for whom, when, at which level,
+    and the amount in force. Cancelled (never deleted) when changes are required."""
+
+    __tablename__ = "approval"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    approver_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    acting_for_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    approver: Mapped[User] = relationship(foreign_keys=[approver_id])
+    acting_for: Mapped[User | None] = relationship(foreign_keys=[acting_for_id])
+
+    __table_args__ = (
+        # The same level of the same round is approved once: a double click cannot count twice.
+        Index(
+            "uq_approval_subject_round_level",
+            "subject_type",
+            "subject_id",
+            "round",
+            "level",
+            unique=True,
+        ),
+        CheckConstraint("subject_type IN ('allocation', 'installment')", name="subject_known"),
+        CheckConstraint("level >= 1", name="level_positive"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )

@@ -1,0 +1,82 @@
+"""Commands: `flask --app service db upgrade`, `demo-data`, `stack`, `create-user`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+
+from service.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic's config pointing at our migrations and the app's database."""
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option(
+        "sqlalchemy.url", (url or current_app.config["DATABASE_URL"]).replace("%", "%%")
+    )
+    return cfg
+
+
+@click.group("db")
+def db_group() -> None:
+    """Migrations (Alembic)."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    command.upgrade(alembic_config(), revision)
+
+
+@db_group.command("downgrade")
+@click.argument("revision", default="-1")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (default: one step)."""
+    command.downgrade(alembic_config(), revision)
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Autogenerate a new revision from the models."""
+    command.revision(alembic_config(), message=message, autogenerate=True)
+
+
+@db_group.command("current")
+def db_current() -> None:
+    """Show the current revision."""
+    command.current(alembic_config())
+
+
+@click.command("demo-data")
+def demo_data_command() -> None:
+    """Load the demo: the BMA tree, the legacy project 50230000-3598, one user per role."""
+    from service.demo.load import load_demo
+
+    logins = load_demo(db.session)
+    db.session.commit()
+    click.echo("Demo data is loaded. Sign in at /login with one of these (role, email, password):")
+    for role, email, password in logins:
+        click.echo(f"  {role:<10} {email:<32} {password}")
+
+
+@click.command("stack")
+def stack_command() -> None:
+    """Print the database and broker this configuration uses."""
+    from service import describe_stack
+
+    click.echo(describe_stack(current_app._get_current_object()))  # type: ignore[attr-defined]
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(db_group)
+    app.cli.add_command(demo_data_command)
+    app.cli.add_command(stack_command)

@@ -1,0 +1,102 @@
+"""Configuration from the environment.
+
+No configuration at all is the embedded default: SQLite in `instance/` for the data and for
+Celery's broker (kombu's SQLAlchemy transport), so one command runs Tidtam on a laptop.
+`DATABASE_URL` and `REDIS_URL` switch to PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+PRODUCTION = "production"
+
+
+class ConfigError(RuntimeError):
+    """The environment asks for something that cannot run safely."""
+
+
+def _normalise_database_url(url: str) -> str:
+    # psycopg 3 is the driver; accept the URLs people paste from their hosting panel.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _secret_key(instance: Path, env: dict[str, str], production: bool) -> str:
+    if env.get("SECRET_KEY"):
+        return env["SECRET_KEY"]
+    if production:
+        raise ConfigError("SECRET_KEY must be set in production (TIDTAM_ENV=production)")
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config from `env` (default: os.environ).
+
+    Raises ConfigError when production mode lacks a secret key or a real database.
+    """
+    env = dict(os.environ if env is None else env)
+    instance = Path(instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    production = env.get("TIDTAM_ENV", "development") == PRODUCTION
+    database_url = _normalise_database_url(
+        env.get("DATABASE_URL") or f"sqlite:///{instance / 'tidtam.sqlite'}"
+    )
+    redis_url = env.get("REDIS_URL", "")
+    if production and database_url.startswith("sqlite"):
+        raise ConfigError("production mode needs DATABASE_URL (PostgreSQL)")
+    broker_url = env.get("CELERY_BROKER_URL") or redis_url or (
+        f"sqla+sqlite:///{instance / 'broker.sqlite'}"
+    )
+    result_backend = env.get("CELERY_RESULT_BACKEND") or redis_url or (
+        f"db+sqlite:///{instance / 'results.sqlite'}"
+    )
+    celery: dict[str, Any] = {
+        "broker_url": broker_url,
+        "result_backend": result_backend,
+        "task_ignore_result": True,
+        "timezone": env.get("TIMEZONE", "Asia/Bangkok"),
+        "enable_utc": True,
+        "broker_connection_retry_on_startup": True,
+    }
+    if env.get("CELERY_KEY_PREFIX"):
+        # Lets two deployments (or two test runs) share one Redis without meeting.
+        prefix = env["CELERY_KEY_PREFIX"]
+        celery["broker_transport_options"] = {"global_keyprefix": prefix}
+        celery["result_backend_transport_options"] = {"global_keyprefix": prefix}
+    return {
+        "TIDTAM_ENV": env.get("TIDTAM_ENV", "development"),
+        "SECRET_KEY": _secret_key(instance, env, production),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "TIMEZONE": env.get("TIMEZONE", "Asia/Bangkok"),
+        "UPLOAD_FOLDER": env.get("UPLOAD_FOLDER", str(instance / "uploads")),
+        "MAIL_SERVER": env.get("MAIL_SERVER", "localhost"),
+        "MAIL_PORT": int(env.get("MAIL_PORT", "1025")),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": env.get("MAIL_USE_TLS", "false").lower() == "true",
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "tidtam@localhost"),
+        "PUBLIC_URL": env.get("PUBLIC_URL", "http://localhost:5000"),
+        # Sub-score labels of an evaluation, as the legacy page prints them.
+        "EVALUATION_SUBSCORE_LABELS": tuple(
+            env.get("EVALUATION_SUBSCORE_LABELS", "2.1,2.2").split(",", 1)
+        ),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": production,
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "CELERY": celery,
+    }

@@ -1,0 +1,190 @@
+"""The database: one declarative base, a naming convention, column types and the session.
+
+The session is scoped to the Flask application context and removed at its teardown, so a
+request or a task sees one session and commits once (operations only flush).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    Numeric,
+    create_engine,
+    event,
+)
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    """The current instant, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant stored in UTC and always returned timezone-aware.
+
+    SQLite keeps no offset, so naive UTC is stored there; PostgreSQL keeps TIMESTAMPTZ.
+    A naive value is refused: every instant in Tidtam knows its zone.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: instants must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class _ExactNumeric(TypeDecorator[Decimal]):
+    """NUMERIC that only ever sees Decimal: floats are refused, results are Decimal."""
+
+    impl = Numeric
+    cache_ok = True
+    scale = 2
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("exact decimal columns refuse float values; use Decimal")
+        return Decimal(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            # SQLite hands back int or float; its 15 significant digits cover NUMERIC(14,2).
+            value = Decimal(str(value))
+        return value.quantize(Decimal(1).scaleb(-self.scale))
+
+
+class Money(_ExactNumeric):
+    """Baht, exact to the satang: NUMERIC(14, 2)."""
+
+    impl = Numeric(14, 2)
+    cache_ok = True
+    scale = 2
+
+
+class Percent(_ExactNumeric):
+    """A percent or a score such as 20.00 or 100.00: NUMERIC(6, 2)."""
+
+    impl = Numeric(6, 2)
+    cache_ok = True
+    scale = 2
+
+
+class Measure(_ExactNumeric):
+    """A KPI value or target of any unit (1,407.52, 3.5100, 100.0000): NUMERIC(16, 4)."""
+
+    impl = Numeric(16, 4)
+    cache_ok = True
+    scale = 4
+
+
+def enum_column(enum_cls: type[enum.Enum], name: str) -> SAEnum:
+    """A portable enum: VARCHAR with a named CHECK constraint listing the values."""
+    return SAEnum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda cls: [member.value for member in cls],
+        validate_strings=True,
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+class Database:
+    """The Flask extension: an engine and an app-context-scoped session."""
+
+    def __init__(self) -> None:
+        self.sessionmaker = sessionmaker(expire_on_commit=False)
+        self.session = scoped_session(self.sessionmaker, scopefunc=_app_ctx_id)
+        self._engines: dict[int, Engine] = {}
+
+    def init_app(self, app: Flask) -> None:
+        engine = make_engine(app.config["DATABASE_URL"])
+        app.extensions["tidtam.db"] = engine
+        self.sessionmaker.configure(bind=engine)
+        app.teardown_appcontext(self._remove_session)
+
+    @property
+    def engine(self) -> Engine:
+        engine: Engine = current_app.extensions["tidtam.db"]
+        return engine
+
+    def _remove_session(self, _exc: BaseException | None) -> None:
+        self.session.remove()
+
+    @contextmanager
+    def new_session(self) -> Iterator[Session]:
+        """A separate session, for work that must commit on its own (an outbox relay)."""
+        session = self.sessionmaker()
+        try:
+            yield session
+        finally:
+            session.close()
+
+
+def _app_ctx_id() -> int:
+    from flask import globals as flask_globals
+
+    return id(flask_globals._cv_app.get(None))
+
+
+db = Database()

@@ -1,0 +1,117 @@
+"""Request-wide behaviour: language, template filters, security headers and error pages."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, Response, g, render_template, request, session
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from service.extensions import babel
+
+LANGUAGES = ("th", "en")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+def select_locale() -> str:
+    """?lang=, then the session's choice, then the user's language, then Thai."""
+    chosen = request.args.get("lang")
+    if chosen in LANGUAGES:
+        session["lang"] = chosen
+        return chosen
+    if session.get("lang") in LANGUAGES:
+        return str(session["lang"])
+    if current_user and current_user.is_authenticated:
+        return str(current_user.language)
+    return "th"
+
+
+def current_language() -> str:
+    if "lang" not in g:
+        g.lang = select_locale()
+    return str(g.lang)
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    return response
+
+
+def _error_page(error: HTTPException) -> tuple[str, int]:
+    code = error.code or 500
+    return render_template("error.html", code=code), code
+
+
+def _server_error(error: Exception) -> tuple[str, int]:
+    logging.getLogger("tidtam").exception("unhandled error", exc_info=error)
+    return render_template("error.html", code=500), 500
+
+
+def _be_date(value: date | datetime | None, style: str = "short") -> str:
+    from service.core.fiscal import local_date
+    from service.core.thai import format_date
+
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = local_date(value)
+    return format_date(value, current_language(), style)  # type: ignore[arg-type]
+
+
+def _baht(value: Decimal | None) -> str:
+    from service.core.thai import format_baht
+
+    return "" if value is None else format_baht(value)
+
+
+def _baht_words(value: Decimal | None) -> str:
+    from service.core.thai import bahttext
+
+    return "" if value is None else bahttext(value)
+
+
+def _percent(value: Decimal | None) -> str:
+    from service.core.thai import format_percent
+
+    return "" if value is None else format_percent(value)
+
+
+def _thai_digits(value: str) -> str:
+    from service.core.thai import to_thai_digits
+
+    return to_thai_digits(value) if current_language() == "th" else value
+
+
+def _template_globals() -> dict[str, Any]:
+    return {"lang": current_language(), "languages": LANGUAGES}
+
+
+def init_app(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+    logging.getLogger("tidtam").setLevel(logging.INFO)
+    babel.init_app(app, locale_selector=current_language, timezone_selector=lambda: "UTC")
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(Exception, _server_error)
+    app.context_processor(_template_globals)
+    app.add_template_filter(_be_date, "be_date")
+    app.add_template_filter(_baht, "baht")
+    app.add_template_filter(_baht_words, "baht_words")
+    app.add_template_filter(_percent, "percent")
+    app.add_template_filter(_thai_digits, "thai_digits")

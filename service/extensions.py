@@ -1,0 +1,24 @@
+"""Extensions, unbound until `init_app`."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_wtf import CSRFProtect
+
+from service.core.db import db
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+
+__all__ = ["babel", "csrf", "db", "init_extensions", "login_manager"]
+
+
+def init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"

@@ -1,0 +1,111 @@
+"""KPIs (ตัวชี้วัด) linked to projects, and their quarterly results."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.core.db import Base, Measure, Percent, UTCDateTime, enum_column, utcnow
+from service.fiscal.models import FiscalYear
+from service.org.models import OrgUnit
+
+if TYPE_CHECKING:
+    from service.projects.models import Project
+
+
+class MeasureKind(enum.StrEnum):
+    PERCENT = "percent"  # ร้อยละ
+    COUNT = "count"  # ฉบับ, ครั้ง, แห่ง …
+    LEVEL = "level"  # ระดับ
+    AVERAGE = "average"  # ค่าเฉลี่ย
+    STEPS_COMPLETE = "steps_complete"  # ครบขั้นตอน
+    OTHER = "other"  # free text unit
+
+
+class KpiType(enum.StrEnum):
+    ROUTINE = "routine"  # ตัวชี้วัดงานประจำ
+    STRATEGIC = "strategic"  # ตัวชี้วัดเชิงยุทธศาสตร์
+
+
+class KpiLevel(enum.StrEnum):
+    OUTPUT = "output"
+    OUTCOME = "outcome"
+
+
+kpi_project = Table(
+    "kpi_project",
+    Base.metadata,
+    Column("kpi_id", ForeignKey("kpi.id"), primary_key=True),
+    Column("project_id", ForeignKey("project.id"), primary_key=True),
+)
+
+
+class Kpi(Base):
+    __tablename__ = "kpi"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    fiscal_year_id: Mapped[int] = mapped_column(ForeignKey("fiscal_year.id"))
+    name: Mapped[str] = mapped_column(Text)
+    definition: Mapped[str] = mapped_column(Text, default="")
+    unit_label: Mapped[str] = mapped_column(String(64), default="ร้อยละ")
+    measure_kind: Mapped[MeasureKind] = mapped_column(enum_column(MeasureKind, "measure_kind"))
+    target: Mapped[Decimal] = mapped_column(Measure)
+    kpi_type: Mapped[KpiType] = mapped_column(enum_column(KpiType, "kpi_type"))
+    level: Mapped[KpiLevel] = mapped_column(enum_column(KpiLevel, "kpi_level"))
+    owner_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    # A computed KPI is filled in by the quarterly rollup; others are reported by hand.
+    computation: Mapped[str] = mapped_column(String(64), default="")
+
+    fiscal_year: Mapped[FiscalYear] = relationship()
+    owner_unit: Mapped[OrgUnit] = relationship()
+    projects: Mapped[list[Project]] = relationship(secondary=kpi_project, order_by="Project.code")
+    results: Mapped[list[KpiQuarterResult]] = relationship(
+        order_by="KpiQuarterResult.quarter", back_populates="kpi"
+    )
+
+    __table_args__ = (UniqueConstraint("code", "fiscal_year_id"),)
+
+    def __repr__(self) -> str:
+        return f"<Kpi {self.code}>"
+
+
+class KpiQuarterResult(Base):
+    """A KPI's result in one quarter: the value (cumulative through the year), and for ratio
+    KPIs its numerator and denominator, which the legacy page shows as the `2.1 / 2.2` pair."""
+
+    __tablename__ = "kpi_quarter_result"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kpi_id: Mapped[int] = mapped_column(ForeignKey("kpi.id"))
+    quarter: Mapped[int] = mapped_column(Integer)
+    value: Mapped[Decimal | None] = mapped_column(Measure)
+    narrative: Mapped[str] = mapped_column(Text, default="")
+    numerator: Mapped[Decimal | None] = mapped_column(Measure)
+    denominator: Mapped[Decimal | None] = mapped_column(Measure)
+    sub_score_1: Mapped[Decimal | None] = mapped_column(Percent)
+    sub_score_2: Mapped[Decimal | None] = mapped_column(Percent)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    kpi: Mapped[Kpi] = relationship(back_populates="results")
+
+    __table_args__ = (
+        UniqueConstraint("kpi_id", "quarter"),
+        CheckConstraint("quarter BETWEEN 1 AND 4", name="quarter_range"),
+        CheckConstraint("denominator IS NULL OR denominator >= 0", name="denominator_not_negative"),
+    )
+

@@ -1,0 +1,47 @@
+"""Every model, imported once so the metadata is complete (Alembic and tests read it)."""
+
+from service.audit.models import AuditEntry, OutboxEvent
+from service.budget.models import Allocation, Approval, Installment
+from service.core.db import Base
+from service.evaluations.models import Evaluation, EvaluationRevision
+from service.fiscal.models import FiscalYear
+from service.kpis.models import Kpi, KpiQuarterResult
+from service.notifications.models import Notification
+from service.org.models import Delegation, OrgUnit, RoleAssignment, User
+from service.projects.models import (
+    EvidenceFile,
+    PlanStep,
+    ProgressReport,
+    Project,
+    ProjectObjective,
+    ProjectTarget,
+    StepResult,
+)
+from service.strategy.models import StrategyNode
+
+__all__ = [
+    "Allocation",
+    "Approval",
+    "AuditEntry",
+    "Base",
+    "Delegation",
+    "Evaluation",
+    "EvaluationRevision",
+    "EvidenceFile",
+    "FiscalYear",
+    "Installment",
+    "Kpi",
+    "KpiQuarterResult",
+    "Notification",
+    "OrgUnit",
+    "OutboxEvent",
+    "PlanStep",
+    "ProgressReport",
+    "Project",
+    "ProjectObjective",
+    "ProjectTarget",
+    "RoleAssignment",
+    "StepResult",
+    "StrategyNode",
+    "User",
+]

@@ -1,0 +1,88 @@
+"""Changes to the org tree and users. Operations flush; the caller commits."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from service.core.thai import normalize_thai
+from service.org.models import OrgUnit, Role, RoleAssignment, UnitKind, User
+
+
+class OrgError(ValueError):
+    """Bad input for an org change; the message says what to fix."""
+
+
+def create_unit(
+    session: Session,
+    *,
+    code: str,
+    name_th: str,
+    kind: UnitKind,
+    parent: OrgUnit | None = None,
+    name_en: str = "",
+) -> OrgUnit:
+    """Add a unit under `parent` and set its materialised path.
+
+    Raises OrgError for an empty or duplicate code.
+    """
+    code = normalize_thai(code)
+    if not code:
+        raise OrgError("a unit needs a code")
+    if session.scalar(select(OrgUnit.id).where(OrgUnit.code == code)) is not None:
+        raise OrgError(f"unit code {code} is taken")
+    unit = OrgUnit(
+        code=code, name_th=normalize_thai(name_th), name_en=name_en.strip(), kind=kind, parent=parent
+    )
+    session.add(unit)
+    session.flush()
+    unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    session.flush()
+    return unit
+
+
+def create_user(
+    session: Session, *, email: str, name: str, password: str, language: str = "th"
+) -> User:
+    """Add a user with a scrypt password hash.
+
+    Raises OrgError for a malformed or taken email, a short password or an unknown language.
+    """
+    email = email.strip().lower()
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise OrgError(f"{email!r} is not an email address")
+    if len(password) < 10:
+        raise OrgError("a password needs at least 10 characters")
+    if language not in ("th", "en"):
+        raise OrgError(f"unknown language {language!r}")
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise OrgError(f"{email} already has an account")
+    user = User(
+        email=email,
+        name=normalize_thai(name),
+        password_hash=generate_password_hash(password, method="scrypt"),
+        language=language,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def grant_role(
+    session: Session, user: User, role: Role, unit: OrgUnit, *, is_head: bool = False
+) -> RoleAssignment:
+    """Give `user` `role` in `unit`; granting an existing role again returns it unchanged."""
+    existing = session.scalar(
+        select(RoleAssignment).where(
+            RoleAssignment.user_id == user.id,
+            RoleAssignment.role == role,
+            RoleAssignment.unit_id == unit.id,
+        )
+    )
+    if existing is not None:
+        return existing
+    assignment = RoleAssignment(user=user, role=role, unit=unit, is_head=is_head)
+    session.add(assignment)
+    session.flush()
+    return assignment

@@ -1,0 +1,1 @@
+"""Celery workers. This package imports `service`; `service` knows tasks only by name."""

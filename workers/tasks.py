@@ -1,0 +1,24 @@
+"""Tasks. Each has an explicit name and takes ids, never objects."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from celery import shared_task
+from sqlalchemy import text
+
+from service.core.db import db, utcnow
+
+
+@shared_task(name="tidtam.health", ignore_result=False)
+def health() -> dict[str, Any]:
+    """Prove the worker runs inside the app: it reaches the database and says where it is."""
+    database_ok = db.session.execute(text("SELECT 1")).scalar() == 1
+    db.session.rollback()
+    return {
+        "worker": socket.gethostname(),
+        "database": database_ok,
+        "dialect": db.engine.dialect.name,
+        "at": utcnow().isoformat(),
+    }
