@@ -1,20 +1,21 @@
 # The one door: make run | test | lint | bench. Everything installs from this repo's own files.
 SHELL := /bin/bash
 PYTHON ?= python3.11
-VENV := .venv
+VENV ?= .venv
+EXTRAS ?= [dev]
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FLASK := $(BIN)/flask --app service
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint format bench install migrate demo-data web worker beat clean
+.PHONY: run test lint format bench install migrate demo-data web worker worker-ping beat clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.$(EXTRAS)'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,6 +38,9 @@ web: $(STAMP)
 
 worker: $(STAMP)
 	$(BIN)/celery -A workers.app worker --loglevel INFO --concurrency $${WORKER_CONCURRENCY:-2}
+
+worker-ping: $(STAMP)
+	$(BIN)/celery -A workers.app inspect ping --timeout 5
 
 beat: $(STAMP)
 	$(BIN)/celery -A workers.app beat --loglevel INFO --schedule $${BEAT_SCHEDULE_FILE:-instance/celerybeat-schedule}

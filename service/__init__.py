@@ -39,9 +39,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from service import cli
     from service.auth import views as auth_views
     from service.core import web
+    from service.ops import views as ops_views
 
     web.init_app(app)
     app.register_blueprint(auth_views.bp)
+    app.register_blueprint(ops_views.bp)
     cli.init_app(app)
 
     log.info("Tidtam on %s", describe_stack(app))
@@ -54,5 +56,7 @@ def describe_stack(app: Flask) -> str:
 
     database = make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
     broker = app.config["CELERY"]["broker_url"]
-    broker_shown = make_url(broker).render_as_string(hide_password=True) if "://" in broker else broker
+    broker_shown = (
+        make_url(broker).render_as_string(hide_password=True) if "://" in broker else broker
+    )
     return f"database {database}, broker {broker_shown}"

@@ -54,11 +54,15 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict[s
     redis_url = env.get("REDIS_URL", "")
     if production and database_url.startswith("sqlite"):
         raise ConfigError("production mode needs DATABASE_URL (PostgreSQL)")
-    broker_url = env.get("CELERY_BROKER_URL") or redis_url or (
-        f"sqla+sqlite:///{instance / 'broker.sqlite'}"
+    broker_url = (
+        env.get("CELERY_BROKER_URL")
+        or redis_url
+        or (f"sqla+sqlite:///{instance / 'broker.sqlite'}")
     )
-    result_backend = env.get("CELERY_RESULT_BACKEND") or redis_url or (
-        f"db+sqlite:///{instance / 'results.sqlite'}"
+    result_backend = (
+        env.get("CELERY_RESULT_BACKEND")
+        or redis_url
+        or (f"db+sqlite:///{instance / 'results.sqlite'}")
     )
     celery: dict[str, Any] = {
         "broker_url": broker_url,

@@ -118,19 +118,18 @@ def app(instance_dir: Path, database_url: str) -> Iterator[Flask]:
 
 @pytest.fixture
 def session(app: Flask) -> Iterator[Session]:
-    """A session whose every commit is a savepoint inside a transaction rolled back after
-    the test; requests made by the test client share it."""
+    """A session whose every commit is a savepoint inside a transaction rolled back after the
+    test. Requests made by the test client get sessions of their own (one per request, as in
+    production) on the same connection, so they see what the test wrote and vice versa."""
     engine: Engine = app.extensions["tidtam.db"]
     connection = engine.connect()
     transaction = connection.begin()
     db.sessionmaker.configure(bind=connection, join_transaction_mode="create_savepoint")
-    ctx = app.app_context()
-    ctx.push()
+    test_session = db.sessionmaker()
     try:
-        yield db.session()
+        yield test_session
     finally:
-        db.session.remove()
-        ctx.pop()
+        test_session.close()
         transaction.rollback()
         connection.close()
         db.sessionmaker.configure(bind=engine, join_transaction_mode="conservative_savepoint")

@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Length
 
 from service.extensions import db, login_manager
 from service.org.models import OrgUnit, User
 from service.org.scope import active_roles, unit_filter
 from service.projects.models import Project
+from service.projects.queries import visible_projects
 
 bp = Blueprint("auth", __name__)
 
@@ -26,7 +27,7 @@ _DUMMY_HASH = "scrypt:32768:8:1$6S1ES4aGk3qaxzDo$" + "0" * 128
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=255)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
@@ -100,19 +101,11 @@ def home() -> str:
     assignments = active_roles(session_, user)
     scope = unit_filter(session_, user)
     unit_count = session_.scalar(select(func.count()).select_from(OrgUnit).where(scope))
+    visible = visible_projects(session_, user)
     projects = session_.scalars(
-        select(Project)
-        .join(OrgUnit, OrgUnit.id == Project.responsible_unit_id)
-        .where(scope)
-        .order_by(Project.code)
-        .limit(50)
+        select(Project).where(visible).order_by(Project.code).limit(50)
     ).all()
-    project_count = session_.scalar(
-        select(func.count())
-        .select_from(Project)
-        .join(OrgUnit, OrgUnit.id == Project.responsible_unit_id)
-        .where(scope)
-    )
+    project_count = session_.scalar(select(func.count()).select_from(Project).where(visible))
     return render_template(
         "auth/home.html",
         user=user,

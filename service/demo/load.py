@@ -10,7 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.audit.operations import record
-from service.budget.models import Allocation, AllocationState, Approval, Installment, InstallmentState
+from service.budget.models import (
+    Allocation,
+    AllocationState,
+    Approval,
+    Installment,
+    InstallmentState,
+)
 from service.core.fiscal import fiscal_year_bounds, quarter_of
 from service.demo import legacy_project as legacy
 from service.evaluations.models import Evaluation, EvaluationState
@@ -34,9 +40,27 @@ from service.strategy.models import StrategyNode
 
 # (code, Thai name, English name, kind, parent code)
 UNITS: list[tuple[str, str, str, UnitKind, str | None]] = [
-    ("10000000", "กรุงเทพมหานคร", "Bangkok Metropolitan Administration", UnitKind.ADMINISTRATION, None),
-    ("11000000", "สำนักยุทธศาสตร์และประเมินผล", "Strategy and Evaluation Department", UnitKind.DEPARTMENT, "10000000"),
-    ("50230000", legacy.AGENCY, "Bang Khun Thian District Office", UnitKind.DISTRICT_OFFICE, "10000000"),
+    (
+        "10000000",
+        "กรุงเทพมหานคร",
+        "Bangkok Metropolitan Administration",
+        UnitKind.ADMINISTRATION,
+        None,
+    ),
+    (
+        "11000000",
+        "สำนักยุทธศาสตร์และประเมินผล",
+        "Strategy and Evaluation Department",
+        UnitKind.DEPARTMENT,
+        "10000000",
+    ),
+    (
+        "50230000",
+        legacy.AGENCY,
+        "Bang Khun Thian District Office",
+        UnitKind.DISTRICT_OFFICE,
+        "10000000",
+    ),
     ("50230700", legacy.DIVISION, "Education Division", UnitKind.DIVISION, "50230000"),
     ("50230771", "เครือข่าย 71", "School network 71", UnitKind.SCHOOL_NETWORK, "50230700"),
     ("50230772", "เครือข่าย 72", "School network 72", UnitKind.SCHOOL_NETWORK, "50230700"),
@@ -44,16 +68,50 @@ UNITS: list[tuple[str, str, str, UnitKind, str | None]] = [
     ("5023077102", "โรงเรียนวัดบางกระดี่", "Wat Bang Kradi School", UnitKind.SCHOOL, "50230771"),
     ("5023077103", "โรงเรียนวัดกก", "Wat Kok School", UnitKind.SCHOOL, "50230771"),
     ("5023077201", "โรงเรียนวัดพรหมรังษี", "Wat Phrom Rangsi School", UnitKind.SCHOOL, "50230772"),
-    ("5023077202", "โรงเรียนคลองพิทยาลงกรณ์", "Khlong Phitthayalongkon School", UnitKind.SCHOOL, "50230772"),
+    (
+        "5023077202",
+        "โรงเรียนคลองพิทยาลงกรณ์",
+        "Khlong Phitthayalongkon School",
+        UnitKind.SCHOOL,
+        "50230772",
+    ),
     ("5023077203", "โรงเรียนบ้านขุนประเทศ", "Ban Khun Prathet School", UnitKind.SCHOOL, "50230772"),
 ]
 
 # (role, email, name, password, unit code, head of unit)
 USERS: list[tuple[Role, str, str, str, str, bool]] = [
-    (Role.SCHOOL, "school@demo.tidtam.local", "ครูสมศรี ใจดี", "demo-school-2566", "5023077101", False),
-    (Role.OFFICER, "officer@demo.tidtam.local", "นายสมชาย รักงาน", "demo-officer-2566", "50230700", True),
-    (Role.APPROVER, "approver@demo.tidtam.local", "นางวิไล ผู้อำนวยการ", "demo-approver-2566", "50230000", True),
-    (Role.EVALUATOR, "evaluator@demo.tidtam.local", "นางสาวประไพ ประเมิน", "demo-evaluator-2566", "11000000", False),
+    (
+        Role.SCHOOL,
+        "school@demo.tidtam.local",
+        "ครูสมศรี ใจดี",
+        "demo-school-2566",
+        "5023077101",
+        False,
+    ),
+    (
+        Role.OFFICER,
+        "officer@demo.tidtam.local",
+        "นายสมชาย รักงาน",
+        "demo-officer-2566",
+        "50230700",
+        True,
+    ),
+    (
+        Role.APPROVER,
+        "approver@demo.tidtam.local",
+        "นางวิไล ผู้อำนวยการ",
+        "demo-approver-2566",
+        "50230000",
+        True,
+    ),
+    (
+        Role.EVALUATOR,
+        "evaluator@demo.tidtam.local",
+        "นางสาวประไพ ประเมิน",
+        "demo-evaluator-2566",
+        "11000000",
+        False,
+    ),
     (Role.ADMIN, "admin@demo.tidtam.local", "Admin Tidtam", "demo-admin-2566", "10000000", False),
 ]
 
@@ -155,7 +213,9 @@ def _load_project(
     for position, text in enumerate(legacy.OBJECTIVES, start=1):
         session.add(ProjectObjective(project=project, position=position, text=text))
     for position, (kind, text) in enumerate(legacy.TARGETS, start=1):
-        session.add(ProjectTarget(project=project, position=position, kind=TargetKind(kind), text=text))
+        session.add(
+            ProjectTarget(project=project, position=position, kind=TargetKind(kind), text=text)
+        )
     schools = [u for u in units.values() if u.kind is UnitKind.SCHOOL]
     steps: list[PlanStep] = []
     for position, (name, start, end) in enumerate(legacy.STEPS, start=1):
@@ -246,13 +306,34 @@ def _load_project(
                 approved_at=_at("2022-11-04"),
             )
         )
-        record(session, action="demo.load", object_type="allocation", object_id=allocation.id,
-               actor=approver, from_state=None, to_state=allocation.state.value)
-        record(session, action="demo.load", object_type="installment", object_id=installment.id,
-               actor=approver, from_state=None, to_state=installment.state.value)
+        record(
+            session,
+            action="demo.load",
+            object_type="allocation",
+            object_id=allocation.id,
+            actor=approver,
+            from_state=None,
+            to_state=allocation.state.value,
+        )
+        record(
+            session,
+            action="demo.load",
+            object_type="installment",
+            object_id=installment.id,
+            actor=approver,
+            from_state=None,
+            to_state=installment.state.value,
+        )
     session.flush()
-    record(session, action="demo.load", object_type="project", object_id=project.id,
-           actor=officer, from_state=None, to_state=project.state.value)
+    record(
+        session,
+        action="demo.load",
+        object_type="project",
+        object_id=project.id,
+        actor=officer,
+        from_state=None,
+        to_state=project.state.value,
+    )
     return project
 
 
@@ -321,8 +402,15 @@ def _load_evaluation(
     )
     session.add(evaluation)
     session.flush()
-    record(session, action="demo.load", object_type="evaluation", object_id=evaluation.id,
-           actor=users[Role.EVALUATOR], from_state=None, to_state=evaluation.state.value)
+    record(
+        session,
+        action="demo.load",
+        object_type="evaluation",
+        object_id=evaluation.id,
+        actor=users[Role.EVALUATOR],
+        from_state=None,
+        to_state=evaluation.state.value,
+    )
 
 
 def load_demo(session: Session) -> list[tuple[str, str, str]]:

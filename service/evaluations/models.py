@@ -68,7 +68,8 @@ class Evaluation(Base):
         ),
         CheckConstraint("score IS NULL OR (score >= 0 AND score <= 100)", name="score_range"),
         CheckConstraint(
-            "state NOT IN ('scored', 'published') OR (score IS NOT NULL AND evaluator_id IS NOT NULL)",
+            "state NOT IN ('scored', 'published') "
+            "OR (score IS NOT NULL AND evaluator_id IS NOT NULL)",
             name="scored_has_score",
         ),
         CheckConstraint(

@@ -108,4 +108,3 @@ class KpiQuarterResult(Base):
         CheckConstraint("quarter BETWEEN 1 AND 4", name="quarter_range"),
         CheckConstraint("denominator IS NULL OR denominator >= 0", name="denominator_not_negative"),
     )
-

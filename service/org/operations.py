@@ -33,7 +33,11 @@ def create_unit(
     if session.scalar(select(OrgUnit.id).where(OrgUnit.code == code)) is not None:
         raise OrgError(f"unit code {code} is taken")
     unit = OrgUnit(
-        code=code, name_th=normalize_thai(name_th), name_en=name_en.strip(), kind=kind, parent=parent
+        code=code,
+        name_th=normalize_thai(name_th),
+        name_en=name_en.strip(),
+        kind=kind,
+        parent=parent,
     )
     session.add(unit)
     session.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
@@ -31,15 +32,16 @@ def sees_everything(session: Session, user: User) -> bool:
     return bool(role_names(session, user) & TREE_WIDE)
 
 
-def unit_filter(session: Session, user: User, unit_column: ColumnElement[int] | None = None):  # type: ignore[no-untyped-def]
-    """A SQL condition on `OrgUnit` (joined) true for units in the user's scope."""
+def unit_filter(session: Session, user: User, unit: Any = OrgUnit) -> ColumnElement[bool]:
+    """A SQL condition, true for rows of `unit` (OrgUnit or an alias of it) in the user's
+    scope: the subtrees of their role units, or everything for tree-wide roles."""
     assignments = active_roles(session, user)
     if any(a.role in TREE_WIDE for a in assignments):
         return true()
     prefixes = sorted({a.unit.path for a in assignments})
     if not prefixes:
         return false()
-    return or_(*(OrgUnit.path.startswith(prefix) for prefix in prefixes))
+    return or_(*(unit.path.startswith(prefix) for prefix in prefixes))
 
 
 def units_in_scope(session: Session, user: User) -> list[OrgUnit]:

@@ -19,9 +19,7 @@ class StrategyNode(Base):
 
     parent: Mapped[StrategyNode | None] = relationship(remote_side=[id])
 
-    __table_args__ = (
-        CheckConstraint("level BETWEEN 1 AND 8", name="level_range"),
-    )
+    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 8", name="level_range"),)
 
     def __repr__(self) -> str:
         return f"<StrategyNode {self.code}>"
