@@ -61,7 +61,7 @@ def demo_data_command() -> None:
     """Load the demo: the BMA tree, the legacy project 50230000-3598, one user per role."""
     from service.demo.load import load_demo
 
-    logins = load_demo(db.session)
+    logins = load_demo(db.session())
     db.session.commit()
     click.echo("Demo data is loaded. Sign in at /login with one of these (role, email, password):")
     for role, email, password in logins:

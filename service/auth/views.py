@@ -96,8 +96,8 @@ def index() -> Response:
 @login_required
 def home() -> str:
     """Who the user is, their roles and units, and what their scope holds."""
-    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
-    session_ = db.session
+    user: User = current_user._get_current_object()
+    session_ = db.session()
     assignments = active_roles(session_, user)
     scope = unit_filter(session_, user)
     unit_count = session_.scalar(select(func.count()).select_from(OrgUnit).where(scope))

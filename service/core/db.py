@@ -74,7 +74,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 class _ExactNumeric(TypeDecorator[Decimal]):
     """NUMERIC that only ever sees Decimal: floats are refused, results are Decimal."""
 
-    impl = Numeric
+    impl: Any = Numeric
     cache_ok = True
     scale = 2
 

@@ -34,7 +34,7 @@ def visible_projects(session: Session, user: User) -> ColumnElement[bool]:
     return in_units | takes_part
 
 
-def project_list(session: Session, user: User) -> Select[tuple[Project]]:
+def project_list(session: Session, user: User) -> Select[Project]:
     return select(Project).where(visible_projects(session, user)).order_by(Project.code)
 
 
