@@ -67,8 +67,10 @@ def test_texts(project: Project) -> None:
         assert f"- {target.text}" in targets
     quantity = [t for t in project.targets if t.kind.value == "quantity"]
     quality = [t for t in project.targets if t.kind.value == "quality"]
-    assert targets.index(quantity[-1].text) < targets.index("3.2 ด้านคุณภาพ") < targets.index(
-        quality[0].text
+    assert (
+        targets.index(quantity[-1].text)
+        < targets.index("3.2 ด้านคุณภาพ")
+        < targets.index(quality[0].text)
     )
 
 
