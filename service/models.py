@@ -1,12 +1,18 @@
 """Every model, imported once so the metadata is complete (Alembic and tests read it)."""
 
 from service.audit.models import AuditEntry, OutboxEvent
+from service.auth.models import ApiToken
 from service.budget.models import Allocation, Approval, Installment
 from service.core.db import Base
 from service.evaluations.models import Evaluation, EvaluationRevision
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi, KpiQuarterResult
-from service.notifications.models import Notification
+from service.notifications.models import (
+    Notification,
+    NotificationPreference,
+    ReminderRule,
+    WebhookEndpoint,
+)
 from service.org.models import Delegation, OrgUnit, RoleAssignment, User
 from service.projects.models import (
     EvidenceFile,
@@ -17,10 +23,12 @@ from service.projects.models import (
     ProjectTarget,
     StepResult,
 )
+from service.rollups.models import ProjectRollup, StrategyRollup, UnitRollup
 from service.strategy.models import StrategyNode
 
 __all__ = [
     "Allocation",
+    "ApiToken",
     "Approval",
     "AuditEntry",
     "Base",
@@ -33,15 +41,21 @@ __all__ = [
     "Kpi",
     "KpiQuarterResult",
     "Notification",
+    "NotificationPreference",
     "OrgUnit",
     "OutboxEvent",
     "PlanStep",
     "ProgressReport",
     "Project",
     "ProjectObjective",
+    "ProjectRollup",
     "ProjectTarget",
+    "ReminderRule",
     "RoleAssignment",
     "StepResult",
     "StrategyNode",
+    "StrategyRollup",
+    "UnitRollup",
     "User",
+    "WebhookEndpoint",
 ]

@@ -53,6 +53,9 @@ class Allocation(Base):
     )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Approvals count within a round; "requires changes" cancels them and opens the next round.
+    approval_round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     project: Mapped[Project] = relationship()
@@ -81,6 +84,7 @@ class Installment(Base):
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid_on: Mapped[date | None] = mapped_column(Date)
+    approval_round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     allocation: Mapped[Allocation] = relationship(back_populates="installments")

@@ -6,7 +6,17 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.core.db import Base, UTCDateTime, enum_column, utcnow
@@ -52,4 +62,73 @@ class Notification(Base):
     __table_args__ = (
         Index("ix_notification_recipient_unread", "recipient_id", "read_at"),
         Index("ix_notification_state", "state", "channel"),
+    )
+
+
+class DeliveryMode(enum.StrEnum):
+    IMMEDIATE = "immediate"
+    DIGEST = "digest"
+    OFF = "off"
+
+
+class NotificationPreference(Base):
+    """Per user and per kind of notification: immediately, in the daily digest, or off.
+    No row means immediately."""
+
+    __tablename__ = "notification_preference"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    kind: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
+    mode: Mapped[DeliveryMode] = mapped_column(enum_column(DeliveryMode, "delivery_mode"))
+
+    __table_args__ = (UniqueConstraint("user_id", "kind", "channel"),)
+
+
+class WebhookEndpoint(Base):
+    """A unit's webhook: events for the unit's people are POSTed as JSON, signed with HMAC."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(128))
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every kind
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReminderKind(enum.StrEnum):
+    STEP_DUE = "step_due"  # a step's planned end is near
+    STEP_OVERDUE = "step_overdue"  # past its planned end, no accepted result
+    REVIEW_WAITING = "review_waiting"  # a submitted result waits for review
+    INSTALLMENT_WAITING = "installment_waiting"  # an installment waits for approval
+    REPORT_MISSING = "report_missing"  # no progress report this month
+    EVALUATION_SELF = "evaluation_self"  # quarter not self-assessed by its deadline
+    EVALUATION_SCORE = "evaluation_score"  # quarter not scored by its deadline
+
+
+class ReminderRule(Base):
+    """A reminder as data: fire `offset_days` before (negative) or after (positive) the
+    anchor day, then every `repeat_days` until done; after `escalate_after_days` past the
+    anchor, the head of the unit is told too. Days are counted in Asia/Bangkok."""
+
+    __tablename__ = "reminder_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ReminderKind] = mapped_column(enum_column(ReminderKind, "reminder_kind"))
+    name: Mapped[str] = mapped_column(String(255))
+    offset_days: Mapped[int] = mapped_column(Integer, default=0)
+    repeat_days: Mapped[int | None] = mapped_column(Integer)
+    escalate_after_days: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("repeat_days IS NULL OR repeat_days >= 1", name="repeat_positive"),
+        CheckConstraint(
+            "escalate_after_days IS NULL OR escalate_after_days >= 0", name="escalate_not_negative"
+        ),
     )
