@@ -1,4 +1,4 @@
-"""API tokens, notification preferences, webhooks, reminder rules, quarterly rollups; approval
+"""API tokens, notification preferences, webhooks, reminder rules, quarterly rollups; approval rounds on allocations and installments.
 
 Revision ID: 7b894cc079d4
 Revises: b28a4e5a90c5
