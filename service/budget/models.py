@@ -64,6 +64,8 @@ class Allocation(Base):
         order_by="Installment.id", back_populates="allocation"
     )
 
+    __mapper_args__ = {"version_id_col": version}
+
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_allocation_project_state", "project_id", "state"),
@@ -88,6 +90,8 @@ class Installment(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     allocation: Mapped[Allocation] = relationship(back_populates="installments")
+
+    __mapper_args__ = {"version_id_col": version}
 
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),

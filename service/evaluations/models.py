@@ -57,6 +57,8 @@ class Evaluation(Base):
         order_by="EvaluationRevision.id", back_populates="evaluation"
     )
 
+    __mapper_args__ = {"version_id_col": version}
+
     __table_args__ = (
         UniqueConstraint("project_id", "fiscal_year_id", "quarter"),
         UniqueConstraint("kpi_id", "fiscal_year_id", "quarter"),

@@ -106,6 +106,8 @@ class Project(Base):
         secondary=project_strategy, order_by="StrategyNode.code"
     )
 
+    __mapper_args__ = {"version_id_col": version}
+
     __table_args__ = (
         UniqueConstraint("code", "fiscal_year_id"),
         CheckConstraint("approved_budget >= 0", name="budget_not_negative"),
@@ -211,6 +213,8 @@ class StepResult(Base):
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
     evidence: Mapped[list[EvidenceFile]] = relationship(back_populates="result")
+
+    __mapper_args__ = {"version_id_col": version}
 
     __table_args__ = (
         UniqueConstraint("step_id", "unit_id"),

@@ -1,0 +1,62 @@
+"""Who may see and change allocations and installments, and the approval limit in force."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from service.budget.models import Allocation, Installment
+from service.core.permissions import ALLOW, Answer, deny, holds_any, inherited_limit, needs_role
+from service.org.models import Role, User
+from service.org.scope import in_scope
+
+DISTRICT = (Role.OFFICER, Role.APPROVER)
+
+
+def can_see_allocation(session: Session, user: User, allocation: Allocation) -> bool:
+    project = allocation.project
+    return any(
+        in_scope(session, user, unit)
+        for unit in (allocation.recipient_unit, project.responsible_unit, project.owner_unit)
+    )
+
+
+def can_see_installment(session: Session, user: User, installment: Installment) -> bool:
+    return can_see_allocation(session, user, installment.allocation)
+
+
+def approval_rule(allocation: Allocation) -> tuple[Decimal | None, int]:
+    """(the officer's limit, approvals required above it) for the project's district."""
+    limit, required = inherited_limit(allocation.project.owner_unit)
+    return (limit if isinstance(limit, Decimal) else None), required
+
+
+def above_limit(allocation: Allocation, amount: Decimal | None = None) -> bool:
+    limit, _required = approval_rule(allocation)
+    return limit is not None and (amount if amount is not None else allocation.amount) > limit
+
+
+def may_prepare(session: Session, user: User, allocation: Allocation) -> Answer:
+    return needs_role(
+        session, user, DISTRICT, allocation.project.responsible_unit, "prepare allocations"
+    )
+
+
+def may_decide(session: Session, user: User, allocation: Allocation) -> Answer:
+    """Approve, endorse, return or reject: officers up to the limit, approvers above it."""
+    owner = allocation.project.owner_unit
+    answer = needs_role(session, user, DISTRICT, owner, "approve allocations")
+    if not answer:
+        return answer
+    if above_limit(allocation) and not holds_any(session, user, (Role.APPROVER,), owner):
+        limit, _ = approval_rule(allocation)
+        return deny(f"above the officer's limit of {limit:,.2f} baht only the approver decides")
+    return ALLOW
+
+
+def may_request_installment(session: Session, user: User, installment: Installment) -> Answer:
+    allocation = installment.allocation
+    if holds_any(session, user, (Role.SCHOOL,), allocation.recipient_unit):
+        return ALLOW
+    return may_prepare(session, user, allocation)

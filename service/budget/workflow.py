@@ -1,0 +1,341 @@
+"""Allocation and installment (เงินประจำงวด) workflows, as tables.
+
+Allocations need one approval up to the district's limit; above it they need the number of
+approvals the district configures (default 2): officers endorse, and the approver's approval
+is the last. "Requires changes" (return) cancels the approvals of the round and opens the next.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from service.budget.models import (
+    Allocation,
+    AllocationState,
+    Approval,
+    Installment,
+    InstallmentState,
+)
+from service.budget.permissions import (
+    above_limit,
+    approval_rule,
+    can_see_allocation,
+    can_see_installment,
+    may_decide,
+    may_prepare,
+    may_request_installment,
+)
+from service.core.db import utcnow
+from service.core.permissions import Answer, deny, holds_any
+from service.org.models import Role
+from service.projects.models import Project
+from service.workflow.engine import REASON, Context, Transition, Workflow, date_field, register
+
+A = AllocationState
+SPENDING = (A.APPROVED, A.DISBURSING, A.COMPLETED)
+
+
+def _approvals(ctx: Context, subject_type: str) -> list[Approval]:
+    obj = ctx.obj
+    return list(
+        ctx.session.scalars(
+            select(Approval)
+            .where(
+                Approval.subject_type == subject_type,
+                Approval.subject_id == obj.id,
+                Approval.round == obj.approval_round,
+                Approval.cancelled_at.is_(None),
+            )
+            .order_by(Approval.level)
+        )
+    )
+
+
+def _add_approval(ctx: Context, subject_type: str) -> dict[str, Any]:
+    given = _approvals(ctx, subject_type)
+    level = len(given) + 1
+    ctx.session.add(
+        Approval(
+            subject_type=subject_type,
+            subject_id=ctx.obj.id,
+            level=level,
+            round=ctx.obj.approval_round,
+            approver_id=ctx.actor.id,
+            acting_for_id=ctx.principal.id if ctx.principal.id != ctx.actor.id else None,
+            amount=ctx.obj.amount,
+            approved_at=utcnow(),
+        )
+    )
+    return {"approval_level": level, "amount": ctx.obj.amount}
+
+
+def _cancel_approvals(ctx: Context, subject_type: str) -> dict[str, Any]:
+    obj = ctx.obj
+    cancelled = ctx.session.execute(  # type: ignore[attr-defined]
+        update(Approval)
+        .where(
+            Approval.subject_type == subject_type,
+            Approval.subject_id == obj.id,
+            Approval.round == obj.approval_round,
+            Approval.cancelled_at.is_(None),
+        )
+        .values(cancelled_at=utcnow())
+    ).rowcount
+    obj.approval_round += 1
+    return {"approvals_cancelled": cancelled}
+
+
+def _who_prepares(ctx: Context) -> Answer:
+    return may_prepare(ctx.session, ctx.principal, ctx.obj)
+
+
+def _who_decides(ctx: Context) -> Answer:
+    return may_decide(ctx.session, ctx.principal, ctx.obj)
+
+
+def _who_endorses(ctx: Context) -> Answer:
+    answer = may_decide(ctx.session, ctx.principal, ctx.obj)
+    if answer or not above_limit(ctx.obj):
+        return answer
+    # Above the limit, officers may still endorse: the first levels of approval.
+    owner = ctx.obj.project.owner_unit
+    if holds_any(ctx.session, ctx.principal, (Role.OFFICER,), owner):
+        return Answer(True)
+    return answer
+
+
+def _endorsement_needed(ctx: Context) -> str | None:
+    if not above_limit(ctx.obj):
+        return "within the officer's limit one approval is enough: approve it"
+    _limit, required = approval_rule(ctx.obj)
+    given = _approvals(ctx, "allocation")
+    if len(given) >= required - 1:
+        return "every endorsement is in: the approver approves now"
+    if any(a.approver_id == ctx.principal.id or a.acting_for_id == ctx.principal.id for a in given):
+        return "you have endorsed this round already"
+    return None
+
+
+def _enough_endorsements(ctx: Context) -> str | None:
+    if not above_limit(ctx.obj):
+        return None
+    _limit, required = approval_rule(ctx.obj)
+    given = _approvals(ctx, "allocation")
+    if len(given) < required - 1:
+        return f"needs {required - 1 - len(given)} more endorsement(s) before approval"
+    if any(a.approver_id == ctx.principal.id for a in given):
+        return "the same person cannot endorse and approve"
+    return None
+
+
+def _within_budget(ctx: Context) -> str | None:
+    allocation: Allocation = ctx.obj
+    project = ctx.session.get(Project, allocation.project_id)
+    assert project is not None
+    spent = ctx.session.scalar(
+        select(func.coalesce(func.sum(Allocation.amount), 0)).where(
+            Allocation.project_id == project.id,
+            Allocation.state.in_(SPENDING),
+            Allocation.id != allocation.id,
+        )
+    )
+    spent = Decimal(str(spent)).quantize(Decimal("0.01"))
+    if spent + allocation.amount > project.approved_budget:
+        left = project.approved_budget - spent
+        return (
+            f"{allocation.amount:,.2f} baht is more than the {left:,.2f} baht left of the "
+            f"project's approved budget of {project.approved_budget:,.2f}"
+        )
+    return None
+
+
+def _lock_project(ctx: Context) -> list[tuple[type, int]]:
+    return [(Project, ctx.obj.project_id)]
+
+
+def _stamp_submitted(ctx: Context) -> dict[str, Any]:
+    ctx.obj.submitted_at = utcnow()
+    return {"amount": ctx.obj.amount}
+
+
+ALLOCATION = register(
+    Workflow(
+        name="allocation",
+        model=Allocation,
+        states=tuple(s.value for s in AllocationState),
+        initial=A.DRAFT.value,
+        visible=can_see_allocation,
+        unit_of=lambda a: a.project.responsible_unit_id,
+        project_of=lambda a: a.project_id,
+        payload=lambda a: {
+            "amount": a.amount,
+            "above_limit": above_limit(a),
+            "recipient_unit_id": a.recipient_unit_id,
+        },
+        transitions=(
+            Transition(
+                "submit",
+                (A.DRAFT,),
+                A.SUBMITTED,
+                _who_prepares,
+                ("ส่งขออนุมัติ", "Submit for approval"),
+                effect=_stamp_submitted,
+            ),
+            Transition(
+                "endorse",
+                (A.SUBMITTED,),
+                A.SUBMITTED,
+                _who_endorses,
+                ("เห็นชอบ (ระดับต้น)", "Endorse"),
+                guards=(_endorsement_needed,),
+                effect=lambda ctx: _add_approval(ctx, "allocation"),
+            ),
+            Transition(
+                "approve",
+                (A.SUBMITTED,),
+                A.APPROVED,
+                _who_decides,
+                ("อนุมัติ", "Approve"),
+                guards=(_enough_endorsements, _within_budget),
+                locks=_lock_project,
+                effect=lambda ctx: _add_approval(ctx, "allocation"),
+            ),
+            Transition(
+                "return",
+                (A.SUBMITTED,),
+                A.RETURNED,
+                _who_endorses,
+                ("ส่งกลับแก้ไข", "Requires changes"),
+                requires=(REASON,),
+                effect=lambda ctx: _cancel_approvals(ctx, "allocation"),
+            ),
+            Transition("revise", (A.RETURNED,), A.DRAFT, _who_prepares, ("แก้ไขใหม่", "Revise")),
+            Transition(
+                "reject",
+                (A.SUBMITTED,),
+                A.REJECTED,
+                _who_decides,
+                ("ไม่อนุมัติ", "Reject"),
+                requires=(REASON,),
+                effect=lambda ctx: _cancel_approvals(ctx, "allocation"),
+            ),
+            Transition(
+                "withdraw",
+                (A.DRAFT, A.SUBMITTED, A.RETURNED),
+                A.WITHDRAWN,
+                _who_prepares,
+                ("ถอน", "Withdraw"),
+                requires=(REASON,),
+            ),
+            Transition(
+                "start_disbursing",
+                (A.APPROVED,),
+                A.DISBURSING,
+                _who_prepares,
+                ("เริ่มเบิกจ่าย", "Start disbursing"),
+            ),
+            Transition(
+                "complete", (A.DISBURSING,), A.COMPLETED, _who_prepares, ("เบิกจ่ายครบ", "Complete")
+            ),
+        ),
+    )
+)
+
+I = InstallmentState  # noqa: E741
+
+
+def _who_requests(ctx: Context) -> Answer:
+    return may_request_installment(ctx.session, ctx.principal, ctx.obj)
+
+
+def _who_approves_installment(ctx: Context) -> Answer:
+    allocation = ctx.obj.allocation
+    answer = may_decide(ctx.session, ctx.principal, allocation)
+    if not answer:
+        return answer
+    if above_limit(allocation, ctx.obj.amount) and not holds_any(
+        ctx.session, ctx.principal, (Role.APPROVER,), allocation.project.owner_unit
+    ):
+        return deny("above the officer's limit only the approver approves installments")
+    return answer
+
+
+def _within_allocation(ctx: Context) -> str | None:
+    installment: Installment = ctx.obj
+    allocation = ctx.session.get(Allocation, installment.allocation_id)
+    assert allocation is not None
+    if allocation.state not in (A.APPROVED, A.DISBURSING):
+        return f"the allocation is {allocation.state.value}, not approved"
+    committed = ctx.session.scalar(
+        select(func.coalesce(func.sum(Installment.amount), 0)).where(
+            Installment.allocation_id == allocation.id,
+            Installment.state.in_((I.APPROVED, I.PAID)),
+            Installment.id != installment.id,
+        )
+    )
+    committed = Decimal(str(committed)).quantize(Decimal("0.01"))
+    if committed + installment.amount > allocation.amount:
+        return (
+            f"{installment.amount:,.2f} baht is more than the {allocation.amount - committed:,.2f}"
+            f" baht left of the allocation of {allocation.amount:,.2f}"
+        )
+    return None
+
+
+def _lock_allocation(ctx: Context) -> list[tuple[type, int]]:
+    return [(Allocation, ctx.obj.allocation_id)]
+
+
+def _pay(ctx: Context) -> dict[str, Any]:
+    ctx.obj.paid_on = ctx.data["paid_on"]
+    return {"paid_on": ctx.obj.paid_on}
+
+
+INSTALLMENT = register(
+    Workflow(
+        name="installment",
+        model=Installment,
+        states=tuple(s.value for s in InstallmentState),
+        initial=I.REQUESTED.value,
+        visible=can_see_installment,
+        unit_of=lambda i: i.allocation.project.responsible_unit_id,
+        project_of=lambda i: i.allocation.project_id,
+        payload=lambda i: {
+            "amount": i.amount,
+            "allocation_id": i.allocation_id,
+            "above_limit": above_limit(i.allocation, i.amount),
+        },
+        transitions=(
+            Transition(
+                "approve",
+                (I.REQUESTED,),
+                I.APPROVED,
+                _who_approves_installment,
+                ("อนุมัติเงินประจำงวด", "Approve installment"),
+                guards=(_within_allocation,),
+                locks=_lock_allocation,
+                effect=lambda ctx: _add_approval(ctx, "installment"),
+            ),
+            Transition(
+                "pay",
+                (I.APPROVED,),
+                I.PAID,
+                _who_approves_installment,
+                ("บันทึกการจ่าย", "Record payment"),
+                requires=(date_field("paid_on"),),
+                effect=_pay,
+            ),
+            Transition(
+                "reject",
+                (I.REQUESTED,),
+                I.REJECTED,
+                _who_approves_installment,
+                ("ไม่อนุมัติ", "Reject"),
+                requires=(REASON,),
+            ),
+        ),
+    )
+)

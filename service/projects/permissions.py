@@ -1,0 +1,53 @@
+"""Who may see and change projects and step results."""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from service.core.permissions import Answer, deny, needs_role
+from service.org.models import Role, User
+from service.org.scope import in_scope
+from service.projects.models import Project, StepResult
+from service.projects.queries import visible_projects
+
+DISTRICT = (Role.OFFICER, Role.APPROVER)
+
+
+def can_see_project(session: Session, user: User, project: Project) -> bool:
+    return bool(
+        session.scalar(
+            select(exists().where(Project.id == project.id, visible_projects(session, user)))
+        )
+    )
+
+
+def can_see_result(session: Session, user: User, result: StepResult) -> bool:
+    """A school sees its own results; the district sees every result of its projects."""
+    if in_scope(session, user, result.unit):
+        return True
+    project = result.step.project
+    return in_scope(session, user, project.responsible_unit) or in_scope(
+        session, user, project.owner_unit
+    )
+
+
+def may_edit_plan(session: Session, user: User, project: Project) -> Answer:
+    return needs_role(session, user, DISTRICT, project.responsible_unit, "edit this plan")
+
+
+def may_approve_plan(session: Session, user: User, project: Project) -> Answer:
+    return needs_role(session, user, (Role.APPROVER,), project.owner_unit, "lock this plan")
+
+
+def may_report_result(session: Session, user: User, result: StepResult) -> Answer:
+    """The school (or, for district steps, the officer) responsible for the result's unit."""
+    return needs_role(session, user, (Role.SCHOOL, Role.OFFICER), result.unit, "report this result")
+
+
+def may_review_result(session: Session, user: User, result: StepResult) -> Answer:
+    project = result.step.project
+    answer = needs_role(session, user, DISTRICT, project.responsible_unit, "review results")
+    if answer and result.submitted_by_id == user.id:
+        return deny("you submitted this result: another officer must review it")
+    return answer

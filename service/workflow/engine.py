@@ -1,0 +1,418 @@
+"""The workflow engine: one generic way to change the state of anything.
+
+A workflow is data: its states and a table of transitions, each naming its source states,
+its target, who may take it (a predicate over the role and the object's unit), guards that
+answer with a reason, the input it requires and an effect. `take` applies any of them the same
+way, in the caller's transaction:
+
+    lock the row (SELECT … FOR UPDATE on PostgreSQL; BEGIN IMMEDIATE on SQLite) → re-check the
+    state inside the lock → who may → input → lock parents → guards → effect → new state →
+    one audit row and one outbox event.
+
+A stale or concurrent change is refused with 409 and the current state; the version column
+(mapper version_id_col) catches anything that slips past the lock. Operations flush; the
+caller commits once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from service.audit.operations import emit, record
+from service.core.fiscal import local_today
+from service.core.permissions import Answer
+from service.org.models import User
+from service.org.scope import principals_on
+
+
+class Refused(Exception):
+    """A transition that may not happen: `status` is the HTTP answer (403, 404, 409, 422),
+    `reason` says why in words, `fields` names bad input, `state` is the current state."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        *,
+        fields: dict[str, str] | None = None,
+        state: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.fields = fields or {}
+        self.state = state
+
+
+@dataclass
+class Context:
+    """What a predicate, guard or effect sees. `principal` is whose authority is used: the
+    actor, or the person the actor acts for under a delegation."""
+
+    session: Session
+    actor: User
+    principal: User
+    obj: Any
+    data: dict[str, Any]
+    today: date
+    transition: Transition | None = None
+
+
+# ---- input -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    """An input a transition requires; `parse` turns raw input into a value or raises
+    ValueError with a message for the person."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    required: bool = True
+
+
+def text_field(name: str, *, required: bool = True, max_length: int = 5000) -> Field:
+    def parse(value: Any) -> str:
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise ValueError("must be text")
+        value = value.strip()
+        if required and not value:
+            raise ValueError("must not be empty")
+        if len(value) > max_length:
+            raise ValueError(f"at most {max_length} characters")
+        return value
+
+    return Field(name, parse, required)
+
+
+def decimal_field(
+    name: str,
+    *,
+    minimum: Decimal | None = None,
+    maximum: Decimal | None = None,
+    places: int = 2,
+    required: bool = True,
+    positive: bool = False,
+) -> Field:
+    def parse(value: Any) -> Decimal | None:
+        if value is None or value == "":
+            if required:
+                raise ValueError("is required")
+            return None
+        if isinstance(value, float | bool):
+            raise ValueError("must be a decimal string such as 90000.00")
+        try:
+            number = Decimal(str(value).replace(",", "").strip())
+        except InvalidOperation:
+            raise ValueError("must be a number") from None
+        if not number.is_finite():
+            raise ValueError("must be a number")
+        if number != number.quantize(Decimal(1).scaleb(-places)):
+            raise ValueError(f"at most {places} decimal places")
+        if positive and number <= 0:
+            raise ValueError("must be more than 0")
+        if minimum is not None and number < minimum:
+            raise ValueError(f"must be at least {minimum}")
+        if maximum is not None and number > maximum:
+            raise ValueError(f"must be at most {maximum}")
+        return number
+
+    return Field(name, parse, required)
+
+
+def date_field(name: str, *, required: bool = True) -> Field:
+    def parse(value: Any) -> date | None:
+        if value in (None, ""):
+            if required:
+                raise ValueError("is required")
+            return None
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError("must be a date such as 2023-01-31") from None
+
+    return Field(name, parse, required)
+
+
+REASON = text_field("reason")
+
+
+# ---- tables ----------------------------------------------------------------------------------
+
+Who = Callable[[Context], Answer]
+Guard = Callable[[Context], str | None]
+Effect = Callable[[Context], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    sources: tuple[str, ...]
+    target: str
+    who: Who
+    label: tuple[str, str]  # (Thai, English)
+    guards: tuple[Guard, ...] = ()
+    requires: tuple[Field, ...] = ()
+    effect: Effect | None = None
+    # Rows locked before the guards run, e.g. the project whose budget an approval spends.
+    locks: Callable[[Context], Sequence[tuple[type, int]]] | None = None
+    # A transition the engine may take without a person (a beat task closing the year).
+    system: bool = False
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    model: type
+    states: tuple[str, ...]
+    initial: str
+    transitions: tuple[Transition, ...]
+    # May this user see the object at all? If not, it does not exist for them (404).
+    visible: Callable[[Session, User, Any], bool]
+    # The ids an event carries so that the workers can resolve recipients.
+    unit_of: Callable[[Any], int]
+    project_of: Callable[[Any], int | None]
+    payload: Callable[[Any], dict[str, Any]] = field(default=lambda obj: {})
+
+    def transition(self, name: str) -> Transition:
+        for transition in self.transitions:
+            if transition.name == name:
+                return transition
+        raise Refused(404, f"{self.name} has no transition {name!r}")
+
+    def mermaid(self) -> str:
+        """The table as a Mermaid state diagram: drawn from the same data the engine runs."""
+        lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
+        for transition in self.transitions:
+            for source in transition.sources:
+                lines.append(f"    {source} --> {transition.target}: {transition.name}")
+        return "\n".join(lines)
+
+
+REGISTRY: dict[str, Workflow] = {}
+
+
+def register(workflow: Workflow) -> Workflow:
+    REGISTRY[workflow.name] = workflow
+    return workflow
+
+
+def workflow_for(obj: Any) -> Workflow:
+    for workflow in REGISTRY.values():
+        if isinstance(obj, workflow.model):
+            return workflow
+    raise LookupError(f"no workflow for {type(obj).__name__}")
+
+
+def load_workflows() -> dict[str, Workflow]:
+    """Import every domain's table (they register themselves)."""
+    from service.budget import workflow as _budget  # noqa: F401
+    from service.evaluations import workflow as _evaluations  # noqa: F401
+    from service.projects import workflow as _projects  # noqa: F401
+
+    return REGISTRY
+
+
+# ---- applying --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    """A transition as the user sees it now: allowed, or not with the reason."""
+
+    name: str
+    label_th: str
+    label_en: str
+    allowed: bool
+    reason: str | None
+    requires: tuple[str, ...]
+
+    def label(self, lang: str) -> str:
+        return self.label_en if lang == "en" else self.label_th
+
+
+def resolve_principal(session: Session, actor: User, acting_for: User | None, today: date) -> User:
+    """`acting_for` when the actor holds a delegation from them today, else the actor.
+
+    Raises Refused(403) when the actor claims a delegation they do not hold.
+    """
+    if acting_for is None or acting_for.id == actor.id:
+        return actor
+    if any(p.id == acting_for.id for p in principals_on(session, actor, today)):
+        return acting_for
+    raise Refused(403, f"{actor.name} holds no delegation from {acting_for.name} today")
+
+
+def _state(obj: Any) -> str:
+    return str(obj.state.value if hasattr(obj.state, "value") else obj.state)
+
+
+def _check(ctx: Context, transition: Transition) -> Answer:
+    """Who may, then the guards, without input: what `options` shows."""
+    if _state(ctx.obj) not in transition.sources:
+        return Answer(False, f"not possible while {_state(ctx.obj)}")
+    if transition.system:
+        return Answer(False, "taken by the system")
+    allowed = transition.who(ctx)
+    if not allowed:
+        return allowed
+    for guard in transition.guards:
+        problem = guard(ctx)
+        if problem:
+            return Answer(False, problem)
+    return Answer(True)
+
+
+def options(
+    session: Session, actor: User, obj: Any, *, acting_for: User | None = None
+) -> list[Option]:
+    """Every transition out of the object's current state, each allowed or with its reason.
+    Guards that need input (an amount) are judged on what is known now."""
+    workflow = workflow_for(obj)
+    today = local_today()
+    principal = resolve_principal(session, actor, acting_for, today)
+    found = []
+    for transition in workflow.transitions:
+        if _state(obj) not in transition.sources or transition.system:
+            continue
+        ctx = Context(session, actor, principal, obj, {}, today, transition)
+        answer = _check(ctx, transition)
+        found.append(
+            Option(
+                name=transition.name,
+                label_th=transition.label[0],
+                label_en=transition.label[1],
+                allowed=answer.ok,
+                reason=None if answer.ok else answer.reason,
+                requires=tuple(f.name for f in transition.requires),
+            )
+        )
+    return found
+
+
+def lock(session: Session, model: type, ident: int) -> Any:
+    """The row, locked for this transaction and read fresh (never a stale identity-map copy)."""
+    stmt: Any = (
+        select(model)
+        .where(model.id == ident)  # type: ignore[attr-defined]
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(stmt).one_or_none()
+
+
+def take(
+    session: Session,
+    actor: User,
+    workflow_name: str,
+    ident: int,
+    name: str,
+    data: dict[str, Any] | None = None,
+    *,
+    acting_for: User | None = None,
+    expected_version: int | None = None,
+    system: bool = False,
+) -> Any:
+    """Apply transition `name` to the `workflow_name` object `ident` as `actor`.
+
+    Returns the object in its new state (flushed, not committed). Raises Refused: 404 when the
+    object does not exist for the actor, 403 when they may not, 409 when the object is no
+    longer in a source state or `expected_version` is stale, 422 for bad input or a guard.
+    """
+    workflow = load_workflows()[workflow_name]
+    today = local_today()
+    principal = resolve_principal(session, actor, acting_for, today)
+    obj = lock(session, workflow.model, ident)
+    if obj is None or not (system or workflow.visible(session, principal, obj)):
+        raise Refused(404, f"no {workflow_name} {ident}")
+    transition = workflow.transition(name)
+    state = _state(obj)
+    if expected_version is not None and obj.version != expected_version:
+        raise Refused(409, f"{workflow_name} {ident} was changed meanwhile", state=state)
+    if state not in transition.sources:
+        raise Refused(409, f"{workflow_name} {ident} is {state}: cannot {name}", state=state)
+    ctx = Context(session, actor, principal, obj, dict(data or {}), today, transition)
+    if transition.system and not system:
+        raise Refused(403, f"{name} is taken by the system")
+    if not system:
+        allowed = transition.who(ctx)
+        if not allowed:
+            raise Refused(403, allowed.reason, state=state)
+    values, problems = {}, {}
+    for spec in transition.requires:
+        try:
+            values[spec.name] = spec.parse(ctx.data.get(spec.name))
+        except ValueError as error:
+            problems[spec.name] = str(error)
+    if problems:
+        raise Refused(422, "some input is missing or wrong", fields=problems, state=state)
+    ctx.data = {**ctx.data, **values}
+    if transition.locks:
+        for model, parent_id in transition.locks(ctx):
+            lock(session, model, parent_id)
+    for guard in transition.guards:
+        problem = guard(ctx)
+        if problem:
+            raise Refused(422, problem, state=state)
+    changes = (transition.effect(ctx) if transition.effect else None) or {}
+    obj.state = type(obj.state)(transition.target)
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Refused(409, f"{workflow_name} {ident} was changed meanwhile") from None
+    reason = str(values.get("reason") or "")
+    record(
+        session,
+        action=f"{workflow_name}.{name}",
+        object_type=workflow_name,
+        object_id=obj.id,
+        actor=actor,
+        acting_for=principal if principal.id != actor.id else None,
+        from_state=state,
+        to_state=transition.target,
+        changes=_jsonable(changes),
+        reason=reason,
+    )
+    emit(
+        session,
+        kind=f"{workflow_name}.{name}",
+        object_type=workflow_name,
+        object_id=obj.id,
+        actor=actor,
+        payload={
+            "from": state,
+            "to": transition.target,
+            "actor_id": actor.id,
+            "acting_for_id": principal.id if principal.id != actor.id else None,
+            "reason": reason,
+            "unit_id": workflow.unit_of(obj),
+            "project_id": workflow.project_of(obj),
+            **_jsonable(workflow.payload(obj)),
+        },
+    )
+    session.flush()
+    return obj
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Decimal | date):
+            out[key] = str(value) if isinstance(value, Decimal) else value.isoformat()
+        elif hasattr(value, "value"):
+            out[key] = value.value
+        else:
+            out[key] = value
+    return out
