@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from service.core.thai import normalize_thai
-from service.org.models import OrgUnit, Role, RoleAssignment, UnitKind, User
+from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, UnitKind, User
 
 
 class OrgError(ValueError):
@@ -90,3 +92,81 @@ def grant_role(
     session.add(assignment)
     session.flush()
     return assignment
+
+
+def create_delegation(
+    session: Session,
+    actor: User,
+    principal: User,
+    delegate: User,
+    starts_on: date,
+    ends_on: date,
+    reason: str = "",
+) -> Delegation:
+    """Let `delegate` act for `principal` from `starts_on` to `ends_on` (Bangkok days).
+    The principal delegates their own authority, or an admin sets it up.
+
+    Raises OrgError for a reversed period or a delegation to oneself, PermissionError when
+    the actor may not.
+    """
+    from service.core.permissions import holds_anywhere
+
+    if actor.id != principal.id and not holds_anywhere(session, actor, Role.ADMIN):
+        raise PermissionError("only the person themselves or an admin may delegate")
+    if principal.id == delegate.id:
+        raise OrgError("a delegation goes to someone else")
+    if starts_on > ends_on:
+        raise OrgError("the delegation ends before it starts")
+    delegation = Delegation(
+        principal=principal,
+        delegate=delegate,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        reason=reason.strip(),
+    )
+    session.add(delegation)
+    session.flush()
+    _announce_delegation(session, actor, delegation, "create")
+    return delegation
+
+
+def withdraw_delegation(session: Session, actor: User, delegation: Delegation) -> Delegation:
+    """End a delegation now (it is kept, stamped withdrawn)."""
+    from service.core.db import utcnow
+    from service.core.permissions import holds_anywhere
+
+    if actor.id != delegation.principal_id and not holds_anywhere(session, actor, Role.ADMIN):
+        raise PermissionError("only the person themselves or an admin may withdraw it")
+    if delegation.withdrawn_at is None:
+        delegation.withdrawn_at = utcnow()
+        session.flush()
+        _announce_delegation(session, actor, delegation, "withdraw")
+    return delegation
+
+
+def _announce_delegation(session: Session, actor: User, delegation: Delegation, what: str) -> None:
+    from service.audit.operations import emit, record
+
+    payload = {
+        "principal_id": delegation.principal_id,
+        "delegate_id": delegation.delegate_id,
+        "starts_on": delegation.starts_on.isoformat(),
+        "ends_on": delegation.ends_on.isoformat(),
+    }
+    record(
+        session,
+        action=f"delegation.{what}",
+        object_type="delegation",
+        object_id=delegation.id,
+        actor=actor,
+        changes=payload,
+        reason=delegation.reason,
+    )
+    emit(
+        session,
+        kind=f"delegation.{what}",
+        object_type="delegation",
+        object_id=delegation.id,
+        actor=actor,
+        payload={**payload, "unit_id": None, "project_id": None},
+    )

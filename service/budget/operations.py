@@ -1,0 +1,137 @@
+"""Creating allocations and installment requests. State changes after creation go through
+the workflow engine; these only create rows in their initial state, recorded and announced."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from service.audit.operations import emit, record
+from service.budget.models import (
+    Allocation,
+    AllocationState,
+    Installment,
+    InstallmentState,
+)
+from service.budget.permissions import above_limit, may_prepare
+from service.core.permissions import holds_any
+from service.org.models import OrgUnit, Role, User
+from service.projects.models import Project
+from service.workflow.engine import Refused
+
+
+def _amount(value: Decimal) -> Decimal:
+    if isinstance(value, float) or not isinstance(value, Decimal):
+        raise Refused(422, "amount must be a decimal", fields={"amount": "must be a decimal"})
+    if value <= 0 or value != value.quantize(Decimal("0.01")):
+        raise Refused(
+            422, "amount must be more than 0, to the satang", fields={"amount": "invalid"}
+        )
+    return value
+
+
+def create_allocation(
+    session: Session,
+    actor: User,
+    project: Project,
+    recipient: OrgUnit,
+    amount: Decimal,
+    purpose: str = "",
+) -> Allocation:
+    """A draft allocation of `amount` from `project` to `recipient` (a network or school under
+    the project's district). Raises Refused(403/422)."""
+    allocation = Allocation(project=project, recipient_unit=recipient, amount=_amount(amount))
+    allowed = may_prepare(session, actor, allocation)
+    if not allowed:
+        session.expunge(allocation)
+        raise Refused(403, allowed.reason)
+    if not recipient.path.startswith(project.owner_unit.path):
+        session.expunge(allocation)
+        raise Refused(
+            422,
+            f"{recipient.name_th} is not under {project.owner_unit.name_th}",
+            fields={"recipient_unit_id": "not in the project's district"},
+        )
+    allocation.purpose = purpose.strip()
+    allocation.state = AllocationState.DRAFT
+    allocation.created_by_id = actor.id
+    session.add(allocation)
+    session.flush()
+    record(
+        session,
+        action="allocation.create",
+        object_type="allocation",
+        object_id=allocation.id,
+        actor=actor,
+        to_state=allocation.state.value,
+        changes={"amount": str(allocation.amount), "recipient_unit_id": recipient.id},
+    )
+    emit(
+        session,
+        kind="allocation.create",
+        object_type="allocation",
+        object_id=allocation.id,
+        actor=actor,
+        payload={
+            "to": "draft",
+            "unit_id": project.responsible_unit_id,
+            "project_id": project.id,
+            "amount": str(allocation.amount),
+            "above_limit": above_limit(allocation),
+        },
+    )
+    return allocation
+
+
+def request_installment(
+    session: Session, actor: User, allocation: Allocation, amount: Decimal, purpose: str = ""
+) -> Installment:
+    """A requested installment (เงินประจำงวด) against an approved allocation, asked by the
+    recipient school/network or the district. Raises Refused(403/409/422)."""
+    amount = _amount(amount)
+    district = holds_any(
+        session, actor, (Role.OFFICER, Role.APPROVER), allocation.project.responsible_unit
+    )
+    if not (district or holds_any(session, actor, (Role.SCHOOL,), allocation.recipient_unit)):
+        raise Refused(403, "only the recipient or the district may request installments")
+    if allocation.state not in (AllocationState.APPROVED, AllocationState.DISBURSING):
+        raise Refused(
+            409,
+            f"the allocation is {allocation.state.value}, not approved",
+            state=allocation.state.value,
+        )
+    installment = Installment(
+        allocation=allocation,
+        amount=amount,
+        purpose=purpose.strip(),
+        state=InstallmentState.REQUESTED,
+        requested_by_id=actor.id,
+    )
+    session.add(installment)
+    session.flush()
+    record(
+        session,
+        action="installment.request",
+        object_type="installment",
+        object_id=installment.id,
+        actor=actor,
+        to_state=installment.state.value,
+        changes={"amount": str(amount)},
+    )
+    emit(
+        session,
+        kind="installment.request",
+        object_type="installment",
+        object_id=installment.id,
+        actor=actor,
+        payload={
+            "to": "requested",
+            "unit_id": allocation.project.responsible_unit_id,
+            "project_id": allocation.project_id,
+            "amount": str(amount),
+            "allocation_id": allocation.id,
+            "above_limit": above_limit(allocation, amount),
+        },
+    )
+    return installment

@@ -1,0 +1,312 @@
+"""Creating and editing projects, their plan steps, result assignments and progress reports.
+Plan content changes only while the plan is a draft; state changes go through the engine."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.audit.operations import record
+from service.core.permissions import needs_role
+from service.core.thai import normalize_thai
+from service.fiscal.models import FiscalYear
+from service.org.models import OrgUnit, Role, User
+from service.projects.models import (
+    PlanStep,
+    ProgressReport,
+    Project,
+    ProjectKind,
+    ProjectObjective,
+    ProjectState,
+    ProjectTarget,
+    ResultState,
+    StepResult,
+    TargetKind,
+)
+from service.workflow.engine import Refused
+
+DISTRICT = (Role.OFFICER, Role.APPROVER)
+EDITABLE = (ProjectState.DRAFT,)
+TEXT_FIELDS = ("name", "rationale", "contact_name", "contact_phone", "unit_codes")
+
+
+def _may_edit(session: Session, actor: User, project: Project) -> None:
+    allowed = needs_role(session, actor, DISTRICT, project.responsible_unit, "edit this project")
+    if not allowed:
+        raise Refused(403, allowed.reason)
+    if project.state not in EDITABLE:
+        raise Refused(
+            409,
+            f"the plan is {project.state.value}: request a revision to change it",
+            state=project.state.value,
+        )
+
+
+def create_project(
+    session: Session,
+    actor: User,
+    *,
+    code: str,
+    name: str,
+    fiscal_year: FiscalYear,
+    owner_unit: OrgUnit,
+    responsible_unit: OrgUnit,
+    kind: ProjectKind = ProjectKind.ROUTINE,
+    approved_budget: Decimal = Decimal("0.00"),
+    **texts: Any,
+) -> Project:
+    """A draft project. Raises Refused(403) outside the actor's units, Refused(409) for a code
+    already used in that fiscal year, Refused(422) for bad fields."""
+    allowed = needs_role(session, actor, DISTRICT, responsible_unit, "create projects here")
+    if not allowed:
+        raise Refused(403, allowed.reason)
+    code, name = normalize_thai(code), normalize_thai(name)
+    problems = {}
+    if not code:
+        problems["code"] = "is required"
+    if not name:
+        problems["name"] = "is required"
+    if not responsible_unit.path.startswith(owner_unit.path):
+        problems["responsible_unit_id"] = "must lie under the owning unit"
+    if approved_budget < 0:
+        problems["approved_budget"] = "must not be negative"
+    if problems:
+        raise Refused(422, "some input is missing or wrong", fields=problems)
+    taken = session.scalar(
+        select(Project.id).where(Project.code == code, Project.fiscal_year_id == fiscal_year.id)
+    )
+    if taken is not None:
+        raise Refused(409, f"project {code} exists in fiscal year {fiscal_year.be_year}")
+    project = Project(
+        code=code,
+        name=name,
+        fiscal_year=fiscal_year,
+        owner_unit=owner_unit,
+        responsible_unit=responsible_unit,
+        kind=kind,
+        approved_budget=approved_budget,
+        state=ProjectState.DRAFT,
+        **{k: normalize_thai(str(v)) for k, v in texts.items() if k in TEXT_FIELDS},
+    )
+    session.add(project)
+    session.flush()
+    record(
+        session,
+        action="project.create",
+        object_type="project",
+        object_id=project.id,
+        actor=actor,
+        to_state="draft",
+        changes={"code": code},
+    )
+    return project
+
+
+def update_project(
+    session: Session, actor: User, project: Project, changes: dict[str, Any]
+) -> Project:
+    """Change texts, flags and budget of a draft project, recording old and new values."""
+    _may_edit(session, actor, project)
+    recorded: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key in TEXT_FIELDS:
+            value = normalize_thai(str(value))
+        elif key in ("multi_year", "in_plan"):
+            value = bool(value)
+        elif key == "approved_budget":
+            if not isinstance(value, Decimal) or value < 0:
+                raise Refused(
+                    422,
+                    "approved budget must be a decimal ≥ 0",
+                    fields={"approved_budget": "invalid"},
+                )
+        elif key == "kind":
+            value = ProjectKind(value)
+        else:
+            raise Refused(422, f"{key} cannot be changed here", fields={key: "unknown field"})
+        old = getattr(project, key)
+        if old != value:
+            setattr(project, key, value)
+            recorded[key] = [str(old), str(value)]
+    if recorded:
+        session.flush()
+        record(
+            session,
+            action="project.update",
+            object_type="project",
+            object_id=project.id,
+            actor=actor,
+            changes=recorded,
+        )
+    return project
+
+
+def set_objectives_and_targets(
+    session: Session,
+    actor: User,
+    project: Project,
+    objectives: list[str],
+    targets: list[tuple[TargetKind, str]],
+) -> None:
+    """Replace the texts of the objectives and targets, in order (rows are rewritten in place
+    and extra rows added; their positions are their numbers 2.n and 3.n)."""
+    _may_edit(session, actor, project)
+    for rows, values, model in (
+        (project.objectives, objectives, ProjectObjective),
+        (project.targets, targets, ProjectTarget),
+    ):
+        if len(values) < len(rows):
+            raise Refused(422, "texts are withdrawn by a revision, not by shortening the list")
+        for position, value in enumerate(values, start=1):
+            text = normalize_thai(value[1] if isinstance(value, tuple) else value)
+            if position <= len(rows):
+                rows[position - 1].text = text
+                if isinstance(value, tuple):
+                    rows[position - 1].kind = value[0]  # type: ignore[union-attr]
+            elif isinstance(value, tuple):
+                session.add(
+                    ProjectTarget(project=project, position=position, kind=value[0], text=text)
+                )
+            else:
+                session.add(model(project=project, position=position, text=text))
+    session.flush()
+    record(
+        session,
+        action="project.texts",
+        object_type="project",
+        object_id=project.id,
+        actor=actor,
+        changes={"objectives": len(objectives), "targets": len(targets)},
+    )
+
+
+def save_step(
+    session: Session,
+    actor: User,
+    project: Project,
+    *,
+    position: int,
+    name: str,
+    weight: Decimal,
+    planned_start: date,
+    planned_end: date,
+    responsible_unit: OrgUnit | None = None,
+) -> PlanStep:
+    """Add the step at `position`, or change it when it exists (draft plans only).
+    Raises Refused(422) with per-field reasons."""
+    _may_edit(session, actor, project)
+    problems = {}
+    if not normalize_thai(name):
+        problems["name"] = "is required"
+    if not isinstance(weight, Decimal) or not Decimal(0) < weight <= Decimal(100):
+        problems["weight"] = "must be more than 0 and at most 100"
+    if planned_start > planned_end:
+        problems["planned_end"] = "must not be before the start"
+    if position < 1:
+        problems["position"] = "must be 1 or more"
+    if problems:
+        raise Refused(422, "some input is missing or wrong", fields=problems)
+    step = session.scalar(
+        select(PlanStep).where(PlanStep.project_id == project.id, PlanStep.position == position)
+    )
+    if step is None:
+        step = PlanStep(project=project, position=position)
+        session.add(step)
+    step.name = normalize_thai(name)
+    step.weight = weight
+    step.planned_start = planned_start
+    step.planned_end = planned_end
+    step.responsible_unit = responsible_unit or project.responsible_unit
+    session.flush()
+    record(
+        session,
+        action="step.save",
+        object_type="project",
+        object_id=project.id,
+        actor=actor,
+        changes={
+            "position": position,
+            "weight": str(weight),
+            "start": planned_start.isoformat(),
+            "end": planned_end.isoformat(),
+        },
+    )
+    return step
+
+
+def assign_result(session: Session, actor: User, step: PlanStep, unit: OrgUnit) -> StepResult:
+    """Make `unit` (a school, network or the division) report on `step`; idempotent."""
+    project = step.project
+    allowed = needs_role(session, actor, DISTRICT, project.responsible_unit, "assign steps")
+    if not allowed:
+        raise Refused(403, allowed.reason)
+    if not unit.path.startswith(project.owner_unit.path):
+        raise Refused(422, f"{unit.name_th} is not under {project.owner_unit.name_th}")
+    existing = session.scalar(
+        select(StepResult).where(StepResult.step_id == step.id, StepResult.unit_id == unit.id)
+    )
+    if existing is not None:
+        return existing
+    result = StepResult(step=step, unit=unit, state=ResultState.NOT_STARTED)
+    session.add(result)
+    session.flush()
+    record(
+        session,
+        action="step_result.assign",
+        object_type="step_result",
+        object_id=result.id,
+        actor=actor,
+        to_state="not_started",
+        changes={"unit_id": unit.id, "step_id": step.id},
+    )
+    return result
+
+
+def add_progress_report(
+    session: Session,
+    actor: User,
+    project: Project,
+    *,
+    reported_on: date,
+    percent: Decimal,
+    narrative: str,
+    problems: str = "",
+    obstacles: str = "",
+) -> ProgressReport:
+    """A dated progress report (ผลการดำเนินงาน) by the district."""
+    allowed = needs_role(session, actor, DISTRICT, project.responsible_unit, "report progress")
+    if not allowed:
+        raise Refused(403, allowed.reason)
+    if not isinstance(percent, Decimal) or not Decimal(0) <= percent <= Decimal(100):
+        raise Refused(422, "percent must lie in 0 to 100", fields={"percent": "0 to 100"})
+    if not normalize_thai(narrative):
+        raise Refused(422, "the report needs a narrative", fields={"narrative": "is required"})
+    report = ProgressReport(
+        project=project,
+        reported_on=reported_on,
+        percent=percent,
+        narrative=normalize_thai(narrative),
+        problems=normalize_thai(problems),
+        obstacles=normalize_thai(obstacles),
+        author_id=actor.id,
+    )
+    session.add(report)
+    session.flush()
+    number = session.scalar(
+        select(func.count())
+        .select_from(ProgressReport)
+        .where(ProgressReport.project_id == project.id)
+    )
+    record(
+        session,
+        action="project.report",
+        object_type="project",
+        object_id=project.id,
+        actor=actor,
+        changes={"report": number, "percent": str(percent)},
+    )
+    return report
