@@ -155,24 +155,21 @@ def set_objectives_and_targets(
     """Replace the texts of the objectives and targets, in order (rows are rewritten in place
     and extra rows added; their positions are their numbers 2.n and 3.n)."""
     _may_edit(session, actor, project)
-    for rows, values, model in (
-        (project.objectives, objectives, ProjectObjective),
-        (project.targets, targets, ProjectTarget),
-    ):
-        if len(values) < len(rows):
-            raise Refused(422, "texts are withdrawn by a revision, not by shortening the list")
-        for position, value in enumerate(values, start=1):
-            text = normalize_thai(value[1] if isinstance(value, tuple) else value)
-            if position <= len(rows):
-                rows[position - 1].text = text
-                if isinstance(value, tuple):
-                    rows[position - 1].kind = value[0]  # type: ignore[union-attr]
-            elif isinstance(value, tuple):
-                session.add(
-                    ProjectTarget(project=project, position=position, kind=value[0], text=text)
-                )
-            else:
-                session.add(model(project=project, position=position, text=text))
+    if len(objectives) < len(project.objectives) or len(targets) < len(project.targets):
+        raise Refused(422, "texts are withdrawn by a revision, not by shortening the list")
+    for position, text in enumerate(objectives, start=1):
+        if position <= len(project.objectives):
+            project.objectives[position - 1].text = normalize_thai(text)
+        else:
+            objective = ProjectObjective(position=position, text=normalize_thai(text))
+            project.objectives.append(objective)
+    for position, (kind, text) in enumerate(targets, start=1):
+        if position <= len(project.targets):
+            project.targets[position - 1].kind = kind
+            project.targets[position - 1].text = normalize_thai(text)
+        else:
+            target = ProjectTarget(position=position, kind=kind, text=normalize_thai(text))
+            project.targets.append(target)
     session.flush()
     record(
         session,
