@@ -30,7 +30,8 @@ class Channel(enum.StrEnum):
 
 
 class DeliveryState(enum.StrEnum):
-    PENDING = "pending"
+    PENDING = "pending"  # waiting for a dispatch task (which owns it until lease_until)
+    SENDING = "sending"  # a worker is delivering it (and owns it until lease_until)
     SENT = "sent"
     FAILED = "failed"
     DIGEST = "digest"  # held for the daily digest
@@ -56,12 +57,16 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who holds a pending or sending row holds it until then; after it a sweep may hand the
+    # row to another task (a dispatch task lost with the broker, a worker killed mid-send).
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     recipient: Mapped[User] = relationship()
 
     __table_args__ = (
         Index("ix_notification_recipient_unread", "recipient_id", "read_at"),
         Index("ix_notification_state", "state", "channel"),
+        Index("ix_notification_state_lease", "state", "lease_until"),
     )
 
 
