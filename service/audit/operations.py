@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import enum
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry, OutboxEvent
 from service.org.models import User
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with Decimals as exact strings, dates as ISO and enums as their values, so
+    money never passes through a float on its way into a JSON column."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def record(
@@ -30,9 +49,9 @@ def record(
         object_id=object_id,
         actor_id=actor.id if actor else None,
         acting_for_id=acting_for.id if acting_for else None,
-        from_state=from_state,
-        to_state=to_state,
-        changes=changes or {},
+        from_state=jsonable(from_state),
+        to_state=jsonable(to_state),
+        changes=jsonable(changes or {}),
         reason=reason,
     )
     session.add(entry)
@@ -54,7 +73,7 @@ def emit(
         object_type=object_type,
         object_id=object_id,
         actor_id=actor.id if actor else None,
-        payload=payload or {},
+        payload=jsonable(payload or {}),
     )
     session.add(event)
     return event

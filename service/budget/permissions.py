@@ -45,7 +45,9 @@ def may_prepare(session: Session, user: User, allocation: Allocation) -> Answer:
 
 def may_decide(session: Session, user: User, allocation: Allocation) -> Answer:
     """Approve, endorse, return or reject: officers up to the limit, approvers above it."""
-    owner = allocation.project.owner_unit
+    # The district's people hold their roles on the division (officers) or the district
+    # office (approvers): both lie over the project's responsible unit.
+    owner = allocation.project.responsible_unit
     answer = needs_role(session, user, DISTRICT, owner, "approve allocations")
     if not answer:
         return answer

@@ -101,7 +101,7 @@ def _who_endorses(ctx: Context) -> Answer:
     if answer or not above_limit(ctx.obj):
         return answer
     # Above the limit, officers may still endorse: the first levels of approval.
-    owner = ctx.obj.project.owner_unit
+    owner = ctx.obj.project.responsible_unit
     if holds_any(ctx.session, ctx.principal, (Role.OFFICER,), owner):
         return Answer(True)
     return answer
@@ -257,7 +257,7 @@ def _who_approves_installment(ctx: Context) -> Answer:
     if not answer:
         return answer
     if above_limit(allocation, ctx.obj.amount) and not holds_any(
-        ctx.session, ctx.principal, (Role.APPROVER,), allocation.project.owner_unit
+        ctx.session, ctx.principal, (Role.APPROVER,), allocation.project.responsible_unit
     ):
         return deny("above the officer's limit only the approver approves installments")
     return answer

@@ -37,7 +37,7 @@ def may_edit_plan(session: Session, user: User, project: Project) -> Answer:
 
 
 def may_approve_plan(session: Session, user: User, project: Project) -> Answer:
-    return needs_role(session, user, (Role.APPROVER,), project.owner_unit, "lock this plan")
+    return needs_role(session, user, (Role.APPROVER,), project.responsible_unit, "lock this plan")
 
 
 def may_report_result(session: Session, user: User, result: StepResult) -> Answer:

@@ -382,7 +382,7 @@ def take(
         acting_for=principal if principal.id != actor.id else None,
         from_state=state,
         to_state=transition.target,
-        changes=_jsonable(changes),
+        changes=changes,
         reason=reason,
     )
     emit(
@@ -399,20 +399,8 @@ def take(
             "reason": reason,
             "unit_id": workflow.unit_of(obj),
             "project_id": workflow.project_of(obj),
-            **_jsonable(workflow.payload(obj)),
+            **workflow.payload(obj),
         },
     )
     session.flush()
     return obj
-
-
-def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, Decimal | date):
-            out[key] = str(value) if isinstance(value, Decimal) else value.isoformat()
-        elif hasattr(value, "value"):
-            out[key] = value.value
-        else:
-            out[key] = value
-    return out
