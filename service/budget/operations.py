@@ -15,7 +15,7 @@ from service.budget.models import (
     InstallmentState,
 )
 from service.budget.permissions import above_limit, may_prepare
-from service.core.permissions import holds_any
+from service.core.permissions import holds_any, holds_within
 from service.org.models import OrgUnit, Role, User
 from service.projects.models import Project
 from service.workflow.engine import Refused
@@ -93,7 +93,7 @@ def request_installment(
     district = holds_any(
         session, actor, (Role.OFFICER, Role.APPROVER), allocation.project.responsible_unit
     )
-    if not (district or holds_any(session, actor, (Role.SCHOOL,), allocation.recipient_unit)):
+    if not (district or holds_within(session, actor, (Role.SCHOOL,), allocation.recipient_unit)):
         raise Refused(403, "only the recipient or the district may request installments")
     if allocation.state not in (AllocationState.APPROVED, AllocationState.DISBURSING):
         raise Refused(

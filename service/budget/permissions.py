@@ -7,7 +7,15 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from service.budget.models import Allocation, Installment
-from service.core.permissions import ALLOW, Answer, deny, holds_any, inherited_limit, needs_role
+from service.core.permissions import (
+    ALLOW,
+    Answer,
+    deny,
+    holds_any,
+    holds_within,
+    inherited_limit,
+    needs_role,
+)
 from service.org.models import Role, User
 from service.org.scope import in_scope
 
@@ -59,6 +67,6 @@ def may_decide(session: Session, user: User, allocation: Allocation) -> Answer:
 
 def may_request_installment(session: Session, user: User, installment: Installment) -> Answer:
     allocation = installment.allocation
-    if holds_any(session, user, (Role.SCHOOL,), allocation.recipient_unit):
+    if holds_within(session, user, (Role.SCHOOL,), allocation.recipient_unit):
         return ALLOW
     return may_prepare(session, user, allocation)

@@ -50,6 +50,23 @@ def holds_any(session: Session, user: User, roles: Iterable[Role], unit: OrgUnit
     return bool(roles_over(session, user, unit) & set(roles))
 
 
+def holds_within(session: Session, user: User, roles: Iterable[Role], unit: OrgUnit) -> bool:
+    """True when `user` holds one of `roles` on `unit` or on a unit below it (a school of the
+    network an allocation goes to)."""
+    stmt = (
+        select(RoleAssignment.id)
+        .join(OrgUnit, OrgUnit.id == RoleAssignment.unit_id)
+        .where(
+            RoleAssignment.user_id == user.id,
+            RoleAssignment.withdrawn_at.is_(None),
+            RoleAssignment.role.in_(tuple(roles)),
+            OrgUnit.path.startswith(unit.path),
+        )
+        .limit(1)
+    )
+    return session.scalar(stmt) is not None
+
+
 def holds_anywhere(session: Session, user: User, role: Role) -> bool:
     return (
         session.scalar(
