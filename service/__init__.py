@@ -40,10 +40,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from service.auth import views as auth_views
     from service.core import web
     from service.ops import views as ops_views
+    from service.workflow import views as workflow_views
 
     web.init_app(app)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(ops_views.bp)
+    app.register_blueprint(workflow_views.bp)
     cli.init_app(app)
 
     log.info("Tidtam on %s", describe_stack(app))

@@ -251,3 +251,12 @@ def test_every_workflow_draws_its_own_table() -> None:
         for transition in workflow.transitions:
             for source in transition.sources:
                 assert f"{source} --> {transition.target}: {transition.name}" in diagram
+
+
+def test_the_docs_page_draws_every_workflow(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/docs/workflows?lang=en").get_data(as_text=True)
+    for workflow in load_workflows().values():
+        assert f'id="wf-{workflow.name}-title"' in page
+        for transition in workflow.transitions:
+            assert f">{transition.name}</text>" in page
+        assert "stateDiagram-v2" in page
