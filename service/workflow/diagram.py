@@ -78,10 +78,16 @@ def drawing(workflow: Workflow) -> Drawing:
                 x, y = a.x + BOX_W // 2, a.y
                 path = f"M{x - 20},{y} C{x - 30},{y - 40} {x + 30},{y - 40} {x + 20},{y}"
                 label_x, label_y = x, y - 34
+            elif b.x == a.x:
+                # Same column: bulge out to the right between the two boxes.
+                x1, y1, y2 = a.x + BOX_W, a.y + BOX_H // 2, b.y + BOX_H // 2
+                path = f"M{x1},{y1} C{x1 + 45},{y1} {x1 + 45},{y2} {x1},{y2}"
+                label_x, label_y = x1 + 40, (y1 + y2) // 2 + 4
             elif b.x > a.x:
                 x1, y1, x2, y2 = a.x + BOX_W, a.y + BOX_H // 2, b.x, b.y + BOX_H // 2
                 path = f"M{x1},{y1} C{x1 + 40},{y1} {x2 - 40},{y2} {x2},{y2}"
-                label_x, label_y = (x1 + x2) // 2, (y1 + y2) // 2 - 4 - (index % 3) * 10
+                # Label near the target, so arrows fanning out of one box keep apart.
+                label_x, label_y = x2 - 34, y2 - 5
             else:
                 x1, y1 = a.x + BOX_W // 2, a.y + BOX_H
                 x2, y2 = b.x + BOX_W // 2, b.y + BOX_H
