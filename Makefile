@@ -8,8 +8,11 @@ STAMP := $(VENV)/.installed
 FLASK := $(BIN)/flask --app service
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Thai UI strings: the .po is kept in git, the .mo is compiled from it whenever it is newer.
+PO := service/translations/th/LC_MESSAGES/messages.po
+MO := $(PO:.po=.mo)
 
-.PHONY: run test lint format bench install migrate demo-data web worker worker-ping beat clean
+.PHONY: run test lint format bench install messages migrate demo-data web worker worker-ping beat clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -18,9 +21,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.$(EXTRAS)'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(MO): $(PO) | $(STAMP)
+	$(BIN)/python -m service.core.i18n
 
-migrate: $(STAMP)
+## messages: extract the UI strings and merge them into the Thai catalog (then translate the new ones)
+messages: $(STAMP)
+	mkdir -p build
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o build/messages.pot .
+	$(BIN)/pybabel update -i build/messages.pot -d service/translations --no-fuzzy-matching --width 100 --ignore-obsolete
+
+install: $(STAMP) $(MO)
+
+migrate: $(STAMP) $(MO)
 	$(FLASK) db upgrade
 
 demo-data: migrate
@@ -33,10 +45,10 @@ run: demo-data
 	@echo
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho -f Procfile start
 
-web: $(STAMP)
+web: $(STAMP) $(MO)
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile - 'service:create_app()'
 
-worker: $(STAMP)
+worker: $(STAMP) $(MO)
 	$(BIN)/celery -A workers.app worker --loglevel INFO --concurrency $${WORKER_CONCURRENCY:-2}
 
 worker-ping: $(STAMP)
@@ -46,7 +58,7 @@ beat: $(STAMP)
 	$(BIN)/celery -A workers.app beat --loglevel INFO --schedule $${BEAT_SCHEDULE_FILE:-instance/celerybeat-schedule}
 
 ## test: the whole suite (SQLite and the embedded broker unless TEST_DATABASE_URL / TEST_REDIS_URL say otherwise)
-test: $(STAMP)
+test: $(STAMP) $(MO)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -38,14 +38,21 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from service import cli
     from service.auth import views as auth_views
-    from service.core import web
+    from service.core import presentation, web
+    from service.dashboard import views as dashboard_views
     from service.ops import views as ops_views
+    from service.projects import views as project_views
+    from service.public import views as public_views
     from service.workflow import views as workflow_views
 
     web.init_app(app)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(workflow_views.bp)
+    presentation.init_app(app)
+    app.register_blueprint(dashboard_views.bp)
+    app.register_blueprint(project_views.bp)
+    app.register_blueprint(public_views.bp)
     cli.init_app(app)
 
     log.info("Tidtam on %s", describe_stack(app))

@@ -1,0 +1,329 @@
+"""The district dashboard: a unit's projects for a fiscal year, with progress against plan,
+behind-schedule flag, overdue steps and budget, sortable, filterable and paginated in SQL.
+
+The same rows feed the public list (with `public_only`) and the CSV/XLSX exports (all pages).
+At 100,000 projects the default view (sorted by code, no behind filter) stays cheap: the page
+of 50 ids is chosen first from the project table alone, and the aggregates are computed for
+those 50 only. Sorting or filtering on a derived figure aggregates over the projects in
+scope, still in one statement of subqueries joined once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true
+from sqlalchemy.orm import Session, aliased
+
+from service.core.progress import DEFAULT_TOLERANCE, is_behind_schedule
+from service.fiscal.models import FiscalYear
+from service.org.models import OrgUnit, UnitKind, User
+from service.org.scope import unit_filter
+from service.projects.aggregates import (
+    RowsSelect,
+    allocation_figures,
+    installment_figures,
+    money_value,
+    percent_value,
+    step_figures,
+    zero_if_null,
+)
+from service.projects.models import Project, ProjectState
+from service.projects.queries import visible_projects
+
+PAGE_SIZE = 50
+
+#: Sort keys offered to the reader, in the order of the table's columns.
+SORT_KEYS = ("code", "name", "unit", "actual", "planned", "gap", "overdue", "approved", "paid")
+#: Sort keys answered from the project table alone (no aggregate needed to choose a page).
+_CHEAP_SORTS = frozenset({"code", "name", "unit", "approved"})
+#: Projects the public sees: registered (not drafts) and not withdrawn.
+PUBLIC_STATES = tuple(
+    s for s in ProjectState if s not in (ProjectState.DRAFT, ProjectState.WITHDRAWN)
+)
+#: Units offered as filters: every kind above a single school.
+FILTER_UNIT_KINDS = tuple(k for k in UnitKind if k is not UnitKind.SCHOOL)
+
+
+@dataclass(frozen=True)
+class Filters:
+    year: FiscalYear
+    unit: OrgUnit | None = None
+    q: str = ""
+    behind: bool = False
+    sort: str = "code"
+    descending: bool = False
+    page: int = 1
+
+    @property
+    def needs_figures(self) -> bool:
+        return self.behind or self.sort not in _CHEAP_SORTS
+
+
+@dataclass(frozen=True)
+class Row:
+    project_id: int
+    code: str
+    name: str
+    state: ProjectState
+    unit_code: str
+    unit_name_th: str
+    unit_name_en: str
+    actual: Decimal
+    planned: Decimal
+    overdue: int
+    approved: Decimal
+    allocated: Decimal
+    granted: Decimal
+    paid: Decimal
+
+    @property
+    def behind(self) -> bool:
+        return is_behind_schedule(self.actual, self.planned)
+
+    @property
+    def gap(self) -> Decimal:
+        return self.planned - self.actual
+
+    def unit_name(self, lang: str) -> str:
+        return self.unit_name_en if lang == "en" and self.unit_name_en else self.unit_name_th
+
+
+@dataclass(frozen=True)
+class Listing:
+    rows: list[Row]
+    total: int
+    page: int
+    pages: int
+
+
+def _base_conditions(
+    session: Session, user: User | None, filters: Filters, public_only: bool
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Project.fiscal_year_id == filters.year.id]
+    if public_only:
+        conditions.append(Project.state.in_(PUBLIC_STATES))
+    if user is not None:
+        conditions.append(visible_projects(session, user))
+    if filters.unit is not None:
+        owner = aliased(OrgUnit)
+        responsible = aliased(OrgUnit)
+        prefix = filters.unit.path
+        conditions.append(
+            exists().where(
+                owner.id == Project.owner_unit_id,
+                responsible.id == Project.responsible_unit_id,
+                or_(owner.path.startswith(prefix), responsible.path.startswith(prefix)),
+            )
+        )
+    q = filters.q.strip()
+    if q:
+        pattern = f"%{_escape_like(q)}%"
+        conditions.append(
+            or_(Project.code.ilike(pattern, escape="\\"), Project.name.ilike(pattern, escape="\\"))
+        )
+    return conditions
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _figures(project_ids: Any, day: date) -> tuple[Any, Any, Any]:
+    steps = step_figures(project_ids, day).subquery("steps")
+    allocations = allocation_figures(project_ids).subquery("allocations")
+    installments = installment_figures(project_ids).subquery("installments")
+    return steps, allocations, installments
+
+
+def _listing_select(project_ids: Any, day: date, where: list[ColumnElement[bool]]) -> RowsSelect:
+    steps, allocations, installments = _figures(project_ids, day)
+    unit = aliased(OrgUnit)
+    actual = zero_if_null(steps.c.actual)
+    planned = zero_if_null(steps.c.planned)
+    return (
+        select(
+            Project.id,
+            Project.code,
+            Project.name,
+            Project.state,
+            unit.code.label("unit_code"),
+            unit.name_th,
+            unit.name_en,
+            actual.label("actual"),
+            planned.label("planned"),
+            zero_if_null(steps.c.overdue).label("overdue"),
+            Project.approved_budget,
+            zero_if_null(allocations.c.allocated).label("allocated"),
+            zero_if_null(installments.c.granted).label("granted"),
+            zero_if_null(installments.c.paid).label("paid"),
+        )
+        .join(unit, unit.id == Project.responsible_unit_id)
+        .outerjoin(steps, steps.c.project_id == Project.id)
+        .outerjoin(allocations, allocations.c.project_id == Project.id)
+        .outerjoin(installments, installments.c.project_id == Project.id)
+        .where(*where)
+    )
+
+
+def _order(statement: RowsSelect, filters: Filters) -> RowsSelect:
+    columns = {c.name: c for c in statement.selected_columns}
+    key = filters.sort if filters.sort in SORT_KEYS else "code"
+    expression: Any = {
+        "code": columns["code"],
+        "name": columns["name"],
+        "unit": columns["name_th"],
+        "actual": columns["actual"],
+        "planned": columns["planned"],
+        "gap": columns["planned"] - columns["actual"],
+        "overdue": columns["overdue"],
+        "approved": columns["approved_budget"],
+        "paid": columns["paid"],
+    }[key]
+    ordered = expression.desc() if filters.descending else expression.asc()
+    return statement.order_by(ordered, columns["code"].asc(), columns["id"].asc())
+
+
+def _row(values: Any) -> Row:
+    return Row(
+        project_id=values.id,
+        code=values.code,
+        name=values.name,
+        state=values.state,
+        unit_code=values.unit_code,
+        unit_name_th=values.name_th,
+        unit_name_en=values.name_en,
+        actual=percent_value(values.actual),
+        planned=percent_value(values.planned),
+        overdue=int(values.overdue or 0),
+        approved=money_value(values.approved_budget),
+        allocated=money_value(values.allocated),
+        granted=money_value(values.granted),
+        paid=money_value(values.paid),
+    )
+
+
+def _behind_condition(statement: RowsSelect) -> ColumnElement[bool]:
+    columns = {c.name: c for c in statement.selected_columns}
+    return columns["planned"] - columns["actual"] > DEFAULT_TOLERANCE
+
+
+def project_listing(
+    session: Session,
+    user: User | None,
+    filters: Filters,
+    day: date,
+    *,
+    public_only: bool = False,
+    page_size: int = PAGE_SIZE,
+) -> Listing:
+    """One page of the projects `user` may see (everyone's public projects when `user` is
+    None and `public_only`), with their figures as of `day`, sorted and filtered."""
+    where = _base_conditions(session, user, filters, public_only)
+    ids_in_scope = select(Project.id).where(*where)
+    page = max(filters.page, 1)
+    if not filters.needs_figures:
+        total = session.scalar(select(func.count()).select_from(ids_in_scope.subquery())) or 0
+        unit = aliased(OrgUnit)
+        cheap = {
+            "code": Project.code,
+            "name": Project.name,
+            "unit": unit.name_th,
+            "approved": Project.approved_budget,
+        }[filters.sort if filters.sort in _CHEAP_SORTS else "code"]
+        order = cheap.desc() if filters.descending else cheap.asc()
+        page_ids = list(
+            session.scalars(
+                select(Project.id)
+                .join(unit, unit.id == Project.responsible_unit_id)
+                .where(*where)
+                .order_by(order, Project.code.asc(), Project.id.asc())
+                .limit(page_size)
+                .offset((page - 1) * page_size)
+            )
+        )
+        statement = _order(
+            _listing_select(
+                page_ids, day, [Project.id.in_(page_ids)] if page_ids else [true().is_(False)]
+            ),
+            filters,
+        )
+        rows = [_row(values) for values in session.execute(statement)] if page_ids else []
+    else:
+        statement = _listing_select(ids_in_scope, day, where)
+        if filters.behind:
+            statement = statement.where(_behind_condition(statement))
+        total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+        statement = _order(statement, filters).limit(page_size).offset((page - 1) * page_size)
+        rows = [_row(values) for values in session.execute(statement)]
+    pages = max((total + page_size - 1) // page_size, 1)
+    return Listing(rows=rows, total=total, page=page, pages=pages)
+
+
+def all_rows(
+    session: Session,
+    user: User | None,
+    filters: Filters,
+    day: date,
+    *,
+    public_only: bool = False,
+) -> Iterator[Row]:
+    """Every row of the listing, in its order (for exports), streamed in batches."""
+    where = _base_conditions(session, user, filters, public_only)
+    statement = _listing_select(select(Project.id).where(*where), day, where)
+    if filters.behind:
+        statement = statement.where(_behind_condition(statement))
+    result = session.execute(_order(statement, filters).execution_options(yield_per=1000))
+    for values in result:
+        yield _row(values)
+
+
+def fiscal_years(session: Session) -> list[FiscalYear]:
+    return list(session.scalars(select(FiscalYear).order_by(FiscalYear.be_year.desc())))
+
+
+def default_year(session: Session, user: User | None, today: date) -> FiscalYear | None:
+    """The fiscal year containing `today` if it has projects the reader may see, else the
+    latest year that has some, else the latest year."""
+    from service.core.fiscal import fiscal_year_of
+
+    current = fiscal_year_of(today)
+    condition: ColumnElement[bool] = true()
+    if user is not None:
+        condition = visible_projects(session, user)
+    years_with_projects = list(
+        session.scalars(
+            select(FiscalYear)
+            .where(exists().where(Project.fiscal_year_id == FiscalYear.id, condition))
+            .order_by(FiscalYear.be_year.desc())
+        )
+    )
+    for year in years_with_projects:
+        if year.be_year == current:
+            return year
+    if years_with_projects:
+        return years_with_projects[0]
+    years = fiscal_years(session)
+    return years[0] if years else None
+
+
+def filter_units(session: Session, user: User | None) -> list[OrgUnit]:
+    """Units offered in the unit filter: those in the reader's scope above school level."""
+    condition = unit_filter(session, user) if user is not None else true()
+    return list(
+        session.scalars(
+            select(OrgUnit)
+            .where(condition, OrgUnit.kind.in_(FILTER_UNIT_KINDS), OrgUnit.withdrawn_at.is_(None))
+            .order_by(OrgUnit.path)
+        )
+    )
+
+
+def unit_by_code(session: Session, code: str) -> OrgUnit | None:
+    if not code:
+        return None
+    return session.scalar(select(OrgUnit).where(and_(OrgUnit.code == code)))

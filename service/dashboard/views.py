@@ -1,0 +1,178 @@
+"""The district dashboard `/dashboard`: the unit's projects for a fiscal year, with progress
+against plan, behind schedule, overdue steps and budget; sortable, filterable, paginated,
+and exported as CSV or XLSX (`?format=csv|xlsx`, every row the reader may see)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from service.core.export import FORMATS, Column, download
+from service.core.fiscal import local_today
+from service.core.labels import label
+from service.dashboard import DASHBOARD_ROLES, queries
+from service.extensions import db
+from service.fiscal.models import FiscalYear
+from service.org.models import User
+from service.org.scope import in_scope, role_names
+
+bp = Blueprint("dashboard", __name__)
+
+
+def read_filters(
+    session: Any, user: User | None, args: MultiDict[str, str], today: Any
+) -> queries.Filters | None:
+    """The filters the query string asks for; None when there is no fiscal year at all.
+
+    An unknown year or a unit outside the reader's scope is a 404 (it names nothing they may
+    list); an unknown sort key falls back to the code.
+    """
+    year: FiscalYear | None
+    raw_year = args.get("year", "")
+    if raw_year:
+        if not raw_year.isdigit():
+            abort(404)
+        year = session.scalar(select(FiscalYear).where(FiscalYear.be_year == int(raw_year)))
+        if year is None:
+            abort(404)
+    else:
+        year = queries.default_year(session, user, today)
+        if year is None:
+            return None
+    unit = None
+    if args.get("unit"):
+        unit = queries.unit_by_code(session, args["unit"])
+        if unit is None or (user is not None and not in_scope(session, user, unit)):
+            abort(404)
+    sort = args.get("sort", "code")
+    descending = sort.startswith("-")
+    sort = sort.lstrip("-")
+    if sort not in queries.SORT_KEYS:
+        sort, descending = "code", False
+    page = args.get("page", "1")
+    return queries.Filters(
+        year=year,
+        unit=unit,
+        q=args.get("q", "")[:200],
+        behind=args.get("behind") == "1",
+        sort=sort,
+        descending=descending,
+        page=int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1,
+    )
+
+
+def listing_columns(public: bool) -> list[Column]:
+    """The exported columns of a project listing (the public one leaves out internal ones)."""
+    from service.core.web import current_language
+
+    lang = current_language()
+    columns = [
+        Column(_l("Project code"), lambda r: r.code, width=16),
+        Column(_l("Project"), lambda r: r.name, width=60),
+        Column(_l("Responsible unit"), lambda r: r.unit_name(lang), width=28),
+        Column(_l("Project state"), lambda r: label(r.state), width=16),
+        Column(_l("Progress (percent)"), lambda r: r.actual, "percent"),
+        Column(_l("Plan (percent)"), lambda r: r.planned, "percent"),
+        Column(_l("Points behind plan"), lambda r: r.gap, "percent"),
+        Column(_l("Behind schedule"), lambda r: _("Yes") if r.behind else _("No")),
+        Column(_l("Overdue steps"), lambda r: r.overdue, "number"),
+        Column(_l("Approved budget (baht)"), lambda r: r.approved, "money", 18),
+    ]
+    if not public:
+        columns += [
+            Column(_l("Allocated (baht)"), lambda r: r.allocated, "money", 18),
+            Column(_l("Installments granted (baht)"), lambda r: r.granted, "money", 18),
+        ]
+    columns.append(Column(_l("Paid (baht)"), lambda r: r.paid, "money", 18))
+    return columns
+
+
+def sort_links(
+    args: MultiDict[str, str], endpoint: str, filters: queries.Filters
+) -> dict[str, Any]:
+    """For each sort key: the URL that sorts by it (toggling direction when it is the current
+    key) and the aria-sort value of its column."""
+    links = {}
+    for key in queries.SORT_KEYS:
+        current = filters.sort == key
+        wanted = f"-{key}" if current and not filters.descending else key
+        query: dict[str, Any] = {
+            k: v for k, v in args.items() if k not in ("sort", "page", "format")
+        }
+        query["sort"] = wanted
+        aria = ("descending" if filters.descending else "ascending") if current else "none"
+        links[key] = {"url": url_for(endpoint, **query), "aria": aria, "current": current}
+    return links
+
+
+def page_url(args: MultiDict[str, str], endpoint: str, page: int) -> str:
+    query: dict[str, Any] = {k: v for k, v in args.items() if k not in ("page", "format")}
+    query["page"] = str(page)
+    return url_for(endpoint, **query)
+
+
+def export_url(args: MultiDict[str, str], endpoint: str, fmt: str) -> str:
+    query: dict[str, Any] = {k: v for k, v in args.items() if k not in ("page", "format")}
+    query["format"] = fmt
+    return url_for(endpoint, **query)
+
+
+def _export_name(prefix: str, filters: queries.Filters) -> str:
+    unit = f"-{filters.unit.code}" if filters.unit is not None else ""
+    return f"{prefix}-{filters.year.be_year}{unit}"
+
+
+@bp.route("/dashboard")
+@login_required
+def index() -> ResponseReturnValue:
+    session = db.session()
+    user: User = current_user._get_current_object()
+    if not role_names(session, user) & DASHBOARD_ROLES:
+        abort(403)
+    today = local_today()
+    filters = read_filters(session, user, request.args, today)
+    fmt = request.args.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        abort(404)
+    if filters is not None and fmt is not None:
+        rows = queries.all_rows(session, user, filters, today)
+        return download(
+            fmt, _export_name("dashboard", filters), listing_columns(False), rows, _("Dashboard")
+        )
+    listing = queries.project_listing(session, user, filters, today) if filters else None
+    return render_template(
+        "dashboard/index.html",
+        filters=filters,
+        listing=listing,
+        today=today,
+        years=queries.fiscal_years(session),
+        units=queries.filter_units(session, user),
+        sorts=sort_links(request.args, "dashboard.index", filters) if filters else {},
+        page_url=lambda page: page_url(request.args, "dashboard.index", page),
+        export_url=lambda fmt: export_url(request.args, "dashboard.index", fmt),
+    )
+
+
+def pages_around(current: int, pages: int) -> Sequence[int | None]:
+    """Page numbers to link: the first, the last and two either side of `current`, with None
+    where numbers are skipped."""
+    shown = sorted({1, pages, *range(max(current - 2, 1), min(current + 2, pages) + 1)})
+    result: list[int | None] = []
+    for number in shown:
+        if result and result[-1] is not None and number - result[-1] > 1:
+            result.append(None)
+        result.append(number)
+    return result
+
+
+@bp.app_template_global("pages_around")
+def _pages_around(current: int, pages: int) -> Sequence[int | None]:
+    return pages_around(current, pages)

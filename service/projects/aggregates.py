@@ -1,0 +1,160 @@
+"""Progress, plan, overdue steps and budget figures for many projects at once, in SQL.
+
+Lists (the district dashboard, the public list, their exports) show these figures for
+thousands of projects and sort and filter on them, so they are computed set-based: one
+aggregate subquery per table, joined once to the projects, never a query per row. The
+figures agree with the project page's (`service.projects.page`, `service.core.progress`):
+
+- actual: Σ weight × mean accepted completion of the step's result rows ÷ 100, counting a
+  step only when one of its rows has an accepted figure;
+- planned on a day: Σ weight × the share of the step's inclusive span elapsed by that day;
+- overdue steps: planned end before the day and no result of the step accepted;
+- allocated: allocations approved, disbursing or completed; granted: installments approved
+  or paid; paid: installments paid.
+
+SQLite hands aggregates back as floats: read them through :func:`percent_value` and
+:func:`money_value`, which make exact Decimals of them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypeAlias
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+
+from service.budget.models import Allocation, Installment
+from service.projects.models import PlanStep, ResultState, StepResult
+from service.projects.page import ALLOCATED_STATES, GRANTED_INSTALLMENT_STATES
+
+_CENT = Decimal("0.01")
+
+#: A select of any number of columns of any type.
+RowsSelect: TypeAlias = Select[*tuple[Any, ...]]
+
+
+class day_number(FunctionElement[int]):
+    """The day number of a DATE expression: differences of two are days between them."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(day_number)
+def _day_number_default(element: day_number, compiler: Any, **kw: Any) -> str:
+    # PostgreSQL: date - date is an integer number of days.
+    return f"({compiler.process(element.clauses, **kw)} - DATE '2000-01-01')"
+
+
+@compiles(day_number, "sqlite")
+def _day_number_sqlite(element: day_number, compiler: Any, **kw: Any) -> str:
+    return f"CAST(julianday({compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+def percent_value(value: Any) -> Decimal:
+    """An aggregate percent from the database as an exact Decimal to 0.01 (ROUND_HALF_UP)."""
+    if value is None:
+        return Decimal("0.00")
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    return number.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def money_value(value: Any) -> Decimal:
+    """A sum of money from the database as an exact Decimal to the satang."""
+    return percent_value(value)
+
+
+def step_figures(project_ids: Any, day: date) -> RowsSelect:
+    """Per project among `project_ids` (a subquery or list of ids): actual, planned on `day`
+    and the number of overdue steps on `day`. Projects without steps have no row."""
+    per_step = (
+        select(
+            PlanStep.project_id.label("project_id"),
+            PlanStep.weight.label("weight"),
+            PlanStep.planned_start.label("planned_start"),
+            PlanStep.planned_end.label("planned_end"),
+            func.avg(func.coalesce(StepResult.accepted_completion, 0)).label("mean"),
+            func.max(StepResult.accepted_completion).label("any_accepted"),
+            func.max(case((StepResult.state == ResultState.ACCEPTED, 1), else_=0)).label(
+                "has_accepted"
+            ),
+        )
+        .outerjoin(StepResult, StepResult.step_id == PlanStep.id)
+        .where(PlanStep.project_id.in_(project_ids))
+        .group_by(PlanStep.id, PlanStep.project_id, PlanStep.weight)
+        .group_by(PlanStep.planned_start, PlanStep.planned_end)
+        .subquery("per_step")
+    )
+    today = day_number(cast(literal(day), Date))
+    start = day_number(per_step.c.planned_start)
+    end = day_number(per_step.c.planned_end)
+    # "* 1.0" keeps the division exact-ish on SQLite, which divides integers as integers.
+    elapsed = (today - start + 1) * literal_column("1.0") / (end - start + 1)
+    planned = case(
+        (per_step.c.planned_end <= literal(day), per_step.c.weight),
+        (per_step.c.planned_start > literal(day), 0),
+        else_=per_step.c.weight * elapsed,
+    )
+    actual = case(
+        (
+            per_step.c.any_accepted.is_not(None),
+            per_step.c.weight * per_step.c.mean / 100,
+        ),
+        else_=0,
+    )
+    overdue = case(
+        (and_(per_step.c.planned_end < literal(day), per_step.c.has_accepted == 0), 1), else_=0
+    )
+    return select(
+        per_step.c.project_id,
+        func.sum(actual).label("actual"),
+        func.sum(planned).label("planned"),
+        func.sum(overdue).label("overdue"),
+    ).group_by(per_step.c.project_id)
+
+
+def allocation_figures(project_ids: Any) -> RowsSelect:
+    """Per project among `project_ids`: the amount allocated (approved or later)."""
+    return (
+        select(
+            Allocation.project_id.label("project_id"),
+            func.sum(Allocation.amount).label("allocated"),
+        )
+        .where(Allocation.project_id.in_(project_ids), Allocation.state.in_(ALLOCATED_STATES))
+        .group_by(Allocation.project_id)
+    )
+
+
+def installment_figures(project_ids: Any) -> RowsSelect:
+    """Per project among `project_ids`: installments granted (approved or paid) and paid."""
+    granted = case((Installment.state.in_(GRANTED_INSTALLMENT_STATES), Installment.amount), else_=0)
+    paid = case((Installment.state == "paid", Installment.amount), else_=0)
+    return (
+        select(
+            Allocation.project_id.label("project_id"),
+            func.sum(granted).label("granted"),
+            func.sum(paid).label("paid"),
+        )
+        .join(Allocation, Allocation.id == Installment.allocation_id)
+        .where(Allocation.project_id.in_(project_ids))
+        .group_by(Allocation.project_id)
+    )
+
+
+def zero_if_null(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.coalesce(column, 0)

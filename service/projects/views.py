@@ -1,0 +1,121 @@
+"""The project page `/projects/<id>`, its A4 print view and its PDF, for signed-in readers
+whose scope holds the project (anyone else gets a 404: the page does not say it exists)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, current_app, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from service.core.charts import (
+    STATUS_COLOURS,
+    Gauge,
+    SCurve,
+    Timeline,
+    chart_span,
+    gauge,
+    s_curve_chart,
+    timeline_chart,
+)
+from service.core.fiscal import local_today
+from service.core.web import current_language
+from service.extensions import db
+from service.org.models import User
+from service.projects.models import Project
+from service.projects.page import ProjectPage, build_project_page
+from service.projects.queries import visible_projects
+
+bp = Blueprint("projects", __name__)
+
+
+def visible_project_or_404(project_id: int) -> Project:
+    """The project, if the signed-in user's scope holds it; 404 otherwise."""
+    session = db.session()
+    user: User = current_user._get_current_object()
+    project = session.scalar(
+        select(Project).where(Project.id == project_id, visible_projects(session, user))
+    )
+    if project is None:
+        abort(404)
+    return project
+
+
+@dataclass(frozen=True)
+class PageCharts:
+    """The page's charts; the S-curve and timeline twice: wide, and narrow for phones."""
+
+    gauge: Gauge
+    s_curve: SCurve
+    s_curve_narrow: SCurve
+    timeline: Timeline
+    timeline_narrow: Timeline
+
+
+def page_for(project: Project) -> ProjectPage:
+    return build_project_page(db.session(), project, local_today(), datetime.now(UTC))
+
+
+def charts_for(page: ProjectPage) -> PageCharts:
+    """The page's gauge, S-curve and timeline, labelled in the reader's language."""
+    lang = current_language()
+    plans = [row.plan for row in page.steps]
+    year = page.project.fiscal_year
+    span = chart_span(year.starts_on, year.ends_on, plans)
+    reports = [(r.report.reported_on, r.report.percent) for r in page.reports]
+    bars = [(row.step.position, row.plan, row.status) for row in page.steps]
+    events = page.progress_events
+    return PageCharts(
+        gauge=gauge(page.actual, page.planned),
+        s_curve=s_curve_chart(plans, events, reports, span, page.today, lang),
+        s_curve_narrow=s_curve_chart(plans, events, reports, span, page.today, lang, True),
+        timeline=timeline_chart(bars, span, page.today, lang),
+        timeline_narrow=timeline_chart(bars, span, page.today, lang, True),
+    )
+
+
+def render_project(template: str, project: Project, public: bool) -> str:
+    """`template` (the page, the public page or the print view) for `project`."""
+    page = page_for(project)
+    return render_template(
+        template,
+        page=page,
+        page_charts=charts_for(page),
+        public=public,
+        status_colours=STATUS_COLOURS,
+    )
+
+
+def pdf_response(html: str, filename: str) -> Response:
+    """The print view as a PDF download (WeasyPrint, fonts and styles from this server only)."""
+    from service.core.pdf import html_to_pdf
+
+    pdf = html_to_pdf(html, current_app.static_folder or "static")
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}.pdf"'
+    return response
+
+
+@bp.route("/projects/<int:project_id>")
+@login_required
+def page(project_id: int) -> ResponseReturnValue:
+    project = visible_project_or_404(project_id)
+    return render_project("projects/page.html", project, public=False)
+
+
+@bp.route("/projects/<int:project_id>/print")
+@login_required
+def print_view(project_id: int) -> ResponseReturnValue:
+    project = visible_project_or_404(project_id)
+    return render_project("projects/print.html", project, public=False)
+
+
+@bp.route("/projects/<int:project_id>.pdf")
+@login_required
+def pdf(project_id: int) -> ResponseReturnValue:
+    project = visible_project_or_404(project_id)
+    html = render_project("projects/print.html", project, public=False)
+    return pdf_response(html, f"project-{project.code}")
