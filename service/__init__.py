@@ -36,7 +36,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_extensions(app)
     celery_init_app(app)
 
-    from service import cli
+    from service import api, cli
     from service.auth import views as auth_views
     from service.core import presentation, web
     from service.dashboard import views as dashboard_views
@@ -53,6 +53,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(project_views.bp)
     app.register_blueprint(public_views.bp)
+    api.init_app(app)
     cli.init_app(app)
 
     log.info("Tidtam on %s", describe_stack(app))

@@ -1,0 +1,46 @@
+"""/api/v1/audit/<type>/<id>: the trail of one object, for those who may see the object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from service.api.auth import actor, is_admin
+from service.api.blueprint import Blueprint
+from service.api.paging import paginate
+from service.api.schemas import AuditOut, PageArgs, page_of
+from service.api.scoping import get_project, get_visible
+from service.api.transitions import ID
+from service.audit.models import AuditEntry
+from service.extensions import db
+from service.workflow.engine import Refused
+
+blp = Blueprint("api_audit", __name__, url_prefix="/api/v1", description="Audit trail")
+
+WORKFLOW_OBJECTS = ("step_result", "allocation", "installment", "evaluation")
+ADMIN_OBJECTS = ("user", "delegation")
+OBJECT_TYPES = ("project", *WORKFLOW_OBJECTS, *ADMIN_OBJECTS)
+
+
+@blp.route(f"/audit/<any({','.join(OBJECT_TYPES)}):object_type>/<{ID}:ident>")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(AuditOut, "AuditPage"))
+@blp.doc(summary="Who changed the object, when, from which state to which, and why")
+def trail(args: dict[str, Any], object_type: str, ident: int) -> Any:
+    session = db.session()
+    user = actor()
+    if object_type == "project":
+        get_project(session, user, ident)
+    elif object_type in WORKFLOW_OBJECTS:
+        get_visible(session, user, object_type, ident)
+    elif not is_admin(session, user):
+        raise Refused(404, f"no {object_type} {ident}")
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.object_type == object_type, AuditEntry.object_id == ident)
+        .options(joinedload(AuditEntry.actor))
+        .order_by(AuditEntry.occurred_at, AuditEntry.id)
+    )
+    return paginate(session, stmt, args)

@@ -1,0 +1,120 @@
+"""Who is calling the API: a browser session or a personal API token.
+
+Scripts send `Authorization: Bearer tdt_…`. A token is shown once when it is made; only its
+SHA-256 is stored, so a copy of the database gives no working token. Revoking stamps
+`revoked_at`; a deactivated user's tokens stop working with them.
+
+A browser session may call the API too, but then every change must carry the `X-CSRFToken`
+header (the token of the page's forms): a cookie alone cannot ride the API from another
+site. Token requests carry no cookie and need no CSRF token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import g, request
+from flask_login import current_user
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from service.auth.models import ApiToken
+from service.core.db import utcnow
+from service.extensions import csrf, db
+from service.org.models import Role, User
+from service.org.scope import role_names
+from service.workflow.engine import Refused
+
+TOKEN_PREFIX = "tdt_"
+# last_used_at is stamped at most this often: a script's every request need not write a row.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class Unauthorized(Exception):
+    """No usable credentials: answered 401 with a WWW-Authenticate challenge."""
+
+    def __init__(self, detail: str, *, invalid: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.invalid = invalid
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
+    """A token for `user`: the row (hash only) and the token itself, to be shown once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=name.strip(), token_hash=hash_token(token))
+    row.prefix = token[:12]
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def _from_token(session: Session, header: str) -> User:
+    scheme, _sep, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
+        raise Unauthorized("send `Authorization: Bearer tdt_…` with a personal API token")
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("the API token is unknown or revoked", invalid=True)
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise Unauthorized("the token's user is deactivated", invalid=True)
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        # Committed at once and on its own, before the request does any work of its own.
+        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        session.commit()
+    g.api_token_id = row.id
+    return user
+
+
+def authenticate() -> User:
+    """The calling user, or raise Unauthorized. Session-authenticated changes are checked
+    for the CSRF header (raises flask_wtf.csrf.CSRFError, answered 400)."""
+    if "api_user" in g:
+        user: User = g.api_user
+        return user
+    session = db.session()
+    header = request.headers.get("Authorization")
+    if header:
+        user = _from_token(session, header)
+        g.api_auth = "token"
+    elif current_user and current_user.is_authenticated:
+        user = session.get(User, current_user.id)  # type: ignore[assignment]
+        if user is None:
+            raise Unauthorized("sign in again")
+        if request.method in UNSAFE:
+            csrf.protect()
+        g.api_auth = "session"
+    else:
+        raise Unauthorized("sign in, or send `Authorization: Bearer tdt_…`")
+    g.api_user = user
+    return user
+
+
+def actor() -> User:
+    """The authenticated user of this request (authenticate() has run for every API view)."""
+    return authenticate()
+
+
+def is_admin(session: Session, user: User) -> bool:
+    return Role.ADMIN in role_names(session, user)
+
+
+def require_admin(session: Session, user: User, what: str) -> None:
+    """Raise Refused(403) unless `user` is an admin."""
+    if not is_admin(session, user):
+        raise Refused(403, f"only an admin may {what}")
+
+
+def require_role(session: Session, user: User, role: Role, what: str) -> None:
+    if role not in role_names(session, user):
+        raise Refused(403, f"only a {role.value} may {what}")

@@ -1,0 +1,182 @@
+"""/api/v1/allocations and /api/v1/installments: budget handed down and its approval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.api.auth import actor
+from service.api.blueprint import Blueprint
+from service.api.paging import paginate
+from service.api.schemas import (
+    AllocationCreate,
+    AllocationDetailOut,
+    AllocationFilter,
+    AllocationOut,
+    InstallmentCreate,
+    InstallmentDetailOut,
+    InstallmentFilter,
+    InstallmentOut,
+    Presented,
+    page_of,
+)
+from service.api.scoping import (
+    get_project,
+    get_unit,
+    get_visible,
+    in_subtree,
+    visible_allocations,
+    visible_installments,
+)
+from service.api.transitions import ID, add_transition_routes
+from service.budget import operations
+from service.budget.models import Allocation, Approval, Installment
+from service.extensions import db
+from service.fiscal.models import FiscalYear
+from service.projects.models import Project
+from service.workflow.engine import Refused
+
+blp = Blueprint(
+    "api_budget", __name__, url_prefix="/api/v1", description="Allocations, installments"
+)
+
+
+def _approvals(session: Session, subject_type: str, subject_id: int) -> list[Approval]:
+    return list(
+        session.scalars(
+            select(Approval)
+            .where(Approval.subject_type == subject_type, Approval.subject_id == subject_id)
+            .order_by(Approval.round, Approval.level)
+        )
+    )
+
+
+def present_allocation(session: Session, allocation: Allocation) -> Presented:
+    return Presented(allocation, approvals=_approvals(session, "allocation", allocation.id))
+
+
+def present_installment(session: Session, installment: Installment) -> Presented:
+    return Presented(installment, approvals=_approvals(session, "installment", installment.id))
+
+
+@blp.route("/allocations")
+@blp.arguments(AllocationFilter, location="query")
+@blp.response(200, page_of(AllocationOut, "AllocationPage"))
+@blp.doc(summary="Allocations the caller may see, filtered, a page at a time")
+def list_allocations(args: dict[str, Any]) -> Any:
+    session = db.session()
+    user = actor()
+    stmt = select(Allocation).where(visible_allocations(session, user)).order_by(Allocation.id)
+    if "fiscal_year" in args:
+        stmt = (
+            stmt.join(Project, Project.id == Allocation.project_id)
+            .join(FiscalYear, FiscalYear.id == Project.fiscal_year_id)
+            .where(FiscalYear.be_year == args["fiscal_year"])
+        )
+    if "project" in args:
+        stmt = stmt.where(Allocation.project_id == args["project"])
+    if "unit" in args:
+        stmt = stmt.where(in_subtree(session, args["unit"], Allocation.recipient_unit_id))
+    if "state" in args:
+        stmt = stmt.where(Allocation.state == args["state"])
+    return paginate(session, stmt, args)
+
+
+@blp.route("/allocations", methods=["POST"])
+@blp.arguments(AllocationCreate)
+@blp.response(201, AllocationDetailOut)
+@blp.doc(summary="A draft allocation from a project to a network or school")
+def create_allocation(data: dict[str, Any]) -> Any:
+    session = db.session()
+    user = actor()
+    try:
+        project = get_project(session, user, data["project_id"])
+    except Refused:
+        raise Refused(422, "no such project", fields={"project_id": "no such project"}) from None
+    allocation = operations.create_allocation(
+        session,
+        user,
+        project,
+        get_unit(session, data["recipient_unit_id"], "recipient_unit_id"),
+        data["amount"],
+        data["purpose"],
+    )
+    session.commit()
+    return present_allocation(session, allocation)
+
+
+@blp.route(f"/allocations/<{ID}:ident>")
+@blp.response(200, AllocationDetailOut)
+@blp.doc(summary="One allocation with its approvals (who, when, amount, round)")
+def get_allocation(ident: int) -> Any:
+    session = db.session()
+    return present_allocation(session, get_visible(session, actor(), "allocation", ident))
+
+
+@blp.route(f"/allocations/<{ID}:ident>/installments", methods=["POST"])
+@blp.arguments(InstallmentCreate)
+@blp.response(201, InstallmentDetailOut)
+@blp.doc(summary="Request an installment (เงินประจำงวด) against an approved allocation")
+def request_installment(data: dict[str, Any], ident: int) -> Any:
+    session = db.session()
+    user = actor()
+    allocation = get_visible(session, user, "allocation", ident)
+    installment = operations.request_installment(
+        session, user, allocation, data["amount"], data["purpose"]
+    )
+    session.commit()
+    return present_installment(session, installment)
+
+
+@blp.route("/installments")
+@blp.arguments(InstallmentFilter, location="query")
+@blp.response(200, page_of(InstallmentOut, "InstallmentPage"))
+@blp.doc(summary="Installments the caller may see, filtered, a page at a time")
+def list_installments(args: dict[str, Any]) -> Any:
+    session = db.session()
+    user = actor()
+    stmt = (
+        select(Installment)
+        .join(Allocation, Allocation.id == Installment.allocation_id)
+        .where(visible_installments(session, user))
+        .order_by(Installment.id)
+    )
+    if "fiscal_year" in args:
+        stmt = (
+            stmt.join(Project, Project.id == Allocation.project_id)
+            .join(FiscalYear, FiscalYear.id == Project.fiscal_year_id)
+            .where(FiscalYear.be_year == args["fiscal_year"])
+        )
+    if "allocation" in args:
+        stmt = stmt.where(Installment.allocation_id == args["allocation"])
+    if "unit" in args:
+        stmt = stmt.where(in_subtree(session, args["unit"], Allocation.recipient_unit_id))
+    if "state" in args:
+        stmt = stmt.where(Installment.state == args["state"])
+    return paginate(session, stmt, args)
+
+
+@blp.route(f"/installments/<{ID}:ident>")
+@blp.response(200, InstallmentDetailOut)
+@blp.doc(summary="One installment with its approvals")
+def get_installment(ident: int) -> Any:
+    session = db.session()
+    return present_installment(session, get_visible(session, actor(), "installment", ident))
+
+
+add_transition_routes(
+    blp,
+    workflow="allocation",
+    path="allocations",
+    out_schema=AllocationDetailOut,
+    present=present_allocation,
+)
+add_transition_routes(
+    blp,
+    workflow="installment",
+    path="installments",
+    out_schema=InstallmentDetailOut,
+    present=present_installment,
+)

@@ -1,0 +1,101 @@
+"""/api/v1/results: the step results schools and the district report, and their review."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from service.api.auth import actor
+from service.api.blueprint import Blueprint
+from service.api.paging import paginate
+from service.api.schemas import AssignInput, Presented, ResultFilter, ResultOut, page_of
+from service.api.scoping import get_unit, get_visible, in_subtree, visible_results
+from service.api.transitions import ID, add_transition_routes
+from service.core.fiscal import local_today
+from service.extensions import db
+from service.fiscal.models import FiscalYear
+from service.projects import operations
+from service.projects.models import PlanStep, Project, ResultState, StepResult
+from service.workflow.engine import Refused
+
+blp = Blueprint("api_results", __name__, url_prefix="/api/v1", description="Step results")
+
+
+def present_result(result: StepResult, today: date) -> Presented:
+    overdue = result.step.planned_end < today and result.state is not ResultState.ACCEPTED
+    return Presented(result, overdue=overdue)
+
+
+def _present(_session: Session, result: StepResult) -> Presented:
+    return present_result(result, local_today())
+
+
+@blp.route("/results")
+@blp.arguments(ResultFilter, location="query")
+@blp.response(200, page_of(ResultOut, "ResultPage"))
+@blp.doc(summary="Step results the caller may see, filtered, a page at a time")
+def list_results(args: dict[str, Any]) -> Any:
+    session = db.session()
+    user = actor()
+    today = local_today()
+    stmt = (
+        select(StepResult)
+        .join(PlanStep, PlanStep.id == StepResult.step_id)
+        .where(visible_results(session, user))
+        .options(joinedload(StepResult.step))
+        .order_by(PlanStep.planned_end, StepResult.id)
+    )
+    if "fiscal_year" in args:
+        stmt = (
+            stmt.join(Project, Project.id == PlanStep.project_id)
+            .join(FiscalYear, FiscalYear.id == Project.fiscal_year_id)
+            .where(FiscalYear.be_year == args["fiscal_year"])
+        )
+    if "project" in args:
+        stmt = stmt.where(PlanStep.project_id == args["project"])
+    if "unit" in args:
+        stmt = stmt.where(in_subtree(session, args["unit"], StepResult.unit_id))
+    if "state" in args:
+        stmt = stmt.where(StepResult.state == args["state"])
+    if "overdue" in args:
+        overdue = (PlanStep.planned_end < today) & (StepResult.state != ResultState.ACCEPTED)
+        stmt = stmt.where(overdue if args["overdue"] else ~overdue)
+    page = paginate(session, stmt, args)
+    page["items"] = [present_result(r, today) for r in page["items"]]
+    return page
+
+
+@blp.route(f"/results/<{ID}:ident>")
+@blp.response(200, ResultOut)
+@blp.doc(summary="One step result")
+def get_one(ident: int) -> Any:
+    session = db.session()
+    return _present(session, get_visible(session, actor(), "step_result", ident))
+
+
+@blp.route(f"/steps/<{ID}:ident>/results", methods=["POST"])
+@blp.arguments(AssignInput)
+@blp.response(201, ResultOut)
+@blp.doc(summary="Make a unit report on the step (idempotent)")
+def assign(data: dict[str, Any], ident: int) -> Any:
+    session = db.session()
+    user = actor()
+    step = session.get(PlanStep, ident)
+    try:
+        get_visible(session, user, "project", step.project_id if step else 0)
+    except Refused:
+        raise Refused(404, f"no step {ident}") from None
+    assert step is not None
+    result = operations.assign_result(
+        session, user, step, get_unit(session, data["unit_id"], "unit_id")
+    )
+    session.commit()
+    return _present(session, result)
+
+
+add_transition_routes(
+    blp, workflow="step_result", path="results", out_schema=ResultOut, present=_present
+)

@@ -1,0 +1,143 @@
+"""What the caller may see, as SQL for lists and as the workflows' own predicates by id.
+
+A list and a lookup by id must agree: an object outside the caller's scope is absent from
+every list and count and answers 404 by id, exactly as if it did not exist. The SQL below
+restates each workflow's `visible` predicate over the same units (the org scope of
+service.org.scope.unit_filter); tests/test_api_scope.py checks that they agree.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
+from sqlalchemy.orm import Session, aliased
+
+from service.budget.models import Allocation, Installment
+from service.core.permissions import holds_anywhere
+from service.evaluations.models import Evaluation
+from service.kpis.models import Kpi
+from service.org.models import OrgUnit, Role, User
+from service.org.scope import unit_filter
+from service.projects.models import PlanStep, Project, ResultState, StepResult
+from service.projects.queries import visible_projects
+from service.workflow.engine import Refused, load_workflows
+
+T = TypeVar("T")
+
+
+def _project_units_in_scope(session: Session, user: User, project_id: Any) -> ColumnElement[bool]:
+    responsible, owner = aliased(OrgUnit), aliased(OrgUnit)
+    return exists().where(
+        Project.id == project_id,
+        responsible.id == Project.responsible_unit_id,
+        owner.id == Project.owner_unit_id,
+        unit_filter(session, user, responsible) | unit_filter(session, user, owner),
+    )
+
+
+def visible_results(session: Session, user: User) -> ColumnElement[bool]:
+    """service.projects.permissions.can_see_result as SQL: the reporting unit or the
+    project's units lie in the user's scope."""
+    reporting = aliased(OrgUnit)
+    own_unit = exists().where(
+        reporting.id == StepResult.unit_id, unit_filter(session, user, reporting)
+    )
+    step = aliased(PlanStep)
+    responsible, owner = aliased(OrgUnit), aliased(OrgUnit)
+    project_units = exists().where(
+        step.id == StepResult.step_id,
+        Project.id == step.project_id,
+        responsible.id == Project.responsible_unit_id,
+        owner.id == Project.owner_unit_id,
+        unit_filter(session, user, responsible) | unit_filter(session, user, owner),
+    )
+    return or_(own_unit, project_units)
+
+
+def visible_allocations(session: Session, user: User, allocation: Any = Allocation) -> Any:
+    """service.budget.permissions.can_see_allocation as SQL."""
+    recipient = aliased(OrgUnit)
+    return or_(
+        exists().where(
+            recipient.id == allocation.recipient_unit_id, unit_filter(session, user, recipient)
+        ),
+        _project_units_in_scope(session, user, allocation.project_id),
+    )
+
+
+def visible_installments(session: Session, user: User) -> ColumnElement[bool]:
+    allocation = aliased(Allocation)
+    return exists().where(
+        allocation.id == Installment.allocation_id,
+        visible_allocations(session, user, allocation),
+    )
+
+
+def visible_evaluations(session: Session, user: User) -> ColumnElement[bool]:
+    """service.evaluations.permissions.can_see_evaluation as SQL."""
+    if holds_anywhere(session, user, Role.EVALUATOR):
+        return true()
+    kpi_owner = aliased(OrgUnit)
+    responsible = aliased(OrgUnit)
+    by_project = exists().where(
+        Project.id == Evaluation.project_id,
+        responsible.id == Project.responsible_unit_id,
+        unit_filter(session, user, responsible),
+    )
+    by_kpi = exists().where(
+        Kpi.id == Evaluation.kpi_id,
+        kpi_owner.id == Kpi.owner_unit_id,
+        unit_filter(session, user, kpi_owner),
+    )
+    return or_(by_project, by_kpi)
+
+
+def in_subtree(session: Session, unit_id: int, column: Any) -> ColumnElement[bool]:
+    """`column` (an org unit id) is `unit_id` or lies below it."""
+    path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
+    if path is None:
+        return false()
+    unit = aliased(OrgUnit)
+    return exists().where(unit.id == column, unit.path.startswith(path))
+
+
+def step_overdue(today: date, step: Any = PlanStep) -> ColumnElement[bool]:
+    """Past its planned end (Bangkok day) while some result is not accepted, or none exists."""
+    result = aliased(StepResult)
+    open_result = exists().where(result.step_id == step.id, result.state != ResultState.ACCEPTED)
+    any_result = exists().where(result.step_id == step.id)
+    return and_(step.planned_end < today, or_(open_result, not_(any_result)))
+
+
+def project_overdue(today: date) -> ColumnElement[bool]:
+    step = aliased(PlanStep)
+    return exists().where(step.project_id == Project.id, step_overdue(today, step))
+
+
+def get_visible(session: Session, user: User, workflow_name: str, ident: int) -> Any:
+    """The `workflow_name` object `ident` when the user may see it; Refused(404) otherwise,
+    whether it is missing or out of scope (the two are not told apart)."""
+    workflow = load_workflows()[workflow_name]
+    obj = session.get(workflow.model, ident)
+    if obj is None or not workflow.visible(session, user, obj):
+        raise Refused(404, f"no {workflow_name.replace('_', ' ')} {ident}")
+    return obj
+
+
+def get_project(session: Session, user: User, ident: int) -> Project:
+    project = session.scalar(
+        select(Project).where(Project.id == ident, visible_projects(session, user))
+    )
+    if project is None:
+        raise Refused(404, f"no project {ident}")
+    return project
+
+
+def get_unit(session: Session, ident: int, field: str) -> OrgUnit:
+    """A unit named in the input, or Refused(422) naming the field."""
+    unit = session.get(OrgUnit, ident)
+    if unit is None or unit.withdrawn_at is not None:
+        raise Refused(422, f"no org unit {ident}", fields={field: "no such unit"})
+    return unit

@@ -1,0 +1,72 @@
+"""/api/v1/tokens: personal API tokens, made by a user for themself, shown once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from service.api.auth import actor, new_token
+from service.api.blueprint import Blueprint
+from service.api.schemas import NewTokenOut, Presented, TokenCreate, TokenOut
+from service.api.transitions import ID
+from service.audit.operations import record
+from service.auth.models import ApiToken
+from service.core.db import utcnow
+from service.extensions import db
+from service.workflow.engine import Refused
+
+blp = Blueprint("api_tokens", __name__, url_prefix="/api/v1", description="Personal API tokens")
+
+
+@blp.route("/tokens")
+@blp.response(200, TokenOut(many=True))
+@blp.doc(summary="The caller's tokens (never the tokens themselves, only their prefixes)")
+def list_tokens() -> Any:
+    user = actor()
+    return db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+    ).all()
+
+
+@blp.route("/tokens", methods=["POST"])
+@blp.arguments(TokenCreate)
+@blp.response(201, NewTokenOut)
+@blp.doc(summary="Make a token: the answer is the only time it is shown")
+def create_token(data: dict[str, Any]) -> Any:
+    session = db.session()
+    user = actor()
+    row, token = new_token(session, user, data["name"])
+    record(
+        session,
+        action="token.create",
+        object_type="user",
+        object_id=user.id,
+        actor=user,
+        changes={"token_id": row.id, "prefix": row.prefix},
+    )
+    session.commit()
+    return Presented(row, token=token)
+
+
+@blp.route(f"/tokens/<{ID}:ident>", methods=["DELETE"])
+@blp.response(204)
+@blp.doc(summary="Revoke a token (kept, stamped revoked)")
+def revoke_token(ident: int) -> Any:
+    session = db.session()
+    user = actor()
+    row = session.get(ApiToken, ident)
+    if row is None or row.user_id != user.id:
+        raise Refused(404, f"no token {ident}")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        record(
+            session,
+            action="token.revoke",
+            object_type="user",
+            object_id=user.id,
+            actor=user,
+            changes={"token_id": row.id, "prefix": row.prefix},
+        )
+    session.commit()
+    return None
