@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
@@ -12,13 +14,16 @@ from service.core.db import db
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+# Storage from RATELIMIT_STORAGE_URI (Redis when REDIS_URL is set, memory:// otherwise).
+limiter = Limiter(key_func=get_remote_address)
 
-__all__ = ["babel", "csrf", "db", "init_extensions", "login_manager"]
+__all__ = ["babel", "csrf", "db", "init_extensions", "limiter", "login_manager"]
 
 
 def init_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"

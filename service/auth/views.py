@@ -14,8 +14,8 @@ from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from service.extensions import db, login_manager
-from service.org.models import OrgUnit, User
+from service.extensions import db, limiter, login_manager
+from service.org.models import OrgUnit, Role, User
 from service.org.scope import active_roles, unit_filter
 from service.projects.models import Project
 from service.projects.queries import visible_projects
@@ -55,7 +55,20 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def _login_key() -> str:
+    """Failed logins are counted per client address and email together."""
+    email = (request.form.get("email") or "").strip().lower()
+    return f"login:{request.remote_addr}:{email}"
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    "10 per minute",
+    key_func=_login_key,
+    methods=["POST"],
+    # Only failed attempts count: a person signing in many times is not guessing passwords.
+    deduct_when=lambda response: response.status_code != 302,
+)
 def login() -> str | Response:
     if current_user.is_authenticated:
         return redirect(url_for("auth.home"))
@@ -94,11 +107,13 @@ def index() -> Response:
 
 @bp.route("/home")
 @login_required
-def home() -> str:
+def home() -> str | Response:
     """Who the user is, their roles and units, and what their scope holds."""
     user: User = current_user._get_current_object()
     session_ = db.session()
     assignments = active_roles(session_, user)
+    if assignments and all(a.role is Role.SCHOOL for a in assignments):
+        return redirect(url_for("school.home"))
     scope = unit_filter(session_, user)
     unit_count = session_.scalar(select(func.count()).select_from(OrgUnit).where(scope))
     visible = visible_projects(session_, user)
