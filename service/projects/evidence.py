@@ -1,0 +1,118 @@
+"""Evidence files of step results: checked by their first bytes (not their names), stored under
+random names in UPLOAD_FOLDER (outside the web root), served only as attachments."""
+
+from __future__ import annotations
+
+import io
+import secrets
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy.orm import Session
+
+from service.audit.operations import record
+from service.org.models import User
+from service.projects.models import EvidenceFile, StepResult
+from service.workflow.engine import Refused
+
+#: Extension → content type of the kinds of evidence accepted.
+ACCEPTED = {
+    "pdf": "application/pdf",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def sniff(head: bytes, data: IO[bytes]) -> str | None:
+    """The kind ("pdf", "jpg", "png", "docx", "xlsx") the content really is, or None.
+
+    `head` is the first bytes; an Office file is a zip, told apart by the part it holds."""
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(data) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, OSError):
+            return None
+        if "[Content_Types].xml" in names:
+            if "word/document.xml" in names:
+                return "docx"
+            if "xl/workbook.xml" in names:
+                return "xlsx"
+    return None
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content: bytes
+
+
+def check_upload(upload: Upload, max_bytes: int) -> str:
+    """The content type to store for `upload`. Raises Refused(422) for an empty or too large
+    file, an extension not accepted, or content that is not what the extension says."""
+    name = upload.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    field = {"files": name}
+    if extension not in ACCEPTED:
+        raise Refused(
+            422, f"{name}: only PDF, JPG, PNG, DOCX and XLSX files are accepted", fields=field
+        )
+    if not upload.content:
+        raise Refused(422, f"{name} is empty", fields=field)
+    if len(upload.content) > max_bytes:
+        raise Refused(422, f"{name} is larger than {max_bytes // (1024 * 1024)} MB", fields=field)
+    kind = sniff(upload.content[:16], io.BytesIO(upload.content))
+    wanted = "jpg" if extension == "jpeg" else extension
+    if kind != wanted:
+        raise Refused(422, f"{name} is not really a {extension.upper()} file", fields=field)
+    return ACCEPTED[extension]
+
+
+def store_evidence(
+    session: Session,
+    actor: User,
+    result: StepResult,
+    upload: Upload,
+    folder: Path,
+    max_bytes: int,
+) -> tuple[EvidenceFile, Path]:
+    """Check `upload`, write it under a random name in `folder` and add its row (flushed).
+    Returns the row and the path written, so a caller whose transaction fails can remove it.
+    Raises Refused(422) as `check_upload` does."""
+    content_type = check_upload(upload, max_bytes)
+    folder.mkdir(parents=True, exist_ok=True)
+    stored_name = secrets.token_hex(24)
+    path = folder / stored_name
+    with path.open("xb") as target:
+        target.write(upload.content)
+    original = upload.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:255]
+    evidence = EvidenceFile(
+        result=result,
+        original_name=original,
+        stored_name=stored_name,
+        content_type=content_type,
+        size=len(upload.content),
+        uploaded_by_id=actor.id,
+    )
+    session.add(evidence)
+    session.flush()
+    record(
+        session,
+        action="evidence.upload",
+        object_type="step_result",
+        object_id=result.id,
+        actor=actor,
+        changes={"evidence_id": evidence.id, "name": original, "size": evidence.size},
+    )
+    return evidence, path

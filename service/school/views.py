@@ -1,0 +1,200 @@
+"""The school's home (its steps and money), the one-screen result form with evidence files, and
+evidence downloads. The result screen also serves the district, who reviews from it."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from service.budget.models import Allocation
+from service.budget.operations import request_installment
+from service.budget.permissions import can_see_allocation
+from service.core.fiscal import local_today
+from service.projects.evidence import Upload, store_evidence
+from service.projects.models import EvidenceFile, StepResult
+from service.projects.permissions import can_see_result
+from service.school.queries import my_allocations, my_steps
+from service.workflow import engine
+from service.workflow.engine import Refused
+from service.workflow.screens import actor, flash_refused, options_for, session
+
+bp = Blueprint("school", __name__)
+
+
+def _wants_json() -> bool:
+    """The upload script posts with this header and reads JSON; a plain form gets pages."""
+    return request.headers.get("X-Requested-With") == "XMLHttpRequest"
+
+
+@bp.route("/school")
+@login_required
+def home() -> str:
+    user = actor()
+    return render_template(
+        "school/home.html",
+        steps=my_steps(session(), user, local_today()),
+        allocations=my_allocations(session(), user),
+        today=local_today(),
+    )
+
+
+def _visible_result(result_id: int) -> StepResult:
+    result = session().get(StepResult, result_id)
+    if result is None or not can_see_result(session(), actor(), result):
+        abort(404)
+    return result
+
+
+def _render_result(
+    result: StepResult, *, form: dict[str, Any] | None = None, refused: Refused | None = None
+) -> str:
+    evidence = [e for e in result.evidence if e.withdrawn_at is None]
+    return render_template(
+        "school/result.html",
+        result=result,
+        step=result.step,
+        project=result.step.project,
+        evidence=evidence,
+        options=options_for(result),
+        form=form
+        or {"completion": f"{result.completion.normalize():f}", "narrative": result.narrative},
+        errors=refused.fields if refused else {},
+        max_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
+        today=local_today(),
+    )
+
+
+@bp.route("/results/<int:result_id>")
+@login_required
+def result(result_id: int) -> str:
+    return _render_result(_visible_result(result_id))
+
+
+@bp.route("/results/<int:result_id>", methods=["POST"])
+@login_required
+def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
+    """Submit completion, narrative and evidence files in one go: the files are kept only if
+    the submission is accepted by the engine (all or nothing)."""
+    result = _visible_result(result_id)
+    form = {
+        "completion": request.form.get("completion", "").strip(),
+        "narrative": request.form.get("narrative", ""),
+    }
+    uploads = [
+        Upload(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename
+    ]
+    folder = Path(current_app.config["UPLOAD_FOLDER"])
+    written: list[Path] = []
+    try:
+        for upload in uploads:
+            _evidence, path = store_evidence(
+                session(),
+                actor(),
+                result,
+                upload,
+                folder,
+                current_app.config["MAX_CONTENT_LENGTH"],
+            )
+            written.append(path)
+        engine.take(session(), actor(), "step_result", result.id, "submit", form)
+        session().commit()
+    except Refused as refused:
+        session().rollback()
+        for path in written:
+            path.unlink(missing_ok=True)
+        if refused.status in (403, 404):
+            abort(refused.status)
+        if _wants_json():
+            return jsonify(error=refused.reason, fields=refused.fields), refused.status
+        flash_refused(refused)
+        result = _visible_result(result_id)
+        return _render_result(result, form=form, refused=refused), refused.status
+    except BaseException:
+        session().rollback()
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    flash(_("Your result is submitted for review."), "info")
+    target = url_for("school.result", result_id=result.id)
+    if _wants_json():
+        return jsonify(location=target), 200
+    return redirect(target)
+
+
+@bp.route("/evidence/<int:evidence_id>")
+@login_required
+def evidence(evidence_id: int) -> Response:
+    """The file as an attachment, to those who may see its result; 404 for anyone else."""
+    row = session().get(EvidenceFile, evidence_id)
+    if row is None or row.withdrawn_at is not None:
+        abort(404)
+    if not can_see_result(session(), actor(), row.result):
+        abort(404)
+    path = Path(current_app.config["UPLOAD_FOLDER"]) / row.stored_name
+    if not path.is_file():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=row.content_type,
+        as_attachment=True,
+        download_name=row.original_name,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/allocations/<int:allocation_id>/installments", methods=["POST"])
+@login_required
+def request_installment_view(allocation_id: int) -> Response | tuple[str, int]:
+    """Ask for an installment (เงินประจำงวด) of an approved allocation."""
+    allocation = session().get(Allocation, allocation_id)
+    if allocation is None or not can_see_allocation(session(), actor(), allocation):
+        abort(404)
+    raw = request.form.get("amount", "").replace(",", "").strip()
+    purpose = request.form.get("purpose", "")
+    back = request.form.get("next") or url_for("school.home")
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    try:
+        if not amount.is_finite():
+            raise Refused(422, "the amount must be a number", fields={"amount": "not a number"})
+        request_installment(session(), actor(), allocation, amount, purpose)
+        session().commit()
+    except Refused as refused:
+        session().rollback()
+        if refused.status in (403, 404):
+            abort(refused.status)
+        flash_refused(refused)
+        page = render_template(
+            "school/installment_refused.html",
+            allocation=allocation,
+            refused=refused,
+            form={"amount": raw, "purpose": purpose},
+            back=back,
+        )
+        return page, refused.status
+    flash(_("The installment is requested."), "info")
+    from service.auth.views import safe_next
+
+    return redirect(safe_next(back) or url_for("school.home"))

@@ -1,0 +1,245 @@
+"""The school's screens: its steps, one result form with evidence files, and its money."""
+
+from __future__ import annotations
+
+import io
+import re
+from decimal import Decimal
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.budget.models import Allocation, AllocationState, Installment
+from service.org.models import Role
+from service.org.operations import create_user, grant_role
+from service.projects.models import EvidenceFile, ResultState
+from tests.conftest import csrf_token, login
+from tests.work_data import JPG, PDF, PNG, demo_project, office_file, school_result, unit, user
+
+
+def _submit(client: FlaskClient, result_id: int, files: list[tuple[bytes, str]], **extra: str):  # type: ignore[no-untyped-def]
+    token = csrf_token(client, f"/results/{result_id}")
+    data = {
+        "csrf_token": token,
+        "completion": extra.get("completion", "80"),
+        "narrative": extra.get("narrative", "อบรมครูครบทุกคน"),
+        "files": [(io.BytesIO(content), name) for content, name in files],
+    }
+    headers = {"X-Requested-With": "XMLHttpRequest"} if extra.get("xhr") else {}
+    return client.post(
+        f"/results/{result_id}", data=data, content_type="multipart/form-data", headers=headers
+    )
+
+
+def test_home_sends_a_school_user_to_their_steps(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("school")
+    response = client.get("/home")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/school")
+    page = client.get("/school").get_data(as_text=True)
+    result = school_result(session)
+    # The demo's steps ended in FY 2566: the school's two steps are overdue.
+    overdue = page.split('id="h-overdue"')[1].split("</section>")[0]
+    assert f'data-result="{result.id}"' in overdue
+    assert f'data-result="{school_result(session, position=4).id}"' in overdue
+    # Another school's rows are not this school's work.
+    other = school_result(session, "5023077102")
+    assert f'data-result="{other.id}"' not in page
+
+
+def test_district_user_keeps_the_general_home(login_as) -> None:  # type: ignore[no-untyped-def]
+    assert login_as("officer").get("/home").status_code == 200
+
+
+def test_submit_result_with_evidence_in_one_screen(login_as, session: Session, app: Flask) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("school")
+    result = school_result(session)
+    page = client.get(f"/results/{result.id}").get_data(as_text=True)
+    assert 'id="result-form"' in page and "js/upload.js" in page
+    response = _submit(
+        client,
+        result.id,
+        [(PDF, "รายงาน.pdf"), (PNG, "photo.png"), (JPG, "a.jpeg"), (office_file("docx"), "b.docx")],
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:400]
+    session.expire_all()
+    assert result.state is ResultState.SUBMITTED
+    assert result.completion == Decimal("80.00")
+    files = session.scalars(select(EvidenceFile).where(EvidenceFile.result_id == result.id)).all()
+    assert sorted(f.original_name for f in files) == ["a.jpeg", "b.docx", "photo.png", "รายงาน.pdf"]
+    folder = Path(app.config["UPLOAD_FOLDER"])
+    static = Path(app.static_folder or "")
+    assert not folder.resolve().is_relative_to(static.resolve())
+    for row in files:
+        assert re.fullmatch(r"[0-9a-f]{48}", row.stored_name)
+        assert (folder / row.stored_name).is_file()
+    assert len({f.stored_name for f in files}) == 4
+    # The flash after the redirect says so.
+    assert 'class="flash info"' in client.get(f"/results/{result.id}").get_data(as_text=True)
+
+
+def test_the_upload_script_gets_json(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("school")
+    result = school_result(session)
+    response = _submit(client, result.id, [(office_file("xlsx"), "sheet.xlsx")], xhr="1")
+    assert response.status_code == 200
+    assert response.json == {"location": f"/results/{result.id}"}
+    # Waiting for review, it cannot be submitted again: 409 with the reason, for the script.
+    again = _submit(client, result.id, [], xhr="1")
+    assert (
+        again.status_code == 409 and again.json is not None and "submitted" in again.json["error"]
+    )
+    other = school_result(session, position=4)
+    refused = _submit(client, other.id, [], completion="150", xhr="1")
+    assert refused.status_code == 422
+    assert refused.json is not None and "completion" in refused.json["fields"]
+
+
+def test_content_not_matching_its_extension_is_refused_and_input_kept(
+    login_as, session: Session, app: Flask
+) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("school")
+    result = school_result(session)
+    folder = Path(app.config["UPLOAD_FOLDER"])
+    before = set(folder.iterdir()) if folder.exists() else set()
+    response = _submit(
+        client, result.id, [(PDF, "ok.pdf"), (PNG, "fake.pdf")], narrative="ข้อความที่พิมพ์ไว้"
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "ข้อความที่พิมพ์ไว้" in page and "fake.pdf" in page
+    session.expire_all()
+    assert result.state is ResultState.NOT_STARTED
+    assert (
+        session.scalars(select(EvidenceFile).where(EvidenceFile.result_id == result.id)).all() == []
+    )
+    # All or nothing: the good file written before the bad one is gone too.
+    assert (set(folder.iterdir()) if folder.exists() else set()) == before
+
+
+def test_unaccepted_extension_and_empty_file_are_refused(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("school")
+    result = school_result(session)
+    assert _submit(client, result.id, [(b"MZ\x90\x00", "tool.exe")]).status_code == 422
+    assert _submit(client, result.id, [(b"", "empty.pdf")]).status_code == 422
+    zip_only = office_file("docx").replace(b"word/document.xml", b"other/documen.xml")
+    assert _submit(client, result.id, [(zip_only, "not-word.docx")]).status_code == 422
+
+
+def test_uploads_over_the_size_limit_are_refused(login_as, session: Session, app: Flask) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("school")
+    result = school_result(session)
+    token = csrf_token(client, f"/results/{result.id}")
+    saved = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 4096
+    try:
+        response = client.post(
+            f"/results/{result.id}",
+            data={
+                "csrf_token": token,
+                "completion": "50",
+                "narrative": "x",
+                "files": [(io.BytesIO(PDF + b"0" * 8192), "big.pdf")],
+            },
+            content_type="multipart/form-data",
+        )
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = saved
+    assert response.status_code == 413
+    session.expire_all()
+    assert result.state is ResultState.NOT_STARTED
+
+
+def test_evidence_downloads_as_an_attachment_to_those_who_may_see_it(
+    login_as, client: FlaskClient, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    login_as("school")
+    result = school_result(session)
+    assert _submit(client, result.id, [(PDF, "report.pdf")]).status_code == 302
+    evidence = session.scalars(
+        select(EvidenceFile).where(EvidenceFile.result_id == result.id)
+    ).one()
+    response = client.get(f"/evidence/{evidence.id}")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert "report.pdf" in response.headers["Content-Disposition"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.data == PDF
+    response.close()
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/school")})
+
+    # The district reviewing it may download it too.
+    login_as("officer")
+    response = client.get(f"/evidence/{evidence.id}")
+    assert response.status_code == 200
+    response.close()
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/review")})
+
+    # Another school may not: for it, neither the file nor the result exists.
+    other = create_user(
+        session, email="kok@demo.tidtam.local", name="ครูโรงเรียนวัดกก", password="kok-school-2566"
+    )
+    grant_role(session, other, Role.SCHOOL, unit(session, "5023077103"))
+    session.commit()
+    login(client, "kok@demo.tidtam.local", "kok-school-2566")
+    assert client.get(f"/evidence/{evidence.id}").status_code == 404
+    assert client.get(f"/results/{result.id}").status_code == 404
+    assert client.get("/evidence/999999").status_code == 404
+
+
+def test_a_user_who_may_not_report_sees_the_reason_and_is_refused(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("evaluator")
+    result = school_result(session)
+    page = client.get(f"/results/{result.id}").get_data(as_text=True)
+    assert 'id="result-form"' not in page
+    assert "report this result" in page  # the engine's reason, shown muted
+    token = csrf_token(client, "/evaluations")
+    response = client.post(
+        f"/results/{result.id}",
+        data={"csrf_token": token, "completion": "10", "narrative": "x"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 403
+
+
+def test_post_without_csrf_token_is_refused(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("school")
+    result = school_result(session)
+    response = client.post(f"/results/{result.id}", data={"completion": "10", "narrative": "x"})
+    assert response.status_code == 400
+
+
+def test_school_requests_an_installment_of_its_allocation(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    project = demo_project(session)
+    allocation = Allocation(
+        project=project,
+        recipient_unit=unit(session, "5023077101"),
+        amount=Decimal("30000.00"),
+        state=AllocationState.APPROVED,
+        created_by_id=user(session, "officer").id,
+    )
+    session.add(allocation)
+    session.commit()
+    client = login_as("school")
+    page = client.get("/school").get_data(as_text=True)
+    assert f'data-allocation="{allocation.id}"' in page and "สามหมื่นบาทถ้วน" in page
+    token = csrf_token(client, "/school")
+    response = client.post(
+        f"/allocations/{allocation.id}/installments",
+        data={"csrf_token": token, "amount": "12,000", "purpose": "งวดที่ 1"},
+    )
+    assert response.status_code == 302
+    installment = session.scalars(
+        select(Installment).where(Installment.allocation_id == allocation.id)
+    ).one()
+    assert installment.amount == Decimal("12000.00")
+    refused = client.post(
+        f"/allocations/{allocation.id}/installments",
+        data={"csrf_token": token, "amount": "-5", "purpose": "ผิด"},
+    )
+    assert refused.status_code == 422
+    assert 'value="-5"' in refused.get_data(as_text=True)

@@ -1,0 +1,55 @@
+"""Rows the work-screen tests act on: the demo's users, units and results, and small files of
+each accepted kind (real magic bytes, built here rather than shipped)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.org.models import OrgUnit, User
+from service.projects.models import PlanStep, Project, StepResult
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+JPG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
+
+
+def office_file(kind: str) -> bytes:
+    """A minimal zip with the parts that make it a DOCX ("word") or XLSX ("xl")."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        part = "word/document.xml" if kind == "docx" else "xl/workbook.xml"
+        archive.writestr(part, "<x/>")
+    return buffer.getvalue()
+
+
+def user(session: Session, role: str) -> User:
+    return session.scalars(select(User).where(User.email == f"{role}@demo.tidtam.local")).one()
+
+
+def unit(session: Session, code: str) -> OrgUnit:
+    return session.scalars(select(OrgUnit).where(OrgUnit.code == code)).one()
+
+
+def demo_project(session: Session) -> Project:
+    return session.scalars(select(Project).where(Project.code == "50230000-3598")).one()
+
+
+def school_result(
+    session: Session, school_code: str = "5023077101", position: int = 3
+) -> StepResult:
+    """The demo school's result row for step `position` (3 and 4 are the schools' steps)."""
+    return session.scalars(
+        select(StepResult)
+        .join(PlanStep)
+        .join(OrgUnit, OrgUnit.id == StepResult.unit_id)
+        .where(
+            PlanStep.project_id == demo_project(session).id,
+            PlanStep.position == position,
+            OrgUnit.code == school_code,
+        )
+    ).one()
