@@ -27,6 +27,7 @@ from service.projects.models import (
     StepResult,
     TargetKind,
 )
+from service.strategy.models import StrategyNode
 from service.workflow.engine import Refused
 
 DISTRICT = (Role.OFFICER, Role.APPROVER)
@@ -307,3 +308,24 @@ def add_progress_report(
         changes={"report": number, "percent": str(percent)},
     )
     return report
+
+
+def link_strategies(
+    session: Session, actor: User, project: Project, nodes: list[StrategyNode]
+) -> None:
+    """Set the strategy-tree nodes the project serves (draft plans only), recording the codes."""
+    _may_edit(session, actor, project)
+    before = sorted(node.code for node in project.strategies)
+    after = sorted({node.code for node in nodes})
+    if before == after:
+        return
+    project.strategies = sorted({node.id: node for node in nodes}.values(), key=lambda n: n.code)
+    session.flush()
+    record(
+        session,
+        action="project.strategies",
+        object_type="project",
+        object_id=project.id,
+        actor=actor,
+        changes={"strategies": [before, after]},
+    )

@@ -1,0 +1,411 @@
+"""The district's project editor: every field of the legacy page, the weighted plan steps with
+their total, who reports each step, progress reports, and the plan's transitions.
+
+Saving the editor is one transaction: texts and flags, objectives and targets, strategy links
+and steps go through the project operations, and a refusal re-renders the form as typed."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from service.core.permissions import holds_anywhere
+from service.core.progress import weights_problem, weights_total
+from service.fiscal.models import FiscalYear
+from service.org.models import OrgUnit, Role, UnitKind
+from service.org.scope import unit_filter
+from service.projects.models import PlanStep, Project, ProjectKind, ProjectState, TargetKind
+from service.projects.operations import (
+    add_progress_report,
+    assign_result,
+    create_project,
+    link_strategies,
+    save_step,
+    set_objectives_and_targets,
+    update_project,
+)
+from service.projects.permissions import can_see_project, may_edit_plan
+from service.strategy.models import StrategyNode
+from service.workflow.engine import Refused
+from service.workflow.screens import actor, flash_refused, options_for, session
+
+bp = Blueprint("editor", __name__)
+
+TEXTS = ("name", "rationale", "unit_codes", "contact_name", "contact_phone")
+REPORTING_KINDS = (UnitKind.DIVISION, UnitKind.SCHOOL_NETWORK, UnitKind.SCHOOL)
+
+
+# ---- reading the form ------------------------------------------------------------------------
+
+
+def _decimal(raw: str, field: str, problems: dict[str, str]) -> Decimal | None:
+    text = raw.replace(",", "").strip()
+    if not text:
+        problems[field] = _("is required")
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        problems[field] = _("must be a number")
+        return None
+    if not value.is_finite():
+        problems[field] = _("must be a number")
+        return None
+    return value
+
+
+def _date(raw: str, field: str, problems: dict[str, str]) -> date | None:
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        problems[field] = _("must be a date such as 2023-01-31")
+        return None
+
+
+def form_steps(form: MultiDict[str, str]) -> list[dict[str, str]]:
+    """The step rows as typed (blank rows dropped), in their order on the page."""
+    columns = ("position", "name", "weight", "start", "end", "unit")
+    values = {c: form.getlist(f"step_{c}") for c in columns}
+    count = max((len(v) for v in values.values()), default=0)
+    rows = []
+    for index in range(count):
+        row = {c: (values[c][index] if index < len(values[c]) else "").strip() for c in columns}
+        if row["name"] or row["weight"] or row["start"] or row["end"]:
+            rows.append(row)
+    return rows
+
+
+def form_targets(form: MultiDict[str, str]) -> list[dict[str, str]]:
+    kinds, texts = form.getlist("target_kind"), form.getlist("target_text")
+    return [
+        {"kind": kind, "text": text.strip()}
+        for kind, text in zip(kinds, texts, strict=False)
+        if text.strip()
+    ]
+
+
+def _form_values(project: Project | None) -> dict[str, Any]:
+    """The editor's values: the project as stored, or blank for a new one."""
+    if project is None:
+        return {
+            "kind": ProjectKind.ROUTINE.value,
+            "in_plan": True,
+            "multi_year": False,
+            "objectives": [],
+            "targets": [],
+            "strategies": [],
+            "steps": [],
+        }
+    return {
+        **{name: getattr(project, name) for name in TEXTS},
+        "code": project.code,
+        "fiscal_year_id": str(project.fiscal_year_id),
+        "owner_unit_id": str(project.owner_unit_id),
+        "responsible_unit_id": str(project.responsible_unit_id),
+        "kind": project.kind.value,
+        "approved_budget": f"{project.approved_budget:f}",
+        "multi_year": project.multi_year,
+        "in_plan": project.in_plan,
+        "objectives": [o.text for o in project.objectives],
+        "targets": [{"kind": t.kind.value, "text": t.text} for t in project.targets],
+        "strategies": [str(n.id) for n in project.strategies],
+        "steps": [
+            {
+                "position": str(s.position),
+                "name": s.name,
+                "weight": f"{s.weight.normalize():f}",
+                "start": s.planned_start.isoformat(),
+                "end": s.planned_end.isoformat(),
+                "unit": str(s.responsible_unit_id or ""),
+            }
+            for s in project.steps
+        ],
+    }
+
+
+def _typed_values(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The editor's values as the user typed them, to show again after a refusal."""
+    values: dict[str, Any] = {name: form.get(name, "") for name in TEXTS}
+    for name in (
+        "code",
+        "fiscal_year_id",
+        "owner_unit_id",
+        "responsible_unit_id",
+        "kind",
+        "approved_budget",
+    ):
+        values[name] = form.get(name, "")
+    values["multi_year"] = form.get("multi_year") == "on"
+    values["in_plan"] = form.get("in_plan") == "on"
+    values["objectives"] = [t for t in form.getlist("objective") if t.strip()]
+    values["targets"] = form_targets(form)
+    values["strategies"] = form.getlist("strategy")
+    values["steps"] = form_steps(form)
+    return values
+
+
+# ---- pages -----------------------------------------------------------------------------------
+
+
+def _choices() -> dict[str, Any]:
+    user = actor()
+    units = list(
+        session().scalars(
+            select(OrgUnit).where(unit_filter(session(), user)).order_by(OrgUnit.path)
+        )
+    )
+    return {
+        "years": list(session().scalars(select(FiscalYear).order_by(FiscalYear.be_year))),
+        "units": units,
+        "reporting_units": [u for u in units if u.kind in REPORTING_KINDS],
+        "strategy_nodes": list(session().scalars(select(StrategyNode).order_by(StrategyNode.code))),
+        "kinds": list(ProjectKind),
+        "target_kinds": list(TargetKind),
+    }
+
+
+def _weights_summary(values: dict[str, Any]) -> tuple[str, str | None]:
+    weights = []
+    for row in values["steps"]:
+        try:
+            weights.append(Decimal(row["weight"].replace(",", "")))
+        except InvalidOperation:
+            continue
+    total = weights_total(w for w in weights if w.is_finite())
+    return f"{total.normalize():f}", weights_problem(w for w in weights if w.is_finite())
+
+
+def _render(
+    project: Project | None,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    total, problem = _weights_summary(values)
+    editable = project is None or project.state is ProjectState.DRAFT
+    page = render_template(
+        "editor/project.html",
+        project=project,
+        values=values,
+        errors=errors or {},
+        editable=editable,
+        weights_total=total,
+        weights_problem=problem,
+        options=options_for(project) if project is not None else [],
+        today=date.today().isoformat(),
+        **_choices(),
+    )
+    return page, status
+
+
+def _require_district() -> None:
+    user = actor()
+    if not any(holds_anywhere(session(), user, r) for r in (Role.OFFICER, Role.APPROVER)):
+        abort(403)
+
+
+def _project_for_editor(project_id: int) -> Project:
+    project = session().get(Project, project_id)
+    if project is None or not can_see_project(session(), actor(), project):
+        abort(404)
+    if not may_edit_plan(session(), actor(), project):
+        abort(403)
+    return project
+
+
+@bp.route("/projects/new", methods=["GET"])
+@login_required
+def new() -> tuple[str, int]:
+    _require_district()
+    return _render(None, _form_values(None))
+
+
+@bp.route("/projects/<int:project_id>/edit", methods=["GET"])
+@login_required
+def edit(project_id: int) -> tuple[str, int]:
+    project = _project_for_editor(project_id)
+    return _render(project, _form_values(project))
+
+
+def _apply(project: Project, form: MultiDict[str, str]) -> None:
+    """Every change of the form, through the operations. Raises Refused with every field
+    problem found (422), or the operations' own refusals."""
+    problems: dict[str, str] = {}
+    budget = _decimal(form.get("approved_budget", ""), "approved_budget", problems)
+    kind = form.get("kind", "")
+    if kind not in {k.value for k in ProjectKind}:
+        problems["kind"] = _("choose a kind")
+    targets = []
+    for index, row in enumerate(form_targets(form)):
+        if row["kind"] not in {k.value for k in TargetKind}:
+            problems[f"target-{index}"] = _("choose quantity or quality")
+        else:
+            targets.append((TargetKind(row["kind"]), row["text"]))
+    steps = []
+    for index, row in enumerate(form_steps(form), start=1):
+        prefix = f"step-{index}-"
+        weight = _decimal(row["weight"], prefix + "weight", problems)
+        start = _date(row["start"], prefix + "start", problems)
+        end = _date(row["end"], prefix + "end", problems)
+        unit = session().get(OrgUnit, int(row["unit"])) if row["unit"].isdigit() else None
+        steps.append((index, row["name"], weight, start, end, unit))
+    node_ids = [int(v) for v in form.getlist("strategy") if v.isdigit()]
+    nodes = list(session().scalars(select(StrategyNode).where(StrategyNode.id.in_(node_ids))))
+    if problems:
+        raise Refused(422, _("some input is missing or wrong"), fields=problems)
+    changes: dict[str, Any] = {name: form.get(name, "") for name in TEXTS}
+    changes.update(
+        kind=kind,
+        approved_budget=budget,
+        multi_year=form.get("multi_year") == "on",
+        in_plan=form.get("in_plan") == "on",
+    )
+    user = actor()
+    update_project(session(), user, project, changes)
+    objectives = [t for t in form.getlist("objective") if t.strip()]
+    set_objectives_and_targets(session(), user, project, objectives, targets)
+    link_strategies(session(), user, project, nodes)
+    for position, name, weight, start, end, unit in steps:
+        assert weight is not None and start is not None and end is not None
+        try:
+            save_step(
+                session(),
+                user,
+                project,
+                position=position,
+                name=name,
+                weight=weight,
+                planned_start=start,
+                planned_end=end,
+                responsible_unit=unit,
+            )
+        except Refused as refused:
+            fields = {f"step-{position}-{k}": v for k, v in refused.fields.items()}
+            raise Refused(refused.status, refused.reason, fields=fields) from None
+
+
+@bp.route("/projects/new", methods=["POST"])
+@login_required
+def create() -> Response | tuple[str, int]:
+    _require_district()
+    form = request.form
+    problems: dict[str, str] = {}
+    year = session().get(FiscalYear, int(form.get("fiscal_year_id", "0") or 0))
+    owner = session().get(OrgUnit, int(form.get("owner_unit_id", "0") or 0))
+    responsible = session().get(OrgUnit, int(form.get("responsible_unit_id", "0") or 0))
+    if year is None:
+        problems["fiscal_year_id"] = _("choose a fiscal year")
+    if owner is None:
+        problems["owner_unit_id"] = _("choose the owning unit")
+    if responsible is None:
+        problems["responsible_unit_id"] = _("choose the responsible unit")
+    try:
+        if problems:
+            raise Refused(422, _("some input is missing or wrong"), fields=problems)
+        assert year is not None and owner is not None and responsible is not None
+        project = create_project(
+            session(),
+            actor(),
+            code=form.get("code", ""),
+            name=form.get("name", ""),
+            fiscal_year=year,
+            owner_unit=owner,
+            responsible_unit=responsible,
+        )
+        _apply(project, form)
+        session().commit()
+    except Refused as refused:
+        session().rollback()
+        if refused.status in (403, 404):
+            abort(refused.status)
+        flash_refused(refused)
+        return _render(None, _typed_values(form), refused.fields, refused.status)
+    flash(_("Project %(code)s is created as a draft.", code=project.code), "info")
+    return redirect(url_for("editor.edit", project_id=project.id))
+
+
+@bp.route("/projects/<int:project_id>/edit", methods=["POST"])
+@login_required
+def save(project_id: int) -> Response | tuple[str, int]:
+    project = _project_for_editor(project_id)
+    try:
+        _apply(project, request.form)
+        session().commit()
+    except Refused as refused:
+        session().rollback()
+        if refused.status in (403, 404):
+            abort(refused.status)
+        flash_refused(refused)
+        project = _project_for_editor(project_id)
+        return _render(project, _typed_values(request.form), refused.fields, refused.status)
+    flash(_("The project is saved."), "info")
+    return redirect(url_for("editor.edit", project_id=project.id))
+
+
+@bp.route("/projects/<int:project_id>/steps/<int:step_id>/assign", methods=["POST"])
+@login_required
+def assign(project_id: int, step_id: int) -> Response:
+    project = _project_for_editor(project_id)
+    step = session().get(PlanStep, step_id)
+    unit_id = request.form.get("unit_id", "")
+    unit = session().get(OrgUnit, int(unit_id)) if unit_id.isdigit() else None
+    if step is None or step.project_id != project.id:
+        abort(404)
+    if unit is None:
+        flash(_("Choose a unit."), "error")
+        return redirect(url_for("editor.edit", project_id=project.id) + "#reporting")
+    try:
+        assign_result(session(), actor(), step, unit)
+        session().commit()
+    except Refused as refused:
+        session().rollback()
+        if refused.status in (403, 404):
+            abort(refused.status)
+        flash_refused(refused)
+        return redirect(url_for("editor.edit", project_id=project.id) + "#reporting")
+    flash(_("%(unit)s reports on step %(step)s.", unit=unit.name_th, step=step.position), "info")
+    return redirect(url_for("editor.edit", project_id=project.id) + "#reporting")
+
+
+@bp.route("/projects/<int:project_id>/reports", methods=["POST"])
+@login_required
+def report(project_id: int) -> Response | tuple[str, int]:
+    """A dated progress report (ผลการดำเนินงาน)."""
+    project = _project_for_editor(project_id)
+    form = request.form
+    problems: dict[str, str] = {}
+    percent = _decimal(form.get("percent", ""), "percent", problems)
+    reported_on = _date(form.get("reported_on", ""), "reported_on", problems)
+    try:
+        if problems:
+            raise Refused(422, _("some input is missing or wrong"), fields=problems)
+        assert percent is not None and reported_on is not None
+        add_progress_report(
+            session(),
+            actor(),
+            project,
+            reported_on=reported_on,
+            percent=percent,
+            narrative=form.get("narrative", ""),
+            problems=form.get("problems", ""),
+            obstacles=form.get("obstacles", ""),
+        )
+        session().commit()
+    except Refused as refused:
+        session().rollback()
+        if refused.status in (403, 404):
+            abort(refused.status)
+        flash_refused(refused)
+        values = _form_values(project)
+        values["report"] = dict(form)
+        return _render(project, values, {f"report-{k}": v for k, v in refused.fields.items()}, 422)
+    flash(_("The progress report is added."), "info")
+    return redirect(url_for("editor.edit", project_id=project.id) + "#reports")
