@@ -1,0 +1,1 @@
+"""The district officer's review queue of submitted step results."""

@@ -1,0 +1,113 @@
+"""The review queue: submitted step results of the district's projects, accepted or returned one
+by one or many at once. A bulk action takes each item in a savepoint of its own, so one refusal
+never undoes the others, and answers per item."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+from werkzeug.wrappers import Response
+
+from service.core.permissions import holds_anywhere
+from service.org.models import OrgUnit, Role
+from service.org.scope import unit_filter
+from service.projects.models import PlanStep, Project, ResultState, StepResult
+from service.workflow import engine
+from service.workflow.engine import Refused
+from service.workflow.screens import actor, options_for, session
+
+bp = Blueprint("review", __name__)
+
+ACTIONS = ("accept", "return")
+
+
+def _is_district() -> bool:
+    user = actor()
+    return any(holds_anywhere(session(), user, role) for role in (Role.OFFICER, Role.APPROVER))
+
+
+def review_queue() -> list[StepResult]:
+    """Submitted results of projects whose responsible or owning unit is in the user's scope,
+    oldest submission first."""
+    user = actor()
+    responsible = aliased(OrgUnit)
+    owner = aliased(OrgUnit)
+    return list(
+        session().scalars(
+            select(StepResult)
+            .join(PlanStep, PlanStep.id == StepResult.step_id)
+            .join(Project, Project.id == PlanStep.project_id)
+            .join(responsible, responsible.id == Project.responsible_unit_id)
+            .join(owner, owner.id == Project.owner_unit_id)
+            .where(
+                StepResult.state == ResultState.SUBMITTED,
+                unit_filter(session(), user, responsible) | unit_filter(session(), user, owner),
+            )
+            .order_by(StepResult.submitted_at, StepResult.id)
+        )
+    )
+
+
+@bp.route("/review")
+@login_required
+def queue() -> str:
+    if not _is_district():
+        abort(403)
+    results = review_queue()
+    return render_template(
+        "review/queue.html",
+        results=results,
+        options={r.id: {o.name: o for o in options_for(r)} for r in results},
+        reason=request.args.get("reason", ""),
+    )
+
+
+@bp.route("/review", methods=["POST"])
+@login_required
+def decide() -> Response | tuple[str, int]:
+    """Accept or return the chosen results. `single` ("accept:12") acts on one row; otherwise
+    `action` applies to every checked `ids`. Each item is taken in its own savepoint."""
+    if not _is_district():
+        abort(403)
+    single = request.form.get("single", "")
+    if single:
+        action, _sep, raw_id = single.partition(":")
+        raw_ids = [raw_id]
+    else:
+        action = request.form.get("action", "")
+        raw_ids = request.form.getlist("ids")
+    reason = request.form.get("reason", "").strip()
+    if action not in ACTIONS:
+        abort(400)
+    ids = sorted({int(value) for value in raw_ids if value.isdigit()})
+    if not ids:
+        flash(_("Choose at least one result."), "error")
+        return redirect(url_for("review.queue"))
+    data = {"reason": reason} if action == "return" else {}
+    done: list[int] = []
+    refused: list[tuple[int, str]] = []
+    db_session = session()
+    for ident in ids:
+        savepoint = db_session.begin_nested()
+        try:
+            engine.take(db_session, actor(), "step_result", ident, action, data)
+            savepoint.commit()
+            done.append(ident)
+        except Refused as refusal:
+            savepoint.rollback()
+            problem = refusal.reason
+            if refusal.fields:
+                problem += " (" + ", ".join(f"{k}: {v}" for k, v in refusal.fields.items()) + ")"
+            refused.append((ident, problem))
+    db_session.commit()
+    verb = _("accepted") if action == "accept" else _("returned")
+    summary = _(
+        "%(done)d %(verb)s, %(refused)d refused", done=len(done), verb=verb, refused=len(refused)
+    )
+    if refused:
+        summary += ": " + "; ".join(f"#{ident} {problem}" for ident, problem in refused)
+    flash(summary, "error" if refused else "info")
+    return redirect(url_for("review.queue"))

@@ -1,0 +1,136 @@
+"""The review queue: accept or return submitted results, one by one or in bulk, each item in
+a savepoint of its own and answered per item."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from service.projects.models import ResultState, StepResult
+from service.projects.queries import project_progress
+from service.workflow import engine
+from tests.conftest import csrf_token
+from tests.work_data import demo_project, school_result, user
+
+
+def _submit(session: Session, role: str, result: StepResult, completion: str = "100") -> None:
+    engine.take(
+        session,
+        user(session, role),
+        "step_result",
+        result.id,
+        "submit",
+        {"completion": completion, "narrative": f"ทำแล้ว ({role})"},
+    )
+
+
+def _four_submitted(session: Session) -> list[StepResult]:
+    """Two results submitted by the school, two by the officer (who then may not review them)."""
+    by_school = [school_result(session, "5023077101", 3), school_result(session, "5023077101", 4)]
+    by_officer = [school_result(session, "5023077102", 3), school_result(session, "5023077103", 3)]
+    for result in by_school:
+        _submit(session, "school", result)
+    for result in by_officer:
+        _submit(session, "officer", result)
+    session.commit()
+    return by_school + by_officer
+
+
+def test_bulk_accept_answers_per_item(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    results = _four_submitted(session)
+    before = project_progress(session, demo_project(session).id)
+    client = login_as("officer")
+    page = client.get("/review").get_data(as_text=True)
+    for result in results:
+        assert f'data-result="{result.id}"' in page
+    # The officer's own submissions show why they may not be accepted by them.
+    assert "another officer must review it" in page
+    response = client.post(
+        "/review",
+        data={
+            "csrf_token": csrf_token(client, "/review?lang=en"),
+            "action": "accept",
+            "ids": [str(r.id) for r in results],
+        },
+    )
+    assert response.status_code == 302
+    flashed = client.get("/review?lang=en").get_data(as_text=True)
+    assert "2 refused" in flashed
+    for result in results[2:]:
+        assert f"#{result.id} you submitted this result" in flashed
+    session.expire_all()
+    assert [r.state for r in results] == [ResultState.ACCEPTED] * 2 + [ResultState.SUBMITTED] * 2
+    assert project_progress(session, demo_project(session).id) > before
+
+
+def test_the_approver_accepts_what_the_officer_submitted(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    results = _four_submitted(session)
+    client = login_as("approver")
+    response = client.post(
+        "/review",
+        data={
+            "csrf_token": csrf_token(client, "/review?lang=en"),
+            "action": "accept",
+            "ids": [str(r.id) for r in results[2:]],
+        },
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    assert all(r.state is ResultState.ACCEPTED for r in results[2:])
+
+
+def test_return_one_with_a_reason_and_without_one(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    results = _four_submitted(session)
+    client = login_as("officer")
+    token = csrf_token(client, "/review")
+    refused = client.post(
+        "/review", data={"csrf_token": token, "single": f"return:{results[0].id}"}
+    )
+    assert refused.status_code == 302
+    session.expire_all()
+    assert results[0].state is ResultState.SUBMITTED  # a return needs a reason
+    response = client.post(
+        "/review",
+        data={
+            "csrf_token": token,
+            "single": f"return:{results[0].id}",
+            "reason": "ไม่มีหลักฐานการอบรม",
+            # A row's button acts on its row only, whatever else is ticked.
+            "ids": [str(results[1].id)],
+        },
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    assert results[0].state is ResultState.RETURNED
+    assert results[0].review_reason == "ไม่มีหลักฐานการอบรม"
+    assert results[1].state is ResultState.SUBMITTED
+    # The school sees it among its returned steps, with the reason.
+    client.post("/logout", data={"csrf_token": token})
+    school_page = login_as("school").get("/school").get_data(as_text=True)
+    returned = school_page.split('id="h-returned"')[1].split("</section>")[0]
+    assert f'data-result="{results[0].id}"' in returned and "ไม่มีหลักฐานการอบรม" in returned
+
+
+def test_the_queue_is_the_districts_only(login_as, client: FlaskClient, session: Session) -> None:  # type: ignore[no-untyped-def]
+    _four_submitted(session)
+    login_as("school")
+    assert client.get("/review").status_code == 403
+    token = csrf_token(client, "/school")
+    assert client.post("/review", data={"csrf_token": token, "action": "accept"}).status_code == 403
+
+
+def test_unknown_ids_are_refused_not_fatal(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    results = _four_submitted(session)
+    client = login_as("officer")
+    client.post(
+        "/review",
+        data={
+            "csrf_token": csrf_token(client, "/review?lang=en"),
+            "action": "accept",
+            "ids": [str(results[0].id), "999999"],
+        },
+    )
+    page = client.get("/review?lang=en").get_data(as_text=True)
+    assert "1 refused" in page and "#999999" in page
+    session.expire_all()
+    assert results[0].state is ResultState.ACCEPTED
