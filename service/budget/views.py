@@ -1,0 +1,202 @@
+"""The district's budget screens: the allocation and installment queue (create, submit,
+endorse, approve, return, reject; approve and pay installments) and the approver's queue of
+decisions above the officer's limit, with amounts in figures and in words."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+from werkzeug.wrappers import Response
+
+from service.budget.models import (
+    Allocation,
+    AllocationState,
+    Approval,
+    Installment,
+    InstallmentState,
+)
+from service.budget.operations import create_allocation
+from service.budget.permissions import above_limit, approval_rule
+from service.core.permissions import holds_anywhere
+from service.org.models import OrgUnit, Role, UnitKind
+from service.org.scope import unit_filter
+from service.projects.models import Project, ProjectState
+from service.workflow.engine import Refused
+from service.workflow.screens import actor, flash_refused, options_for, session
+
+bp = Blueprint("budget", __name__)
+
+RECIPIENT_KINDS = (UnitKind.SCHOOL_NETWORK, UnitKind.SCHOOL, UnitKind.DIVISION)
+
+
+def _require(*roles: Role) -> None:
+    user = actor()
+    if not any(holds_anywhere(session(), user, role) for role in roles):
+        abort(403)
+
+
+def _district_projects() -> list[Project]:
+    """Projects whose responsible or owning unit is in the user's scope."""
+    user = actor()
+    responsible = aliased(OrgUnit)
+    owner = aliased(OrgUnit)
+    return list(
+        session().scalars(
+            select(Project)
+            .join(responsible, responsible.id == Project.responsible_unit_id)
+            .join(owner, owner.id == Project.owner_unit_id)
+            .where(
+                unit_filter(session(), user, responsible) | unit_filter(session(), user, owner),
+                Project.state != ProjectState.WITHDRAWN,
+            )
+            .order_by(Project.code)
+        )
+    )
+
+
+def _approvals_of(subject_type: str, obj: Allocation | Installment) -> list[Approval]:
+    return list(
+        session().scalars(
+            select(Approval)
+            .where(
+                Approval.subject_type == subject_type,
+                Approval.subject_id == obj.id,
+                Approval.cancelled_at.is_(None),
+            )
+            .order_by(Approval.round, Approval.level)
+        )
+    )
+
+
+def _page(form: dict[str, Any] | None = None, refused: Refused | None = None) -> str:
+    projects = _district_projects()
+    allocations = list(
+        session().scalars(
+            select(Allocation)
+            .where(Allocation.project_id.in_([p.id for p in projects] or [0]))
+            .order_by(Allocation.id.desc())
+        )
+    )
+    user = actor()
+    recipients = list(
+        session().scalars(
+            select(OrgUnit)
+            .where(unit_filter(session(), user), OrgUnit.kind.in_(RECIPIENT_KINDS))
+            .order_by(OrgUnit.path)
+        )
+    )
+    return render_template(
+        "budget/queue.html",
+        projects=projects,
+        allocations=allocations,
+        recipients=recipients,
+        allocation_options={a.id: options_for(a) for a in allocations},
+        installment_options={i.id: options_for(i) for a in allocations for i in a.installments},
+        approvals={a.id: _approvals_of("allocation", a) for a in allocations},
+        rules={a.id: approval_rule(a) for a in allocations},
+        above={a.id: above_limit(a) for a in allocations},
+        form=form or {},
+        errors=refused.fields if refused else {},
+    )
+
+
+@bp.route("/budget")
+@login_required
+def queue() -> str:
+    _require(Role.OFFICER, Role.APPROVER)
+    return _page()
+
+
+@bp.route("/budget/allocations", methods=["POST"])
+@login_required
+def create() -> Response | tuple[str, int]:
+    """A draft allocation from the form; refused input comes back with the form filled in."""
+    _require(Role.OFFICER, Role.APPROVER)
+    form = {
+        key: request.form.get(key, "").strip()
+        for key in ("project_id", "recipient_unit_id", "amount", "purpose")
+    }
+    try:
+        project = session().get(Project, int(form["project_id"] or 0))
+        recipient = session().get(OrgUnit, int(form["recipient_unit_id"] or 0))
+        if project is None or project not in _district_projects():
+            raise Refused(422, "choose a project", fields={"project_id": "choose a project"})
+        if recipient is None:
+            raise Refused(
+                422, "choose a recipient", fields={"recipient_unit_id": "choose a recipient"}
+            )
+        if not recipient.path.startswith(project.owner_unit.path):
+            # Checked here too: create_allocation's own refusal of it expunges a row that was
+            # never added to the session, which raises instead of refusing.
+            raise Refused(
+                422,
+                f"{recipient.name_th} is not under {project.owner_unit.name_th}",
+                fields={"recipient_unit_id": "not in the project's district"},
+            )
+        try:
+            amount = Decimal(form["amount"].replace(",", ""))
+        except InvalidOperation:
+            raise Refused(
+                422, "the amount must be a number", fields={"amount": "not a number"}
+            ) from None
+        allocation = create_allocation(
+            session(), actor(), project, recipient, amount, form["purpose"]
+        )
+        session().commit()
+    except (Refused, ValueError) as problem:
+        session().rollback()
+        refused = (
+            problem
+            if isinstance(problem, Refused)
+            else Refused(422, "choose a project and a recipient")
+        )
+        if refused.status in (403, 404):
+            abort(refused.status)
+        flash_refused(refused)
+        return _page(form, refused), refused.status
+    flash(_("Allocation #%(id)s is drafted: submit it for approval.", id=allocation.id), "info")
+    return redirect(url_for("budget.queue") + f"#allocation-{allocation.id}")
+
+
+@bp.route("/approvals")
+@login_required
+def approvals() -> str:
+    """Decisions above the officer's limit: submitted allocations and requested installments
+    of the approver's districts."""
+    _require(Role.APPROVER)
+    projects = _district_projects()
+    ids = [p.id for p in projects] or [0]
+    allocations = [
+        a
+        for a in session().scalars(
+            select(Allocation)
+            .where(Allocation.project_id.in_(ids), Allocation.state == AllocationState.SUBMITTED)
+            .order_by(Allocation.submitted_at, Allocation.id)
+        )
+        if above_limit(a)
+    ]
+    installments = [
+        i
+        for i in session().scalars(
+            select(Installment)
+            .join(Allocation, Allocation.id == Installment.allocation_id)
+            .where(Allocation.project_id.in_(ids), Installment.state == InstallmentState.REQUESTED)
+            .order_by(Installment.requested_at, Installment.id)
+        )
+        if above_limit(i.allocation, i.amount)
+    ]
+    return render_template(
+        "budget/approvals.html",
+        allocations=allocations,
+        installments=installments,
+        allocation_options={a.id: options_for(a) for a in allocations},
+        installment_options={i.id: options_for(i) for i in installments},
+        approvals={a.id: _approvals_of("allocation", a) for a in allocations},
+        rules={a.id: approval_rule(a) for a in allocations},
+    )

@@ -1,0 +1,169 @@
+"""The allocation and installment queue, and the approver's approvals above the limit."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.budget.models import Allocation, AllocationState, Installment, InstallmentState
+from service.fiscal.models import FiscalYear
+from service.projects.models import Project
+from service.projects.operations import create_project
+from tests.conftest import csrf_token
+from tests.work_data import unit, user
+
+
+def _project(session: Session, budget: str = "200000.00") -> Project:
+    year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2567)).one()
+    project = create_project(
+        session,
+        user(session, "officer"),
+        code="50230000-9001",
+        name="โครงการทดสอบการจัดสรร",
+        fiscal_year=year,
+        owner_unit=unit(session, "50230000"),
+        responsible_unit=unit(session, "50230700"),
+        approved_budget=Decimal(budget),
+    )
+    session.commit()
+    return project
+
+
+def _create(client: FlaskClient, project: Project, recipient: int, amount: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/budget/allocations",
+        data={
+            "csrf_token": csrf_token(client, "/budget?lang=en"),
+            "project_id": str(project.id),
+            "recipient_unit_id": str(recipient),
+            "amount": amount,
+            "purpose": "ค่าวัสดุอบรม",
+        },
+    )
+
+
+def _act(client: FlaskClient, workflow: str, ident: int, name: str, **data: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        f"/actions/{workflow}/{ident}/{name}",
+        data={"csrf_token": csrf_token(client, "/budget?lang=en"), "next": "/budget", **data},
+    )
+
+
+def _article(page: str, ident: int) -> str:
+    return page.split(f'id="allocation-{ident}"')[1].split("</article>")[0]
+
+
+def test_above_the_limit_officer_endorses_and_the_approver_approves(
+    login_as, client: FlaskClient, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    project = _project(session)
+    network = unit(session, "50230771")
+    login_as("officer")
+    response = _create(client, project, network.id, "60,000")
+    assert response.status_code == 302
+    allocation = session.scalars(
+        select(Allocation).where(Allocation.project_id == project.id)
+    ).one()
+    assert allocation.state is AllocationState.DRAFT and allocation.amount == Decimal("60000.00")
+    assert _act(client, "allocation", allocation.id, "submit").status_code == 302
+    article = _article(client.get("/budget").get_data(as_text=True), allocation.id)
+    # The officer may endorse; approving is hidden and the reason shown instead.
+    assert 'data-action="endorse"' in article
+    assert 'data-action="approve"' not in article
+    assert "only the approver decides" in article
+    assert _act(client, "allocation", allocation.id, "endorse").status_code == 302
+    # Approving anyway is refused.
+    assert _act(client, "allocation", allocation.id, "approve").status_code == 403
+    assert client.get("/approvals").status_code == 403
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/budget")})
+
+    login_as("approver")
+    page = client.get("/approvals").get_data(as_text=True)
+    assert f'data-allocation="{allocation.id}"' in page
+    assert "60,000.00" in page and "หกหมื่นบาทถ้วน" in page
+    assert _act(client, "allocation", allocation.id, "approve").status_code == 302
+    session.expire_all()
+    assert allocation.state is AllocationState.APPROVED
+    assert f'data-allocation="{allocation.id}"' not in client.get("/approvals").get_data(
+        as_text=True
+    )
+
+
+def test_within_the_limit_the_officer_approves_then_installments_are_approved_and_paid(
+    login_as, client: FlaskClient, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    project = _project(session)
+    login_as("officer")
+    _create(client, project, unit(session, "50230772").id, "30000")
+    allocation = session.scalars(
+        select(Allocation).where(Allocation.project_id == project.id)
+    ).one()
+    _act(client, "allocation", allocation.id, "submit")
+    article = _article(client.get("/budget?lang=en").get_data(as_text=True), allocation.id)
+    assert 'data-action="approve"' in article and 'data-action="endorse"' not in article
+    assert "one approval is enough" in article
+    assert _act(client, "allocation", allocation.id, "approve").status_code == 302
+    response = client.post(
+        f"/allocations/{allocation.id}/installments",
+        data={"csrf_token": csrf_token(client, "/budget"), "amount": "10000", "next": "/budget"},
+    )
+    assert response.status_code == 302
+    installment = session.scalars(
+        select(Installment).where(Installment.allocation_id == allocation.id)
+    ).one()
+    assert _act(client, "installment", installment.id, "approve").status_code == 302
+    # Paying needs the day it was paid; without one the form comes back (422).
+    refused = _act(client, "installment", installment.id, "pay")
+    assert refused.status_code == 422
+    assert (
+        _act(client, "installment", installment.id, "pay", paid_on="2024-01-15").status_code == 302
+    )
+    session.expire_all()
+    assert installment.state is InstallmentState.PAID
+
+
+def test_refused_input_comes_back_as_typed(login_as, client: FlaskClient, session: Session) -> None:  # type: ignore[no-untyped-def]
+    project = _project(session)
+    login_as("officer")
+    response = _create(client, project, unit(session, "50230771").id, "12.345")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'value="12.345"' in page and re.search(rf'value="{project.id}"\s+selected', page)
+    assert (
+        session.scalars(select(Allocation).where(Allocation.project_id == project.id)).all() == []
+    )
+    # A recipient outside the project's district.
+    outside = unit(session, "11000000")
+    assert _create(client, project, outside.id, "1000").status_code == 422
+
+
+def test_return_needs_a_reason_and_keeps_what_was_typed(
+    login_as, client: FlaskClient, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    project = _project(session)
+    login_as("officer")
+    _create(client, project, unit(session, "50230771").id, "70000")
+    allocation = session.scalars(
+        select(Allocation).where(Allocation.project_id == project.id)
+    ).one()
+    _act(client, "allocation", allocation.id, "submit")
+    refused = _act(client, "allocation", allocation.id, "return", reason="  ")
+    assert refused.status_code == 422
+    returned = _act(client, "allocation", allocation.id, "return", reason="แก้วัตถุประสงค์")
+    assert returned.status_code == 302
+    session.expire_all()
+    assert allocation.state is AllocationState.RETURNED
+    # A state change that no longer applies is a conflict (409), not an error page.
+    assert _act(client, "allocation", allocation.id, "submit").status_code == 409
+
+
+def test_the_budget_screens_are_the_districts(login_as, client: FlaskClient) -> None:  # type: ignore[no-untyped-def]
+    login_as("school")
+    assert client.get("/budget").status_code == 403
+    assert client.get("/approvals").status_code == 403
+    token = csrf_token(client, "/school")
+    assert client.post("/budget/allocations", data={"csrf_token": token}).status_code == 403
