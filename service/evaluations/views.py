@@ -1,0 +1,200 @@
+"""The evaluator's quarter: every project and KPI of a fiscal year in one queue, scored with the
+two sub-scores and a comment, published, reopened with a reason; and a KPI's Q1–Q4 table with
+the evaluation fractions as the legacy page shows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from service.core.fiscal import fiscal_year_of, local_today, quarter_of
+from service.core.permissions import holds_anywhere
+from service.evaluations.models import Evaluation
+from service.evaluations.operations import open_evaluation
+from service.fiscal.models import FiscalYear
+from service.kpis.models import Kpi
+from service.org.models import Role
+from service.org.scope import in_scope
+from service.projects.models import Project, ProjectState
+from service.workflow import engine
+from service.workflow.engine import Option, Refused
+from service.workflow.screens import actor, flash_refused, options_for, session
+
+bp = Blueprint("evaluations", __name__)
+
+SCORE_FIELDS = ("score", "sub_score_1", "sub_score_2", "comment")
+
+
+@dataclass
+class Subject:
+    kind: str  # "project" or "kpi"
+    obj: Project | Kpi
+    evaluation: Evaluation | None
+    options: list[Option]
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}-{self.obj.id}"
+
+    def option(self, name: str) -> Option | None:
+        return next((o for o in self.options if o.name == name), None)
+
+
+def _require_evaluator() -> None:
+    if not holds_anywhere(session(), actor(), Role.EVALUATOR):
+        abort(403)
+
+
+def _subscore_labels() -> tuple[str, str]:
+    first, second = tuple(current_app.config.get("EVALUATION_SUBSCORE_LABELS") or ("2.1", "2.2"))
+    return first.strip(), second.strip()
+
+
+def _year_and_quarter() -> tuple[FiscalYear, int]:
+    today = local_today()
+    be_year = request.values.get("year", type=int) or fiscal_year_of(today)
+    quarter = request.values.get("quarter", type=int) or quarter_of(today)
+    if quarter not in (1, 2, 3, 4):
+        abort(404)
+    year = session().scalar(select(FiscalYear).where(FiscalYear.be_year == be_year))
+    if year is None:
+        year = session().scalar(select(FiscalYear).order_by(FiscalYear.be_year.desc()))
+    if year is None:
+        abort(404)
+    return year, quarter
+
+
+def _subjects(year: FiscalYear, quarter: int) -> list[Subject]:
+    found = {
+        (e.subject_type, e.project_id or e.kpi_id): e
+        for e in session().scalars(
+            select(Evaluation).where(
+                Evaluation.fiscal_year_id == year.id, Evaluation.quarter == quarter
+            )
+        )
+    }
+    projects = session().scalars(
+        select(Project)
+        .where(
+            Project.fiscal_year_id == year.id,
+            Project.state.not_in((ProjectState.DRAFT, ProjectState.WITHDRAWN)),
+        )
+        .order_by(Project.code)
+    )
+    kpis = session().scalars(select(Kpi).where(Kpi.fiscal_year_id == year.id).order_by(Kpi.code))
+    subjects = []
+    for kind, objects in (("project", projects), ("kpi", kpis)):
+        for obj in objects:
+            evaluation = found.get((kind, obj.id))
+            options = options_for(evaluation) if evaluation is not None else []
+            subjects.append(Subject(kind, obj, evaluation, options))
+    return subjects
+
+
+def _queue_page(
+    forms: dict[str, dict[str, str]] | None = None,
+    errors: dict[str, dict[str, str]] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    year, quarter = _year_and_quarter()
+    page = render_template(
+        "evaluations/queue.html",
+        year=year,
+        quarter=quarter,
+        years=list(session().scalars(select(FiscalYear).order_by(FiscalYear.be_year))),
+        subjects=_subjects(year, quarter),
+        labels=_subscore_labels(),
+        forms=forms or {},
+        errors=errors or {},
+    )
+    return page, status
+
+
+@bp.route("/evaluations")
+@login_required
+def queue() -> tuple[str, int]:
+    _require_evaluator()
+    return _queue_page()
+
+
+@bp.route("/evaluations/score", methods=["POST"])
+@login_required
+def score() -> Response | tuple[str, int]:
+    """Score a subject's quarter (opening its evaluation if it is not yet open)."""
+    _require_evaluator()
+    year, quarter = _year_and_quarter()
+    kind = request.form.get("subject_type", "")
+    subject_id = request.form.get("subject_id", type=int) or 0
+    if kind not in ("project", "kpi"):
+        abort(400)
+    subject: Project | Kpi | None = (
+        session().get(Project, subject_id) if kind == "project" else session().get(Kpi, subject_id)
+    )
+    if subject is None:
+        abort(404)
+    data = {name: request.form.get(name, "") for name in SCORE_FIELDS}
+    key = f"{kind}-{subject_id}"
+    try:
+        evaluation = open_evaluation(
+            session(),
+            actor(),
+            year,
+            quarter,
+            project=subject if isinstance(subject, Project) else None,
+            kpi=subject if isinstance(subject, Kpi) else None,
+        )
+        engine.take(session(), actor(), "evaluation", evaluation.id, "score", data)
+        session().commit()
+    except Refused as refused:
+        session().rollback()
+        if refused.status in (403, 404):
+            abort(refused.status)
+        flash_refused(refused)
+        return _queue_page({key: data}, {key: refused.fields}, refused.status)
+    flash(_("%(code)s is scored for quarter %(q)s.", code=subject.code, q=quarter), "info")
+    return redirect(url_for("evaluations.queue", year=year.be_year, quarter=quarter) + f"#{key}")
+
+
+def _can_see_kpi(kpi: Kpi) -> bool:
+    user = actor()
+    return holds_anywhere(session(), user, Role.EVALUATOR) or in_scope(
+        session(), user, kpi.owner_unit
+    )
+
+
+@bp.route("/kpis/<int:kpi_id>")
+@login_required
+def kpi(kpi_id: int) -> str:
+    """The KPI with its quarters: result and the evaluation fraction numerator / denominator."""
+    found = session().get(Kpi, kpi_id)
+    if found is None or not _can_see_kpi(found):
+        abort(404)
+    by_quarter = {r.quarter: r for r in found.results}
+    evaluations = {
+        e.quarter: e
+        for e in session().scalars(
+            select(Evaluation).where(
+                Evaluation.kpi_id == found.id, Evaluation.fiscal_year_id == found.fiscal_year_id
+            )
+        )
+    }
+    achieved = next(
+        (by_quarter[q] for q in (4, 3, 2, 1) if q in by_quarter and by_quarter[q].value), None
+    )
+    rows: list[dict[str, Any]] = [
+        {"quarter": q, "result": by_quarter.get(q), "evaluation": evaluations.get(q)}
+        for q in (1, 2, 3, 4)
+    ]
+    return render_template(
+        "evaluations/kpi.html",
+        kpi=found,
+        rows=rows,
+        achieved=achieved,
+        labels=_subscore_labels(),
+    )

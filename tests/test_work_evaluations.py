@@ -1,0 +1,128 @@
+"""The evaluator's quarter queue (score, publish, reopen with a reason) and the KPI table."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.evaluations.models import Evaluation, EvaluationState
+from service.kpis.models import Kpi
+from tests.conftest import csrf_token
+from tests.work_data import demo_project
+
+QUEUE = "/evaluations?year=2566&quarter=3"
+
+
+def _score(client: FlaskClient, project_id: int, **values: str):  # type: ignore[no-untyped-def]
+    data = {
+        "csrf_token": csrf_token(client, QUEUE + "&lang=en"),
+        "subject_type": "project",
+        "subject_id": str(project_id),
+        "year": "2566",
+        "quarter": "3",
+        "score": "90",
+        "sub_score_1": "80",
+        "sub_score_2": "100",
+        "comment": "ดำเนินการได้ดี",
+    }
+    data.update(values)
+    return client.post("/evaluations/score", data=data)
+
+
+def _evaluation(session: Session, project_id: int, quarter: int) -> Evaluation:
+    return session.scalars(
+        select(Evaluation).where(Evaluation.project_id == project_id, Evaluation.quarter == quarter)
+    ).one()
+
+
+def test_score_publish_and_reopen_a_quarter(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("evaluator")
+    project = demo_project(session)
+    page = client.get(QUEUE).get_data(as_text=True)
+    assert f'data-subject="project-{project.id}"' in page
+    kpi = session.scalars(select(Kpi).where(Kpi.code == "5023-6525")).one()
+    assert f'data-subject="kpi-{kpi.id}"' in page
+    assert ">2.1<" in page and ">2.2<" in page  # sub-score labels from the config
+    assert _score(client, project.id).status_code == 302
+    evaluation = _evaluation(session, project.id, 3)
+    assert evaluation.state is EvaluationState.SCORED
+    assert (evaluation.score, evaluation.sub_score_1, evaluation.sub_score_2) == (
+        Decimal("90.00"),
+        Decimal("80.00"),
+        Decimal("100.00"),
+    )
+    token = csrf_token(client, QUEUE)
+    publish = client.post(
+        f"/actions/evaluation/{evaluation.id}/publish", data={"csrf_token": token, "next": QUEUE}
+    )
+    assert publish.status_code == 302
+    session.expire_all()
+    assert evaluation.state is EvaluationState.PUBLISHED
+    # Published is frozen: no score form, a reopen that needs a reason.
+    section = client.get(QUEUE).get_data(as_text=True).split(f'id="project-{project.id}"')[1]
+    section = section.split("</section>")[0]
+    assert 'action="/evaluations/score"' not in section and 'data-action="reopen"' in section
+    assert (
+        client.post(
+            f"/actions/evaluation/{evaluation.id}/reopen", data={"csrf_token": token}
+        ).status_code
+        == 422
+    )
+    reopened = client.post(
+        f"/actions/evaluation/{evaluation.id}/reopen",
+        data={"csrf_token": token, "reason": "คะแนนไตรมาสผิด", "next": QUEUE},
+    )
+    assert reopened.status_code == 302
+    session.expire_all()
+    assert evaluation.state is EvaluationState.SCORED
+    assert [r.score for r in evaluation.revisions] == [Decimal("90.00")]
+    assert "คะแนนไตรมาสผิด" in client.get(QUEUE).get_data(as_text=True)
+
+
+def test_a_bad_score_comes_back_with_the_form_as_typed(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("evaluator")
+    project = demo_project(session)
+    response = _score(client, project.id, score="150", comment="ความเห็นที่พิมพ์ไว้")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'value="150"' in page and "ความเห็นที่พิมพ์ไว้" in page
+    assert "at most 100" in page
+
+
+def test_only_evaluators_score(login_as, client: FlaskClient, session: Session) -> None:  # type: ignore[no-untyped-def]
+    login_as("officer")
+    assert client.get(QUEUE).status_code == 403
+    token = csrf_token(client, "/review")
+    project = demo_project(session)
+    response = client.post(
+        "/evaluations/score",
+        data={"csrf_token": token, "subject_type": "project", "subject_id": str(project.id)},
+    )
+    assert response.status_code == 403
+    # The published Q2 score of the demo may not be reopened by the officer either.
+    evaluation = _evaluation(session, project.id, 2)
+    reopen = client.post(
+        f"/actions/evaluation/{evaluation.id}/reopen", data={"csrf_token": token, "reason": "x"}
+    )
+    assert reopen.status_code == 403
+
+
+def test_kpi_table_shows_the_quarters_with_their_fractions(
+    login_as, client: FlaskClient, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    kpi = session.scalars(select(Kpi).where(Kpi.code == "5023-6525")).one()
+    login_as("evaluator")
+    page = client.get(f"/kpis/{kpi.id}").get_data(as_text=True)
+    table = page.split('id="kpi-quarters"')[1].split("</table>")[0]
+    for quarter in (1, 2, 3, 4):
+        row = table.split(f'data-quarter="{quarter}"')[1].split("</tr>")[0]
+        assert "0.00" in row and "0 / 0" in row
+    assert "(2.1 / 2.2)" in table
+    assert 'data-testid="target">100<' in page
+    token = csrf_token(client, QUEUE)
+    client.post("/logout", data={"csrf_token": token})
+    login_as("school")
+    assert client.get(f"/kpis/{kpi.id}").status_code == 404
