@@ -1,0 +1,188 @@
+"""Administration screens: admins only; each change goes through an operation and is kept."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.auth.models import ApiToken
+from service.fiscal.models import FiscalYear
+from service.notifications.models import ReminderRule
+from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
+from service.strategy.models import StrategyNode
+from tests.conftest import csrf_token
+from tests.work_data import unit, user
+
+PAGES = [
+    "/admin/",
+    "/admin/units",
+    "/admin/users",
+    "/admin/delegations",
+    "/admin/years",
+    "/admin/strategy",
+    "/admin/reminders",
+    "/admin/tokens",
+]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_admin_pages_are_for_admins(login_as, client: FlaskClient, path: str) -> None:  # type: ignore[no-untyped-def]
+    login_as("officer")
+    assert client.get(path).status_code == 403
+    token = csrf_token(client, "/review")
+    client.post("/logout", data={"csrf_token": token})
+    login_as("admin")
+    page = client.get(path).get_data(as_text=True)
+    assert "/admin/notifications/failed" in page
+
+
+def _post(client: FlaskClient, path: str, **data: str):  # type: ignore[no-untyped-def]
+    return client.post(path, data={"csrf_token": csrf_token(client, "/admin/?lang=en"), **data})
+
+
+def test_units_users_roles_and_delegations(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("admin")
+    network = unit(session, "50230771")
+    assert (
+        _post(
+            client,
+            "/admin/units",
+            code="5023077104",
+            name_th="โรงเรียนใหม่",
+            kind="school",
+            parent_id=str(network.id),
+        ).status_code
+        == 302
+    )
+    school = session.scalars(select(OrgUnit).where(OrgUnit.code == "5023077104")).one()
+    assert school.path.startswith(network.path)
+    taken = _post(client, "/admin/units", code="5023077104", name_th="ซ้ำ", kind="school")
+    assert taken.status_code == 422 and "ซ้ำ" in taken.get_data(as_text=True)
+    district = unit(session, "50230000")
+    _post(
+        client, f"/admin/units/{district.id}/limit", approval_limit="80,000", approvals_required="3"
+    )
+    session.expire_all()
+    assert (district.approval_limit, district.approvals_required) == (Decimal("80000.00"), 3)
+
+    assert (
+        _post(
+            client,
+            "/admin/users",
+            email="New@Demo.Tidtam.Local",
+            name="ครูใหม่",
+            password="long-enough-pw",
+            language="th",
+        ).status_code
+        == 302
+    )
+    new = session.scalars(select(User).where(User.email == "new@demo.tidtam.local")).one()
+    short = _post(client, "/admin/users", email="x@demo.tidtam.local", name="x", password="short")
+    assert short.status_code == 422
+    _post(client, f"/admin/users/{new.id}/roles", role="school", unit_id=str(school.id))
+    assignment = session.scalars(
+        select(RoleAssignment).where(RoleAssignment.user_id == new.id)
+    ).one()
+    assert (assignment.role, assignment.unit_id) == (Role.SCHOOL, school.id)
+    _post(client, f"/admin/roles/{assignment.id}/withdraw")
+    session.expire_all()
+    assert assignment.withdrawn_at is not None
+
+    approver, officer = user(session, "approver"), user(session, "officer")
+    assert (
+        _post(
+            client,
+            "/admin/delegations",
+            principal_id=str(approver.id),
+            delegate_id=str(officer.id),
+            starts_on="2024-01-01",
+            ends_on="2024-01-31",
+            reason="ลาพักร้อน",
+        ).status_code
+        == 302
+    )
+    delegation = session.scalars(select(Delegation).where(Delegation.reason == "ลาพักร้อน")).one()
+    reversed_ = _post(
+        client,
+        "/admin/delegations",
+        principal_id=str(approver.id),
+        delegate_id=str(officer.id),
+        starts_on="2024-02-01",
+        ends_on="2024-01-01",
+    )
+    assert reversed_.status_code == 422
+    _post(client, f"/admin/delegations/{delegation.id}/withdraw")
+    session.expire_all()
+    assert delegation.withdrawn_at is not None
+
+
+def test_years_strategy_and_reminder_rules(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("admin")
+    assert _post(client, "/admin/years", be_year="2568").status_code == 302
+    year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2568)).one()
+    assert (year.starts_on.isoformat(), year.ends_on.isoformat()) == ("2024-10-01", "2025-09-30")
+    assert _post(client, "/admin/years", be_year="2568").status_code == 409
+    _post(client, f"/admin/years/{year.id}/open", open="0")
+    session.expire_all()
+    assert year.is_open is False
+
+    parent = session.scalars(select(StrategyNode).where(StrategyNode.code == "7.2.2")).one()
+    assert (
+        _post(
+            client,
+            "/admin/strategy",
+            code="๗.๒.๒.๓",
+            name="ยุทธศาสตร์ย่อยใหม่",
+            parent_id=str(parent.id),
+        ).status_code
+        == 302
+    )
+    node = session.scalars(select(StrategyNode).where(StrategyNode.code == "7.2.2.3")).one()
+    assert node.level == parent.level + 1
+
+    assert (
+        _post(
+            client,
+            "/admin/reminders",
+            kind="step_due",
+            name="เตือนก่อนครบกำหนด 3 วัน",
+            offset_days="-3",
+            repeat_days="1",
+            escalate_after_days="2",
+        ).status_code
+        == 302
+    )
+    rule = session.scalars(select(ReminderRule).where(ReminderRule.offset_days == -3)).one()
+    assert (rule.repeat_days, rule.escalate_after_days, rule.active) == (1, 2, True)
+    assert (
+        _post(
+            client, "/admin/reminders", kind="step_due", name="x", offset_days="0", repeat_days="0"
+        ).status_code
+        == 422
+    )
+    _post(client, f"/admin/reminders/{rule.id}/active", active="0")
+    session.expire_all()
+    assert rule.active is False
+
+
+def test_api_token_is_shown_once_stored_hashed_and_revocable(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("admin")
+    officer = user(session, "officer")
+    response = _post(client, "/admin/tokens", user_id=str(officer.id), name="สคริปต์รายงาน")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    page = response.get_data(as_text=True)
+    secret = page.split('data-testid="new-token">')[1].split("<")[0]
+    assert secret.startswith("tdt_")
+    row = session.scalars(select(ApiToken).where(ApiToken.name == "สคริปต์รายงาน")).one()
+    assert row.token_hash == hashlib.sha256(secret.encode()).hexdigest()
+    listing = client.get("/admin/tokens").get_data(as_text=True)
+    assert secret not in listing and row.prefix in listing
+    _post(client, f"/admin/tokens/{row.id}/revoke")
+    session.expire_all()
+    assert row.revoked_at is not None
