@@ -56,6 +56,26 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.init_app(app)
     cli.init_app(app)
 
+    # The role work screens (school, review, budget, editor, evaluations, admin).
+    from service.admin import views as admin_views
+    from service.budget import views as budget_views
+    from service.evaluations import views as evaluation_views
+    from service.projects import work_views as project_work_views
+    from service.review import views as review_views
+    from service.school import views as school_views
+    from service.workflow import screens
+
+    screens.init_app(app)
+    for work_views in (
+        school_views,
+        review_views,
+        budget_views,
+        project_work_views,
+        evaluation_views,
+        admin_views,
+    ):
+        app.register_blueprint(work_views.bp)
+
     log.info("Tidtam on %s", describe_stack(app))
     return app
 
