@@ -81,6 +81,14 @@ class NavItem:
 NAVIGATION: list[tuple[NavItem, frozenset[Role] | None]] = [
     (NavItem("auth.home", _l("Home")), frozenset(Role)),
     (NavItem("dashboard.index", _l("Dashboard")), DASHBOARD_ROLES),
+    # The role work screens (part B).
+    (NavItem("school.home", _l("My steps")), frozenset({Role.SCHOOL})),
+    (NavItem("review.queue", _l("Review queue")), frozenset({Role.OFFICER, Role.APPROVER})),
+    (NavItem("budget.queue", _l("Budget")), frozenset({Role.OFFICER, Role.APPROVER})),
+    (NavItem("budget.approvals", _l("Approvals")), frozenset({Role.APPROVER})),
+    (NavItem("editor.new", _l("New project")), frozenset({Role.OFFICER, Role.APPROVER})),
+    (NavItem("evaluations.queue", _l("Evaluations")), frozenset({Role.EVALUATOR})),
+    (NavItem("admin.index", _l("Administration")), frozenset({Role.ADMIN})),
     (NavItem("public.project_list", _l("Public project list")), None),
 ]
 
