@@ -31,6 +31,12 @@ def _amount(value: Decimal) -> Decimal:
     return value
 
 
+def _forget(session: Session, allocation: Allocation) -> None:
+    # The refused draft may or may not have joined the session (no cascade adds it): never flush it.
+    if allocation in session:
+        session.expunge(allocation)
+
+
 def create_allocation(
     session: Session,
     actor: User,
@@ -44,10 +50,10 @@ def create_allocation(
     allocation = Allocation(project=project, recipient_unit=recipient, amount=_amount(amount))
     allowed = may_prepare(session, actor, allocation)
     if not allowed:
-        session.expunge(allocation)
+        _forget(session, allocation)
         raise Refused(403, allowed.reason)
     if not recipient.path.startswith(project.owner_unit.path):
-        session.expunge(allocation)
+        _forget(session, allocation)
         raise Refused(
             422,
             f"{recipient.name_th} is not under {project.owner_unit.name_th}",
