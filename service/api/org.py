@@ -51,6 +51,9 @@ from service.org.scope import unit_filter
 from service.strategy.models import StrategyNode
 from service.workflow.engine import Refused
 
+# What only admins (and the person themself) see of a user.
+PRIVATE = tuple(set(UserAdminOut().fields) - set(PersonOut().fields))
+
 blp = Blueprint(
     "api_org", __name__, url_prefix="/api/v1", description="Org, users, years, strategy"
 )
@@ -150,8 +153,8 @@ def list_users(args: dict[str, Any]) -> Any:
             )
         )
     page = paginate(session, stmt, args)
-    schema = UserAdminOut() if admin else PersonOut()
-    page["items"] = [schema.dump(u) for u in page["items"]]
+    if not admin:
+        page["items"] = [Presented(u, hide=PRIVATE) for u in page["items"]]
     return page
 
 

@@ -651,11 +651,15 @@ class MeOut(UserAdminOut):
 
 class Presented:
     """An object with a few derived values beside its own attributes (progress, overdue),
-    for the output schemas to dump alike."""
+    or with some of them hidden (a user's email from non-admins), for the schemas to dump."""
 
-    def __init__(self, obj: Any, **extras: Any) -> None:
+    def __init__(self, obj: Any, *, hide: tuple[str, ...] = (), **extras: Any) -> None:
         self._obj = obj
+        self._hide = hide
         self.__dict__.update(extras)
 
     def __getattr__(self, name: str) -> Any:
+        # A hidden attribute is absent, so the schema leaves the field out altogether.
+        if name in self._hide:
+            raise AttributeError(name)
         return getattr(self._obj, name)

@@ -1,0 +1,512 @@
+"""The permission matrix: every /api/v1 route × every kind of caller, with the status each
+must get. A route added without a row here fails `test_every_api_route_is_in_the_matrix`.
+
+Callers: anonymous, school A (the demo school, โรงเรียนวัดหัวกระบือ), school B (a second
+school, โรงเรียนวัดพรหมรังษี, made here), the district officer, the district approver, the
+evaluator and the admin. A school sees its own results and the projects it reports on; objects
+of other units do not exist for it (404). Admins manage org, users, years and strategy but
+approve nothing (403). For bulk routes the status is the one item's status inside the 200.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.api.auth import new_token
+from service.budget.models import Allocation, Installment
+from service.core.fiscal import local_today
+from service.evaluations.models import Evaluation
+from service.fiscal.models import FiscalYear
+from service.org.models import Delegation, RoleAssignment
+from service.projects.models import PlanStep, StepResult
+from tests.api_support import ROLES, demo_project, headers_for, problem_of, unit, user
+
+W = dict[str, Any]
+
+
+def world(session: Session) -> W:
+    """The ids the rows use, from the demo plus a delegation and an officer's token."""
+    project = demo_project(session)
+    school_a, school_b = unit(session, "5023077101"), unit(session, "5023077201")
+    step_3 = session.scalar(
+        select(PlanStep).where(PlanStep.project_id == project.id, PlanStep.position == 3)
+    )
+    assert step_3 is not None
+    result_a = session.scalar(
+        select(StepResult).where(StepResult.step_id == step_3.id, StepResult.unit_id == school_a.id)
+    )
+    allocation = session.scalars(select(Allocation).order_by(Allocation.id)).first()
+    installment = session.scalars(select(Installment).order_by(Installment.id)).first()
+    evaluation = session.scalars(select(Evaluation).order_by(Evaluation.id)).first()
+    year_2567 = session.scalar(select(FiscalYear).where(FiscalYear.be_year == 2567))
+    teacher = user(session, "school_a")
+    assignment = session.scalar(select(RoleAssignment).where(RoleAssignment.user_id == teacher.id))
+    today = local_today()
+    delegation = Delegation(
+        principal=user(session, "approver"),
+        delegate=user(session, "officer"),
+        starts_on=today,
+        ends_on=today + timedelta(days=2),
+    )
+    session.add(delegation)
+    token, _secret = new_token(session, user(session, "officer"), "the officer's script")
+    session.flush()
+    assert result_a and allocation and installment and evaluation and year_2567 and assignment
+    step_1 = min(project.steps, key=lambda s: s.position)
+    return {
+        "project": project.id,
+        "step": step_1.id,
+        "result_a": result_a.id,
+        "allocation": allocation.id,
+        "installment": installment.id,
+        "evaluation": evaluation.id,
+        "year": year_2567.id,
+        "district": unit(session, "50230000").id,
+        "division": unit(session, "50230700").id,
+        "network_71": unit(session, "50230771").id,
+        "school_b_unit": school_b.id,
+        "teacher": teacher.id,
+        "assignment": assignment.id,
+        "officer": user(session, "officer").id,
+        "evaluator": user(session, "evaluator").id,
+        "delegation": delegation.id,
+        "token": token.id,
+        "today": today.isoformat(),
+        "later": (today + timedelta(days=5)).isoformat(),
+    }
+
+
+def expect(everyone: int, *, anonymous: int = 401, **roles: int) -> dict[str, int]:
+    """`everyone` for each signed-in caller unless named; anonymous gets 401 unless named."""
+    answers = {role: everyone for role in ROLES}
+    answers["anonymous"] = anonymous
+    answers.update(roles)
+    return answers
+
+
+SCHOOLS_404 = {"school_a": 404, "school_b": 404}
+ADMIN_ONLY = expect(403, admin=200)
+DISTRICT_201 = expect(403, officer=201, approver=201)
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    rule: str
+    path: Callable[[W], str]
+    expected: dict[str, int]
+    body: Callable[[W], dict[str, Any]] | None = None
+    bulk: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.rule}"
+
+
+I = "<int(max=2147483647):ident>"  # noqa: E741
+A = "/api/v1"
+ALLOCATION_NAMES = "submit,endorse,approve,return,revise,reject,withdraw,start_disbursing,complete"
+INSTALLMENT_NAMES = "approve,pay,reject"
+EVALUATION_NAMES = "self_assess,score,publish,reopen"
+PROJECT_NAMES = "submit,lock,return,request_revision,reopen,close,withdraw"
+RESULT_NAMES = "start,submit,accept,return"
+AUDITED = "project,step_result,allocation,installment,evaluation,user,delegation"
+
+ROWS = [
+    # ---- budget
+    Row("GET", f"{A}/allocations", lambda w: f"{A}/allocations", expect(200)),
+    Row(
+        "POST",
+        f"{A}/allocations",
+        lambda w: f"{A}/allocations",
+        DISTRICT_201,
+        lambda w: {
+            "project_id": w["project"],
+            "recipient_unit_id": w["network_71"],
+            "amount": "1000.00",
+        },
+    ),
+    Row(
+        "GET",
+        f"{A}/allocations/{I}",
+        lambda w: f"{A}/allocations/{w['allocation']}",
+        expect(200, **SCHOOLS_404),
+    ),
+    Row(
+        "POST",
+        f"{A}/allocations/{I}/installments",
+        lambda w: f"{A}/allocations/{w['allocation']}/installments",
+        expect(403, officer=201, approver=201, **SCHOOLS_404),
+        lambda w: {"amount": "1000.00"},
+    ),
+    Row(
+        "GET",
+        f"{A}/allocations/{I}/transitions",
+        lambda w: f"{A}/allocations/{w['allocation']}/transitions",
+        expect(200, **SCHOOLS_404),
+    ),
+    Row(
+        "POST",
+        f"{A}/allocations/{I}/transitions/<any({ALLOCATION_NAMES}):name>",
+        lambda w: f"{A}/allocations/{w['allocation']}/transitions/start_disbursing",
+        expect(403, officer=200, approver=200, **SCHOOLS_404),
+        lambda w: {},
+    ),
+    Row(
+        "POST",
+        f"{A}/allocations/transitions/<any({ALLOCATION_NAMES}):name>",
+        lambda w: f"{A}/allocations/transitions/start_disbursing",
+        expect(403, officer=200, approver=200, **SCHOOLS_404),
+        lambda w: {"ids": [w["allocation"]]},
+        bulk=True,
+    ),
+    Row("GET", f"{A}/installments", lambda w: f"{A}/installments", expect(200)),
+    Row(
+        "GET",
+        f"{A}/installments/{I}",
+        lambda w: f"{A}/installments/{w['installment']}",
+        expect(200, **SCHOOLS_404),
+    ),
+    Row(
+        "GET",
+        f"{A}/installments/{I}/transitions",
+        lambda w: f"{A}/installments/{w['installment']}/transitions",
+        expect(200, **SCHOOLS_404),
+    ),
+    Row(
+        "POST",
+        f"{A}/installments/{I}/transitions/<any({INSTALLMENT_NAMES}):name>",
+        lambda w: f"{A}/installments/{w['installment']}/transitions/pay",
+        # 90,000 is above the officer's limit of 50,000: only the approver pays it out.
+        expect(403, approver=200, **SCHOOLS_404),
+        lambda w: {"paid_on": w["today"]},
+    ),
+    Row(
+        "POST",
+        f"{A}/installments/transitions/<any({INSTALLMENT_NAMES}):name>",
+        lambda w: f"{A}/installments/transitions/pay",
+        expect(403, approver=200, **SCHOOLS_404),
+        lambda w: {"ids": [w["installment"]], "paid_on": w["today"]},
+        bulk=True,
+    ),
+    # ---- evaluations
+    Row("GET", f"{A}/evaluations", lambda w: f"{A}/evaluations", expect(200)),
+    Row(
+        "POST",
+        f"{A}/evaluations",
+        lambda w: f"{A}/evaluations",
+        expect(403, evaluator=201),
+        lambda w: {"project_id": w["project"], "fiscal_year": 2566, "quarter": 3},
+    ),
+    Row(
+        "GET",
+        f"{A}/evaluations/{I}",
+        lambda w: f"{A}/evaluations/{w['evaluation']}",
+        expect(200, **SCHOOLS_404),
+    ),
+    Row(
+        "GET",
+        f"{A}/evaluations/{I}/transitions",
+        lambda w: f"{A}/evaluations/{w['evaluation']}/transitions",
+        expect(200, **SCHOOLS_404),
+    ),
+    Row(
+        "POST",
+        f"{A}/evaluations/{I}/transitions/<any({EVALUATION_NAMES}):name>",
+        lambda w: f"{A}/evaluations/{w['evaluation']}/transitions/reopen",
+        expect(403, evaluator=200, **SCHOOLS_404),
+        lambda w: {"reason": "คะแนนผิด"},
+    ),
+    Row(
+        "POST",
+        f"{A}/evaluations/transitions/<any({EVALUATION_NAMES}):name>",
+        lambda w: f"{A}/evaluations/transitions/reopen",
+        expect(403, evaluator=200, **SCHOOLS_404),
+        lambda w: {"ids": [w["evaluation"]], "reason": "คะแนนผิด"},
+        bulk=True,
+    ),
+    # ---- projects
+    Row("GET", f"{A}/projects", lambda w: f"{A}/projects", expect(200)),
+    Row(
+        "POST",
+        f"{A}/projects",
+        lambda w: f"{A}/projects",
+        DISTRICT_201,
+        lambda w: {
+            "code": "50230000-7777",
+            "name": "โครงการใหม่",
+            "fiscal_year": 2566,
+            "owner_unit_id": w["district"],
+            "responsible_unit_id": w["division"],
+        },
+    ),
+    Row("GET", f"{A}/projects/{I}", lambda w: f"{A}/projects/{w['project']}", expect(200)),
+    Row(
+        "PATCH",
+        f"{A}/projects/{I}",
+        lambda w: f"{A}/projects/{w['project']}",
+        # The demo plan is locked: the district may edit drafts only.
+        expect(403, officer=409, approver=409),
+        lambda w: {"name": "ชื่อใหม่"},
+    ),
+    Row(
+        "GET", f"{A}/projects/{I}/kpis", lambda w: f"{A}/projects/{w['project']}/kpis", expect(200)
+    ),
+    Row(
+        "GET",
+        f"{A}/projects/{I}/reports",
+        lambda w: f"{A}/projects/{w['project']}/reports",
+        expect(200),
+    ),
+    Row(
+        "POST",
+        f"{A}/projects/{I}/reports",
+        lambda w: f"{A}/projects/{w['project']}/reports",
+        DISTRICT_201,
+        lambda w: {"reported_on": w["today"], "percent": "40.00", "narrative": "ก้าวหน้า"},
+    ),
+    Row(
+        "GET",
+        f"{A}/projects/{I}/steps",
+        lambda w: f"{A}/projects/{w['project']}/steps",
+        expect(200),
+    ),
+    Row(
+        "POST",
+        f"{A}/projects/{I}/steps",
+        lambda w: f"{A}/projects/{w['project']}/steps",
+        expect(403, officer=409, approver=409),
+        lambda w: {
+            "position": 6,
+            "name": "ขั้นตอนเพิ่ม",
+            "weight": "10.00",
+            "planned_start": "2023-01-01",
+            "planned_end": "2023-02-01",
+        },
+    ),
+    Row(
+        "GET",
+        f"{A}/projects/{I}/transitions",
+        lambda w: f"{A}/projects/{w['project']}/transitions",
+        expect(200),
+    ),
+    Row(
+        "POST",
+        f"{A}/projects/{I}/transitions/<any({PROJECT_NAMES}):name>",
+        lambda w: f"{A}/projects/{w['project']}/transitions/request_revision",
+        expect(403, officer=200, approver=200),
+        lambda w: {"reason": "ขอเพิ่มขั้นตอน"},
+    ),
+    Row(
+        "POST",
+        f"{A}/projects/transitions/<any({PROJECT_NAMES}):name>",
+        lambda w: f"{A}/projects/transitions/request_revision",
+        expect(403, officer=200, approver=200),
+        lambda w: {"ids": [w["project"]], "reason": "ขอเพิ่มขั้นตอน"},
+        bulk=True,
+    ),
+    # ---- results
+    Row("GET", f"{A}/results", lambda w: f"{A}/results", expect(200)),
+    Row(
+        "GET",
+        f"{A}/results/{I}",
+        lambda w: f"{A}/results/{w['result_a']}",
+        expect(200, school_b=404),
+    ),
+    Row(
+        "GET",
+        f"{A}/results/{I}/transitions",
+        lambda w: f"{A}/results/{w['result_a']}/transitions",
+        expect(200, school_b=404),
+    ),
+    Row(
+        "POST",
+        f"{A}/results/{I}/transitions/<any({RESULT_NAMES}):name>",
+        lambda w: f"{A}/results/{w['result_a']}/transitions/start",
+        expect(403, school_a=200, school_b=404, officer=200),
+        lambda w: {},
+    ),
+    Row(
+        "POST",
+        f"{A}/results/transitions/<any({RESULT_NAMES}):name>",
+        lambda w: f"{A}/results/transitions/start",
+        expect(403, school_a=200, school_b=404, officer=200),
+        lambda w: {"ids": [w["result_a"]]},
+        bulk=True,
+    ),
+    Row(
+        "POST",
+        f"{A}/steps/{I}/results",
+        lambda w: f"{A}/steps/{w['step']}/results",
+        DISTRICT_201,
+        lambda w: {"unit_id": w["school_b_unit"]},
+    ),
+    # ---- audit
+    Row(
+        "GET",
+        f"{A}/audit/<any({AUDITED}):object_type>/{I}",
+        lambda w: f"{A}/audit/allocation/{w['allocation']}",
+        expect(200, **SCHOOLS_404),
+    ),
+    # ---- org, users, years, strategy, delegations
+    Row("GET", f"{A}/me", lambda w: f"{A}/me", expect(200)),
+    Row("GET", f"{A}/units", lambda w: f"{A}/units", expect(200)),
+    Row(
+        "POST",
+        f"{A}/units",
+        lambda w: f"{A}/units",
+        expect(403, admin=201),
+        lambda w: {
+            "code": "5023077104",
+            "name_th": "โรงเรียนใหม่",
+            "kind": "school",
+            "parent_id": w["network_71"],
+        },
+    ),
+    Row(
+        "GET",
+        f"{A}/units/{I}",
+        lambda w: f"{A}/units/{w['division']}",
+        expect(200, **SCHOOLS_404),
+    ),
+    Row(
+        "PATCH",
+        f"{A}/units/{I}",
+        lambda w: f"{A}/units/{w['division']}",
+        expect(403, admin=200, **SCHOOLS_404),
+        lambda w: {"name_en": "Education Division (renamed)"},
+    ),
+    Row("GET", f"{A}/users", lambda w: f"{A}/users", expect(200)),
+    Row(
+        "POST",
+        f"{A}/users",
+        lambda w: f"{A}/users",
+        expect(403, admin=201),
+        lambda w: {"email": "new@test.tidtam.local", "name": "ครูใหม่", "password": "long-enough-1"},
+    ),
+    Row(
+        "GET",
+        f"{A}/users/{I}",
+        lambda w: f"{A}/users/{w['teacher']}",
+        expect(403, school_a=200, admin=200),
+    ),
+    Row(
+        "POST",
+        f"{A}/users/{I}/deactivate",
+        lambda w: f"{A}/users/{w['teacher']}/deactivate",
+        ADMIN_ONLY,
+    ),
+    Row(
+        "POST",
+        f"{A}/users/{I}/roles",
+        lambda w: f"{A}/users/{w['teacher']}/roles",
+        expect(403, admin=201),
+        lambda w: {"role": "school", "unit_id": w["school_b_unit"]},
+    ),
+    Row(
+        "POST",
+        f"{A}/users/{I}/roles/<int(max=2147483647):assignment>/withdraw",
+        lambda w: f"{A}/users/{w['teacher']}/roles/{w['assignment']}/withdraw",
+        ADMIN_ONLY,
+    ),
+    Row("GET", f"{A}/fiscal-years", lambda w: f"{A}/fiscal-years", expect(200)),
+    Row(
+        "POST",
+        f"{A}/fiscal-years",
+        lambda w: f"{A}/fiscal-years",
+        expect(403, admin=201),
+        lambda w: {"be_year": 2568},
+    ),
+    Row(
+        "PATCH",
+        f"{A}/fiscal-years/{I}",
+        lambda w: f"{A}/fiscal-years/{w['year']}",
+        ADMIN_ONLY,
+        lambda w: {"is_open": False},
+    ),
+    Row("GET", f"{A}/strategy-nodes", lambda w: f"{A}/strategy-nodes", expect(200)),
+    Row(
+        "POST",
+        f"{A}/strategy-nodes",
+        lambda w: f"{A}/strategy-nodes",
+        expect(403, admin=201),
+        lambda w: {"code": "9", "name": "ยุทธศาสตร์ใหม่"},
+    ),
+    Row("GET", f"{A}/delegations", lambda w: f"{A}/delegations", expect(200)),
+    Row(
+        "POST",
+        f"{A}/delegations",
+        lambda w: f"{A}/delegations",
+        # Anyone delegates their own authority, but not to themself.
+        expect(201, evaluator=422),
+        lambda w: {"delegate_id": w["evaluator"], "starts_on": w["today"], "ends_on": w["later"]},
+    ),
+    Row(
+        "POST",
+        f"{A}/delegations/{I}/withdraw",
+        lambda w: f"{A}/delegations/{w['delegation']}/withdraw",
+        # The approver gave it; the officer holds it but may not end it; others never see it.
+        expect(404, officer=403, approver=200, admin=200),
+    ),
+    Row("GET", f"{A}/tokens", lambda w: f"{A}/tokens", expect(200)),
+    Row("POST", f"{A}/tokens", lambda w: f"{A}/tokens", expect(201), lambda w: {"name": "x"}),
+    Row(
+        "DELETE",
+        f"{A}/tokens/{I}",
+        lambda w: f"{A}/tokens/{w['token']}",
+        expect(404, officer=204),
+    ),
+    # ---- documents (public: the API's description is no secret)
+    Row("GET", f"{A}/openapi.json", lambda w: f"{A}/openapi.json", expect(200, anonymous=200)),
+    Row("GET", f"{A}/docs", lambda w: f"{A}/docs", expect(200, anonymous=200)),
+]
+MATRIX = {row.key: row for row in ROWS}
+
+
+def api_rules(app: Flask) -> set[str]:
+    return {
+        f"{method} {rule.rule}"
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1")
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+
+
+def test_every_api_route_is_in_the_matrix(app: Flask) -> None:
+    missing = api_rules(app) - MATRIX.keys()
+    assert not missing, f"routes without a row in the permission matrix: {sorted(missing)}"
+    stale = MATRIX.keys() - api_rules(app)
+    assert not stale, f"rows for routes that do not exist: {sorted(stale)}"
+    assert len(MATRIX) == len(ROWS), "two rows for one route"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("key", sorted(MATRIX))
+def test_route_answers_each_caller_as_the_matrix_says(
+    client: FlaskClient, session: Session, key: str, role: str
+) -> None:
+    row = MATRIX[key]
+    ids = world(session)
+    headers = {**headers_for(session, role), **row.extra}
+    session.commit()
+    body = row.body(ids) if row.body else None
+    response = client.open(row.path(ids), method=row.method, json=body, headers=headers)
+    status = response.status_code
+    if row.bulk and status == 200:
+        (item,) = response.get_json()["results"]
+        status = item["status"]
+        assert item["ok"] is (status == 200)
+    assert status == row.expected[role], (role, key, response.get_data(as_text=True)[:400])
+    if response.status_code >= 400:
+        problem_of(response)
