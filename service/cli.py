@@ -80,3 +80,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(stack_command)
+    from service.demo.commands import generate_data_command
+
+    app.cli.add_command(generate_data_command)
