@@ -39,27 +39,34 @@ def _r(value: float) -> float:
 
 @dataclass(frozen=True)
 class Gauge:
-    """A half-ring gauge: `dash` is the value as a share of the ring's `pathLength` of 100."""
+    """A half-ring gauge: `value_path` draws the ring from 0 up to the value (None for 0)."""
 
     value: Decimal
-    dash: Decimal
+    value_path: str | None
     planned_x: float | None
     planned_y: float | None
+
+
+def _ring_point(percent: Decimal) -> tuple[float, float]:
+    angle = math.pi * (1 - float(_clamp(percent)) / 100)
+    return _r(100 + 80 * math.cos(angle)), _r(100 - 80 * math.sin(angle))
 
 
 def gauge(value: Decimal, planned: Decimal | None = None) -> Gauge:
     """A gauge for `value` percent, with a tick where `planned` percent lies (if given).
 
-    The ring is the upper half of a circle of radius 80 centred at (100, 100). Values outside
-    0..100 are drawn clamped. Never raises for Decimals.
+    The ring is the upper half of a circle of radius 80 centred at (100, 100); the value is an
+    arc of its own (not a dash pattern, which PDF renderers split at curve segments). Values
+    outside 0..100 are drawn clamped. Never raises for Decimals.
     """
-    dash = _clamp(value)
+    value_path = None
+    if _clamp(value) > 0:
+        x, y = _ring_point(value)
+        value_path = f"M20,100 A80,80 0 0 1 {x},{y}"
     planned_x = planned_y = None
     if planned is not None:
-        angle = math.pi * (1 - float(_clamp(planned)) / 100)
-        planned_x = _r(100 + 80 * math.cos(angle))
-        planned_y = _r(100 - 80 * math.sin(angle))
-    return Gauge(value=value, dash=dash, planned_x=planned_x, planned_y=planned_y)
+        planned_x, planned_y = _ring_point(planned)
+    return Gauge(value=value, value_path=value_path, planned_x=planned_x, planned_y=planned_y)
 
 
 # --------------------------------------------------------------------------------------------

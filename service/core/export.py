@@ -2,10 +2,10 @@
 dates in the Buddhist Era, amounts exact.
 
 A list is a sequence of :class:`Column` and an iterable of rows; each column reads its value
-from a row. CSV is UTF-8 with a byte-order mark (so Excel reads Thai) and amounts as plain
-decimals ("180000.00"); XLSX cells hold numbers written from the Decimal's own digits with a
-number format, text as text, and BE dates as text ("30/12/2565": a spreadsheet's date cell
-cannot hold a Buddhist Era year).
+from a row. CSV is UTF-8 with a byte-order mark (so Excel reads Thai), amounts as plain
+decimals ("180000.00") and user text that would start a formula quoted. XLSX cells hold
+numbers written from the Decimal's own digits (no float) with a number format, text as text,
+and BE dates as text ("30/12/2565": a spreadsheet's date cell cannot hold a BE year).
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ def be_numeric_date(day: date | None) -> str:
     return f"{day.day:02d}/{day.month:02d}/{be_year(day.year)}"
 
 
+#: A spreadsheet reads a cell starting with one of these as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _text(value: Any, kind: Kind) -> str:
     if value is None:
         return ""
@@ -53,6 +57,15 @@ def _text(value: Any, kind: Kind) -> str:
     if isinstance(value, Decimal):
         return f"{value:f}"
     return str(value)
+
+
+def _safe_text(value: Any, kind: Kind) -> str:
+    """Text for a CSV cell; user text that a spreadsheet would run as a formula gets a
+    leading apostrophe (it is shown, not run)."""
+    text = _text(value, kind)
+    if kind == "text" and text.startswith(_FORMULA_STARTS):
+        return "'" + text
+    return text
 
 
 def csv_lines(columns: Sequence[Column], rows: Iterable[Any]) -> Iterator[str]:
@@ -64,7 +77,7 @@ def csv_lines(columns: Sequence[Column], rows: Iterable[Any]) -> Iterator[str]:
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow([_text(column.value(row), column.kind) for column in columns])
+        writer.writerow([_safe_text(column.value(row), column.kind) for column in columns])
         yield buffer.getvalue()
 
 
@@ -94,6 +107,7 @@ def xlsx_bytes(columns: Sequence[Column], rows: Iterable[Any], title: str) -> by
                 cell.number_format = _NUMBER_FORMATS[column.kind]
             else:
                 cell = WriteOnlyCell(sheet, value=_text(value, column.kind))
+                cell.data_type = "s"  # text stays text: "=…" in a name is not a formula
             cells.append(cell)
         sheet.append(cells)
     output = io.BytesIO()

@@ -29,7 +29,6 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    cast,
     func,
     literal,
     literal_column,
@@ -100,7 +99,7 @@ def step_figures(project_ids: Any, day: date) -> RowsSelect:
         .group_by(PlanStep.planned_start, PlanStep.planned_end)
         .subquery("per_step")
     )
-    today = day_number(cast(literal(day), Date))
+    today = day_number(literal(day, Date))
     start = day_number(per_step.c.planned_start)
     end = day_number(per_step.c.planned_end)
     # "* 1.0" keeps the division exact-ish on SQLite, which divides integers as integers.
