@@ -1,0 +1,248 @@
+"""The district dashboard: figures that agree with the project page, filters, sorting and
+pages computed in SQL, a fixed number of queries whatever the number of projects, scope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, event, select
+from sqlalchemy.orm import Session
+
+from service.budget.models import InstallmentState
+from service.dashboard.queries import Filters, project_listing
+from service.org.models import Role, User
+from service.projects.models import Project, ProjectState
+from service.projects.page import build_project_page
+from tests.html_text import visible_text
+from tests.project_data import StepSpec, make_district, make_project, make_user, unit, year
+
+DAY = date(2023, 1, 15)
+
+
+def officer(session: Session) -> User:
+    found = session.scalar(select(User).where(User.email == "officer@demo.tidtam.local"))
+    assert found is not None
+    return found
+
+
+def varied_projects(session: Session) -> list[Project]:
+    division = unit(session, "50230700")
+    network = unit(session, "50230771")
+    schools = [unit(session, code) for code in ("5023077101", "5023077102", "5023077103")]
+    return [
+        make_project(
+            session,
+            owner=division,
+            name="ก ครบตามแผน",
+            steps=[
+                StepSpec("40", "2022-10-01", "2022-10-31", ["100"]),
+                StepSpec("60", "2022-11-01", "2023-06-30", ["80"]),
+            ],
+            budget="500000.00",
+            allocations=[
+                (
+                    network,
+                    "300000.00",
+                    [
+                        ("100000.00", InstallmentState.PAID),
+                        ("50000.50", InstallmentState.APPROVED),
+                        ("10000.00", InstallmentState.REQUESTED),
+                    ],
+                )
+            ],
+        ),
+        make_project(
+            session,
+            owner=division,
+            name="ข ล่าช้า",
+            steps=[
+                StepSpec("30", "2022-10-01", "2022-10-31", ["100", None, "50"], schools),
+                StepSpec("50", "2022-11-01", "2023-02-28", [None]),
+                StepSpec("20", "2023-03-01", "2023-09-30", []),
+            ],
+            budget="120000.25",
+        ),
+        make_project(session, owner=division, name="ค ไม่มีขั้นตอน", budget="1.00"),
+        make_project(
+            session,
+            owner=division,
+            name="ง ยังไม่ถึงกำหนด",
+            steps=[StepSpec("100", "2023-05-01", "2023-08-31", [])],
+        ),
+    ]
+
+
+def test_listing_figures_agree_with_the_project_page(session: Session) -> None:
+    projects = varied_projects(session)
+    listing = project_listing(
+        session, officer(session), Filters(year=year(session), sort="name"), DAY
+    )
+    rows = {row.project_id: row for row in listing.rows}
+    for project in projects:
+        page = build_project_page(session, project, DAY, datetime.now(UTC))
+        row = rows[project.id]
+        assert (row.actual, row.planned, row.overdue) == (
+            page.actual,
+            page.planned,
+            page.overdue_steps,
+        ), project.name
+        assert row.behind == page.behind
+        assert (row.approved, row.allocated, row.granted, row.paid) == (
+            page.budget.approved,
+            page.budget.allocated,
+            page.budget.granted,
+            page.budget.paid,
+        )
+    first = rows[projects[0].id]
+    assert (first.allocated, first.granted, first.paid) == (
+        Decimal("300000.00"),
+        Decimal("150000.50"),
+        Decimal("100000.00"),
+    )
+    late = rows[projects[1].id]
+    # 30 × (100 + 0 + 50) / 3 / 100 = 15 actual; plan on 15 Jan: 30 + 50 × 76/120 = 61.67
+    assert (late.actual, late.planned, late.overdue, late.behind) == (
+        Decimal("15.00"),
+        Decimal("61.67"),
+        0,
+        True,
+    )
+
+
+def test_dashboard_shows_the_demo_project_behind_schedule(login_as) -> None:  # type: ignore[no-untyped-def]
+    body = login_as("officer").get("/dashboard?year=2566&lang=th").get_data(as_text=True)
+    text = visible_text(body)
+    assert "50230000-3598" in text
+    row = "50230000-3598 ค่าใช้จ่ายในการพัฒนาคุณภาพเครือข่ายโรงเรียน ฝ่ายการศึกษา"
+    assert f"{row} 20.00 100.00 80.00 ล่าช้ากว่าแผน 4 180,000.00 0.00" in text
+    assert 'class="behind"' in body
+
+
+def test_filters_sort_and_pages(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    projects = varied_projects(session)
+    division = unit(session, "50230700")
+    for number in range(50):
+        make_project(session, owner=division, name=f"ซ โครงการเติม {number:02d}")
+    client = login_as("officer")
+
+    def codes(query: str) -> list[str]:
+        body = client.get(f"/dashboard?year=2566&{query}").get_data(as_text=True)
+        return [p.code for p in [*projects, _demo(session)] if f">{p.code}</a>" in body]
+
+    assert codes("q=ล่าช้า") == [projects[1].code]
+    assert codes("q=3598") == ["50230000-3598"]
+    # Today every plan has ended: all projects with steps and less than 90 % done are behind.
+    behind = {projects[0].code, projects[1].code, projects[3].code, "50230000-3598"}
+    assert set(codes("behind=1&sort=-gap")) == behind
+    body = client.get("/dashboard?year=2566&sort=-actual").get_data(as_text=True)
+    assert body.index(projects[0].code) < body.index(projects[1].code)
+    body = client.get("/dashboard?year=2566&sort=actual").get_data(as_text=True)
+    assert 'aria-sort="ascending"' in body
+    # 55 projects: two pages of 50
+    text = visible_text(client.get("/dashboard?year=2566&lang=en").get_data(as_text=True))
+    assert "55 projects" in text
+    page2 = client.get("/dashboard?year=2566&page=2").get_data(as_text=True)
+    assert page2.count('<td data-label="') // 9 == 5
+    assert 'rel="prev"' in page2
+    # a unit of the officer's scope filters; a unit outside it is not theirs to name
+    assert client.get("/dashboard?year=2566&unit=50230771").status_code == 200
+    assert client.get("/dashboard?year=2566&unit=50230000").status_code == 404
+    assert client.get("/dashboard?year=2499").status_code == 404
+    assert client.get("/dashboard?year=2566&sort=nonsense&page=x").status_code == 200
+
+
+def _demo(session: Session) -> Project:
+    found = session.scalar(select(Project).where(Project.code == "50230000-3598"))
+    assert found is not None
+    return found
+
+
+def test_listing_pages_with_sql_sorting_on_derived_figures(session: Session) -> None:
+    projects = varied_projects(session)
+    filters = Filters(year=year(session), sort="actual", descending=True, page=1)
+    listing = project_listing(session, officer(session), filters, DAY, page_size=2)
+    assert listing.total == 5 and listing.pages == 3
+    assert [r.project_id for r in listing.rows] == [projects[0].id, _demo(session).id]
+    behind = project_listing(
+        session, officer(session), Filters(year=year(session), behind=True, sort="code"), DAY
+    )
+    # on 15 Jan 2023 the demo project is 60 points behind (80 planned, 20 done)
+    assert {r.project_id for r in behind.rows} == {projects[1].id, _demo(session).id}
+
+
+def test_the_dashboard_makes_the_same_number_of_queries_for_5_or_55_projects(
+    app: Flask, login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("officer")
+    varied_projects(session)
+    few = _count_queries(app, client, "/dashboard?year=2566&sort=-gap")
+    division = unit(session, "50230700")
+    for number in range(50):
+        make_project(
+            session,
+            owner=division,
+            steps=[StepSpec("100", "2022-10-01", "2023-09-30", ["10"])],
+            name=f"โครงการ {number}",
+        )
+    many = _count_queries(app, client, "/dashboard?year=2566&sort=-gap")
+    assert many == few
+    assert _count_queries(app, client, "/dashboard?year=2566") == _count_queries(
+        app, client, "/dashboard?year=2566&page=2"
+    )
+
+
+def _count_queries(app: Flask, client: FlaskClient, path: str) -> int:
+    with _counting(app.extensions["tidtam.db"]) as statements:
+        assert client.get(path).status_code == 200
+    return len(statements)
+
+
+@contextmanager
+def _counting(engine: Engine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_scope_an_officer_of_another_district_sees_only_its_projects(
+    client: FlaskClient, session: Session
+) -> None:
+    from tests.conftest import login
+
+    district, division, _school = make_district(session, "50990000")
+    theirs = make_project(session, owner=district, responsible=division, name="โครงการเขตอื่น")
+    _user, password = make_user(session, Role.OFFICER, division, "officer2@test.tidtam.local")
+    login(client, "officer2@test.tidtam.local", password)
+    body = client.get("/dashboard?year=2566").get_data(as_text=True)
+    assert theirs.code in body
+    assert "50230000-3598" not in body
+    assert client.get(f"/projects/{_demo(session).id}").status_code == 404
+
+
+def test_schools_and_anonymous_readers_have_no_dashboard(client: FlaskClient, login_as) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/dashboard").status_code == 302
+    school = login_as("school")
+    assert school.get("/dashboard").status_code == 403
+    assert school.get("/dashboard?format=csv").status_code == 403
+
+
+def test_drafts_show_on_the_dashboard_but_not_in_public(session: Session, login_as) -> None:  # type: ignore[no-untyped-def]
+    draft = make_project(
+        session, owner=unit(session, "50230700"), state=ProjectState.DRAFT, name="ร่างโครงการ"
+    )
+    client = login_as("officer")
+    assert draft.code in client.get("/dashboard?year=2566").get_data(as_text=True)
+    assert draft.code not in client.get("/public/projects?year=2566").get_data(as_text=True)

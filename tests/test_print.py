@@ -1,0 +1,118 @@
+"""The A4 print view and its PDF: Thai font, amounts in figures and in words, offline."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.core.pdf import BASE_URL, RefusedURL
+from service.projects.models import Project
+from tests.html_text import visible_text
+
+ROOT = Path(__file__).resolve().parent.parent
+# Families of Debian's fonts-thai-tlwg / fonts-noto-core / TH Sarabun that carry Thai glyphs.
+THAI_FONTS = re.compile(
+    rb"/FontName\s*/[A-Z]{6}\+(Laksaman|Garuda|Loma|Kinnari|Norasi|Sawasdee|Umpush|Waree|"
+    rb"Purisa|TlwgTypo|TlwgMono|Tlwg|NotoSansThai|NotoSerifThai|THSarabun|Sarabun)"
+)
+
+
+def demo(session: Session) -> Project:
+    found = session.scalar(select(Project).where(Project.code == "50230000-3598"))
+    assert found is not None
+    return found
+
+
+def test_print_view_is_a4_with_a_thai_font_and_amounts_in_words(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    response = login_as("officer").get(f"/projects/{demo(session).id}/print")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert 'href="/static/print.css"' in body
+    assert 'class="print"' in body
+    text = visible_text(body)
+    assert "180,000.00 (หนึ่งแสนแปดหมื่นบาทถ้วน)" in text  # approved
+    assert "0.00 (ศูนย์บาทถ้วน)" in text  # paid
+    assert "90,000.00 เก้าหมื่นบาทถ้วน" in text  # each network's allocation
+    assert "พิมพ์ข้อมูล" not in text  # no links to itself
+    css = (ROOT / "static" / "print.css").read_text()
+    assert re.search(r"@page\s*{[^}]*size:\s*A4", css)
+    assert "Laksaman" in css and "TH Sarabun New" in css
+
+
+def test_print_css_is_served(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/static/print.css")
+    assert response.status_code == 200 and b"@page" in response.data
+    response.close()
+
+
+def _weasyprint_or_skip() -> None:
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as error:  # OSError: Pango missing
+        pytest.skip(f"WeasyPrint cannot be imported here ({error}); the PDF is not tested")
+
+
+def test_pdf_download_holds_thai_text(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    _weasyprint_or_skip()
+    project = demo(session)
+    response = login_as("officer").get(f"/projects/{project.id}.pdf")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    assert f'filename="project-{project.code}.pdf"' in response.headers["Content-Disposition"]
+    pdf = response.data
+    assert pdf.startswith(b"%PDF-")
+    assert THAI_FONTS.search(_inflated(pdf)), "no Thai font embedded: install fonts-thai-tlwg"
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True
+        ).stdout.decode("utf-8")
+        # Words without ำ or stacked marks, which extraction from some Thai fonts reorders.
+        for expected in (
+            project.code,
+            "ค่าใช้จ่ายในการพัฒนาคุณภาพเครือข่ายโรงเรียน",
+            "หลักการและเหตุผล",
+            "สนับสนุนยุทธศาสตร์กรุงเทพมหานคร",
+        ):
+            assert expected in text.replace("\n", " "), expected
+
+
+def _inflated(pdf: bytes) -> bytes:
+    """The PDF with its compressed streams (object streams hold the font names) inflated."""
+    parts = [pdf]
+    for match in re.finditer(rb"stream\r?\n", pdf):
+        end = pdf.find(b"endstream", match.end())
+        try:
+            parts.append(zlib.decompress(pdf[match.end() : end]))
+        except zlib.error:
+            continue
+    return b"\n".join(parts)
+
+
+def test_pdf_is_scoped_like_the_page(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    assert login_as("school").get("/projects/987654.pdf").status_code == 404
+
+
+def test_print_views_load_static_files_only(app: Flask) -> None:
+    _weasyprint_or_skip()
+    from service.core.pdf import static_fetcher
+
+    fetch = static_fetcher(app.static_folder or "static")
+    response = fetch(BASE_URL + "static/print.css")
+    assert b"@page" in response.read()
+    response.close()
+    for url in (
+        "http://127.0.0.1:9/",
+        "file:///etc/passwd",
+        BASE_URL + "static/../service/config.py",
+        "http://evil.example/static/print.css",
+    ):
+        with pytest.raises(RefusedURL):
+            fetch(url)
