@@ -61,11 +61,16 @@ def _from_token(session: Session, header: str) -> User:
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
         raise Unauthorized("send `Authorization: Bearer tdt_…` with a personal API token")
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None or row.revoked_at is not None:
+    # The token and its user in one round trip: this runs before every scripted request.
+    found = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(token))
+    ).one_or_none()
+    if found is None or found[0].revoked_at is not None:
         raise Unauthorized("the API token is unknown or revoked", invalid=True)
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    row, user = found
+    if not user.active:
         raise Unauthorized("the token's user is deactivated", invalid=True)
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
