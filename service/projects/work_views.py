@@ -179,8 +179,12 @@ def _weights_summary(values: dict[str, Any]) -> tuple[str, str | None]:
             weights.append(Decimal(row["weight"].replace(",", "")))
         except InvalidOperation:
             continue
-    total = weights_total(w for w in weights if w.is_finite())
-    return f"{total.normalize():f}", weights_problem(w for w in weights if w.is_finite())
+    finite = [w for w in weights if w.is_finite()]
+    total = f"{weights_total(finite).normalize():f}"
+    problem = weights_problem(finite)
+    if problem and not any(w < 0 for w in finite):
+        problem = _("weights sum to %(total)s, not 100", total=total)  # the same, in Thai too
+    return total, problem
 
 
 def _render(

@@ -74,7 +74,11 @@ def _render_result(
         evidence=evidence,
         options=options_for(result),
         form=form
-        or {"completion": f"{result.completion.normalize():f}", "narrative": result.narrative},
+        or {
+            # Never reported: an empty field, not a "0" to delete first.
+            "completion": f"{result.completion.normalize():f}" if result.submitted_at else "",
+            "narrative": result.narrative,
+        },
         errors=refused.fields if refused else {},
         max_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
         today=local_today(),
