@@ -12,6 +12,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from service.core.queues import reliability_settings
+
 PRODUCTION = "production"
 
 
@@ -77,6 +79,7 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict[s
         prefix = env["CELERY_KEY_PREFIX"]
         celery["broker_transport_options"] = {"global_keyprefix": prefix}
         celery["result_backend_transport_options"] = {"global_keyprefix": prefix}
+    celery.update(reliability_settings(celery))
     return {
         "TIDTAM_ENV": env.get("TIDTAM_ENV", "development"),
         "SECRET_KEY": _secret_key(instance, env, production),
@@ -91,6 +94,12 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict[s
         "MAIL_USE_TLS": env.get("MAIL_USE_TLS", "false").lower() == "true",
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "tidtam@localhost"),
         "PUBLIC_URL": env.get("PUBLIC_URL", "http://localhost:5000"),
+        # Notification delivery: how long a sending worker / a queued dispatch task owns a row
+        # before someone else may take it over, and how often a delivery is tried.
+        "NOTIFICATION_SEND_LEASE_SECONDS": int(env.get("NOTIFICATION_SEND_LEASE_SECONDS", "120")),
+        "NOTIFICATION_REQUEUE_SECONDS": int(env.get("NOTIFICATION_REQUEUE_SECONDS", "600")),
+        "NOTIFICATION_MAX_ATTEMPTS": int(env.get("NOTIFICATION_MAX_ATTEMPTS", "5")),
+        "MAIL_TIMEOUT": float(env.get("MAIL_TIMEOUT", "20")),
         # Sub-score labels of an evaluation, as the legacy page prints them.
         "EVALUATION_SUBSCORE_LABELS": tuple(
             env.get("EVALUATION_SUBSCORE_LABELS", "2.1,2.2").split(",", 1)

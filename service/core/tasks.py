@@ -7,6 +7,7 @@ so a worker never reads a row that is not there yet.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery, Task
@@ -15,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 _PENDING = "tidtam.pending_tasks"
+log = logging.getLogger("tidtam.tasks")
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -38,15 +40,26 @@ def send_task(name: str, *args: Any, **options: Any) -> None:
 
 
 def enqueue_after_commit(session: Session, name: str, *args: Any, **options: Any) -> None:
-    """Send task `name` once `session` commits; forget it if the session rolls back."""
-    session.info.setdefault(_PENDING, []).append((name, args, options))
+    """Send task `name` once `session` commits; forget it if the session rolls back.
+
+    Asking twice for the same task with the same arguments in one transaction sends it once.
+    """
+    pending = session.info.setdefault(_PENDING, [])
+    if (name, args, options) not in pending:
+        pending.append((name, args, options))
 
 
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, [])
     for name, args, options in pending:
-        send_task(name, *args, **options)
+        try:
+            send_task(name, *args, **options)
+        except Exception:
+            # The transaction has committed: a broker that is down must not turn it into an
+            # error page. Work that must not be lost is in the database (the outbox, pending
+            # notifications), where beat and the sweeps find it when the broker is back.
+            log.warning("could not send %s after commit; beat will catch up", name, exc_info=True)
 
 
 @event.listens_for(Session, "after_soft_rollback")

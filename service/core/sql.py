@@ -1,0 +1,123 @@
+"""Small per-dialect SQL pieces for set-based work that runs on PostgreSQL and SQLite alike:
+the upsert insert, the Asia/Bangkok day of an instant, whole days between two dates, JSON
+objects, and text concatenation.
+
+SQLite keeps instants as naive UTC text and dates as 'YYYY-MM-DD' text; PostgreSQL has real
+types. Each helper returns an expression that compares and sorts the same way on both.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import JSON, Date, Integer, String, cast, exists, func, literal, select, type_coerce
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+
+from service.core.fiscal import DEFAULT_TZ
+
+__all__ = [
+    "add_days",
+    "concat_text",
+    "date_literal",
+    "days_between",
+    "dialect_of",
+    "json_array_has",
+    "json_object",
+    "json_with",
+    "local_day",
+    "upsert_insert",
+]
+
+
+def dialect_of(session: Session) -> str:
+    """'postgresql' or 'sqlite'."""
+    return session.get_bind().dialect.name
+
+
+def upsert_insert(dialect: str, table: Any) -> Any:
+    """An INSERT that knows ON CONFLICT (both dialects spell it the same way)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for {dialect}")
+
+
+def date_literal(dialect: str, day: date) -> ColumnElement[Any]:
+    """A date constant: DATE on PostgreSQL, 'YYYY-MM-DD' text on SQLite (how it stores dates)."""
+    if dialect == "postgresql":
+        return cast(literal(day.isoformat()), Date)
+    return literal(day.isoformat(), String)
+
+
+def _utc_offset_hours(tz: str) -> float:
+    # SQLite has no zone database; the service's zone (Asia/Bangkok) keeps +07:00 all year.
+    offset = datetime(2000, 1, 1, tzinfo=ZoneInfo(tz)).utcoffset() or timedelta(0)
+    return offset.total_seconds() / 3600
+
+
+def local_day(dialect: str, instant: Any, tz: str = DEFAULT_TZ) -> ColumnElement[Any]:
+    """The calendar day of the UTC instant column `instant` in `tz` (default Asia/Bangkok)."""
+    if dialect == "postgresql":
+        return cast(func.timezone(tz, instant), Date)
+    hours = _utc_offset_hours(tz)
+    return func.date(instant, f"{hours:+g} hours")
+
+
+def days_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[int]:
+    """Whole days from `earlier` to `later` (both dates): negative when `later` is earlier."""
+    if dialect == "postgresql":
+        return type_coerce(later - earlier, Integer)
+    return cast(func.julianday(later) - func.julianday(earlier), Integer)
+
+
+def add_days(dialect: str, day: Any, days: Any) -> ColumnElement[Any]:
+    """`day` + `days` (an integer expression) as a date."""
+    if dialect == "postgresql":
+        return type_coerce(day + days, Date)
+    return func.date(day, concat_text("+", days, " days"))
+
+
+def concat_text(*parts: Any) -> ColumnElement[str]:
+    """Parts joined with ||, numbers cast to text (SQLite before 3.44 has no concat())."""
+    expressions: list[ColumnElement[Any]] = [
+        literal(part, String) if isinstance(part, str) else cast(part, String) for part in parts
+    ]
+    result = expressions[0]
+    for expression in expressions[1:]:
+        result = result.op("||")(expression)
+    return type_coerce(result, String)
+
+
+def json_object(dialect: str, **fields: Any) -> ColumnElement[Any]:
+    """A JSON object built in SQL from named expressions."""
+    arguments: list[Any] = []
+    for key, value in fields.items():
+        if isinstance(value, BindParameter):
+            # PostgreSQL cannot infer a parameter's type inside json_build_object(VARIADIC any).
+            value = cast(value, value.type)
+        arguments += [cast(literal(key, String), String), value]
+    function = func.json_build_object if dialect == "postgresql" else func.json_object
+    return type_coerce(function(*arguments), JSON)
+
+
+def json_with(dialect: str, document: Any, key: str, value: Any) -> ColumnElement[Any]:
+    """The JSON object `document` with `key` set to `value`."""
+    if dialect == "postgresql":
+        merged = cast(document, postgresql.JSONB).op("||")(
+            func.jsonb_build_object(literal(key, String), value)
+        )
+        return type_coerce(cast(merged, postgresql.JSON), JSON)
+    return type_coerce(func.json_set(document, f"$.{key}", value), JSON)
+
+
+def json_array_has(dialect: str, document: Any, value: Any) -> ColumnElement[bool]:
+    """Whether the JSON array of strings `document` holds `value`."""
+    if dialect == "postgresql":
+        return cast(document, postgresql.JSONB).has_key(value)
+    element = func.json_each(document).table_valued("value")
+    return exists(select(literal(1)).select_from(element).where(element.c.value == value))
