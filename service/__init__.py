@@ -76,6 +76,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     ):
         app.register_blueprint(work_views.bp)
 
+    # The workers' pages, health and commands: notification centre, rollup progress,
+    # /healthz/workers and `flask workers-status`.
+    from service.notifications import views as notification_views
+    from service.ops import workers as worker_ops
+    from service.rollups import views as rollup_views
+
+    for worker_views in (notification_views, rollup_views, worker_ops):
+        app.register_blueprint(worker_views.bp)
+
     log.info("Tidtam on %s", describe_stack(app))
     return app
 

@@ -4,6 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.schedules import crontab
+
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "health-every-5-minutes": {"task": "tidtam.health", "schedule": 300.0},
+    # Crontab times are Bangkok time (Celery's `timezone`). Short `expires`: a tick that
+    # waited out a broker outage is dropped, the next one does the same work.
+    "outbox-relay-every-5-seconds": {
+        "task": "tidtam.outbox.relay",
+        "schedule": 5.0,
+        "options": {"expires": 30},
+    },
+    "notifications-sweep-every-minute": {
+        "task": "tidtam.notifications.sweep",
+        "schedule": 60.0,
+        "options": {"expires": 120},
+    },
+    "notifications-digest-daily-0700": {
+        "task": "tidtam.notifications.digest",
+        "schedule": crontab(hour=7, minute=0),
+    },
+    "deadlines-hourly": {
+        "task": "tidtam.deadlines.run",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 3000},
+    },
+    "rollups-quarter-end": {
+        "task": "tidtam.rollups.quarter_end",
+        "schedule": crontab(minute=30, hour=0, day_of_month=1, month_of_year="1,4,7,10"),
+    },
+    "rollups-current-quarter-nightly": {
+        "task": "tidtam.rollups.current",
+        "schedule": crontab(minute=15, hour=1),
+    },
 }

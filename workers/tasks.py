@@ -1,4 +1,9 @@
-"""Tasks. Each has an explicit name and takes ids, never objects."""
+"""Tasks. Each has an explicit name and takes ids, never objects.
+
+Autodiscovery imports this module; the task modules it imports register theirs:
+workers.notifications (outbox relay, dispatch, sweep, digest), workers.deadlines (the
+deadline engine), workers.rollups (quarterly rollups).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ from celery import shared_task
 from sqlalchemy import text
 
 from service.core.db import db, utcnow
+from workers import deadlines, notifications, rollups
+
+__all__ = ["deadlines", "health", "notifications", "rollups"]
 
 
 @shared_task(name="tidtam.health", ignore_result=False)

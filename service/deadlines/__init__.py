@@ -1,0 +1,1 @@
+"""The deadline engine: reminder rules as data, fired by beat, one set-based query per rule."""

@@ -1,0 +1,187 @@
+"""Delivering claimed notifications: each one is claimed, sent and recorded in transactions
+of its own, because a claim must be committed before the mail leaves and the outcome must be
+committed before the next one is claimed. This is the one place in the service that commits
+several times; the dispatch task calls it and nothing else does."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from service.core.db import utcnow
+from service.core.logs import log_event
+from service.notifications.mail import DeliveryError, Mailer, digest_mail, notification_mail
+from service.notifications.messages import describe, summary
+from service.notifications.models import Channel, DeliveryState
+from service.notifications.operations import (
+    Delivery,
+    DeliverySettings,
+    claim_delivery,
+    claim_digest,
+    record_digest_sent,
+    record_failure,
+    record_sent,
+    release_digest,
+)
+from service.notifications.webhook import post
+
+log = logging.getLogger("tidtam.notifications")
+
+WEBHOOK_TIMEOUT = 10.0
+
+
+@dataclass
+class DispatchOutcome:
+    """What became of a batch: sent, to retry (failed for now, or held by another worker until
+    `retry_not_before`), and failed for good (shown to admins)."""
+
+    sent: list[int] = field(default_factory=list)
+    retry: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    retry_not_before: datetime | None = None
+
+
+def _send(delivery: Delivery, words: dict[str, str], mailer: Mailer) -> None:
+    if delivery.channel is Channel.EMAIL:
+        mailer.send(notification_mail(delivery, words))
+        return
+    if delivery.channel is Channel.WEBHOOK:
+        if not delivery.endpoint_url:
+            raise DeliveryError("the webhook endpoint is withdrawn")
+        post(
+            delivery.endpoint_url,
+            delivery.endpoint_secret,
+            {
+                "delivery": delivery.delivery_key,
+                "kind": delivery.kind,
+                "object_type": delivery.object_type,
+                "object_id": delivery.object_id,
+                "recipient": {"id": delivery.recipient_id, "name": delivery.recipient_name},
+                "text": summary(delivery.kind, delivery.payload, words, delivery.language),
+                "link": words.get("link", ""),
+                "payload": delivery.payload,
+                "created_at": delivery.created_at.isoformat(),
+            },
+            delivery.delivery_key,
+            WEBHOOK_TIMEOUT,
+        )
+        return
+    raise DeliveryError(f"channel {delivery.channel} is not sent by workers")
+
+
+def deliver(
+    session: Session,
+    ids: Sequence[int],
+    *,
+    settings: DeliverySettings,
+    held_until: datetime,
+) -> DispatchOutcome:
+    """Deliver the notifications `ids`, each exactly once (see operations' docstring).
+
+    A row another worker holds is left alone and reported for a retry after its lease; a
+    failure sets the row back to pending, held until `held_until` for the retry the caller
+    schedules (after it, the sweep may re-queue it), or at the last attempt to failed.
+    Commits after each claim and each outcome.
+    """
+    outcome = DispatchOutcome()
+    with Mailer() as mailer:
+        for notification_id in ids:
+            claim = claim_delivery(
+                session, notification_id, now=utcnow(), lease=settings.send_lease
+            )
+            delivery = claim.delivery
+            if delivery is None:
+                session.commit()
+                if claim.busy_until is not None:
+                    outcome.retry.append(notification_id)
+                    if (
+                        outcome.retry_not_before is None
+                        or claim.busy_until > outcome.retry_not_before
+                    ):
+                        outcome.retry_not_before = claim.busy_until
+                else:
+                    outcome.skipped.append(notification_id)
+                continue
+            words = describe(
+                session,
+                delivery.object_type,
+                delivery.object_id,
+                delivery.payload,
+                delivery.language,
+            )
+            session.commit()  # the claim is durable before anything leaves
+            try:
+                _send(delivery, words, mailer)
+            except DeliveryError as error:
+                state = record_failure(
+                    session,
+                    notification_id,
+                    str(error),
+                    held_until=held_until,
+                    max_attempts=settings.max_attempts,
+                )
+                session.commit()
+                failed_for_good = state is DeliveryState.FAILED
+                (outcome.failed if failed_for_good else outcome.retry).append(notification_id)
+                log_event(
+                    log,
+                    "notification.failed" if failed_for_good else "notification.retry",
+                    logging.WARNING,
+                    notification_id=notification_id,
+                    channel=delivery.channel.value,
+                    attempt=delivery.attempts,
+                    error=str(error),
+                )
+                continue
+            record_sent(session, notification_id, now=utcnow())
+            session.commit()
+            outcome.sent.append(notification_id)
+            log_event(
+                log,
+                "notification.sent",
+                notification_id=notification_id,
+                channel=delivery.channel.value,
+                kind=delivery.kind,
+                object_type=delivery.object_type,
+                object_id=delivery.object_id,
+                recipient_id=delivery.recipient_id,
+                attempt=delivery.attempts,
+            )
+    return outcome
+
+
+def deliver_digests(
+    session: Session, user_ids: Sequence[int], *, settings: DeliverySettings
+) -> list[int]:
+    """Send each user one mail with every notification held for their digest. Returns the ids
+    of the notifications sent. A failure leaves the rows for the next digest run."""
+    sent: list[int] = []
+    with Mailer() as mailer:
+        for user_id in user_ids:
+            deliveries = claim_digest(session, user_id, now=utcnow(), lease=settings.send_lease)
+            if not deliveries:
+                session.commit()
+                continue
+            items = [
+                (d, describe(session, d.object_type, d.object_id, d.payload, d.language))
+                for d in deliveries
+            ]
+            session.commit()
+            ids = [d.id for d in deliveries]
+            try:
+                mailer.send(digest_mail(items))
+            except DeliveryError as error:
+                release_digest(session, ids, str(error))
+                session.commit()
+                log_event(log, "digest.failed", logging.WARNING, user_id=user_id, error=str(error))
+                continue
+            record_digest_sent(session, ids, now=utcnow())
+            session.commit()
+            sent += ids
+            log_event(log, "digest.sent", user_id=user_id, notification_ids=ids)
+    return sent

@@ -1,0 +1,152 @@
+"""Mail over SMTP: a notification or a digest rendered in the recipient's language from
+templates/mail/, sent through one connection per batch."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+from types import TracebackType
+from typing import Any
+
+from flask import current_app
+
+from service.notifications.messages import subject, summary
+from service.notifications.operations import Delivery
+
+
+class DeliveryError(RuntimeError):
+    """A mail or webhook could not be delivered now; the message says why."""
+
+
+def _render(template: str, **context: Any) -> str:
+    # The Jinja environment directly: mails are rendered by workers, outside any request.
+    return current_app.jinja_env.get_template(template).render(**context)
+
+
+def _language(lang: str) -> str:
+    return "en" if lang == "en" else "th"
+
+
+def _settings_link() -> str:
+    return current_app.config.get("PUBLIC_URL", "").rstrip("/") + "/notifications/settings"
+
+
+def _envelope(to_name: str, to_email: str, lang: str, message_id: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    message["To"] = formataddr((to_name, to_email))
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    return message
+
+
+def notification_mail(delivery: Delivery, words: dict[str, str]) -> EmailMessage:
+    """The mail for one notification, in its recipient's language, with its stable
+    Message-ID."""
+    lang = _language(delivery.language)
+    message = _envelope(
+        delivery.recipient_name, delivery.recipient_email, lang, delivery.message_id
+    )
+    message["Subject"] = subject(delivery.kind, delivery.payload, words, lang)
+    message["X-Tidtam-Delivery"] = delivery.delivery_key
+    message.set_content(
+        _render(
+            f"mail/notification.{lang}.txt",
+            name=delivery.recipient_name,
+            line=summary(delivery.kind, delivery.payload, words, lang),
+            link=words.get("link", ""),
+            settings_link=_settings_link(),
+        )
+    )
+    message["Content-Language"] = lang  # after set_content, which replaces Content-* headers
+    return message
+
+
+def digest_mail(items: Sequence[tuple[Delivery, dict[str, str]]]) -> EmailMessage:
+    """One mail listing every held notification of one recipient. Its Message-ID comes from
+    the first row it carries, so a digest sent again after a crash is recognisably the same."""
+    first = items[0][0]
+    lang = _language(first.language)
+    message = _envelope(
+        first.recipient_name,
+        first.recipient_email,
+        lang,
+        f"<digest.{first.recipient_id}.{first.id}@tidtam>",
+    )
+    count = len(items)
+    message["Subject"] = (
+        f"ติดตาม: สรุปการแจ้งเตือน {count} รายการ"
+        if lang == "th"
+        else f"Tidtam: your digest of {count} notifications"
+    )
+    lines = [
+        {"line": summary(d.kind, d.payload, words, lang), "link": words.get("link", "")}
+        for d, words in items
+    ]
+    message.set_content(
+        _render(
+            f"mail/digest.{lang}.txt",
+            name=first.recipient_name,
+            count=count,
+            items=lines,
+            settings_link=_settings_link(),
+        )
+    )
+    message["Content-Language"] = lang
+    return message
+
+
+class Mailer:
+    """One SMTP connection (MAIL_SERVER:MAIL_PORT, STARTTLS and login when configured),
+    opened on the first mail and closed on exit. A failure closes it, so the next mail
+    starts afresh."""
+
+    def __init__(self) -> None:
+        config = current_app.config
+        self.host = config["MAIL_SERVER"]
+        self.port = int(config["MAIL_PORT"])
+        self.timeout = float(config.get("MAIL_TIMEOUT", 20))
+        self.use_tls = bool(config.get("MAIL_USE_TLS"))
+        self.username = config.get("MAIL_USERNAME", "")
+        self.password = config.get("MAIL_PASSWORD", "")
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.use_tls:
+                smtp.starttls()
+            if self.username:
+                smtp.login(self.username, self.password)
+            self._smtp = smtp
+        return self._smtp
+
+    def send(self, message: EmailMessage) -> None:
+        """Send `message`. Raises DeliveryError when the server cannot be reached or refuses."""
+        try:
+            self._connection().send_message(message)
+        except (smtplib.SMTPException, OSError) as error:
+            self.close()
+            raise DeliveryError(f"SMTP {self.host}:{self.port}: {error}") from error
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self.close()

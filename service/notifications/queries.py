@@ -1,0 +1,102 @@
+"""Reading notifications: a user's notification centre, their preferences, failed deliveries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.notifications.messages import describe, summary
+from service.notifications.models import (
+    Channel,
+    DeliveryMode,
+    DeliveryState,
+    Notification,
+    NotificationPreference,
+    ReminderKind,
+)
+from service.notifications.recipients import NOTIFIED_KINDS
+from service.org.models import User
+
+#: Every kind a user can set a preference for: events, then reminders.
+PREFERENCE_KINDS: tuple[str, ...] = (
+    *sorted(NOTIFIED_KINDS),
+    *(f"deadline.{kind.value}" for kind in ReminderKind),
+)
+
+
+def unread_count(session: Session, user: User) -> int:
+    """In-app notifications delivered to `user` and not read yet."""
+    return int(
+        session.scalar(
+            select(func.count(Notification.id)).where(
+                Notification.recipient_id == user.id,
+                Notification.channel == Channel.IN_APP,
+                Notification.state == DeliveryState.SENT,
+                Notification.read_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class CentreItem:
+    id: int
+    kind: str
+    text: str
+    link: str
+    at: datetime
+    read: bool
+
+
+def centre_items(session: Session, user: User, lang: str, limit: int = 50) -> list[CentreItem]:
+    """The user's latest in-app notifications, newest first, each as one line of text."""
+    rows = session.scalars(
+        select(Notification)
+        .where(
+            Notification.recipient_id == user.id,
+            Notification.channel == Channel.IN_APP,
+            Notification.state == DeliveryState.SENT,
+        )
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    ).all()
+    items = []
+    for n in rows:
+        words = describe(session, n.object_type, n.object_id, n.payload, lang)
+        items.append(
+            CentreItem(
+                id=n.id,
+                kind=n.kind,
+                text=summary(n.kind, n.payload, words, lang),
+                link=words.get("link", ""),
+                at=n.sent_at or n.created_at,
+                read=n.read_at is not None,
+            )
+        )
+    return items
+
+
+def preferences_of(session: Session, user: User) -> dict[tuple[str, Channel], DeliveryMode]:
+    """The user's stored preferences by (kind, channel); a missing one means immediately."""
+    rows = session.scalars(
+        select(NotificationPreference).where(NotificationPreference.user_id == user.id)
+    )
+    return {(p.kind, p.channel): p.mode for p in rows}
+
+
+def failed_notifications(session: Session, limit: int = 200) -> list[tuple[Notification, User]]:
+    """Deliveries that failed for good, newest first, with their recipients (for admins)."""
+    return [
+        (n, u)
+        for n, u in session.execute(
+            select(Notification, User)
+            .join(User, User.id == Notification.recipient_id)
+            .where(Notification.state == DeliveryState.FAILED)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    ]

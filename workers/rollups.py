@@ -1,0 +1,68 @@
+"""Quarterly rollup tasks: at each quarter's end (beat), nightly for the current quarter, and on
+demand. The long one reports progress in its task state for the UI to poll."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from celery import Task, shared_task
+from flask import current_app
+
+from service.core.db import db, utcnow
+from service.core.fiscal import FiscalQuarter, local_today
+from service.core.logs import log_event
+from service.rollups.compute import RollupError, quarter_just_ended, run_rollup
+
+log = logging.getLogger("tidtam.workers")
+
+
+@shared_task(bind=True, name="tidtam.rollups.compute", ignore_result=False, track_started=True)
+def compute(self: Task, be_year: int, quarter: int) -> dict[str, Any]:
+    """Compute every rollup of `quarter` of fiscal year `be_year` (Buddhist Era). While it runs,
+    its state is PROGRESS with meta {"done", "total", "phase"}."""
+
+    def progress(done: int, total: int, phase: str) -> None:
+        if self.request.id:
+            self.update_state(state="PROGRESS", meta={"done": done, "total": total, "phase": phase})
+        log_event(
+            log,
+            "rollup.progress",
+            fiscal_year=be_year,
+            quarter=quarter,
+            done=done,
+            total=total,
+            phase=phase,
+        )
+
+    try:
+        plan = run_rollup(db.session(), be_year, quarter, now=utcnow(), progress=progress)
+    except RollupError as error:
+        db.session.rollback()
+        log_event(log, "rollup.skipped", logging.WARNING, error=str(error))
+        return {"fiscal_year": be_year, "quarter": quarter, "error": str(error)}
+    return {
+        "fiscal_year": be_year,
+        "quarter": quarter,
+        "done": plan.steps,
+        "total": plan.steps,
+        "project_ranges": len(plan.id_ranges),
+    }
+
+
+@shared_task(name="tidtam.rollups.quarter_end", ignore_result=True)
+def quarter_end(now: str | None = None) -> dict[str, int]:
+    """The quarter that has just ended (in Bangkok): beat runs this at 00:30 on its next day."""
+    instant = datetime.fromisoformat(now) if now else utcnow()
+    ended = quarter_just_ended(instant, current_app.config["TIMEZONE"])
+    compute.apply_async((ended.year, ended.quarter))
+    return {"fiscal_year": ended.year, "quarter": ended.quarter}
+
+
+@shared_task(name="tidtam.rollups.current", ignore_result=True)
+def current() -> dict[str, int]:
+    """Refresh the current quarter's figures (nightly), so dashboards are never a day behind."""
+    today = FiscalQuarter.of(local_today(current_app.config["TIMEZONE"]))
+    compute.apply_async((today.year, today.quarter))
+    return {"fiscal_year": today.year, "quarter": today.quarter}
