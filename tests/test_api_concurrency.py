@@ -1,0 +1,168 @@
+"""Races through the API on PostgreSQL: many requests at once, each in a thread of its own with
+its own connection, on a committed database of this module's own (created, migrated and loaded
+here, dropped at the end), so the requests really meet in the database."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from flask import Flask
+from sqlalchemy import func, select
+
+from service import create_app
+from service.api.auth import new_token
+from service.audit.models import AuditEntry
+from service.budget.models import Allocation, AllocationState, Approval
+from service.cli import alembic_config
+from service.core.db import db
+from service.demo.load import load_demo
+from service.fiscal.models import FiscalYear
+from service.org.models import OrgUnit, User
+from service.projects.models import Project, ProjectState
+from tests.conftest import app_environment, create_database, drop_database, on_postgres
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not on_postgres(),
+        reason="SQLite serialises every writer (BEGIN IMMEDIATE): races need PostgreSQL "
+        "(set TEST_DATABASE_URL)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def race_app(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """An app of its own on a database of its own, with the demo loaded and committed."""
+    instance = tmp_path_factory.mktemp("race")
+    url = create_database(Path(instance), "apirace")
+    saved = dict(os.environ)
+    os.environ.update(app_environment(Path(instance), url))
+    try:
+        racing = create_app({"TESTING": True})
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    try:
+        with racing.app_context():
+            command.upgrade(alembic_config(url), "head")
+            load_demo(db.session)
+            db.session.commit()
+            db.session.remove()
+        yield racing
+    finally:
+        racing.extensions["tidtam.db"].dispose()
+        # The session factory is shared by every app in this process: give it back.
+        db.sessionmaker.configure(bind=app.extensions["tidtam.db"])
+        drop_database(url)
+
+
+def _setup(app: Flask, budget: str, amounts: list[str]) -> tuple[list[int], str]:
+    """A locked project of `budget` with submitted allocations of `amounts`, and a token of
+    the approver. Committed."""
+    with app.app_context():
+        session = db.session()
+        units = {u.code: u for u in session.scalars(select(OrgUnit))}
+        year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2566)).one()
+        count = session.scalar(select(func.count()).select_from(Project)) or 0
+        project = Project(
+            code=f"50230000-R{count}",
+            name="race",
+            fiscal_year=year,
+            owner_unit=units["50230000"],
+            responsible_unit=units["50230700"],
+            kind="routine",
+            approved_budget=Decimal(budget),
+            state=ProjectState.LOCKED,
+        )
+        session.add(project)
+        allocations = [
+            Allocation(
+                project=project,
+                recipient_unit=units["50230771"],
+                amount=Decimal(amount),
+                state=AllocationState.SUBMITTED,
+            )
+            for amount in amounts
+        ]
+        session.add_all(allocations)
+        approver = session.scalars(
+            select(User).where(User.email == "approver@demo.tidtam.local")
+        ).one()
+        _row, token = new_token(session, approver, "race")
+        session.commit()
+        ids = [a.id for a in allocations]
+        db.session.remove()
+    return ids, token
+
+
+def _race(app: Flask, paths: list[str], token: str) -> list[tuple[int, dict[str, Any]]]:
+    """POST every path at once, one thread and one client each, released together."""
+    barrier = threading.Barrier(len(paths))
+    answers: list[tuple[int, dict[str, Any]]] = []
+    lock = threading.Lock()
+
+    def post(path: str) -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(path, json={}, headers={"Authorization": f"Bearer {token}"})
+        with lock:
+            answers.append((response.status_code, response.get_json(force=True)))
+
+    threads = [threading.Thread(target=post, args=(path,)) for path in paths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(answers) == len(paths)
+    return answers
+
+
+def test_twenty_approvals_of_one_allocation_one_wins_and_one_audit_row(race_app: Flask) -> None:
+    (allocation_id,), token = _setup(race_app, "100000.00", ["40000.00"])
+    path = f"/api/v1/allocations/{allocation_id}/transitions/approve"
+    answers = _race(race_app, [path] * 20, token)
+    statuses = Counter(status for status, _body in answers)
+    assert statuses == Counter({200: 1, 409: 19}), answers
+    assert all(body["state"] == "approved" for status, body in answers if status == 409)
+    with race_app.app_context():
+        session = db.session()
+        audit = session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "allocation.approve", AuditEntry.object_id == allocation_id)
+        )
+        approvals = session.scalar(
+            select(func.count())
+            .select_from(Approval)
+            .where(Approval.subject_type == "allocation", Approval.subject_id == allocation_id)
+        )
+        db.session.remove()
+    assert (audit, approvals) == (1, 1)
+
+
+def test_concurrent_approvals_of_one_project_never_exceed_its_budget(race_app: Flask) -> None:
+    ids, token = _setup(race_app, "100000.00", ["30000.00"] * 10)
+    paths = [f"/api/v1/allocations/{ident}/transitions/approve" for ident in ids]
+    answers = _race(race_app, paths, token)
+    statuses = Counter(status for status, _body in answers)
+    assert statuses == Counter({200: 3, 422: 7}), answers
+    refused = [body for status, body in answers if status == 422]
+    assert all("left of the project's approved budget" in body["detail"] for body in refused)
+    with race_app.app_context():
+        session = db.session()
+        approved = session.scalar(
+            select(func.sum(Allocation.amount)).where(
+                Allocation.id.in_(ids), Allocation.state == AllocationState.APPROVED
+            )
+        )
+        db.session.remove()
+    assert approved == Decimal("90000.00")
