@@ -28,6 +28,8 @@ from service.org.models import User
 from service.projects.models import Project
 from service.projects.page import ProjectPage, build_project_page
 from service.projects.queries import visible_projects
+from service.workflow import engine
+from service.workflow.engine import Option
 
 bp = Blueprint("projects", __name__)
 
@@ -99,11 +101,50 @@ def pdf_response(html: str, filename: str) -> Response:
     return response
 
 
+@dataclass(frozen=True)
+class Work:
+    """What the reader may do from the page: the project's transitions (allowed, or refused
+    with the reason), whether they may edit the plan, and the step results they report."""
+
+    workflow: str
+    options: list[Option]
+    may_edit: bool
+    reportable: frozenset[int]
+
+
+def work_for(page: ProjectPage) -> Work:
+    from service.projects.permissions import may_edit_plan, may_report_result
+
+    session = db.session()
+    user: User = current_user._get_current_object()
+    project = page.project
+    engine.load_workflows()
+    return Work(
+        workflow=engine.workflow_for(project).name,
+        options=engine.options(session, user, project),
+        may_edit=bool(may_edit_plan(session, user, project)),
+        reportable=frozenset(
+            result.id
+            for row in page.steps
+            for result in row.results
+            if may_report_result(session, user, result)
+        ),
+    )
+
+
 @bp.route("/projects/<int:project_id>")
 @login_required
 def page(project_id: int) -> ResponseReturnValue:
     project = visible_project_or_404(project_id)
-    return render_project("projects/page.html", project, public=False)
+    shown = page_for(project)
+    return render_template(
+        "projects/page.html",
+        page=shown,
+        page_charts=charts_for(shown),
+        public=False,
+        status_colours=STATUS_COLOURS,
+        work=work_for(shown),
+    )
 
 
 @bp.route("/projects/<int:project_id>/print")
