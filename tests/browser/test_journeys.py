@@ -99,9 +99,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     flask = [sys.executable, "-m", "flask", "--app", "service"]
     try:
         for command in (["db", "upgrade"], ["demo-data"]):
-            subprocess.run(
-                flask + command, cwd=ROOT, env=full_env, check=True, capture_output=True
-            )
+            subprocess.run(flask + command, cwd=ROOT, env=full_env, check=True, capture_output=True)
         port = _free_port()
         log = (tmp / "web.log").open("wb")
         web = subprocess.Popen(
@@ -186,7 +184,8 @@ class Person:
         SHOTS.mkdir(parents=True, exist_ok=True)
         for width in (360, 1280):
             self.page.set_viewport_size({"width": width, "height": 900})
-            self.page.screenshot(path=str(SHOTS / f"{self.role}-{name}-{width}.png"), full_page=True)
+            shot = SHOTS / f"{self.role}-{name}-{width}.png"
+            self.page.screenshot(path=str(shot), full_page=True)
             if width == 360:
                 overflow = self.page.evaluate(
                     "document.documentElement.scrollWidth - document.documentElement.clientWidth"
@@ -236,9 +235,7 @@ def _progress(person: Person, project_id: int) -> str:
     return match.group(1)
 
 
-def test_school_submits_the_officer_accepts_and_progress_rises(
-    person: Any, server: Server
-) -> None:
+def test_school_submits_the_officer_accepts_and_progress_rises(person: Any, server: Server) -> None:
     project_id = server.scalar("SELECT id FROM project WHERE code = :c", c=PROJECT_CODE)
     officer = person("officer")
     officer.sign_in()
