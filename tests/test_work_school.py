@@ -148,6 +148,7 @@ def test_uploads_over_the_size_limit_are_refused(login_as, session: Session, app
     finally:
         app.config["MAX_CONTENT_LENGTH"] = saved
     assert response.status_code == 413
+    assert "ไฟล์ที่อัปโหลดมีขนาดใหญ่เกินกำหนด" in response.get_data(as_text=True)
     session.expire_all()
     assert result.state is ResultState.NOT_STARTED
 
