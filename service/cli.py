@@ -81,5 +81,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_data_command)
     app.cli.add_command(stack_command)
     from service.demo.commands import generate_data_command
+    from service.legacy.commands import import_legacy_command
 
     app.cli.add_command(generate_data_command)
+    app.cli.add_command(import_legacy_command)
