@@ -1423,8 +1423,7 @@ def _drop_secondary_indexes(conn: Connection) -> list[str]:
 _RESULT_AUDIT = """
 INSERT INTO audit_entry (id, occurred_at, actor_id, acting_for_id, action, object_type,
                          object_id, from_state, to_state, changes, reason)
-SELECT (SELECT COALESCE(max(id), 0) FROM audit_entry)
-           + row_number() OVER (ORDER BY e.object_id, e.step),
+SELECT :base + 2 * (e.object_id - :first) + e.step,
        e.occurred_at, e.actor_id, NULL, e.action, 'step_result', e.object_id, e.from_state,
        e.to_state, {empty}, e.reason
 FROM (SELECT id AS object_id, 1 AS step, submitted_at AS occurred_at,
@@ -1440,7 +1439,7 @@ FROM (SELECT id AS object_id, 1 AS step, submitted_at AS occurred_at,
 _OUTBOX = """
 INSERT INTO outbox_event (id, created_at, kind, object_type, object_id, actor_id, payload,
                           relayed_at)
-SELECT (SELECT COALESCE(max(id), 0) FROM outbox_event) + row_number() OVER (ORDER BY a.id),
+SELECT :base + a.id - :first + 1,
        a.occurred_at, a.action, a.object_type, a.object_id, a.actor_id, {payload}, {relayed}
 FROM audit_entry AS a
 WHERE a.id >= :first AND a.action NOT LIKE 'result.%%'
@@ -1462,10 +1461,16 @@ _DIALECT_SQL = {
 def _derive_rows(conn: Connection, first_result: int, first_audit: int) -> tuple[int, int]:
     """Write, set-based in the database, what follows from rows already loaded: the audit
     rows of every result submitted and reviewed, then the (relayed) outbox event of every
-    audited change but a result's. Returns how many of each."""
+    audited change but a result's. Returns how many of each.
+
+    Ids are computed from the ids of the rows they follow (leaving gaps), not numbered by a
+    window function: numbering means sorting millions of rows first."""
     sql = _DIALECT_SQL["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
-    audited = conn.execute(text(_RESULT_AUDIT.format(**sql)), {"first": first_result})
-    events = conn.execute(text(_OUTBOX.format(**sql)), {"first": first_audit})
+    base = _max_id(conn, "audit_entry")
+    audited = conn.execute(text(_RESULT_AUDIT.format(**sql)), {"first": first_result, "base": base})
+    events = conn.execute(
+        text(_OUTBOX.format(**sql)), {"first": first_audit, "base": _max_id(conn, "outbox_event")}
+    )
     return audited.rowcount, events.rowcount
 
 
