@@ -38,7 +38,8 @@ class Stack:
         return celery
 
     def send(self, name: str, *args: Any, **options: Any) -> None:
-        """Send task `name` as beat or a request would."""
+        """Send task `name` as beat or a request would (no result: see core.tasks)."""
+        options.setdefault("ignore_result", True)
         with self.app.app_context():
             self.celery.send_task(name, args=args, **options)
 

@@ -18,10 +18,12 @@ from service.rollups.compute import RollupError, quarter_just_ended, run_rollup
 log = logging.getLogger("tidtam.workers")
 
 
-@shared_task(bind=True, name="tidtam.rollups.compute", ignore_result=False, track_started=True)
+@shared_task(bind=True, name="tidtam.rollups.compute", ignore_result=True)
 def compute(self: Task, be_year: int, quarter: int) -> dict[str, Any]:
     """Compute every rollup of `quarter` of fiscal year `be_year` (Buddhist Era). While it runs,
-    its state is PROGRESS with meta {"done", "total", "phase"}."""
+    its state is PROGRESS with meta {"done", "total", "phase"}; at the end SUCCESS with the
+    totals. The task stores these states itself, so senders never ask for a result (see
+    service.core.tasks.send_task)."""
 
     def progress(done: int, total: int, phase: str) -> None:
         if self.request.id:
@@ -36,19 +38,23 @@ def compute(self: Task, be_year: int, quarter: int) -> dict[str, Any]:
             phase=phase,
         )
 
+    progress(0, 0, "starting")
     try:
         plan = run_rollup(db.session(), be_year, quarter, now=utcnow(), progress=progress)
     except RollupError as error:
         db.session.rollback()
         log_event(log, "rollup.skipped", logging.WARNING, error=str(error))
         return {"fiscal_year": be_year, "quarter": quarter, "error": str(error)}
-    return {
+    summary = {
         "fiscal_year": be_year,
         "quarter": quarter,
         "done": plan.steps,
         "total": plan.steps,
         "project_ranges": len(plan.id_ranges),
     }
+    if self.request.id:
+        self.update_state(state="SUCCESS", meta=summary)
+    return summary
 
 
 @shared_task(name="tidtam.rollups.quarter_end", ignore_result=True)

@@ -35,7 +35,13 @@ def celery_init_app(app: Flask) -> Celery:
 
 
 def send_task(name: str, *args: Any, **options: Any) -> None:
-    """Send a task by name now (outside any transaction)."""
+    """Send a task by name now (outside any transaction).
+
+    Without a result by default: the web never waits for one, and asking for one makes
+    Celery subscribe to the Redis result channel, a subscription that does not survive a
+    Redis restart (every later send would fail until the process restarts). A task whose
+    progress is polled stores its state itself."""
+    options.setdefault("ignore_result", True)
     current_app.extensions["celery"].send_task(name, args=args, **options)
 
 

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session, aliased
 
 from service.audit.models import OutboxEvent
 from service.core.db import UTCDateTime, utcnow
+from service.core.nudge import nudge_after_commit
 from service.core.sql import concat_text, dialect_of, json_array_has, json_with, upsert_insert
 from service.core.tasks import enqueue_after_commit
 from service.notifications.models import (
@@ -313,10 +314,10 @@ def outbox_backlog(session: Session) -> tuple[int, datetime | None]:
 @sa_event.listens_for(Session, "before_flush")
 def _relay_after_commit(session: Session, _context: Any, _instances: Any) -> None:
     """A transaction that writes outbox events asks for a relay once it commits (beat relays
-    every few seconds anyway; this makes it immediate). Without retries: a broker that is
-    down must not slow the request that has just committed."""
+    every few seconds anyway; this makes it immediate). A nudge, sent from a background
+    thread: a broker that is down never slows the request that has just committed."""
     if any(isinstance(obj, OutboxEvent) for obj in session.new):
-        enqueue_after_commit(session, RELAY_TASK, retry=False, expires=300)
+        nudge_after_commit(session, RELAY_TASK)
 
 
 # -- delivery -----------------------------------------------------------------------------
