@@ -79,52 +79,59 @@ def money_value(value: Any) -> Decimal:
 
 
 def step_figures(project_ids: Any, day: date) -> RowsSelect:
-    """Per project among `project_ids` (a subquery or list of ids): actual, planned on `day`
-    and the number of overdue steps on `day`. Projects without steps have no row."""
-    per_step = (
+    """Per project among `project_ids` (a subquery, a CTE's column or a list of ids): actual,
+    planned on `day` and the number of overdue steps on `day`. Projects without steps have
+    no row.
+
+    Results are grouped by step alone first (a narrow key the (step_id, unit_id) index
+    serves), then joined to the steps and grouped by project: a step without accepted
+    results has a mean accepted completion of 0, so it adds nothing to actual either way.
+    """
+    results = (
         select(
-            PlanStep.project_id.label("project_id"),
-            PlanStep.weight.label("weight"),
-            PlanStep.planned_start.label("planned_start"),
-            PlanStep.planned_end.label("planned_end"),
+            StepResult.step_id.label("step_id"),
             func.avg(func.coalesce(StepResult.accepted_completion, 0)).label("mean"),
-            func.max(StepResult.accepted_completion).label("any_accepted"),
             func.max(case((StepResult.state == ResultState.ACCEPTED, 1), else_=0)).label(
                 "has_accepted"
             ),
         )
-        .outerjoin(StepResult, StepResult.step_id == PlanStep.id)
+        .join(PlanStep, PlanStep.id == StepResult.step_id)
         .where(PlanStep.project_id.in_(project_ids))
-        .group_by(PlanStep.id, PlanStep.project_id, PlanStep.weight)
-        .group_by(PlanStep.planned_start, PlanStep.planned_end)
-        .subquery("per_step")
+        .group_by(StepResult.step_id)
+        .subquery("step_results")
     )
     today = day_number(literal(day, Date))
-    start = day_number(per_step.c.planned_start)
-    end = day_number(per_step.c.planned_end)
-    # "* 1.0" keeps the division exact-ish on SQLite, which divides integers as integers.
+    start = day_number(PlanStep.planned_start)
+    end = day_number(PlanStep.planned_end)
+    # "* 1.0": SQLite divides integers as integers.
     elapsed = (today - start + 1) * literal_column("1.0") / (end - start + 1)
     planned = case(
-        (per_step.c.planned_end <= literal(day), per_step.c.weight),
-        (per_step.c.planned_start > literal(day), 0),
-        else_=per_step.c.weight * elapsed,
+        (PlanStep.planned_end <= literal(day, Date), PlanStep.weight),
+        (PlanStep.planned_start > literal(day, Date), 0),
+        else_=PlanStep.weight * elapsed,
     )
-    actual = case(
+    actual = PlanStep.weight * func.coalesce(results.c.mean, 0) / 100
+    overdue = case(
         (
-            per_step.c.any_accepted.is_not(None),
-            per_step.c.weight * per_step.c.mean / 100,
+            and_(
+                PlanStep.planned_end < literal(day, Date),
+                func.coalesce(results.c.has_accepted, 0) == 0,
+            ),
+            1,
         ),
         else_=0,
     )
-    overdue = case(
-        (and_(per_step.c.planned_end < literal(day), per_step.c.has_accepted == 0), 1), else_=0
+    return (
+        select(
+            PlanStep.project_id.label("project_id"),
+            func.sum(actual).label("actual"),
+            func.sum(planned).label("planned"),
+            func.sum(overdue).label("overdue"),
+        )
+        .outerjoin(results, results.c.step_id == PlanStep.id)
+        .where(PlanStep.project_id.in_(project_ids))
+        .group_by(PlanStep.project_id)
     )
-    return select(
-        per_step.c.project_id,
-        func.sum(actual).label("actual"),
-        func.sum(planned).label("planned"),
-        func.sum(overdue).label("overdue"),
-    ).group_by(per_step.c.project_id)
 
 
 def allocation_figures(project_ids: Any) -> RowsSelect:

@@ -4,34 +4,36 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, exists, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy.orm import Session
 
 from service.core.progress import actual_progress
 from service.org.models import OrgUnit, User
-from service.org.scope import unit_filter
+from service.org.scope import sees_everything, unit_filter
 from service.projects.models import PlanStep, Project, StepResult
 
 
 def visible_projects(session: Session, user: User) -> ColumnElement[bool]:
     """A condition on `Project`: its responsible or owning unit lies in the user's scope, or a
     unit in the user's scope reports a result on one of its steps (how a school sees a
-    district project it takes part in)."""
-    responsible = aliased(OrgUnit)
-    owner = aliased(OrgUnit)
-    reporting = aliased(OrgUnit)
-    in_units = exists().where(
-        responsible.id == Project.responsible_unit_id,
-        owner.id == Project.owner_unit_id,
-        unit_filter(session, user, responsible) | unit_filter(session, user, owner),
+    district project it takes part in).
+
+    Written as IN over the (small) set of unit ids in scope rather than as correlated EXISTS,
+    so PostgreSQL hashes that set once instead of joining the unit table to itself per
+    project; tree-wide roles get a plain true."""
+    if sees_everything(session, user):
+        return true()
+    units_in_scope = select(OrgUnit.id).where(unit_filter(session, user)).scalar_subquery()
+    takes_part = Project.id.in_(
+        select(PlanStep.project_id)
+        .join(StepResult, StepResult.step_id == PlanStep.id)
+        .where(StepResult.unit_id.in_(units_in_scope))
     )
-    takes_part = exists().where(
-        PlanStep.project_id == Project.id,
-        StepResult.step_id == PlanStep.id,
-        reporting.id == StepResult.unit_id,
-        unit_filter(session, user, reporting),
+    return or_(
+        Project.responsible_unit_id.in_(units_in_scope),
+        Project.owner_unit_id.in_(units_in_scope),
+        takes_part,
     )
-    return in_units | takes_part
 
 
 def project_list(session: Session, user: User) -> Select[Project]:
