@@ -13,7 +13,7 @@ from tests.conftest import DEMO_PASSWORDS, csrf_token, login
 @pytest.mark.parametrize("email", sorted(DEMO_PASSWORDS))
 def test_each_role_lands_on_a_page_saying_who_they_are(client: FlaskClient, email: str) -> None:
     login(client, email, DEMO_PASSWORDS[email])
-    page = client.get("/home")
+    page = client.get("/home", follow_redirects=True)  # a school lands on /school
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     role = email.split("@")[0]
@@ -23,7 +23,7 @@ def test_each_role_lands_on_a_page_saying_who_they_are(client: FlaskClient, emai
 def test_scope_school_sees_only_its_school_but_the_project_it_reports_on(
     login_as,  # type: ignore[no-untyped-def]
 ) -> None:
-    body = login_as("school").get("/home?lang=en").get_data(as_text=True)
+    body = login_as("school").get("/home?lang=en", follow_redirects=True).get_data(as_text=True)
     assert "You can see 1 units and 1 projects." in body
     assert "50230000-3598" in body
 

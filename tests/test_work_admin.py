@@ -16,7 +16,11 @@ from service.notifications.models import ReminderRule
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
 from service.strategy.models import StrategyNode
 from tests.conftest import csrf_token
-from tests.work_data import unit, user
+from tests.work_data import (
+    in_app_context,  # noqa: F401
+    unit,
+    user,
+)
 
 PAGES = [
     "/admin/",

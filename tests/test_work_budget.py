@@ -14,7 +14,11 @@ from service.fiscal.models import FiscalYear
 from service.projects.models import Project
 from service.projects.operations import create_project
 from tests.conftest import csrf_token
-from tests.work_data import unit, user
+from tests.work_data import (
+    in_app_context,  # noqa: F401
+    unit,
+    user,
+)
 
 
 def _project(session: Session, budget: str = "200000.00") -> Project:

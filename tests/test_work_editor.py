@@ -20,7 +20,11 @@ from service.projects.models import (
 )
 from service.strategy.models import StrategyNode
 from tests.conftest import csrf_token
-from tests.work_data import demo_project, unit
+from tests.work_data import (
+    demo_project,
+    in_app_context,  # noqa: F401
+    unit,
+)
 
 
 def _form(session: Session, **overrides: object) -> dict[str, object]:

@@ -11,7 +11,10 @@ from sqlalchemy.orm import Session
 from service.evaluations.models import Evaluation, EvaluationState
 from service.kpis.models import Kpi
 from tests.conftest import csrf_token
-from tests.work_data import demo_project
+from tests.work_data import (
+    demo_project,
+    in_app_context,  # noqa: F401
+)
 
 QUEUE = "/evaluations?year=2566&quarter=3"
 

@@ -7,6 +7,7 @@ import uuid
 from flask.testing import FlaskClient
 
 from tests.conftest import csrf_token, login
+from tests.work_data import in_app_context  # noqa: F401
 
 
 def test_the_eleventh_failed_login_in_a_minute_is_refused(client: FlaskClient) -> None:

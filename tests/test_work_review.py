@@ -10,7 +10,12 @@ from service.projects.models import ResultState, StepResult
 from service.projects.queries import project_progress
 from service.workflow import engine
 from tests.conftest import csrf_token
-from tests.work_data import demo_project, school_result, user
+from tests.work_data import (
+    demo_project,
+    in_app_context,  # noqa: F401
+    school_result,
+    user,
+)
 
 
 def _submit(session: Session, role: str, result: StepResult, completion: str = "100") -> None:

@@ -17,7 +17,17 @@ from service.org.models import Role
 from service.org.operations import create_user, grant_role
 from service.projects.models import EvidenceFile, ResultState
 from tests.conftest import csrf_token, login
-from tests.work_data import JPG, PDF, PNG, demo_project, office_file, school_result, unit, user
+from tests.work_data import (
+    JPG,
+    PDF,
+    PNG,
+    demo_project,
+    in_app_context,  # noqa: F401
+    office_file,
+    school_result,
+    unit,
+    user,
+)
 
 
 def _submit(client: FlaskClient, result_id: int, files: list[tuple[bytes, str]], **extra: str):  # type: ignore[no-untyped-def]

@@ -5,12 +5,31 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
 
+import pytest
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.org.models import OrgUnit, User
 from service.projects.models import PlanStep, Project, StepResult
+
+
+@pytest.fixture(autouse=True)
+def in_app_context(app: Flask, session: Session) -> Iterator[None]:
+    """The test's own commits release work after commit (the outbox nudge), which needs the
+    app, as in a request: each commit of the test session runs inside an app context. (Not
+    the whole test: requests of the test client must each get an app context of their own.)"""
+    commit = session.commit
+
+    def commit_in_app_context() -> None:
+        with app.app_context():
+            commit()
+
+    session.commit = commit_in_app_context  # type: ignore[method-assign]
+    yield
+
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32

@@ -113,7 +113,7 @@ def home() -> str | Response:
     session_ = db.session()
     assignments = active_roles(session_, user)
     if assignments and all(a.role is Role.SCHOOL for a in assignments):
-        return redirect(url_for("school.home"))
+        return redirect(url_for("school.home", **request.args))
     scope = unit_filter(session_, user)
     unit_count = session_.scalar(select(func.count()).select_from(OrgUnit).where(scope))
     visible = visible_projects(session_, user)

@@ -21,15 +21,19 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import login_required
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from service.budget.models import Allocation
 from service.budget.operations import request_installment
 from service.budget.permissions import can_see_allocation
 from service.core.fiscal import local_today
+from service.org.models import OrgUnit
+from service.org.scope import active_roles, unit_filter
 from service.projects.evidence import Upload, store_evidence
-from service.projects.models import EvidenceFile, StepResult
+from service.projects.models import EvidenceFile, Project, StepResult
 from service.projects.permissions import can_see_result
+from service.projects.queries import visible_projects
 from service.school.queries import my_allocations, my_steps
 from service.workflow import engine
 from service.workflow.engine import Refused
@@ -47,8 +51,13 @@ def _wants_json() -> bool:
 @login_required
 def home() -> str:
     user = actor()
+    scope = unit_filter(session(), user)
+    visible = visible_projects(session(), user)
     return render_template(
         "school/home.html",
+        assignments=active_roles(session(), user),
+        unit_count=session().scalar(select(func.count()).select_from(OrgUnit).where(scope)),
+        project_count=session().scalar(select(func.count()).select_from(Project).where(visible)),
         steps=my_steps(session(), user, local_today()),
         allocations=my_allocations(session(), user),
         today=local_today(),
