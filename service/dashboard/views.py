@@ -173,6 +173,25 @@ def pages_around(current: int, pages: int) -> Sequence[int | None]:
     return result
 
 
+#: What each sort key is called in the sort menu (phones show no sortable table headers).
+SORT_NAMES = {
+    "code": _l("Code"),
+    "name": _l("Project"),
+    "unit": _l("Responsible unit"),
+    "actual": _l("Progress"),
+    "planned": _l("Plan"),
+    "gap": _l("Behind by"),
+    "overdue": _l("Overdue steps"),
+    "approved": _l("Approved (baht)"),
+    "paid": _l("Paid (baht)"),
+}
+
+
+@bp.app_template_global("sort_choices")
+def sort_choices() -> list[tuple[str, str]]:
+    return [(key, str(SORT_NAMES[key])) for key in queries.SORT_KEYS]
+
+
 @bp.app_template_global("pages_around")
 def _pages_around(current: int, pages: int) -> Sequence[int | None]:
     return pages_around(current, pages)
