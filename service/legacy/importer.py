@@ -28,18 +28,26 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from service.audit.operations import record
+from service.core.db import Base, utcnow
 from service.core.fiscal import fiscal_year_bounds, quarter_bounds
 from service.core.thai import normalize_thai
 from service.evaluations.models import Evaluation, EvaluationState
 from service.fiscal.models import FiscalYear
-from service.kpis.models import Kpi, KpiLevel, KpiQuarterResult, KpiType, MeasureKind
+from service.kpis.models import (
+    Kpi,
+    KpiLevel,
+    KpiQuarterResult,
+    KpiType,
+    MeasureKind,
+    kpi_project,
+)
 from service.legacy.parser import ParsedPage
 from service.org.models import OrgUnit, UnitKind, User
 from service.projects.models import (
@@ -53,6 +61,7 @@ from service.projects.models import (
     ResultState,
     StepResult,
     TargetKind,
+    project_strategy,
 )
 from service.strategy.models import StrategyNode
 
@@ -122,6 +131,10 @@ def _decimal(value: str | None, what: str) -> Decimal | None:
         raise ImportRefused(f"{what}: {value!r} is not a number") from None
 
 
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
 def _at(day: date, hour: int = 3) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
 
@@ -167,6 +180,7 @@ class LegacyImporter:
         self._units: dict[str, OrgUnit] = {}
         self._years: dict[int, FiscalYear] = {}
         self._nodes: dict[str, StrategyNode] = {}
+        self._kpi_cache: dict[tuple[str, int], Kpi] = {}
         self._importer: User | None = None
 
     # ---- one page
@@ -179,7 +193,7 @@ class LegacyImporter:
             return PageReport(page.source, page.code, "skipped", reasons=reasons)
         changes = _Changes()
         try:
-            with self.session.begin_nested():
+            with self.session.begin_nested(), self.session.no_autoflush:
                 created = self._import(page, changes)
         except Exception as error:  # the savepoint is rolled back: nothing of the page stays
             self._forget()
@@ -202,24 +216,9 @@ class LegacyImporter:
         project = session.scalar(
             select(Project).where(Project.code == page.code, Project.fiscal_year_id == year.id)
         )
-        created = project is None
-        kind = (
-            ProjectKind.ROUTINE
-            if any(kpi.type == "routine" for kpi in page.kpis) or not page.kpis
-            else ProjectKind.STRATEGIC
-        )
         if project is None:
-            project = Project(
-                code=page.code,
-                fiscal_year=year,
-                name=normalize_thai(page.name),
-                owner_unit=agency,
-                responsible_unit=division,
-                kind=kind,
-                state=ProjectState.LOCKED,
-                approved_budget=Decimal("0.00"),
-            )
-            session.add(project)
+            self._create(page, year, agency, division, changes)
+            return True
         changes.set(project, "name", normalize_thai(page.name), "name")
         changes.set(project, "rationale", page.rationale, "rationale")
         changes.set(project, "unit_codes", "/".join(page.unit_codes) or None, "unit_codes")
@@ -227,7 +226,6 @@ class LegacyImporter:
             changes.set(project, "contact_name", ", ".join(page.contact.names), "contact")
         if page.contact.phones:
             changes.set(project, "contact_phone", ", ".join(page.contact.phones), "contact")
-        session.flush()
 
         for position, objective in enumerate(page.objectives, start=1):
             self._positioned(
@@ -255,25 +253,226 @@ class LegacyImporter:
         new_steps = self._steps(page, project, division, changes)
         self._reports(page, project, changes)
         self._strategies(page, project, changes)
-        self._kpis(page, project, year, agency, changes)
+        links = self._kpis(page, project.id, year, agency, changes, new_project=False)
         self._evaluation(page, project, year, changes)
         if new_steps:
             self._results(page, new_steps, division)
-        if created:
-            changes.add("created")
+        session.flush()
+        self._link(links, project.id)
         if changes.names:
-            session.flush()
             record(
                 session,
                 action=IMPORT_ACTION,
                 object_type="project",
                 object_id=project.id,
                 actor=self._importer_user(),
-                to_state=project.state.value if created else None,
                 changes={"source": page.source, "changed": sorted(set(changes.names))},
             )
         session.flush()
-        return created
+        return False
+
+    def _create(
+        self,
+        page: ParsedPage,
+        year: FiscalYear,
+        agency: OrgUnit,
+        division: OrgUnit,
+        changes: _Changes,
+    ) -> None:
+        """A new project and everything under it, written with Core inserts (executemany):
+        the unit of work's cost for some thirty new objects a page is most of an import."""
+        assert page.code and page.name
+        conn = self.session.connection()
+        now = utcnow()
+        kind = (
+            ProjectKind.ROUTINE
+            if any(kpi.type == "routine" for kpi in page.kpis) or not page.kpis
+            else ProjectKind.STRATEGIC
+        )
+        steps = []
+        for step in page.steps:
+            weight = _decimal(step.weight, f"step {step.order} weight")
+            end = date.fromisoformat(step.end) if step.end else None
+            start = date.fromisoformat(step.start) if step.start else end
+            if weight is None or start is None or not step.name:
+                raise ImportRefused(f"step {step.order} lacks a name, weight or date")
+            steps.append((step.order, step.name, weight, start, end or start))
+        total = sum((weight for _o, _n, weight, _s, _e in steps), Decimal(0))
+        if total != Decimal(100):
+            raise ImportRefused(f"step weights sum to {total}, not 100")
+        reports = []
+        for report in page.reports:
+            if report.date is None or report.percent is None:
+                raise ImportRefused(f"report {report.number} lacks a date or a percent")
+            day = date.fromisoformat(report.date)
+            reports.append(
+                {
+                    "reported_on": day,
+                    "percent": _decimal(report.percent, f"report {report.date}"),
+                    "narrative": report.narrative or "",
+                    "problems": report.problems or "",
+                    "obstacles": report.obstacles or "",
+                    "created_at": _at(day, 9),
+                }
+            )
+        nodes = self._strategy_nodes(page)
+        project_table = _table(Project)
+        project_id = conn.execute(
+            project_table.insert().returning(project_table.c.id),
+            {
+                "code": page.code,
+                "fiscal_year_id": year.id,
+                "name": normalize_thai(page.name),
+                "owner_unit_id": agency.id,
+                "responsible_unit_id": division.id,
+                "kind": kind,
+                "rationale": page.rationale or "",
+                "unit_codes": "/".join(page.unit_codes),
+                "contact_name": ", ".join(page.contact.names),
+                "contact_phone": ", ".join(page.contact.phones),
+                "approved_budget": Decimal("0.00"),
+                "state": ProjectState.LOCKED,
+                "created_at": now,
+                "updated_at": now,
+            },
+        ).scalar_one()
+        rows = [
+            {"project_id": project_id, "position": n, "text": o.text}
+            for n, o in enumerate(page.objectives, start=1)
+        ]
+        if rows:
+            conn.execute(_table(ProjectObjective).insert(), rows)
+        rows = [
+            {
+                "project_id": project_id,
+                "position": n,
+                "kind": TargetKind(t.kind or "quantity"),
+                "text": t.text,
+            }
+            for n, t in enumerate(page.targets, start=1)
+        ]
+        if rows:
+            conn.execute(_table(ProjectTarget).insert(), rows)
+        step_table = _table(PlanStep)
+        step_ids = (
+            conn.execute(
+                step_table.insert().returning(step_table.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "project_id": project_id,
+                        "position": order,
+                        "name": name,
+                        "weight": weight,
+                        "planned_start": start,
+                        "planned_end": end,
+                        "responsible_unit_id": division.id,
+                    }
+                    for order, name, weight, start, end in steps
+                ],
+            )
+            .scalars()
+            .all()
+        )
+        conn.execute(
+            _table(StepResult).insert(),
+            self._result_rows(page, steps, list(step_ids), division),
+        )
+        if reports:
+            conn.execute(
+                _table(ProgressReport).insert(),
+                [{"project_id": project_id, **report} for report in reports],
+            )
+        if nodes:
+            conn.execute(
+                project_strategy.insert(),
+                [{"project_id": project_id, "strategy_node_id": node.id} for node in nodes],
+            )
+        links = self._kpis(page, project_id, year, agency, changes, new_project=True)
+        self.session.flush()
+        self._link(links, project_id)
+        if page.evaluation is not None and page.evaluation.score is not None:
+            quarter = page.evaluation.quarter
+            published = _at(quarter_bounds(year.be_year, quarter)[1] + timedelta(days=1))
+            conn.execute(
+                _table(Evaluation).insert(),
+                {
+                    "subject_type": "project",
+                    "project_id": project_id,
+                    "fiscal_year_id": year.id,
+                    "quarter": quarter,
+                    "state": EvaluationState.PUBLISHED,
+                    "score": _decimal(page.evaluation.score, "evaluation score"),
+                    "evaluator_id": self._importer_user().id,
+                    "scored_at": published,
+                    "published_at": published,
+                },
+            )
+        changes.add("created")
+        record(
+            self.session,
+            action=IMPORT_ACTION,
+            object_type="project",
+            object_id=project_id,
+            actor=self._importer_user(),
+            to_state=ProjectState.LOCKED.value,
+            changes={"source": page.source, "changed": ["created"]},
+        )
+        self.session.flush()
+
+    def _link(self, kpis: list[Kpi], project_id: int) -> None:
+        # A district's KPI may measure hundreds of projects: never load them all.
+        if kpis:
+            self.session.connection().execute(
+                kpi_project.insert(),
+                [{"kpi_id": kpi.id, "project_id": project_id} for kpi in kpis],
+            )
+
+    def _result_rows(
+        self,
+        page: ParsedPage,
+        steps: list[tuple[int, str, Decimal, date, date]],
+        step_ids: list[int],
+        division: OrgUnit,
+    ) -> list[dict[str, Any]]:
+        """One result per step for the division; the first steps whose weights add up to the
+        page's progress are accepted (only when some prefix adds up exactly)."""
+        progress = _decimal(page.progress, "progress") or Decimal(0)
+        accepted = 0
+        running = Decimal(0)
+        for count, (_order, _name, weight, _start, _end) in enumerate(steps, start=1):
+            running += weight
+            if running == progress:
+                accepted = count
+                break
+            if running > progress:
+                break
+        first_report = min((r.date for r in page.reports if r.date), default=None)
+        rows: list[dict[str, Any]] = []
+        for index, ((_order, _name, _weight, _start, end), step_id) in enumerate(
+            zip(steps, step_ids, strict=True)
+        ):
+            row: dict[str, Any] = {
+                "step_id": step_id,
+                "unit_id": division.id,
+                "state": ResultState.NOT_STARTED,
+                "completion": Decimal(0),
+                "accepted_completion": None,
+                "submitted_at": None,
+                "reviewed_at": None,
+                "reviewed_by_id": None,
+            }
+            if index < accepted:
+                day = min(end, date.fromisoformat(first_report)) if first_report else end
+                row.update(
+                    state=ResultState.ACCEPTED,
+                    completion=Decimal(100),
+                    accepted_completion=Decimal(100),
+                    submitted_at=_at(day),
+                    reviewed_at=_at(day, 4),
+                    reviewed_by_id=self._importer_user().id,
+                )
+            rows.append(row)
+        return rows
 
     # ---- reference data
 
@@ -467,6 +666,15 @@ class LegacyImporter:
         return node
 
     def _strategies(self, page: ParsedPage, project: Project, changes: _Changes) -> None:
+        linked = {node.id for node in project.strategies}
+        for node in self._strategy_nodes(page):
+            if node.id not in linked:
+                project.strategies.append(node)
+                changes.add(f"strategy {node.code}")
+
+    def _strategy_nodes(self, page: ParsedPage) -> list[StrategyNode]:
+        """The nodes of the page's strategy paths (created where missing); returns the
+        deepest node of each path, which is what a project links to."""
         by_code = {strategy.code: strategy for strategy in page.strategies}
         nodes: dict[str, StrategyNode] = {}
         for strategy in sorted(page.strategies, key=lambda s: (s.level, s.code)):
@@ -477,31 +685,31 @@ class LegacyImporter:
                     select(StrategyNode).where(StrategyNode.code == parent_code)
                 )
             nodes[strategy.code] = self._node(strategy.code, strategy.level, strategy.name, parent)
-        deepest = [
+        return [
             node
             for code, node in nodes.items()
             if not any(other.startswith(code + ".") for other in nodes)
         ]
-        linked = {node.id for node in project.strategies}
-        for node in deepest:
-            if node.id not in linked:
-                project.strategies.append(node)
-                changes.add(f"strategy {node.code}")
 
     def _kpis(
         self,
         page: ParsedPage,
-        project: Project,
+        project_id: int,
         year: FiscalYear,
         agency: OrgUnit,
         changes: _Changes,
-    ) -> None:
+        new_project: bool,
+    ) -> list[Kpi]:
+        """KPIs by code and year, with their quarters; returns the existing KPIs the project
+        is still to be linked to (after the flush that gives it an id)."""
         session = self.session
+        links: list[Kpi] = []
         for parsed in page.kpis:
             label = f"KPI {parsed.code}"
             target = _decimal(parsed.target, f"{label} target") if parsed.target else None
             unit_label = normalize_thai(parsed.unit) if parsed.unit else None
-            kpi = session.scalar(
+            key = (parsed.code, year.id)
+            kpi = self._kpi_cache.get(key) or session.scalar(
                 select(Kpi).where(Kpi.code == parsed.code, Kpi.fiscal_year_id == year.id)
             )
             # A KPI is shared by the projects it measures, and pages of different projects may
@@ -529,8 +737,11 @@ class LegacyImporter:
                     changes.fill(kpi, "kpi_type", KpiType(parsed.type), label)
                 if parsed.level:
                     changes.fill(kpi, "level", KpiLevel(parsed.level), label)
-            if project not in kpi.projects:
-                kpi.projects.append(project)
+            if kpi_created:
+                kpi.results = []
+            self._kpi_cache[key] = kpi
+            if kpi_created or new_project or not self._linked(kpi.id, project_id):
+                links.append(kpi)
                 changes.add(f"{label} link")
             for quarter in parsed.quarters:
                 result = next((r for r in kpi.results if r.quarter == quarter.quarter), None)
@@ -542,6 +753,17 @@ class LegacyImporter:
                 changes.fill(result, "value", _decimal(quarter.result, q_label), q_label)
                 changes.fill(result, "numerator", _decimal(quarter.numerator, q_label), q_label)
                 changes.fill(result, "denominator", _decimal(quarter.denominator, q_label), q_label)
+        return links
+
+    def _linked(self, kpi_id: int | None, project_id: int) -> bool:
+        return (
+            self.session.execute(
+                select(kpi_project.c.kpi_id).where(
+                    kpi_project.c.kpi_id == kpi_id, kpi_project.c.project_id == project_id
+                )
+            ).first()
+            is not None
+        )
 
     def _evaluation(
         self, page: ParsedPage, project: Project, year: FiscalYear, changes: _Changes
@@ -569,6 +791,15 @@ class LegacyImporter:
             evaluation.evaluator = evaluation.evaluator or self._importer_user()
             changes.add(f"evaluation Q{quarter}")
             return
+        self._new_evaluation(page, project, year, changes)
+
+    def _new_evaluation(
+        self, page: ParsedPage, project: Project, year: FiscalYear, changes: _Changes
+    ) -> None:
+        if page.evaluation is None or page.evaluation.score is None:
+            return
+        quarter = page.evaluation.quarter
+        score = _decimal(page.evaluation.score, "evaluation score")
         published = _at(quarter_bounds(year.be_year, quarter)[1] + timedelta(days=1))
         self.session.add(
             Evaluation(
