@@ -1,0 +1,274 @@
+"""Web benchmarks: the district dashboard, the project page and the main API lists under N
+concurrent clients, beside a bare Flask endpoint doing one primary-key SELECT on the same
+database, both served by gunicorn with the same workers (the real app by `make web` itself).
+Also the peak memory of the web processes."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from bench import load
+from bench.processes import ROOT, free_port, peak_rss_mb, started, wait_for
+from service.core.db import make_engine
+
+BENCH_USER_UNIT = "50010000"  # a generated district office
+YEAR = 2566
+PAGE_TARGET_P95_MS = 100.0
+API_TARGET_RATIO = 0.5
+WARM_UP_SECONDS = 2.0
+
+# (key, what, candidate paths (the first that is not 404 is measured), kind)
+URLS: list[tuple[str, str, list[str], str]] = [
+    ("dashboard", "district dashboard", [f"/dashboard?year={YEAR}"], "page"),
+    ("project", "project page", ["/projects/{project_id}"], "page"),
+    ("api_projects", "API project list", [f"/api/v1/projects?fiscal_year={YEAR}"], "api"),
+    ("api_results", "API step-result list", ["/api/v1/step-results", "/api/v1/results"], "api"),
+]
+
+_CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def web_workers() -> str:
+    return os.environ.get("WEB_CONCURRENCY", "2")  # what `make web` uses
+
+
+def app_environment(database_url: str, redis_url: str, instance: str) -> dict[str, str]:
+    """The environment of a production web or worker process on the bench database."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELERY_KEY_PREFIX": "tidtam-bench:",
+        "SECRET_KEY": secrets.token_hex(32),
+        "TIDTAM_ENV": "production",
+        "TIDTAM_INSTANCE": instance,
+    }
+
+
+def _bench_subjects(database_url: str) -> dict[str, Any]:
+    """Who signs in (the head approver of a generated district), the richest project page
+    of that district in the year, and an API token for the same person."""
+    from service.api.auth import new_token
+    from service.demo.generate import EMAIL_DOMAIN, GENERATED_PASSWORD
+    from service.org.models import User
+
+    email = f"approver1.{BENCH_USER_UNIT}@{EMAIL_DOMAIN}"
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        user = session.scalars(select(User).where(User.email == email)).one()
+        project_id = session.execute(
+            text(
+                "SELECT p.id FROM project p JOIN org_unit o ON o.id = p.owner_unit_id "
+                "JOIN fiscal_year f ON f.id = p.fiscal_year_id "
+                "WHERE o.code = :unit AND f.be_year = :year "
+                "ORDER BY (SELECT count(*) FROM plan_step s JOIN step_result r "
+                "ON r.step_id = s.id WHERE s.project_id = p.id) DESC, p.id LIMIT 1"
+            ),
+            {"unit": BENCH_USER_UNIT, "year": YEAR},
+        ).scalar_one()
+        bare_id = session.execute(text("SELECT max(id) / 2 FROM project")).scalar_one()
+        _row, token = new_token(session, user, "bench")
+        session.commit()
+    engine.dispose()
+    return {
+        "email": email,
+        "password": GENERATED_PASSWORD,
+        "project_id": project_id,
+        "bare_id": bare_id,
+        "token": token,
+    }
+
+
+def _cookies(response: http.client.HTTPResponse, jar: dict[str, str]) -> None:
+    for header in response.headers.get_all("Set-Cookie") or []:
+        name, _, rest = header.partition("=")
+        jar[name.strip()] = rest.split(";", 1)[0]
+
+
+def login(base: str, email: str, password: str) -> str:
+    """Sign in through the login form; returns the Cookie header of the signed-in session.
+    Raises RuntimeError when the form refuses."""
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    jar: dict[str, str] = {}
+    connection.request("GET", "/login")
+    response = connection.getresponse()
+    page = response.read().decode()
+    _cookies(response, jar)
+    match = _CSRF.search(page)
+    if not match:
+        raise RuntimeError("no CSRF token on /login")
+    body = urlencode({"csrf_token": match.group(1), "email": email, "password": password})
+    connection.close()
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    connection.request(
+        "POST",
+        "/login",
+        body,
+        {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )
+    response = connection.getresponse()
+    response.read()
+    if response.status != 302:
+        raise RuntimeError(f"login as {email} answered {response.status}")
+    _cookies(response, jar)
+    connection.close()
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+def status_of(url: str, headers: dict[str, str]) -> int:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    connection.request(
+        "GET", parts.path + (f"?{parts.query}" if parts.query else ""), None, headers
+    )
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response.status
+
+
+def _load(url: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, Any]:
+    load.measure(url, headers, clients, WARM_UP_SECONDS)  # every worker imported and connected
+    return load.measure(url, headers, clients, seconds)
+
+
+def _fmt(figures: dict[str, Any]) -> str:
+    if not figures["requests"]:
+        return f"no answer completed in {figures['seconds']:g} s"
+    return f"p50 {figures['p50_ms']:.1f} / p95 {figures['p95_ms']:.1f} ms, {figures['rps']:,.0f}/s"
+
+
+def run(
+    database_url: str,
+    redis_url: str,
+    clients: int,
+    seconds: float,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    subjects = _bench_subjects(database_url)
+    result: dict[str, Any] = {
+        "generator": load.generator_name(),
+        "clients": clients,
+        "seconds": seconds,
+        "web_workers": web_workers(),
+        "user": subjects["email"],
+        "urls": {},
+    }
+    logs = Path(tempfile.mkdtemp(prefix="tidtam-bench-web-"))
+    env = app_environment(database_url, redis_url, str(logs / "instance"))
+    gunicorn = str(ROOT / ".venv" / "bin" / "gunicorn")
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    bare_command = [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", web_workers()]
+    bare_command += ["--access-logfile", "-", "bench.bare_app:create_app()"]
+    with started(bare_command, env, logs / "bare.log"):
+        wait_for(f"{base}/healthz")
+        bare = _load(f"{base}/bare/{subjects['bare_id']}", {}, clients, seconds)
+    result["bare"] = bare
+    say(f"  bare primary-key endpoint: {_fmt(bare)} ({bare['generator']})")
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    web_env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": web_workers()}
+    with started(["make", "--no-print-directory", "web"], web_env, logs / "web.log") as web:
+        wait_for(f"{base}/healthz")
+        cookie = login(base, subjects["email"], subjects["password"])
+        for key, what, candidates, kind in URLS:
+            headers = (
+                {"Authorization": f"Bearer {subjects['token']}"}
+                if kind == "api"
+                else {"Cookie": cookie}
+            )
+            figures: dict[str, Any] = {"what": what, "kind": kind}
+            for candidate in candidates:
+                path = candidate.format(project_id=subjects["project_id"])
+                status = status_of(base + path, headers)
+                figures.update(path=path, status=status)
+                if status != 404:
+                    break
+            if figures["status"] == 200:
+                figures.update(_load(base + figures["path"], headers, clients, seconds))
+                say(f"  {what} {figures['path']}: {_fmt(figures)}")
+            else:
+                say(f"  {what} {figures['path']}: answered {figures['status']}, not measured")
+            result["urls"][key] = figures
+        result["memory"] = peak_rss_mb(web.pid)
+    result["logs"] = str(logs)
+    result["figures"] = _figures(result)
+    return result
+
+
+def _figures(result: dict[str, Any]) -> list[dict[str, Any]]:
+    bare = result["bare"]
+    rows: list[dict[str, Any]] = []
+    for figures in result["urls"].values():
+        row: dict[str, Any] = {
+            "name": f"{figures['what']} {figures['path']}",
+            "baseline_name": "bare primary-key SELECT endpoint",
+            "baseline_text": _fmt(bare),
+        }
+        if figures["status"] != 200:
+            row.update(
+                value=None,
+                value_text="not built yet"
+                if figures["status"] == 404
+                else f"HTTP {figures['status']}",
+                met=None,
+                target=f"p95 < {PAGE_TARGET_P95_MS:.0f} ms"
+                if figures["kind"] == "page"
+                else f"≥ {API_TARGET_RATIO}× bare req/s",
+            )
+            rows.append(row)
+            continue
+        ratio = figures["rps"] / bare["rps"] if bare["rps"] else 0.0
+        row.update(
+            value=figures["p95_ms"] if figures["kind"] == "page" else figures["rps"],
+            unit="ms" if figures["kind"] == "page" else "/s",
+            value_text=_fmt(figures)
+            + (f", {figures['errors']} errors" if figures["errors"] else ""),
+            baseline=bare["p95_ms"] if figures["kind"] == "page" else bare["rps"],
+            ratio=round(ratio, 3),
+            ratio_text=f"{ratio:.2f}× req/s",
+        )
+        if figures["kind"] == "page":
+            row.update(
+                target=f"p95 < {PAGE_TARGET_P95_MS:.0f} ms",
+                met=bool(figures["requests"])
+                and figures["p95_ms"] < PAGE_TARGET_P95_MS
+                and not figures["errors"],
+            )
+        else:
+            row.update(
+                target=f"≥ {API_TARGET_RATIO}× bare req/s",
+                met=ratio >= API_TARGET_RATIO and not figures["errors"],
+            )
+        rows.append(row)
+    memory = result.get("memory")
+    if memory:
+        rows.append(
+            {
+                "name": f"web peak memory ({memory['processes']} gunicorn processes)",
+                "value": memory["largest_mb"],
+                "unit": "MB",
+                "value_text": f"{memory['largest_mb']:.0f} MB largest, "
+                f"{memory['total_mb']:.0f} MB together",
+                "baseline_text": "—",
+                "target": "—",
+                "met": None,
+            }
+        )
+    return rows
