@@ -76,6 +76,13 @@ def test_the_compiled_catalog_is_current() -> None:
     )
 
 
+def test_no_message_is_defined_twice() -> None:
+    # Babel keeps the last of two definitions silently; GNU msgfmt refuses the file.
+    msgids = re.findall(r'^msgid "(.*)"$', PO.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    twice = sorted({m for m in msgids if m and msgids.count(m) > 1})
+    assert not twice, f"defined more than once in {PO.name}: {twice}"
+
+
 def test_catalog_placeholders_match(catalog: Catalog) -> None:
     placeholder = re.compile(r"%\(\w+\)[sd]")
     for message in catalog:
