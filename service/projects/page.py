@@ -34,6 +34,7 @@ from service.core.progress import (
 )
 from service.evaluations.models import Evaluation, EvaluationState
 from service.kpis.models import Kpi, KpiQuarterResult, kpi_project
+from service.org.models import OrgUnit
 from service.projects.models import (
     PlanStep,
     ProgressReport,
@@ -132,9 +133,13 @@ class StateSpan:
 
 @dataclass
 class ObjectTrail:
+    """One object's stays in its states. It is named by its type, then `unit` (in the
+    reader's language) and `number` (a code, a step or installment number, a quarter)."""
+
     object_type: str
     object_id: int
-    title: str
+    unit: OrgUnit | None
+    number: str
     spans: list[StateSpan]
 
 
@@ -397,29 +402,23 @@ def build_project_page(
 
 def _trails(page: ProjectPage, spans: dict[tuple[str, int], list[StateSpan]]) -> list[ObjectTrail]:
     """The objects with state changes, in page order: the project, its step results, its
-    allocations and installments, its evaluations. Titles are data (names, numbers), not
-    translated text; the template puts the object type in front."""
-    titles: list[tuple[str, int, str]] = [("project", page.project.id, page.project.code)]
+    allocations and installments, its evaluations."""
+    names: list[tuple[str, int, OrgUnit | None, str]] = [
+        ("project", page.project.id, None, page.project.code)
+    ]
     for row in page.steps:
         for result in row.results:
-            titles.append(
-                ("step_result", result.id, f"{row.step.position} · {result.unit.name_th}")
-            )
+            names.append(("step_result", result.id, result.unit, str(row.step.position)))
     for alloc in page.budget.allocations:
-        titles.append(("allocation", alloc.allocation.id, alloc.allocation.recipient_unit.name_th))
-        for number, inst in enumerate(alloc.installments, start=1):
-            titles.append(
-                (
-                    "installment",
-                    inst.installment.id,
-                    f"{alloc.allocation.recipient_unit.name_th} · {number}",
-                )
-            )
+        recipient = alloc.allocation.recipient_unit
+        names.append(("allocation", alloc.allocation.id, recipient, ""))
+        for position, inst in enumerate(alloc.installments, start=1):
+            names.append(("installment", inst.installment.id, recipient, str(position)))
     for evaluation in page.evaluations:
-        titles.append(("evaluation", evaluation.id, f"Q{evaluation.quarter}"))
+        names.append(("evaluation", evaluation.id, None, f"Q{evaluation.quarter}"))
     trails = []
-    for object_type, object_id, title in titles:
+    for object_type, object_id, unit, number in names:
         found = spans.get((object_type, object_id))
         if found:
-            trails.append(ObjectTrail(object_type, object_id, title, found))
+            trails.append(ObjectTrail(object_type, object_id, unit, number, found))
     return trails
