@@ -74,10 +74,11 @@ class DecimalString(fields.Decimal):
             raise ValidationError("must be a number such as 90000.00") from None
         if not number.is_finite():
             raise ValidationError("must be a finite number")
-        if number != number.quantize(Decimal(1).scaleb(-self.place_count)):
-            raise ValidationError(f"at most {self.place_count} decimal places")
+        # The size first: quantizing 1e400 would overflow the decimal context.
         if abs(number) >= Decimal(10) ** self.digit_limit:
             raise ValidationError(f"at most {self.digit_limit} digits before the point")
+        if number != number.quantize(Decimal(1).scaleb(-self.place_count)):
+            raise ValidationError(f"at most {self.place_count} decimal places")
         return number.quantize(Decimal(1).scaleb(-self.place_count))
 
 
