@@ -97,6 +97,7 @@ class Installment(Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("state <> 'paid' OR paid_on IS NOT NULL", name="paid_has_date"),
         Index("ix_installment_state_requested", "state", "requested_at"),
+        Index("ix_installment_allocation", "allocation_id"),  # an allocation's installments
     )
 
 

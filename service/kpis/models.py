@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -51,6 +52,7 @@ kpi_project = Table(
     Base.metadata,
     Column("kpi_id", ForeignKey("kpi.id"), primary_key=True),
     Column("project_id", ForeignKey("project.id"), primary_key=True),
+    Index("ix_kpi_project_project", "project_id"),  # a project's KPIs (the project page)
 )
 
 

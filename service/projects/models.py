@@ -59,6 +59,7 @@ project_strategy = Table(
     Base.metadata,
     Column("project_id", ForeignKey("project.id"), primary_key=True),
     Column("strategy_node_id", ForeignKey("strategy_node.id"), primary_key=True),
+    Index("ix_project_strategy_node", "strategy_node_id"),  # a node's projects (rollups)
 )
 
 
@@ -233,6 +234,8 @@ class StepResult(Base):
             name="accepted_has_review",
         ),
         Index("ix_step_result_state_unit", "state", "unit_id"),
+        # Which projects a unit takes part in, from its results (visible_projects).
+        Index("ix_step_result_unit_step", "unit_id", "step_id"),
     )
 
 
