@@ -1,0 +1,234 @@
+"""The deadline engine: reminder rules as data, fired on the right Bangkok day, once per
+(object, rule, occurrence, recipient) even when runs overlap, one catch-up alert per object
+after an outage, escalation to the head of the unit, and every kind of waiting object."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from service.budget.models import Allocation, Installment, InstallmentState
+from service.core.db import db, utcnow
+from service.deadlines.engine import report_month, run_rule
+from service.deadlines.rules import DEFAULT_RULES, ensure_default_rules
+from service.evaluations.models import Evaluation, EvaluationState
+from service.notifications.models import (
+    Channel,
+    Notification,
+    ReminderKind,
+    ReminderRule,
+)
+from service.org.models import User
+from service.projects.models import ProgressReport, ResultState, StepResult
+from tests.smtp import mail_sink
+from tests.stack import committed_stack, eventually
+from tests.work_data import demo_project, school_result
+from tests.workers import running_worker
+
+REQUEUE = timedelta(minutes=10)
+SCHOOL, OFFICER, APPROVER, EVALUATOR = (
+    f"{r}@demo.tidtam.local" for r in ("school", "officer", "approver", "evaluator")
+)
+
+
+def _rule(
+    session: Session,
+    kind: ReminderKind,
+    offset: int,
+    repeat: int | None = None,
+    escalate: int | None = None,
+) -> ReminderRule:
+    rule = ReminderRule(
+        kind=kind,
+        name=f"test {kind.value}",
+        offset_days=offset,
+        repeat_days=repeat,
+        escalate_after_days=escalate,
+        active=True,
+    )
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def _fire(session: Session, rule: ReminderRule, day: date) -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
+    """Run `rule` on `day`; return the new email alerts as (recipient, object key, payload)."""
+    before = session.scalar(select(func.max(Notification.id))) or 0
+    run_rule(session, rule, today=day, now=utcnow(), requeue_after=REQUEUE)
+    rows = session.execute(
+        select(User.email, Notification.object_type, Notification.object_id, Notification.payload)
+        .join(User, User.id == Notification.recipient_id)
+        .where(Notification.id > before, Notification.channel == Channel.EMAIL)
+        .order_by(Notification.id)
+    ).all()
+    return [(email, f"{kind}:{ident}", payload) for email, kind, ident, payload in rows]
+
+
+def _only_school_result(session: Session) -> StepResult:
+    """Leave the demo school's step-3 result as the only open result of the project."""
+    keep = school_result(session)
+    for result in session.scalars(select(StepResult).where(StepResult.id != keep.id)):
+        result.state = ResultState.ACCEPTED
+        result.completion = result.accepted_completion = result.completion or 100  # type: ignore[assignment]
+        result.submitted_at = result.reviewed_at = datetime(2022, 9, 1, tzinfo=UTC)
+    session.flush()
+    return keep
+
+
+def test_before_due_fires_once_in_its_window(session: Session) -> None:
+    result = _only_school_result(session)  # step 3, due 2022-12-01 (Bangkok)
+    rule = _rule(session, ReminderKind.STEP_DUE, offset=-3)
+    assert _fire(session, rule, date(2022, 11, 27)) == []
+    fired = _fire(session, rule, date(2022, 11, 28))
+    assert [(email, key) for email, key, _ in fired] == [(SCHOOL, f"step_result:{result.id}")]
+    assert fired[0][2]["days"] == -3 and fired[0][2]["due"] == "2022-12-01"
+    assert _fire(session, rule, date(2022, 11, 30)) == []  # once, not daily
+    # A run that starts after the due day has passed sends no stale "due soon".
+    session.execute(delete(Notification))
+    assert _fire(session, rule, date(2022, 12, 2)) == []
+
+
+def test_overdue_repeats_then_escalates_to_the_head(session: Session) -> None:
+    result = _only_school_result(session)
+    rule = _rule(session, ReminderKind.STEP_OVERDUE, offset=1, repeat=7, escalate=14)
+    fired = {day: _fire(session, rule, date(2022, 12, day)) for day in range(1, 17)}
+    days = [day for day, alerts in fired.items() if alerts]
+    # due+1, then every 7 days; the head of the unit (the division's head officer) from
+    # due+14 on, with the occurrence running then and every one after it.
+    assert days == [2, 9, 15, 16]
+    assert [(e, p["occurrence"]) for e, _k, p in fired[2]] == [(SCHOOL, 0)]
+    assert [(e, p["occurrence"]) for e, _k, p in fired[9]] == [(SCHOOL, 1)]
+    assert [(e, p["occurrence"]) for e, _k, p in fired[15]] == [(OFFICER, 1)]
+    assert fired[15][0][2]["escalated"] in (True, 1)
+    assert [(e, p["occurrence"]) for e, _k, p in fired[16]] == [(SCHOOL, 2), (OFFICER, 2)]
+    assert {key for alerts in fired.values() for _e, key, _p in alerts} == {
+        f"step_result:{result.id}"
+    }
+
+
+def test_ten_day_outage_sends_one_catch_up_alert_per_object(session: Session) -> None:
+    rule = _rule(session, ReminderKind.STEP_OVERDUE, offset=1, repeat=1)
+    # Step 2 (division, due 1 Nov) and step 3 (six schools, due 1 Dec) are open.
+    first = _fire(session, rule, date(2022, 12, 2))
+    back = _fire(session, rule, date(2022, 12, 12))  # ten days without a run
+    assert Counter(key for _e, key, _p in back) == Counter(key for _e, key, _p in first)
+    assert all(n == 1 for n in Counter((e, k) for e, k, _p in back).values())
+    step3 = [p for _e, _k, p in back if p["due"] == "2022-12-01"]
+    assert step3 and {p["days"] for p in step3} == {11}  # says the state now, not ten times
+
+
+@pytest.mark.parametrize("kind", list(ReminderKind))
+def test_every_kind_reaches_its_people(session: Session, kind: ReminderKind) -> None:
+    project = demo_project(session)
+    day = date(2023, 2, 20)
+    expected: set[str]
+    if kind in (ReminderKind.STEP_DUE, ReminderKind.STEP_OVERDUE):
+        _only_school_result(session)
+        day = date(2022, 11, 29) if kind is ReminderKind.STEP_DUE else date(2022, 12, 5)
+        expected = {SCHOOL}
+    elif kind is ReminderKind.REVIEW_WAITING:
+        result = _only_school_result(session)
+        result.state = ResultState.SUBMITTED
+        # 18:00 UTC on 10 Feb is 01:00 on 11 Feb in Bangkok: the wait counts from the 11th.
+        result.submitted_at = datetime(2023, 2, 10, 18, 0, tzinfo=UTC)
+        expected = {OFFICER}
+        day = date(2023, 2, 14)
+    elif kind is ReminderKind.INSTALLMENT_WAITING:
+        allocation = session.scalars(select(Allocation).order_by(Allocation.id)).first()
+        assert allocation is not None
+        session.add(
+            Installment(
+                allocation=allocation,
+                amount=1000,
+                state=InstallmentState.REQUESTED,
+                requested_at=datetime(2023, 2, 10, 3, 0, tzinfo=UTC),
+            )
+        )
+        expected = {APPROVER}
+        day = date(2023, 2, 13)
+    elif kind is ReminderKind.REPORT_MISSING:
+        expected = {OFFICER}  # January 2023 has no progress report
+    else:
+        session.add(
+            Evaluation(
+                subject_type="project",
+                project_id=project.id,
+                fiscal_year_id=project.fiscal_year_id,
+                quarter=1,
+                state=(
+                    EvaluationState.OPEN
+                    if kind is ReminderKind.EVALUATION_SELF
+                    else EvaluationState.SELF_ASSESSED
+                ),
+            )
+        )
+        expected = {OFFICER} if kind is ReminderKind.EVALUATION_SELF else {EVALUATOR}
+    session.flush()
+    rule = _rule(session, kind, offset=-3 if kind is ReminderKind.STEP_DUE else 3)
+    assert {email for email, _k, _p in _fire(session, rule, day)} == expected
+    if kind is ReminderKind.REVIEW_WAITING:  # one day earlier is too early in Bangkok
+        session.execute(delete(Notification))
+        assert _fire(session, rule, day - timedelta(days=1)) == []
+
+
+def test_a_filed_report_stops_the_reminder(session: Session) -> None:
+    project = demo_project(session)
+    rule = _rule(session, ReminderKind.REPORT_MISSING, offset=5, repeat=7)
+    assert report_month(date(2023, 2, 5), 5) == (date(2023, 1, 1), date(2023, 1, 31))
+    assert report_month(date(2023, 2, 4), 5) == (date(2022, 12, 1), date(2022, 12, 31))
+    session.add(ProgressReport(project_id=project.id, reported_on=date(2023, 1, 30), percent=40))
+    session.flush()
+    assert _fire(session, rule, date(2023, 2, 6)) == []
+    assert [k for _e, k, _p in _fire(session, rule, date(2023, 3, 6))] == [f"project:{project.id}"]
+
+
+def test_default_rules_are_added_once(session: Session) -> None:
+    session.execute(delete(ReminderRule))
+    assert len(ensure_default_rules(session)) == len(DEFAULT_RULES) == len(ReminderKind)
+    assert ensure_default_rules(session) == []
+
+
+@pytest.mark.worker
+def test_two_runs_at_the_same_moment_send_one_alert_per_key(tmp_path: Path, app: Flask) -> None:
+    with mail_sink() as sink, committed_stack(tmp_path, "deadlines", **sink.env()) as stack:
+        with stack.app.app_context():
+            ensure_default_rules(db.session)
+            db.session.commit()
+        log = tmp_path / "worker.log"
+        with running_worker(
+            stack.env, queues="deadlines,notifications", pool="prefork", concurrency=2, log=log
+        ):
+            for _ in range(2):  # both pool processes take one
+                stack.send("tidtam.deadlines.run", "2023-01-20")
+
+            def emails() -> int:
+                with stack.app.app_context():
+                    count = db.session.scalar(
+                        select(func.count(Notification.id)).where(
+                            Notification.channel == Channel.EMAIL
+                        )
+                    )
+                    db.session.rollback()
+                return int(count or 0)
+
+            expected = eventually(emails, timeout=60)
+            sink.wait_for(expected, timeout=60)
+            stack.send("tidtam.deadlines.run", "2023-01-20")  # and a third, later
+
+            def runs_done() -> bool:
+                text = log.read_text()
+                return len(re.findall(r"tidtam\.deadlines\.run\[[^]]+\] succeeded", text)) == 3
+
+            eventually(runs_done, timeout=60)
+        text = log.read_text()
+        assert "IntegrityError" not in text and "Traceback" not in text, text[-3000:]
+        assert emails() == expected
+    keys = Counter(str(m.message["X-Tidtam-Delivery"]) for m in sink.mails)
+    assert len(keys) == expected and set(keys.values()) == {1}
