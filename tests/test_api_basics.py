@@ -401,3 +401,49 @@ def test_audit_rows_of_a_transition_name_who_and_why(client: FlaskClient, sessio
     assert last["actor_name"] == user(session, "officer").name
     steps = session.scalars(select(PlanStep).where(PlanStep.project_id == project.id)).all()
     assert len(steps) == 5
+
+
+def test_a_page_costs_the_same_queries_however_many_items(
+    app: Any, client: FlaskClient, session: Session
+) -> None:
+    """No query per item: the page, its total and its joined fiscal year come in one query."""
+    from sqlalchemy import event
+
+    from service.fiscal.models import FiscalYear
+    from service.projects.models import Project
+
+    headers = all_headers(session)["officer"]
+    engine = app.extensions["tidtam.db"]
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    def cost(path: str) -> int:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert client.get(path, headers=headers).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(statements)
+
+    paths = ["/api/v1/projects?per_page=100", "/api/v1/results?per_page=100"]
+    assert client.get("/api/v1/me", headers=headers).status_code == 200  # stamps last_used_at
+    few = [cost(path) for path in paths]
+    year = session.scalar(select(FiscalYear).where(FiscalYear.be_year == 2567))
+    district, division = unit(session, "50230000"), unit(session, "50230700")
+    for n in range(40):
+        session.add(
+            Project(
+                code=f"50230000-Q{n}",
+                name="x",
+                fiscal_year=year,
+                owner_unit=district,
+                responsible_unit=division,
+                kind="routine",
+            )
+        )
+    session.commit()
+    assert client.get(paths[0], headers=headers).get_json()["total"] == 41
+    assert [cost(path) for path in paths] == few
