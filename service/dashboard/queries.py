@@ -310,12 +310,12 @@ def fiscal_years(session: Session) -> list[FiscalYear]:
 
 
 def default_year(session: Session, user: User | None, today: date) -> FiscalYear | None:
-    """The fiscal year containing `today` if it has projects the reader may see, else the
-    latest year that has some, else the latest year."""
+    """The fiscal year containing `today` if it has projects the reader may see (the public
+    when `user` is None), else the latest year that has some, else the latest year."""
     from service.core.fiscal import fiscal_year_of
 
     current = fiscal_year_of(today)
-    condition: ColumnElement[bool] = true()
+    condition: ColumnElement[bool] = Project.state.in_(PUBLIC_STATES)
     if user is not None:
         condition = visible_projects(session, user)
     years_with_projects = list(
