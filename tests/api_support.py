@@ -100,4 +100,4 @@ def rolled_back(app: Flask) -> Iterator[tuple[Session, FlaskClient]]:
         session.close()
         transaction.rollback()
         connection.close()
-        db.sessionmaker.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+        db.sessionmaker.configure(bind=engine, join_transaction_mode="conditional_savepoint")

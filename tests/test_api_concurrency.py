@@ -51,6 +51,12 @@ def race_app(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[F
     finally:
         os.environ.clear()
         os.environ.update(saved)
+    # The session factory is shared by every app in this process; an earlier test may have
+    # left it joined to a connection of its own (and conftest's teardown names a mode
+    # SQLAlchemy 2.1 no longer has): point it at this app's engine, the default way.
+    db.sessionmaker.configure(
+        bind=racing.extensions["tidtam.db"], join_transaction_mode="conditional_savepoint"
+    )
     try:
         with racing.app_context():
             command.upgrade(alembic_config(url), "head")
