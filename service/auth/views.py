@@ -113,7 +113,8 @@ def home() -> str | Response:
     session_ = db.session()
     assignments = active_roles(session_, user)
     if assignments and all(a.role is Role.SCHOOL for a in assignments):
-        return redirect(url_for("school.home", **request.args))
+        query = request.query_string.decode()  # keeps ?lang=
+        return redirect(url_for("school.home") + (f"?{query}" if query else ""))
     scope = unit_filter(session_, user)
     unit_count = session_.scalar(select(func.count()).select_from(OrgUnit).where(scope))
     visible = visible_projects(session_, user)
