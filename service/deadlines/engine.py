@@ -27,10 +27,10 @@ from typing import Any
 
 from sqlalchemy import (
     Date,
+    FromClause,
     Integer,
     Select,
     String,
-    Subquery,
     and_,
     case,
     cast,
@@ -217,7 +217,7 @@ def _evaluations(states: tuple[EvaluationState, ...]) -> Callable[[Context], Sel
 # -- who is told ----------------------------------------------------------------------------
 
 
-def _reporters(source: Subquery) -> Select[int, int]:
+def _reporters(source: FromClause) -> Select[int, int]:
     """The people of the reporting unit itself (its school users, or its officers when a
     district unit reports)."""
     return (
@@ -234,8 +234,8 @@ def _reporters(source: Subquery) -> Select[int, int]:
     )
 
 
-def _nearest(roles: list[Role], kind: UnitKind | None = None) -> Callable[[Subquery], Select]:
-    def resolve(source: Subquery) -> Select:
+def _nearest(roles: list[Role], kind: UnitKind | None = None) -> Callable[[FromClause], Select]:
+    def resolve(source: FromClause) -> Select:
         holders = nearest_role_holders(roles, ancestor_kind=kind, name="told")
         return select(source.c.object_id, holders.c.user_id).join(
             holders, holders.c.unit_id == source.c.unit_id
@@ -244,7 +244,7 @@ def _nearest(roles: list[Role], kind: UnitKind | None = None) -> Callable[[Subqu
     return resolve
 
 
-def _evaluators(source: Subquery) -> Select:
+def _evaluators(source: FromClause) -> Select:
     """The evaluation's evaluator, or while none is assigned the evaluating office's
     evaluators (evaluators work tree-wide: this is the one role told as a whole)."""
     assigned = (
@@ -264,14 +264,14 @@ def _evaluators(source: Subquery) -> Select:
     return select(union_all(assigned, office).subquery("evaluator"))
 
 
-def _heads(source: Subquery) -> Select:
+def _heads(source: FromClause) -> Select:
     heads = nearest_role_holders(list(Role), heads_only=True, name="head")
     return select(source.c.object_id, heads.c.user_id).join(
         heads, heads.c.unit_id == source.c.unit_id
     )
 
 
-def _evaluation_heads(source: Subquery) -> Select:
+def _evaluation_heads(source: FromClause) -> Select:
     return (
         select(source.c.object_id, RoleAssignment.user_id)
         .join(
@@ -291,8 +291,8 @@ class Watch:
     """What a reminder kind watches and who hears of it."""
 
     source: Callable[[Context], Select]
-    told: Callable[[Subquery], Select]
-    heads: Callable[[Subquery], Select] = _heads
+    told: Callable[[FromClause], Select]
+    heads: Callable[[FromClause], Select] = _heads
 
 
 WATCHES: dict[ReminderKind, Watch] = {
@@ -328,7 +328,8 @@ def rule_candidates(ctx: Context) -> Select:
     conditions = [first_day_passed]
     if rule.repeat_days is None and rule.offset_days < 0:
         conditions.append(base.c.anchor >= today)  # a "before due" reminder goes stale
-    source = select(base).where(*conditions).subquery("due")
+    # A CTE: the recipients and the escalation read the waiting objects once between them.
+    source = select(base).where(*conditions).cte("due")
     since_anchor = days_between(ctx.dialect, today, source.c.anchor)
     occurrence: ColumnElement[int]
     if rule.repeat_days is None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Sequence
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate
 from types import TracebackType
 from typing import Any
@@ -33,70 +35,72 @@ def _settings_link() -> str:
     return current_app.config.get("PUBLIC_URL", "").rstrip("/") + "/notifications/settings"
 
 
-def _envelope(to_name: str, to_email: str, lang: str, message_id: str) -> EmailMessage:
-    message = EmailMessage()
+def _compose(
+    to_name: str, to_email: str, lang: str, message_id: str, subject: str, body: str
+) -> Message:
+    # email.mime with Header, not EmailMessage: the modern policy folds a long Thai subject
+    # into encoded words ten times slower (45 ms a mail), which would bound the throughput.
+    message = MIMEText(body, "plain", "utf-8")
+    message["Subject"] = Header(subject, "utf-8")
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
-    message["To"] = formataddr((to_name, to_email))
+    message["To"] = formataddr((to_name, to_email), charset="utf-8")
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = message_id
+    message["Content-Language"] = lang
     message["Auto-Submitted"] = "auto-generated"
     return message
 
 
-def notification_mail(delivery: Delivery, words: dict[str, str]) -> EmailMessage:
+def notification_mail(delivery: Delivery, words: dict[str, str]) -> Message:
     """The mail for one notification, in its recipient's language, with its stable
     Message-ID."""
     lang = _language(delivery.language)
-    message = _envelope(
-        delivery.recipient_name, delivery.recipient_email, lang, delivery.message_id
-    )
-    message["Subject"] = subject(delivery.kind, delivery.payload, words, lang)
-    message["X-Tidtam-Delivery"] = delivery.delivery_key
-    message.set_content(
+    message = _compose(
+        delivery.recipient_name,
+        delivery.recipient_email,
+        lang,
+        delivery.message_id,
+        subject(delivery.kind, delivery.payload, words, lang),
         _render(
             f"mail/notification.{lang}.txt",
             name=delivery.recipient_name,
             line=summary(delivery.kind, delivery.payload, words, lang),
             link=words.get("link", ""),
             settings_link=_settings_link(),
-        )
+        ),
     )
-    message["Content-Language"] = lang  # after set_content, which replaces Content-* headers
+    message["X-Tidtam-Delivery"] = delivery.delivery_key
     return message
 
 
-def digest_mail(items: Sequence[tuple[Delivery, dict[str, str]]]) -> EmailMessage:
+def digest_mail(items: Sequence[tuple[Delivery, dict[str, str]]]) -> Message:
     """One mail listing every held notification of one recipient. Its Message-ID comes from
     the first row it carries, so a digest sent again after a crash is recognisably the same."""
     first = items[0][0]
     lang = _language(first.language)
-    message = _envelope(
-        first.recipient_name,
-        first.recipient_email,
-        lang,
-        f"<digest.{first.recipient_id}.{first.id}@tidtam>",
-    )
     count = len(items)
-    message["Subject"] = (
-        f"ติดตาม: สรุปการแจ้งเตือน {count} รายการ"
-        if lang == "th"
-        else f"Tidtam: your digest of {count} notifications"
-    )
     lines = [
         {"line": summary(d.kind, d.payload, words, lang), "link": words.get("link", "")}
         for d, words in items
     ]
-    message.set_content(
+    return _compose(
+        first.recipient_name,
+        first.recipient_email,
+        lang,
+        f"<digest.{first.recipient_id}.{first.id}@tidtam>",
+        (
+            f"ติดตาม: สรุปการแจ้งเตือน {count} รายการ"
+            if lang == "th"
+            else f"Tidtam: your digest of {count} notifications"
+        ),
         _render(
             f"mail/digest.{lang}.txt",
             name=first.recipient_name,
             count=count,
             items=lines,
             settings_link=_settings_link(),
-        )
+        ),
     )
-    message["Content-Language"] = lang
-    return message
 
 
 class Mailer:
@@ -124,7 +128,7 @@ class Mailer:
             self._smtp = smtp
         return self._smtp
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         """Send `message`. Raises DeliveryError when the server cannot be reached or refuses."""
         try:
             self._connection().send_message(message)
