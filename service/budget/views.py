@@ -131,14 +131,6 @@ def create() -> Response | tuple[str, int]:
             raise Refused(
                 422, "choose a recipient", fields={"recipient_unit_id": "choose a recipient"}
             )
-        if not recipient.path.startswith(project.owner_unit.path):
-            # Checked here too: create_allocation's own refusal of it expunges a row that was
-            # never added to the session, which raises instead of refusing.
-            raise Refused(
-                422,
-                f"{recipient.name_th} is not under {project.owner_unit.name_th}",
-                fields={"recipient_unit_id": "not in the project's district"},
-            )
         try:
             amount = Decimal(form["amount"].replace(",", ""))
         except InvalidOperation:
