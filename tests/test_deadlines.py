@@ -191,17 +191,19 @@ def test_a_filed_report_stops_the_reminder(session: Session) -> None:
 
 def test_default_rules_are_added_once(session: Session) -> None:
     session.execute(delete(ReminderRule))
-    assert len(ensure_default_rules(session)) == len(DEFAULT_RULES) == len(ReminderKind)
+    _rule(session, ReminderKind.STEP_DUE, offset=-7)  # an admin's own rule
+    assert ensure_default_rules(session, only_when_empty=True) == []  # what the task does
+    added = ensure_default_rules(session)  # what `flask reminder-rules` does
+    assert len(added) == len(DEFAULT_RULES) - 1 == len(ReminderKind) - 1
     assert ensure_default_rules(session) == []
+    session.execute(delete(ReminderRule))
+    assert len(ensure_default_rules(session, only_when_empty=True)) == len(ReminderKind)
 
 
 @pytest.mark.worker
 def test_two_runs_at_the_same_moment_send_one_alert_per_key(tmp_path: Path, app: Flask) -> None:
     with mail_sink() as sink, committed_stack(tmp_path, "deadlines", **sink.env()) as stack:
-        with stack.app.app_context():
-            ensure_default_rules(db.session)
-            db.session.commit()
-        log = tmp_path / "worker.log"
+        log = tmp_path / "worker.log"  # the task adds the default rules to the empty table
         with running_worker(
             stack.env, queues="deadlines,notifications", pool="prefork", concurrency=2, log=log
         ):
@@ -230,5 +232,9 @@ def test_two_runs_at_the_same_moment_send_one_alert_per_key(tmp_path: Path, app:
         text = log.read_text()
         assert "IntegrityError" not in text and "Traceback" not in text, text[-3000:]
         assert emails() == expected
+        with stack.app.app_context():
+            kinds = db.session.scalars(select(ReminderRule.kind)).all()
+            db.session.rollback()
+        assert sorted(kinds) == sorted(ReminderKind)  # seeded once, not by both runs
     keys = Counter(str(m.message["X-Tidtam-Delivery"]) for m in sink.mails)
     assert len(keys) == expected and set(keys.values()) == {1}

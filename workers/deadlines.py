@@ -13,6 +13,7 @@ from service.core.db import db, utcnow
 from service.core.fiscal import local_today
 from service.core.logs import log_event
 from service.deadlines.engine import active_rules, run_rule
+from service.deadlines.rules import ensure_default_rules
 from service.fiscal.models import FiscalYear
 from service.notifications.operations import DeliverySettings
 from workers.notifications import enqueue_dispatch
@@ -27,6 +28,8 @@ def run(on: str | None = None) -> dict[str, int]:
     today = date.fromisoformat(on) if on else local_today(current_app.config["TIMEZONE"])
     settings = DeliverySettings.of(current_app)
     years = dict(db.session.execute(select(FiscalYear.id, FiscalYear.be_year)).all())
+    if ensure_default_rules(db.session(), only_when_empty=True):
+        log_event(log, "deadlines.default_rules_added")
     rules = active_rules(db.session())
     db.session.commit()
     fired: dict[str, int] = {}

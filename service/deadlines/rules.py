@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.notifications.models import ReminderKind, ReminderRule
+
+#: pg_advisory_xact_lock key serialising the seeding of default rules.
+DEFAULTS_LOCK = 2_566_0001
 
 # (kind, name, offset_days, repeat_days, escalate_after_days)
 DEFAULT_RULES: tuple[tuple[ReminderKind, str, int, int | None, int | None], ...] = (
@@ -19,10 +22,17 @@ DEFAULT_RULES: tuple[tuple[ReminderKind, str, int, int | None, int | None], ...]
 )
 
 
-def ensure_default_rules(session: Session) -> list[ReminderRule]:
+def ensure_default_rules(session: Session, *, only_when_empty: bool = False) -> list[ReminderRule]:
     """Add the default rule of every kind that has no rule yet (an admin's edits and
-    deactivations stay). Returns the rules added. Flushes, does not commit."""
+    deactivations stay); with `only_when_empty`, only into a table without any rule (what
+    the engine does on a fresh installation). Returns the rules added. Flushes only."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Two first runs at once must not both find the table empty (SQLite transactions
+        # take the write lock as they begin, which serialises them already).
+        session.execute(select(func.pg_advisory_xact_lock(DEFAULTS_LOCK)))
     present = set(session.scalars(select(ReminderRule.kind)))
+    if only_when_empty and present:
+        return []
     added = []
     for kind, name, offset, repeat, escalate in DEFAULT_RULES:
         if kind in present:
