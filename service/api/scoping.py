@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import True_
 
 from service.budget.models import Allocation, Installment
 from service.core.permissions import holds_anywhere
@@ -39,21 +40,25 @@ def _project_units_in_scope(session: Session, user: User, project_id: Any) -> Co
 
 def visible_results(session: Session, user: User) -> ColumnElement[bool]:
     """service.projects.permissions.can_see_result as SQL: the reporting unit or the
-    project's units lie in the user's scope."""
-    reporting = aliased(OrgUnit)
-    own_unit = exists().where(
-        reporting.id == StepResult.unit_id, unit_filter(session, user, reporting)
+    project's units lie in the user's scope.
+
+    The units in scope are read first and given as a list: correlated EXISTS per result, or
+    IN over a path-matching subquery the planner cannot estimate, took a minute a page at
+    1.1M results; with the ids it uses the unit indexes (tens of milliseconds)."""
+    scope = unit_filter(session, user, OrgUnit)
+    if isinstance(scope, True_):
+        return true()
+    units = list(session.scalars(select(OrgUnit.id).where(scope)))
+    # A union of two index-driven selects, not an OR: PostgreSQL joins it (semi-join) instead
+    # of testing each of a million results.
+    reported = select(StepResult.id).where(StepResult.unit_id.in_(units))
+    in_projects = (
+        select(StepResult.id)
+        .join(PlanStep, PlanStep.id == StepResult.step_id)
+        .join(Project, Project.id == PlanStep.project_id)
+        .where(Project.responsible_unit_id.in_(units) | Project.owner_unit_id.in_(units))
     )
-    step = aliased(PlanStep)
-    responsible, owner = aliased(OrgUnit), aliased(OrgUnit)
-    project_units = exists().where(
-        step.id == StepResult.step_id,
-        Project.id == step.project_id,
-        responsible.id == Project.responsible_unit_id,
-        owner.id == Project.owner_unit_id,
-        unit_filter(session, user, responsible) | unit_filter(session, user, owner),
-    )
-    return or_(own_unit, project_units)
+    return StepResult.id.in_(reported.union(in_projects))
 
 
 def visible_allocations(session: Session, user: User, allocation: Any = Allocation) -> Any:
