@@ -20,10 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import MANYTOONE, Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from service.audit.operations import emit, record
@@ -302,15 +304,29 @@ def options(
     return found
 
 
+@cache
+def _parents(model: type) -> tuple[Any, ...]:
+    """Loader options joining every many-to-one relation of `model` (its step, unit, project):
+    the predicates and guards read them, and one joined read saves a query for each."""
+    relations: Any = sa_inspect(model).relationships
+    return tuple(
+        joinedload(getattr(model, relation.key))
+        for relation in relations
+        if relation.direction is MANYTOONE
+    )
+
+
 def lock(session: Session, model: type, ident: int) -> Any:
-    """The row, locked for this transaction and read fresh (never a stale identity-map copy)."""
+    """The row, locked for this transaction and read fresh (never a stale identity-map copy).
+    Only the row itself is locked (FOR UPDATE OF), not the parents read along with it."""
     stmt: Any = (
         select(model)
         .where(model.id == ident)  # type: ignore[attr-defined]
-        .with_for_update()
+        .options(*_parents(model))
+        .with_for_update(of=model)
         .execution_options(populate_existing=True)
     )
-    return session.scalars(stmt).one_or_none()
+    return session.scalars(stmt).unique().one_or_none()
 
 
 def take(
