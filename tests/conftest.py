@@ -26,7 +26,11 @@ from sqlalchemy.orm import Session
 from service import create_app
 from service.cli import alembic_config
 from service.core.db import db, make_engine
+from service.core.i18n import compile_catalogs
 from service.demo.load import load_demo
+
+# `make` compiles the Thai catalog too; this covers pytest run by hand after editing the .po.
+compile_catalogs()
 
 RUN_ID = uuid.uuid4().hex[:8]
 LEGACY_PAGE = Path(__file__).parent / "data" / "legacy" / "project-50230000-3598.txt"
