@@ -55,6 +55,9 @@ def reliability_settings(celery: dict[str, Any]) -> dict[str, Any]:
         # running it dies, so a `kill -9` mid-task means the task runs again.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
+        # How long the pool waits for word from a process that died before it gives the
+        # message back (default 10 s). Our tasks are safe to run again, so 3 s will do.
+        "worker_lost_wait": 3.0,
         "worker_prefetch_multiplier": 1,
         "task_time_limit": TASK_TIME_LIMIT,
         "task_soft_time_limit": TASK_SOFT_TIME_LIMIT,
