@@ -136,7 +136,7 @@ def session(app: Flask) -> Iterator[Session]:
         test_session.close()
         transaction.rollback()
         connection.close()
-        db.sessionmaker.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+        db.sessionmaker.configure(bind=engine, join_transaction_mode="conditional_savepoint")
 
 
 @pytest.fixture

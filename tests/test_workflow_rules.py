@@ -260,3 +260,13 @@ def test_the_docs_page_draws_every_workflow(client) -> None:  # type: ignore[no-
         for transition in workflow.transitions:
             assert f">{transition.name}</text>" in page
         assert "stateDiagram-v2" in page
+
+
+def test_endorsing_then_approving_as_the_approvers_delegate_is_refused(session: Session) -> None:
+    allocation = _allocation(session, "70000.00")
+    officer, approver = user(session, "officer"), user(session, "approver")
+    today = local_today()
+    create_delegation(session, approver, approver, officer, today, today + timedelta(days=3))
+    take(session, officer, "allocation", allocation.id, "endorse")
+    with pytest.raises(Refused, match="cannot endorse and approve"):
+        take(session, officer, "allocation", allocation.id, "approve", acting_for=approver)

@@ -114,7 +114,8 @@ def _endorsement_needed(ctx: Context) -> str | None:
     given = _approvals(ctx, "allocation")
     if len(given) >= required - 1:
         return "every endorsement is in: the approver approves now"
-    if any(a.approver_id == ctx.principal.id or a.acting_for_id == ctx.principal.id for a in given):
+    people = {ctx.principal.id, ctx.actor.id}
+    if any(a.approver_id in people or a.acting_for_id in people for a in given):
         return "you have endorsed this round already"
     return None
 
@@ -126,7 +127,9 @@ def _enough_endorsements(ctx: Context) -> str | None:
     given = _approvals(ctx, "allocation")
     if len(given) < required - 1:
         return f"needs {required - 1 - len(given)} more endorsement(s) before approval"
-    if any(a.approver_id == ctx.principal.id for a in given):
+    people = {ctx.principal.id, ctx.actor.id}
+    if any(a.approver_id in people or a.acting_for_id in people for a in given):
+        # Acting for someone else does not make a second pair of eyes.
         return "the same person cannot endorse and approve"
     return None
 

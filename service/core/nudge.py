@@ -15,7 +15,7 @@ import logging
 import threading
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -74,7 +74,9 @@ def nudge_after_commit(session: Session, name: str) -> None:
 @event.listens_for(Session, "after_commit")
 def _release_nudges(session: Session) -> None:
     names = session.info.pop(_NUDGES, None)
-    if names:
+    # Outside an app (a script, a thread of its own) there is no broker to nudge: the beat
+    # relay picks the events up within seconds anyway, so nothing is lost.
+    if names and has_app_context():
         _nudger(current_app.extensions["celery"]).nudge(set(names))
 
 
