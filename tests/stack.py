@@ -70,7 +70,7 @@ def committed_stack(
         env.pop("CELERY_KEY_PREFIX", None)
     # `db` is one object per process: a second app rebinds its sessionmaker. Keep the test
     # run's settings to put back, and use SQLAlchemy's default join mode meanwhile (the
-    # `session` fixture leaves one SQLAlchemy 2.1 refuses).
+    # `session` fixture may have left its savepoint mode set).
     saved = dict(db.sessionmaker.kw)
     app = make_app(env)
     db.sessionmaker.configure(join_transaction_mode="conditional_savepoint")
