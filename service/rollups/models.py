@@ -34,41 +34,36 @@ class ProjectRollup(Base):
     )
 
 
-class UnitRollup(Base):
+class AggregateFigures:
+    """The figures a unit or strategy node aggregates over its projects in one quarter."""
+
+    fiscal_year_id: Mapped[int] = mapped_column(ForeignKey("fiscal_year.id"))
+    quarter: Mapped[int] = mapped_column(Integer)
+    projects: Mapped[int] = mapped_column(Integer)
+    behind_schedule: Mapped[int] = mapped_column(Integer)
+    actual_progress: Mapped[Decimal] = mapped_column(Percent)
+    planned_progress: Mapped[Decimal] = mapped_column(Percent)
+    budget_approved: Mapped[Decimal] = mapped_column(Money)
+    budget_allocated: Mapped[Decimal] = mapped_column(Money)
+    budget_paid: Mapped[Decimal] = mapped_column(Money)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UnitRollup(AggregateFigures, Base):
     """The same aggregates over the projects a unit owns or is responsible for (its subtree)."""
 
     __tablename__ = "unit_rollup"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
-    fiscal_year_id: Mapped[int] = mapped_column(ForeignKey("fiscal_year.id"))
-    quarter: Mapped[int] = mapped_column(Integer)
-    projects: Mapped[int] = mapped_column(Integer)
-    behind_schedule: Mapped[int] = mapped_column(Integer)
-    actual_progress: Mapped[Decimal] = mapped_column(Percent)
-    planned_progress: Mapped[Decimal] = mapped_column(Percent)
-    budget_approved: Mapped[Decimal] = mapped_column(Money)
-    budget_allocated: Mapped[Decimal] = mapped_column(Money)
-    budget_paid: Mapped[Decimal] = mapped_column(Money)
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("unit_id", "fiscal_year_id", "quarter"),)
 
 
-class StrategyRollup(Base):
+class StrategyRollup(AggregateFigures, Base):
     __tablename__ = "strategy_rollup"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     strategy_node_id: Mapped[int] = mapped_column(ForeignKey("strategy_node.id"))
-    fiscal_year_id: Mapped[int] = mapped_column(ForeignKey("fiscal_year.id"))
-    quarter: Mapped[int] = mapped_column(Integer)
-    projects: Mapped[int] = mapped_column(Integer)
-    behind_schedule: Mapped[int] = mapped_column(Integer)
-    actual_progress: Mapped[Decimal] = mapped_column(Percent)
-    planned_progress: Mapped[Decimal] = mapped_column(Percent)
-    budget_approved: Mapped[Decimal] = mapped_column(Money)
-    budget_allocated: Mapped[Decimal] = mapped_column(Money)
-    budget_paid: Mapped[Decimal] = mapped_column(Money)
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("strategy_node_id", "fiscal_year_id", "quarter"),)
