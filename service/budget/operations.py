@@ -14,9 +14,8 @@ from service.budget.models import (
     Installment,
     InstallmentState,
 )
-from service.budget.permissions import above_limit, may_prepare
-from service.core.permissions import holds_any, holds_within
-from service.org.models import OrgUnit, Role, User
+from service.budget.permissions import above_limit, may_prepare, may_request_installment
+from service.org.models import OrgUnit, User
 from service.projects.models import Project
 from service.workflow.engine import Refused
 
@@ -96,11 +95,9 @@ def request_installment(
     """A requested installment (เงินประจำงวด) against an approved allocation, asked by the
     recipient school/network or the district. Raises Refused(403/409/422)."""
     amount = _amount(amount)
-    district = holds_any(
-        session, actor, (Role.OFFICER, Role.APPROVER), allocation.project.responsible_unit
-    )
-    if not (district or holds_within(session, actor, (Role.SCHOOL,), allocation.recipient_unit)):
-        raise Refused(403, "only the recipient or the district may request installments")
+    allowed = may_request_installment(session, actor, allocation)
+    if not allowed:
+        raise Refused(403, allowed.reason)
     if allocation.state not in (AllocationState.APPROVED, AllocationState.DISBURSING):
         raise Refused(
             409,

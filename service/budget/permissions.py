@@ -65,8 +65,10 @@ def may_decide(session: Session, user: User, allocation: Allocation) -> Answer:
     return ALLOW
 
 
-def may_request_installment(session: Session, user: User, installment: Installment) -> Answer:
-    allocation = installment.allocation
+def may_request_installment(session: Session, user: User, allocation: Allocation) -> Answer:
+    """A school of the recipient unit, or the district, may ask for installment money."""
     if holds_within(session, user, (Role.SCHOOL,), allocation.recipient_unit):
         return ALLOW
-    return may_prepare(session, user, allocation)
+    if holds_any(session, user, DISTRICT, allocation.project.responsible_unit):
+        return ALLOW
+    return deny("only the recipient or the district may request installments")

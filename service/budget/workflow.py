@@ -26,7 +26,6 @@ from service.budget.permissions import (
     can_see_installment,
     may_decide,
     may_prepare,
-    may_request_installment,
 )
 from service.core.db import utcnow
 from service.core.permissions import Answer, deny, holds_any
@@ -248,10 +247,6 @@ ALLOCATION = register(
 )
 
 I = InstallmentState  # noqa: E741
-
-
-def _who_requests(ctx: Context) -> Answer:
-    return may_request_installment(ctx.session, ctx.principal, ctx.obj)
 
 
 def _who_approves_installment(ctx: Context) -> Answer:
