@@ -85,6 +85,12 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict[s
         "SECRET_KEY": _secret_key(instance, env, production),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
+        # PostgreSQL only (service.core.db.postgres_options). `make web` sets a 25 s statement
+        # timeout (under gunicorn's 30 s) and no parallel workers per query; workers keep both.
+        "DATABASE_STATEMENT_TIMEOUT_MS": int(env.get("DATABASE_STATEMENT_TIMEOUT_MS", "0")),
+        "DATABASE_PARALLEL_WORKERS": (
+            int(env["DATABASE_PARALLEL_WORKERS"]) if env.get("DATABASE_PARALLEL_WORKERS") else None
+        ),
         "TIMEZONE": env.get("TIMEZONE", "Asia/Bangkok"),
         "UPLOAD_FOLDER": env.get("UPLOAD_FOLDER", str(instance / "uploads")),
         "MAIL_SERVER": env.get("MAIL_SERVER", "localhost"),

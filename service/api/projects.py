@@ -64,16 +64,19 @@ def present_step(step: PlanStep, today: date) -> Presented:
 def list_projects(args: dict[str, Any]) -> Any:
     session = db.session()
     user = actor()
+    year_id = None
+    if "fiscal_year" in args:
+        # A year with no row lists nothing (a filter, not a reference to resolve).
+        found = session.scalar(
+            select(FiscalYear.id).where(FiscalYear.be_year == args["fiscal_year"])
+        )
+        year_id = found if found is not None else 0
     stmt = (
         select(Project)
-        .where(visible_projects(session, user))
+        .where(visible_projects(session, user, year_id))
         .options(joinedload(Project.fiscal_year))
         .order_by(Project.code, Project.id)
     )
-    if "fiscal_year" in args:
-        stmt = stmt.join(FiscalYear, FiscalYear.id == Project.fiscal_year_id).where(
-            FiscalYear.be_year == args["fiscal_year"]
-        )
     if "unit" in args:
         stmt = stmt.where(
             in_subtree(session, args["unit"], Project.owner_unit_id)

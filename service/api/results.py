@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, union_all
 from sqlalchemy.orm import Session, joinedload
 
 from service.api.auth import actor
 from service.api.blueprint import Blueprint
 from service.api.paging import paginate
 from service.api.schemas import AssignInput, Presented, ResultFilter, ResultOut, page_of
-from service.api.scoping import get_unit, get_visible, in_subtree, visible_results
+from service.api.scoping import get_unit, get_visible, in_subtree, visible_result_branches
 from service.api.transitions import ID, add_transition_routes
 from service.core.fiscal import local_today
 from service.extensions import db
@@ -41,30 +41,43 @@ def list_results(args: dict[str, Any]) -> Any:
     session = db.session()
     user = actor()
     today = local_today()
-    stmt = (
-        select(StepResult)
-        .join(PlanStep, PlanStep.id == StepResult.step_id)
-        .where(visible_results(session, user))
-        .options(joinedload(StepResult.step))
-        .order_by(PlanStep.planned_end, StepResult.id)
-    )
+    filters: list[ColumnElement[bool]] = []
     if "fiscal_year" in args:
-        stmt = (
-            stmt.join(Project, Project.id == PlanStep.project_id)
-            .join(FiscalYear, FiscalYear.id == Project.fiscal_year_id)
-            .where(FiscalYear.be_year == args["fiscal_year"])
-        )
+        year = select(FiscalYear.id).where(FiscalYear.be_year == args["fiscal_year"])
+        in_year = select(Project.id).where(Project.fiscal_year_id.in_(year))
+        filters.append(PlanStep.project_id.in_(in_year))
     if "project" in args:
-        stmt = stmt.where(PlanStep.project_id == args["project"])
+        filters.append(PlanStep.project_id == args["project"])
     if "unit" in args:
-        stmt = stmt.where(in_subtree(session, args["unit"], StepResult.unit_id))
+        filters.append(in_subtree(session, args["unit"], StepResult.unit_id))
     if "state" in args:
-        stmt = stmt.where(StepResult.state == args["state"])
+        filters.append(StepResult.state == args["state"])
     if "overdue" in args:
         overdue = (PlanStep.planned_end < today) & (StepResult.state != ResultState.ACCEPTED)
-        stmt = stmt.where(overdue if args["overdue"] else ~overdue)
-    page = paginate(session, stmt, args)
-    page["items"] = [present_result(r, today) for r in page["items"]]
+        filters.append(overdue if args["overdue"] else ~overdue)
+    # Narrow rows first (id and sort key per branch), the page's results loaded by id after.
+    branches = [
+        select(StepResult.id.label("id"), PlanStep.planned_end.label("planned_end"))
+        .join(PlanStep, PlanStep.id == StepResult.step_id)
+        .where(branch, *filters)
+        for branch in visible_result_branches(session, user)
+    ]
+    rows = branches[0] if len(branches) == 1 else union_all(*branches)
+    ordered = rows.subquery("visible")
+    page = paginate(
+        session,
+        select(ordered.c.id).order_by(ordered.c.planned_end, ordered.c.id),
+        args,
+    )
+    loaded = {
+        result.id: result
+        for result in session.scalars(
+            select(StepResult)
+            .where(StepResult.id.in_(page["items"]))
+            .options(joinedload(StepResult.step))
+        )
+    }
+    page["items"] = [present_result(loaded[ident], today) for ident in page["items"]]
     return page
 
 

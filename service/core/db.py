@@ -146,7 +146,9 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, statement_timeout_ms: int = 0, parallel_workers: int | None = None, **kwargs: Any
+) -> Engine:
     """An engine for `url`; SQLite gets foreign keys, WAL, a busy timeout and transactions
     that begin with the write lock (SQLAlchemy's documented pysqlite recipe)."""
     if url.startswith("sqlite"):
@@ -155,7 +157,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgresql"):
+        kwargs.setdefault("connect_args", {}).setdefault(
+            "options", postgres_options(statement_timeout_ms, parallel_workers)
+        )
     return create_engine(url, **kwargs)
+
+
+def postgres_options(statement_timeout_ms: int = 0, parallel_workers: int | None = None) -> str:
+    """Session settings for every PostgreSQL connection Tidtam opens.
+
+    - jit=off: the web's queries read tens to thousands of rows; compiling them costs more
+      (60 ms seen on a results page) than it saves. The big aggregates turn it off too.
+    - random_page_cost=1.1: the data lives in RAM or on SSD, where an index probe is about
+      as cheap as reading on; at the default 4 the planner chose to read every step result
+      rather than probe for one district's 20,000.
+    - statement_timeout (the web sets one below its worker timeout): a statement that runs
+      away is cancelled with an error page instead of the worker being killed mid-request.
+    - max_parallel_workers_per_gather (the web sets 0): under many concurrent requests every
+      core is already busy, and a parallel plan only adds its coordination to each request.
+    """
+    options = "-c jit=off -c random_page_cost=1.1"
+    if statement_timeout_ms > 0:
+        options += f" -c statement_timeout={int(statement_timeout_ms)}"
+    if parallel_workers is not None:
+        options += f" -c max_parallel_workers_per_gather={int(parallel_workers)}"
+    return options
 
 
 class Database:
@@ -167,7 +194,11 @@ class Database:
         self._engines: dict[int, Engine] = {}
 
     def init_app(self, app: Flask) -> None:
-        engine = make_engine(app.config["DATABASE_URL"])
+        engine = make_engine(
+            app.config["DATABASE_URL"],
+            statement_timeout_ms=app.config.get("DATABASE_STATEMENT_TIMEOUT_MS", 0),
+            parallel_workers=app.config.get("DATABASE_PARALLEL_WORKERS"),
+        )
         app.extensions["tidtam.db"] = engine
         self.sessionmaker.configure(bind=engine)
         app.teardown_appcontext(self._remove_session)

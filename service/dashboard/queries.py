@@ -108,7 +108,7 @@ def _base_conditions(
     if public_only:
         conditions.append(Project.state.in_(PUBLIC_STATES))
     if user is not None:
-        conditions.append(visible_projects(session, user))
+        conditions.append(visible_projects(session, user, filters.year.id))
     if filters.unit is not None:
         owner = aliased(OrgUnit)
         responsible = aliased(OrgUnit)

@@ -43,6 +43,7 @@ import service.models  # noqa: F401  (every table in the metadata)
 from service.core.db import Base
 from service.core.fiscal import fiscal_year_bounds, quarter_bounds
 from service.demo import vocabulary as words
+from service.projects import participants
 
 GENERATOR_ACTION = "generate.data"
 EMAIL_DOMAIN = "gen.tidtam.local"
@@ -1539,8 +1540,10 @@ def generate(
     )
     generator.writer.rows["audit_entry"] += audited
     generator.writer.rows["outbox_event"] += events
+    generator.writer.rows["project_participant"] = participants.refill(conn)
     say(
-        f"derived {audited:,} audit rows of results and {events:,} outbox events in "
+        f"derived {audited:,} audit rows of results, {events:,} outbox events and "
+        f"{generator.writer.rows['project_participant']:,} project participants in "
         f"{time.perf_counter() - derive_started:.1f}s"
     )
     marker = options.recorded()
@@ -1561,11 +1564,11 @@ def generate(
         _fix_sequences(conn)
         if options.analyze:
             analyze_started = time.perf_counter()
-            for table in TABLE_COLUMNS:
+            for table in [*TABLE_COLUMNS, "project_participant"]:
                 conn.execute(text(f"ANALYZE {table}"))
             say(f"analyzed the tables in {time.perf_counter() - analyze_started:.1f}s")
     rows = {table: count for table, count in generator.writer.rows.items() if count}
     for table, count in rows.items():
-        spent = generator.writer.seconds[table]
+        spent = generator.writer.seconds.get(table, 0.0)
         say(f"  {table:<20} {count:>10,} rows  {count / spent if spent else 0:>10,.0f} rows/s")
     return GenerateSummary(rows=rows, seconds=time.perf_counter() - started, options=marker)

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from service.core.permissions import Answer, deny, needs_role
 from service.org.models import Role, User
 from service.org.scope import in_scope
 from service.projects.models import Project, StepResult
-from service.projects.queries import visible_projects
+from service.projects.queries import sees_project
 
 DISTRICT = (Role.OFFICER, Role.APPROVER)
 
 
 def can_see_project(session: Session, user: User, project: Project) -> bool:
-    return bool(
-        session.scalar(
-            select(exists().where(Project.id == project.id, visible_projects(session, user)))
-        )
-    )
+    return sees_project(session, user, project)
 
 
 def can_see_result(session: Session, user: User, result: StepResult) -> bool:

@@ -4,37 +4,65 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, select, true, union
 from sqlalchemy.orm import Session
 
 from service.core.progress import actual_progress
 from service.org.models import OrgUnit, User
 from service.org.scope import sees_everything, unit_filter
-from service.projects.models import PlanStep, Project, StepResult
+from service.projects.models import PlanStep, Project, ProjectParticipant, StepResult
 
 
-def visible_projects(session: Session, user: User) -> ColumnElement[bool]:
+def visible_projects(
+    session: Session, user: User, fiscal_year_id: int | None = None
+) -> ColumnElement[bool]:
     """A condition on `Project`: its responsible or owning unit lies in the user's scope, or a
     unit in the user's scope reports a result on one of its steps (how a school sees a
-    district project it takes part in).
+    district project it takes part in). With `fiscal_year_id`, also: the project is of that
+    year (pushed into each branch, so each reads only that year's index range).
 
-    The unit ids in scope (a subtree: tens of units) are read first and inlined, so the
-    database probes its indexes on unit columns for exactly those ids instead of joining the
-    unit table per project or scanning every step result; tree-wide roles get a plain true."""
+    The unit ids in scope (a subtree: tens of units) are read first and inlined, and the
+    condition is `id IN` a union of three index ranges (responsible, owner, participant),
+    which PostgreSQL hashes once, instead of an OR it would test on every project; tree-wide
+    roles get a plain true."""
+    in_year = Project.fiscal_year_id == fiscal_year_id if fiscal_year_id is not None else true()
     if sees_everything(session, user):
-        return true()
+        return in_year
     units_in_scope = list(session.scalars(select(OrgUnit.id).where(unit_filter(session, user))))
     if not units_in_scope:
         return false()
-    takes_part = Project.id.in_(
-        select(PlanStep.project_id)
-        .join(StepResult, StepResult.step_id == PlanStep.id)
-        .where(StepResult.unit_id.in_(units_in_scope))
+    participant_year = (
+        ProjectParticipant.fiscal_year_id == fiscal_year_id
+        if fiscal_year_id is not None
+        else true()
     )
-    return or_(
-        Project.responsible_unit_id.in_(units_in_scope),
-        Project.owner_unit_id.in_(units_in_scope),
-        takes_part,
+    ids = union(
+        select(Project.id).where(Project.responsible_unit_id.in_(units_in_scope), in_year),
+        select(Project.id).where(Project.owner_unit_id.in_(units_in_scope), in_year),
+        select(ProjectParticipant.project_id).where(
+            ProjectParticipant.unit_id.in_(units_in_scope), participant_year
+        ),
+    )
+    return and_(Project.id.in_(ids), in_year)
+
+
+def sees_project(session: Session, user: User, project: Project) -> bool:
+    """`visible_projects` for one project, by its units and a primary-key probe."""
+    if sees_everything(session, user):
+        return True
+    units = set(session.scalars(select(OrgUnit.id).where(unit_filter(session, user))))
+    if project.responsible_unit_id in units or project.owner_unit_id in units:
+        return True
+    return bool(
+        units
+        and session.scalar(
+            select(
+                exists().where(
+                    ProjectParticipant.project_id == project.id,
+                    ProjectParticipant.unit_id.in_(units),
+                )
+            )
+        )
     )
 
 

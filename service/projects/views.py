@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, current_app, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from service.core.charts import (
     STATUS_COLOURS,
@@ -27,7 +26,7 @@ from service.extensions import db
 from service.org.models import User
 from service.projects.models import Project
 from service.projects.page import ProjectPage, build_project_page
-from service.projects.queries import visible_projects
+from service.projects.queries import sees_project
 from service.workflow import engine
 from service.workflow.engine import Option
 
@@ -38,10 +37,8 @@ def visible_project_or_404(project_id: int) -> Project:
     """The project, if the signed-in user's scope holds it; 404 otherwise."""
     session = db.session()
     user: User = current_user._get_current_object()
-    project = session.scalar(
-        select(Project).where(Project.id == project_id, visible_projects(session, user))
-    )
-    if project is None:
+    project = session.get(Project, project_id)
+    if project is None or not sees_project(session, user, project):
         abort(404)
     return project
 
