@@ -1,6 +1,6 @@
 # The production image: the same Makefile targets as a laptop, on a venv at /opt/venv.
 FROM python:3.11-slim-bookworm
-RUN apt-get update && apt-get install -y --no-install-recommends make fonts-thai-tlwg \
+RUN apt-get update && apt-get install -y --no-install-recommends make fonts-thai-tlwg libharfbuzz-subset0 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml ./

@@ -232,6 +232,7 @@ def test_a_school_cannot_reach_another_schools_project(
         f"/projects/{other_project.id}",
         f"/projects/{other_project.id}/print",
         f"/projects/{other_project.id}.pdf",
+        f"/projects/{other_project.id}/history",
     ]
     login(client, "school2@test.tidtam.local", password)
     assert client.get(paths[0]).status_code == 200
@@ -243,8 +244,30 @@ def test_a_school_cannot_reach_another_schools_project(
         assert other_project.name not in response.get_data(as_text=True)
 
 
+def test_the_page_shows_the_projects_states_and_links_to_the_whole_history(
+    login_as, project: Project
+) -> None:  # type: ignore[no-untyped-def]
+    officer = login_as("officer")
+    page = thai_page(officer, f"/projects/{project.id}")
+    # the project's own states here; its results' and the audit trail on the history page
+    result_trail = "การประเมินผล · Q"  # an evaluation's row in the history
+    assert "ล็อกแผนแล้ว" in visible_text(page) and result_trail not in visible_text(page)
+    assert f'href="/projects/{project.id}/history"' in page
+    assert "ประวัติการแก้ไข (" in visible_text(page)
+    history = thai_page(officer, f"/projects/{project.id}/history")
+    text = visible_text(history)
+    assert "ระยะเวลาในแต่ละสถานะ" in text and "ล็อกแผนแล้ว" in text and result_trail in text
+    assert "<code>demo.load</code>" in history  # the audit trail, signed in
+    # the print view keeps everything
+    assert result_trail in visible_text(thai_page(officer, f"/projects/{project.id}/print"))
+
+
 def test_project_pages_need_login(client: FlaskClient, project: Project) -> None:
-    for path in (f"/projects/{project.id}", f"/projects/{project.id}/print"):
+    for path in (
+        f"/projects/{project.id}",
+        f"/projects/{project.id}/print",
+        f"/projects/{project.id}/history",
+    ):
         response = client.get(path)
         assert response.status_code == 302
         assert "/login" in response.headers["Location"]

@@ -34,6 +34,10 @@ def test_public_list_and_page_need_no_login(client: FlaskClient, session: Sessio
     assert "ค่าใช้จ่ายในการพัฒนาคุณภาพเครือข่ายโรงเรียน : 50230000-3598" in text
     assert "สยป. ประเมินโครงการ : ไตรมาสที่ 2 100" in text
     assert client.get(f"/public/projects/{project.id}/print").status_code == 200
+    history = client.get(f"/public/projects/{project.id}/history")
+    assert history.status_code == 200 and "การประเมินผล · Q" in visible_text(
+        history.get_data(as_text=True)
+    )
     assert "Content-Security-Policy" in page.headers
 
 
@@ -47,6 +51,7 @@ def test_public_pages_show_no_emails_and_no_names_but_the_contact(
     for path in (
         f"/public/projects/{project.id}",
         f"/public/projects/{project.id}/print",
+        f"/public/projects/{project.id}/history",
         "/public/projects?year=2566",
         "/public/projects?year=2566&format=csv",
     ):

@@ -62,8 +62,7 @@ def withdraw_role(session: Session, actor: User, assignment: RoleAssignment) -> 
     if assignment.withdrawn_at is not None:
         return
     assignment.withdrawn_at = utcnow()
-    session.flush()
-    session.info.pop("tidtam.roles_over", None)
+    session.flush()  # the flush also forgets the roles read so far (service.org.scope)
     record(
         session,
         action="role.withdraw",

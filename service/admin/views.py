@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request
 from flask import url_for as flask_url_for
-from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -22,6 +21,7 @@ from werkzeug.wrappers import Response
 from service.admin import operations as admin_ops
 from service.auth.models import ApiToken
 from service.core.permissions import holds_anywhere
+from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
 from service.org import operations as org_ops

@@ -8,7 +8,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
@@ -24,6 +23,7 @@ from service.budget.models import (
 from service.budget.operations import create_allocation
 from service.budget.permissions import above_limit, approval_rule
 from service.core.permissions import holds_anywhere
+from service.core.translate import gettext as _
 from service.org.models import OrgUnit, Role, UnitKind
 from service.org.scope import unit_filter
 from service.projects.models import Project, ProjectState

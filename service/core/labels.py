@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import enum
 
-from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from service.budget.models import AllocationState, InstallmentState
+from service.core.translate import lazy_gettext as _l
 from service.evaluations.models import EvaluationState
 from service.kpis.models import KpiLevel, KpiType, MeasureKind
 from service.org.models import Role, UnitKind

@@ -31,19 +31,13 @@ def deny(reason: str) -> Answer:
 
 
 def roles_over(session: Session, user: User, unit: OrgUnit) -> set[Role]:
-    """The roles `user` holds on `unit` or on one of its ancestors (authority flows down)."""
-    cache: dict[tuple[int, int], set[Role]] = session.info.setdefault("tidtam.roles_over", {})
-    key = (user.id, unit.id)
-    if key not in cache:
-        rows = session.scalars(
-            select(RoleAssignment.role).where(
-                RoleAssignment.user_id == user.id,
-                RoleAssignment.withdrawn_at.is_(None),
-                RoleAssignment.unit_id.in_(unit.ancestor_ids or [unit.id]),
-            )
-        )
-        cache[key] = set(rows)
-    return cache[key]
+    """The roles `user` holds on `unit` or on one of its ancestors (authority flows down),
+    from the user's active roles (read once per session: a page asks for each of its
+    results' units)."""
+    from service.org.scope import active_roles
+
+    line = set(unit.ancestor_ids or [unit.id])
+    return {a.role for a in active_roles(session, user) if a.unit_id in line}
 
 
 def holds_any(session: Session, user: User, roles: Iterable[Role], unit: OrgUnit) -> bool:

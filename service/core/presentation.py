@@ -10,14 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, g, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
 from service.core.labels import label, object_type_label, state_label
+from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
+from service.core.translate import ngettext
 from service.dashboard import DASHBOARD_ROLES
 from service.org.models import Role
 

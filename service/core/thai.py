@@ -314,9 +314,12 @@ def _quantize(value: Decimal, places: int) -> Decimal:
     """Round ``value`` to ``places`` decimals, ROUND_HALF_UP, exactly (enough precision)."""
     if isinstance(places, bool) or not isinstance(places, int) or places < 0:
         raise ValueError(f"places must be a non-negative int, not {places!r}")
-    digits = max(len(value.as_tuple().digits), 1)
-    exponent = value.as_tuple().exponent
+    shape = value.as_tuple()
+    exponent = shape.exponent
     assert isinstance(exponent, int)  # finite values only
+    if exponent == -places:  # already to the place, as NUMERIC(_, 2) columns come back
+        return value.copy_abs() if value.is_zero() else value
+    digits = max(len(shape.digits), 1)
     context = Context(prec=digits + max(exponent, 0) + places + 2)
     result = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=context)
     return result.copy_abs() if result.is_zero() else result  # no "-0.00"

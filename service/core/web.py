@@ -11,6 +11,7 @@ from flask import Flask, Response, g, render_template, request, session
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+from service.core import translate
 from service.extensions import babel
 
 LANGUAGES = ("th", "en")
@@ -99,37 +100,6 @@ def _thai_digits(value: str) -> str:
     return to_thai_digits(value) if current_language() == "th" else value
 
 
-def _translations() -> Any:
-    """flask_babel's translations for the request, looked up once per locale and request.
-
-    Templates translate hundreds of strings per page; flask_babel resolves the domain, the
-    context and the locale again for each one (about 70 µs: a third of a listing's render).
-    The cached object is keyed by the locale object itself, so `force_locale` (a mail in
-    the recipient's language) still gets its own."""
-    from flask_babel import get_translations
-
-    ctx = g.get("_flask_babel") if g else None
-    locale = getattr(ctx, "babel_locale", None)
-    cached = getattr(ctx, "tidtam_translations", None)
-    if cached is not None and locale is not None and cached[0] is locale:
-        return cached[1]
-    translations = get_translations()
-    ctx = g.get("_flask_babel") if g else None
-    if ctx is not None:
-        ctx.tidtam_translations = (getattr(ctx, "babel_locale", None), translations)
-    return translations
-
-
-def _install_fast_gettext(app: Flask) -> None:
-    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=lambda s: _translations().ugettext(s),
-        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
-        newstyle=True,
-        pgettext=lambda c, s: _translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
-    )
-
-
 def _template_globals() -> dict[str, Any]:
     return {"lang": current_language(), "languages": LANGUAGES}
 
@@ -141,7 +111,7 @@ def init_app(app: Flask) -> None:
         )
     logging.getLogger("tidtam").setLevel(logging.INFO)
     babel.init_app(app, locale_selector=current_language, timezone_selector=lambda: "UTC")
-    _install_fast_gettext(app)
+    translate.init_app(app)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(Exception, _server_error)

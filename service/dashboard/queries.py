@@ -10,13 +10,25 @@ scope, still in one statement of subqueries joined once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.orm import Session, aliased
 
 from service.core.progress import DEFAULT_TOLERANCE, is_behind_schedule
@@ -133,14 +145,14 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _figures(project_ids: Any, day: date) -> tuple[Any, Any, Any]:
+def _figures(project_ids: Any, day: date | ColumnElement[date]) -> tuple[Any, Any, Any]:
     steps = step_figures(project_ids, day).subquery("steps")
     allocations = allocation_figures(project_ids).subquery("allocations")
     installments = installment_figures(project_ids).subquery("installments")
     return steps, allocations, installments
 
 
-def _listing_select(project_ids: Any, day: date) -> RowsSelect:
+def _listing_select(project_ids: Any, day: date | ColumnElement[date]) -> RowsSelect:
     """The listing's columns for the projects among `project_ids`: a list of ids, or the
     `id` column of a CTE of the projects in scope (computed once, however many of the
     aggregate subqueries read it)."""
@@ -178,7 +190,7 @@ def _scoped(where: list[ColumnElement[bool]]) -> Any:
     return select(Project.id.label("id")).where(*where).cte("scoped")
 
 
-def _order(statement: RowsSelect, filters: Filters) -> RowsSelect:
+def _order(statement: RowsSelect, filters: Filters | _SortOnly) -> RowsSelect:
     columns = {c.name: c for c in statement.selected_columns}
     key = filters.sort if filters.sort in SORT_KEYS else "code"
     expression: Any = {
@@ -235,8 +247,8 @@ def project_listing(
     page = max(filters.page, 1)
     offset = (page - 1) * page_size
     if not filters.needs_figures:
-        # Choose the page from the project table alone, then aggregate for its ids only.
-        total = session.scalar(select(func.count()).select_from(Project).where(*where)) or 0
+        # Choose the page from the project table alone (the total rides along), then
+        # aggregate for its ids only.
         unit = aliased(OrgUnit)
         cheap = {
             "code": Project.code,
@@ -245,20 +257,24 @@ def project_listing(
             "approved": Project.approved_budget,
         }[filters.sort if filters.sort in _CHEAP_SORTS else "code"]
         order = cheap.desc() if filters.descending else cheap.asc()
-        page_ids = list(
-            session.scalars(
-                select(Project.id)
-                .join(unit, unit.id == Project.responsible_unit_id)
-                .where(*where)
-                .order_by(order, Project.code.asc(), Project.id.asc())
-                .limit(page_size)
-                .offset(offset)
-            )
-        )
+        chosen = session.execute(
+            select(Project.id, func.count().over())
+            .join(unit, unit.id == Project.responsible_unit_id)
+            .where(*where)
+            .order_by(order, Project.code.asc(), Project.id.asc())
+            .limit(page_size)
+            .offset(offset)
+        ).all()
+        page_ids = [row[0] for row in chosen]
+        if chosen:
+            total = int(chosen[0][1])
+        else:
+            total = session.scalar(select(func.count()).select_from(Project).where(*where)) or 0
         rows = []
         if page_ids:
-            statement = _order(_listing_select(page_ids, day), filters)
-            rows = [_row(values) for values in session.execute(statement)]
+            statement = _page_statement(filters.sort, filters.descending)
+            listed = session.execute(statement, {"page_ids": page_ids, "day": day})
+            rows = [_row(values) for values in listed]
     else:
         _tune_for_aggregates(session)
         scoped = _scoped(where)
@@ -275,6 +291,22 @@ def project_listing(
             total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     pages = max((total + page_size - 1) // page_size, 1)
     return Listing(rows=rows, total=total, page=page, pages=pages)
+
+
+@functools.cache
+def _page_statement(sort: str, descending: bool) -> RowsSelect:
+    """The listing of one page of projects, by sort order, with the ids (`page_ids`) and
+    the day (`day`) left as parameters: built and compiled once per process, not per
+    request (building it took a tenth of the dashboard's time)."""
+    filters = _SortOnly(sort=sort, descending=descending)
+    ids: Any = bindparam("page_ids", expanding=True)
+    return _order(_listing_select(ids, bindparam("day", type_=Date)), filters)
+
+
+@dataclass(frozen=True)
+class _SortOnly:
+    sort: str
+    descending: bool
 
 
 def _tune_for_aggregates(session: Session) -> None:

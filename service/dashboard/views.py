@@ -9,8 +9,6 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -18,6 +16,8 @@ from werkzeug.datastructures import MultiDict
 from service.core.export import FORMATS, Column, download
 from service.core.fiscal import local_today
 from service.core.labels import label
+from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
 from service.dashboard import DASHBOARD_ROLES, queries
 from service.extensions import db
 from service.fiscal.models import FiscalYear

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from service.core.fiscal import fiscal_year_of, local_today, quarter_of
 from service.core.permissions import holds_anywhere
+from service.core.translate import gettext as _
 from service.evaluations.models import Evaluation
 from service.evaluations.operations import open_evaluation
 from service.fiscal.models import FiscalYear

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from service.core.db import utcnow
 from service.core.permissions import holds_anywhere
+from service.core.translate import gettext as _
 from service.core.web import current_language
 from service.extensions import db
 from service.notifications.models import Channel, DeliveryMode

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, event, false, or_, select, true
+from sqlalchemy.orm import Session, joinedload
 
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
 
@@ -14,14 +14,40 @@ from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
 TREE_WIDE = frozenset({Role.EVALUATOR, Role.ADMIN})
 
 
+_ROLES_KEY = "tidtam.active_roles"
+
+
 def active_roles(session: Session, user: User) -> list[RoleAssignment]:
-    """The user's role assignments that are not withdrawn, with their units loaded."""
-    stmt = (
-        select(RoleAssignment)
-        .where(RoleAssignment.user_id == user.id, RoleAssignment.withdrawn_at.is_(None))
-        .order_by(RoleAssignment.id)
-    )
-    return list(session.scalars(stmt))
+    """The user's role assignments that are not withdrawn, with their units loaded.
+
+    Read once per session and user (a page asks five to ten times: the menu, the scope, each
+    permission); forgotten when the session writes a role assignment, commits or rolls back."""
+    known: dict[int, list[RoleAssignment]] = session.info.setdefault(_ROLES_KEY, {})
+    found = known.get(user.id)
+    if found is None:
+        stmt = (
+            select(RoleAssignment)
+            .where(RoleAssignment.user_id == user.id, RoleAssignment.withdrawn_at.is_(None))
+            .options(joinedload(RoleAssignment.unit))
+            .order_by(RoleAssignment.id)
+        )
+        found = known[user.id] = list(session.scalars(stmt))
+    return list(found)
+
+
+def _forget_roles(session: Session, *_args: Any) -> None:
+    session.info.pop(_ROLES_KEY, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_roles_after_writing_them(session: Session, _context: Any) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, RoleAssignment | OrgUnit | Delegation) for obj in changed):
+        _forget_roles(session)
+
+
+event.listen(Session, "after_commit", _forget_roles)
+event.listen(Session, "after_soft_rollback", _forget_roles)
 
 
 def role_names(session: Session, user: User) -> set[Role]:

@@ -78,15 +78,17 @@ def money_value(value: Any) -> Decimal:
     return percent_value(value)
 
 
-def step_figures(project_ids: Any, day: date) -> RowsSelect:
-    """Per project among `project_ids` (a subquery, a CTE's column or a list of ids): actual,
-    planned on `day` and the number of overdue steps on `day`. Projects without steps have
+def step_figures(project_ids: Any, day: date | ColumnElement[date]) -> RowsSelect:
+    """Per project among `project_ids` (a subquery, a CTE's column, a list of ids or an
+    expanding bind parameter): actual, planned on `day` (a date or a bind parameter) and the
+    number of overdue steps on `day`. Projects without steps have
     no row.
 
     Results are grouped by step alone first (a narrow key the (step_id, unit_id) index
     serves), then joined to the steps and grouped by project: a step without accepted
     results has a mean accepted completion of 0, so it adds nothing to actual either way.
     """
+    on_day: ColumnElement[date] = day if isinstance(day, ColumnElement) else literal(day, Date)
     results = (
         select(
             StepResult.step_id.label("step_id"),
@@ -100,21 +102,21 @@ def step_figures(project_ids: Any, day: date) -> RowsSelect:
         .group_by(StepResult.step_id)
         .subquery("step_results")
     )
-    today = day_number(literal(day, Date))
+    today = day_number(on_day)
     start = day_number(PlanStep.planned_start)
     end = day_number(PlanStep.planned_end)
     # "* 1.0": SQLite divides integers as integers.
     elapsed = (today - start + 1) * literal_column("1.0") / (end - start + 1)
     planned = case(
-        (PlanStep.planned_end <= literal(day, Date), PlanStep.weight),
-        (PlanStep.planned_start > literal(day, Date), 0),
+        (PlanStep.planned_end <= on_day, PlanStep.weight),
+        (PlanStep.planned_start > on_day, 0),
         else_=PlanStep.weight * elapsed,
     )
     actual = PlanStep.weight * func.coalesce(results.c.mean, 0) / 100
     overdue = case(
         (
             and_(
-                PlanStep.planned_end < literal(day, Date),
+                PlanStep.planned_end < on_day,
                 func.coalesce(results.c.has_accepted, 0) == 0,
             ),
             1,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from service.audit.models import AuditEntry
@@ -159,6 +159,10 @@ class ProjectPage:
     progress_events: list[tuple[date, Decimal]]
     audit_entries: list[AuditEntry]
     trails: list[ObjectTrail] = field(default_factory=list)
+    #: False: only the project's own states were read, and `history_count` counts the audit
+    #: rows of everything on the page (the page links to its history instead).
+    full_history: bool = True
+    history_count: int = 0
 
     @property
     def behind(self) -> bool:
@@ -307,16 +311,27 @@ def _budget_chain(session: Session, project: Project) -> BudgetChain:
     return BudgetChain(project.approved_budget, allocated, granted, paid, chain_rows)
 
 
+def _audit_of(subjects: dict[str, list[int]]) -> ColumnElement[bool]:
+    return or_(
+        *(
+            and_(AuditEntry.object_type == kind, AuditEntry.object_id.in_(ids))
+            for kind, ids in subjects.items()
+            if ids
+        )
+    )
+
+
+def _audit_count(session: Session, subjects: dict[str, list[int]]) -> int:
+    return int(
+        session.scalar(select(func.count()).select_from(AuditEntry).where(_audit_of(subjects))) or 0
+    )
+
+
 def _audit_entries(session: Session, subjects: dict[str, list[int]]) -> list[AuditEntry]:
     """The audit rows of the given objects (object type → ids), oldest first."""
-    conditions = [
-        and_(AuditEntry.object_type == kind, AuditEntry.object_id.in_(ids))
-        for kind, ids in subjects.items()
-        if ids
-    ]
     entries = session.scalars(
         select(AuditEntry)
-        .where(or_(*conditions))
+        .where(_audit_of(subjects))
         .options(selectinload(AuditEntry.actor), selectinload(AuditEntry.acting_for))
         .order_by(AuditEntry.occurred_at, AuditEntry.id)
     ).all()
@@ -346,10 +361,14 @@ def time_in_states(
 
 
 def build_project_page(
-    session: Session, project: Project, today: date, now: datetime
+    session: Session, project: Project, today: date, now: datetime, full_history: bool = True
 ) -> ProjectPage:
     """Everything the project page shows about `project`, as of `today` (a Bangkok day) and
-    `now` (the instant open states are measured to). Reads only."""
+    `now` (the instant open states are measured to). Reads only.
+
+    Without `full_history`, the states of the project itself only, and a count of the audit
+    rows of all its parts: a busy project has hundreds, which belong on its history page
+    rather than on the page a school clerk opens on a phone."""
     steps = _step_rows(session, project, today)
     plans = [row.plan for row in steps]
     actual = actual_progress((row.step.weight, row.completion) for row in steps)
@@ -380,7 +399,12 @@ def build_project_page(
         "installment": [i.installment.id for a in budget.allocations for i in a.installments],
         "evaluation": [e.id for e in evaluations],
     }
-    entries = _audit_entries(session, subjects)
+    history_count = 0
+    if full_history:
+        entries = _audit_entries(session, subjects)
+    else:
+        entries = _audit_entries(session, {"project": [project.id]})
+        history_count = _audit_count(session, subjects)
     page = ProjectPage(
         project=project,
         today=today,
@@ -395,6 +419,8 @@ def build_project_page(
         evaluations=evaluations,
         progress_events=_progress_events(steps, today),
         audit_entries=entries,
+        full_history=full_history,
+        history_count=history_count,
     )
     page.trails = _trails(page, time_in_states(entries, now))
     return page

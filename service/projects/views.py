@@ -54,8 +54,10 @@ class PageCharts:
     timeline_narrow: Timeline
 
 
-def page_for(project: Project) -> ProjectPage:
-    return build_project_page(db.session(), project, local_today(), datetime.now(UTC))
+def page_for(project: Project, full_history: bool = True) -> ProjectPage:
+    return build_project_page(
+        db.session(), project, local_today(), datetime.now(UTC), full_history=full_history
+    )
 
 
 def charts_for(page: ProjectPage) -> PageCharts:
@@ -76,9 +78,10 @@ def charts_for(page: ProjectPage) -> PageCharts:
     )
 
 
-def render_project(template: str, project: Project, public: bool) -> str:
-    """`template` (the page, the public page or the print view) for `project`."""
-    page = page_for(project)
+def render_project(template: str, project: Project, public: bool, full_history: bool = True) -> str:
+    """`template` (the page, the public page, the print view or the history) for
+    `project`; the pages themselves (not `full_history`) link to the history instead."""
+    page = page_for(project, full_history)
     return render_template(
         template,
         page=page,
@@ -133,7 +136,7 @@ def work_for(page: ProjectPage) -> Work:
 @login_required
 def page(project_id: int) -> ResponseReturnValue:
     project = visible_project_or_404(project_id)
-    shown = page_for(project)
+    shown = page_for(project, full_history=False)
     return render_template(
         "projects/page.html",
         page=shown,
@@ -142,6 +145,14 @@ def page(project_id: int) -> ResponseReturnValue:
         status_colours=STATUS_COLOURS,
         work=work_for(shown),
     )
+
+
+@bp.route("/projects/<int:project_id>/history")
+@login_required
+def history(project_id: int) -> ResponseReturnValue:
+    """Every state of the project, its results, budget and evaluations, and the audit trail."""
+    project = visible_project_or_404(project_id)
+    return render_template("projects/history.html", page=page_for(project), public=False)
 
 
 @bp.route("/projects/<int:project_id>/print")

@@ -11,7 +11,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -19,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from service.core.permissions import holds_anywhere
 from service.core.progress import weights_problem, weights_total
+from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, UnitKind
 from service.org.scope import unit_filter

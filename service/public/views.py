@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from service.core.export import FORMATS, download
 from service.core.fiscal import local_today
+from service.core.translate import gettext as _
 from service.dashboard import queries
 from service.dashboard.views import (
     export_url,
@@ -28,7 +28,7 @@ from service.dashboard.views import (
 )
 from service.extensions import db
 from service.projects.models import Project
-from service.projects.views import render_project
+from service.projects.views import page_for, render_project
 
 bp = Blueprint("public", __name__, url_prefix="/public")
 
@@ -75,7 +75,13 @@ def project_list() -> ResponseReturnValue:
 @bp.route("/projects/<int:project_id>")
 def project(project_id: int) -> ResponseReturnValue:
     found = public_project_or_404(project_id)
-    return render_project("public/project.html", found, public=True)
+    return render_project("public/project.html", found, public=True, full_history=False)
+
+
+@bp.route("/projects/<int:project_id>/history")
+def project_history(project_id: int) -> ResponseReturnValue:
+    found = public_project_or_404(project_id)
+    return render_template("projects/history.html", page=page_for(found), public=True)
 
 
 @bp.route("/projects/<int:project_id>/print")

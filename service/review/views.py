@@ -5,13 +5,13 @@ never undoes the others, and answers per item."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 from werkzeug.wrappers import Response
 
 from service.core.permissions import holds_anywhere
+from service.core.translate import gettext as _
 from service.org.models import OrgUnit, Role
 from service.org.scope import unit_filter
 from service.projects.models import PlanStep, Project, ResultState, StepResult

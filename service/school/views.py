@@ -19,7 +19,6 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -28,6 +27,7 @@ from service.budget.models import Allocation
 from service.budget.operations import request_installment
 from service.budget.permissions import can_see_allocation
 from service.core.fiscal import local_today
+from service.core.translate import gettext as _
 from service.org.models import OrgUnit
 from service.org.scope import active_roles, unit_filter
 from service.projects.evidence import Upload, store_evidence

@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from service.auth.views import safe_next
+from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
 from service.extensions import db
 from service.org.models import User
