@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Date,
     FromClause,
     Integer,
@@ -34,12 +35,14 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    column,
     exists,
     false,
     func,
     literal,
     null,
     select,
+    table,
     true,
     union_all,
 )
@@ -408,7 +411,35 @@ def run_rule(
     if years is None:
         years = dict(session.execute(select(FiscalYear.id, FiscalYear.be_year)).all())
     ctx = Context(dialect=session.get_bind().dialect.name, today=today, rule=rule, years=years)
-    return insert_notifications(session, rule_candidates(ctx), now=now, requeue_after=requeue_after)
+    candidates = rule_candidates(ctx)
+    if ctx.dialect != "postgresql":
+        return insert_notifications(session, candidates, now=now, requeue_after=requeue_after)
+    # PostgreSQL plans no parallel workers for the SELECT of an INSERT … SELECT, and reads
+    # the CTE of waiting objects once per channel's SELECT; CREATE TABLE … AS may use them,
+    # and the insert then reads a small table. Half the rule's time at 100,000 projects.
+    connection = session.connection()
+    compiled = candidates.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {_STAGED.name} ON COMMIT DROP AS {compiled}", compiled.params
+    )
+    try:
+        return insert_notifications(session, select(_STAGED), now=now, requeue_after=requeue_after)
+    finally:
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGED.name}")
+
+
+#: The candidates of one rule, staged (PostgreSQL): rule_candidates' columns.
+_STAGED = table(
+    "deadline_candidate_staged",
+    column("recipient_id", Integer),
+    column("kind", String),
+    column("object_type", String),
+    column("object_id", Integer),
+    column("payload", JSON),
+    column("key", String),
+)
 
 
 def active_rules(session: Session) -> list[ReminderRule]:
