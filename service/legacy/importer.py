@@ -50,6 +50,7 @@ from service.kpis.models import (
 )
 from service.legacy.parser import ParsedPage
 from service.org.models import OrgUnit, UnitKind, User
+from service.projects import participants
 from service.projects.models import (
     PlanStep,
     ProgressReport,
@@ -377,6 +378,8 @@ class LegacyImporter:
             _table(StepResult).insert(),
             self._result_rows(page, steps, list(step_ids), division),
         )
+        # Core inserts pass by the ORM hook that keeps project_participant.
+        participants.record_project(conn, project_id)
         if reports:
             conn.execute(
                 _table(ProgressReport).insert(),

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, event, false, or_, select, true
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, object_session
 
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
 
@@ -39,12 +39,17 @@ def _forget_roles(session: Session, *_args: Any) -> None:
     session.info.pop(_ROLES_KEY, None)
 
 
-@event.listens_for(Session, "after_flush")
-def _forget_roles_after_writing_them(session: Session, _context: Any) -> None:
-    changed = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(obj, RoleAssignment | OrgUnit | Delegation) for obj in changed):
+def _forget_roles_of_writer(_mapper: Any, _connection: Any, target: Any) -> None:
+    # Mapper events, not a scan of session.dirty after each flush: that walks the whole
+    # identity map, which an importer's long session fills with tens of thousands of rows.
+    session = object_session(target)
+    if session is not None:
         _forget_roles(session)
 
+
+for _model in (RoleAssignment, OrgUnit, Delegation):
+    for _event in ("after_insert", "after_update", "after_delete"):
+        event.listen(_model, _event, _forget_roles_of_writer)
 
 event.listen(Session, "after_commit", _forget_roles)
 event.listen(Session, "after_soft_rollback", _forget_roles)

@@ -1,9 +1,10 @@
 """project_participant, kept beside step_result: every (project, unit) pair of a result.
 
 Results are only ever added (never deleted or moved to another step or unit), so keeping
-the pairs is one insert-if-missing after each flush that adds results, whoever adds them
-(operations, the demo, the importer). The generator loads results with COPY and fills the
-table in bulk with `refill` instead.
+the pairs is one insert-if-missing after each flush that adds results as ORM objects
+(operations, the demo, the importer's updates). Writers of Core inserts call
+`record_project` (the importer's new projects), and the generator, which loads with COPY,
+fills the table in bulk with `refill`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ def _record_participants(session: Session, _context: Any) -> None:
     added = [obj.id for obj in session.new if isinstance(obj, StepResult)]
     if added:
         _insert_ignoring_duplicates(session.connection(), _pairs_of(added))
+
+
+def record_project(connection: Connection, project_id: int) -> None:
+    """Record the pairs of one project's results (for results added with Core inserts)."""
+    results = (
+        select(StepResult.id)
+        .join(PlanStep, PlanStep.id == StepResult.step_id)
+        .where(PlanStep.project_id == project_id)
+    )
+    _insert_ignoring_duplicates(connection, _pairs_of(results))
 
 
 def refill(connection: Connection) -> int:
