@@ -309,11 +309,17 @@ def _parents(model: type) -> tuple[Any, ...]:
     """Loader options joining every many-to-one relation of `model` (its step, unit, project):
     the predicates and guards read them, and one joined read saves a query for each."""
     relations: Any = sa_inspect(model).relationships
-    return tuple(
-        joinedload(getattr(model, relation.key))
-        for relation in relations
-        if relation.direction is MANYTOONE
-    )
+    options = []
+    for relation in relations:
+        if relation.direction is not MANYTOONE:
+            continue
+        option = joinedload(getattr(model, relation.key))
+        # A result's step's project too: the plan guard and the reviewer's unit read it.
+        target = relation.mapper.class_
+        if relation.key != "project" and "project" in sa_inspect(target).relationships:
+            option = option.joinedload(target.project)
+        options.append(option)
+    return tuple(options)
 
 
 def lock(session: Session, model: type, ident: int) -> Any:
