@@ -243,6 +243,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+#: The issue's target for a deadline scan at 100,000 projects.
+SCAN_TARGET_SECONDS = 5.0
+
+
 def run(database_url: str) -> dict[str, Any]:
     """The figures for `make bench` (bench/__main__.py's table)."""
     result = measure_engine(database_url)
@@ -260,15 +264,16 @@ def run(database_url: str) -> dict[str, Any]:
             "baseline_text": f"{result['bare_seconds']} s bare count of waiting objects",
             "ratio": result["ratio"],
             "ratio_text": f"{result['ratio']}×" if result["ratio"] else "—",
-            "target": "—",
-            "met": None,
+            # A first run over a whole day's backlog writes every notification of it.
+            "target": f"< {SCAN_TARGET_SECONDS:g} s",
+            "met": result["engine_seconds"] < SCAN_TARGET_SECONDS,
         },
         {
-            "name": "deadline engine rerun (every key exists)",
+            "name": "deadline scan, hourly rerun (every key exists)",
             "value": result["rerun_seconds"],
             "value_text": f"{result['rerun_seconds']} s",
-            "target": "—",
-            "met": None,
+            "target": f"< {SCAN_TARGET_SECONDS:g} s",
+            "met": result["rerun_seconds"] < SCAN_TARGET_SECONDS,
         },
         {
             "name": "notifications through a local SMTP sink (one process)",

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    exists,
     func,
     literal,
     null,
@@ -240,11 +241,20 @@ def insert_notifications(
         "sent_at",
         "lease_until",
     ]
-    statement = (
-        upsert_insert(dialect, Notification)
+    every = union_all(*selects).subquery("every_channel")
+    existing = aliased(Notification)
+    # Keys already delivered are left out before sorting (an hourly rerun finds nearly all of
+    # them there); ON CONFLICT still settles a key a concurrent run inserts meanwhile.
+    fresh = (
+        select(*every.c)
+        .where(~exists().where(existing.delivery_key == every.c.delivery_key))
         # In key order: two runs racing over the same keys lock them in the same order, so
         # the later one waits for the first and skips, instead of deadlocking.
-        .from_select(columns, union_all(*selects).order_by("delivery_key"))
+        .order_by(every.c.delivery_key)
+    )
+    statement = (
+        upsert_insert(dialect, Notification)
+        .from_select(columns, fresh)
         .on_conflict_do_nothing(index_elements=["delivery_key"])
         .returning(Notification.id, Notification.state)
     )
