@@ -53,13 +53,18 @@ def home() -> str:
     user = actor()
     scope = unit_filter(session(), user)
     visible = visible_projects(session(), user)
+    whole = request.args.get("whole")  # a section to list in full
+    allocations, allocation_count = my_allocations(
+        session(), user, whole=whole == "allocations"
+    )
     return render_template(
         "school/home.html",
         assignments=active_roles(session(), user),
         unit_count=session().scalar(select(func.count()).select_from(OrgUnit).where(scope)),
         project_count=session().scalar(select(func.count()).select_from(Project).where(visible)),
-        steps=my_steps(session(), user, local_today()),
-        allocations=my_allocations(session(), user),
+        steps=my_steps(session(), user, local_today(), whole=whole),
+        allocations=allocations,
+        allocation_count=allocation_count,
         today=local_today(),
     )
 
