@@ -7,13 +7,14 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
+from service.core.paging import Paged, page_number, paged
 from service.core.permissions import holds_anywhere
 from service.core.translate import gettext as _
-from service.org.models import OrgUnit, Role
-from service.org.scope import unit_filter
+from service.org.models import Role
+from service.org.scope import units_in_scope
 from service.projects.models import PlanStep, Project, ResultState, StepResult
 from service.workflow import engine
 from service.workflow.engine import Refused
@@ -29,26 +30,30 @@ def _is_district() -> bool:
     return any(holds_anywhere(session(), user, role) for role in (Role.OFFICER, Role.APPROVER))
 
 
-def review_queue() -> list[StepResult]:
+def review_queue(page: int = 1) -> Paged[StepResult]:
     """Submitted results of projects whose responsible or owning unit is in the user's scope,
-    oldest submission first."""
+    oldest submission first, a page at a time with the total; each with its step, project,
+    unit, submitter and evidence loaded (a district's whole queue was 2,000 results and
+    their lazy loads: 2.5 s, 800 KB)."""
     user = actor()
-    responsible = aliased(OrgUnit)
-    owner = aliased(OrgUnit)
-    return list(
-        session().scalars(
-            select(StepResult)
-            .join(PlanStep, PlanStep.id == StepResult.step_id)
-            .join(Project, Project.id == PlanStep.project_id)
-            .join(responsible, responsible.id == Project.responsible_unit_id)
-            .join(owner, owner.id == Project.owner_unit_id)
-            .where(
-                StepResult.state == ResultState.SUBMITTED,
-                unit_filter(session(), user, responsible) | unit_filter(session(), user, owner),
-            )
-            .order_by(StepResult.submitted_at, StepResult.id)
+    units = [u.id for u in units_in_scope(session(), user)]
+    waiting = (
+        select(StepResult)
+        .join(PlanStep, PlanStep.id == StepResult.step_id)
+        .join(Project, Project.id == PlanStep.project_id)
+        .where(
+            StepResult.state == ResultState.SUBMITTED,
+            Project.responsible_unit_id.in_(units) | Project.owner_unit_id.in_(units),
         )
+        .options(
+            joinedload(StepResult.step).joinedload(PlanStep.project),
+            joinedload(StepResult.unit),
+            joinedload(StepResult.submitted_by),
+            selectinload(StepResult.evidence),
+        )
+        .order_by(StepResult.submitted_at, StepResult.id)
     )
+    return paged(session(), waiting, page)
 
 
 @bp.route("/review")
@@ -56,11 +61,13 @@ def review_queue() -> list[StepResult]:
 def queue() -> str:
     if not _is_district():
         abort(403)
-    results = review_queue()
+    listing = review_queue(page_number(request.args.get("page")))
     return render_template(
         "review/queue.html",
-        results=results,
-        options={r.id: {o.name: o for o in options_for(r)} for r in results},
+        results=listing.rows,
+        listing=listing,
+        page_url=lambda number: url_for("review.queue", page=number),
+        options={r.id: {o.name: o for o in options_for(r)} for r in listing.rows},
         reason=request.args.get("reason", ""),
     )
 

@@ -1,0 +1,42 @@
+"""A page of a longer list, for the work queues (the dashboard has its own, with figures)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+#: Rows per page of a work queue: a page a district officer can act on, and a phone can hold.
+PAGE_ROWS = 50
+
+
+@dataclass(frozen=True)
+class Paged(Generic[T]):
+    """`rows` of page `page` (1-based) of `pages`; `total` rows in all. The pagination macro
+    of templates/macros/listing.html reads `page` and `pages`."""
+
+    rows: list[T]
+    total: int
+    page: int
+    pages: int
+
+
+def page_number(raw: str | None) -> int:
+    """?page= as a page number; anything else is page 1."""
+    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
+
+
+def paged(session: Session, statement: Select[Any], page: int, size: int = PAGE_ROWS) -> Paged[Any]:
+    """Page `page` of `statement` (ordered, selecting one entity), clamped to the last page,
+    with the count of all its rows."""
+    total = int(
+        session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    )
+    pages = max((total + size - 1) // size, 1)
+    page = min(max(page, 1), pages)
+    rows = list(session.scalars(statement.limit(size).offset((page - 1) * size)))
+    return Paged(rows=rows, total=total, page=page, pages=pages)
