@@ -47,7 +47,9 @@ def test_score_publish_and_reopen_a_quarter(login_as, session: Session) -> None:
     page = client.get(QUEUE).get_data(as_text=True)
     assert f'data-subject="project-{project.id}"' in page
     kpi = session.scalars(select(Kpi).where(Kpi.code == "5023-6525")).one()
-    assert f'data-subject="kpi-{kpi.id}"' in page
+    assert f'data-subject="kpi-{kpi.id}"' not in page  # KPIs have a list of their own
+    kpis = client.get(QUEUE + "&kind=kpi").get_data(as_text=True)
+    assert f'data-subject="kpi-{kpi.id}"' in kpis
     assert ">2.1<" in page and ">2.2<" in page  # sub-score labels from the config
     assert _score(client, project.id).status_code == 302
     evaluation = _evaluation(session, project.id, 3)
@@ -129,3 +131,15 @@ def test_kpi_table_shows_the_quarters_with_their_fractions(
     client.post("/logout", data={"csrf_token": token})
     login_as("school")
     assert client.get(f"/kpis/{kpi.id}").status_code == 404
+
+
+def test_the_queue_narrows_to_a_unit_or_a_text_a_page_at_a_time(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("evaluator")
+    project = demo_project(session)
+    subject = f'data-subject="project-{project.id}"'
+    assert subject in client.get(QUEUE + "&unit=50230000").get_data(as_text=True)
+    assert subject in client.get(QUEUE + "&q=3598").get_data(as_text=True)
+    assert subject not in client.get(QUEUE + "&q=no-such-code").get_data(as_text=True)
+    assert client.get(QUEUE + "&unit=99999999").status_code == 404
+    # a page past the last is the last page, not an error
+    assert subject in client.get(QUEUE + "&q=3598&page=40").get_data(as_text=True)

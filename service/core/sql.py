@@ -12,7 +12,19 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Date, Integer, String, cast, exists, func, literal, select, type_coerce
+from sqlalchemy import (
+    JSON,
+    Date,
+    Integer,
+    String,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
@@ -121,3 +133,11 @@ def json_array_has(dialect: str, document: Any, value: Any) -> ColumnElement[boo
         return cast(document, postgresql.JSONB).has_key(value)
     element = func.json_each(document).table_valued("value")
     return exists(select(literal(1)).select_from(element).where(element.c.value == value))
+
+
+def matches_text(text: str, *columns: Any) -> ColumnElement[bool]:
+    """Any of `columns` contains `text` (case-insensitive), with LIKE's wildcards in `text`
+    taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from service.core.progress import DEFAULT_TOLERANCE, is_behind_schedule
+from service.core.sql import matches_text
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, UnitKind, User
 from service.org.scope import unit_filter
@@ -134,15 +135,8 @@ def _base_conditions(
         )
     q = filters.q.strip()
     if q:
-        pattern = f"%{_escape_like(q)}%"
-        conditions.append(
-            or_(Project.code.ilike(pattern, escape="\\"), Project.name.ilike(pattern, escape="\\"))
-        )
+        conditions.append(matches_text(q, Project.code, Project.name))
     return conditions
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _figures(project_ids: Any, day: date | ColumnElement[date]) -> tuple[Any, Any, Any]:

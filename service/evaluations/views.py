@@ -10,16 +10,19 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 from werkzeug.wrappers import Response
 
 from service.core.fiscal import fiscal_year_of, local_today, quarter_of
+from service.core.paging import Paged, page_number, paged
 from service.core.permissions import holds_anywhere
+from service.core.sql import matches_text
 from service.core.translate import gettext as _
 from service.evaluations.models import Evaluation
 from service.evaluations.operations import open_evaluation
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi
-from service.org.models import Role
+from service.org.models import OrgUnit, Role, UnitKind
 from service.org.scope import in_scope
 from service.projects.models import Project, ProjectState
 from service.workflow import engine
@@ -29,6 +32,8 @@ from service.workflow.screens import actor, flash_refused, options_for, session
 bp = Blueprint("evaluations", __name__)
 
 SCORE_FIELDS = ("score", "sub_score_1", "sub_score_2", "comment")
+#: Units an evaluator narrows the queue to: district offices and departments.
+EVALUATED_UNIT_KINDS = (UnitKind.DISTRICT_OFFICE, UnitKind.DEPARTMENT)
 
 
 @dataclass
@@ -70,31 +75,66 @@ def _year_and_quarter() -> tuple[FiscalYear, int]:
     return year, quarter
 
 
-def _subjects(year: FiscalYear, quarter: int) -> list[Subject]:
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the queue shows: projects or KPIs, under which unit, matching which text."""
+
+    kind: str = "project"
+    unit: OrgUnit | None = None
+    q: str = ""
+    page: int = 1
+
+
+def _filters() -> QueueFilters:
+    # A scoring form posts its subject's type: a refused score comes back on its own list.
+    kind = request.values.get("kind") or request.values.get("subject_type") or "project"
+    code = request.values.get("unit", "")
+    unit = session().scalar(select(OrgUnit).where(OrgUnit.code == code)) if code else None
+    if code and unit is None:
+        abort(404)
+    return QueueFilters(
+        kind=kind if kind in ("project", "kpi") else "project",
+        unit=unit,
+        q=request.values.get("q", "")[:200].strip(),
+        page=page_number(request.values.get("page")),
+    )
+
+
+def _subjects(year: FiscalYear, quarter: int, filters: QueueFilters) -> Paged[Subject]:
+    """One page of the quarter's subjects (projects not drafts or withdrawn, or KPIs) with
+    their evaluations: the whole country's 33,000 projects a year made one page of 45 MB."""
+    model: type[Project] | type[Kpi] = Project if filters.kind == "project" else Kpi
+    statement: Any = select(model).where(model.fiscal_year_id == year.id).order_by(model.code)
+    if model is Project:
+        statement = statement.where(
+            Project.state.not_in((ProjectState.DRAFT, ProjectState.WITHDRAWN))
+        )
+    if filters.unit is not None:
+        owner = aliased(OrgUnit)
+        owner_column = Project.owner_unit_id if model is Project else Kpi.owner_unit_id
+        statement = statement.join(owner, owner.id == owner_column).where(
+            owner.path.startswith(filters.unit.path)
+        )
+    if filters.q:
+        statement = statement.where(matches_text(filters.q, model.code, model.name))
+    page = paged(session(), statement, filters.page)
+    column = Evaluation.project_id if model is Project else Evaluation.kpi_id
     found = {
-        (e.subject_type, e.project_id or e.kpi_id): e
+        (e.project_id or e.kpi_id): e
         for e in session().scalars(
             select(Evaluation).where(
-                Evaluation.fiscal_year_id == year.id, Evaluation.quarter == quarter
+                Evaluation.fiscal_year_id == year.id,
+                Evaluation.quarter == quarter,
+                column.in_([obj.id for obj in page.rows] or [0]),
             )
         )
     }
-    projects = session().scalars(
-        select(Project)
-        .where(
-            Project.fiscal_year_id == year.id,
-            Project.state.not_in((ProjectState.DRAFT, ProjectState.WITHDRAWN)),
-        )
-        .order_by(Project.code)
-    )
-    kpis = session().scalars(select(Kpi).where(Kpi.fiscal_year_id == year.id).order_by(Kpi.code))
     subjects = []
-    for kind, objects in (("project", projects), ("kpi", kpis)):
-        for obj in objects:
-            evaluation = found.get((kind, obj.id))
-            options = options_for(evaluation) if evaluation is not None else []
-            subjects.append(Subject(kind, obj, evaluation, options))
-    return subjects
+    for obj in page.rows:
+        evaluation = found.get(obj.id)
+        options = options_for(evaluation) if evaluation is not None else []
+        subjects.append(Subject(filters.kind, obj, evaluation, options))
+    return Paged(rows=subjects, total=page.total, page=page.page, pages=page.pages)
 
 
 def _queue_page(
@@ -103,12 +143,31 @@ def _queue_page(
     status: int = 200,
 ) -> tuple[str, int]:
     year, quarter = _year_and_quarter()
+    filters = _filters()
+    listing = _subjects(year, quarter, filters)
+    query: dict[str, Any] = {
+        "year": year.be_year,
+        "quarter": quarter,
+        "kind": filters.kind,
+        "unit": filters.unit.code if filters.unit else "",
+        "q": filters.q,
+    }
     page = render_template(
         "evaluations/queue.html",
         year=year,
         quarter=quarter,
         years=list(session().scalars(select(FiscalYear).order_by(FiscalYear.be_year))),
-        subjects=_subjects(year, quarter),
+        subjects=listing.rows,
+        listing=listing,
+        filters=filters,
+        units=list(
+            session().scalars(
+                select(OrgUnit)
+                .where(OrgUnit.kind.in_(EVALUATED_UNIT_KINDS), OrgUnit.withdrawn_at.is_(None))
+                .order_by(OrgUnit.code)
+            )
+        ),
+        page_url=lambda number: url_for("evaluations.queue", **query, page=number),
         labels=_subscore_labels(),
         forms=forms or {},
         errors=errors or {},
@@ -158,7 +217,9 @@ def score() -> Response | tuple[str, int]:
         flash_refused(refused)
         return _queue_page({key: data}, {key: refused.fields}, refused.status)
     flash(_("%(code)s is scored for quarter %(q)s.", code=subject.code, q=quarter), "info")
-    return redirect(url_for("evaluations.queue", year=year.be_year, quarter=quarter) + f"#{key}")
+    return redirect(
+        url_for("evaluations.queue", year=year.be_year, quarter=quarter, kind=kind) + f"#{key}"
+    )
 
 
 def _can_see_kpi(kpi: Kpi) -> bool:

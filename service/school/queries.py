@@ -50,9 +50,7 @@ def _section(today: date) -> ColumnElement[str]:
     )
 
 
-def my_steps(
-    session: Session, user: User, today: date, whole: str | None = None
-) -> MySteps:
+def my_steps(session: Session, user: User, today: date, whole: str | None = None) -> MySteps:
     """The results units in the user's scope report on, for projects whose plan is locked:
     returned first, then overdue, due within 14 days, later (each by planned end), waiting
     for review, accepted (latest first). Each section holds its first SECTION_ROWS rows and

@@ -54,9 +54,7 @@ def home() -> str:
     scope = unit_filter(session(), user)
     visible = visible_projects(session(), user)
     whole = request.args.get("whole")  # a section to list in full
-    allocations, allocation_count = my_allocations(
-        session(), user, whole=whole == "allocations"
-    )
+    allocations, allocation_count = my_allocations(session(), user, whole=whole == "allocations")
     return render_template(
         "school/home.html",
         assignments=active_roles(session(), user),
