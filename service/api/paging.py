@@ -14,9 +14,30 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 
-def paginate(session: Session, stmt: Select[Any], args: dict[str, Any]) -> dict[str, Any]:
-    """One page of `stmt` (which must be ordered) with the total count of its rows."""
+def paginate(
+    session: Session,
+    stmt: Select[*tuple[Any, ...]],
+    args: dict[str, Any],
+    *,
+    count_apart: bool = False,
+) -> dict[str, Any]:
+    """One page of `stmt` (which must be ordered) with the total count of its rows.
+
+    `count_apart`: count in a statement of its own, for lists so long that a window count
+    would make the page sort them all (an evaluator's million results), where an index can
+    give the page in order and the count can read an index alone."""
     page, per_page = int(args.get("page", 1)), int(args.get("per_page", 20))
+    if count_apart:
+        total = int(
+            session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        )
+        rows = session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+        return {
+            "items": [row[0] for row in rows],
+            "page": page,
+            "per_page": per_page,
+            "total": total,
+        }
     counted = stmt.add_columns(func.count().over().label("total"))
     rows = session.execute(counted.limit(per_page).offset((page - 1) * per_page)).all()
     if rows:

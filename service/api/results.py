@@ -62,13 +62,14 @@ def list_results(args: dict[str, Any]) -> Any:
         .where(branch, *filters)
         for branch in visible_result_branches(session, user)
     ]
-    rows = branches[0] if len(branches) == 1 else union_all(*branches)
-    ordered = rows.subquery("visible")
-    page = paginate(
-        session,
-        select(ordered.c.id).order_by(ordered.c.planned_end, ordered.c.id),
-        args,
-    )
+    if len(branches) == 1:
+        # Tree-wide (evaluators, admins): ordered straight off the plan_step index.
+        statement = branches[0].order_by(PlanStep.planned_end, StepResult.id)
+        page = paginate(session, statement, args, count_apart=True)
+    else:
+        ordered = union_all(*branches).subquery("visible")
+        statement = select(ordered.c.id).order_by(ordered.c.planned_end, ordered.c.id)
+        page = paginate(session, statement, args)
     loaded = {
         result.id: result
         for result in session.scalars(
