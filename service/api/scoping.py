@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true, union
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import True_
 
@@ -32,16 +32,6 @@ from service.projects.queries import sees_project
 from service.workflow.engine import Refused, load_workflows
 
 T = TypeVar("T")
-
-
-def _project_units_in_scope(session: Session, user: User, project_id: Any) -> ColumnElement[bool]:
-    responsible, owner = aliased(OrgUnit), aliased(OrgUnit)
-    return exists().where(
-        Project.id == project_id,
-        responsible.id == Project.responsible_unit_id,
-        owner.id == Project.owner_unit_id,
-        unit_filter(session, user, responsible) | unit_filter(session, user, owner),
-    )
 
 
 def visible_result_branches(session: Session, user: User) -> list[ColumnElement[bool]]:
@@ -73,23 +63,36 @@ def visible_result_branches(session: Session, user: User) -> list[ColumnElement[
     ]
 
 
-def visible_allocations(session: Session, user: User, allocation: Any = Allocation) -> Any:
-    """service.budget.permissions.can_see_allocation as SQL."""
-    recipient = aliased(OrgUnit)
-    return or_(
-        exists().where(
-            recipient.id == allocation.recipient_unit_id, unit_filter(session, user, recipient)
-        ),
-        _project_units_in_scope(session, user, allocation.project_id),
+def _visible_allocation_ids(session: Session, user: User) -> Any:
+    """service.budget.permissions.can_see_allocation as a set of ids: the recipient or the
+    project's responsible or owning unit is in the user's scope; None for tree-wide users.
+
+    A union of three index ranges over the unit ids in scope, not an EXISTS over unit paths
+    per allocation, which made a school's (empty) installment list take 1.6 s."""
+    scope = unit_filter(session, user, OrgUnit)
+    if isinstance(scope, True_):
+        return None
+    units = list(session.scalars(select(OrgUnit.id).where(scope)))
+    return union(
+        select(Allocation.id).where(Allocation.recipient_unit_id.in_(units or [0])),
+        select(Allocation.id)
+        .join(Project, Project.id == Allocation.project_id)
+        .where(Project.responsible_unit_id.in_(units or [0])),
+        select(Allocation.id)
+        .join(Project, Project.id == Allocation.project_id)
+        .where(Project.owner_unit_id.in_(units or [0])),
     )
+
+
+def visible_allocations(session: Session, user: User) -> ColumnElement[bool]:
+    """service.budget.permissions.can_see_allocation as SQL."""
+    ids = _visible_allocation_ids(session, user)
+    return true() if ids is None else Allocation.id.in_(ids)
 
 
 def visible_installments(session: Session, user: User) -> ColumnElement[bool]:
-    allocation = aliased(Allocation)
-    return exists().where(
-        allocation.id == Installment.allocation_id,
-        visible_allocations(session, user, allocation),
-    )
+    ids = _visible_allocation_ids(session, user)
+    return true() if ids is None else Installment.allocation_id.in_(ids)
 
 
 def visible_evaluations(session: Session, user: User) -> ColumnElement[bool]:
