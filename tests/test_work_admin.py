@@ -96,6 +96,23 @@ def test_units_users_roles_and_delegations(login_as, session: Session) -> None: 
     _post(client, f"/admin/roles/{assignment.id}/withdraw")
     session.expire_all()
     assert assignment.withdrawn_at is not None
+    # the page's form names the unit by its code, offered from one list of all units
+    page = client.get("/admin/users?q=new@demo").get_data(as_text=True)
+    assert 'list="unit-codes"' in page and f'value="{school.code}"' in page
+    assert f'data-user="{new.id}"' in page and 'data-user="1"' not in page
+    _post(client, f"/admin/users/{new.id}/roles", role="school", unit_code=school.code)
+    assert (
+        _post(
+            client, f"/admin/users/{new.id}/roles", role="school", unit_code="00000000"
+        ).status_code
+        == 422
+    )
+    granted = session.scalars(
+        select(RoleAssignment).where(
+            RoleAssignment.user_id == new.id, RoleAssignment.withdrawn_at.is_(None)
+        )
+    ).one()
+    assert granted.unit_id == school.id
 
     approver, officer = user(session, "approver"), user(session, "officer")
     assert (

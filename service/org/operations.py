@@ -78,7 +78,8 @@ def create_user(
 def grant_role(
     session: Session, user: User, role: Role, unit: OrgUnit, *, is_head: bool = False
 ) -> RoleAssignment:
-    """Give `user` `role` in `unit`; granting an existing role again returns it unchanged."""
+    """Give `user` `role` in `unit`; granting an existing role again returns it unchanged, and
+    granting a withdrawn one gives it back (it was a silent no-op)."""
     existing = session.scalar(
         select(RoleAssignment).where(
             RoleAssignment.user_id == user.id,
@@ -87,6 +88,9 @@ def grant_role(
         )
     )
     if existing is not None:
+        if existing.withdrawn_at is not None:
+            existing.withdrawn_at = None
+            session.flush()
         return existing
     assignment = RoleAssignment(user=user, role=role, unit=unit, is_head=is_head)
     session.add(assignment)
