@@ -4,7 +4,7 @@
 
 The baseline is pgbench's simple-update script (`pgbench -N -c 8`) on a scratch database of
 the same server, measured in the same run. Then the web app is served as in production
-(`make web`, gunicorn with 2 × cores + 1 workers) on a second scratch database holding the demo
+(`make web`, gunicorn with a worker per core) on a second scratch database holding the demo
 plus one step result per (client, slot), and 8 client threads with keep-alive sessions take
 transitions through /api/v1 for the same time: the school submits a result and the officer
 accepts it, again and again (an accepted result may be resubmitted). Each transition is a
@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 8
-WEB_WORKERS = 2 * (os.cpu_count() or 1) + 1  # as `make web`
+WEB_WORKERS = os.cpu_count() or 1  # as `make web`
 SECONDS = 10
 SLOTS_PER_CLIENT = 4
 TARGET_RATIO = 0.25

@@ -40,8 +40,8 @@ _CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
 def web_workers() -> str:
-    # What `make web` uses: 2 × cores + 1.
-    return os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1) + 1))
+    # What `make web` uses: a worker per core.
+    return os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 1))
 
 
 def app_environment(database_url: str, redis_url: str, instance: str) -> dict[str, str]:
