@@ -129,7 +129,12 @@ def test_outbox_survives_redis_stopped_and_restarted(tmp_path: Path, app: Flask)
         redis.start()
         try:
             with running_worker(
-                stack.env, queues="notifications", pool="prefork", concurrency=2, log=worker_log
+                stack.env,
+                queues="notifications",
+                pool="prefork",
+                concurrency=2,
+                log=worker_log,
+                supervised=True,  # as compose restarts it: kombu may die with its broker
             ):
                 _emit_returned(stack, 8)
                 sink.wait_for(8, timeout=60)

@@ -6,12 +6,23 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @contextmanager
@@ -22,8 +33,12 @@ def running_worker(
     pool: str = "solo",
     concurrency: int = 1,
     log: Path | None = None,
+    supervised: bool = False,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A `celery -A workers.app worker` process with `env` on top of ours; stopped on exit."""
+    """A `celery -A workers.app worker` process with `env` on top of ours; stopped on exit.
+
+    `supervised`: started again whenever it exits by itself, as the compose file's
+    `restart: unless-stopped` does (kombu can kill a worker while its broker goes away)."""
     command = [
         sys.executable,
         "-m",
@@ -44,24 +59,35 @@ def running_worker(
         "--hostname",
         f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
     ]
-    output = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    current = [start()]
+    stopping = threading.Event()
+
+    def supervise() -> None:
+        while not stopping.wait(0.5):
+            if current[0].poll() is not None:
+                current[0] = start()
+
+    supervisor = threading.Thread(target=supervise, daemon=True) if supervised else None
+    if supervisor is not None:
+        supervisor.start()
     try:
-        yield process
+        yield current[0]
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stopping.set()
+        if supervisor is not None:
+            supervisor.join()
+        _stop(current[0])
         if log:
             output.close()  # type: ignore[union-attr]
