@@ -32,6 +32,7 @@ from service.core.fiscal import local_today
 from service.extensions import db
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi, kpi_project
+from service.org.scope import sees_everything
 from service.projects import operations
 from service.projects.models import PlanStep, ProgressReport, Project, ResultState
 from service.projects.queries import project_progress, visible_projects
@@ -89,7 +90,8 @@ def list_projects(args: dict[str, Any]) -> Any:
     if "overdue" in args:
         overdue = project_overdue(local_today())
         stmt = stmt.where(overdue if args["overdue"] else ~overdue)
-    return paginate(session, stmt, args)
+    # Tree-wide readers list the country: the page comes off the code index, counted apart.
+    return paginate(session, stmt, args, count_apart=sees_everything(session, user))
 
 
 @blp.route("/projects", methods=["POST"])
