@@ -8,8 +8,8 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, func, select,
 from sqlalchemy.orm import Session
 
 from service.core.progress import actual_progress
-from service.org.models import OrgUnit, User
-from service.org.scope import sees_everything, unit_filter
+from service.org.models import User
+from service.org.scope import unit_ids_in_scope
 from service.projects.models import PlanStep, Project, ProjectParticipant, StepResult
 
 
@@ -26,9 +26,9 @@ def visible_projects(
     which PostgreSQL hashes once, instead of an OR it would test on every project; tree-wide
     roles get a plain true."""
     in_year = Project.fiscal_year_id == fiscal_year_id if fiscal_year_id is not None else true()
-    if sees_everything(session, user):
+    units_in_scope = unit_ids_in_scope(session, user)
+    if units_in_scope is None:
         return in_year
-    units_in_scope = list(session.scalars(select(OrgUnit.id).where(unit_filter(session, user))))
     if not units_in_scope:
         return false()
     participant_year = (
@@ -48,9 +48,10 @@ def visible_projects(
 
 def sees_project(session: Session, user: User, project: Project) -> bool:
     """`visible_projects` for one project, by its units and a primary-key probe."""
-    if sees_everything(session, user):
+    found = unit_ids_in_scope(session, user)
+    if found is None:
         return True
-    units = set(session.scalars(select(OrgUnit.id).where(unit_filter(session, user))))
+    units = set(found)
     if project.responsible_unit_id in units or project.owner_unit_id in units:
         return True
     return bool(
