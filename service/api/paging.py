@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func
 from sqlalchemy.orm import Session
+
+from service.core.paging import count_rows
 
 
 def paginate(
@@ -27,26 +29,14 @@ def paginate(
     would make the page sort them all (an evaluator's million results), where an index can
     give the page in order and the count can read an index alone."""
     page, per_page = int(args.get("page", 1)), int(args.get("per_page", 20))
+    offset = (page - 1) * per_page
     if count_apart:
-        total = int(
-            session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-        )
-        rows = session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
-        return {
-            "items": [row[0] for row in rows],
-            "page": page,
-            "per_page": per_page,
-            "total": total,
-        }
-    counted = stmt.add_columns(func.count().over().label("total"))
-    rows = session.execute(counted.limit(per_page).offset((page - 1) * per_page)).all()
-    if rows:
-        total = int(rows[0][-1])
-        items = [row[0] for row in rows]
+        total = count_rows(session, stmt)
+        items = [row[0] for row in session.execute(stmt.limit(per_page).offset(offset))]
     else:
+        counted = stmt.add_columns(func.count().over().label("total"))
+        rows = session.execute(counted.limit(per_page).offset(offset)).all()
+        items = [row[0] for row in rows]
         # Past the last page (or nothing at all): the window count has no row to ride on.
-        total = int(
-            session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-        )
-        items = []
+        total = int(rows[0][-1]) if rows else count_rows(session, stmt)
     return {"items": items, "page": page, "per_page": per_page, "total": total}

@@ -30,6 +30,12 @@ def page_number(raw: str | None) -> int:
     return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
 
 
+def count_rows(session: Session, statement: Select[Any]) -> int:
+    """How many rows `statement` gives (its order dropped: counting needs none)."""
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    return int(session.scalar(counted) or 0)
+
+
 def paged(session: Session, statement: Select[Any], page: int, size: int = PAGE_ROWS) -> Paged[Any]:
     """Page `page` of `statement` (ordered, selecting one entity), clamped to the last page,
     with the count of all its rows."""

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from service.core.paging import count_rows
 from service.core.progress import DEFAULT_TOLERANCE, is_behind_schedule
 from service.core.sql import matches_text
 from service.fiscal.models import FiscalYear
@@ -279,10 +280,7 @@ def project_listing(
         counted = statement.add_columns(func.count().over().label("total"))
         found = list(session.execute(_order(counted, filters).limit(page_size).offset(offset)))
         rows = [_row(values) for values in found]
-        if found:
-            total = found[0].total
-        else:
-            total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+        total = found[0].total if found else count_rows(session, statement)
     pages = max((total + page_size - 1) // page_size, 1)
     return Listing(rows=rows, total=total, page=page, pages=pages)
 

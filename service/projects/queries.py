@@ -26,10 +26,10 @@ def visible_projects(
     which PostgreSQL hashes once, instead of an OR it would test on every project; tree-wide
     roles get a plain true."""
     in_year = Project.fiscal_year_id == fiscal_year_id if fiscal_year_id is not None else true()
-    units_in_scope = unit_ids_in_scope(session, user)
-    if units_in_scope is None:
+    units = unit_ids_in_scope(session, user)
+    if units is None:
         return in_year
-    if not units_in_scope:
+    if not units:
         return false()
     participant_year = (
         ProjectParticipant.fiscal_year_id == fiscal_year_id
@@ -37,10 +37,10 @@ def visible_projects(
         else true()
     )
     ids = union(
-        select(Project.id).where(Project.responsible_unit_id.in_(units_in_scope), in_year),
-        select(Project.id).where(Project.owner_unit_id.in_(units_in_scope), in_year),
+        select(Project.id).where(Project.responsible_unit_id.in_(units), in_year),
+        select(Project.id).where(Project.owner_unit_id.in_(units), in_year),
         select(ProjectParticipant.project_id).where(
-            ProjectParticipant.unit_id.in_(units_in_scope), participant_year
+            ProjectParticipant.unit_id.in_(units), participant_year
         ),
     )
     return and_(Project.id.in_(ids), in_year)

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from service.budget.models import Allocation
+from service.core.paging import count_rows
 from service.org.models import OrgUnit, User
 from service.org.scope import unit_filter
 from service.projects.models import PlanStep, Project, ProjectState, ResultState, StepResult
@@ -124,7 +125,7 @@ def my_allocations(
         .join(unit, unit.id == Allocation.recipient_unit_id)
         .where(unit_filter(session, user, unit))
     )
-    total = int(session.scalar(select(func.count()).select_from(mine.subquery())) or 0)
+    total = count_rows(session, mine)
     shown = mine.options(
         selectinload(Allocation.installments),
         joinedload(Allocation.project),
