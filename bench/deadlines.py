@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import resource
-import sys
 import tempfile
 import threading
 import time
@@ -73,13 +72,9 @@ def measure_engine(database_url: str, day: date = DAY) -> dict[str, Any]:
                 bare = time.perf_counter() - started
                 bare_total += bare
                 figures["rules"][rule.kind.value] = {"waiting": waiting, "bare_s": round(bare, 3)}
-            tracemalloc.start()
-            rss_before = _rss_mb()
-            started = time.perf_counter()
-            total_new = 0
-            for rule in rules:
-                clock = time.perf_counter()
-                ids = run_rule(
+
+            def fire(rule: ReminderRule) -> list[int]:
+                return run_rule(
                     session,
                     rule,
                     today=day,
@@ -87,6 +82,14 @@ def measure_engine(database_url: str, day: date = DAY) -> dict[str, Any]:
                     requeue_after=timedelta(minutes=10),
                     years=years,
                 )
+
+            tracemalloc.start()
+            rss_before = _rss_mb()
+            started = time.perf_counter()
+            total_new = 0
+            for rule in rules:
+                clock = time.perf_counter()
+                ids = fire(rule)
                 total_new += len(ids)
                 figures["rules"][rule.kind.value].update(
                     engine_s=round(time.perf_counter() - clock, 3), new_to_dispatch=len(ids)
@@ -97,14 +100,7 @@ def measure_engine(database_url: str, day: date = DAY) -> dict[str, Any]:
             rows = int(session.scalar(text("SELECT count(*) FROM notification")) or 0)
             started = time.perf_counter()
             for rule in rules:  # the next hourly run: every key exists already
-                run_rule(
-                    session,
-                    rule,
-                    today=day,
-                    now=utcnow(),
-                    requeue_after=timedelta(minutes=10),
-                    years=years,
-                )
+                fire(rule)
             rerun_s = time.perf_counter() - started
         finally:
             session.close()
@@ -291,13 +287,6 @@ def run(database_url: str) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import json
+    from bench import run_alone
 
-    url = (
-        sys.argv[1]
-        if len(sys.argv) > 1
-        else os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/tidtam_bench"
-        )
-    )
-    print(json.dumps(run(url), indent=2, default=str))
+    run_alone(run)

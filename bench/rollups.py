@@ -12,9 +12,7 @@ it was. Peak memory: the Python heap's peak (tracemalloc) and the resident high-
 
 from __future__ import annotations
 
-import os
 import resource
-import sys
 import time
 import tracemalloc
 from typing import Any
@@ -154,13 +152,6 @@ def run(database_url: str, quarter: tuple[int, int] = QUARTER) -> dict[str, Any]
 
 
 if __name__ == "__main__":
-    import json
+    from bench import run_alone
 
-    url = (
-        sys.argv[1]
-        if len(sys.argv) > 1
-        else os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/tidtam_bench"
-        )
-    )
-    print(json.dumps(run(url), indent=2, default=str))
+    run_alone(run)
