@@ -20,6 +20,7 @@ from service.projects.models import (
     PlanStep,
     Project,
     ProjectKind,
+    ProjectParticipant,
     ProjectState,
     ResultState,
     StepResult,
@@ -170,3 +171,26 @@ def make_district(session: Session, code: str) -> tuple[OrgUnit, OrgUnit, OrgUni
     )
     session.flush()
     return district, division, school
+
+
+def participants_recorded(session: Session) -> set[tuple[int, int, int]]:
+    """project_participant's rows as (project, unit, year)."""
+    rows = session.execute(
+        select(
+            ProjectParticipant.project_id,
+            ProjectParticipant.unit_id,
+            ProjectParticipant.fiscal_year_id,
+        )
+    )
+    return {tuple(row) for row in rows}  # type: ignore[misc]
+
+
+def participants_derived(session: Session) -> set[tuple[int, int, int]]:
+    """What project_participant must hold: the (project, unit, year) of every step result."""
+    rows = session.execute(
+        select(PlanStep.project_id, StepResult.unit_id, Project.fiscal_year_id)
+        .join(PlanStep, PlanStep.id == StepResult.step_id)
+        .join(Project, Project.id == PlanStep.project_id)
+        .distinct()
+    )
+    return {tuple(row) for row in rows}  # type: ignore[misc]

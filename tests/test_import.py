@@ -33,8 +33,7 @@ from service.projects.models import Project
 from service.projects.queries import project_progress
 from service.strategy.models import StrategyNode
 from tests.conftest import LEGACY_PAGE, create_database, drop_database
-from tests.test_participants import derived as derived_participants
-from tests.test_participants import recorded as recorded_participants
+from tests.project_data import participants_derived, participants_recorded
 
 DATA = LEGACY_PAGE.parent
 INCOMPLETE = [
@@ -168,7 +167,7 @@ def test_importing_twice_changes_nothing(session: Session) -> None:
         select(func.count()).select_from(AuditEntry).where(AuditEntry.action == IMPORT_ACTION)
     )
     # the new projects' results are in project_participant, as results added any other way
-    assert recorded_participants(session) == derived_participants(session)
+    assert participants_recorded(session) == participants_derived(session)
     second = import_pages(session, pages)
     assert {p.outcome for p in second.pages} == {"unchanged"}
     assert counts(session) == after_first

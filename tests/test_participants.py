@@ -10,35 +10,21 @@ from sqlalchemy.orm import Session
 from service.demo.generate import generate
 from service.org.models import Role
 from service.projects import operations, participants
-from service.projects.models import PlanStep, Project, ProjectParticipant, StepResult
+from service.projects.models import PlanStep, Project, ProjectParticipant
 from service.projects.queries import sees_project, visible_projects
-from tests.project_data import StepSpec, make_district, make_project, make_user
+from tests.project_data import (
+    StepSpec,
+    make_district,
+    make_project,
+    make_user,
+    participants_derived,
+    participants_recorded,
+)
 from tests.test_generate import SMALL
 
 
-def recorded(session: Session) -> set[tuple[int, int, int]]:
-    rows = session.execute(
-        select(
-            ProjectParticipant.project_id,
-            ProjectParticipant.unit_id,
-            ProjectParticipant.fiscal_year_id,
-        )
-    )
-    return {tuple(row) for row in rows}  # type: ignore[misc]
-
-
-def derived(session: Session) -> set[tuple[int, int, int]]:
-    rows = session.execute(
-        select(PlanStep.project_id, StepResult.unit_id, Project.fiscal_year_id)
-        .join(PlanStep, PlanStep.id == StepResult.step_id)
-        .join(Project, Project.id == PlanStep.project_id)
-        .distinct()
-    )
-    return {tuple(row) for row in rows}  # type: ignore[misc]
-
-
 def test_the_demo_and_the_migration_backfill_agree(session: Session) -> None:
-    assert recorded(session) == derived(session) != set()
+    assert participants_recorded(session) == participants_derived(session) != set()
 
 
 def test_every_way_of_adding_results_keeps_the_pairs(session: Session) -> None:
@@ -50,7 +36,7 @@ def test_every_way_of_adding_results_keeps_the_pairs(session: Session) -> None:
         steps=[StepSpec("60", "2023-01-01", "2023-03-31", ["50.00", None], [division, school])],
     )
     session.flush()
-    assert recorded(session) == derived(session)
+    assert participants_recorded(session) == participants_derived(session)
     # … and by the operation a district officer uses; twice for the same pair is one row.
     officer, _password = make_user(session, Role.OFFICER, district, "officer@p.test")
     step = project.steps[0]
@@ -69,8 +55,8 @@ def test_every_way_of_adding_results_keeps_the_pairs(session: Session) -> None:
     operations.assign_result(session, officer, second, school)
     operations.assign_result(session, officer, second, district)
     session.flush()
-    assert recorded(session) == derived(session)
-    pairs = {(p, u) for p, u, _y in recorded(session) if p == project.id}
+    assert participants_recorded(session) == participants_derived(session)
+    pairs = {(p, u) for p, u, _y in participants_recorded(session) if p == project.id}
     assert pairs == {(project.id, division.id), (project.id, school.id), (project.id, district.id)}
 
 
@@ -105,7 +91,7 @@ def test_a_school_sees_the_project_it_reports_on_and_no_other(session: Session) 
 
 def test_the_generator_fills_it_in_bulk(session: Session) -> None:
     generate(session, SMALL)
-    assert recorded(session) == derived(session)
+    assert participants_recorded(session) == participants_derived(session)
     session.execute(ProjectParticipant.__table__.delete())
-    assert participants.refill(session.connection()) == len(derived(session))
-    assert recorded(session) == derived(session)
+    assert participants.refill(session.connection()) == len(participants_derived(session))
+    assert participants_recorded(session) == participants_derived(session)
