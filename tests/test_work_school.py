@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -254,3 +255,29 @@ def test_school_requests_an_installment_of_its_allocation(login_as, session: Ses
     )
     assert refused.status_code == 422
     assert 'value="-5"' in refused.get_data(as_text=True)
+
+
+def test_sections_show_their_first_rows_and_a_whole_section_on_asking(
+    login_as, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from service.school import queries
+
+    client = login_as("officer")  # the division's results: several in each of some sections
+    counts = {
+        section: int(count)
+        for section, count in re.findall(
+            r'id="(\w+)">\s*<h2[^>]*>[^<]*<span class="badge[^"]*">(\d+)</span>',
+            client.get("/school").get_data(as_text=True),
+        )
+    }
+    section, total = max(counts.items(), key=lambda item: item[1])
+    assert total >= 2, counts
+    monkeypatch.setattr(queries, "SECTION_ROWS", 1)
+    page = client.get("/school").get_data(as_text=True)
+    assert f'href="/school?whole={section}#{section}"' in page
+    monkeypatch.setattr(queries, "WHOLE_ROWS", total)
+    whole = client.get(f"/school?whole={section}").get_data(as_text=True)
+    assert f'href="/school?whole={section}#{section}"' not in whole
+    monkeypatch.setattr(queries, "WHOLE_ROWS", total - 1)
+    capped = client.get(f"/school?whole={section}&lang=en").get_data(as_text=True)
+    assert f"The first {total - 1} of {total}." in capped

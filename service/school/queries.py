@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, func, select, true
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from service.budget.models import Allocation
 from service.core.paging import count_rows
 from service.org.models import OrgUnit, User
-from service.org.scope import unit_filter
+from service.org.scope import unit_ids_in_scope
 from service.projects.models import PlanStep, Project, ProjectState, ResultState, StepResult
 
 #: A step is "due soon" when its planned end is at most this far ahead.
@@ -24,6 +24,9 @@ REPORTING = (ProjectState.LOCKED, ProjectState.REVISION_REQUESTED)
 #: Rows shown per section of the page unless the reader asks for the whole section: a
 #: district's approver sees every school's results (thousands), a school on a phone a few.
 SECTION_ROWS = 50
+#: Rows of the one section asked for whole: a tree-wide reader's accepted section is
+#: hundreds of thousands of results (it made a query of 239,000 parameters, a 500).
+WHOLE_ROWS = 1000
 SECTIONS = ("returned", "overdue", "due_soon", "later", "waiting", "done")
 
 
@@ -55,28 +58,25 @@ def my_steps(session: Session, user: User, today: date, whole: str | None = None
     """The results units in the user's scope report on, for projects whose plan is locked:
     returned first, then overdue, due within 14 days, later (each by planned end), waiting
     for review, accepted (latest first). Each section holds its first SECTION_ROWS rows and
-    its count; `whole` names a section to list entirely."""
+    its count; `whole` names a section to list entirely (up to WHOLE_ROWS)."""
     unit = aliased(OrgUnit)
     section = _section(today).label("section")
+    units = unit_ids_in_scope(session, user)
     in_scope = (
         select(StepResult.id.label("id"), section)
         .join(unit, unit.id == StepResult.unit_id)
         .join(PlanStep, PlanStep.id == StepResult.step_id)
         .join(Project, Project.id == PlanStep.project_id)
-        .where(unit_filter(session, user, unit), Project.state.in_(REPORTING))
-    )
-    found = MySteps()
-    counted = in_scope.subquery("counted")
-    found.counts = dict.fromkeys(SECTIONS, 0) | {
-        str(name): int(n)
-        for name, n in session.execute(
-            select(counted.c.section, func.count()).group_by(counted.c.section)
+        .where(
+            true() if units is None else StepResult.unit_id.in_(units),
+            Project.state.in_(REPORTING),
         )
-    }
+    )
     order = case(
         (section == "done", func.coalesce(StepResult.reviewed_at, StepResult.submitted_at)),
         else_=None,
     )
+    # One pass: each row's rank in its section and its section's size ride together.
     ranked = in_scope.add_columns(
         func.row_number()
         .over(
@@ -89,14 +89,16 @@ def my_steps(session: Session, user: User, today: date, whole: str | None = None
                 unit.code,
             ),
         )
-        .label("rank")
+        .label("rank"),
+        func.count().over(partition_by=section).label("total"),
     ).subquery("ranked")
-    shown = select(ranked.c.id, ranked.c.section, ranked.c.rank)
+    keep = ranked.c.rank <= SECTION_ROWS
     if whole in SECTIONS:
-        shown = shown.where((ranked.c.rank <= SECTION_ROWS) | (ranked.c.section == whole))
-    else:
-        shown = shown.where(ranked.c.rank <= SECTION_ROWS)
+        keep = keep | ((ranked.c.section == whole) & (ranked.c.rank <= WHOLE_ROWS))
+    shown = select(ranked.c.id, ranked.c.section, ranked.c.rank, ranked.c.total).where(keep)
     picked = session.execute(shown).all()
+    found = MySteps()
+    found.counts = dict.fromkeys(SECTIONS, 0) | {str(row.section): int(row.total) for row in picked}
     results = {
         r.id: r
         for r in session.scalars(
@@ -119,11 +121,9 @@ def my_allocations(
     """Allocations whose recipient lies in the user's scope, newest first, with their
     installments, projects and recipients loaded: the first SECTION_ROWS unless `whole`,
     and how many there are in all."""
-    unit = aliased(OrgUnit)
-    mine = (
-        select(Allocation)
-        .join(unit, unit.id == Allocation.recipient_unit_id)
-        .where(unit_filter(session, user, unit))
+    units = unit_ids_in_scope(session, user)
+    mine = select(Allocation).where(
+        true() if units is None else Allocation.recipient_unit_id.in_(units)
     )
     total = count_rows(session, mine)
     shown = mine.options(

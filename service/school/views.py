@@ -63,6 +63,7 @@ def home() -> str:
         steps=my_steps(session(), user, local_today(), whole=whole),
         allocations=allocations,
         allocation_count=allocation_count,
+        whole=whole,
         today=local_today(),
     )
 
