@@ -119,8 +119,8 @@ def my_allocations(
     session: Session, user: User, whole: bool = False
 ) -> tuple[list[Allocation], int]:
     """Allocations whose recipient lies in the user's scope, newest first, with their
-    installments, projects and recipients loaded: the first SECTION_ROWS unless `whole`,
-    and how many there are in all."""
+    installments, projects and recipients loaded: the first SECTION_ROWS (WHOLE_ROWS when
+    `whole`), and how many there are in all."""
     units = unit_ids_in_scope(session, user)
     mine = select(Allocation).where(
         true() if units is None else Allocation.recipient_unit_id.in_(units)
@@ -131,6 +131,4 @@ def my_allocations(
         joinedload(Allocation.project),
         joinedload(Allocation.recipient_unit),
     ).order_by(Allocation.id.desc())
-    if not whole:
-        shown = shown.limit(SECTION_ROWS)
-    return list(session.scalars(shown)), total
+    return list(session.scalars(shown.limit(WHOLE_ROWS if whole else SECTION_ROWS))), total
