@@ -34,13 +34,20 @@ def generator_name() -> str:
     return "wrk"
 
 
-def measure(url: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, Any]:
-    """Load `url` with `clients` concurrent clients for `seconds`, from another process.
+def measure(
+    url: str,
+    headers: dict[str, str],
+    clients: int,
+    seconds: float,
+    paths: list[str] | None = None,
+) -> dict[str, Any]:
+    """Load `url` with `clients` concurrent clients for `seconds`, from another process; with
+    `paths`, the clients ask for those paths of its server in turn instead.
     Returns {"generator", "requests", "errors", "p50_ms", "p95_ms", "rps"}."""
     if generator_name() == "wrk":
-        raw = _wrk(url, headers, clients, seconds)
+        raw = _wrk(url, headers, clients, seconds, paths or [])
     else:
-        raw = _python(url, headers, clients, seconds)
+        raw = _python(url, headers, clients, seconds, paths or [])
     duration = raw["duration_us"] / 1e6 or 1e-9
     return {
         "generator": generator_name(),
@@ -62,18 +69,25 @@ def _last_json_line(output: str) -> dict[str, Any]:
     raise RuntimeError(f"the load generator printed no result:\n{output[-2000:]}")
 
 
-def _wrk(url: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, Any]:
+def _wrk(
+    url: str, headers: dict[str, str], clients: int, seconds: float, paths: list[str]
+) -> dict[str, Any]:
     command = ["wrk", "-t", str(min(2, clients)), "-c", str(clients), "-d", f"{seconds:g}s"]
     command += ["--timeout", "30s", "-s", str(HERE / "wrk_report.lua")]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    run = subprocess.run([*command, url], capture_output=True, text=True, check=True)
+    command += [url, "--", *paths] if paths else [url]
+    run = subprocess.run(command, capture_output=True, text=True, check=True)
     return _last_json_line(run.stdout)
 
 
-def _python(url: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, Any]:
+def _python(
+    url: str, headers: dict[str, str], clients: int, seconds: float, paths: list[str]
+) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.load", url, "--clients", str(clients)]
     command += ["--seconds", str(seconds)]
+    for path in paths:
+        command += ["--path", path]
     for name, value in headers.items():
         command += ["--header", f"{name}: {value}"]
     run = subprocess.run(command, capture_output=True, text=True, check=True, cwd=HERE.parent)
@@ -81,12 +95,20 @@ def _python(url: str, headers: dict[str, str], clients: int, seconds: float) -> 
 
 
 def _client(
-    url: str, headers: dict[str, str], stop: float, latencies: list[float], errors: list[int]
+    url: str,
+    headers: dict[str, str],
+    stop: float,
+    latencies: list[float],
+    errors: list[int],
+    paths: list[str],
 ) -> None:
     parts = urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    paths = paths or [parts.path + (f"?{parts.query}" if parts.query else "")]
+    turn = 0
     connection: http.client.HTTPConnection | None = None
     while time.monotonic() < stop:
+        path = paths[turn % len(paths)]
+        turn += 1
         if connection is None:
             connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
         started = time.perf_counter()
@@ -107,6 +129,11 @@ def _client(
             connection = None
 
 
+def _rotated(paths: list[str], client: int, clients: int) -> list[str]:
+    start = client * len(paths) // clients if paths else 0
+    return paths[start:] + paths[:start]
+
+
 def _percentile(ordered: list[float], percent: float) -> float:
     if not ordered:
         return 0.0
@@ -120,6 +147,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--header", action="append", default=[])
+    parser.add_argument("--path", action="append", default=[], help="asked for in turn")
     args = parser.parse_args()
     headers = dict(header.split(": ", 1) for header in args.header)
     started = time.monotonic()
@@ -127,7 +155,18 @@ def main() -> None:
     latencies: list[list[float]] = [[] for _ in range(args.clients)]
     errors: list[list[int]] = [[0, 0] for _ in range(args.clients)]
     threads = [
-        threading.Thread(target=_client, args=(args.url, headers, stop, latencies[i], errors[i]))
+        threading.Thread(
+            target=_client,
+            # Each client starts at its own place in the paths, so that they ask for different ones.
+            args=(
+                args.url,
+                headers,
+                stop,
+                latencies[i],
+                errors[i],
+                _rotated(args.path, i, args.clients),
+            ),
+        )
         for i in range(args.clients)
     ]
     for thread in threads:

@@ -36,6 +36,23 @@ URLS: list[tuple[str, str, list[str], str]] = [
     ("api_results", "API step-result list", ["/api/v1/step-results", "/api/v1/results"], "api"),
 ]
 
+
+def first_views(key: str, subjects: dict[str, Any]) -> list[str]:
+    """Many different pages of one kind, each asked for once or twice: what a page costs
+    when it is not kept from an earlier request (service.core.page_cache)."""
+    if key == "project":
+        return [f"/projects/{ident}" for ident in subjects["other_project_ids"]]
+    if key == "dashboard":
+        pages = max(1, len(subjects["other_project_ids"]) // 50)
+        return [
+            f"/dashboard?year={YEAR}&sort={direction}{sort}&page={page}"
+            for page in range(1, pages + 1)
+            for sort in ("code", "name", "unit", "actual", "planned", "gap", "overdue", "paid")
+            for direction in ("", "-")
+        ]
+    return []
+
+
 _CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
@@ -51,6 +68,8 @@ def app_environment(database_url: str, redis_url: str, instance: str) -> dict[st
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "CELERY_KEY_PREFIX": "tidtam-bench:",
+        # Page parts kept by an earlier run must not be found by this one.
+        "CACHE_KEY_PREFIX": f"tidtam-bench-{secrets.token_hex(4)}:page:",
         "SECRET_KEY": secrets.token_hex(32),
         "TIDTAM_ENV": "production",
         "TIDTAM_INSTANCE": instance,
@@ -81,6 +100,7 @@ def _bench_subjects(database_url: str) -> dict[str, Any]:
             {"unit": BENCH_USER_UNIT, "year": YEAR},
         ).all()
         project_id = sizes[int(len(sizes) * 0.9)].id
+        others = [row.id for row in sizes if row.id != project_id]
         bare_id = session.execute(text("SELECT max(id) / 2 FROM project")).scalar_one()
         _row, token = new_token(session, user, "bench")
         session.commit()
@@ -89,6 +109,7 @@ def _bench_subjects(database_url: str) -> dict[str, Any]:
         "email": email,
         "password": GENERATED_PASSWORD,
         "project_id": project_id,
+        "other_project_ids": others,
         "bare_id": bare_id,
         "token": token,
     }
@@ -222,6 +243,17 @@ def run(
             else:
                 say(f"  {what} {figures['path']}: answered {figures['status']}, not measured")
             result["urls"][key] = figures
+            paths = first_views(key, subjects) if figures["status"] == 200 else []
+            if paths:
+                first = {
+                    "what": f"{what}, first views of {len(paths)} different pages",
+                    "kind": kind,
+                    "path": paths[0] + " …",
+                    "status": 200,
+                    **load.measure(base + paths[0], headers, clients, seconds, paths),
+                }
+                say(f"  {first['what']}: {_fmt(first)}")
+                result["urls"][f"{key}_first_views"] = first
         result["memory"] = peak_rss_mb(web.pid)
     result["logs"] = str(logs)
     result["figures"] = _figures(result)

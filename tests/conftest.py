@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from service import create_app
 from service.cli import alembic_config
+from service.core import page_cache
 from service.core.db import db, make_engine
 from service.core.i18n import compile_catalogs
 from service.demo.load import load_demo
@@ -126,6 +127,10 @@ def session(app: Flask) -> Iterator[Session]:
     test. Requests made by the test client get sessions of their own (one per request, as in
     production) on the same connection, so they see what the test wrote and vice versa."""
     engine: Engine = app.extensions["tidtam.db"]
+    with app.app_context():
+        # Kept page parts name the data stamp, and every test's writes are rolled back with
+        # the stamp they set: a part one test kept must not be found by the next.
+        page_cache.cache.clear()
     connection = engine.connect()
     transaction = connection.begin()
     db.sessionmaker.configure(bind=connection, join_transaction_mode="create_savepoint")

@@ -150,18 +150,23 @@ def make_engine(
     url: str, statement_timeout_ms: int = 0, parallel_workers: int | None = None, **kwargs: Any
 ) -> Engine:
     """An engine for `url`; SQLite gets foreign keys, WAL, a busy timeout and transactions
-    that begin with the write lock (SQLAlchemy's documented pysqlite recipe)."""
+    that begin with the write lock (SQLAlchemy's documented pysqlite recipe). Every engine
+    changes the data stamp when it commits a write (service.core.data_stamp)."""
+    from service.core import data_stamp
+
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    if url.startswith("postgresql"):
-        kwargs.setdefault("connect_args", {}).setdefault(
-            "options", postgres_options(statement_timeout_ms, parallel_workers)
-        )
-    return create_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        if url.startswith("postgresql"):
+            kwargs.setdefault("connect_args", {}).setdefault(
+                "options", postgres_options(statement_timeout_ms, parallel_workers)
+            )
+        engine = create_engine(url, **kwargs)
+    data_stamp.watch(engine)
+    return engine
 
 
 def postgres_options(statement_timeout_ms: int = 0, parallel_workers: int | None = None) -> str:

@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from service.core import page_cache
 from service.core.export import FORMATS, Column, download
 from service.core.fiscal import local_today
 from service.core.labels import label
@@ -131,6 +132,7 @@ def _export_name(prefix: str, filters: queries.Filters) -> str:
 
 
 @bp.route("/dashboard")
+@page_cache.reads_stamp
 @login_required
 def index() -> ResponseReturnValue:
     session = db.session()
@@ -138,18 +140,32 @@ def index() -> ResponseReturnValue:
     if not role_names(session, user) & DASHBOARD_ROLES:
         abort(403)
     today = local_today()
-    filters = read_filters(session, user, request.args, today)
     fmt = request.args.get("format")
-    if fmt is not None and fmt not in FORMATS:
-        abort(404)
-    if filters is not None and fmt is not None:
-        rows = queries.all_rows(session, user, filters, today)
-        return download(
-            fmt, _export_name("dashboard", filters), listing_columns(False), rows, _("Dashboard")
-        )
+    if fmt is not None:
+        if fmt not in FORMATS:
+            abort(404)
+        filters = read_filters(session, user, request.args, today)
+        if filters is not None:
+            rows = queries.all_rows(session, user, filters, today)
+            return download(
+                fmt,
+                _export_name("dashboard", filters),
+                listing_columns(False),
+                rows,
+                _("Dashboard"),
+            )
+    args = sorted((k, v) for k, v in request.args.items(multi=True) if k not in ("lang", "format"))
+    body = page_cache.kept("dashboard", (user.id, *args), lambda: _body(user, today))
+    return render_template("dashboard/index.html", body=body)
+
+
+def _body(user: User, today: Any) -> str:
+    """The dashboard below the menu: filters, the page of projects, paging and exports."""
+    session = db.session()
+    filters = read_filters(session, user, request.args, today)
     listing = queries.project_listing(session, user, filters, today) if filters else None
     return render_template(
-        "dashboard/index.html",
+        "dashboard/_body.html",
         filters=filters,
         listing=listing,
         today=today,

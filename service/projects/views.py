@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from service.core import page_cache
 from service.core.charts import (
     STATUS_COLOURS,
     Gauge,
@@ -133,12 +134,20 @@ def work_for(page: ProjectPage) -> Work:
 
 
 @bp.route("/projects/<int:project_id>")
+@page_cache.reads_stamp
 @login_required
 def page(project_id: int) -> ResponseReturnValue:
     project = visible_project_or_404(project_id)
+    user: User = current_user._get_current_object()
+    body = page_cache.kept("project", (user.id, project.id), lambda: _body(project))
+    return render_template("projects/page.html", project=project, body=body)
+
+
+def _body(project: Project) -> str:
+    """The project page below the menu: everything it shows, and what the reader may do."""
     shown = page_for(project, full_history=False)
     return render_template(
-        "projects/page.html",
+        "projects/_page.html",
         page=shown,
         page_charts=charts_for(shown),
         public=False,

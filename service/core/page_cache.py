@@ -1,0 +1,123 @@
+"""Page parts kept between requests until the data under them changes.
+
+The dashboard's listing and the project page's body take tens of milliseconds of queries and
+rendering at 100,000 projects, and are asked for far more often than the data under them
+changes. Each is rendered once and kept (in Redis when REDIS_URL is set, else in each
+process) under a key naming everything it depends on:
+
+- the data stamp (service.core.data_stamp), read before anything the part shows: any commit
+  that writes what pages show gives it a new value, so nothing stale is ever found again;
+- this release of the code, templates and translations (a deploy renders afresh);
+- the reader (their roles and scope decide what they see and may do), the view's own
+  arguments, the language and the Bangkok day (plans are measured against today).
+
+A part's forms carry a placeholder for the CSRF token, replaced with the reader's own token on
+every request. The layout around the part (menu, name, flashed messages) is never kept. A
+cache that cannot be reached is logged and skipped: the page is rendered as if nothing were
+kept.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, request
+from flask_caching import Cache
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+
+from service.core import data_stamp
+
+cache = Cache()
+log = logging.getLogger("tidtam.page_cache")
+
+CSRF_PLACEHOLDER = "__tidtam_csrf_token__"
+_STAMP = "tidtam_data_stamp"
+_RENDERING = "tidtam_rendering_kept_part"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reads_stamp(view: F) -> F:
+    """Read the data stamp first thing in a GET request to `view` (above login_required, so
+    before the reader, their roles or anything the part shows is loaded)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.pop(_STAMP, None)
+        if request.method == "GET" and current_app.config.get("PAGE_CACHE"):
+            from service.extensions import db
+
+            g.tidtam_data_stamp = data_stamp.read(db.session())
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def kept(name: str, parts: Iterable[Any], render: Callable[[], str]) -> Markup:
+    """The part `name` for `parts` (the reader, the view's arguments), rendered by `render`
+    unless kept from an earlier request at the same stamp."""
+    from service.core.fiscal import local_today
+    from service.core.web import current_language
+
+    stamp = g.get(_STAMP)
+    if stamp is None:
+        return Markup(render())
+    identity = repr((_release(), stamp, current_language(), local_today(), tuple(parts)))
+    key = f"{name}:{hashlib.sha256(identity.encode()).hexdigest()[:40]}"
+    html = _get(key)
+    if html is None:
+        g.tidtam_rendering_kept_part = True
+        try:
+            html = render()
+        finally:
+            g.pop(_RENDERING, None)
+        _set(key, html)
+    if CSRF_PLACEHOLDER in html:
+        html = html.replace(CSRF_PLACEHOLDER, generate_csrf())
+    return Markup(html)
+
+
+def _get(key: str) -> str | None:
+    try:
+        found = cache.get(key)
+    except Exception:  # the cache is an optimisation: an outage costs speed, not pages
+        log.warning("page cache unreachable; rendering afresh", exc_info=True)
+        return None
+    return found if isinstance(found, str) else None
+
+
+def _set(key: str, html: str) -> None:
+    try:
+        cache.set(key, html)
+    except Exception:
+        log.warning("page cache unreachable; part not kept", exc_info=True)
+
+
+def _csrf_token() -> str:
+    """The template's csrf_token(): a placeholder inside a part being kept."""
+    return CSRF_PLACEHOLDER if g.get(_RENDERING) else str(generate_csrf())
+
+
+@functools.cache
+def _release() -> str:
+    """A digest of the code, templates and translations this process serves."""
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for folder, pattern in (("service", "*.py"), ("service", "*.mo"), ("templates", "*.html")):
+        for path in sorted((root / folder).rglob(pattern)):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def init_app(app: Flask) -> None:
+    cache.init_app(app)
+    app.jinja_env.globals["csrf_token"] = _csrf_token
+    if app.config.get("PAGE_CACHE"):
+        _release()
