@@ -87,6 +87,7 @@ def app_environment(instance: Path, database_url: str) -> dict[str, str]:
     if on_redis():
         env["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
         env["CELERY_KEY_PREFIX"] = f"tidtam-test-{RUN_ID}:"
+        env["CACHE_KEY_PREFIX"] = f"tidtam-test-{RUN_ID}:page:"
     return env
 
 

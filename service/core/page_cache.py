@@ -59,42 +59,56 @@ def reads_stamp(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def kept(name: str, parts: Iterable[Any], render: Callable[[], str]) -> Markup:
-    """The part `name` for `parts` (the reader, the view's arguments), rendered by `render`
-    unless kept from an earlier request at the same stamp."""
+def kept(
+    name: str, parts: Iterable[Any], render: Callable[[], dict[str, str] | None]
+) -> dict[str, Markup] | None:
+    """The part `name` for `parts` (the reader, the view's arguments): the HTML strings
+    `render` returns (a body, a title, each escaped already; None for "nothing to show",
+    kept too), rendered unless kept from an earlier request at the same stamp."""
     from service.core.fiscal import local_today
     from service.core.web import current_language
 
     stamp = g.get(_STAMP)
+    found: dict[str, str] | None
     if stamp is None:
-        return Markup(render())
-    identity = repr((_release(), stamp, current_language(), local_today(), tuple(parts)))
-    key = f"{name}:{hashlib.sha256(identity.encode()).hexdigest()[:40]}"
-    html = _get(key)
-    if html is None:
-        g.tidtam_rendering_kept_part = True
-        try:
-            html = render()
-        finally:
-            g.pop(_RENDERING, None)
-        _set(key, html)
+        found = render()
+    else:
+        identity = repr((_release(), stamp, current_language(), local_today(), tuple(parts)))
+        key = f"{name}:{hashlib.sha256(identity.encode()).hexdigest()[:40]}"
+        hit, found = _get(key)
+        if not hit:
+            g.tidtam_rendering_kept_part = True
+            try:
+                found = render()
+            finally:
+                g.pop(_RENDERING, None)
+            _set(key, found)
+    if found is None:
+        return None
+    return {field: Markup(_with_csrf_token(text)) for field, text in found.items()}
+
+
+def _with_csrf_token(html: str) -> str:
     if CSRF_PLACEHOLDER in html:
-        html = html.replace(CSRF_PLACEHOLDER, generate_csrf())
-    return Markup(html)
+        return html.replace(CSRF_PLACEHOLDER, generate_csrf())
+    return html
 
 
-def _get(key: str) -> str | None:
+def _get(key: str) -> tuple[bool, dict[str, str] | None]:
+    """(found, the kept strings); a kept None is stored as an empty dict."""
     try:
         found = cache.get(key)
     except Exception:  # the cache is an optimisation: an outage costs speed, not pages
         log.warning("page cache unreachable; rendering afresh", exc_info=True)
-        return None
-    return found if isinstance(found, str) else None
+        return False, None
+    if not isinstance(found, dict):
+        return False, None
+    return True, found or None
 
 
-def _set(key: str, html: str) -> None:
+def _set(key: str, strings: dict[str, str] | None) -> None:
     try:
-        cache.set(key, html)
+        cache.set(key, strings or {})
     except Exception:
         log.warning("page cache unreachable; part not kept", exc_info=True)
 

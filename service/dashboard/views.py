@@ -155,8 +155,9 @@ def index() -> ResponseReturnValue:
                 _("Dashboard"),
             )
     args = sorted((k, v) for k, v in request.args.items(multi=True) if k not in ("lang", "format"))
-    body = page_cache.kept("dashboard", (user.id, *args), lambda: _body(user, today))
-    return render_template("dashboard/index.html", body=body)
+    kept = page_cache.kept("dashboard", (user.id, *args), lambda: {"body": _body(user, today)})
+    assert kept is not None
+    return render_template("dashboard/index.html", body=kept["body"])
 
 
 def _body(user: User, today: Any) -> str:

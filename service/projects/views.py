@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, current_app, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from markupsafe import escape
 
 from service.core import page_cache
 from service.core.charts import (
@@ -137,16 +138,24 @@ def work_for(page: ProjectPage) -> Work:
 @page_cache.reads_stamp
 @login_required
 def page(project_id: int) -> ResponseReturnValue:
-    project = visible_project_or_404(project_id)
     user: User = current_user._get_current_object()
-    body = page_cache.kept("project", (user.id, project.id), lambda: _body(project))
-    return render_template("projects/page.html", project=project, body=body)
+    # Whether the reader sees the project is kept with the page: both change only with data
+    # (their roles, the org tree, the project's units), and so with the stamp.
+    kept = page_cache.kept("project", (user.id, project_id), lambda: _parts(project_id))
+    if kept is None:
+        abort(404)
+    return render_template("projects/page.html", title=kept["title"], body=kept["body"])
 
 
-def _body(project: Project) -> str:
-    """The project page below the menu: everything it shows, and what the reader may do."""
+def _parts(project_id: int) -> dict[str, str] | None:
+    """The project page's title and its body below the menu (everything it shows and what
+    the reader may do); None when the reader may not see the project."""
+    session = db.session()
+    project = session.get(Project, project_id)
+    if project is None or not sees_project(session, current_user._get_current_object(), project):
+        return None
     shown = page_for(project, full_history=False)
-    return render_template(
+    body = render_template(
         "projects/_page.html",
         page=shown,
         page_charts=charts_for(shown),
@@ -154,6 +163,8 @@ def _body(project: Project) -> str:
         status_colours=STATUS_COLOURS,
         work=work_for(shown),
     )
+    # Kept parts are HTML: the title is escaped here, as the template would have.
+    return {"title": str(escape(f"{project.code} {project.name}")), "body": body}
 
 
 @bp.route("/projects/<int:project_id>/history")
