@@ -190,3 +190,28 @@ def test_an_unreachable_cache_costs_speed_not_pages(app: Flask, session: Session
         app.extensions["cache"][page_cache.cache] = saved
     assert response.status_code == 200
     assert project.code in response.get_data(as_text=True)
+
+
+def test_an_api_list_is_kept_per_caller_and_a_committed_change_is_seen(
+    app: Flask, session: Session, client: FlaskClient
+) -> None:
+    from service.api.auth import new_token
+
+    officer = session.scalar(select(User).where(User.email == "officer@demo.tidtam.local"))
+    assert officer is not None
+    _row, token = new_token(session, officer, "test")
+    session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    project = demo_project(session)
+    first = client.get("/api/v1/projects?per_page=5", headers=headers)
+    assert first.status_code == 200
+    with counted(app) as sent:
+        again = client.get("/api/v1/projects?per_page=5", headers=headers)
+    assert again.get_json() == first.get_json()
+    assert again.mimetype == "application/json"
+    assert not any("FROM project" in statement for statement in sent), sent
+
+    project.name = "ชื่อผ่าน API ที่เปลี่ยนแล้ว"
+    session.commit()
+    names = [p["name"] for p in client.get("/api/v1/projects", headers=headers).get_json()["items"]]
+    assert "ชื่อผ่าน API ที่เปลี่ยนแล้ว" in names

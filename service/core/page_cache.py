@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_caching import Cache
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
@@ -65,16 +65,11 @@ def kept(
     """The part `name` for `parts` (the reader, the view's arguments): the HTML strings
     `render` returns (a body, a title, each escaped already; None for "nothing to show",
     kept too), rendered unless kept from an earlier request at the same stamp."""
-    from service.core.fiscal import local_today
-    from service.core.web import current_language
-
-    stamp = g.get(_STAMP)
+    key = _key(name, parts)
     found: dict[str, str] | None
-    if stamp is None:
+    if key is None:
         found = render()
     else:
-        identity = repr((_release(), stamp, current_language(), local_today(), tuple(parts)))
-        key = f"{name}:{hashlib.sha256(identity.encode()).hexdigest()[:40]}"
         hit, found = _get(key)
         if not hit:
             g.tidtam_rendering_kept_part = True
@@ -86,6 +81,57 @@ def kept(
     if found is None:
         return None
     return {field: Markup(_with_csrf_token(text)) for field, text in found.items()}
+
+
+def kept_response(name: str) -> Callable[[F], F]:
+    """Keep the whole answer of a GET view of the API (its JSON lists) the same way, per
+    caller (g.api_user, set by the API's authentication) and query string. Place it between
+    `@blp.route` and the view's other decorators: it keeps what they make of the view."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            caller = g.get("api_user")
+            if request.method != "GET" or caller is None or not current_app.config["PAGE_CACHE"]:
+                return view(*args, **kwargs)
+            from service.extensions import db
+
+            g.tidtam_data_stamp = data_stamp.read(db.session())
+            query = sorted(request.args.items(multi=True))
+            key = _key(name, (caller.id, *query))
+            hit, found = _get(key) if key else (False, None)
+            if hit and found:
+                return Response(
+                    found["body"], status=int(found["status"]), mimetype=found["mimetype"]
+                )
+            response: Response = current_app.make_response(view(*args, **kwargs))
+            if key and response.status_code == 200 and not response.is_streamed:
+                _set(
+                    key,
+                    {
+                        "body": response.get_data(as_text=True),
+                        "status": str(response.status_code),
+                        "mimetype": response.mimetype or "application/json",
+                    },
+                )
+            return response
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _key(name: str, parts: Iterable[Any]) -> str | None:
+    """Where part `name` for `parts` is kept at this request's stamp; None when there is no
+    stamp (caching off, or this request wrote and has not committed)."""
+    from service.core.fiscal import local_today
+    from service.core.web import current_language
+
+    stamp = g.get(_STAMP)
+    if stamp is None:
+        return None
+    identity = repr((_release(), stamp, current_language(), local_today(), tuple(parts)))
+    return f"{name}:{hashlib.sha256(identity.encode()).hexdigest()[:40]}"
 
 
 def _with_csrf_token(html: str) -> str:
