@@ -50,6 +50,15 @@ def first_views(key: str, subjects: dict[str, Any]) -> list[str]:
             for sort in ("code", "name", "unit", "actual", "planned", "gap", "overdue", "paid")
             for direction in ("", "-")
         ]
+    if key == "api_projects":
+        count = len(subjects["other_project_ids"])
+        return [
+            f"/api/v1/projects?fiscal_year={YEAR}&per_page={size}&page={page}"
+            for size in (10, 20, 25, 50)
+            for page in range(1, count // size + 1)
+        ]
+    if key == "api_results":
+        return [f"/api/v1/results?page={page}" for page in range(1, 301)]
     return []
 
 

@@ -20,7 +20,7 @@ import re
 import secrets
 from typing import Any
 
-from sqlalchemy import Engine, String, event, select
+from sqlalchemy import Engine, ScalarSelect, String, event, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -42,7 +42,7 @@ UNSHOWN_TABLES = frozenset(
 )
 _UNSHOWN_PREFIXES = ("kombu_", "celery_", "pg_")
 
-_WRITTEN = "tidtam.data_written"  # on a connection: data the pages show was written
+WRITTEN = "tidtam.data_written"  # on a connection: data the pages show was written
 _READY = "tidtam.data_stamp_ready"  # on a connection: the data_stamp table exists
 
 _TARGET = re.compile(
@@ -70,24 +70,29 @@ def writes_shown_data(statement: str) -> bool:
     return table not in UNSHOWN_TABLES and not table.startswith(_UNSHOWN_PREFIXES)
 
 
+def current() -> ScalarSelect[str]:
+    """The stamp as a column, for reading it in the same statement as something else."""
+    return select(DataStamp.value).where(DataStamp.id == 1).scalar_subquery()
+
+
 def read(session: Session) -> str | None:
     """The stamp, read before anything the cached part shows; None when this request's own
     transaction has written data not yet committed (what it would render is not the data
     the stamp names)."""
     connection = session.connection()
-    if connection.info.get(_WRITTEN):
+    if connection.info.get(WRITTEN):
         return None
     return session.scalar(select(DataStamp.value).where(DataStamp.id == 1))
 
 
 def _noticed(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-    if not conn.info.get(_WRITTEN) and writes_shown_data(statement):
-        conn.info[_WRITTEN] = True
+    if not conn.info.get(WRITTEN) and writes_shown_data(statement):
+        conn.info[WRITTEN] = True
 
 
 def _stamp_if_written(conn: Connection, *_args: Any) -> None:
     """Before a commit (or a savepoint's release): a new stamp, if data was written."""
-    if not conn.info.pop(_WRITTEN, False):
+    if not conn.info.pop(WRITTEN, False):
         return
     dbapi = conn.connection
     cursor = dbapi.cursor()
@@ -111,7 +116,7 @@ def _stamp_if_written(conn: Connection, *_args: Any) -> None:
 
 
 def _forget(conn: Connection, *_args: Any) -> None:
-    conn.info.pop(_WRITTEN, None)
+    conn.info.pop(WRITTEN, None)
 
 
 def watch(engine: Engine) -> None:

@@ -51,12 +51,23 @@ def reads_stamp(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         g.pop(_STAMP, None)
         if request.method == "GET" and current_app.config.get("PAGE_CACHE"):
-            from service.extensions import db
-
-            g.tidtam_data_stamp = data_stamp.read(db.session())
+            _read_stamp()
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _read_stamp() -> None:
+    """The stamp of this request, in g: as the API's token check read it in the same
+    statement, or read now (None when this request wrote and has not committed)."""
+    from service.extensions import db
+
+    session = db.session()
+    with_token = g.pop("tidtam_data_stamp_read", None)
+    if with_token is not None and not session.connection().info.get(data_stamp.WRITTEN):
+        g.tidtam_data_stamp = with_token
+    else:
+        g.tidtam_data_stamp = data_stamp.read(session)
 
 
 def kept(
@@ -94,9 +105,7 @@ def kept_response(name: str) -> Callable[[F], F]:
             caller = g.get("api_user")
             if request.method != "GET" or caller is None or not current_app.config["PAGE_CACHE"]:
                 return view(*args, **kwargs)
-            from service.extensions import db
-
-            g.tidtam_data_stamp = data_stamp.read(db.session())
+            _read_stamp()
             query = sorted(request.args.items(multi=True))
             key = _key(name, (caller.id, *query))
             hit, found = _get(key) if key else (False, None)
