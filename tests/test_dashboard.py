@@ -3,14 +3,12 @@ pages computed in SQL, a fixed number of queries whatever the number of projects
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.budget.models import InstallmentState
@@ -20,6 +18,7 @@ from service.projects.models import Project, ProjectState
 from service.projects.page import build_project_page
 from tests.html_text import visible_text
 from tests.project_data import StepSpec, make_district, make_project, make_user, unit, year
+from tests.sql_count import counting
 
 DAY = date(2023, 1, 15)
 
@@ -197,24 +196,9 @@ def test_the_dashboard_makes_the_same_number_of_queries_for_5_or_55_projects(
 
 
 def _count_queries(app: Flask, client: FlaskClient, path: str) -> int:
-    with _counting(app.extensions["tidtam.db"]) as statements:
+    with counting(app.extensions["tidtam.db"]) as statements:
         assert client.get(path).status_code == 200
     return len(statements)
-
-
-@contextmanager
-def _counting(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_scope_an_officer_of_another_district_sees_only_its_projects(

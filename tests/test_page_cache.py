@@ -4,13 +4,11 @@ data stamp, and every commit that writes what they show is seen on the next requ
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.core import data_stamp, page_cache
@@ -20,24 +18,9 @@ from service.projects.models import Project
 from tests.conftest import DEMO_PASSWORDS, login
 from tests.html_text import visible_text
 from tests.project_data import make_user, unit
+from tests.sql_count import counting
 
 _TOKEN_IN_MAIN = re.compile(r'<main.*?name="csrf_token" value="([^"]+)"', re.DOTALL)
-
-
-@contextmanager
-def counted(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements the app's engine sends while the block runs."""
-    engine: Engine = app.extensions["tidtam.db"]
-    sent: list[str] = []
-
-    def note(_conn, _cursor, statement, *_rest):  # type: ignore[no-untyped-def]
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 def stamp(session: Session) -> str:
@@ -109,11 +92,11 @@ def test_the_dashboard_is_rendered_once_and_a_committed_change_is_seen_at_once(
     app: Flask, session: Session, login_as
 ) -> None:  # type: ignore[no-untyped-def]
     client: FlaskClient = login_as("officer")
-    with counted(app) as first:
+    with counting(app.extensions["tidtam.db"]) as first:
         page = client.get("/dashboard").get_data(as_text=True)
     project = demo_project(session)
     assert project.code in page
-    with counted(app) as again:
+    with counting(app.extensions["tidtam.db"]) as again:
         client.get("/dashboard")
     # The kept listing skips its queries: what is left is the stamp, the reader and roles.
     assert len(again) < len(first) / 2, again
@@ -136,7 +119,7 @@ def test_a_kept_part_is_never_shown_to_another_reader(session: Session, app: Fla
     officer.get(f"/projects/{project.id}")
     page = other.get(f"/projects/{project.id}").get_data(as_text=True)
     assert "ผู้ทดสอบ other-officer" in page  # the layout is the reader's own
-    with counted(app) as sent:
+    with counting(app.extensions["tidtam.db"]) as sent:
         other.get(f"/projects/{project.id}")
     assert len(sent) <= 8, sent
 
@@ -205,7 +188,7 @@ def test_an_api_list_is_kept_per_caller_and_a_committed_change_is_seen(
     project = demo_project(session)
     first = client.get("/api/v1/projects?per_page=5", headers=headers)
     assert first.status_code == 200
-    with counted(app) as sent:
+    with counting(app.extensions["tidtam.db"]) as sent:
         again = client.get("/api/v1/projects?per_page=5", headers=headers)
     assert again.get_json() == first.get_json()
     assert again.mimetype == "application/json"
