@@ -42,7 +42,7 @@ UNSHOWN_TABLES = frozenset(
 )
 _UNSHOWN_PREFIXES = ("kombu_", "celery_", "pg_")
 
-WRITTEN = "tidtam.data_written"  # on a connection: data the pages show was written
+_WRITTEN = "tidtam.data_written"  # on a connection: data the pages show was written
 _READY = "tidtam.data_stamp_ready"  # on a connection: the data_stamp table exists
 
 _TARGET = re.compile(
@@ -70,29 +70,31 @@ def writes_shown_data(statement: str) -> bool:
     return table not in UNSHOWN_TABLES and not table.startswith(_UNSHOWN_PREFIXES)
 
 
+_VALUE = select(DataStamp.value).where(DataStamp.id == 1)
+
+
 def current() -> ScalarSelect[str]:
     """The stamp as a column, for reading it in the same statement as something else."""
-    return select(DataStamp.value).where(DataStamp.id == 1).scalar_subquery()
+    return _VALUE.scalar_subquery()
 
 
-def read(session: Session) -> str | None:
-    """The stamp, read before anything the cached part shows; None when this request's own
-    transaction has written data not yet committed (what it would render is not the data
-    the stamp names)."""
-    connection = session.connection()
-    if connection.info.get(WRITTEN):
+def read(session: Session, already: str | None = None) -> str | None:
+    """The stamp, read before anything the cached part shows (`already`: as read in an
+    earlier statement of this request); None when this request's own transaction has
+    written data not yet committed (what it would render is not the data the stamp names)."""
+    if session.connection().info.get(_WRITTEN):
         return None
-    return session.scalar(select(DataStamp.value).where(DataStamp.id == 1))
+    return already or session.scalar(_VALUE)
 
 
 def _noticed(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-    if not conn.info.get(WRITTEN) and writes_shown_data(statement):
-        conn.info[WRITTEN] = True
+    if not conn.info.get(_WRITTEN) and writes_shown_data(statement):
+        conn.info[_WRITTEN] = True
 
 
 def _stamp_if_written(conn: Connection, *_args: Any) -> None:
     """Before a commit (or a savepoint's release): a new stamp, if data was written."""
-    if not conn.info.pop(WRITTEN, False):
+    if not conn.info.pop(_WRITTEN, False):
         return
     dbapi = conn.connection
     cursor = dbapi.cursor()
@@ -116,7 +118,7 @@ def _stamp_if_written(conn: Connection, *_args: Any) -> None:
 
 
 def _forget(conn: Connection, *_args: Any) -> None:
-    conn.info.pop(WRITTEN, None)
+    conn.info.pop(_WRITTEN, None)
 
 
 def watch(engine: Engine) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,22 +62,19 @@ def _read_stamp() -> None:
     statement, or read now (None when this request wrote and has not committed)."""
     from service.extensions import db
 
-    session = db.session()
     with_token = g.pop("tidtam_data_stamp_read", None)
-    if with_token is not None and not session.connection().info.get(data_stamp.WRITTEN):
-        g.tidtam_data_stamp = with_token
-    else:
-        g.tidtam_data_stamp = data_stamp.read(session)
+    g.tidtam_data_stamp = data_stamp.read(db.session(), already=with_token)
 
 
 def kept(
-    name: str, parts: Iterable[Any], render: Callable[[], dict[str, str] | None]
+    name: str, parts: Iterable[Any], render: Callable[[], dict[str, Markup] | None]
 ) -> dict[str, Markup] | None:
-    """The part `name` for `parts` (the reader, the view's arguments): the HTML strings
-    `render` returns (a body, a title, each escaped already; None for "nothing to show",
-    kept too), rendered unless kept from an earlier request at the same stamp."""
+    """The part `name` for `parts` (the reader, the view's arguments): the HTML `render`
+    returns (a body, a title; None for "nothing to show", kept too), rendered unless kept
+    from an earlier request at the same stamp. `render` returns Markup, so what is kept was
+    escaped (by a template, or by `escape`) before it was kept; what comes back is that."""
     key = _key(name, parts)
-    found: dict[str, str] | None
+    found: Mapping[str, str] | None
     if key is None:
         found = render()
     else:
@@ -161,9 +158,9 @@ def _get(key: str) -> tuple[bool, dict[str, str] | None]:
     return True, found or None
 
 
-def _set(key: str, strings: dict[str, str] | None) -> None:
+def _set(key: str, strings: Mapping[str, str] | None) -> None:
     try:
-        cache.set(key, strings or {})
+        cache.set(key, {field: str(text) for field, text in (strings or {}).items()})
     except Exception:
         log.warning("page cache unreachable; part not kept", exc_info=True)
 

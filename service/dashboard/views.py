@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -160,12 +161,12 @@ def index() -> ResponseReturnValue:
     return render_template("dashboard/index.html", body=kept["body"])
 
 
-def _body(user: User, today: Any) -> str:
+def _body(user: User, today: Any) -> Markup:
     """The dashboard below the menu: filters, the page of projects, paging and exports."""
     session = db.session()
     filters = read_filters(session, user, request.args, today)
     listing = queries.project_listing(session, user, filters, today) if filters else None
-    return render_template(
+    html = render_template(
         "dashboard/_body.html",
         filters=filters,
         listing=listing,
@@ -176,6 +177,7 @@ def _body(user: User, today: Any) -> str:
         page_url=lambda page: page_url(request.args, "dashboard.index", page),
         export_url=lambda fmt: export_url(request.args, "dashboard.index", fmt),
     )
+    return Markup(html)  # a template's output: escaped as it was rendered
 
 
 def pages_around(current: int, pages: int) -> Sequence[int | None]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, current_app, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from service.core import page_cache
 from service.core.charts import (
@@ -147,7 +147,7 @@ def page(project_id: int) -> ResponseReturnValue:
     return render_template("projects/page.html", title=kept["title"], body=kept["body"])
 
 
-def _parts(project_id: int) -> dict[str, str] | None:
+def _parts(project_id: int) -> dict[str, Markup] | None:
     """The project page's title and its body below the menu (everything it shows and what
     the reader may do); None when the reader may not see the project."""
     session = db.session()
@@ -155,16 +155,17 @@ def _parts(project_id: int) -> dict[str, str] | None:
     if project is None or not sees_project(session, current_user._get_current_object(), project):
         return None
     shown = page_for(project, full_history=False)
-    body = render_template(
-        "projects/_page.html",
-        page=shown,
-        page_charts=charts_for(shown),
-        public=False,
-        status_colours=STATUS_COLOURS,
-        work=work_for(shown),
+    body = Markup(  # a template's output: escaped as it was rendered
+        render_template(
+            "projects/_page.html",
+            page=shown,
+            page_charts=charts_for(shown),
+            public=False,
+            status_colours=STATUS_COLOURS,
+            work=work_for(shown),
+        )
     )
-    # Kept parts are HTML: the title is escaped here, as the template would have.
-    return {"title": str(escape(f"{project.code} {project.name}")), "body": body}
+    return {"title": escape(f"{project.code} {project.name}"), "body": body}
 
 
 @bp.route("/projects/<int:project_id>/history")
