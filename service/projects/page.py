@@ -183,7 +183,26 @@ class ProjectPage:
         return max(published, key=lambda e: e.quarter) if published else None
 
 
-def _strategy_paths(project: Project) -> list[list[StrategyNode]]:
+def _strategy_paths(session: Session, project: Project) -> list[list[StrategyNode]]:
+    """Each linked strategy node with its ancestors, root first. The ancestors come in one
+    recursive query; walking `parent` then finds them in the session instead of loading
+    them one level at a time."""
+    parents = [node.parent_id for node in project.strategies if node.parent_id is not None]
+    ancestors: list[StrategyNode] = []  # held: the session keeps only weak references
+    if parents:
+        up = (
+            select(StrategyNode.id, StrategyNode.parent_id)
+            .where(StrategyNode.id.in_(parents))
+            .cte("ancestor", recursive=True)
+        )
+        up = up.union_all(
+            select(StrategyNode.id, StrategyNode.parent_id).join(
+                up, StrategyNode.id == up.c.parent_id
+            )
+        )
+        ancestors += session.scalars(
+            select(StrategyNode).where(StrategyNode.id.in_(select(up.c.id)))
+        )
     paths = []
     for node in project.strategies:
         chain: list[StrategyNode] = []
@@ -410,7 +429,7 @@ def build_project_page(
         today=today,
         actual=actual,
         planned=planned_progress(plans, today),
-        strategy_paths=_strategy_paths(project),
+        strategy_paths=_strategy_paths(session, project),
         targets_by_kind=targets,
         steps=steps,
         reports=report_rows,
