@@ -13,10 +13,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     Date,
     Integer,
     String,
+    any_,
+    bindparam,
     cast,
     exists,
     func,
@@ -48,6 +51,15 @@ __all__ = [
 def dialect_of(session: Session) -> str:
     """'postgresql' or 'sqlite'."""
     return session.get_bind().dialect.name
+
+
+def in_ids(dialect: str, column: Any, ids: list[int]) -> ColumnElement[bool]:
+    """`column IN (ids)`; on PostgreSQL `column = ANY(:ids)`, one array parameter: an IN
+    list is a parameter per id (tens for a district's units), and psycopg converts a
+    statement of over 50 parameters afresh on every execution instead of once."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+    return column.in_(ids)
 
 
 def upsert_insert(dialect: str, table: Any) -> Any:

@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, func, select,
 from sqlalchemy.orm import Session
 
 from service.core.progress import actual_progress
+from service.core.sql import dialect_of, in_ids
 from service.org.models import User
 from service.org.scope import unit_ids_in_scope
 from service.projects.models import PlanStep, Project, ProjectParticipant, StepResult
@@ -31,16 +32,17 @@ def visible_projects(
         return in_year
     if not units:
         return false()
+    dialect = dialect_of(session)
     participant_year = (
         ProjectParticipant.fiscal_year_id == fiscal_year_id
         if fiscal_year_id is not None
         else true()
     )
     ids = union(
-        select(Project.id).where(Project.responsible_unit_id.in_(units), in_year),
-        select(Project.id).where(Project.owner_unit_id.in_(units), in_year),
+        select(Project.id).where(in_ids(dialect, Project.responsible_unit_id, units), in_year),
+        select(Project.id).where(in_ids(dialect, Project.owner_unit_id, units), in_year),
         select(ProjectParticipant.project_id).where(
-            ProjectParticipant.unit_id.in_(units), participant_year
+            in_ids(dialect, ProjectParticipant.unit_id, units), participant_year
         ),
     )
     return and_(Project.id.in_(ids), in_year)
