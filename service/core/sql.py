@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     Integer,
     String,
+    all_,
     any_,
     bindparam,
     cast,
@@ -58,8 +59,19 @@ def in_ids(dialect: str, column: Any, ids: list[int]) -> ColumnElement[bool]:
     list is a parameter per id (tens for a district's units), and psycopg converts a
     statement of over 50 parameters afresh on every execution instead of once."""
     if dialect == "postgresql":
-        return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+        return column == any_(_id_array(ids))
     return column.in_(ids)
+
+
+def not_in_ids(dialect: str, column: Any, ids: list[int]) -> ColumnElement[bool]:
+    """`column NOT IN (ids)` for a column without NULLs, likewise (`<> ALL(:ids)`)."""
+    if dialect == "postgresql":
+        return column != all_(_id_array(ids))
+    return column.not_in(ids)
+
+
+def _id_array(ids: list[int]) -> Any:
+    return bindparam(None, list(ids), type_=ARRAY(Integer))
 
 
 def upsert_insert(dialect: str, table: Any) -> Any:

@@ -22,7 +22,7 @@ def visible_projects(
     district project it takes part in). With `fiscal_year_id`, also: the project is of that
     year (pushed into each branch, so each reads only that year's index range).
 
-    The unit ids in scope (a subtree: tens of units) are read first and inlined, and the
+    The unit ids in scope (a subtree: tens of units) are read first and sent along, and the
     condition is `id IN` a union of three index ranges (responsible, owner, participant),
     which PostgreSQL hashes once, instead of an OR it would test on every project; tree-wide
     roles get a plain true."""
@@ -62,7 +62,7 @@ def sees_project(session: Session, user: User, project: Project) -> bool:
             select(
                 exists().where(
                     ProjectParticipant.project_id == project.id,
-                    ProjectParticipant.unit_id.in_(units),
+                    in_ids(dialect_of(session), ProjectParticipant.unit_id, found),
                 )
             )
         )

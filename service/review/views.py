@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from service.core.paging import Paged, page_number, paged
 from service.core.permissions import holds_anywhere
+from service.core.sql import dialect_of, in_ids
 from service.core.translate import gettext as _
 from service.org.models import Role
 from service.org.scope import unit_ids_in_scope
@@ -40,7 +41,8 @@ def review_queue(page: int = 1) -> Paged[StepResult]:
     in_scope = (
         true()
         if units is None
-        else Project.responsible_unit_id.in_(units) | Project.owner_unit_id.in_(units)
+        else in_ids(dialect_of(session()), Project.responsible_unit_id, units)
+        | in_ids(dialect_of(session()), Project.owner_unit_id, units)
     )
     waiting = (
         select(StepResult)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from service.budget.models import Allocation
 from service.core.paging import count_rows
+from service.core.sql import dialect_of, in_ids
 from service.org.models import OrgUnit, User
 from service.org.scope import unit_ids_in_scope
 from service.projects.models import PlanStep, Project, ProjectState, ResultState, StepResult
@@ -68,7 +69,7 @@ def my_steps(session: Session, user: User, today: date, whole: str | None = None
         .join(PlanStep, PlanStep.id == StepResult.step_id)
         .join(Project, Project.id == PlanStep.project_id)
         .where(
-            true() if units is None else StepResult.unit_id.in_(units),
+            true() if units is None else in_ids(dialect_of(session), StepResult.unit_id, units),
             Project.state.in_(REPORTING),
         )
     )
@@ -123,7 +124,9 @@ def my_allocations(
     `whole`), and how many there are in all."""
     units = unit_ids_in_scope(session, user)
     mine = select(Allocation).where(
-        true() if units is None else Allocation.recipient_unit_id.in_(units)
+        true()
+        if units is None
+        else in_ids(dialect_of(session), Allocation.recipient_unit_id, units)
     )
     total = count_rows(session, mine)
     shown = mine.options(
