@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 
 from flask.testing import FlaskClient
@@ -171,3 +172,52 @@ def test_the_budget_screens_are_the_districts(login_as, client: FlaskClient) -> 
     assert client.get("/approvals").status_code == 403
     token = csrf_token(client, "/school")
     assert client.post("/budget/allocations", data={"csrf_token": token}).status_code == 403
+
+
+def test_options_read_from_remembered_facts_are_the_options_read_one_by_one(
+    login_as, client: FlaskClient, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """The budget pages read the guards' facts for every listed object at once
+    (remember_guard_facts); what each option says must not change by it, and a transition
+    (which locks its row) reads afresh."""
+    from service.budget.workflow import remember_guard_facts
+    from service.workflow import engine
+
+    project = _project(session, budget="500000.00")
+    login_as("officer")
+    _create(client, project, unit(session, "50230771").id, "60000")  # above the limit
+    _create(client, project, unit(session, "50230772").id, "30000")
+    endorsed, spent = session.scalars(
+        select(Allocation).where(Allocation.project_id == project.id).order_by(Allocation.id)
+    ).all()
+    _act(client, "allocation", endorsed.id, "submit")
+    _act(client, "allocation", endorsed.id, "endorse")
+    _act(client, "allocation", spent.id, "submit")
+    _act(client, "allocation", spent.id, "approve")
+    session.expire_all()
+    for amount, state in (
+        ("10000", InstallmentState.PAID),
+        ("12000", InstallmentState.APPROVED),
+        ("5000", InstallmentState.REQUESTED),
+        ("9000", InstallmentState.REQUESTED),  # more than the 8,000 left
+    ):
+        paid_on = date(2024, 1, 15) if state is InstallmentState.PAID else None
+        session.add(
+            Installment(allocation=spent, amount=Decimal(amount), state=state, paid_on=paid_on)
+        )
+    session.commit()
+    allocations = [endorsed, spent]
+    installments = list(spent.installments)
+    objects = [*allocations, *installments]
+    for role in ("officer", "approver"):
+        reader = user(session, role)
+        one_by_one = [engine.options(session, reader, obj) for obj in objects]
+        remember_guard_facts(session, allocations, installments)
+        assert [engine.options(session, reader, obj) for obj in objects] == one_by_one
+    reasons = {o.reason for options in one_by_one for o in options if o.reason}
+    assert any("more than the 8,000.00 baht left" in reason for reason in reasons)
+    assert any("endorsed" in reason or "endorsement" in reason for reason in reasons)
+
+    remember_guard_facts(session, allocations, installments)
+    engine.lock(session, Allocation, spent.id)
+    assert engine.display_facts(session, "committed") is None

@@ -23,8 +23,8 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
+from sqlalchemy import event, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
 from sqlalchemy.orm import MANYTOONE, Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -304,6 +304,32 @@ def options(
     return found
 
 
+#: Facts read in bulk so that a page listing many objects can show their options without
+#: each guard querying for its own object (see `remember_for_display`).
+_DISPLAY_FACTS = "tidtam.display_facts"
+
+
+def remember_for_display(session: Session, name: str, facts: dict[Any, Any]) -> None:
+    """Keep `facts` (keyed by object) for the guards of `options` to read instead of
+    querying. They are forgotten when the session flushes, commits or rolls back, and when
+    a transition locks its row: a transition's guards always read afresh under the lock."""
+    session.info.setdefault(_DISPLAY_FACTS, {})[name] = facts
+
+
+def display_facts(session: Session, name: str) -> dict[Any, Any] | None:
+    """The facts `name` remembered for display, or None: query."""
+    found: dict[Any, Any] | None = session.info.get(_DISPLAY_FACTS, {}).get(name)
+    return found
+
+
+def _forget_display_facts(session: Session, *_args: Any) -> None:
+    session.info.pop(_DISPLAY_FACTS, None)
+
+
+for _event in ("after_flush", "after_commit", "after_soft_rollback"):
+    event.listen(Session, _event, _forget_display_facts)
+
+
 @cache
 def _parents(model: type) -> tuple[Any, ...]:
     """Loader options joining every many-to-one relation of `model` (its step, unit, project):
@@ -325,6 +351,7 @@ def _parents(model: type) -> tuple[Any, ...]:
 def lock(session: Session, model: type, ident: int) -> Any:
     """The row, locked for this transaction and read fresh (never a stale identity-map copy).
     Only the row itself is locked (FOR UPDATE OF), not the parents read along with it."""
+    _forget_display_facts(session)
     stmt: Any = (
         select(model)
         .where(model.id == ident)  # type: ignore[attr-defined]
