@@ -23,7 +23,7 @@ from service.budget.models import (
 from service.budget.operations import create_allocation
 from service.budget.permissions import above_limit, approval_rule
 from service.budget.workflow import remember_guard_facts
-from service.core.paging import page_number, paged
+from service.core.paging import page_number, paged, paged_rows
 from service.core.permissions import holds_anywhere
 from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
@@ -227,11 +227,27 @@ def approvals() -> str:
         )
         if above_limit(i.allocation, i.amount)
     ]
+    # Above the limit is the district's rule up the org tree: filtered here, then paged.
+    allocation_page = paged_rows(allocations, page_number(request.args.get("page")))
+    installment_page = paged_rows(installments, page_number(request.args.get("installments_page")))
+    allocations, installments = allocation_page.rows, installment_page.rows
     remember_guard_facts(session(), allocations, installments)
+
+    def page_url(key: str, anchor: str) -> Any:
+        def url(number: int) -> str:
+            args: dict[str, Any] = {**request.args.to_dict(), key: str(number)}
+            return url_for("budget.approvals", **args) + anchor
+
+        return url
+
     return render_template(
         "budget/approvals.html",
         allocations=allocations,
         installments=installments,
+        allocation_page=allocation_page,
+        installment_page=installment_page,
+        allocation_page_url=page_url("page", "#h-alloc"),
+        installment_page_url=page_url("installments_page", "#h-inst"),
         allocation_options={a.id: options_for(a) for a in allocations},
         installment_options={i.id: options_for(i) for i in installments},
         approvals=_approvals_of("allocation", [a.id for a in allocations]),

@@ -46,3 +46,13 @@ def paged(session: Session, statement: Select[Any], page: int, size: int = PAGE_
     page = min(max(page, 1), pages)
     rows = list(session.scalars(statement.limit(size).offset((page - 1) * size)))
     return Paged(rows=rows, total=total, page=page, pages=pages)
+
+
+def paged_rows(rows: list[T], page: int, size: int = PAGE_ROWS) -> Paged[T]:
+    """Page `page` of rows already read (for lists filtered by a rule SQL cannot state),
+    clamped to the last page."""
+    pages = max((len(rows) + size - 1) // size, 1)
+    page = min(max(page, 1), pages)
+    return Paged(
+        rows=rows[(page - 1) * size : page * size], total=len(rows), page=page, pages=pages
+    )
