@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.auth.models import ApiToken
@@ -207,3 +207,38 @@ def test_api_token_is_shown_once_stored_hashed_and_revocable(login_as, session: 
     _post(client, f"/admin/tokens/{row.id}/revoke")
     session.expire_all()
     assert row.revoked_at is not None
+
+
+def test_the_units_page_is_paged_searchable_and_names_the_parent_by_its_code(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("admin")
+    found = client.get("/admin/units?q=50230771").get_data(as_text=True)
+    assert f'data-unit="{unit(session, "50230771").id}"' in found
+    assert f'data-unit="{unit(session, "50230000").id}"' not in found
+    assert found.count('<option value="') >= session.scalar(select(func.count(OrgUnit.id)))
+
+    network = unit(session, "50230771")
+    made = _post(
+        client,
+        "/admin/units",
+        code="5023077105",
+        name_th="โรงเรียนตามรหัสแม่",
+        kind="school",
+        parent_code=network.code,
+    )
+    assert made.status_code == 302
+    school = session.scalars(select(OrgUnit).where(OrgUnit.code == "5023077105")).one()
+    assert school.parent_id == network.id
+
+    unknown = _post(
+        client,
+        "/admin/units",
+        code="5023077106",
+        name_th="แม่ไม่มีจริง",
+        kind="school",
+        parent_code="99999999",
+    )
+    page = unknown.get_data(as_text=True)
+    assert unknown.status_code == 422 and "แม่ไม่มีจริง" in page and "99999999" in page
+    assert session.scalar(select(OrgUnit).where(OrgUnit.code == "5023077106")) is None
