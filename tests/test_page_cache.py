@@ -4,18 +4,24 @@ data stamp, and every commit that writes what they show is seen on the next requ
 from __future__ import annotations
 
 import re
+from datetime import date
+from pathlib import Path
 
 import pytest
+from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from service.cli import alembic_config
 from service.core import data_stamp, page_cache
+from service.core.db import make_engine
+from service.fiscal.models import FiscalYear
 from service.notifications.models import Channel, Notification
 from service.org.models import Role, User
 from service.projects.models import Project
-from tests.conftest import DEMO_PASSWORDS, login
+from tests.conftest import DEMO_PASSWORDS, create_database, drop_database, login
 from tests.html_text import visible_text
 from tests.project_data import make_user, unit
 from tests.sql_count import counting
@@ -68,6 +74,38 @@ def test_a_commit_that_writes_a_project_changes_the_stamp_and_a_rollback_does_no
     session.flush()
     session.rollback()
     assert stamp(session) == after
+
+
+def test_real_commits_change_the_stamp_and_migrations_run_with_it_watched(
+    tmp_path: Path,
+) -> None:
+    """Outside the tests' savepoints: an engine's own COMMIT (the embedded SQLite and
+    PostgreSQL alike), and migrations that write before data_stamp exists."""
+    url = create_database(tmp_path, "stamp")
+    engine = make_engine(url)
+    try:
+        command.upgrade(alembic_config(url), "head")
+
+        def current() -> str:
+            with engine.connect() as conn:
+                return str(conn.scalar(select(data_stamp.DataStamp.value)))
+
+        first = current()
+        with engine.begin() as conn:
+            conn.execute(
+                insert(FiscalYear).values(
+                    be_year=2599, starts_on=date(2055, 10, 1), ends_on=date(2056, 9, 30)
+                )
+            )
+        second = current()
+        assert second != first
+        with pytest.raises(RuntimeError), engine.begin() as conn:
+            conn.execute(update(FiscalYear).values(is_open=False))
+            raise RuntimeError("the write is rolled back")
+        assert current() == second
+    finally:
+        engine.dispose()
+        drop_database(url)
 
 
 def test_notifications_leave_the_stamp_alone(session: Session) -> None:
