@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request
 from flask import url_for as flask_url_for
 from flask_login import login_required
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
@@ -105,21 +105,34 @@ def _units_page(**kw: Any) -> tuple[str, int]:
     """A page of 50 units in tree order (matching ?q= in code or names), each with its limit
     form; the new unit's parent is named by its code from one list of all units. Every unit
     with a form, and a parent menu of every unit, was 1.8 MB for the country's 1,286 units."""
-    q = request.args.get("q", "")[:200].strip()
-    statement = select(OrgUnit).order_by(OrgUnit.path)
-    if q:
-        statement = statement.where(matches_text(q, OrgUnit.code, OrgUnit.name_th, OrgUnit.name_en))
-    listing = paged(session(), statement, page_number(request.args.get("page")))
+    search = _searched(
+        select(OrgUnit).order_by(OrgUnit.path),
+        "admin.units",
+        OrgUnit.code,
+        OrgUnit.name_th,
+        OrgUnit.name_en,
+    )
     return _page(
         "units.html",
-        units=listing.rows,
-        listing=listing,
-        q=q,
-        page_url=lambda number: flask_url_for("admin.units", q=q or None, page=number),
+        units=search["listing"].rows,
+        **search,
         all_units=_all_units(),
         kinds=list(UnitKind),
         **kw,
     )
+
+
+def _searched(statement: Select[Any], endpoint: str, *columns: Any) -> dict[str, Any]:
+    """Page ?page= of `statement`, narrowed to rows whose `columns` contain ?q=: the
+    template's `listing`, `q` and `page_url` (which keeps the search)."""
+    q = request.args.get("q", "")[:200].strip()
+    if q:
+        statement = statement.where(matches_text(q, *columns))
+    return {
+        "listing": paged(session(), statement, page_number(request.args.get("page"))),
+        "q": q,
+        "page_url": lambda number: flask_url_for(endpoint, q=q or None, page=number),
+    }
 
 
 def _all_units() -> list[OrgUnit]:
@@ -192,11 +205,8 @@ def _users_page(**kw: Any) -> tuple[str, int]:
     """A page of 50 users (by email, matching ?q= in email or name) with their roles; the
     grant form takes a unit code from one list of all units. Every user with a form holding
     every unit was 25 s and 200 MB for the country's 1,950 users and 1,286 units."""
-    q = request.args.get("q", "")[:200].strip()
-    statement = select(User).order_by(User.email)
-    if q:
-        statement = statement.where(matches_text(q, User.email, User.name))
-    listing = paged(session(), statement, page_number(request.args.get("page")))
+    search = _searched(select(User).order_by(User.email), "admin.users", User.email, User.name)
+    listing = search["listing"]
     assignments = session().scalars(
         select(RoleAssignment)
         .where(RoleAssignment.user_id.in_([u.id for u in listing.rows] or [0]))
@@ -210,9 +220,7 @@ def _users_page(**kw: Any) -> tuple[str, int]:
     return _page(
         "users.html",
         users=listing.rows,
-        listing=listing,
-        q=q,
-        page_url=lambda number: flask_url_for("admin.users", q=q or None, page=number),
+        **search,
         roles_of=by_user,
         all_units=units,
         roles=list(Role),
