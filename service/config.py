@@ -117,15 +117,5 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict[s
         "REMEMBER_COOKIE_SECURE": production,
         "MAX_CONTENT_LENGTH": int(env.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
-        # Rendered page parts (service.core.page_cache): shared in Redis when REDIS_URL is
-        # set, else kept in each process. PAGE_CACHE=0 renders every request afresh.
-        "PAGE_CACHE": env.get("PAGE_CACHE", "1") != "0",
-        "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",
-        "CACHE_REDIS_URL": redis_url,
-        "CACHE_KEY_PREFIX": env.get("CACHE_KEY_PREFIX", "tidtam:page:"),
-        # A kept part is found again only under the data stamp it was rendered at: the timeout
-        # only frees the memory of parts no stamp will name again.
-        "CACHE_DEFAULT_TIMEOUT": int(env.get("PAGE_CACHE_SECONDS", "3600")),
-        "CACHE_THRESHOLD": 300,  # SimpleCache: parts kept per process
         "CELERY": celery,
     }

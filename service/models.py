@@ -3,7 +3,6 @@
 from service.audit.models import AuditEntry, OutboxEvent
 from service.auth.models import ApiToken
 from service.budget.models import Allocation, Approval, Installment
-from service.core.data_stamp import DataStamp
 from service.core.db import Base
 from service.evaluations.models import Evaluation, EvaluationRevision
 from service.fiscal.models import FiscalYear
@@ -33,7 +32,6 @@ __all__ = [
     "Approval",
     "AuditEntry",
     "Base",
-    "DataStamp",
     "Delegation",
     "Evaluation",
     "EvaluationRevision",

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from service import create_app
 from service.cli import alembic_config
-from service.core import page_cache
 from service.core.db import db, make_engine
 from service.core.i18n import compile_catalogs
 from service.demo.load import load_demo
@@ -87,7 +86,6 @@ def app_environment(instance: Path, database_url: str) -> dict[str, str]:
     if on_redis():
         env["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
         env["CELERY_KEY_PREFIX"] = f"tidtam-test-{RUN_ID}:"
-        env["CACHE_KEY_PREFIX"] = f"tidtam-test-{RUN_ID}:page:"
     return env
 
 
@@ -128,10 +126,6 @@ def session(app: Flask) -> Iterator[Session]:
     test. Requests made by the test client get sessions of their own (one per request, as in
     production) on the same connection, so they see what the test wrote and vice versa."""
     engine: Engine = app.extensions["tidtam.db"]
-    with app.app_context():
-        # Kept page parts name the data stamp, and every test's writes are rolled back with
-        # the stamp they set: a part one test kept must not be found by the next.
-        page_cache.cache.clear()
     connection = engine.connect()
     transaction = connection.begin()
     db.sessionmaker.configure(bind=connection, join_transaction_mode="create_savepoint")

@@ -8,7 +8,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -405,7 +404,7 @@ def test_audit_rows_of_a_transition_name_who_and_why(client: FlaskClient, sessio
 
 
 def test_a_page_costs_the_same_queries_however_many_items(
-    app: Any, client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+    app: Any, client: FlaskClient, session: Session
 ) -> None:
     """No query per item: the page, its total and its joined fiscal year come in one query."""
     from sqlalchemy import event
@@ -413,7 +412,6 @@ def test_a_page_costs_the_same_queries_however_many_items(
     from service.fiscal.models import FiscalYear
     from service.projects.models import Project
 
-    monkeypatch.setitem(app.config, "PAGE_CACHE", False)  # what rendering a page costs
     headers = all_headers(session)["officer"]
     engine = app.extensions["tidtam.db"]
     statements: list[str] = []

@@ -21,7 +21,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.auth.models import ApiToken
-from service.core import data_stamp
 from service.core.db import utcnow
 from service.extensions import csrf, db
 from service.org.models import Role, User
@@ -62,16 +61,15 @@ def _from_token(session: Session, header: str) -> User:
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
         raise Unauthorized("send `Authorization: Bearer tdt_…` with a personal API token")
-    # The token, its user and the data stamp in one round trip: this runs before every
-    # scripted request, and the stamp is read before anything a kept answer holds.
+    # The token and its user in one round trip: this runs before every scripted request.
     found = session.execute(
-        select(ApiToken, User, data_stamp.current())
+        select(ApiToken, User)
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == hash_token(token))
     ).one_or_none()
     if found is None or found[0].revoked_at is not None:
         raise Unauthorized("the API token is unknown or revoked", invalid=True)
-    row, user, g.tidtam_data_stamp_read = found
+    row, user = found
     if not user.active:
         raise Unauthorized("the token's user is deactivated", invalid=True)
     now = utcnow()

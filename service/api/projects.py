@@ -28,7 +28,6 @@ from service.api.schemas import (
 )
 from service.api.scoping import get_project, get_unit, in_subtree, project_overdue
 from service.api.transitions import ID, add_transition_routes, expected_version
-from service.core import page_cache
 from service.core.fiscal import local_today
 from service.extensions import db
 from service.fiscal.models import FiscalYear
@@ -60,7 +59,6 @@ def present_step(step: PlanStep, today: date) -> Presented:
 
 
 @blp.route("/projects")
-@page_cache.kept_response("api-projects")
 @blp.arguments(ProjectFilter, location="query")
 @blp.response(200, page_of(ProjectOut, "ProjectPage"))
 @blp.doc(summary="Projects the caller may see, filtered, a page at a time")

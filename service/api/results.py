@@ -14,7 +14,6 @@ from service.api.paging import paginate
 from service.api.schemas import AssignInput, Presented, ResultFilter, ResultOut, page_of
 from service.api.scoping import get_unit, get_visible, in_subtree, visible_result_branches
 from service.api.transitions import ID, add_transition_routes
-from service.core import page_cache
 from service.core.fiscal import local_today
 from service.extensions import db
 from service.fiscal.models import FiscalYear
@@ -35,7 +34,6 @@ def _present(_session: Session, result: StepResult) -> Presented:
 
 
 @blp.route("/results")
-@page_cache.kept_response("api-results")
 @blp.arguments(ResultFilter, location="query")
 @blp.response(200, page_of(ResultOut, "ResultPage"))
 @blp.doc(summary="Step results the caller may see, filtered, a page at a time")

@@ -150,10 +150,7 @@ def make_engine(
     url: str, statement_timeout_ms: int = 0, parallel_workers: int | None = None, **kwargs: Any
 ) -> Engine:
     """An engine for `url`; SQLite gets foreign keys, WAL, a busy timeout and transactions
-    that begin with the write lock (SQLAlchemy's documented pysqlite recipe). Every engine
-    changes the data stamp when it commits a write (service.core.data_stamp)."""
-    from service.core import data_stamp
-
+    that begin with the write lock (SQLAlchemy's documented pysqlite recipe)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -165,7 +162,6 @@ def make_engine(
                 "options", postgres_options(statement_timeout_ms, parallel_workers)
             )
         engine = create_engine(url, **kwargs)
-    data_stamp.watch(engine)
     return engine
 
 

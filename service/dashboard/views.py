@@ -14,7 +14,6 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from service.core import page_cache
 from service.core.export import FORMATS, Column, download
 from service.core.fiscal import local_today
 from service.core.labels import label
@@ -133,7 +132,6 @@ def _export_name(prefix: str, filters: queries.Filters) -> str:
 
 
 @bp.route("/dashboard")
-@page_cache.reads_stamp
 @login_required
 def index() -> ResponseReturnValue:
     session = db.session()
@@ -155,10 +153,7 @@ def index() -> ResponseReturnValue:
                 rows,
                 _("Dashboard"),
             )
-    args = sorted((k, v) for k, v in request.args.items(multi=True) if k not in ("lang", "format"))
-    kept = page_cache.kept("dashboard", (user.id, *args), lambda: {"body": _body(user, today)})
-    assert kept is not None
-    return render_template("dashboard/index.html", body=kept["body"])
+    return render_template("dashboard/index.html", body=_body(user, today))
 
 
 def _body(user: User, today: Any) -> Markup:

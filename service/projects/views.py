@@ -11,7 +11,6 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
-from service.core import page_cache
 from service.core.charts import (
     STATUS_COLOURS,
     Gauge,
@@ -135,16 +134,12 @@ def work_for(page: ProjectPage) -> Work:
 
 
 @bp.route("/projects/<int:project_id>")
-@page_cache.reads_stamp
 @login_required
 def page(project_id: int) -> ResponseReturnValue:
-    user: User = current_user._get_current_object()
-    # Whether the reader sees the project is kept with the page: both change only with data
-    # (their roles, the org tree, the project's units), and so with the stamp.
-    kept = page_cache.kept("project", (user.id, project_id), lambda: _parts(project_id))
-    if kept is None:
+    parts = _parts(project_id)
+    if parts is None:
         abort(404)
-    return render_template("projects/page.html", title=kept["title"], body=kept["body"])
+    return render_template("projects/page.html", title=parts["title"], body=parts["body"])
 
 
 def _parts(project_id: int) -> dict[str, Markup] | None:
