@@ -31,7 +31,7 @@ from service.org import operations as org_ops
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, UnitKind, User
 from service.strategy.models import StrategyNode
 from service.workflow.engine import Refused
-from service.workflow.screens import actor, session
+from service.workflow.screens import NO_DECISION, actor, session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -84,6 +84,15 @@ def _int(name: str, *, required: bool = True) -> int | None:
         raise Refused(
             422, f"{name} must be a whole number", fields={name: "a whole number"}
         ) from None
+
+
+def _decision(name: str) -> bool:
+    """The form's explicit yes ("1") or no ("0") for `name`. Raises Refused (400) for anything
+    else or nothing: a decision is never assumed (a missing "open" once meant "close")."""
+    raw = request.form.get(name)
+    if raw not in ("0", "1"):
+        raise Refused(400, str(NO_DECISION))
+    return raw == "1"
 
 
 def _get(model: type, ident: int | None) -> Any:
@@ -364,9 +373,8 @@ def create_year() -> Response | tuple[str, int]:
 @bp.route("/years/<int:year_id>/open", methods=["POST"])
 def toggle_year(year_id: int) -> Response | tuple[str, int]:
     year = session().get(FiscalYear, year_id) or abort(404)
-    is_open = request.form.get("open") == "1"
     return _run(
-        lambda: admin_ops.set_year_open(session(), actor(), year, is_open),
+        lambda: admin_ops.set_year_open(session(), actor(), year, _decision("open")),
         _("The fiscal year is saved."),
         flask_url_for("admin.years"),
         _years_page,
@@ -439,9 +447,8 @@ def create_rule() -> Response | tuple[str, int]:
 @bp.route("/reminders/<int:rule_id>/active", methods=["POST"])
 def toggle_rule(rule_id: int) -> Response | tuple[str, int]:
     rule = session().get(ReminderRule, rule_id) or abort(404)
-    active = request.form.get("active") == "1"
     return _run(
-        lambda: admin_ops.set_rule_active(session(), actor(), rule, active),
+        lambda: admin_ops.set_rule_active(session(), actor(), rule, _decision("active")),
         _("The reminder rule is saved."),
         flask_url_for("admin.reminders"),
         _reminders_page,

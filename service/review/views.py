@@ -19,7 +19,7 @@ from service.org.scope import unit_ids_in_scope
 from service.projects.models import PlanStep, Project, ResultState, StepResult
 from service.workflow import engine
 from service.workflow.engine import Refused
-from service.workflow.screens import actor, options_for, session
+from service.workflow.screens import NO_DECISION, actor, options_for, session
 
 bp = Blueprint("review", __name__)
 
@@ -60,27 +60,40 @@ def review_queue(page: int = 1) -> Paged[StepResult]:
     return paged(session(), waiting, page)
 
 
-@bp.route("/review")
-@login_required
-def queue() -> str:
-    if not _is_district():
-        abort(403)
+def _queue_page(status: int = 200, chosen: frozenset[int] = frozenset()) -> tuple[str, int]:
+    """The queue page; after a refused POST, with the reason typed and the results ticked."""
     listing = review_queue(page_number(request.args.get("page")))
-    return render_template(
+    page = render_template(
         "review/queue.html",
         results=listing.rows,
         listing=listing,
         page_url=lambda number: url_for("review.queue", page=number),
         options={r.id: {o.name: o for o in options_for(r)} for r in listing.rows},
-        reason=request.args.get("reason", ""),
+        reason=request.values.get("reason", ""),
+        chosen=chosen,
     )
+    return page, status
+
+
+@bp.route("/review")
+@login_required
+def queue() -> tuple[str, int]:
+    if not _is_district():
+        abort(403)
+    return _queue_page()
+
+
+def _ids(raw_ids: list[str]) -> list[int]:
+    return sorted({int(value) for value in raw_ids if value.isdigit()})
 
 
 @bp.route("/review", methods=["POST"])
 @login_required
 def decide() -> Response | tuple[str, int]:
     """Accept or return the chosen results. `single` ("accept:12") acts on one row; otherwise
-    `action` applies to every checked `ids`. Each item is taken in its own savepoint."""
+    `action` applies to every checked `ids`. Each item is taken in its own savepoint. Without
+    an explicit decision (Enter in a field, a bare POST) nothing is taken: 400, the page again
+    with what was typed and ticked (a decision is never assumed)."""
     if not _is_district():
         abort(403)
     single = request.form.get("single", "")
@@ -92,8 +105,9 @@ def decide() -> Response | tuple[str, int]:
         raw_ids = request.form.getlist("ids")
     reason = request.form.get("reason", "").strip()
     if action not in ACTIONS:
-        abort(400)
-    ids = sorted({int(value) for value in raw_ids if value.isdigit()})
+        flash(_("Not done: %(reason)s", reason=NO_DECISION), "error")
+        return _queue_page(400, frozenset(_ids(request.form.getlist("ids"))))
+    ids = _ids(raw_ids)
     if not ids:
         flash(_("Choose at least one result."), "error")
         return redirect(url_for("review.queue"))

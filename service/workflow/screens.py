@@ -93,6 +93,11 @@ def is_simple(option: Option) -> bool:
     return all(name in SIMPLE_INPUTS for name in option.requires)
 
 
+#: Why a form sent without a decision (Enter in a field, a bare POST) is refused with 400 and
+#: changes nothing: a decision is never assumed.
+NO_DECISION = _l("no decision was chosen: press the button of the decision you mean")
+
+
 def flash_refused(refused: Refused) -> None:
     flash(_("Not done: %(reason)s", reason=refused.reason), "error")
     for field, problem in refused.fields.items():
