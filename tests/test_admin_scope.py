@@ -65,6 +65,17 @@ def _written(session: Session) -> tuple[int, int, int, int, int]:
     )
 
 
+def _assignment(session: Session, role: str) -> int:
+    """The id of the demo `role` user's own role assignment."""
+    found = session.scalar(
+        select(RoleAssignment.id).where(
+            RoleAssignment.user_id == user(session, role).id, RoleAssignment.role == Role(role)
+        )
+    )
+    assert found is not None
+    return found
+
+
 def _signed_in(app: Flask, email: str, password: str) -> FlaskClient:
     client = app.test_client()
     login(client, email, password)
@@ -158,6 +169,13 @@ def test_a_division_admin_is_refused_above_and_beside_its_division_by_page(
             "/admin/tokens",
             data={"csrf_token": token, "user_id": str(user(session, "admin").id), "name": "x"},
         ),
+        "the root admin's role withdrawn": client.post(
+            f"/admin/roles/{_assignment(session, 'admin')}/withdraw", data={"csrf_token": token}
+        ),
+        "the district approver's role withdrawn": client.post(
+            f"/admin/roles/{_assignment(session, 'approver')}/withdraw",
+            data={"csrf_token": token},
+        ),
     }
     for name, response in refused.items():
         assert response.status_code in (403, 404, 422), (name, response.status_code)
@@ -168,6 +186,10 @@ def test_a_division_admin_is_refused_above_and_beside_its_division_by_page(
     for path in ("/admin/years", "/admin/strategy", "/admin/reminders", "/admin/tokens"):
         assert client.get(path).status_code == 403, path
     assert client.get("/admin/notifications/failed").status_code == 403
+    users_page = client.get("/admin/users").get_data(as_text=True)
+    assert "officer@demo.tidtam.local" in users_page  # its one role is in the division
+    assert "approver@demo.tidtam.local" not in users_page
+    assert "admin@demo.tidtam.local" not in users_page
     units_page = client.get("/admin/units").get_data(as_text=True)
     assert f'data-unit="{tree.network.id}"' in units_page
     assert f'data-unit="{tree.other.id}"' not in units_page
@@ -240,6 +262,10 @@ def test_a_division_admin_is_refused_above_and_beside_its_division_by_api(
         "a fiscal year": api.post("/api/v1/fiscal-years", json={"be_year": 2601}, headers=headers),
         "the district approver's account": api.post(
             f"/api/v1/users/{approver.id}/deactivate", headers=headers
+        ),
+        "the district approver's role withdrawn": api.post(
+            f"/api/v1/users/{approver.id}/roles/{_assignment(session, 'approver')}/withdraw",
+            headers=headers,
         ),
         "the district approver's delegation": api.post(
             "/api/v1/delegations",

@@ -137,3 +137,30 @@ def test_worker_health_tells_the_status_only_to_all_but_root_admins(
     assert details["status"] == "ok"
     assert set(details["broker"]["queues"]) == {"notifications", "deadlines", "rollups", "celery"}
     assert "heartbeats" in details and "outbox" in details
+
+
+def test_the_allocation_form_does_not_name_a_unit_out_of_reach(
+    app: Flask, session: Session
+) -> None:
+    from tests.conftest import csrf_token
+
+    _district, _division, school = make_district(session, "50970000")
+    session.commit()
+    project = demo_project(session)
+    officer = _signed_in(app, "officer")
+    answers = []
+    for unit_id in (school.id, MISSING):
+        answer = officer.post(
+            "/budget/allocations?lang=en",
+            data={
+                "csrf_token": csrf_token(officer, "/budget?lang=en"),
+                "project_id": str(project.id),
+                "recipient_unit_id": str(unit_id),
+                "amount": "10",
+                "purpose": "",
+            },
+        )
+        assert answer.status_code == 422
+        answers.append(answer.get_data(as_text=True))
+    assert school.name_th not in answers[0]
+    assert "choose a recipient" in answers[0] and "choose a recipient" in answers[1]
