@@ -319,6 +319,7 @@ def test_digest_sends_one_mail_per_person(
 
 
 def test_workers_health_endpoint_and_command(app: Flask, client: FlaskClient) -> None:
+    login(client, "admin@demo.tidtam.local", DEMO_PASSWORDS["admin@demo.tidtam.local"])
     answer = client.get("/healthz/workers")
     assert answer.status_code == 200
     status = answer.get_json()

@@ -1,6 +1,8 @@
 """Administration changes the org, fiscal and strategy modules have no operation for: approval
-limits, withdrawing roles, fiscal years, strategy nodes, reminder rules and API token revocation.
-Each checks the actor is an admin, flushes and records; the caller commits."""
+limits, granting and withdrawing roles, fiscal years, strategy nodes, reminder rules and API
+token revocation. Each checks the actor administers what it changes (the unit's subtree, or
+the whole tree for what belongs to all: service.core.permissions.administers), flushes and
+records; the caller commits."""
 
 from __future__ import annotations
 
@@ -13,19 +15,25 @@ from service.audit.operations import record
 from service.auth.models import ApiToken
 from service.core.db import utcnow
 from service.core.fiscal import fiscal_year_bounds
-from service.core.permissions import holds_anywhere
+from service.core.permissions import Answer, may_administer, may_grant
 from service.core.thai import normalize_thai
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
+from service.org import operations as org_ops
 from service.org.models import OrgUnit, Role, RoleAssignment, User
 from service.strategy.models import StrategyNode
 from service.workflow.engine import Refused
 
 
-def require_admin(session: Session, actor: User) -> None:
-    """Raises Refused(403) unless `actor` holds the admin role."""
-    if not holds_anywhere(session, actor, Role.ADMIN):
-        raise Refused(403, "only an administrator may do this")
+def require(answer: Answer) -> None:
+    """Raises Refused(403) with the answer's reason unless it allows."""
+    if not answer:
+        raise Refused(403, answer.reason)
+
+
+def require_admin(session: Session, actor: User, unit: OrgUnit | None = None) -> None:
+    """Raises Refused(403) unless `actor` administers `unit` (None: the whole tree)."""
+    require(may_administer(session, actor, unit, "do this"))
 
 
 def set_approval_limit(
@@ -36,8 +44,9 @@ def set_approval_limit(
     approvals_required: int | None,
 ) -> None:
     """The officer's approval limit of `unit` and the approvals needed above it (None: the
-    parent's apply). Raises Refused(422) for a negative limit or a count outside 1..5."""
-    require_admin(session, actor)
+    parent's apply). Raises Refused(403) unless `actor` administers `unit`, Refused(422) for
+    a negative limit or a count outside 1..5."""
+    require_admin(session, actor, unit)
     if limit is not None and limit < 0:
         raise Refused(422, "the limit must not be negative", fields={"limit": "≥ 0"})
     if approvals_required is not None and not 1 <= approvals_required <= 5:
@@ -56,9 +65,28 @@ def set_approval_limit(
     )
 
 
+def grant_role(
+    session: Session, actor: User, user: User, role: Role, unit: OrgUnit, *, is_head: bool = False
+) -> RoleAssignment:
+    """Give `user` `role` in `unit` and record it. Raises Refused(403) unless `actor` may
+    grant it there (service.core.permissions.may_grant)."""
+    require(may_grant(session, actor, role, unit))
+    assignment = org_ops.grant_role(session, user, role, unit, is_head=is_head)
+    record(
+        session,
+        action="role.grant",
+        object_type="user",
+        object_id=user.id,
+        actor=actor,
+        changes={"role": role.value, "unit_id": unit.id},
+    )
+    return assignment
+
+
 def withdraw_role(session: Session, actor: User, assignment: RoleAssignment) -> None:
-    """End a role assignment (kept, stamped withdrawn)."""
-    require_admin(session, actor)
+    """End a role assignment (kept, stamped withdrawn). Raises Refused(403) unless `actor`
+    may grant that role in that unit."""
+    require(may_grant(session, actor, assignment.role, assignment.unit))
     if assignment.withdrawn_at is not None:
         return
     assignment.withdrawn_at = utcnow()

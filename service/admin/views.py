@@ -1,5 +1,8 @@
 """/admin: org units and approval limits, users and roles, delegations, fiscal years, the
-strategy tree, reminder rules and API tokens. Admins only (403 for anyone else).
+strategy tree, reminder rules and API tokens. Admins only (403 for anyone else); an admin
+granted below the root sees and manages that unit's subtree only, and the things of the whole
+tree (fiscal years, the strategy tree, reminder rules, API tokens) are for admins of a root
+unit (service.core.permissions.administers).
 
 Each form posts, the operation runs, the request commits and redirects with a flash; refused
 input comes back on the same page with status 409/422 and the form as typed. A new API token
@@ -15,14 +18,14 @@ from typing import Any
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request
 from flask import url_for as flask_url_for
 from flask_login import login_required
-from sqlalchemy import Select, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
+from sqlalchemy.orm import aliased, joinedload
 from werkzeug.wrappers import Response
 
 from service.admin import operations as admin_ops
 from service.auth.models import ApiToken
 from service.core.paging import page_number, paged
-from service.core.permissions import holds_anywhere
+from service.core.permissions import administers, is_admin_anywhere, manages_user
 from service.core.sql import matches_text
 from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
@@ -39,16 +42,47 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 FAILED_NOTIFICATIONS_PATH = "/admin/notifications/failed"
 
 
+#: Pages of what belongs to the whole tree: for admins of a root unit only.
+WHOLE_TREE_ENDPOINTS = frozenset(
+    {
+        "admin.years",
+        "admin.create_year",
+        "admin.toggle_year",
+        "admin.strategy",
+        "admin.create_node",
+        "admin.reminders",
+        "admin.create_rule",
+        "admin.toggle_rule",
+        "admin.tokens",
+        "admin.create_token",
+        "admin.revoke_token",
+    }
+)
+
+
 @bp.before_request
 @login_required
 def _admins_only() -> None:
-    if not holds_anywhere(session(), actor(), Role.ADMIN):
+    if not is_admin_anywhere(session(), actor()):
         abort(403)
+    if request.endpoint in WHOLE_TREE_ENDPOINTS and not administers(session(), actor(), None):
+        abort(403)
+
+
+def _administered(column: Any = OrgUnit) -> ColumnElement[bool]:
+    """SQL: rows of `column` (OrgUnit or an alias) in the subtrees the reader administers."""
+    if administers(session(), actor(), None):
+        return true()
+    from service.org.scope import active_roles
+
+    paths = sorted({a.unit.path for a in active_roles(session(), actor()) if a.role is Role.ADMIN})
+    return or_(*(column.path.startswith(path) for path in paths)) if paths else false()
 
 
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     context.setdefault("form", {})
     context.setdefault("errors", {})
+    context.setdefault("whole_tree", administers(session(), actor(), None))
     return render_template(f"admin/{template}", **context), status
 
 
@@ -115,7 +149,7 @@ def _units_page(**kw: Any) -> tuple[str, int]:
     form; the new unit's parent is named by its code from one list of all units. Every unit
     with a form, and a parent menu of every unit, was 1.8 MB for the country's 1,286 units."""
     search = _searched(
-        select(OrgUnit).order_by(OrgUnit.path),
+        select(OrgUnit).where(_administered()).order_by(OrgUnit.path),
         "admin.units",
         OrgUnit.code,
         OrgUnit.name_th,
@@ -145,21 +179,35 @@ def _searched(statement: Select[Any], endpoint: str, *columns: Any) -> dict[str,
 
 
 def _all_units() -> list[OrgUnit]:
-    """Every unit, in tree order: the list unit codes are typed from (a datalist)."""
-    return list(session().scalars(select(OrgUnit).order_by(OrgUnit.path)))
+    """Every unit the reader administers, in tree order: the list unit codes are typed from
+    (a datalist)."""
+    return list(session().scalars(select(OrgUnit).where(_administered()).order_by(OrgUnit.path)))
 
 
 def _unit_named(code_field: str, id_field: str, required: bool = True) -> OrgUnit | None:
     """The unit the form names by its code (`code_field`, what the pages send) or by its id
-    (`id_field`, what scripts send); a 422 for an unknown code."""
+    (`id_field`, what scripts send); a 422 for an unknown code, and the same for a unit the
+    reader does not administer (it is not told apart from one that does not exist)."""
     code = request.form.get(code_field, "").strip()
     if code:
-        unit = session().scalar(select(OrgUnit).where(OrgUnit.code == code))
+        unit = session().scalar(select(OrgUnit).where(OrgUnit.code == code, _administered()))
         if unit is None:
             raise Refused(422, f"no unit {code}", fields={code_field: "no such unit"})
         return unit
     ident = _int(id_field, required=required)
-    return _get(OrgUnit, ident) if ident else None
+    if not ident:
+        return None
+    unit = session().scalar(select(OrgUnit).where(OrgUnit.id == ident, _administered()))
+    if unit is None:
+        raise Refused(422, "choose one from the list", fields={id_field: "no such unit"})
+    return unit
+
+
+def _administered_unit_or_404(unit_id: int) -> OrgUnit:
+    unit = session().get(OrgUnit, unit_id)
+    if unit is None or not administers(session(), actor(), unit):
+        abort(404)
+    return unit
 
 
 @bp.route("/units")
@@ -173,6 +221,10 @@ def create_unit() -> Response | tuple[str, int]:
 
     def change() -> None:
         parent = _unit_named("parent_code", "parent_id", required=False)
+        if parent is None and not administers(session(), actor(), None):
+            raise Refused(
+                422, "give the parent's code", fields={"parent_code": "give the parent's code"}
+            )
         kind = form.get("kind", "")
         if kind not in {k.value for k in UnitKind}:
             raise Refused(422, "choose a kind", fields={"kind": "choose a kind"})
@@ -190,7 +242,7 @@ def create_unit() -> Response | tuple[str, int]:
 
 @bp.route("/units/<int:unit_id>/limit", methods=["POST"])
 def set_limit(unit_id: int) -> Response | tuple[str, int]:
-    unit = session().get(OrgUnit, unit_id) or abort(404)
+    unit = _administered_unit_or_404(unit_id)
 
     def change() -> None:
         raw = request.form.get("approval_limit", "").replace(",", "").strip()
@@ -214,7 +266,12 @@ def _users_page(**kw: Any) -> tuple[str, int]:
     """A page of 50 users (by email, matching ?q= in email or name) with their roles; the
     grant form takes a unit code from one list of all units. Every user with a form holding
     every unit was 25 s and 200 MB for the country's 1,950 users and 1,286 units."""
-    search = _searched(select(User).order_by(User.email), "admin.users", User.email, User.name)
+    search = _searched(
+        select(User).where(_users_administered()).order_by(User.email),
+        "admin.users",
+        User.email,
+        User.name,
+    )
     listing = search["listing"]
     assignments = session().scalars(
         select(RoleAssignment)
@@ -234,6 +291,19 @@ def _users_page(**kw: Any) -> tuple[str, int]:
         all_units=units,
         roles=list(Role),
         **kw,
+    )
+
+
+def _users_administered() -> ColumnElement[bool]:
+    """SQL: the users an admin lists: everyone for an admin of the whole tree; for another,
+    those holding a role in a unit they administer, and accounts holding no role yet (to
+    grant them one)."""
+    if administers(session(), actor(), None):
+        return true()
+    unit = aliased(OrgUnit)
+    active = (RoleAssignment.user_id == User.id) & RoleAssignment.withdrawn_at.is_(None)
+    return exists().where(active, unit.id == RoleAssignment.unit_id, _administered(unit)) | ~exists(
+        select(RoleAssignment.id).where(active)
     )
 
 
@@ -268,17 +338,7 @@ def grant_role(user_id: int) -> Response | tuple[str, int]:
             raise Refused(422, "choose a role", fields={"role": "choose a role"})
         unit = _unit_named("unit_code", "unit_id")
         assert unit is not None
-        org_ops.grant_role(session(), user, Role(role), unit)
-        from service.audit.operations import record
-
-        record(
-            session(),
-            action="role.grant",
-            object_type="app_user",
-            object_id=user.id,
-            actor=actor(),
-            changes={"role": role, "unit_id": unit.id},
-        )
+        admin_ops.grant_role(session(), actor(), user, Role(role), unit)
 
     return _run(change, _("The role is granted."), flask_url_for("admin.users"), _users_page)
 
@@ -300,6 +360,9 @@ def withdraw_role(assignment_id: int) -> Response | tuple[str, int]:
 def _delegations_page(**kw: Any) -> tuple[str, int]:
     delegations = list(session().scalars(select(Delegation).order_by(Delegation.id.desc())))
     users = list(session().scalars(select(User).order_by(User.name)))
+    if not administers(session(), actor(), None):
+        delegations = [d for d in delegations if manages_user(session(), actor(), d.principal)]
+        users = [u for u in users if manages_user(session(), actor(), u)]
     return _page("delegations.html", delegations=delegations, users=users, **kw)
 
 

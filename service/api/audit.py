@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 
-from service.api.auth import actor, is_admin
+from service.api.auth import actor
 from service.api.blueprint import Blueprint
 from service.api.paging import paginate
 from service.api.schemas import AuditOut, PageArgs, page_of
 from service.api.scoping import get_project, get_visible
 from service.api.transitions import ID
 from service.audit.models import AuditEntry
+from service.core.permissions import manages_user
 from service.extensions import db
+from service.org.models import Delegation, User
 from service.workflow.engine import Refused
 
 blp = Blueprint("api_audit", __name__, url_prefix="/api/v1", description="Audit trail")
@@ -35,7 +37,7 @@ def trail(args: dict[str, Any], object_type: str, ident: int) -> Any:
         get_project(session, user, ident)
     elif object_type in WORKFLOW_OBJECTS:
         get_visible(session, user, object_type, ident)
-    elif not is_admin(session, user):
+    elif not _manages(session, user, object_type, ident):
         raise Refused(404, f"no {object_type} {ident}")
     stmt = (
         select(AuditEntry)
@@ -44,3 +46,14 @@ def trail(args: dict[str, Any], object_type: str, ident: int) -> Any:
         .order_by(AuditEntry.occurred_at, AuditEntry.id)
     )
     return paginate(session, stmt, args)
+
+
+def _manages(session: Session, caller: User, object_type: str, ident: int) -> bool:
+    """An account's trail for the admins who manage it; a delegation's for those who manage
+    its principal (service.core.permissions.manages_user)."""
+    if object_type == "user":
+        person = session.get(User, ident)
+    else:
+        delegation = session.get(Delegation, ident)
+        person = delegation.principal if delegation is not None else None
+    return person is not None and manages_user(session, caller, person)

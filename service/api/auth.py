@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from service.auth.models import ApiToken
 from service.core.db import utcnow
+from service.core.permissions import Answer, is_admin_anywhere
 from service.extensions import csrf, db
 from service.org.models import Role, User
 from service.org.scope import role_names
@@ -111,13 +112,21 @@ def actor() -> User:
 
 
 def is_admin(session: Session, user: User) -> bool:
-    return Role.ADMIN in role_names(session, user)
+    """Admin somewhere; what of the tree they administer is service.core.permissions'
+    `administers` to say."""
+    return is_admin_anywhere(session, user)
 
 
 def require_admin(session: Session, user: User, what: str) -> None:
-    """Raise Refused(403) unless `user` is an admin."""
+    """Raise Refused(403) unless `user` is an admin (of some unit)."""
     if not is_admin(session, user):
         raise Refused(403, f"only an admin may {what}")
+
+
+def require(answer: Answer) -> None:
+    """Raise Refused(403) with the answer's reason unless it allows."""
+    if not answer:
+        raise Refused(403, answer.reason)
 
 
 def require_role(session: Session, user: User, role: Role, what: str) -> None:

@@ -99,7 +99,9 @@ def create_allocation(data: dict[str, Any]) -> Any:
         session,
         user,
         project,
-        get_unit(session, data["recipient_unit_id"], "recipient_unit_id"),
+        get_unit(
+            session, data["recipient_unit_id"], "recipient_unit_id", within=project.owner_unit
+        ),
         data["amount"],
         data["purpose"],
     )

@@ -1,8 +1,12 @@
 """/api/v1 org units, users and their roles, fiscal years, the strategy tree, delegations.
 
 Admins manage these (and only these: they approve nothing, the workflows' predicates see to
-that). Everyone signed in reads fiscal years and the strategy tree, and the units and people
-of their own scope; emails and phones are shown to admins and to the person themself only.
+that): an admin granted at a unit manages that unit's subtree (its units, the roles granted
+in them, the accounts of the people holding roles only there); fiscal years, the strategy
+tree and roles that reach the whole tree belong to the admins of a root unit
+(service.core.permissions.administers). Everyone signed in reads fiscal years and the
+strategy tree, and the units and people of their own scope; emails and phones are shown to
+the admins who manage the person and to the person themself only.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from flask import g
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import selectinload
 
-from service.api.auth import actor, is_admin, require_admin
+from service.admin import operations as admin_operations
+from service.api.auth import actor, require, require_admin
 from service.api.blueprint import Blueprint
 from service.api.paging import paginate
 from service.api.schemas import (
@@ -38,11 +43,11 @@ from service.api.schemas import (
     UserCreate,
     page_of,
 )
-from service.api.scoping import get_unit
 from service.api.transitions import ID
 from service.audit.operations import record
 from service.core.db import utcnow
 from service.core.fiscal import fiscal_year_bounds
+from service.core.permissions import administers, manages_user, may_administer, may_grant
 from service.extensions import db
 from service.fiscal.models import FiscalYear
 from service.org import operations
@@ -109,7 +114,7 @@ def get_unit_view(ident: int) -> Any:
 def create_unit(data: dict[str, Any]) -> Any:
     session = db.session()
     require_admin(session, actor(), "change the org tree")
-    parent = get_unit(session, data.pop("parent_id"), "parent_id")
+    parent = _administered_unit(data.pop("parent_id"), "parent_id")
     unit = operations.create_unit(session, parent=parent, **data)
     session.commit()
     return unit
@@ -124,6 +129,7 @@ def update_unit(data: dict[str, Any], ident: int) -> Any:
     user = actor()
     unit = _visible_unit(ident)
     require_admin(session, user, "change the org tree")
+    require(may_administer(session, user, unit, "change this unit"))
     for key, value in data.items():
         setattr(unit, key, value)
     session.commit()
@@ -141,7 +147,7 @@ def list_users(args: dict[str, Any]) -> Any:
     session = db.session()
     user = actor()
     stmt = select(User).options(selectinload(User.roles)).order_by(User.id)
-    admin = is_admin(session, user)
+    admin = administers(session, user, None)
     if not admin:
         unit = OrgUnit
         stmt = stmt.where(
@@ -154,8 +160,21 @@ def list_users(args: dict[str, Any]) -> Any:
         )
     page = paginate(session, stmt, args)
     if not admin:
-        page["items"] = [Presented(u, hide=PRIVATE) for u in page["items"]]
+        page["items"] = [
+            u if u.id == user.id or manages_user(session, user, u) else Presented(u, hide=PRIVATE)
+            for u in page["items"]
+        ]
     return page
+
+
+def _administered_unit(ident: int, field: str) -> OrgUnit:
+    """A unit named in the input that the caller administers, or Refused(422) naming the
+    field: a unit out of their reach is answered as one that does not exist."""
+    session = db.session()
+    unit = session.get(OrgUnit, ident)
+    if unit is None or unit.withdrawn_at is not None or not administers(session, actor(), unit):
+        raise Refused(422, f"no org unit {ident}", fields={field: "no such unit"})
+    return unit
 
 
 def _user(ident: int) -> User:
@@ -171,9 +190,13 @@ def _user(ident: int) -> User:
 def get_user(ident: int) -> Any:
     session = db.session()
     caller = actor()
-    if caller.id != ident:
-        require_admin(session, caller, "see other users' accounts")
-    return _user(ident)
+    if caller.id == ident:
+        return caller
+    require_admin(session, caller, "see other users' accounts")
+    user = _user(ident)
+    if not manages_user(session, caller, user):
+        raise Refused(403, "only an admin who manages the account may see it")
+    return user
 
 
 @blp.route("/users", methods=["POST"])
@@ -196,6 +219,8 @@ def deactivate_user(ident: int) -> Any:
     caller = actor()
     require_admin(session, caller, "deactivate accounts")
     user = _user(ident)
+    if not manages_user(session, caller, user):
+        raise Refused(403, "only an admin who manages the account may deactivate it")
     if user.id == caller.id:
         raise Refused(409, "you cannot deactivate your own account")
     if user.active:
@@ -218,15 +243,9 @@ def grant_role(data: dict[str, Any], ident: int) -> Any:
     caller = actor()
     require_admin(session, caller, "grant roles")
     user = _user(ident)
-    unit = get_unit(session, data["unit_id"], "unit_id")
-    assignment = operations.grant_role(session, user, data["role"], unit, is_head=data["is_head"])
-    record(
-        session,
-        action="role.grant",
-        object_type="user",
-        object_id=user.id,
-        actor=caller,
-        changes={"role": data["role"].value, "unit_id": unit.id},
+    unit = _administered_unit(data["unit_id"], "unit_id")
+    assignment = admin_operations.grant_role(
+        session, caller, user, data["role"], unit, is_head=data["is_head"]
     )
     session.commit()
     return assignment
@@ -242,6 +261,7 @@ def withdraw_role(ident: int, assignment: int) -> Any:
     row = session.get(RoleAssignment, assignment)
     if row is None or row.user_id != ident:
         raise Refused(404, f"no role {assignment} of user {ident}")
+    require(may_grant(session, caller, row.role, row.unit))
     if row.withdrawn_at is None:
         row.withdrawn_at = utcnow()
         record(
@@ -273,7 +293,7 @@ def list_years() -> Any:
 @blp.doc(summary="Add a fiscal year by its Buddhist Era year (admins)")
 def create_year(data: dict[str, Any]) -> Any:
     session = db.session()
-    require_admin(session, actor(), "add fiscal years")
+    require(may_administer(session, actor(), None, "add fiscal years"))
     be_year = data["be_year"]
     if session.scalar(select(FiscalYear.id).where(FiscalYear.be_year == be_year)):
         raise Refused(409, f"fiscal year {be_year} exists")
@@ -290,7 +310,7 @@ def create_year(data: dict[str, Any]) -> Any:
 @blp.doc(summary="Open or close a fiscal year (admins)")
 def update_year(data: dict[str, Any], ident: int) -> Any:
     session = db.session()
-    require_admin(session, actor(), "open or close fiscal years")
+    require(may_administer(session, actor(), None, "open or close fiscal years"))
     year = session.get(FiscalYear, ident)
     if year is None:
         raise Refused(404, f"no fiscal year {ident}")
@@ -313,7 +333,7 @@ def list_strategy() -> Any:
 @blp.doc(summary="Add a node to the strategy tree (admins)")
 def create_strategy(data: dict[str, Any]) -> Any:
     session = db.session()
-    require_admin(session, actor(), "change the strategy tree")
+    require(may_administer(session, actor(), None, "change the strategy tree"))
     parent = None
     if data["parent_id"] is not None:
         parent = session.get(StrategyNode, data["parent_id"])
@@ -342,7 +362,7 @@ def list_delegations() -> Any:
     session = db.session()
     user = actor()
     stmt = select(Delegation).order_by(Delegation.id)
-    if not is_admin(session, user):
+    if not administers(session, user, None):
         stmt = stmt.where(
             or_(Delegation.principal_id == user.id, Delegation.delegate_id == user.id)
         )
@@ -386,7 +406,8 @@ def withdraw_delegation(ident: int) -> Any:
     user = actor()
     delegation = session.get(Delegation, ident)
     visible = delegation is not None and (
-        user.id in (delegation.principal_id, delegation.delegate_id) or is_admin(session, user)
+        user.id in (delegation.principal_id, delegation.delegate_id)
+        or manages_user(session, user, delegation.principal)
     )
     if not visible:
         raise Refused(404, f"no delegation {ident}")

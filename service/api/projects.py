@@ -112,8 +112,10 @@ def create_project(data: dict[str, Any]) -> Any:
         code=data["code"],
         name=data["name"],
         fiscal_year=fiscal_year(session, data["fiscal_year"]),
-        owner_unit=get_unit(session, data["owner_unit_id"], "owner_unit_id"),
-        responsible_unit=get_unit(session, data["responsible_unit_id"], "responsible_unit_id"),
+        owner_unit=get_unit(session, data["owner_unit_id"], "owner_unit_id", user=user),
+        responsible_unit=get_unit(
+            session, data["responsible_unit_id"], "responsible_unit_id", user=user
+        ),
         kind=data["kind"],
         approved_budget=data["approved_budget"],
         **texts,

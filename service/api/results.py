@@ -103,9 +103,8 @@ def assign(data: dict[str, Any], ident: int) -> Any:
     except Refused:
         raise Refused(404, f"no step {ident}") from None
     assert step is not None
-    result = operations.assign_result(
-        session, user, step, get_unit(session, data["unit_id"], "unit_id")
-    )
+    unit = get_unit(session, data["unit_id"], "unit_id", within=step.project.owner_unit)
+    result = operations.assign_result(session, user, step, unit)
     session.commit()
     return _present(session, result)
 

@@ -20,7 +20,7 @@ from service.core.sql import dialect_of, in_ids, not_in_ids
 from service.evaluations.models import Evaluation
 from service.kpis.models import Kpi
 from service.org.models import OrgUnit, Role, User
-from service.org.scope import unit_filter, unit_ids_in_scope
+from service.org.scope import active_roles, in_scope, unit_filter, unit_ids_in_scope
 from service.projects.models import (
     PlanStep,
     Project,
@@ -158,9 +158,32 @@ def get_project(session: Session, user: User, ident: int) -> Project:
     return project
 
 
-def get_unit(session: Session, ident: int, field: str) -> OrgUnit:
-    """A unit named in the input, or Refused(422) naming the field."""
+def get_unit(
+    session: Session,
+    ident: int,
+    field: str,
+    *,
+    user: User | None = None,
+    within: OrgUnit | None = None,
+) -> OrgUnit:
+    """A unit named in the input, or Refused(422) naming the field. With `user`, a unit they
+    may not name (neither in their scope nor above one of their units) and, with `within`, a
+    unit outside that subtree, are refused exactly as a unit that does not exist: a later
+    refusal naming the unit would tell anyone the name of any unit by its id."""
     unit = session.get(OrgUnit, ident)
-    if unit is None or unit.withdrawn_at is not None:
+    if (
+        unit is None
+        or unit.withdrawn_at is not None
+        or (within is not None and not unit.path.startswith(within.path))
+        or (user is not None and not may_name_unit(session, user, unit))
+    ):
         raise Refused(422, f"no org unit {ident}", fields={field: "no such unit"})
     return unit
+
+
+def may_name_unit(session: Session, user: User, unit: OrgUnit) -> bool:
+    """The unit is in the user's scope, or above a unit they hold a role in (the district
+    of a division's officer: it owns the projects they register)."""
+    if in_scope(session, user, unit):
+        return True
+    return any(unit.id in a.unit.ancestor_ids for a in active_roles(session, user))

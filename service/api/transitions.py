@@ -79,7 +79,7 @@ def acting_for(session: Session, user: User) -> User | None:
         )
     principal = session.get(User, int(header))
     if principal is None:
-        raise Refused(403, f"{user.name} holds no delegation from user {header} today")
+        raise engine.no_delegation(int(header))
     return principal
 
 

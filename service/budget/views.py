@@ -162,7 +162,9 @@ def create() -> Response | tuple[str, int]:
         recipient = session().get(OrgUnit, int(form["recipient_unit_id"] or 0))
         if project is None or project not in _district_projects():
             raise Refused(422, "choose a project", fields={"project_id": "choose a project"})
-        if recipient is None:
+        # A unit outside the project's district is answered as a missing one: the
+        # operation's refusal would name it, and so tell any unit's name by its id.
+        if recipient is None or not recipient.path.startswith(project.owner_unit.path):
             raise Refused(
                 422, "choose a recipient", fields={"recipient_unit_id": "choose a recipient"}
             )

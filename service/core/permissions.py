@@ -94,3 +94,64 @@ def inherited_limit(unit: OrgUnit) -> tuple[object, int]:
             return node.approval_limit, node.approvals_required or 2
         node = node.parent
     return None, 1
+
+
+# ---- administration ----------------------------------------------------------------------------
+#
+# Admin rights flow down from the unit where admin is granted, like every role's: an admin of a
+# district manages that district's subtree (its units, their limits, the roles granted in
+# them), never a unit beside or above it. The things of the whole tree (fiscal years, the
+# strategy tree, reminder rules, failed notifications, rollups, API tokens, roles that reach
+# the whole tree) belong to the admins of a root unit. Pages, the API and the operations all
+# ask `administers`.
+
+
+def administers(session: Session, user: User, unit: OrgUnit | None) -> bool:
+    """Whether `user` holds admin on `unit` or on one of its ancestors; for `unit` None (the
+    things of the whole tree), whether `user` holds admin on a root unit."""
+    from service.org.scope import active_roles
+
+    admin = [a for a in active_roles(session, user) if a.role is Role.ADMIN]
+    if unit is None:
+        return any(a.unit.parent_id is None for a in admin)
+    line = set(unit.ancestor_ids or [unit.id])
+    return any(a.unit_id in line for a in admin)
+
+
+def is_admin_anywhere(session: Session, user: User) -> bool:
+    """Admin somewhere: may open the administration, which shows what they administer."""
+    from service.org.scope import role_names
+
+    return Role.ADMIN in role_names(session, user)
+
+
+def may_administer(session: Session, user: User, unit: OrgUnit | None, what: str) -> Answer:
+    """`administers`, with a reason that names no unit (a unit out of reach is not named)."""
+    if administers(session, user, unit):
+        return ALLOW
+    if unit is None:
+        return deny(f"only an admin of the whole organisation may {what}")
+    return deny(f"only an admin of this unit or one above it may {what}")
+
+
+def manages_user(session: Session, admin: User, user: User) -> bool:
+    """Whether `admin` may manage `user`'s account (deactivate it, see its e-mail, set up its
+    delegations): an admin of the whole tree always; another admin when every role `user`
+    holds lies in a unit they administer (so nobody above or beside them, and nobody without
+    a role: such an account may yet be anyone's)."""
+    if administers(session, admin, None):
+        return True
+    held = [a for a in user.roles if a.withdrawn_at is None]
+    return bool(held) and all(administers(session, admin, a.unit) for a in held)
+
+
+def may_grant(session: Session, admin: User, role: Role, unit: OrgUnit) -> Answer:
+    """Whether `admin` may grant (or withdraw) `role` at `unit`: an admin of `unit`, and for a
+    role that reaches the whole tree (an evaluator's, an admin's at a root) an admin of the
+    whole tree."""
+    from service.org.scope import TREE_WIDE
+
+    reaches_everything = role in TREE_WIDE or (role is Role.ADMIN and unit.parent_id is None)
+    return may_administer(
+        session, admin, None if reaches_everything else unit, f"grant the {role.value} role there"
+    )

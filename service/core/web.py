@@ -42,7 +42,22 @@ def current_language() -> str:
     return str(g.lang)
 
 
+#: What anyone may read, and any cache may keep: the public pages and the static files.
+#: Everything else (the signed-in pages, the API, the health details) is stored nowhere.
+STORABLE_BLUEPRINTS = frozenset({"public"})
+STORABLE_ENDPOINTS = frozenset({"static"})
+
+
+def storable(endpoint: str | None, blueprint: str | None) -> bool:
+    """Whether a browser or a shared cache may store the answer of `endpoint`."""
+    return endpoint in STORABLE_ENDPOINTS or blueprint in STORABLE_BLUEPRINTS
+
+
 def _security_headers(response: Response) -> Response:
+    if not storable(request.endpoint, request.blueprint):
+        # A private page or answer must not be kept by the browser (back button after
+        # signing out, a shared computer) nor by any proxy on the way.
+        response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")

@@ -20,6 +20,7 @@ from service.core.sql import matches_text
 from service.core.translate import gettext as _
 from service.evaluations.models import Evaluation
 from service.evaluations.operations import open_evaluation
+from service.evaluations.permissions import can_see_score
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi
 from service.org.models import OrgUnit, Role, UnitKind
@@ -249,7 +250,12 @@ def kpi(kpi_id: int) -> str:
         (by_quarter[q] for q in (4, 3, 2, 1) if q in by_quarter and by_quarter[q].value), None
     )
     rows: list[dict[str, Any]] = [
-        {"quarter": q, "result": by_quarter.get(q), "evaluation": evaluations.get(q)}
+        {
+            "quarter": q,
+            "result": by_quarter.get(q),
+            "evaluation": evaluations.get(q),
+            "score_shown": q in evaluations and can_see_score(session(), actor(), evaluations[q]),
+        }
         for q in (1, 2, 3, 4)
     ]
     return render_template(

@@ -94,11 +94,28 @@ def workers_status(app: Flask) -> dict[str, Any]:
 
 @bp.route("/healthz/workers")
 def health() -> ResponseReturnValue:
-    """Worker health as JSON; 503 when the broker cannot be reached. No login needed."""
-    status = workers_status(current_app._get_current_object())  # type: ignore[attr-defined]
+    """Worker health as JSON; 503 when the broker cannot be reached. No login needed for
+    the status alone ({"status": "ok"|"error"}); the details (queues and their depths,
+    worker names, the outbox, notifications, broker errors) only for a signed-in admin of
+    the whole tree: they map the deployment for anyone else."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not _sees_details():
+        ok = bool(_broker(app.extensions["celery"])["reachable"])
+        return jsonify(status="ok" if ok else "error"), 200 if ok else 503
+    status = workers_status(app)
     ok = status["broker"]["reachable"]
     status["status"] = "ok" if ok else "error"
     return jsonify(status), 200 if ok else 503
+
+
+def _sees_details() -> bool:
+    from flask_login import current_user
+
+    from service.core.permissions import administers
+
+    if not (current_user and current_user.is_authenticated):
+        return False
+    return administers(db.session(), current_user._get_current_object(), None)
 
 
 @bp.cli.command("workers-status")

@@ -108,14 +108,15 @@ def create_delegation(
     reason: str = "",
 ) -> Delegation:
     """Let `delegate` act for `principal` from `starts_on` to `ends_on` (Bangkok days).
-    The principal delegates their own authority, or an admin sets it up.
+    The principal delegates their own authority, or an admin who manages the principal's
+    account sets it up (service.core.permissions.manages_user).
 
     Raises OrgError for a reversed period or a delegation to oneself, PermissionError when
     the actor may not.
     """
-    from service.core.permissions import holds_anywhere
+    from service.core.permissions import manages_user
 
-    if actor.id != principal.id and not holds_anywhere(session, actor, Role.ADMIN):
+    if actor.id != principal.id and not manages_user(session, actor, principal):
         raise PermissionError("only the person themselves or an admin may delegate")
     if principal.id == delegate.id:
         raise OrgError("a delegation goes to someone else")
@@ -137,9 +138,11 @@ def create_delegation(
 def withdraw_delegation(session: Session, actor: User, delegation: Delegation) -> Delegation:
     """End a delegation now (it is kept, stamped withdrawn)."""
     from service.core.db import utcnow
-    from service.core.permissions import holds_anywhere
+    from service.core.permissions import manages_user
 
-    if actor.id != delegation.principal_id and not holds_anywhere(session, actor, Role.ADMIN):
+    if actor.id != delegation.principal_id and not manages_user(
+        session, actor, delegation.principal
+    ):
         raise PermissionError("only the person themselves or an admin may withdraw it")
     if delegation.withdrawn_at is None:
         delegation.withdrawn_at = utcnow()

@@ -11,8 +11,10 @@ from sqlalchemy.sql.elements import True_
 
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
 
-# Roles whose holders see the whole tree: evaluators evaluate every unit, admins manage it.
-TREE_WIDE = frozenset({Role.EVALUATOR, Role.ADMIN})
+# Roles whose holders see the whole tree wherever they are granted: evaluators evaluate every
+# unit. An admin sees the whole tree only when granted at a root unit (see `tree_wide`); an
+# admin granted lower down sees and manages that unit's subtree.
+TREE_WIDE = frozenset({Role.EVALUATOR})
 
 
 _ROLES_KEY = "tidtam.active_roles"
@@ -58,19 +60,27 @@ event.listen(Session, "after_commit", _forget_roles)
 event.listen(Session, "after_soft_rollback", _forget_roles)
 
 
+def tree_wide(assignment: RoleAssignment) -> bool:
+    """Whether `assignment` reaches the whole tree: an evaluator's anywhere, an admin's at a
+    root unit (one without a parent)."""
+    if assignment.role in TREE_WIDE:
+        return True
+    return assignment.role is Role.ADMIN and assignment.unit.parent_id is None
+
+
 def role_names(session: Session, user: User) -> set[Role]:
     return {assignment.role for assignment in active_roles(session, user)}
 
 
 def sees_everything(session: Session, user: User) -> bool:
-    return bool(role_names(session, user) & TREE_WIDE)
+    return any(tree_wide(a) for a in active_roles(session, user))
 
 
 def unit_filter(session: Session, user: User, unit: Any = OrgUnit) -> ColumnElement[bool]:
     """A SQL condition, true for rows of `unit` (OrgUnit or an alias of it) in the user's
     scope: the subtrees of their role units, or everything for tree-wide roles."""
     assignments = active_roles(session, user)
-    if any(a.role in TREE_WIDE for a in assignments):
+    if any(tree_wide(a) for a in assignments):
         return true()
     prefixes = sorted({a.unit.path for a in assignments})
     if not prefixes:
@@ -103,7 +113,7 @@ def unit_ids_in_scope(session: Session, user: User) -> list[int] | None:
 def in_scope(session: Session, user: User, unit: OrgUnit) -> bool:
     """True when `unit` lies in the subtree of one of the user's role units."""
     for assignment in active_roles(session, user):
-        if assignment.role in TREE_WIDE or unit.path.startswith(assignment.unit.path):
+        if tree_wide(assignment) or unit.path.startswith(assignment.unit.path):
             return True
     return False
 

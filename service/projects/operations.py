@@ -243,7 +243,7 @@ def assign_result(session: Session, actor: User, step: PlanStep, unit: OrgUnit) 
     if not allowed:
         raise Refused(403, allowed.reason)
     if not unit.path.startswith(project.owner_unit.path):
-        raise Refused(422, f"{unit.name_th} is not under {project.owner_unit.name_th}")
+        raise Refused(422, f"no org unit {unit.id} under the project's owning unit")
     existing = session.scalar(
         select(StepResult).where(StepResult.step_id == step.id, StepResult.unit_id == unit.id)
     )

@@ -33,6 +33,7 @@ from service.core.progress import (
     planned_progress,
 )
 from service.evaluations.models import Evaluation, EvaluationState
+from service.evaluations.permissions import score_shown
 from service.kpis.models import Kpi, KpiQuarterResult, kpi_project
 from service.org.models import OrgUnit
 from service.projects.models import (
@@ -163,6 +164,10 @@ class ProjectPage:
     #: rows of everything on the page (the page links to its history instead).
     full_history: bool = True
     history_count: int = 0
+    #: The reader's `sees_unpublished_scores` answer for the project's responsible unit:
+    #: False (the public page, the print view of the public, a school) shows published
+    #: scores only.
+    unpublished_shown: bool = False
 
     @property
     def behind(self) -> bool:
@@ -181,6 +186,10 @@ class ProjectPage:
         """The latest published quarter (the legacy page's 'สยป. ประเมินโครงการ' line)."""
         published = [e for e in self.evaluations if e.state is EvaluationState.PUBLISHED]
         return max(published, key=lambda e: e.quarter) if published else None
+
+    def shows_score(self, evaluation: Evaluation) -> bool:
+        """Whether the page shows `evaluation`'s score, sub-scores, comment and evaluator."""
+        return score_shown(evaluation, self.unpublished_shown)
 
 
 def _strategy_paths(session: Session, project: Project) -> list[list[StrategyNode]]:
@@ -380,14 +389,23 @@ def time_in_states(
 
 
 def build_project_page(
-    session: Session, project: Project, today: date, now: datetime, full_history: bool = True
+    session: Session,
+    project: Project,
+    today: date,
+    now: datetime,
+    full_history: bool = True,
+    unpublished_shown: bool = False,
 ) -> ProjectPage:
     """Everything the project page shows about `project`, as of `today` (a Bangkok day) and
     `now` (the instant open states are measured to). Reads only.
 
     Without `full_history`, the states of the project itself only, and a count of the audit
     rows of all its parts: a busy project has hundreds, which belong on its history page
-    rather than on the page a school clerk opens on a phone."""
+    rather than on the page a school clerk opens on a phone.
+
+    `unpublished_shown` is the reader's `sees_unpublished_scores` answer for the project's
+    responsible unit (service.evaluations.permissions); without it, evaluations not yet
+    published are listed without their score, sub-scores, comment or evaluator."""
     steps = _step_rows(session, project, today)
     plans = [row.plan for row in steps]
     actual = actual_progress((row.step.weight, row.completion) for row in steps)
@@ -440,6 +458,7 @@ def build_project_page(
         audit_entries=entries,
         full_history=full_history,
         history_count=history_count,
+        unpublished_shown=unpublished_shown,
     )
     page.trails = _trails(page, time_in_states(entries, now))
     return page

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
+from sqlalchemy import select
 
 from service.core.charts import (
     STATUS_COLOURS,
@@ -23,8 +24,9 @@ from service.core.charts import (
 )
 from service.core.fiscal import local_today
 from service.core.web import current_language
+from service.evaluations.permissions import sees_unpublished_scores
 from service.extensions import db
-from service.org.models import User
+from service.org.models import OrgUnit, User
 from service.projects.models import Project
 from service.projects.page import ProjectPage, build_project_page
 from service.projects.queries import sees_project
@@ -55,10 +57,25 @@ class PageCharts:
     timeline_narrow: Timeline
 
 
-def page_for(project: Project, full_history: bool = True) -> ProjectPage:
+def page_for(
+    project: Project, full_history: bool = True, reader: User | None = None
+) -> ProjectPage:
+    """The page of `project` as `reader` sees it (None: the public, who see published
+    evaluation scores only)."""
+    session = db.session()
     return build_project_page(
-        db.session(), project, local_today(), datetime.now(UTC), full_history=full_history
+        session,
+        project,
+        local_today(),
+        datetime.now(UTC),
+        full_history=full_history,
+        unpublished_shown=sees_unpublished_scores(session, reader, project.responsible_unit),
     )
+
+
+def signed_in_reader() -> User:
+    user: User = current_user._get_current_object()
+    return user
 
 
 def charts_for(page: ProjectPage) -> PageCharts:
@@ -81,8 +98,9 @@ def charts_for(page: ProjectPage) -> PageCharts:
 
 def render_project(template: str, project: Project, public: bool, full_history: bool = True) -> str:
     """`template` (the page, the public page, the print view or the history) for
-    `project`; the pages themselves (not `full_history`) link to the history instead."""
-    page = page_for(project, full_history)
+    `project`; the pages themselves (not `full_history`) link to the history instead.
+    The public ones (`public`) show what anyone may see, whoever is signed in."""
+    page = page_for(project, full_history, reader=None if public else signed_in_reader())
     return render_template(
         template,
         page=page,
@@ -136,20 +154,40 @@ def work_for(page: ProjectPage) -> Work:
 @bp.route("/projects/<int:project_id>")
 @login_required
 def page(project_id: int) -> ResponseReturnValue:
-    parts = _parts(project_id)
+    parts = _parts(project_id, _sees_unpublished_scores(project_id))
     if parts is None:
         abort(404)
     return render_template("projects/page.html", title=parts["title"], body=parts["body"])
 
 
-def _parts(project_id: int) -> dict[str, Markup] | None:
+def _sees_unpublished_scores(project_id: int) -> bool:
+    """`sees_unpublished_scores` of the reader for the project's responsible unit (False
+    for a project that does not exist), in one query besides the reader's roles."""
+    session = db.session()
+    unit = session.scalar(
+        select(OrgUnit)
+        .join(Project, Project.responsible_unit_id == OrgUnit.id)
+        .where(Project.id == project_id)
+    )
+    return unit is not None and sees_unpublished_scores(session, signed_in_reader(), unit)
+
+
+def _parts(project_id: int, unpublished: bool) -> dict[str, Markup] | None:
     """The project page's title and its body below the menu (everything it shows and what
-    the reader may do); None when the reader may not see the project."""
+    the reader may do); None when the reader may not see the project. `unpublished`: the
+    reader sees evaluation scores not yet published."""
     session = db.session()
     project = session.get(Project, project_id)
-    if project is None or not sees_project(session, current_user._get_current_object(), project):
+    if project is None or not sees_project(session, signed_in_reader(), project):
         return None
-    shown = page_for(project, full_history=False)
+    shown = build_project_page(
+        session,
+        project,
+        local_today(),
+        datetime.now(UTC),
+        full_history=False,
+        unpublished_shown=unpublished,
+    )
     body = Markup(  # a template's output: escaped as it was rendered
         render_template(
             "projects/_page.html",
@@ -168,7 +206,8 @@ def _parts(project_id: int) -> dict[str, Markup] | None:
 def history(project_id: int) -> ResponseReturnValue:
     """Every state of the project, its results, budget and evaluations, and the audit trail."""
     project = visible_project_or_404(project_id)
-    return render_template("projects/history.html", page=page_for(project), public=False)
+    page = page_for(project, reader=signed_in_reader())
+    return render_template("projects/history.html", page=page, public=False)
 
 
 @bp.route("/projects/<int:project_id>/print")

@@ -248,13 +248,21 @@ class Option:
 def resolve_principal(session: Session, actor: User, acting_for: User | None, today: date) -> User:
     """`acting_for` when the actor holds a delegation from them today, else the actor.
 
-    Raises Refused(403) when the actor claims a delegation they do not hold.
+    Raises Refused(403) when the actor claims a delegation they do not hold
+    (`no_delegation`: the answer names the principal by id only).
     """
     if acting_for is None or acting_for.id == actor.id:
         return actor
     if any(p.id == acting_for.id for p in principals_on(session, actor, today)):
         return acting_for
-    raise Refused(403, f"{actor.name} holds no delegation from {acting_for.name} today")
+    raise no_delegation(acting_for.id)
+
+
+def no_delegation(principal_id: int) -> Refused:
+    """The refusal of acting for user `principal_id` without a delegation from them today:
+    the same whether that user exists or not, and naming nobody (a caller must not learn
+    people's names, or who exists, by trying ids)."""
+    return Refused(403, f"the caller holds no delegation from user {principal_id} today")
 
 
 def _state(obj: Any) -> str:
