@@ -36,7 +36,7 @@ BOUNDS: dict[str, dict[str, int]] = {
         "/api/v1/evaluations": 4,
     },
     "school": {
-        PROJECT: 28,
+        PROJECT: 29,
         "/school": 9,
         "/api/v1/projects": 4,
         "/api/v1/results": 5,
@@ -45,7 +45,7 @@ BOUNDS: dict[str, dict[str, int]] = {
         "/api/v1/evaluations": 5,
     },
     "evaluator": {
-        PROJECT: 26,
+        PROJECT: 27,
         "/dashboard": 8,
         "/school": 9,
         "/api/v1/projects": 4,

@@ -10,7 +10,6 @@ from flask import Blueprint, Response, abort, current_app, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
-from sqlalchemy import select
 
 from service.core.charts import (
     STATUS_COLOURS,
@@ -26,7 +25,7 @@ from service.core.fiscal import local_today
 from service.core.web import current_language
 from service.evaluations.permissions import sees_unpublished_scores
 from service.extensions import db
-from service.org.models import OrgUnit, User
+from service.org.models import User
 from service.projects.models import Project
 from service.projects.page import ProjectPage, build_project_page
 from service.projects.queries import sees_project
@@ -154,32 +153,22 @@ def work_for(page: ProjectPage) -> Work:
 @bp.route("/projects/<int:project_id>")
 @login_required
 def page(project_id: int) -> ResponseReturnValue:
-    parts = _parts(project_id, _sees_unpublished_scores(project_id))
+    parts = _parts(project_id)
     if parts is None:
         abort(404)
     return render_template("projects/page.html", title=parts["title"], body=parts["body"])
 
 
-def _sees_unpublished_scores(project_id: int) -> bool:
-    """`sees_unpublished_scores` of the reader for the project's responsible unit (False
-    for a project that does not exist), in one query besides the reader's roles."""
-    session = db.session()
-    unit = session.scalar(
-        select(OrgUnit)
-        .join(Project, Project.responsible_unit_id == OrgUnit.id)
-        .where(Project.id == project_id)
-    )
-    return unit is not None and sees_unpublished_scores(session, signed_in_reader(), unit)
-
-
-def _parts(project_id: int, unpublished: bool) -> dict[str, Markup] | None:
+def _parts(project_id: int) -> dict[str, Markup] | None:
     """The project page's title and its body below the menu (everything it shows and what
-    the reader may do); None when the reader may not see the project. `unpublished`: the
-    reader sees evaluation scores not yet published."""
+    the reader may do); None when the reader may not see the project."""
     session = db.session()
     project = session.get(Project, project_id)
-    if project is None or not sees_project(session, signed_in_reader(), project):
+    reader = signed_in_reader()
+    if project is None or not sees_project(session, reader, project):
         return None
+    # The page shows the responsible unit anyway: asking about it here costs no statement.
+    unpublished = sees_unpublished_scores(session, reader, project.responsible_unit)
     shown = build_project_page(
         session,
         project,
