@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask, Response
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -229,3 +230,40 @@ def test_fifty_concurrent_exports_leave_no_transaction_open(served: Served) -> N
     assert _transactions_left_open(served) == 0
     refused = [o for o in outcomes if o.startswith(("3", "5", "HEAD 3", "HEAD 5", "failed"))]
     assert not refused, outcomes
+
+
+def connection_killing_app() -> Flask:
+    """The app, whose database connection dies after each answer is made and before the
+    request's session is closed (as when PostgreSQL is restarted or kills the backend)."""
+    from service import create_app
+    from service.core.db import db
+
+    app = create_app()
+
+    @app.after_request
+    def kill_the_connection(response: Response) -> Response:
+        session = db.session()
+        if db.engine.dialect.name == "postgresql":
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            killer = make_engine(app.config["DATABASE_URL"])
+            with killer.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            killer.dispose()
+        else:
+            session.connection().connection.dbapi_connection.close()  # type: ignore[union-attr]
+        return response
+
+    return app
+
+
+def test_a_connection_dying_before_teardown_gives_the_apps_answer(served: Served) -> None:
+    log = served.log.with_name("killing-web.log")
+    with _gunicorn(served.env, log, "tests.test_export_safety:connection_killing_app()") as base:
+        for _ in range(6):  # more than the workers, so that each meets a dead connection
+            answer = requests.get(base + "/public/projects?year=2566", timeout=30)
+            assert answer.status_code == 200, answer.text[:300]
+            assert "Content-Security-Policy" in answer.headers
+            assert "<html" in answer.text.lower()
+        problem = requests.get(base + "/api/v1/nothing-here", timeout=30)
+        assert problem.status_code == 404
+        assert problem.headers["Content-Type"] == "application/problem+json"
