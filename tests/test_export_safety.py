@@ -12,6 +12,7 @@ Each test starts the real app under gunicorn (as `make web` does) on a database 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -230,6 +231,22 @@ def test_fifty_concurrent_exports_leave_no_transaction_open(served: Served) -> N
     assert _transactions_left_open(served) == 0
     refused = [o for o in outcomes if o.startswith(("3", "5", "HEAD 3", "HEAD 5", "failed"))]
     assert not refused, outcomes
+
+
+def test_an_over_long_request_line_is_answered_in_problem_json(served: Served) -> None:
+    for path in ("/api/v1/projects?q=", "/public/projects?q="):
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+            line = f"GET {path}{'a' * 9000} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            sock.sendall(line.encode())
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 414"), head
+        assert b"content-type: application/problem+json" in head.lower(), head
+        problem = json.loads(body)
+        assert problem["status"] == 414
+        assert problem["title"] == "URI Too Long"
 
 
 def connection_killing_app() -> Flask:
