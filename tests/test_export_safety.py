@@ -26,17 +26,24 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask, Response
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from service.core.db import make_engine
+from service.core.export import rows_in_chunks
+from service.dashboard import queries
+from service.org.models import User
 from tests.conftest import DEMO_PASSWORDS, app_environment, create_database, drop_database
+from tests.project_data import make_project, unit, year
 from tests.stack import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -284,3 +291,26 @@ def test_a_connection_dying_before_teardown_gives_the_apps_answer(served: Served
         problem = requests.get(base + "/api/v1/nothing-here", timeout=30)
         assert problem.status_code == 404
         assert problem.headers["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("sort", ["code", "-name", "actual", "-gap", "-approved", "unit"])
+@pytest.mark.parametrize("public", [False, True])
+def test_rows_read_a_chunk_at_a_time_keep_the_listings_order(
+    app: Flask, session: Session, sort: str, public: bool
+) -> None:
+    for n, budget in enumerate(["300.00", "100.00", "200.00", "100.00", "0.00"]):
+        make_project(session, owner=unit(session, "50230700"), name=f"เรียง {n}", budget=budget)
+    session.flush()
+    officer = session.scalar(select(User).where(User.email == OFFICER))
+    reader = None if public else officer
+    filters = queries.Filters(year=year(session), sort=sort.lstrip("-"), descending="-" in sort)
+    today = date(2023, 6, 1)
+    with app.app_context():
+        listing = queries.project_listing(
+            session, reader, filters, today, public_only=public, page_size=10_000
+        )
+        ids = queries.export_ids(session, reader, filters, today, public_only=public)
+        read = partial(queries.rows_of, filters=filters, day=today)
+        exported = list(rows_in_chunks(ids, read, chunk=2))
+    assert len(exported) >= 6
+    assert exported == listing.rows
