@@ -47,11 +47,13 @@ run: demo-data
 
 ## web: gunicorn with a worker per core (measured: the pages are CPU-bound, and 2 x cores + 1
 ## workers served fewer requests a second with twice the memory); a statement is cancelled at
-## 25 s, before the worker's 30 s timeout kills the request; queries run on one core each
+## 25 s, before the worker's 30 s timeout kills the request; queries run on one core each;
+## gunicorn's sync worker answering an over-long request line in problem+json (service.ops.web_worker)
 web: $(STAMP) $(MO)
 	DATABASE_STATEMENT_TIMEOUT_MS=$${DATABASE_STATEMENT_TIMEOUT_MS:-25000} \
 	DATABASE_PARALLEL_WORKERS=$${DATABASE_PARALLEL_WORKERS:-0} \
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-$$(nproc)} --timeout 30 --access-logfile - 'service:create_app()'
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-$$(nproc)} --timeout 30 --access-logfile - \
+	  --worker-class service.ops.web_worker.ProblemWorker 'service:create_app()'
 
 worker: $(STAMP) $(MO)
 	$(BIN)/celery -A workers.app worker --loglevel INFO --concurrency $${WORKER_CONCURRENCY:-2}

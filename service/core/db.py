@@ -7,6 +7,7 @@ request or a task sees one session and commits once (operations only flush).
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger("tidtam")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -210,7 +213,24 @@ class Database:
         return engine
 
     def _remove_session(self, _exc: BaseException | None) -> None:
-        self.session.remove()
+        """Close the request's (or task's) session. A connection that died meanwhile (the
+        database restarted, the backend was killed) cannot roll back: the error is logged and
+        the connection discarded, not raised, since the answer is made already (raised here,
+        it would replace the app's answer with the server's bare 500)."""
+        registry = self.session.registry
+        if not registry.has():
+            return
+        session = registry()
+        try:
+            session.close()
+        except Exception:
+            log.warning("closing the session failed; its connection is discarded", exc_info=True)
+            try:
+                session.invalidate()
+            except Exception:
+                log.warning("discarding the session's connection failed", exc_info=True)
+        finally:
+            registry.clear()
 
     @contextmanager
     def new_session(self) -> Iterator[Session]:

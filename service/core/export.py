@@ -6,6 +6,13 @@ from a row. CSV is UTF-8 with a byte-order mark (so Excel reads Thai), amounts a
 decimals ("180000.00") and user text that would start a formula quoted. XLSX cells hold
 numbers written from the Decimal's own digits (no float) with a number format, text as text,
 and BE dates as text ("30/12/2565": a spreadsheet's date cell cannot hold a BE year).
+
+An export holds no database connection while its client reads: the view reads the keys of
+every row (ids, in order) and ends its transaction; the rows are then read a chunk at a time
+(`rows_in_chunks`), each chunk in a session of its own that is closed before its rows are
+written. A client that reads slowly, goes away mid-download or only asks for the headers
+leaves no transaction open and no connection taken (on SQLite, where every transaction
+takes the write lock, a held one stopped every other request).
 """
 
 from __future__ import annotations
@@ -16,18 +23,25 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from flask import Response, stream_with_context
 from flask_babel.speaklater import LazyString
+from sqlalchemy.orm import Session
 
+from service.core.db import db
 from service.core.thai import be_year
+
+K = TypeVar("K")
+T = TypeVar("T")
 
 Kind = Literal["text", "money", "percent", "number", "date"]
 FORMATS = ("csv", "xlsx")
 
 _NUMBER_FORMATS = {"money": "#,##0.00", "percent": "0.00", "number": "0"}
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: Rows read per short transaction of an export.
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,19 @@ def _safe_text(value: Any, kind: Kind) -> str:
     if kind == "text" and text.startswith(_FORMULA_STARTS):
         return "'" + text
     return text
+
+
+def rows_in_chunks(
+    keys: Sequence[K], read: Callable[[Session, Sequence[K]], Iterable[T]], chunk: int = CHUNK
+) -> Iterator[T]:
+    """The rows `read` finds for `keys`, `chunk` keys at a time, each chunk read in a session
+    of its own that is closed (its transaction ended, its connection returned) before any of
+    its rows is handed on. Nothing is read until the first row is asked for, and nothing is
+    held between chunks, however long the caller waits or if it never asks again."""
+    for start in range(0, len(keys), chunk):
+        with db.new_session() as session:
+            rows = list(read(session, keys[start : start + chunk]))
+        yield from rows
 
 
 def csv_lines(columns: Sequence[Column], rows: Iterable[Any]) -> Iterator[str]:
@@ -133,16 +160,21 @@ def download(
 ) -> Response:
     """A CSV (streamed) or XLSX download of the list; `filename` without extension.
 
+    `rows` must read the database in sessions of its own (`rows_in_chunks`): the request's
+    session is closed here, so that its transaction (on SQLite, the write lock) is not held
+    while the rows are read or the client downloads them.
+
     Raises ValueError for a format other than csv or xlsx.
     """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}: expected csv or xlsx")
+    db.session.close()
     if fmt == "csv":
         response = Response(
             stream_with_context(csv_lines(columns, rows)), mimetype="text/csv; charset=utf-8"
         )
-    elif fmt == "xlsx":
-        response = Response(xlsx_bytes(columns, rows, title), mimetype=_XLSX)
     else:
-        raise ValueError(f"unknown export format {fmt!r}: expected csv or xlsx")
+        response = Response(xlsx_bytes(columns, rows, title), mimetype=_XLSX)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -5,6 +5,7 @@ and exported as CSV or XLSX (`?format=csv|xlsx`, every row the reader may see)."
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
@@ -14,7 +15,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from service.core.export import FORMATS, Column, download
+from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fiscal import local_today
 from service.core.labels import label
 from service.core.translate import gettext as _
@@ -62,7 +63,7 @@ def read_filters(
     return queries.Filters(
         year=year,
         unit=unit,
-        q=args.get("q", "")[:200],
+        q=args.get("q", "").replace("\x00", "")[:200],  # no text column holds a NUL
         behind=args.get("behind") == "1",
         sort=sort,
         descending=descending,
@@ -145,7 +146,8 @@ def index() -> ResponseReturnValue:
             abort(404)
         filters = read_filters(session, user, request.args, today)
         if filters is not None:
-            rows = queries.all_rows(session, user, filters, today)
+            ids = queries.export_ids(session, user, filters, today)
+            rows = rows_in_chunks(ids, partial(queries.rows_of, filters=filters, day=today))
             return download(
                 fmt,
                 _export_name("dashboard", filters),

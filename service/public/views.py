@@ -11,11 +11,13 @@ from the browser.
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from service.core.export import FORMATS, download
+from service.core.export import FORMATS, download, rows_in_chunks
 from service.core.fiscal import local_today
 from service.core.translate import gettext as _
 from service.dashboard import queries
@@ -51,7 +53,8 @@ def project_list() -> ResponseReturnValue:
     if fmt is not None and fmt not in FORMATS:
         abort(404)
     if filters is not None and fmt is not None:
-        rows = queries.all_rows(session, None, filters, today, public_only=True)
+        ids = queries.export_ids(session, None, filters, today, public_only=True)
+        rows = rows_in_chunks(ids, partial(queries.rows_of, filters=filters, day=today))
         name = f"projects-{filters.year.be_year}"
         return download(fmt, name, listing_columns(True), rows, _("Projects"))
     listing = (
