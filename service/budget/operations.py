@@ -15,6 +15,7 @@ from service.budget.models import (
     InstallmentState,
 )
 from service.budget.permissions import above_limit, may_prepare, may_request_installment
+from service.budget.workflow import over_allocation, over_budget
 from service.org.models import OrgUnit, User
 from service.projects.models import Project
 from service.workflow.engine import Refused
@@ -45,7 +46,8 @@ def create_allocation(
     purpose: str = "",
 ) -> Allocation:
     """A draft allocation of `amount` from `project` to `recipient` (a network or school under
-    the project's district). Raises Refused(403/422)."""
+    the project's district). Raises Refused(403/422), 422 also when `amount` is more than
+    the project has left."""
     allocation = Allocation(project=project, recipient_unit=recipient, amount=_amount(amount))
     allowed = may_prepare(session, actor, allocation)
     if not allowed:
@@ -58,6 +60,11 @@ def create_allocation(
             f"{recipient.name_th} is not under {project.owner_unit.name_th}",
             fields={"recipient_unit_id": "not in the project's district"},
         )
+    too_much = over_budget(session, project, allocation.amount)
+    if too_much:
+        # Refused when asked for, not only when approved: the amount left is in the reason.
+        _forget(session, allocation)
+        raise Refused(422, too_much, fields={"amount": too_much})
     allocation.purpose = purpose.strip()
     allocation.state = AllocationState.DRAFT
     allocation.created_by_id = actor.id
@@ -93,7 +100,8 @@ def request_installment(
     session: Session, actor: User, allocation: Allocation, amount: Decimal, purpose: str = ""
 ) -> Installment:
     """A requested installment (เงินประจำงวด) against an approved allocation, asked by the
-    recipient school/network or the district. Raises Refused(403/409/422)."""
+    recipient school/network or the district. Raises Refused(403/409/422), 422 also when
+    `amount` is more than the allocation has left."""
     amount = _amount(amount)
     allowed = may_request_installment(session, actor, allocation)
     if not allowed:
@@ -104,6 +112,9 @@ def request_installment(
             f"the allocation is {allocation.state.value}, not approved",
             state=allocation.state.value,
         )
+    too_much = over_allocation(session, allocation, amount)
+    if too_much:
+        raise Refused(422, too_much, fields={"amount": too_much})
     installment = Installment(
         allocation=allocation,
         amount=amount,
