@@ -324,7 +324,9 @@ def test_more_than_is_left_is_refused_when_requested(
                 json={"amount": asked},
                 headers=headers,
             )
-        shown = problem_of(response)["detail"]
+        problem = problem_of(response)
+        assert problem["errors"] == {"amount": f"คงเหลือ {left} บาท"}
+        shown = problem["detail"]
 
     assert response.status_code == 422
     # The amount left, formatted as baht, in the reason (Thai by default).

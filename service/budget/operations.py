@@ -15,7 +15,13 @@ from service.budget.models import (
     InstallmentState,
 )
 from service.budget.permissions import above_limit, may_prepare, may_request_installment
-from service.budget.workflow import over_allocation, over_budget
+from service.budget.workflow import (
+    allocation_left,
+    allocation_refusal,
+    budget_left,
+    budget_refusal,
+    left_for_the_field,
+)
 from service.org.models import OrgUnit, User
 from service.projects.models import Project
 from service.workflow.engine import Refused
@@ -60,11 +66,15 @@ def create_allocation(
             f"{recipient.name_th} is not under {project.owner_unit.name_th}",
             fields={"recipient_unit_id": "not in the project's district"},
         )
-    too_much = over_budget(session, project, allocation.amount)
-    if too_much:
+    left = budget_left(session, project)
+    if allocation.amount > left:
         # Refused when asked for, not only when approved: the amount left is in the reason.
         _forget(session, allocation)
-        raise Refused(422, too_much, fields={"amount": too_much})
+        raise Refused(
+            422,
+            budget_refusal(allocation.amount, left, project.approved_budget),
+            fields={"amount": left_for_the_field(left)},
+        )
     allocation.purpose = purpose.strip()
     allocation.state = AllocationState.DRAFT
     allocation.created_by_id = actor.id
@@ -112,9 +122,13 @@ def request_installment(
             f"the allocation is {allocation.state.value}, not approved",
             state=allocation.state.value,
         )
-    too_much = over_allocation(session, allocation, amount)
-    if too_much:
-        raise Refused(422, too_much, fields={"amount": too_much})
+    left = allocation_left(session, allocation)
+    if amount > left:
+        raise Refused(
+            422,
+            allocation_refusal(amount, left, allocation.amount),
+            fields={"amount": left_for_the_field(left)},
+        )
     installment = Installment(
         allocation=allocation,
         amount=amount,

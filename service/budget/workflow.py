@@ -227,15 +227,22 @@ def over_budget(
     """Why an allocation of `amount` from `project` may not be asked for or approved (more
     than the project has left), or None."""
     left = budget_left(session, project, excluding)
-    if amount <= left:
-        return None
+    return None if amount <= left else budget_refusal(amount, left, project.approved_budget)
+
+
+def budget_refusal(amount: Decimal, left: Decimal, budget: Decimal) -> str:
     return _(
         "%(amount)s baht is more than the %(left)s baht left of the project's approved"
         " budget of %(budget)s",
         amount=format_baht(amount),
         left=format_baht(left),
-        budget=format_baht(project.approved_budget),
+        budget=format_baht(budget),
     )
+
+
+def left_for_the_field(left: Decimal) -> str:
+    """What an amount field says when more than is left was asked for."""
+    return _("%(left)s baht is left", left=format_baht(left))
 
 
 def _within_budget(ctx: Context) -> str | None:
@@ -388,13 +395,15 @@ def over_allocation(
     """Why an installment of `amount` may not be asked for or approved (more than the
     allocation has left), or None."""
     left = allocation_left(session, allocation, excluding)
-    if amount <= left:
-        return None
+    return None if amount <= left else allocation_refusal(amount, left, allocation.amount)
+
+
+def allocation_refusal(amount: Decimal, left: Decimal, whole: Decimal) -> str:
     return _(
         "%(amount)s baht is more than the %(left)s baht left of the allocation of %(whole)s",
         amount=format_baht(amount),
         left=format_baht(left),
-        whole=format_baht(allocation.amount),
+        whole=format_baht(whole),
     )
 
 
