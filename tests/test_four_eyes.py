@@ -381,3 +381,35 @@ def test_nobody_is_told_of_their_own_request(session: Session) -> None:
         )
     )
     assert told == {colleague.id}
+
+
+# ---- generated data follows the rule too --------------------------------------------------------
+
+
+def test_generated_money_is_approved_by_someone_else(session: Session) -> None:
+    """The synthetic data (generate-data, the bench) never has the preparer give the last
+    approval of an allocation, nor approve his own installment request."""
+    from sqlalchemy import text
+
+    from service.demo.generate import generate
+    from tests.test_generate import SMALL
+
+    generate(session, SMALL)
+    own_allocations = session.execute(
+        text(
+            "SELECT count(*) FROM allocation a JOIN approval p ON p.subject_type = 'allocation'"
+            " AND p.subject_id = a.id AND p.cancelled_at IS NULL WHERE p.approver_id ="
+            " a.created_by_id AND p.level = (SELECT max(q.level) FROM approval q"
+            " WHERE q.subject_type = 'allocation' AND q.subject_id = a.id)"
+        )
+    ).scalar()
+    own_installments = session.execute(
+        text(
+            "SELECT count(*) FROM installment i JOIN approval p ON p.subject_type ="
+            " 'installment' AND p.subject_id = i.id WHERE p.approver_id = i.requested_by_id"
+        )
+    ).scalar()
+    approved = session.execute(
+        text("SELECT count(*) FROM approval WHERE subject_type = 'allocation'")
+    ).scalar()
+    assert approved and (own_allocations, own_installments) == (0, 0)
