@@ -162,7 +162,8 @@ def test_concurrent_approvals_of_one_project_never_exceed_its_budget(race_app: F
     statuses = Counter(status for status, _body in answers)
     assert statuses == Counter({200: 3, 422: 7}), answers
     refused = [body for status, body in answers if status == 422]
-    assert all("left of the project's approved budget" in body["detail"] for body in refused)
+    # Each refusal names what is left (in Thai, the API's default language).
+    assert all("เกินยอดคงเหลือ 10,000.00 บาท" in body["detail"] for body in refused)
     with race_app.app_context():
         session = db.session()
         approved = session.scalar(

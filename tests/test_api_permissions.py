@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -46,6 +47,11 @@ def world(session: Session) -> W:
     )
     allocation = session.scalars(select(Allocation).order_by(Allocation.id)).first()
     installment = session.scalars(select(Installment).order_by(Installment.id)).first()
+    assert installment is not None
+    # The demo spends every baht; money is asked for only within what is left, so leave some
+    # for the rows that ask (the project's budget, and the first allocation's).
+    project.approved_budget += Decimal("10000.00")
+    installment.amount -= Decimal("10000.00")
     evaluation = session.scalars(select(Evaluation).order_by(Evaluation.id)).first()
     year_2567 = session.scalar(select(FiscalYear).where(FiscalYear.be_year == 2567))
     teacher = user(session, "school_a")

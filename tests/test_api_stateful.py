@@ -80,8 +80,8 @@ class WorkflowMachine(RuleBasedStateMachine):
     def may(self, role: str, name: str, item: dict[str, Any]) -> bool:
         raise NotImplementedError
 
-    def guard(self, name: str, ident: int) -> bool:
-        """True when the transition's guards let it pass now."""
+    def guard(self, name: str, ident: int, role: str) -> bool:
+        """True when the transition's guards let `role` take it now."""
         return True
 
     def expect(self, ident: int, role: str, name: str) -> tuple[int, str]:
@@ -93,7 +93,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             return 409, item["state"]
         if transition.system or not self.may(role, name, item):
             return 403, item["state"]
-        if not self.guard(name, ident):
+        if not self.guard(name, ident, role):
             return 422, item["state"]
         return 200, transition.target.value
 
@@ -140,12 +140,21 @@ class AllocationMachine(WorkflowMachine):
         self.project_id = project.id
         self.network = unit(self.session, "50230771").id
 
+    def spent(self) -> Decimal:
+        spending = ("approved", "disbursing", "completed")
+        return sum((i["amount"] for i in self.model.values() if i["state"] in spending), Decimal(0))
+
     @rule(amount=st.sampled_from(["10000.00", "20000.00", "30000.00"]))
     def create(self, amount: str) -> None:
         body = {"project_id": self.project_id, "recipient_unit_id": self.network, "amount": amount}
         response = self.post("/allocations", "officer", body)
+        if self.spent() + Decimal(amount) > self.budget:
+            # More than is left is refused when asked for.
+            assert response.status_code == 422, response.get_data(as_text=True)
+            return
         assert response.status_code == 201, response.get_data(as_text=True)
-        self.model[response.get_json()["id"]] = {"state": "draft", "amount": Decimal(amount)}
+        item = {"state": "draft", "amount": Decimal(amount), "prepared_by": {"officer"}}
+        self.model[response.get_json()["id"]] = item
 
     def sees(self, role: str, item: dict[str, Any]) -> bool:
         return role != "school_a"  # the recipient is the network, not the school
@@ -153,14 +162,19 @@ class AllocationMachine(WorkflowMachine):
     def may(self, role: str, name: str, item: dict[str, Any]) -> bool:
         return role in DISTRICT
 
-    def guard(self, name: str, ident: int) -> bool:
+    def guard(self, name: str, ident: int, role: str) -> bool:
+        item = self.model[ident]
         if name == "endorse":
             return False  # within the officer's limit one approval is enough
-        if name == "approve":
-            spending = ("approved", "disbursing", "completed")
-            spent = sum(i["amount"] for k, i in self.model.items() if i["state"] in spending)
-            return spent + self.model[ident]["amount"] <= self.budget
+        if name == "approve" and role in item["prepared_by"]:
+            return False  # four eyes: whoever prepared or submitted it never approves it
+        if name in ("submit", "approve"):
+            return self.spent() + item["amount"] <= self.budget
         return True
+
+    def applied(self, ident: int, role: str, name: str) -> None:
+        if name == "submit":
+            self.model[ident]["prepared_by"].add(role)
 
 
 class InstallmentMachine(WorkflowMachine):
@@ -179,16 +193,24 @@ class InstallmentMachine(WorkflowMachine):
             "amount": str(self.allocated),
         }
         made = self.post("/allocations", "officer", body).get_json()
-        for name in ("submit", "approve"):
-            answer = self.post(f"/allocations/{made['id']}/transitions/{name}", "approver", {})
+        for name, role in (("submit", "officer"), ("approve", "approver")):
+            answer = self.post(f"/allocations/{made['id']}/transitions/{name}", role, {})
             assert answer.status_code == 200, answer.get_data(as_text=True)
         self.allocation_id = made["id"]
+
+    def committed(self) -> Decimal:
+        states = ("approved", "paid")
+        return sum((i["amount"] for i in self.model.values() if i["state"] in states), Decimal(0))
 
     @rule(amount=st.sampled_from(["10000.00", "25000.00"]))
     def request(self, amount: str) -> None:
         response = self.post(
             f"/allocations/{self.allocation_id}/installments", "officer", {"amount": amount}
         )
+        if self.committed() + Decimal(amount) > self.allocated:
+            # More than is left is refused when asked for.
+            assert response.status_code == 422, response.get_data(as_text=True)
+            return
         assert response.status_code == 201, response.get_data(as_text=True)
         self.model[response.get_json()["id"]] = {"state": "requested", "amount": Decimal(amount)}
 
@@ -198,13 +220,12 @@ class InstallmentMachine(WorkflowMachine):
     def may(self, role: str, name: str, item: dict[str, Any]) -> bool:
         return role in DISTRICT
 
-    def guard(self, name: str, ident: int) -> bool:
+    def guard(self, name: str, ident: int, role: str) -> bool:
         if name != "approve":
             return True
-        committed = sum(
-            i["amount"] for i in self.model.values() if i["state"] in ("approved", "paid")
-        )
-        return committed + self.model[ident]["amount"] <= self.allocated
+        if role == "officer":
+            return False  # four eyes: the officer asked for every installment here
+        return self.committed() + self.model[ident]["amount"] <= self.allocated
 
 
 class ProjectMachine(WorkflowMachine):
@@ -252,7 +273,7 @@ class ProjectMachine(WorkflowMachine):
             return role == "approver"
         return role in DISTRICT
 
-    def guard(self, name: str, ident: int) -> bool:
+    def guard(self, name: str, ident: int, role: str) -> bool:
         return name not in ("submit", "lock") or self.model[ident]["planned"]
 
 

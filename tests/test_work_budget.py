@@ -98,7 +98,7 @@ def test_above_the_limit_officer_endorses_and_the_approver_approves(
     )
 
 
-def test_within_the_limit_the_officer_approves_then_installments_are_approved_and_paid(
+def test_within_the_limit_one_approval_by_another_person_then_installments_are_paid(
     login_as, client: FlaskClient, session: Session
 ) -> None:  # type: ignore[no-untyped-def]
     project = _project(session)
@@ -108,10 +108,21 @@ def test_within_the_limit_the_officer_approves_then_installments_are_approved_an
         select(Allocation).where(Allocation.project_id == project.id)
     ).one()
     _act(client, "allocation", allocation.id, "submit")
+    # Whoever prepared it never approves it (four eyes), even within the limit.
+    article = _article(client.get("/budget?lang=en").get_data(as_text=True), allocation.id)
+    assert 'data-action="approve"' not in article
+    assert "cannot approve it" in article
+    assert _act(client, "allocation", allocation.id, "approve").status_code == 422
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/budget")})
+
+    login_as("approver")
     article = _article(client.get("/budget?lang=en").get_data(as_text=True), allocation.id)
     assert 'data-action="approve"' in article and 'data-action="endorse"' not in article
     assert "one approval is enough" in article
     assert _act(client, "allocation", allocation.id, "approve").status_code == 302
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/budget")})
+
+    login_as("officer")
     response = client.post(
         f"/allocations/{allocation.id}/installments",
         data={"csrf_token": csrf_token(client, "/budget"), "amount": "10000", "next": "/budget"},
@@ -120,6 +131,10 @@ def test_within_the_limit_the_officer_approves_then_installments_are_approved_an
     installment = session.scalars(
         select(Installment).where(Installment.allocation_id == allocation.id)
     ).one()
+    assert _act(client, "installment", installment.id, "approve").status_code == 422
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/budget")})
+
+    login_as("approver")
     assert _act(client, "installment", installment.id, "approve").status_code == 302
     # Paying needs the day it was paid; without one the form comes back (422).
     refused = _act(client, "installment", installment.id, "pay")
@@ -193,7 +208,9 @@ def test_options_read_from_remembered_facts_are_the_options_read_one_by_one(
     _act(client, "allocation", endorsed.id, "submit")
     _act(client, "allocation", endorsed.id, "endorse")
     _act(client, "allocation", spent.id, "submit")
-    _act(client, "allocation", spent.id, "approve")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/budget")})
+    login_as("approver")  # whoever prepared it does not approve it
+    assert _act(client, "allocation", spent.id, "approve").status_code == 302
     session.expire_all()
     for amount, state in (
         ("10000", InstallmentState.PAID),

@@ -15,11 +15,12 @@ from service.budget.models import Allocation, AllocationState, Approval, Install
 from service.budget.operations import create_allocation, request_installment
 from service.core.fiscal import local_today
 from service.evaluations.models import EvaluationRevision
-from service.org.models import Role
+from service.org.models import Role, User
 from service.org.operations import create_delegation, create_user, grant_role
 from service.projects.models import PlanStep
 from service.projects.queries import project_progress
 from service.workflow.engine import Refused, load_workflows, options, take
+from tests.project_data import make_user
 from tests.test_workflows import (
     build_evaluation,
     build_project,
@@ -29,14 +30,22 @@ from tests.test_workflows import (
     user,
 )
 
+PREPARER = "preparer@demo.tidtam.local"
+
 
 def _allocation(session: Session, amount: str, budget: str = "1000000.00") -> Allocation:
+    """A submitted allocation prepared by a second officer of the division: the demo's officer
+    and approver, who decide on it, did not prepare it (four eyes)."""
     project = demo_project(session)
     project.approved_budget = Decimal(budget)
-    allocation = create_allocation(
-        session, user(session, "officer"), project, unit(session, "50230771"), Decimal(amount)
+    preparer = (
+        session.scalar(select(User).where(User.email == PREPARER))
+        or (make_user(session, Role.OFFICER, unit(session, "50230700"), PREPARER)[0])
     )
-    take(session, user(session, "officer"), "allocation", allocation.id, "submit")
+    allocation = create_allocation(
+        session, preparer, project, unit(session, "50230771"), Decimal(amount)
+    )
+    take(session, preparer, "allocation", allocation.id, "submit")
     return allocation
 
 
@@ -90,8 +99,10 @@ def test_requires_changes_cancels_the_approvals_given(session: Session) -> None:
 
 
 def test_approved_allocations_never_exceed_the_budget(session: Session) -> None:
-    # The demo already spends 180,000 of 180,000 on networks 71 and 72.
-    allocation = _allocation(session, "1000.00", budget="180000.00")
+    # The demo already spends 180,000 of 180,000 on networks 71 and 72; asked for while
+    # 1,000 was left, the budget was cut before the approval.
+    allocation = _allocation(session, "1000.00", budget="181000.00")
+    demo_project(session).approved_budget = Decimal("180000.00")
     with pytest.raises(Refused, match=r"more than the 0\.00 baht left") as refused:
         take(session, user(session, "officer"), "allocation", allocation.id, "approve")
     assert refused.value.status == 422
@@ -100,15 +111,18 @@ def test_approved_allocations_never_exceed_the_budget(session: Session) -> None:
 
 def test_installments_never_exceed_the_allocation(session: Session) -> None:
     allocation = _allocation(session, "40000.00")
-    officer = user(session, "officer")
+    officer, school = user(session, "officer"), user(session, "school")
     take(session, officer, "allocation", allocation.id, "approve")
-    first = request_installment(session, user(session, "school"), allocation, Decimal("30000"))
+    first = request_installment(session, school, allocation, Decimal("30000"))
     take(session, officer, "installment", first.id, "approve")
-    second = request_installment(session, officer, allocation, Decimal("10000.01"))
-    with pytest.raises(Refused, match=r"more than the 10,000\.00 baht left"):
-        take(session, officer, "installment", second.id, "approve")
-    session.refresh(second)
-    assert second.state.value == "requested"
+    # Two requests each within the 10,000 left: the second approval would exceed it.
+    second = request_installment(session, school, allocation, Decimal("10000"))
+    third = request_installment(session, school, allocation, Decimal("0.01"))
+    take(session, officer, "installment", second.id, "approve")
+    with pytest.raises(Refused, match=r"more than the 0\.00 baht left"):
+        take(session, officer, "installment", third.id, "approve")
+    session.refresh(third)
+    assert third.state.value == "requested"
 
 
 def test_installment_requests_need_an_approved_allocation(session: Session) -> None:

@@ -15,6 +15,13 @@ from service.budget.models import (
     InstallmentState,
 )
 from service.budget.permissions import above_limit, may_prepare, may_request_installment
+from service.budget.workflow import (
+    allocation_left,
+    allocation_refusal,
+    budget_left,
+    budget_refusal,
+    left_for_the_field,
+)
 from service.org.models import OrgUnit, User
 from service.projects.models import Project
 from service.workflow.engine import Refused
@@ -45,7 +52,8 @@ def create_allocation(
     purpose: str = "",
 ) -> Allocation:
     """A draft allocation of `amount` from `project` to `recipient` (a network or school under
-    the project's district). Raises Refused(403/422)."""
+    the project's district). Raises Refused(403/422), 422 also when `amount` is more than
+    the project has left."""
     allocation = Allocation(project=project, recipient_unit=recipient, amount=_amount(amount))
     allowed = may_prepare(session, actor, allocation)
     if not allowed:
@@ -57,6 +65,15 @@ def create_allocation(
             422,
             f"{recipient.name_th} is not under {project.owner_unit.name_th}",
             fields={"recipient_unit_id": "not in the project's district"},
+        )
+    left = budget_left(session, project)
+    if allocation.amount > left:
+        # Refused when asked for, not only when approved: the amount left is in the reason.
+        _forget(session, allocation)
+        raise Refused(
+            422,
+            budget_refusal(allocation.amount, left, project.approved_budget),
+            fields={"amount": left_for_the_field(left)},
         )
     allocation.purpose = purpose.strip()
     allocation.state = AllocationState.DRAFT
@@ -93,7 +110,8 @@ def request_installment(
     session: Session, actor: User, allocation: Allocation, amount: Decimal, purpose: str = ""
 ) -> Installment:
     """A requested installment (เงินประจำงวด) against an approved allocation, asked by the
-    recipient school/network or the district. Raises Refused(403/409/422)."""
+    recipient school/network or the district. Raises Refused(403/409/422), 422 also when
+    `amount` is more than the allocation has left."""
     amount = _amount(amount)
     allowed = may_request_installment(session, actor, allocation)
     if not allowed:
@@ -103,6 +121,13 @@ def request_installment(
             409,
             f"the allocation is {allocation.state.value}, not approved",
             state=allocation.state.value,
+        )
+    left = allocation_left(session, allocation)
+    if amount > left:
+        raise Refused(
+            422,
+            allocation_refusal(amount, left, allocation.amount),
+            fields={"amount": left_for_the_field(left)},
         )
     installment = Installment(
         allocation=allocation,

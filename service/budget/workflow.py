@@ -3,6 +3,11 @@
 Allocations need one approval up to the district's limit; above it they need the number of
 approvals the district configures (default 2): officers endorse, and the approver's approval
 is the last. "Requires changes" (return) cancels the approvals of the round and opens the next.
+
+Four eyes: whoever prepared or submitted an allocation, or requested an installment, never
+approves it, at any amount, neither acting for someone who may nor through a deputy acting
+for them (`_not_the_preparer`). Money above what is left is refused when it is asked for
+(created, submitted, requested: `over_budget`, `over_allocation`), not only at approval.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEntry
 from service.budget.models import (
     Allocation,
     AllocationState,
@@ -31,11 +37,15 @@ from service.budget.permissions import (
 )
 from service.core.db import utcnow
 from service.core.permissions import Answer, deny, holds_any
+from service.core.sql import in_ids
+from service.core.thai import format_baht
+from service.core.translate import gettext as _
 from service.org.models import Role
 from service.projects.models import Project
 from service.workflow.engine import (
     REASON,
     Context,
+    Guard,
     Transition,
     Workflow,
     date_field,
@@ -120,6 +130,57 @@ def _who_endorses(ctx: Context) -> Answer:
     return answer
 
 
+#: The audit actions whose actor (and whoever they acted for) prepared the object: they never
+#: approve it themselves.
+PREPARING = {
+    "allocation": ("allocation.create", "allocation.submit"),
+    "installment": ("installment.request",),
+}
+
+
+def preparers(session: Session, subject_type: str, objects: Sequence[Any]) -> dict[int, set[int]]:
+    """Who prepared or submitted each of the `subject_type` objects (by id), in one query:
+    the creator or requester on the row, and every person who created or submitted it in
+    the audit history, in any round, with whoever they acted for under a delegation."""
+    found: dict[int, set[int]] = {}
+    for obj in objects:
+        person = obj.created_by_id if subject_type == "allocation" else obj.requested_by_id
+        found[obj.id] = {person} if person is not None else set()
+    if not found:
+        return found
+    dialect = session.get_bind().dialect.name
+    for ident, person, principal in session.execute(
+        select(AuditEntry.object_id, AuditEntry.actor_id, AuditEntry.acting_for_id).where(
+            AuditEntry.object_type == subject_type,
+            in_ids(dialect, AuditEntry.object_id, list(found)),
+            AuditEntry.action.in_(PREPARING[subject_type]),
+        )
+    ):
+        found[ident].update(p for p in (person, principal) if p is not None)
+    return found
+
+
+def _not_the_preparer(subject_type: str) -> Guard:
+    """A guard: whoever prepared or submitted the object does not approve it, neither acting
+    for someone who may, nor through someone acting for them."""
+
+    def guard(ctx: Context) -> str | None:
+        known = display_facts(ctx.session, "preparers")
+        key = (subject_type, ctx.obj.id)
+        if known is not None and key in known:
+            people = known[key]
+        else:
+            people = preparers(ctx.session, subject_type, [ctx.obj])[ctx.obj.id]
+        if people & {ctx.actor.id, ctx.principal.id}:
+            return _(
+                "whoever prepared or submitted this cannot approve it: another person"
+                " who may approve must do it"
+            )
+        return None
+
+    return guard
+
+
 def _endorsement_needed(ctx: Context) -> str | None:
     if not above_limit(ctx.obj):
         return "within the officer's limit one approval is enough: approve it"
@@ -147,25 +208,48 @@ def _enough_endorsements(ctx: Context) -> str | None:
     return None
 
 
+def budget_left(session: Session, project: Project, excluding: int | None = None) -> Decimal:
+    """What is left of `project`'s approved budget: the budget less every allocation
+    approved, disbursing or completed (but the allocation `excluding`)."""
+    spending = [Allocation.project_id == project.id, Allocation.state.in_(SPENDING)]
+    if excluding is not None:
+        spending.append(Allocation.id != excluding)
+    with session.no_autoflush:  # a draft being asked for is not written by asking
+        spent = session.scalar(
+            select(func.coalesce(func.sum(Allocation.amount), 0)).where(*spending)
+        )
+    return project.approved_budget - Decimal(str(spent)).quantize(Decimal("0.01"))
+
+
+def over_budget(
+    session: Session, project: Project, amount: Decimal, excluding: int | None = None
+) -> str | None:
+    """Why an allocation of `amount` from `project` may not be asked for or approved (more
+    than the project has left), or None."""
+    left = budget_left(session, project, excluding)
+    return None if amount <= left else budget_refusal(amount, left, project.approved_budget)
+
+
+def budget_refusal(amount: Decimal, left: Decimal, budget: Decimal) -> str:
+    return _(
+        "%(amount)s baht is more than the %(left)s baht left of the project's approved"
+        " budget of %(budget)s",
+        amount=format_baht(amount),
+        left=format_baht(left),
+        budget=format_baht(budget),
+    )
+
+
+def left_for_the_field(left: Decimal) -> str:
+    """What an amount field says when more than is left was asked for."""
+    return _("%(left)s baht is left", left=format_baht(left))
+
+
 def _within_budget(ctx: Context) -> str | None:
     allocation: Allocation = ctx.obj
     project = ctx.session.get(Project, allocation.project_id)
     assert project is not None
-    spent = ctx.session.scalar(
-        select(func.coalesce(func.sum(Allocation.amount), 0)).where(
-            Allocation.project_id == project.id,
-            Allocation.state.in_(SPENDING),
-            Allocation.id != allocation.id,
-        )
-    )
-    spent = Decimal(str(spent)).quantize(Decimal("0.01"))
-    if spent + allocation.amount > project.approved_budget:
-        left = project.approved_budget - spent
-        return (
-            f"{allocation.amount:,.2f} baht is more than the {left:,.2f} baht left of the "
-            f"project's approved budget of {project.approved_budget:,.2f}"
-        )
-    return None
+    return over_budget(ctx.session, project, allocation.amount, allocation.id)
 
 
 def _lock_project(ctx: Context) -> list[tuple[type, int]]:
@@ -198,6 +282,7 @@ ALLOCATION = register(
                 A.SUBMITTED,
                 _who_prepares,
                 ("ส่งขออนุมัติ", "Submit for approval"),
+                guards=(_within_budget,),
                 effect=_stamp_submitted,
             ),
             Transition(
@@ -215,7 +300,7 @@ ALLOCATION = register(
                 A.APPROVED,
                 _who_decides,
                 ("อนุมัติ", "Approve"),
-                guards=(_enough_endorsements, _within_budget),
+                guards=(_not_the_preparer("allocation"), _enough_endorsements, _within_budget),
                 locks=_lock_project,
                 effect=lambda ctx: _add_approval(ctx, "allocation"),
             ),
@@ -277,42 +362,68 @@ def _who_approves_installment(ctx: Context) -> Answer:
     return answer
 
 
+def allocation_left(
+    session: Session, allocation: Allocation, excluding: Installment | None = None
+) -> Decimal:
+    """What is left of `allocation` for installments: its amount less its approved and paid
+    installments (but `excluding`)."""
+    known = display_facts(session, "committed")
+    if known is not None and allocation.id in known:
+        # The allocation's approved and paid installments, less this one if it is among them.
+        committed = known[allocation.id] - (
+            excluding.amount
+            if excluding is not None and excluding.state in COMMITTED
+            else Decimal("0")
+        )
+    else:
+        spending = [Installment.allocation_id == allocation.id, Installment.state.in_(COMMITTED)]
+        if excluding is not None and excluding.id is not None:
+            spending.append(Installment.id != excluding.id)
+        with session.no_autoflush:  # a request being asked for is not written by asking
+            committed = session.scalar(
+                select(func.coalesce(func.sum(Installment.amount), 0)).where(*spending)
+            )
+    return allocation.amount - Decimal(str(committed)).quantize(Decimal("0.01"))
+
+
+def over_allocation(
+    session: Session,
+    allocation: Allocation,
+    amount: Decimal,
+    excluding: Installment | None = None,
+) -> str | None:
+    """Why an installment of `amount` may not be asked for or approved (more than the
+    allocation has left), or None."""
+    left = allocation_left(session, allocation, excluding)
+    return None if amount <= left else allocation_refusal(amount, left, allocation.amount)
+
+
+def allocation_refusal(amount: Decimal, left: Decimal, whole: Decimal) -> str:
+    return _(
+        "%(amount)s baht is more than the %(left)s baht left of the allocation of %(whole)s",
+        amount=format_baht(amount),
+        left=format_baht(left),
+        whole=format_baht(whole),
+    )
+
+
 def _within_allocation(ctx: Context) -> str | None:
     installment: Installment = ctx.obj
     allocation = ctx.session.get(Allocation, installment.allocation_id)
     assert allocation is not None
     if allocation.state not in (A.APPROVED, A.DISBURSING):
         return f"the allocation is {allocation.state.value}, not approved"
-    known = display_facts(ctx.session, "committed")
-    if known is not None and allocation.id in known:
-        # The allocation's approved and paid installments, less this one if it is among them.
-        committed = known[allocation.id] - (
-            installment.amount if installment.state in COMMITTED else Decimal("0")
-        )
-    else:
-        committed = ctx.session.scalar(
-            select(func.coalesce(func.sum(Installment.amount), 0)).where(
-                Installment.allocation_id == allocation.id,
-                Installment.state.in_(COMMITTED),
-                Installment.id != installment.id,
-            )
-        )
-    committed = Decimal(str(committed)).quantize(Decimal("0.01"))
-    if committed + installment.amount > allocation.amount:
-        return (
-            f"{installment.amount:,.2f} baht is more than the {allocation.amount - committed:,.2f}"
-            f" baht left of the allocation of {allocation.amount:,.2f}"
-        )
-    return None
+    return over_allocation(ctx.session, allocation, installment.amount, installment)
 
 
 def remember_guard_facts(
     session: Session, allocations: Sequence[Allocation], installments: Sequence[Installment]
 ) -> None:
-    """Read, in two queries, what the guards of these objects' options would read one object
-    at a time: the approvals given to each allocation (every round), and each allocation's
-    approved and paid installments. For pages that list many (service.workflow.engine
-    .remember_for_display says when they are forgotten)."""
+    """Read, in a few queries, what the guards of these objects' options would read one
+    object at a time: the approvals given to each allocation (every round), each
+    allocation's approved and paid installments, and who prepared each object. For pages
+    that list many (service.workflow.engine.remember_for_display says when they are
+    forgotten)."""
     allocation_ids = sorted({a.id for a in allocations} | {i.allocation_id for i in installments})
     if not allocation_ids:
         return
@@ -336,8 +447,15 @@ def remember_guard_facts(
         .order_by(Approval.level)
     ):
         approvals[("allocation", approval.subject_id)].append(approval)
+    found = {
+        ("allocation", ident): people
+        for ident, people in preparers(session, "allocation", allocations).items()
+    }
+    for ident, people in preparers(session, "installment", installments).items():
+        found[("installment", ident)] = people
     remember_for_display(session, "committed", committed)
     remember_for_display(session, "approvals", approvals)
+    remember_for_display(session, "preparers", found)
 
 
 def _lock_allocation(ctx: Context) -> list[tuple[type, int]]:
@@ -370,7 +488,7 @@ INSTALLMENT = register(
                 I.APPROVED,
                 _who_approves_installment,
                 ("อนุมัติเงินประจำงวด", "Approve installment"),
-                guards=(_within_allocation,),
+                guards=(_not_the_preparer("installment"), _within_allocation),
                 locks=_lock_allocation,
                 effect=lambda ctx: _add_approval(ctx, "installment"),
             ),

@@ -1220,8 +1220,10 @@ class _Generator:
             if allocation_state == "submitted":
                 continue
             approved_at = submitted + DAYS[1]
+            # Four eyes: the officer who prepared it endorses at most; the approver approves.
+            first = officer if amount > APPROVAL_LIMIT else approver
             approvals.append(
-                (next(self.ids["approval"]), "allocation", allocation_id, 1, 1, officer.id, None,
+                (next(self.ids["approval"]), "allocation", allocation_id, 1, 1, first.id, None,
                  amount, approved_at, None)
             )  # fmt: skip
             if amount > APPROVAL_LIMIT:

@@ -12,8 +12,9 @@ Each rule turns the events of its kinds into (event_id, user_id) pairs in SQL:
 | evaluation.publish | officers of the project's responsible unit (a KPI's: its owner unit), nearest with officers |
 | delegation.create, delegation.withdraw | the principal and the delegate |
 
-Only active users with active (not withdrawn) roles are told. "Nearest at or above" walks up
-the unit's own chain, so an officer of another district is never chosen.
+Only active users with active (not withdrawn) roles are told, and never the person whose act
+the event reports (its actor): nobody is told of their own request. "Nearest at or above"
+walks up the unit's own chain, so an officer of another district is never chosen.
 """  # noqa: E501
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ NOTIFIED_KINDS: frozenset[str] = frozenset().union(*(rule.kinds for rule in RULE
 def event_candidates(ids: EventIds, kinds: Collection[str]) -> Select | None:
     """Candidate notifications for the events `ids` (whose kinds are `kinds`): one row per
     (event, recipient) with the columns `insert_notifications` expects, or None when no rule
-    applies to any of these kinds."""
+    applies to any of these kinds. The event's actor is never among the recipients."""
     present = set(kinds)
     parts = [rule.resolve(ids) for rule in RULES if rule.kinds & present]
     if not parts:
@@ -169,6 +170,7 @@ def event_candidates(ids: EventIds, kinds: Collection[str]) -> Select | None:
         )
         .select_from(pairs)
         .join(OutboxEvent, OutboxEvent.id == pairs.c.event_id)
+        .where(OutboxEvent.actor_id.is_(None) | (pairs.c.user_id != OutboxEvent.actor_id))
     )
 
 
