@@ -38,7 +38,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from service import api, cli
     from service.auth import views as auth_views
-    from service.core import presentation, web
+    from service.core import delivery, presentation, web
     from service.dashboard import views as dashboard_views
     from service.ops import views as ops_views
     from service.projects import views as project_views
@@ -46,6 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from service.workflow import views as workflow_views
 
     web.init_app(app)
+    delivery.init_app(app)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(workflow_views.bp)

@@ -26,4 +26,8 @@ def init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     limiter.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.session_protection = "strong"
+    # "basic", not "strong": "strong" ties a session to the browser's User-Agent and address,
+    # so a browser update or a phone changing networks signs the person out, while a thief
+    # copies the User-Agent with the cookie. Sessions end for real server-side instead: the
+    # cookie carries the user's session version, and signing out bumps it (auth/views.py).
+    login_manager.session_protection = "basic"

@@ -35,7 +35,7 @@ def test_print_view_is_a4_with_a_thai_font_and_amounts_in_words(login_as, sessio
     response = login_as("officer").get(f"/projects/{demo(session).id}/print")
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    assert 'href="/static/print.css"' in body
+    assert re.search(r'href="/static/print\.css\?v=[0-9a-f]{12}"', body)  # versioned
     assert 'class="print"' in body
     text = visible_text(body)
     assert "180,000.00 (หนึ่งแสนแปดหมื่นบาทถ้วน)" in text  # approved

@@ -180,7 +180,7 @@ class Person:
         self.page.wait_for_url(re.compile(r"/(home|school)$"))
 
     def shoot(self, name: str, *, accessible: bool = False) -> None:
-        """Screenshots at 360 and 1280 px; no sideways scrolling at 360; axe if asked."""
+        """Screenshots at 360 and 1280 px; no sideways scrolling at 360; axe at both if asked."""
         SHOTS.mkdir(parents=True, exist_ok=True)
         for width in (360, 1280):
             self.page.set_viewport_size({"width": width, "height": 900})
@@ -191,14 +191,14 @@ class Person:
                     "document.documentElement.scrollWidth - document.documentElement.clientWidth"
                 )
                 assert overflow <= 1, f"{name} scrolls sideways by {overflow}px at 360 px"
-        if accessible:
-            result = self.axe.run(self.page)
-            severe = [
-                f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-                for v in result.response["violations"]
-                if v["impact"] in SEVERE
-            ]
-            assert not severe, f"{self.role} {name}: {severe}"
+            if accessible:
+                result = self.axe.run(self.page)
+                severe = [
+                    f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+                    for v in result.response["violations"]
+                    if v["impact"] in SEVERE
+                ]
+                assert not severe, f"{self.role} {name} at {width} px: {severe}"
         assert not self.errors, self.errors
 
     def close(self) -> None:
@@ -381,3 +381,54 @@ def test_admin_pages_render_and_pass_axe(person: Any) -> None:
     ):
         admin.goto(path)
         admin.shoot(name, accessible=True)
+
+
+def _disclosure(page: Page, name: str) -> dict[str, Any]:
+    """The states Chromium gives a screen reader for the disclosure button named `name`."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+    finally:
+        cdp.detach()
+    for node in nodes:
+        role = node.get("role", {}).get("value")
+        if role == "DisclosureTriangle" and node.get("name", {}).get("value") == name:
+            return {p["name"]: p["value"].get("value") for p in node.get("properties", [])}
+    raise AssertionError(f"no disclosure button named {name}")
+
+
+def test_phone_bar_is_compact_and_its_menu_opens_with_the_keyboard(person: Any) -> None:
+    """At 360 px the bar is one line with a menu button (a <details>, no script needed); the
+    keyboard opens it and follows a link. At 1280 px the menu shows without the button."""
+    officer = person("officer")
+    officer.sign_in()
+    page = officer.page
+    page.set_viewport_size({"width": 360, "height": 780})
+    officer.goto("/dashboard")
+    box = page.locator("header.topbar").bounding_box()
+    assert box is not None and box["height"] <= 64, box
+    menu = page.get_by_role("navigation", name="เมนูหลัก")
+    button = page.locator(".bar-menu > summary")
+    assert _disclosure(page, "เมนู") == {"focusable": True, "expanded": False}
+    assert not menu.is_visible()
+    assert page.locator(".bar-menu[open]").count() == 0
+
+    _tab_to(page, ".bar-menu > summary")
+    page.keyboard.press("Enter")
+    assert menu.is_visible()
+    assert page.locator(".bar-menu[open]").count() == 1
+    assert _disclosure(page, "เมนู") == {"focusable": True, "focused": True, "expanded": True}
+    box = page.locator("header.topbar").bounding_box()
+    assert box is not None and box["height"] <= 64, "the open menu lies over the page"
+    _tab_to(page, "nav.menu a[href='/review']")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/review$"))
+    button.click()
+    officer.shoot("menu-open", accessible=True)  # axe on the open menu, at both widths
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    officer.goto("/dashboard")
+    assert menu.is_visible()
+    assert not button.is_visible()
+    box = page.locator("header.topbar").bounding_box()
+    assert box is not None and box["height"] <= 64, box
