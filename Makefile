@@ -2,9 +2,11 @@
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
-EXTRAS ?= [dev]
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every dependency at an exact version with its hashes (`make lock` writes both anew); the
+# image installs requirements.lock, without the dev extra.
+LOCK ?= requirements-dev.lock
 FLASK := $(BIN)/flask --app service
 HOST ?= 127.0.0.1
 PORT ?= 5000
@@ -12,14 +14,30 @@ PORT ?= 5000
 PO := service/translations/th/LC_MESSAGES/messages.po
 MO := $(PO:.po=.mo)
 
-.PHONY: run test lint format bench install messages migrate demo-data web worker worker-ping beat clean
+.PHONY: run test lint format bench install lock messages migrate demo-data web worker worker-ping beat clean
 
-$(STAMP): pyproject.toml
+# Exact versions (with their hashes) from the lock, then the project itself without deps.
+$(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.$(EXTRAS)'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+## lock: pin every dependency of pyproject.toml with its hashes: requirements.lock (what the
+## image runs) and requirements-dev.lock (with the dev extra: what `make install` installs).
+## Pins that still fit are kept; LOCK_ARGS=--upgrade takes the newest allowed of everything,
+## LOCK_ARGS="-P flask" of one. Commit both files.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet pip-tools
+	for extra in "" dev; do \
+		CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet \
+			--generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+			--no-emit-find-links $${extra:+--extra $$extra} $(LOCK_ARGS) \
+			--output-file requirements$${extra:+-$$extra}.lock pyproject.toml || exit 1; \
+	done
 
 $(MO): $(PO) | $(STAMP)
 	$(BIN)/python -m service.core.i18n
@@ -38,7 +56,8 @@ migrate: $(STAMP) $(MO)
 demo-data: migrate
 	$(FLASK) demo-data
 
-## run: migrate, load the demo, start web + worker + beat (Ctrl-C stops all three)
+## run: migrate, load the demo, start web + worker + beat (Ctrl-C stops all three); the
+## Procfile starts a worker or beat that exits (kombu can die with its Redis) again
 run: demo-data
 	@echo
 	@echo "  Tidtam: http://$(HOST):$(PORT)/   (Ctrl-C stops web, worker and beat)"

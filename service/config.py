@@ -117,5 +117,16 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict[s
         "REMEMBER_COOKIE_SECURE": production,
         "MAX_CONTENT_LENGTH": int(env.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Redis down: count in each process's memory (a logged warning) rather than refuse
+        # every sign-in, and go back to Redis when it answers again.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_STORAGE_OPTIONS": (
+            {"socket_connect_timeout": 1, "socket_timeout": 1} if redis_url else {}
+        ),
+        "RATELIMIT_KEY_PREFIX": env.get("CELERY_KEY_PREFIX", ""),
+        # Reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none, the
+        # client is the peer address; a header anyone can send never names the client).
+        "PROXY_FIX_X_FOR": int(env.get("PROXY_FIX_X_FOR", "0")),
         "CELERY": celery,
     }

@@ -17,13 +17,15 @@ from datetime import timedelta
 
 from flask import g, request
 from flask_login import current_user
+from flask_smorest import abort
+from limits import parse
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.auth.models import ApiToken
 from service.core.db import utcnow
 from service.core.permissions import Answer, is_admin_anywhere
-from service.extensions import csrf, db
+from service.extensions import count, csrf, db, over_limit
 from service.org.models import Role, User
 from service.org.scope import role_names
 from service.workflow.engine import Refused
@@ -32,6 +34,10 @@ TOKEN_PREFIX = "tdt_"
 # last_used_at is stamped at most this often: a script's every request need not write a row.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Unknown, revoked or malformed tokens one client address may send; beyond it every token
+#: request from that address answers 429 until the window ends (a guess that happened to be
+#: right must not get through either).
+BAD_TOKEN_LIMIT = parse("20 per minute")
 
 
 class Unauthorized(Exception):
@@ -58,6 +64,24 @@ def new_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
 
 
 def _from_token(session: Session, header: str) -> User:
+    # The peer address, or what the configured trusted proxies say it is (PROXY_FIX_X_FOR).
+    address = request.remote_addr or "unknown"
+    wait = over_limit(BAD_TOKEN_LIMIT, "api-bad-token", address)
+    if wait is not None:
+        seconds = int(wait + 0.999)
+        abort(
+            429,
+            message=f"too many bad API tokens from this address; retry in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+    try:
+        return _check_token(session, header)
+    except Unauthorized:
+        count(BAD_TOKEN_LIMIT, "api-bad-token", address)
+        raise
+
+
+def _check_token(session: Session, header: str) -> User:
     scheme, _sep, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):

@@ -55,20 +55,31 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _login_key() -> str:
-    """Failed logins are counted per client address and email together."""
+#: Failed sign-ins allowed per account (from anywhere) and per client address (to any
+#: account: guessing across many accounts is guessing too). A school or an office behind one
+#: address shares its limit, so it is higher than one person's.
+ACCOUNT_LIMIT = "10 per minute"
+ADDRESS_LIMIT = "30 per minute"
+
+
+def _failed(response: Response) -> bool:
+    """Only failed attempts count: a person signing in many times is not guessing."""
+    return response.status_code != 302
+
+
+def _account_key() -> str:
     email = (request.form.get("email") or "").strip().lower()
-    return f"login:{request.remote_addr}:{email}"
+    return f"login-account:{email}"
+
+
+def _address_key() -> str:
+    # The peer address, or what the configured trusted proxies say it is (PROXY_FIX_X_FOR).
+    return f"login-address:{request.remote_addr}"
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    "10 per minute",
-    key_func=_login_key,
-    methods=["POST"],
-    # Only failed attempts count: a person signing in many times is not guessing passwords.
-    deduct_when=lambda response: response.status_code != 302,
-)
+@limiter.limit(ACCOUNT_LIMIT, key_func=_account_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(ADDRESS_LIMIT, key_func=_address_key, methods=["POST"], deduct_when=_failed)
 def login() -> str | Response:
     if current_user.is_authenticated:
         return redirect(url_for("auth.home"))

@@ -133,15 +133,25 @@ class Mailer:
         try:
             self._connection().send_message(message)
         except (smtplib.SMTPException, OSError) as error:
-            self.close()
+            self.drop()
             raise DeliveryError(f"SMTP {self.host}:{self.port}: {error}") from error
 
     def close(self) -> None:
+        """End the session politely (QUIT): only between messages."""
         if self._smtp is not None:
             try:
                 self._smtp.quit()
             except (smtplib.SMTPException, OSError):
                 self._smtp.close()
+            self._smtp = None
+
+    def drop(self) -> None:
+        """Close the socket without QUIT. A message interrupted in the middle (a timeout, the
+        task stopped because the broker went away) must not be completed by the server while
+        a QUIT waits for its answer: its sender will not record it as sent, and it would be
+        sent again."""
+        if self._smtp is not None:
+            self._smtp.close()
             self._smtp = None
 
     def __enter__(self) -> Mailer:
@@ -153,4 +163,7 @@ class Mailer:
         _value: BaseException | None,
         _traceback: TracebackType | None,
     ) -> None:
-        self.close()
+        if _type is None:
+            self.close()
+        else:
+            self.drop()
