@@ -2,7 +2,7 @@
 folder on disk, and any other URL is refused (the service runs on closed networks and a
 print view must not make the server fetch what a user's text names).
 
-Thai needs two things WeasyPrint does not do by itself:
+Thai needs three things WeasyPrint does not do by itself:
 
 - The print stylesheet names its font with @font-face pointing at static/fonts/, whose files
   are links to the fonts Debian installs (fonts-thai-tlwg's Laksaman). Naming a family that
@@ -14,6 +14,9 @@ Thai needs two things WeasyPrint does not do by itself:
   cannot read back as both "า" and "ำ": copied text lost SARA AM. Every line holding
   Thai is therefore wrapped in a marked-content span carrying its text as /ActualText (what
   browsers' PDF printing does too), which text extraction and copying use instead.
+- WeasyPrint lays SVG text (the charts' labels) out one code point at a time, so a Thai vowel
+  or tone mark was shaped alone, after a dotted circle ("ม◌ี.ค."). SVG text is laid
+  out one Thai cluster (a letter with its marks) at a time instead.
 """
 
 from __future__ import annotations
@@ -32,6 +35,15 @@ FONT_SUFFIXES = (".ttf", ".otf", ".woff", ".woff2")
 
 #: Thai letters, vowels and marks: a line holding one gets its text as /ActualText.
 THAI = re.compile("[\u0e00-\u0e7f]")
+#: A character with the Thai marks that follow it (vowels above and below, SARA AM, tone marks).
+THAI_CLUSTER = re.compile("(?s:.)[\u0e31\u0e33-\u0e3a\u0e47-\u0e4e]*")
+
+
+class _Clusters(str):
+    """A text that iterates by Thai cluster, not by code point (for WeasyPrint's SVG text)."""
+
+    def __iter__(self) -> Any:
+        return iter(THAI_CLUSTER.findall(self))
 
 
 class RefusedURL(ValueError):
@@ -108,6 +120,27 @@ def _carry_actual_text() -> None:
     draw_text.draw_first_line = draw_first_line
 
 
+def _svg_text_by_cluster() -> None:
+    """Make WeasyPrint's SVG text place a Thai letter and its marks together. Done once."""
+    from weasyprint import svg
+
+    original = svg.text
+    if getattr(original, "by_cluster", False):
+        return
+
+    def text(drawing: Any, node: Any, font_size: float) -> Any:
+        value = node._etree_node.text
+        if value and THAI.search(value):
+            node._etree_node.text = _Clusters(value)
+        return original(drawing, node, font_size)
+
+    text.by_cluster = True  # type: ignore[attr-defined]
+    for tag, draw in list(svg.TAGS.items()):
+        if draw is original:
+            svg.TAGS[tag] = text
+    svg.text = text  # the drawing compares TAGS entries with this name
+
+
 def html_to_pdf(html: str, static_folder: str | Path) -> bytes:
     """Render `html` (a print view with root-relative static URLs) to PDF bytes.
 
@@ -116,6 +149,7 @@ def html_to_pdf(html: str, static_folder: str | Path) -> bytes:
     from weasyprint import HTML
 
     _carry_actual_text()
+    _svg_text_by_cluster()
     document = HTML(string=html, base_url=BASE_URL, url_fetcher=static_fetcher(static_folder))
     pdf: bytes = document.write_pdf()
     return pdf
