@@ -18,6 +18,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from service.budget.models import AllocationState, InstallmentState
 from service.core.fields import (  # noqa: F401 (MAX_ID and Percent are used by importers)
     MAX_ID,
+    NO_NUL,
+    Amount,
+    Day,
     DecimalString,
     Id,
     Measure,
@@ -133,7 +136,7 @@ class TransitionInput(Input):
     comment = Text(validate=validate.Length(max=5000))
     self_value = Measure()
     self_narrative = Text(validate=validate.Length(max=20000))
-    paid_on = fields.Date()
+    paid_on = Day()
 
 
 class BulkTransitionInput(TransitionInput):
@@ -235,9 +238,18 @@ class UserAdminOut(PersonOut):
 
 
 class UserCreate(Input):
-    email = Text(required=True, validate=[validate.Length(3, 255), validate.Email()])
+    email = Text(
+        required=True,
+        validate=[validate.Length(3, 255), validate.Email()],
+        metadata={"format": "email"},
+    )
     name = Text(required=True, validate=validate.Length(1, 255))
-    password = fields.String(required=True, validate=validate.Length(10, 200), load_only=True)
+    password = fields.String(
+        required=True,
+        validate=validate.Length(10, 200),
+        load_only=True,
+        metadata={"pattern": NO_NUL},
+    )
     language = fields.String(load_default="th", validate=validate.OneOf(["th", "en"]))
 
 
@@ -291,8 +303,8 @@ class DelegationOut(Output):
 class DelegationCreate(Input):
     principal_id = Id(metadata={"description": "whose authority; default: yourself"})
     delegate_id = Id(required=True)
-    starts_on = fields.Date(required=True)
-    ends_on = fields.Date(required=True)
+    starts_on = Day(required=True)
+    ends_on = Day(required=True)
     reason = Text(load_default="", validate=validate.Length(max=500))
 
     @validates_schema
@@ -393,8 +405,8 @@ class StepInput(Input):
     position = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1000))
     name = Text(required=True, validate=validate.Length(1, 5000))
     weight = Percent(required=True)
-    planned_start = fields.Date(required=True)
-    planned_end = fields.Date(required=True)
+    planned_start = Day(required=True)
+    planned_end = Day(required=True)
     responsible_unit_id = Id(allow_none=True, load_default=None)
 
 
@@ -415,7 +427,7 @@ class ReportOut(Output):
 
 
 class ReportInput(Input):
-    reported_on = fields.Date(required=True)
+    reported_on = Day(required=True)
     percent = Percent(required=True)
     narrative = Text(required=True, validate=validate.Length(1, 20000))
     problems = Text(load_default="", validate=validate.Length(max=20000))
@@ -497,7 +509,7 @@ class AllocationDetailOut(AllocationOut):
 class AllocationCreate(Input):
     project_id = Id(required=True)
     recipient_unit_id = Id(required=True)
-    amount = Money(required=True)
+    amount = Amount(required=True)
     purpose = Text(load_default="", validate=validate.Length(max=5000))
 
 
@@ -518,7 +530,7 @@ class InstallmentDetailOut(InstallmentOut):
 
 
 class InstallmentCreate(Input):
-    amount = Money(required=True)
+    amount = Amount(required=True)
     purpose = Text(load_default="", validate=validate.Length(max=5000))
 
 

@@ -108,10 +108,14 @@ def Money(**kwargs: Any) -> DecimalString:
     return DecimalString(places=2, digits=12, **kwargs)
 
 
+POSITIVE_MONEY = r"^(0*[1-9][0-9]{0,11}(\.[0-9]{1,2})?|0*\.(0[1-9]|[1-9][0-9]?))$"
+
+
 def Amount(**kwargs: Any) -> DecimalString:
-    """Baht asked for or granted: more than zero."""
+    """Baht asked for or granted: more than zero (the document's pattern says so too)."""
     kwargs.setdefault("validate", validate.Range(min=Decimal("0.01")))
-    return Money(**kwargs)
+    metadata = {"pattern": POSITIVE_MONEY, "example": "90000.00", **kwargs.pop("metadata", {})}
+    return Money(metadata=metadata, **kwargs)
 
 
 def Percent(**kwargs: Any) -> DecimalString:

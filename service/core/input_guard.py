@@ -5,7 +5,8 @@
 - Query strings, forms, upload names and path parts holding a NUL or a lone surrogate, and
   over-long query or form values, are refused with a 400 before a view or a query sees them.
 - JSON bodies nested deeper than `MAX_JSON_DEPTH` (or deep enough to exhaust Python's
-  recursion while parsing), or holding NUL or lone surrogates, are refused with a 400.
+  recursion while parsing), or holding lone surrogates, are refused with a 400 (a NUL is
+  the schema's to refuse: its 422 names the field).
 - A value the database itself refuses as too long or out of range (`DataError`) is a 422.
 
 Refusals are translated pages, and problem+json under /api/v1.
@@ -66,18 +67,19 @@ def _bad_pairs(pairs: Iterable[tuple[str, Any]], limit: int) -> str | None:
 
 
 def _json_problem(value: Any) -> str | None:
-    """Why a parsed JSON body is refused, or None; walked without recursion."""
+    """Why a parsed JSON body is refused, or None; walked without recursion. A NUL is left
+    to the schema's text fields, which name the field in their 422."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
             return gettext("The JSON body is nested too deeply.")
         if isinstance(item, str):
-            if not storable(item):
+            if not storable(item.replace("\x00", "")):
                 return gettext("The request holds characters that cannot be stored (such as NUL).")
         elif isinstance(item, dict):
             for key, inner in item.items():
-                if not storable(key):
+                if not storable(key.replace("\x00", "")):
                     return gettext(
                         "The request holds characters that cannot be stored (such as NUL)."
                     )
