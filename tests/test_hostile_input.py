@@ -228,6 +228,25 @@ class Fuzzer:
                 data = form_body({name: value, "csrf_token": token})
                 self.send(role, client, "POST", url, data=data, headers=headers)
 
+    def transitions(self, role: str, client: FlaskClient, token: str, offset: int) -> None:
+        """/actions/<workflow>/<id>/<name> for every transition of every workflow table, the
+        page door of the engine (its path names are words, not ids)."""
+        from service.workflow import engine
+
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        turn = offset
+        for workflow in engine.load_workflows().values():
+            for transition in workflow.transitions:
+                turn += 1
+                for ident in ("1", sample(HOSTILE_IDS, turn, 1)[0]):
+                    url = f"/actions/{workflow.name}/{ident}/{transition.name}"
+                    fields = {
+                        name: HOSTILE[(turn + number) % len(HOSTILE)]
+                        for number, name in enumerate(("reason", "paid_on", "next", "amount"))
+                    }
+                    data = form_body(fields | {"csrf_token": token})
+                    self.send(role, client, "POST", url, data=data, headers=headers)
+
     def api_writes(
         self, role: str, client: FlaskClient, token: str, rules: list[Rule], offset: int
     ) -> None:
@@ -276,6 +295,7 @@ def test_no_hostile_value_gives_a_server_error_or_writes_a_row(
         client, token = fuzzer.client_for(role)
         fuzzer.get_rules(role, client, gets, offset)
         fuzzer.post_rules(role, client, token, posts, offset)
+        fuzzer.transitions(role, client, token, offset)
         fuzzer.api_writes(role, client, token, api, offset)
         with capsys.disabled():
             print(f"\n{role}: {fuzzer.counts[role]} requests, {time.monotonic() - started:.0f} s")

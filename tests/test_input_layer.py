@@ -203,3 +203,13 @@ def test_the_openapi_document_says_what_the_server_refuses(client: FlaskClient) 
         pattern = schemas[name]["properties"]["amount"]["pattern"]
         assert not pattern.startswith("^-?"), name  # no negative amounts, and no zero
         assert "[1-9]" in pattern
+
+
+@pytest.mark.parametrize("raw", ["1e309", "10000000000000", "-1e400"])
+def test_workflow_decimal_fields_refuse_huge_numbers_as_input(raw: str) -> None:
+    from service.workflow.engine import date_field, decimal_field
+
+    with pytest.raises(ValueError, match="12 digits"):
+        decimal_field("amount").parse(raw)  # quantizing 1e309 raised InvalidOperation
+    with pytest.raises(ValueError):
+        date_field("paid_on").parse("9999-12-31")
