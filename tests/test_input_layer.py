@@ -213,3 +213,17 @@ def test_workflow_decimal_fields_refuse_huge_numbers_as_input(raw: str) -> None:
         decimal_field("amount").parse(raw)  # quantizing 1e309 raised InvalidOperation
     with pytest.raises(ValueError):
         date_field("paid_on").parse("9999-12-31")
+
+
+@pytest.mark.parametrize("header", ["²", "99999999999", "-1", "1e309"])
+def test_a_hostile_acting_for_header_is_a_422(
+    client: FlaskClient, session: Session, header: str
+) -> None:
+    headers = {**headers_for(session, "officer"), "X-Acting-For": header}
+    session.commit()
+    project = demo_project(session)
+    response = client.post(
+        f"/api/v1/projects/{project.id}/transitions/submit", json={}, headers=headers
+    )
+    assert response.status_code == 422, response.get_data(as_text=True)[:300]
+    assert problem_of(response)["errors"] == {"X-Acting-For": "not a user id"}
