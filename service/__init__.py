@@ -35,6 +35,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     init_extensions(app)
     celery_init_app(app)
+    from service.core import input_guard
+
+    input_guard.init_app(app)  # before any route: it installs the bounded `int` converter
 
     from service import api, cli
     from service.auth import views as auth_views

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request
 from flask import url_for as flask_url_for
 from flask_login import login_required
+from marshmallow.fields import Integer
+from marshmallow.validate import Range
 from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 from werkzeug.wrappers import Response
 
 from service.admin import operations as admin_ops
 from service.auth.models import ApiToken
+from service.core.fields import MAX_ID, BeYear, Day, Invalid, Money, value_of
 from service.core.paging import page_number, paged
 from service.core.permissions import administers, is_admin_anywhere, manages_user
 from service.core.sql import matches_text
@@ -108,16 +110,18 @@ def _run(
     return redirect(back)
 
 
-def _int(name: str, *, required: bool = True) -> int | None:
-    raw = request.form.get(name, "").strip()
-    if not raw and not required:
-        return None
+def _read(field: Any, name: str) -> Any:
+    """The form's `name` read through `field` (service.core.fields); a 422 naming it if bad."""
     try:
-        return int(raw)
-    except ValueError:
-        raise Refused(
-            422, f"{name} must be a whole number", fields={name: "a whole number"}
-        ) from None
+        return value_of(field, request.form, name)
+    except Invalid as invalid:
+        raise Refused(422, f"{name}: {invalid.message}", fields={name: invalid.message}) from None
+
+
+def _int(name: str, *, required: bool = True) -> int | None:
+    whole = Integer(required=required, validate=Range(-MAX_ID, MAX_ID))
+    found: int | None = _read(whole, name)
+    return found
 
 
 def _decision(name: str) -> bool:
@@ -245,11 +249,7 @@ def set_limit(unit_id: int) -> Response | tuple[str, int]:
     unit = _administered_unit_or_404(unit_id)
 
     def change() -> None:
-        raw = request.form.get("approval_limit", "").replace(",", "").strip()
-        try:
-            limit = Decimal(raw) if raw else None
-        except InvalidOperation:
-            raise Refused(422, "the limit must be a number", fields={"limit": "a number"}) from None
+        limit = _read(Money(commas=True), "approval_limit")
         admin_ops.set_approval_limit(
             session(), actor(), unit, limit, _int("approvals_required", required=False)
         )
@@ -372,10 +372,8 @@ def delegations() -> tuple[str, int]:
 
 
 def _day(name: str) -> date:
-    try:
-        return date.fromisoformat(request.form.get(name, ""))
-    except ValueError:
-        raise Refused(422, f"{name} must be a date", fields={name: "a date"}) from None
+    found: date = _read(Day(required=True), name)
+    return found
 
 
 @bp.route("/delegations", methods=["POST"])
@@ -426,7 +424,9 @@ def years() -> tuple[str, int]:
 @bp.route("/years", methods=["POST"])
 def create_year() -> Response | tuple[str, int]:
     return _run(
-        lambda: admin_ops.create_fiscal_year(session(), actor(), _int("be_year") or 0),
+        lambda: admin_ops.create_fiscal_year(
+            session(), actor(), _read(BeYear(required=True), "be_year")
+        ),
         _("The fiscal year is added."),
         flask_url_for("admin.years"),
         _years_page,

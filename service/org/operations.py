@@ -9,7 +9,10 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from service.core.thai import normalize_thai
+from service.core.translate import gettext
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, UnitKind, User
+
+MAX_DELEGATION_DAYS = 366  # at most a year: a longer stand-in is a role of its own
 
 
 class OrgError(ValueError):
@@ -122,6 +125,10 @@ def create_delegation(
         raise OrgError("a delegation goes to someone else")
     if starts_on > ends_on:
         raise OrgError("the delegation ends before it starts")
+    if (ends_on - starts_on).days >= MAX_DELEGATION_DAYS:
+        raise OrgError(
+            gettext("a delegation lasts at most %(days)s days", days=MAX_DELEGATION_DAYS)
+        )
     delegation = Delegation(
         principal=principal,
         delegate=delegate,

@@ -11,8 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.audit.operations import record
+from service.core.fiscal import local_today
 from service.core.permissions import needs_role
 from service.core.thai import normalize_thai
+from service.core.translate import gettext
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, User
 from service.projects.models import (
@@ -281,6 +283,15 @@ def add_progress_report(
         raise Refused(403, allowed.reason)
     if not isinstance(percent, Decimal) or not Decimal(0) <= percent <= Decimal(100):
         raise Refused(422, "percent must lie in 0 to 100", fields={"percent": "0 to 100"})
+    first_day, today = project.fiscal_year.starts_on, local_today()
+    if not first_day <= reported_on <= today:
+        # A report tells what was done: not before its fiscal year began, not in the future.
+        why = gettext(
+            "the report's date must lie between %(first)s and %(last)s",
+            first=first_day.isoformat(),
+            last=today.isoformat(),
+        )
+        raise Refused(422, why, fields={"reported_on": why})
     if not normalize_thai(narrative):
         raise Refused(422, "the report needs a narrative", fields={"narrative": "is required"})
     report = ProgressReport(

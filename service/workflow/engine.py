@@ -29,6 +29,7 @@ from sqlalchemy.orm import MANYTOONE, Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from service.audit.operations import emit, record
+from service.core.fields import FIRST_DAY, LAST_DAY
 from service.core.fiscal import local_today
 from service.core.permissions import Answer
 from service.org.models import User
@@ -119,6 +120,10 @@ def decimal_field(
             raise ValueError("must be a number") from None
         if not number.is_finite():
             raise ValueError("must be a number")
+        # The size first (NUMERIC(14, 2) holds 12 digits before the point): quantizing 1e309
+        # raises InvalidOperation.
+        if abs(number) >= Decimal(10) ** 12:
+            raise ValueError("at most 12 digits before the point")
         if number != number.quantize(Decimal(1).scaleb(-places)):
             raise ValueError(f"at most {places} decimal places")
         if positive and number <= 0:
@@ -141,9 +146,12 @@ def date_field(name: str, *, required: bool = True) -> Field:
         if isinstance(value, date):
             return value
         try:
-            return date.fromisoformat(str(value))
+            day = date.fromisoformat(str(value))
         except ValueError:
             raise ValueError("must be a date such as 2023-01-31") from None
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise ValueError("must be a date such as 2023-01-31")
+        return day
 
     return Field(name, parse, required)
 
