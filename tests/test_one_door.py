@@ -229,6 +229,18 @@ CHANGES = [
         },
     ),
     Change(
+        "user: update",
+        "user.update",
+        "user",
+        {
+            "api": lambda r: r.api(
+                "PATCH",
+                f"/api/v1/users/{r.by_email(SCHOOL).id}",
+                {"name": "ครูสมศรี ใจดี", "language": "en", "phone": "02-123-4567"},
+            ),
+        },
+    ),
+    Change(
         "user: deactivate",
         "user.deactivate",
         "user",
@@ -321,6 +333,18 @@ CHANGES = [
         },
     ),
     Change(
+        "strategy node: update",
+        "strategy.update",
+        "strategy_node",
+        {
+            "api": lambda r: r.api(
+                "PATCH",
+                f"/api/v1/strategy-nodes/{_node(r.session, '7.2.2').id}",
+                {"name": "ชื่อใหม่ของยุทธศาสตร์"},
+            ),
+        },
+    ),
+    Change(
         "delegation: create",
         "delegation.create",
         "delegation",
@@ -389,6 +413,21 @@ CHANGES = [
                 escalate_after_days="",
             ),
         },
+    ),
+    Change(
+        "reminder rule: update",
+        "reminder_rule.update",
+        "reminder_rule",
+        {
+            "page": lambda r: r.page(
+                f"/admin/reminders/{r.ctx['rule'].id}",
+                name="เตือนล่วงหน้า 5 วัน",
+                offset_days="-5",
+                repeat_days="2",
+                escalate_after_days="",
+            ),
+        },
+        setup=_rule,
     ),
     Change(
         "reminder rule: pause",
@@ -493,6 +532,30 @@ def test_a_refusal_writes_nothing_and_keeps_the_form(app: Flask) -> None:
             session.scalar(select(func.count(OrgUnit.id))),
         )
         assert after == before
+
+
+def test_a_refused_rule_edit_comes_back_in_its_own_form(app: Flask) -> None:
+    with rolled_back(app) as (session, client):
+        run = Run(session, client, app)
+        _rule(run)
+        rule = run.ctx["rule"]
+        login(client, ADMIN, DEMO_PASSWORDS[ADMIN])
+        token = csrf_token(client, "/admin/?lang=en")
+        response = client.post(
+            f"/admin/reminders/{rule.id}",
+            data={
+                "csrf_token": token,
+                "name": "ชื่อที่พิมพ์ไว้",
+                "offset_days": "1",
+                "repeat_days": "0",
+            },
+        )
+        assert response.status_code == 422
+        page = response.get_data(as_text=True)
+        edit_form = page[page.index(f'action="/admin/reminders/{rule.id}"') :]
+        assert 'value="ชื่อที่พิมพ์ไว้"' in edit_form.split("</form>")[0]
+        session.expire_all()
+        assert (rule.name, rule.repeat_days) == ("เตือน", None)
 
 
 def test_a_refusal_from_the_command_line_changes_nothing(app: Flask) -> None:

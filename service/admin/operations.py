@@ -276,6 +276,46 @@ def deactivate_user(session: Session, actor: User, user: User) -> User:
     return user
 
 
+#: What update_user changes.
+USER_FIELDS = ("name", "language", "phone")
+
+
+def update_user(session: Session, actor: User, user: User, **changes: Any) -> User:
+    """Change `user`'s name, language or phone (only the fields given; nothing changed
+    records nothing). Raises Refused(403) unless `actor` manages the account, Refused(422)
+    for a missing or too long name, an unknown language or a too long phone."""
+    _admins_only(session, actor, "change accounts")
+    if not manages_user(session, actor, user):
+        raise Refused(403, "only an admin who manages the account may change it")
+    unknown = set(changes) - set(USER_FIELDS)
+    if unknown:
+        raise TypeError(f"update_user does not change {sorted(unknown)}")
+    after: dict[str, Any] = {}
+    if "name" in changes:
+        after["name"] = _text(changes["name"], "name", 255)
+    if "language" in changes:
+        if changes["language"] not in ("th", "en"):
+            raise Refused(422, "choose th or en", fields={"language": "th or en"})
+        after["language"] = changes["language"]
+    if "phone" in changes:
+        after["phone"] = _text(changes["phone"], "phone", 64, required=False)
+    diff = changed({field: getattr(user, field) for field in after}, after)
+    if not diff:
+        return user
+    for field, (_old, new) in diff.items():
+        setattr(user, field, new)
+    session.flush()
+    record(
+        session,
+        action="user.update",
+        object_type="user",
+        object_id=user.id,
+        actor=actor,
+        changes=diff,
+    )
+    return user
+
+
 # ---- roles -------------------------------------------------------------------------------------
 
 
@@ -426,6 +466,32 @@ def create_strategy_node(
     return node
 
 
+def update_strategy_node(
+    session: Session, actor: User, node: StrategyNode, *, name: str
+) -> StrategyNode:
+    """Rename a node of the strategy tree (its code, which projects are filed under, stays).
+    Renaming to the same name records nothing. Raises Refused(403) unless `actor`
+    administers the whole tree, Refused(422) for a missing name."""
+    require(may_administer(session, actor, None, "change the strategy tree"))
+    name = normalize_thai(name or "")
+    if not name:
+        raise Refused(422, "some input is missing or wrong", fields={"name": "is required"})
+    diff = changed({"name": node.name}, {"name": name})
+    if not diff:
+        return node
+    node.name = name
+    session.flush()
+    record(
+        session,
+        action="strategy.update",
+        object_type="strategy_node",
+        object_id=node.id,
+        actor=actor,
+        changes=diff,
+    )
+    return node
+
+
 # ---- reminder rules ----------------------------------------------------------------------------
 
 
@@ -442,15 +508,7 @@ def create_reminder_rule(
     """A reminder rule, active. Raises Refused(403) unless `actor` administers the whole
     tree, Refused(422) for a missing name, a repeat below 1 or a negative escalation."""
     require(may_administer(session, actor, None, "change reminder rules"))
-    problems = {}
-    if not normalize_thai(name or ""):
-        problems["name"] = "is required"
-    if repeat_days is not None and repeat_days < 1:
-        problems["repeat_days"] = "at least 1"
-    if escalate_after_days is not None and escalate_after_days < 0:
-        problems["escalate_after_days"] = "not negative"
-    if problems:
-        raise Refused(422, "some input is missing or wrong", fields=problems)
+    _check_rule(name, repeat_days, escalate_after_days)
     rule = ReminderRule(
         kind=kind,
         name=_text(name, "name", 255),
@@ -478,6 +536,55 @@ def create_reminder_rule(
                 "active": True,
             },
         ),
+    )
+    return rule
+
+
+def _check_rule(name: str, repeat_days: int | None, escalate_after_days: int | None) -> None:
+    problems = {}
+    if not normalize_thai(name or ""):
+        problems["name"] = "is required"
+    if repeat_days is not None and repeat_days < 1:
+        problems["repeat_days"] = "at least 1"
+    if escalate_after_days is not None and escalate_after_days < 0:
+        problems["escalate_after_days"] = "not negative"
+    if problems:
+        raise Refused(422, "some input is missing or wrong", fields=problems)
+
+
+def update_reminder_rule(
+    session: Session,
+    actor: User,
+    rule: ReminderRule,
+    *,
+    name: str,
+    offset_days: int,
+    repeat_days: int | None,
+    escalate_after_days: int | None,
+) -> ReminderRule:
+    """Change a reminder rule's name and days (its kind stays; pausing is set_rule_active).
+    Nothing changed records nothing. Raises as create_reminder_rule does."""
+    require(may_administer(session, actor, None, "change reminder rules"))
+    _check_rule(name, repeat_days, escalate_after_days)
+    after = {
+        "name": _text(name, "name", 255),
+        "offset_days": offset_days,
+        "repeat_days": repeat_days,
+        "escalate_after_days": escalate_after_days,
+    }
+    diff = changed({field: getattr(rule, field) for field in after}, after)
+    if not diff:
+        return rule
+    for field, (_old, new) in diff.items():
+        setattr(rule, field, new)
+    session.flush()
+    record(
+        session,
+        action="reminder_rule.update",
+        object_type="reminder_rule",
+        object_id=rule.id,
+        actor=actor,
+        changes=diff,
     )
     return rule
 

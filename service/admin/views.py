@@ -480,6 +480,7 @@ def _reminders_page(**kw: Any) -> tuple[str, int]:
     rules = list(
         session().scalars(select(ReminderRule).order_by(ReminderRule.kind, ReminderRule.id))
     )
+    kw.setdefault("editing", None)
     return _page("reminders.html", rules=rules, kinds=list(ReminderKind), **kw)
 
 
@@ -511,6 +512,30 @@ def create_rule() -> Response | tuple[str, int]:
         done=_("The reminder rule is added."),
         back=flask_url_for("admin.reminders"),
         again=_reminders_page,
+    )
+
+
+@bp.route("/reminders/<int:rule_id>", methods=["POST"])
+@whole_tree_page
+def update_rule(rule_id: int) -> Response | tuple[str, int]:
+    rule = session().get(ReminderRule, rule_id) or abort(404)
+
+    def change() -> None:
+        admin_ops.update_reminder_rule(
+            session(),
+            actor(),
+            rule,
+            name=request.form.get("name", ""),
+            offset_days=_int("offset_days") or 0,
+            repeat_days=_int("repeat_days", required=False),
+            escalate_after_days=_int("escalate_after_days", required=False),
+        )
+
+    return run_change(
+        change,
+        done=_("The reminder rule is saved."),
+        back=flask_url_for("admin.reminders"),
+        again=lambda **kw: _reminders_page(editing=rule.id, **kw),
     )
 
 

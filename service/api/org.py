@@ -39,12 +39,14 @@ from service.api.schemas import (
     RoleOut,
     StrategyNodeCreate,
     StrategyNodeOut,
+    StrategyNodeUpdate,
     UnitCreate,
     UnitFilter,
     UnitOut,
     UnitUpdate,
     UserAdminOut,
     UserCreate,
+    UserUpdate,
     page_of,
 )
 from service.api.transitions import ID
@@ -198,6 +200,15 @@ def create_user(data: dict[str, Any]) -> Any:
     return admin_operations.create_user(db.session(), actor(), **data)
 
 
+@blp.route(f"/users/<{ID}:ident>", methods=["PATCH"])
+@blp.arguments(UserUpdate)
+@blp.response(200, UserAdminOut)
+@blp.doc(summary="Change an account's name, language or phone (admins who manage it)")
+@commits
+def update_user(data: dict[str, Any], ident: int) -> Any:
+    return admin_operations.update_user(db.session(), actor(), _user(ident), **data)
+
+
 @blp.route(f"/users/<{ID}:ident>/deactivate", methods=["POST"])
 @blp.response(200, UserAdminOut)
 @blp.doc(summary="Deactivate an account: its sessions and tokens stop working (admins)")
@@ -286,6 +297,20 @@ def create_strategy(data: dict[str, Any]) -> Any:
         if parent is None:
             raise Refused(422, "no such parent", fields={"parent_id": "no such node"})
     return admin_operations.create_strategy_node(session, user, data["code"], data["name"], parent)
+
+
+@blp.route(f"/strategy-nodes/<{ID}:ident>", methods=["PATCH"])
+@blp.arguments(StrategyNodeUpdate)
+@blp.response(200, StrategyNodeOut)
+@blp.doc(summary="Rename a node of the strategy tree (admins)")
+@commits
+def update_strategy(data: dict[str, Any], ident: int) -> Any:
+    session = db.session()
+    user = actor()
+    node = session.get(StrategyNode, ident)
+    if node is None:
+        raise Refused(404, f"no strategy node {ident}")
+    return admin_operations.update_strategy_node(session, user, node, name=data["name"])
 
 
 # ---- delegations -----------------------------------------------------------------------------
