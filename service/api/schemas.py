@@ -253,6 +253,12 @@ class UserCreate(Input):
     language = fields.String(load_default="th", validate=validate.OneOf(["th", "en"]))
 
 
+class UserUpdate(Input):
+    name = Text(validate=validate.Length(1, 255))
+    language = fields.String(validate=validate.OneOf(["th", "en"]))
+    phone = Text(validate=validate.Length(max=64))
+
+
 class RoleGrant(Input):
     role = fields.Enum(Role, by_value=True, required=True)
     unit_id = Id(required=True)
@@ -287,6 +293,10 @@ class StrategyNodeCreate(Input):
     code = Text(required=True, validate=validate.Length(1, 32))
     name = Text(required=True, validate=validate.Length(1, 2000))
     parent_id = Id(allow_none=True, load_default=None)
+
+
+class StrategyNodeUpdate(Input):
+    name = Text(required=True, validate=validate.Length(1, 2000))
 
 
 class DelegationOut(Output):

@@ -114,20 +114,29 @@ def create_delegation(
     The principal delegates their own authority, or an admin who manages the principal's
     account sets it up (service.core.permissions.manages_user).
 
-    Raises OrgError for a reversed period or a delegation to oneself, PermissionError when
-    the actor may not.
+    Raises Refused(403) when the actor may not, Refused(422) for a reversed period or a
+    delegation to oneself. One operation for every door (the page, the API).
     """
     from service.core.permissions import manages_user
+    from service.workflow.engine import Refused
 
     if actor.id != principal.id and not manages_user(session, actor, principal):
-        raise PermissionError("only the person themselves or an admin may delegate")
+        raise Refused(403, "only the person themselves or an admin may delegate")
     if principal.id == delegate.id:
-        raise OrgError("a delegation goes to someone else")
+        raise Refused(
+            422, "a delegation goes to someone else", fields={"delegate_id": "someone else"}
+        )
     if starts_on > ends_on:
-        raise OrgError("the delegation ends before it starts")
+        raise Refused(
+            422,
+            "the delegation ends before it starts",
+            fields={"ends_on": "must not be before starts_on"},
+        )
     if (ends_on - starts_on).days >= MAX_DELEGATION_DAYS:
-        raise OrgError(
-            gettext("a delegation lasts at most %(days)s days", days=MAX_DELEGATION_DAYS)
+        raise Refused(
+            422,
+            gettext("a delegation lasts at most %(days)s days", days=MAX_DELEGATION_DAYS),
+            fields={"ends_on": "too far after starts_on"},
         )
     delegation = Delegation(
         principal=principal,
@@ -143,14 +152,16 @@ def create_delegation(
 
 
 def withdraw_delegation(session: Session, actor: User, delegation: Delegation) -> Delegation:
-    """End a delegation now (it is kept, stamped withdrawn)."""
+    """End a delegation now (it is kept, stamped withdrawn); withdrawing twice changes
+    nothing. Raises Refused(403) unless the actor is the principal or manages them."""
     from service.core.db import utcnow
     from service.core.permissions import manages_user
+    from service.workflow.engine import Refused
 
     if actor.id != delegation.principal_id and not manages_user(
         session, actor, delegation.principal
     ):
-        raise PermissionError("only the person themselves or an admin may withdraw it")
+        raise Refused(403, "only the person themselves or an admin may withdraw it")
     if delegation.withdrawn_at is None:
         delegation.withdrawn_at = utcnow()
         session.flush()

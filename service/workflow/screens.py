@@ -9,7 +9,9 @@ reason. After a POST the browser is redirected (PRG) with a flash; a transition 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -102,6 +104,57 @@ def flash_refused(refused: Refused) -> None:
     flash(_("Not done: %(reason)s", reason=refused.reason), "error")
     for field, problem in refused.fields.items():
         flash(f"{field}: {problem}", "error")
+
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def gate(allowed: Callable[[Session, User], bool]) -> Callable[[View], View]:
+    """The role gate of a page: signed-in first (to the login page otherwise), then 403 for
+    anyone `allowed(session, user)` says no to. The gated view carries `allowed` as its
+    `gate`, so a test can see that every page of a screen has one."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        @login_required
+        def gated(*args: Any, **kwargs: Any) -> Any:
+            if not allowed(session(), actor()):
+                abort(403)
+            return view(*args, **kwargs)
+
+        gated.gate = allowed  # type: ignore[attr-defined]
+        return gated  # type: ignore[return-value]
+
+    return decorate
+
+
+def run_change(
+    change: Callable[[], Any],
+    *,
+    done: str,
+    back: str,
+    again: Callable[..., tuple[str, int]],
+    answer: Callable[[Any], Response | tuple[str, int]] | None = None,
+) -> Response | tuple[str, int]:
+    """A page POST's one path: run `change` (an operation: it flushes, records and emits),
+    commit once, flash `done` and redirect to `back` (or, with `answer`, show what
+    `answer(result)` gives: a token shown once). On Refused, roll back: 403 and 404 answer
+    as error pages; any other refusal re-renders the form through `again(form=…, errors=…,
+    status=…)` with the input as typed and the reason flashed."""
+    try:
+        result = change()
+        session().commit()
+    except Refused as refused:
+        session().rollback()
+        if refused.status in (403, 404):
+            abort(refused.status)
+        flash(_("Not done: %(reason)s", reason=refused.reason), "error")
+        return again(form=request.form.to_dict(), errors=refused.fields, status=refused.status)
+    if answer is not None:
+        return answer(result)
+    if done:
+        flash(done, "info")
+    return redirect(back)
 
 
 def _action_label(workflow: str, name: str) -> str:
