@@ -128,3 +128,35 @@ def test_without_javascript_the_focus_goes_to_the_summary(
         assert page.locator("#email").get_attribute("aria-invalid") == "true"
     finally:
         context.close()
+
+
+def test_other_refused_forms_focus_their_summary_and_pass_axe(person: Any) -> None:  # noqa: F811
+    """Forms posted without a script (allocation, project editor): the page the server sends
+    back focuses its summary (autofocus) and passes axe at both widths."""
+    officer: Person = person("officer")
+    officer.sign_in()
+    page = officer.goto("/budget")
+    page.select_option("#project_id", index=1)
+    page.select_option("#recipient_unit_id", index=1)
+    page.fill("#amount", "หกหมื่น")
+    page.locator("form[action$='/budget/allocations'] button[type=submit]").click()
+    page.wait_for_selector("[data-error-summary]")
+    _wait_for_focus_on_summary(page)
+    assert page.locator("#amount").get_attribute("aria-invalid") == "true"
+    officer.shoot("budget-refused", accessible=True)
+
+    page = officer.goto("/projects/new")
+    page.fill("#code", "50230700-0099")
+    page.fill("#name", "โครงการทดสอบข้อผิดพลาด")
+    page.fill("#approved_budget", "แสนบาท")
+    page.fill("#step-1-name", "ขั้นแรก")
+    page.fill("#step-1-weight", "ร้อย")
+    page.fill("#step-1-start", "2022-10-01")
+    page.fill("#step-1-end", "2022-12-31")
+    page.click("#project-form > button[type=submit]")
+    page.wait_for_selector("#project-form [data-error-summary]")
+    _wait_for_focus_on_summary(page)
+    for ident in ("approved_budget", "step-1-weight"):
+        assert page.locator(f"#{ident}").get_attribute("aria-invalid") == "true"
+        assert page.locator(f"[data-error-summary] a[href='#{ident}']").count() == 1
+    officer.shoot("project-refused", accessible=True)
