@@ -283,7 +283,7 @@ def test_the_admin_forms(login_as) -> None:  # type: ignore[no-untyped-def]
             {"kind": "step_due", "name": "", "offset_days": "soon", "repeat_days": ""},
             {"offset_days"},
         ),
-        ("/admin/units", {"code": "", "name_th": "", "kind": "school"}, set()),
+        ("/admin/units", {"code": "", "name_th": "", "kind": "school"}, {"code"}),
     ):
         response = client.post(path, data={"csrf_token": csrf_token(client, path), **data})
         assert response.status_code in (409, 422), (path, response.status_code)
