@@ -219,12 +219,10 @@ def workflow_for(obj: Any) -> Workflow:
 
 
 def load_workflows() -> dict[str, Workflow]:
-    """Import every domain's table (they register themselves)."""
-    from service.budget import workflow as _budget  # noqa: F401
-    from service.evaluations import workflow as _evaluations  # noqa: F401
-    from service.projects import workflow as _projects  # noqa: F401
+    """Every domain's table, discovered by `service.workflow.registry.workflows`."""
+    from service.workflow.registry import workflows
 
-    return REGISTRY
+    return workflows()
 
 
 # ---- applying --------------------------------------------------------------------------------
