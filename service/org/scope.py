@@ -86,11 +86,6 @@ def unit_filter(session: Session, user: User, unit: Any = OrgUnit) -> ColumnElem
     return or_(*(unit.path.startswith(prefix) for prefix in prefixes))
 
 
-def units_in_scope(session: Session, user: User) -> list[OrgUnit]:
-    stmt = select(OrgUnit).where(unit_filter(session, user)).order_by(OrgUnit.path)
-    return list(session.scalars(stmt))
-
-
 def unit_ids_in_scope(session: Session, user: User) -> list[int] | None:
     """The ids of the units in the user's scope, None for tree-wide roles (everything).
 
