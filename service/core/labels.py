@@ -1,6 +1,8 @@
 """What each enum value is called on screen, in one place (English msgids, Thai in the catalog).
 
 Templates use the ``label`` filter (``{{ project.state|label }}``); exports call :func:`label`.
+A workflow's states, transitions and kind are named through `service.workflow.registry`,
+which reads its state names from here.
 A value without an entry shows as itself, so a new enum member is visible (and caught by the
 translation test) rather than hidden.
 """
@@ -109,15 +111,6 @@ OBJECT_TYPES: dict[str, LazyString] = {
     "evaluation": _l("Evaluation"),
 }
 
-# The state enum of each audited object type: audit rows keep the value, not the enum.
-_STATES_OF: dict[str, type[enum.Enum]] = {
-    "project": ProjectState,
-    "step_result": ResultState,
-    "allocation": AllocationState,
-    "installment": InstallmentState,
-    "evaluation": EvaluationState,
-}
-
 
 def label(value: object) -> str:
     """The on-screen name of an enum member in the current language; anything else as text."""
@@ -127,15 +120,6 @@ def label(value: object) -> str:
             return str(found)
         return str(value.value)
     return "" if value is None else str(value)
-
-
-def state_label(object_type: str, value: str | None) -> str:
-    """The name of state `value` of an object of `object_type` (as audit rows store them)."""
-    if value is None:
-        return ""
-    states = _STATES_OF.get(object_type)
-    found = LABELS.get(states, {}).get(value) if states is not None else None
-    return str(found) if found is not None else value
 
 
 def object_type_label(value: str) -> str:

@@ -11,12 +11,12 @@ from flask_login import current_user, login_required
 
 from service.core.fields import BeYear, Count, Invalid, value_of
 from service.core.permissions import administers
-from service.core.tasks import send_task
+from service.core.tasks import TaskName, send_task
 from service.extensions import db
 
 bp = Blueprint("rollups", __name__)
 
-COMPUTE_TASK = "tidtam.rollups.compute"
+COMPUTE_TASK = TaskName.ROLLUPS_COMPUTE
 
 
 @bp.route("/admin/rollups", methods=["POST"])

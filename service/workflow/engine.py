@@ -23,8 +23,8 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from sqlalchemy import event, select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
 from sqlalchemy.orm import MANYTOONE, Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -227,12 +227,10 @@ def workflow_for(obj: Any) -> Workflow:
 
 
 def load_workflows() -> dict[str, Workflow]:
-    """Import every domain's table (they register themselves)."""
-    from service.budget import workflow as _budget  # noqa: F401
-    from service.evaluations import workflow as _evaluations  # noqa: F401
-    from service.projects import workflow as _projects  # noqa: F401
+    """Every domain's table, discovered by `service.workflow.registry.workflows`."""
+    from service.workflow.registry import workflows
 
-    return REGISTRY
+    return workflows()
 
 
 # ---- applying --------------------------------------------------------------------------------
@@ -338,12 +336,9 @@ def display_facts(session: Session, name: str) -> dict[Any, Any] | None:
     return found
 
 
-def _forget_display_facts(session: Session, *_args: Any) -> None:
+def forget_display_facts(session: Session, *_args: Any) -> None:
+    """Session `after_flush` / `after_commit` / `after_soft_rollback`."""
     session.info.pop(_DISPLAY_FACTS, None)
-
-
-for _event in ("after_flush", "after_commit", "after_soft_rollback"):
-    event.listen(Session, _event, _forget_display_facts)
 
 
 @cache
@@ -367,7 +362,7 @@ def _parents(model: type) -> tuple[Any, ...]:
 def lock(session: Session, model: type, ident: int) -> Any:
     """The row, locked for this transaction and read fresh (never a stale identity-map copy).
     Only the row itself is locked (FOR UPDATE OF), not the parents read along with it."""
-    _forget_display_facts(session)
+    forget_display_facts(session)
     stmt: Any = (
         select(model)
         .where(model.id == ident)  # type: ignore[attr-defined]

@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from service.auth.views import safe_next
+from service.core.labels import label
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
 from service.extensions import db
 from service.org.models import User
-from service.workflow import engine
+from service.workflow import engine, registry
 from service.workflow.engine import Option, Refused
 
 bp = Blueprint("actions", __name__)
@@ -32,35 +33,11 @@ bp = Blueprint("actions", __name__)
 #: Inputs the generic endpoint accepts; transitions needing others have their own forms.
 SIMPLE_INPUTS = ("reason", "paid_on")
 
-#: What each state is called on the work screens.
-STATE_NAMES = {
-    "draft": _l("Draft"),
-    "submitted": _l("Submitted"),
-    "locked": _l("Plan locked"),
-    "revision_requested": _l("Revision requested"),
-    "closed": _l("Closed"),
-    "withdrawn": _l("Withdrawn"),
-    "not_started": _l("Not started"),
-    "in_progress": _l("In progress"),
-    "accepted": _l("Accepted"),
-    "returned": _l("Returned"),
-    "approved": _l("Approved"),
-    "disbursing": _l("Disbursing"),
-    "completed": _l("Completed"),
-    "rejected": _l("Rejected"),
-    "requested": _l("Requested"),
-    "paid": _l("Paid"),
-    "open": _l("Open"),
-    "self_assessed": _l("Self-assessed"),
-    "scored": _l("Scored"),
-    "published": _l("Published"),
-}
-
 
 def state_name(state: Any) -> str:
-    """The state's name in the current language (its value when unnamed)."""
-    value = str(getattr(state, "value", state))
-    return str(STATE_NAMES.get(value, value))
+    """The name of a state enum member in the current language (service.core.labels): the
+    enum says whose state it is, as a "submitted" project and result are named apart."""
+    return label(state)
 
 
 def plain(value: Any) -> str:
@@ -158,8 +135,7 @@ def run_change(
 
 
 def _action_label(workflow: str, name: str) -> str:
-    th, en = engine.load_workflows()[workflow].transition(name).label
-    return en if current_language() == "en" else th
+    return registry.transition_label(workflow, name, current_language())
 
 
 @bp.route("/actions/<workflow>/<int:ident>/<name>", methods=["POST"])
