@@ -129,3 +129,22 @@ def test_a_read_stamps_last_used_once_a_minute(client: FlaskClient, session: Ses
     with commits(engine) as done, counting(engine) as sent:
         assert client.get(f"{API}/me", headers=headers["officer"]).status_code == 200
     assert done == [] and not any("api_token SET" in s for s in sent)
+
+
+def test_a_refused_change_keeps_nothing_but_the_stamp(
+    client: FlaskClient, session: Session
+) -> None:
+    """A refused request still stamps its token, in a transaction of its own (whatever the
+    view left uncommitted is rolled back first), and changes nothing else."""
+    headers = all_headers(session)
+    result = session.scalar(
+        select(StepResult).where(StepResult.unit_id == unit(session, "5023077101").id)
+    )
+    assert result is not None
+    version = result.version
+    url = f"{API}/results/{result.id}/transitions/submit"
+    refused = client.post(url, json={"completion": "50.00"}, headers=headers["school_a"])
+    assert refused.status_code == 422
+    session.expire_all()
+    assert _token_row(session, headers["school_a"]).last_used_at is not None
+    assert session.get(StepResult, result.id).version == version  # type: ignore[union-attr]

@@ -114,8 +114,14 @@ def commit_token_use() -> None:
     """After a token's request that committed nothing (a read, a refusal): commit the
     pending last_used_at stamp, at most once a minute per token."""
     registry = db.session.registry
-    if registry.has() and _TOUCH in registry().info:
-        registry().commit()
+    if not registry.has() or _TOUCH not in registry().info:
+        return
+    session = registry()
+    # What the view left uncommitted (a refusal after a flush) is not to be kept: the stamp
+    # goes alone, in a transaction of its own.
+    session.rollback()
+    with session.begin():
+        pass  # the commit writes the stamp (`_write_token_use`)
 
 
 def authenticate() -> User:
