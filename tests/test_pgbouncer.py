@@ -4,7 +4,8 @@ state (advisory locks are transaction-level), and sends no startup options (PgBo
 refuses them; its database entry sets them with connect_query).
 
 The tests start Debian's pgbouncer on a free loopback port, in front of the run's own
-database, and drive through it: the main pages and transitions of an app in this process,
+database, and drive through it: the main pages, transitions and the deadline engine of an app
+in this process,
 then two web processes (`make web` on two ports) and two Celery workers sharing it and Redis,
 which answer the same and deliver a notification once. PostgreSQL and Redis stacks only;
 skipped where pgbouncer is not installed (`apt-get install pgbouncer`)."""
@@ -20,6 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -30,7 +32,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from service.api.auth import new_token
-from service.core.db import db
+from service.core.db import db, utcnow
+from service.core.fiscal import local_today
+from service.deadlines.engine import active_rules, run_rule
+from service.deadlines.rules import ensure_default_rules
 from service.notifications.models import Channel, DeliveryState, Notification
 from service.org.models import User
 from service.projects.models import Project
@@ -213,6 +218,28 @@ def test_the_app_refuses_nothing_behind_pgbouncer(tmp_path: Path) -> None:
                         headers={"Authorization": f"Bearer {officer}"},
                     )
                     assert returned.status_code == 200, returned.get_data(as_text=True)
+            # The deadline engine: the rules seeded under a transaction-level advisory lock,
+            # each rule staged in a temporary table dropped at commit; run twice, the second
+            # run finds every reminder made already.
+            with app.app_context():
+                ensure_default_rules(db.session)
+                db.session.commit()
+                made = []
+                for _round in range(2):
+                    count = 0
+                    for rule in active_rules(db.session):
+                        count += len(
+                            run_rule(
+                                db.session,
+                                rule,
+                                today=local_today(),
+                                now=utcnow(),
+                                requeue_after=timedelta(minutes=10),
+                            )
+                        )
+                        db.session.commit()
+                    made.append(count)
+                assert made[1] == 0, made
         finally:
             app.extensions["celery"].close()
             app.extensions["tidtam.db"].dispose()
