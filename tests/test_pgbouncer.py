@@ -5,9 +5,8 @@ refuses them; its database entry sets them with connect_query).
 
 The tests start Debian's pgbouncer on a free loopback port, in front of the run's own
 database, and drive through it: the main pages, transitions and the deadline engine of an app
-in this process,
-then two web processes (`make web` on two ports) and two Celery workers sharing it and Redis,
-which answer the same and deliver a notification once. PostgreSQL and Redis stacks only;
+in this process, then two web processes (`make web` on two ports) and two Celery workers
+sharing it and Redis, which answer the same and deliver a notification once. PostgreSQL and Redis stacks only;
 skipped where pgbouncer is not installed (`apt-get install pgbouncer`)."""
 
 from __future__ import annotations
