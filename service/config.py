@@ -91,6 +91,9 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict[s
         "DATABASE_PARALLEL_WORKERS": (
             int(env["DATABASE_PARALLEL_WORKERS"]) if env.get("DATABASE_PARALLEL_WORKERS") else None
         ),
+        # PostgreSQL reached through PgBouncer in transaction pooling mode: no prepared
+        # statements, no startup options (service.core.db.make_engine).
+        "DATABASE_PGBOUNCER": env.get("DATABASE_PGBOUNCER", "") in ("1", "true", "yes"),
         "TIMEZONE": env.get("TIMEZONE", "Asia/Bangkok"),
         "UPLOAD_FOLDER": env.get("UPLOAD_FOLDER", str(instance / "uploads")),
         "MAIL_SERVER": env.get("MAIL_SERVER", "localhost"),

@@ -13,17 +13,20 @@ permission predicates the pages use.
 from __future__ import annotations
 
 import http
+import logging
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from service.api import audit, budget, errors, evaluations, org, projects, results, tokens
-from service.api.auth import authenticate
+from service.api.auth import authenticate, commit_token_use
 from service.api.errors import PROBLEM
 from service.api.schemas import DecimalString, ProblemSchema, Text
 from service.extensions import csrf
+
+log = logging.getLogger("tidtam.api")
 
 RESOURCES = (
     org.blp,
@@ -72,6 +75,15 @@ class TidtamApi(Api):
 def _authenticate_api() -> None:
     if request.blueprint in RESOURCE_NAMES:
         authenticate()
+
+
+def _commit_token_use(response: Response) -> Response:
+    if request.blueprint in RESOURCE_NAMES:
+        try:
+            commit_token_use()
+        except Exception:  # the answer is made: a lost stamp is written by a later request
+            log.warning("stamping the API token's last use failed", exc_info=True)
+    return response
 
 
 docs_bp = Blueprint("api_page", __name__, url_prefix="/api/v1")
@@ -153,4 +165,5 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(blp)
     app.register_blueprint(docs_bp)
     app.before_request(_authenticate_api)
+    app.after_request(_commit_token_use)
     app.extensions["tidtam.api"] = api

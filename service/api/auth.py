@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from flask import g, request
 from flask_login import current_user
 from flask_smorest import abort
 from limits import parse
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from service.auth.models import ApiToken
@@ -27,12 +28,14 @@ from service.core.db import utcnow
 from service.core.permissions import Answer, is_admin_anywhere
 from service.extensions import count, csrf, db, over_limit
 from service.org.models import Role, User
-from service.org.scope import role_names
+from service.org.scope import remember_roles, role_names, with_active_roles
 from service.workflow.engine import Refused
 
 TOKEN_PREFIX = "tdt_"
 # last_used_at is stamped at most this often: a script's every request need not write a row.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# session.info key: (token id, instant) of a last_used_at stamp not yet written.
+_TOUCH = "tidtam.api_token_touch"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Unknown, revoked or malformed tokens one client address may send; beyond it every token
 #: request from that address answers 429 until the window ends (a guess that happened to be
@@ -86,24 +89,62 @@ def _check_token(session: Session, header: str) -> User:
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
         raise Unauthorized("send `Authorization: Bearer tdt_…` with a personal API token")
-    # The token and its user in one round trip: this runs before every scripted request.
-    found = session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == hash_token(token))
-    ).one_or_none()
-    if found is None or found[0].revoked_at is not None:
+    # The token, its user and the user's roles in one round trip: this runs before every
+    # scripted request, and every permission asks for the roles.
+    rows = session.execute(
+        with_active_roles(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == hash_token(token))
+        )
+    ).all()
+    if not rows or rows[0][0].revoked_at is not None:
         raise Unauthorized("the API token is unknown or revoked", invalid=True)
-    row, user = found
+    row, user = rows[0][0], rows[0][1]
     if not user.active:
         raise Unauthorized("the token's user is deactivated", invalid=True)
+    remember_roles(session, user, (found[-1] for found in rows))
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        # Committed at once and on its own, before the request does any work of its own.
-        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-        session.commit()
+        # Written with the request's own change, in its transaction (`write_token_use`), or
+        # after a request that writes nothing (`commit_token_use`): no commit of its own.
+        session.info[_TOUCH] = (row.id, now)
     g.api_token_id = row.id
     return user
+
+
+def write_token_use(session: Session) -> None:
+    """Stamp a token's last_used_at in the transaction being committed. A stamp already
+    written by a concurrent request of the same token within the resolution is left alone."""
+    pending: tuple[int, Any] | None = session.info.pop(_TOUCH, None)
+    if pending is None:
+        return
+    token_id, now = pending
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(
+                ApiToken.last_used_at.is_(None),
+                ApiToken.last_used_at < now - LAST_USED_RESOLUTION,
+            ),
+        )
+        .values(last_used_at=now)
+    )
+
+
+def commit_token_use() -> None:
+    """After a token's request that committed nothing (a read, a refusal): commit the
+    pending last_used_at stamp, at most once a minute per token."""
+    registry = db.session.registry
+    if not registry.has() or _TOUCH not in registry().info:
+        return
+    session = registry()
+    # What the view left uncommitted (a refusal after a flush) is not to be kept: the stamp
+    # goes alone, in a transaction of its own.
+    session.rollback()
+    with session.begin():
+        pass  # the commit writes the stamp (`write_token_use`)
 
 
 def authenticate() -> User:

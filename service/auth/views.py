@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length
 from service.core.translate import gettext as _
 from service.extensions import db, limiter, login_manager
 from service.org.models import OrgUnit, Role, User
-from service.org.scope import active_roles, unit_filter
+from service.org.scope import active_roles, unit_filter, user_with_roles
 from service.projects.models import Project
 from service.projects.queries import visible_projects
 
@@ -37,7 +37,7 @@ def load_user(user_id: str) -> User | None:
     ident, _sep, version = user_id.partition(":")
     if not ident.isdigit() or not version.isdigit():
         return None
-    user = db.session.get(User, int(ident))
+    user = user_with_roles(db.session(), int(ident))
     if user is None or not user.active or user.session_version != int(version):
         return None
     return user

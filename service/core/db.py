@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -149,22 +151,72 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+#: A pooled connection idle this long is pinged before it is handed out (a round trip); one
+#: used a moment ago is handed out as it is (see `_ping_when_idle`).
+IDLE_PING_SECONDS = 10.0
+#: Connections are replaced after this long, before a firewall or PgBouncer's
+#: server_lifetime drops them under the pool.
+POOL_RECYCLE_SECONDS = 1800
+_RETURNED_AT = "tidtam.returned_at"
+
+
+def _note_return(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_RETURNED_AT] = time.monotonic()
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's pool_pre_ping costs a round trip on every checkout, a busy web worker's
+    every request included. Here only a connection that sat in the pool for
+    IDLE_PING_SECONDS or more is pinged (the database may have restarted meanwhile); a dead
+    one is replaced before the request sees it. A connection that dies while in use fails its
+    statement; SQLAlchemy then invalidates the pool, so the other connections of the old
+    server are replaced rather than each failing a request."""
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError("the pooled connection is gone") from error
+
+    event.listen(engine, "checkin", _note_return)
+    event.listen(engine, "checkout", checkout)
+
+
 def make_engine(
-    url: str, statement_timeout_ms: int = 0, parallel_workers: int | None = None, **kwargs: Any
+    url: str,
+    statement_timeout_ms: int = 0,
+    parallel_workers: int | None = None,
+    pgbouncer: bool = False,
+    **kwargs: Any,
 ) -> Engine:
     """An engine for `url`; SQLite gets foreign keys, WAL, a busy timeout and transactions
-    that begin with the write lock (SQLAlchemy's documented pysqlite recipe)."""
+    that begin with the write lock (SQLAlchemy's documented pysqlite recipe).
+
+    `pgbouncer`: `url` is a PgBouncer in transaction pooling mode. Each transaction may run
+    on another server connection, so nothing is prepared on the server (psycopg prepares a
+    statement after five executions; `prepare_threshold=None` never does) and no session
+    settings are sent at connection (PgBouncer refuses the `options` startup parameter: set
+    them on its database entry's `connect_query`, see README)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
     else:
-        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
         if url.startswith("postgresql"):
-            kwargs.setdefault("connect_args", {}).setdefault(
-                "options", postgres_options(statement_timeout_ms, parallel_workers)
-            )
+            connect_args = kwargs.setdefault("connect_args", {})
+            if pgbouncer:
+                connect_args.setdefault("prepare_threshold", None)
+            else:
+                connect_args.setdefault(
+                    "options", postgres_options(statement_timeout_ms, parallel_workers)
+                )
         engine = create_engine(url, **kwargs)
+        if not kwargs.get("pool_pre_ping"):
+            _ping_when_idle(engine)
     return engine
 
 
@@ -201,6 +253,7 @@ class Database:
             app.config["DATABASE_URL"],
             statement_timeout_ms=app.config.get("DATABASE_STATEMENT_TIMEOUT_MS", 0),
             parallel_workers=app.config.get("DATABASE_PARALLEL_WORKERS"),
+            pgbouncer=app.config.get("DATABASE_PGBOUNCER", False),
         )
         app.extensions["tidtam.db"] = engine
         self.sessionmaker.configure(bind=engine)

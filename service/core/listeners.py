@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 def listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
     """(target, event name, listener) for every listener, in the order they are registered."""
+    from service.api.auth import write_token_use
     from service.core import tasks
     from service.notifications.operations import relay_outbox_after_commit
     from service.org.scope import ROLE_SOURCES, forget_cached_roles, forget_cached_roles_of_writer
@@ -40,6 +41,8 @@ def listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
         # The roles and scope read once per session are forgotten when they may have changed.
         (Session, "after_commit", forget_cached_roles),
         (Session, "after_soft_rollback", forget_cached_roles),
+        # An API token's last use is stamped in the transaction its request commits.
+        (Session, "before_commit", write_token_use),
     ]
     for model in ROLE_SOURCES:
         for name in ("after_insert", "after_update", "after_delete"):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select, true
-from sqlalchemy.orm import Session, joinedload, object_session
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy.orm import Session, contains_eager, joinedload, object_session
 from sqlalchemy.sql.elements import True_
 
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
@@ -37,6 +38,40 @@ def active_roles(session: Session, user: User) -> list[RoleAssignment]:
         )
         found = known[user.id] = list(session.scalars(stmt))
     return list(found)
+
+
+def with_active_roles(stmt: Any) -> Any:
+    """`stmt` (a select of `User` and whatever else, one row per user) with the user's active
+    role assignments and their units joined on: one row per assignment, the assignment (or
+    None) last. Hand the rows to `remember_roles`."""
+    return (
+        stmt.add_columns(RoleAssignment)
+        .outerjoin(
+            RoleAssignment,
+            and_(RoleAssignment.user_id == User.id, RoleAssignment.withdrawn_at.is_(None)),
+        )
+        .outerjoin(OrgUnit, OrgUnit.id == RoleAssignment.unit_id)
+        .options(contains_eager(RoleAssignment.unit))
+        .order_by(RoleAssignment.id)
+    )
+
+
+def remember_roles(session: Session, user: User, assignments: Iterable[Any]) -> None:
+    """Keep `assignments` (read by `with_active_roles`; None for a user without roles) as
+    `active_roles` keeps what it reads."""
+    known: dict[int, list[RoleAssignment]] = session.info.setdefault(_ROLES_KEY, {})
+    known[user.id] = [assignment for assignment in assignments if assignment is not None]
+
+
+def user_with_roles(session: Session, user_id: int) -> User | None:
+    """The user and their active role assignments (with units) in one statement; the roles
+    are kept as `active_roles` keeps them. The signed-in reader of every page is read so."""
+    rows = session.execute(with_active_roles(select(User).where(User.id == user_id))).all()
+    if not rows:
+        return None
+    user: User = rows[0][0]
+    remember_roles(session, user, (row[-1] for row in rows))
+    return user
 
 
 def forget_cached_roles(session: Session, *_args: Any) -> None:

@@ -3,7 +3,9 @@
 and the audit trail with the time spent in each state).
 
 One read of the project, a fixed number of queries whatever its size, used alike by the
-signed-in page, the public page and the print view. Nothing here writes.
+signed-in page, the public page and the print view. Nothing here writes. `load_project`
+reads the project with everything hanging off it that the page shows, so that building and
+rendering the page loads nothing lazily (tests/test_statement_counts.py checks).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, ScalarSelect, and_, func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.strategy_options import _AbstractLoad
 
 from service.audit.models import AuditEntry
 from service.budget.models import (
@@ -45,6 +49,10 @@ from service.projects.models import (
     TargetKind,
 )
 from service.strategy.models import StrategyNode
+
+#: Strategy nodes sit at levels 1 to 8 (a CHECK constraint): a linked node has at most seven
+#: ancestors, all joined to the project's own read.
+STRATEGY_ANCESTORS = 7
 
 #: Allocation states whose amount counts as handed down.
 ALLOCATED_STATES = (AllocationState.APPROVED, AllocationState.DISBURSING, AllocationState.COMPLETED)
@@ -192,26 +200,9 @@ class ProjectPage:
         return score_shown(evaluation, self.unpublished_shown)
 
 
-def _strategy_paths(session: Session, project: Project) -> list[list[StrategyNode]]:
-    """Each linked strategy node with its ancestors, root first. The ancestors come in one
-    recursive query; walking `parent` then finds them in the session instead of loading
-    them one level at a time."""
-    parents = [node.parent_id for node in project.strategies if node.parent_id is not None]
-    ancestors: list[StrategyNode] = []  # held: the session keeps only weak references
-    if parents:
-        up = (
-            select(StrategyNode.id, StrategyNode.parent_id)
-            .where(StrategyNode.id.in_(parents))
-            .cte("ancestor", recursive=True)
-        )
-        up = up.union_all(
-            select(StrategyNode.id, StrategyNode.parent_id).join(
-                up, StrategyNode.id == up.c.parent_id
-            )
-        )
-        ancestors += session.scalars(
-            select(StrategyNode).where(StrategyNode.id.in_(select(up.c.id)))
-        )
+def _strategy_paths(project: Project) -> list[list[StrategyNode]]:
+    """Each linked strategy node with its ancestors, root first (`load_project` joins the
+    ancestors to the project's read)."""
     paths = []
     for node in project.strategies:
         chain: list[StrategyNode] = []
@@ -223,20 +214,94 @@ def _strategy_paths(session: Session, project: Project) -> list[list[StrategyNod
     return paths
 
 
-def _step_rows(session: Session, project: Project, today: date) -> list[StepRow]:
-    results = session.scalars(
-        select(StepResult)
+def _project_loaders() -> list[_AbstractLoad]:
+    """What the page shows of the project itself, read with it: its year and units, its
+    texts and strategy nodes joined to the project's row (short lists typed in by a person:
+    the join multiplies a handful of rows), then its steps with their results and units, and
+    its progress reports, one statement each."""
+    strategies = joinedload(Project.strategies)
+    for _level in range(STRATEGY_ANCESTORS):
+        strategies = strategies.joinedload(StrategyNode.parent)
+    return [
+        joinedload(Project.fiscal_year),
+        joinedload(Project.owner_unit),
+        joinedload(Project.responsible_unit),
+        joinedload(Project.targets),
+        joinedload(Project.objectives),
+        strategies,
+        selectinload(Project.steps).joinedload(PlanStep.results).joinedload(StepResult.unit),
+        selectinload(Project.steps).joinedload(PlanStep.responsible_unit),
+        selectinload(Project.reports),
+    ]
+
+
+def _history_count_of(project_id: int) -> ScalarSelect[int]:
+    """The number of audit rows of the project and of every part of it the page lists (its
+    steps, step results, reports, allocations, installments and evaluations), as one scalar
+    subquery: a sum of per-type counts, each an index probe of `ix_audit_entry_object`."""
+
+    def count(kind: str, ids: Any) -> ScalarSelect[int]:
+        return (
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.object_type == kind, AuditEntry.object_id.in_(ids))
+            .scalar_subquery()
+        )
+
+    steps = select(PlanStep.id).where(PlanStep.project_id == project_id)
+    results = (
+        select(StepResult.id)
         .join(PlanStep, PlanStep.id == StepResult.step_id)
-        .where(PlanStep.project_id == project.id)
-        .options(selectinload(StepResult.unit))
-        .order_by(StepResult.step_id, StepResult.id)
-    ).all()
-    by_step: dict[int, list[StepResult]] = defaultdict(list)
-    for result in results:
-        by_step[result.step_id].append(result)
+        .where(PlanStep.project_id == project_id)
+    )
+    reports = select(ProgressReport.id).where(ProgressReport.project_id == project_id)
+    allocations = select(Allocation.id).where(Allocation.project_id == project_id)
+    installments = (
+        select(Installment.id)
+        .join(Allocation, Allocation.id == Installment.allocation_id)
+        .where(Allocation.project_id == project_id)
+    )
+    evaluations = select(Evaluation.id).where(Evaluation.project_id == project_id)
+    total = (
+        count("project", [project_id])
+        + count("plan_step", steps)
+        + count("step_result", results)
+        + count("progress_report", reports)
+        + count("allocation", allocations)
+        + count("installment", installments)
+        + count("evaluation", evaluations)
+    )
+    return select(total).scalar_subquery()
+
+
+def load_project(
+    session: Session, project_id: int, history_count: bool = False
+) -> tuple[Project, int] | None:
+    """The project with what its page shows of it (see `_project_loaders`), and with
+    `history_count` the number of audit rows of it and its parts (0 without); None when there
+    is no such project."""
+    columns: list[ColumnElement[int] | ScalarSelect[int]] = []
+    if history_count:
+        columns.append(_history_count_of(project_id))
+    found = (
+        session.execute(
+            select(Project, *columns)
+            .where(Project.id == project_id)
+            .options(*_project_loaders())
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .one_or_none()
+    )
+    if found is None:
+        return None
+    return found[0], (found[1] if history_count else 0)
+
+
+def _step_rows(project: Project, today: date) -> list[StepRow]:
     rows = []
     for step in project.steps:
-        step_results = by_step.get(step.id, [])
+        step_results = sorted(step.results, key=lambda result: result.id)
         accepted = [
             r.accepted_completion for r in step_results if r.accepted_completion is not None
         ]
@@ -276,9 +341,9 @@ def _kpi_blocks(session: Session, project: Project) -> list[KpiBlock]:
         select(Kpi)
         .join(kpi_project, kpi_project.c.kpi_id == Kpi.id)
         .where(kpi_project.c.project_id == project.id)
-        .options(selectinload(Kpi.results))
+        .options(joinedload(Kpi.results))
         .order_by(Kpi.code)
-    ).all()
+    ).unique()
     blocks = []
     for kpi in kpis:
         quarters: list[KpiQuarterResult | None] = [None] * 4
@@ -289,31 +354,39 @@ def _kpi_blocks(session: Session, project: Project) -> list[KpiBlock]:
 
 
 def _budget_chain(session: Session, project: Project) -> BudgetChain:
-    allocations = session.scalars(
-        select(Allocation)
-        .where(Allocation.project_id == project.id)
-        .options(selectinload(Allocation.installments), selectinload(Allocation.recipient_unit))
-        .order_by(Allocation.id)
-    ).all()
-    allocation_ids = [a.id for a in allocations]
-    installment_ids = [i.id for a in allocations for i in a.installments]
+    allocations = (
+        session.scalars(
+            select(Allocation)
+            .where(Allocation.project_id == project.id)
+            .options(joinedload(Allocation.installments), joinedload(Allocation.recipient_unit))
+            .order_by(Allocation.id)
+        )
+        .unique()
+        .all()
+    )
     approvals: dict[tuple[str, int], list[Approval]] = defaultdict(list)
-    if allocation_ids or installment_ids:
+    if allocations:
+        # The project's allocations and installments by subquery: the approvals need not
+        # wait for the ids, and their statement is the same whatever their number.
+        of_project = select(Allocation.id).where(Allocation.project_id == project.id)
+        installments_of_project = select(Installment.id).where(
+            Installment.allocation_id.in_(of_project)
+        )
         rows = session.scalars(
             select(Approval)
             .where(
                 or_(
                     and_(
                         Approval.subject_type == "allocation",
-                        Approval.subject_id.in_(allocation_ids),
+                        Approval.subject_id.in_(of_project),
                     ),
                     and_(
                         Approval.subject_type == "installment",
-                        Approval.subject_id.in_(installment_ids),
+                        Approval.subject_id.in_(installments_of_project),
                     ),
                 )
             )
-            .options(selectinload(Approval.approver), selectinload(Approval.acting_for))
+            .options(joinedload(Approval.approver), joinedload(Approval.acting_for))
             .order_by(Approval.approved_at, Approval.id)
         ).all()
         for approval in rows:
@@ -360,7 +433,7 @@ def _audit_entries(session: Session, subjects: dict[str, list[int]]) -> list[Aud
     entries = session.scalars(
         select(AuditEntry)
         .where(_audit_of(subjects))
-        .options(selectinload(AuditEntry.actor), selectinload(AuditEntry.acting_for))
+        .options(joinedload(AuditEntry.actor), joinedload(AuditEntry.acting_for))
         .order_by(AuditEntry.occurred_at, AuditEntry.id)
     ).all()
     return list(entries)
@@ -395,6 +468,7 @@ def build_project_page(
     now: datetime,
     full_history: bool = True,
     unpublished_shown: bool = False,
+    history_count: int | None = None,
 ) -> ProjectPage:
     """Everything the project page shows about `project`, as of `today` (a Bangkok day) and
     `now` (the instant open states are measured to). Reads only.
@@ -405,8 +479,11 @@ def build_project_page(
 
     `unpublished_shown` is the reader's `sees_unpublished_scores` answer for the project's
     responsible unit (service.evaluations.permissions); without it, evaluations not yet
-    published are listed without their score, sub-scores, comment or evaluator."""
-    steps = _step_rows(session, project, today)
+    published are listed without their score, sub-scores, comment or evaluator.
+
+    `project` should come from `load_project` (otherwise its parts load lazily), with the
+    `history_count` it gives when not `full_history` (None: counted here)."""
+    steps = _step_rows(project, today)
     plans = [row.plan for row in steps]
     actual = actual_progress((row.step.weight, row.completion) for row in steps)
     reports = [r for r in project.reports if r.withdrawn_at is None]
@@ -418,9 +495,11 @@ def build_project_page(
         session.scalars(
             select(Evaluation)
             .where(Evaluation.project_id == project.id)
-            .options(selectinload(Evaluation.revisions), selectinload(Evaluation.evaluator))
+            .options(joinedload(Evaluation.revisions), joinedload(Evaluation.evaluator))
             .order_by(Evaluation.quarter)
-        ).all()
+        )
+        .unique()
+        .all()
     )
     budget = _budget_chain(session, project)
     targets: dict[TargetKind, list[str]] = {kind: [] for kind in TargetKind}
@@ -436,18 +515,19 @@ def build_project_page(
         "installment": [i.installment.id for a in budget.allocations for i in a.installments],
         "evaluation": [e.id for e in evaluations],
     }
-    history_count = 0
     if full_history:
         entries = _audit_entries(session, subjects)
+        history_count = 0
     else:
         entries = _audit_entries(session, {"project": [project.id]})
-        history_count = _audit_count(session, subjects)
+        if history_count is None:
+            history_count = _audit_count(session, subjects)
     page = ProjectPage(
         project=project,
         today=today,
         actual=actual,
         planned=planned_progress(plans, today),
-        strategy_paths=_strategy_paths(session, project),
+        strategy_paths=_strategy_paths(project),
         targets_by_kind=targets,
         steps=steps,
         reports=report_rows,

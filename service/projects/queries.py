@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from service.core.progress import actual_progress
 from service.core.sql import dialect_of, in_ids
-from service.org.models import User
-from service.org.scope import unit_ids_in_scope
+from service.org.models import OrgUnit, User
+from service.org.scope import active_roles, in_scope, tree_wide, unit_filter, unit_ids_in_scope
 from service.projects.models import PlanStep, Project, ProjectParticipant, StepResult
 
 
@@ -49,7 +49,29 @@ def visible_projects(
 
 
 def sees_project(session: Session, user: User, project: Project) -> bool:
-    """`visible_projects` for one project, by its units and a primary-key probe."""
+    """`visible_projects` for one project, by its units and a primary-key probe.
+
+    When the project's units are loaded with it (the project page), they are matched
+    against the reader's role units by path, and only a reader who sees neither (a school
+    taking part in a district's project) asks whether a unit of theirs takes part: the
+    project's few participant rows joined to their units, no list of unit ids needed."""
+    loaded = project.__dict__
+    responsible, owner = loaded.get("responsible_unit"), loaded.get("owner_unit")
+    if responsible is not None and owner is not None:
+        if any(tree_wide(a) for a in active_roles(session, user)):
+            return True
+        if in_scope(session, user, responsible) or in_scope(session, user, owner):
+            return True
+        scope = unit_filter(session, user)
+        return bool(
+            session.scalar(
+                select(
+                    exists()
+                    .where(ProjectParticipant.project_id == project.id)
+                    .where(ProjectParticipant.unit_id == OrgUnit.id, scope)
+                )
+            )
+        )
     found = unit_ids_in_scope(session, user)
     if found is None:
         return True

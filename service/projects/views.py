@@ -27,7 +27,7 @@ from service.evaluations.permissions import sees_unpublished_scores
 from service.extensions import db
 from service.org.models import User
 from service.projects.models import Project
-from service.projects.page import ProjectPage, build_project_page
+from service.projects.page import ProjectPage, build_project_page, load_project
 from service.projects.queries import sees_project
 from service.workflow import engine
 from service.workflow.engine import Option
@@ -39,10 +39,10 @@ def visible_project_or_404(project_id: int) -> Project:
     """The project, if the signed-in user's scope holds it; 404 otherwise."""
     session = db.session()
     user: User = current_user._get_current_object()
-    project = session.get(Project, project_id)
-    if project is None or not sees_project(session, user, project):
+    found = load_project(session, project_id)
+    if found is None or not sees_project(session, user, found[0]):
         abort(404)
-    return project
+    return found[0]
 
 
 @dataclass(frozen=True)
@@ -163,10 +163,11 @@ def _parts(project_id: int) -> dict[str, Markup] | None:
     """The project page's title and its body below the menu (everything it shows and what
     the reader may do); None when the reader may not see the project."""
     session = db.session()
-    project = session.get(Project, project_id)
+    found = load_project(session, project_id, history_count=True)
     reader = signed_in_reader()
-    if project is None or not sees_project(session, reader, project):
+    if found is None or not sees_project(session, reader, found[0]):
         return None
+    project, history_count = found
     # The page shows the responsible unit anyway: asking about it here costs no statement.
     unpublished = sees_unpublished_scores(session, reader, project.responsible_unit)
     shown = build_project_page(
@@ -176,6 +177,7 @@ def _parts(project_id: int) -> dict[str, Markup] | None:
         datetime.now(UTC),
         full_history=False,
         unpublished_shown=unpublished,
+        history_count=history_count,
     )
     body = Markup(  # a template's output: escaped as it was rendered
         render_template(
