@@ -16,6 +16,7 @@ from service.core.web import current_language
 from service.extensions import db
 from service.notifications.models import Channel, DeliveryMode
 from service.notifications.operations import (
+    DIGEST_BY_DEFAULT,
     DeliverySettings,
     mark_read,
     retry_failed,
@@ -92,7 +93,10 @@ def settings() -> ResponseReturnValue:
         kinds=PREFERENCE_KINDS,
         channels=PERSONAL_CHANNELS,
         modes=list(DeliveryMode),
-        chosen=preferences_of(session, user),
+        chosen={
+            **{(kind, Channel.EMAIL): DeliveryMode.DIGEST for kind in DIGEST_BY_DEFAULT},
+            **preferences_of(session, user),
+        },
     )
 
 
