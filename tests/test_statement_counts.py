@@ -22,13 +22,14 @@ from tests.sql_count import counting
 PROJECT = "/projects/{project_id}"
 
 #: role -> path -> the most statements one request may send (the same on SQLite and
-#: PostgreSQL). Issue 13 asks for the project page in ten or fewer.
+#: PostgreSQL). Issue 13 asks for the project page in ten or fewer. Each HTML page's bound
+#: is one above issue 13's count: the header's bell counts the unread notifications (issue 14).
 BOUNDS: dict[str, dict[str, int]] = {
     "officer": {
-        PROJECT: 27,
-        "/dashboard": 9,
-        "/school": 10,
-        "/review": 6,
+        PROJECT: 28,
+        "/dashboard": 10,
+        "/school": 11,
+        "/review": 7,
         "/api/v1/projects": 4,
         "/api/v1/results": 5,
         "/api/v1/allocations": 4,
@@ -36,8 +37,8 @@ BOUNDS: dict[str, dict[str, int]] = {
         "/api/v1/evaluations": 4,
     },
     "school": {
-        PROJECT: 29,
-        "/school": 9,
+        PROJECT: 30,
+        "/school": 10,
         "/api/v1/projects": 4,
         "/api/v1/results": 5,
         "/api/v1/allocations": 5,
@@ -45,9 +46,9 @@ BOUNDS: dict[str, dict[str, int]] = {
         "/api/v1/evaluations": 5,
     },
     "evaluator": {
-        PROJECT: 27,
-        "/dashboard": 8,
-        "/school": 9,
+        PROJECT: 28,
+        "/dashboard": 9,
+        "/school": 10,
         "/api/v1/projects": 4,
         "/api/v1/results": 5,
         "/api/v1/allocations": 3,

@@ -37,6 +37,17 @@ bp = Blueprint("notifications", __name__)
 PERSONAL_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
 
 
+@bp.app_context_processor
+def _bell() -> dict[str, object]:
+    """`unread_notifications()` for the bell in every page's header: one COUNT, run only
+    when the page draws the bell (a signed-in user)."""
+
+    def unread_notifications() -> int:
+        return unread_count(db.session(), _user())
+
+    return {"unread_notifications": unread_notifications}
+
+
 def _user() -> User:
     user: User = current_user._get_current_object()
     return user
