@@ -17,6 +17,7 @@ from service.core.db import utcnow
 from service.core.fiscal import fiscal_year_bounds
 from service.core.permissions import Answer, may_administer, may_grant
 from service.core.thai import normalize_thai
+from service.core.translate import gettext
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
 from service.org import operations as org_ops
@@ -197,6 +198,7 @@ def create_reminder_rule(
         problems["escalate_after_days"] = "not negative"
     if problems:
         raise Refused(422, "some input is missing or wrong", fields=problems)
+    _refuse_duplicate_rule(session, kind, offset_days)
     rule = ReminderRule(
         kind=kind,
         name=normalize_thai(name),
@@ -218,10 +220,35 @@ def create_reminder_rule(
     return rule
 
 
+def _refuse_duplicate_rule(
+    session: Session, kind: ReminderKind, offset_days: int, *, other_than: int | None = None
+) -> None:
+    """Refused(422) when an active rule of `kind` fires `offset_days` after the anchor
+    already: it would send every alert twice (the database refuses it too)."""
+    same = select(ReminderRule.id).where(
+        ReminderRule.kind == kind,
+        ReminderRule.offset_days == offset_days,
+        ReminderRule.active.is_(True),
+    )
+    if other_than is not None:
+        same = same.where(ReminderRule.id != other_than)
+    if session.scalar(same.limit(1)) is not None:
+        reason = gettext(
+            "an active reminder rule of this kind already fires %(days)s days from the due "
+            "day: it would send every alert twice",
+            days=offset_days,
+        )
+        raise Refused(422, reason, fields={"offset_days": reason})
+
+
 def set_rule_active(session: Session, actor: User, rule: ReminderRule, active: bool) -> None:
+    """Switch a rule on or off. Raises Refused(422) when switching it on would duplicate an
+    active rule."""
     require_admin(session, actor)
     if rule.active == active:
         return
+    if active:
+        _refuse_duplicate_rule(session, rule.kind, rule.offset_days, other_than=rule.id)
     rule.active = active
     session.flush()
     record(
