@@ -272,3 +272,18 @@ def test_one_digest_a_day_per_person_through_a_real_worker(tmp_path: Path) -> No
         body = officer[0].body
         assert "[แจ้งผู้บังคับบัญชา]" in body and "โรงเรียน" in body and "เลยกำหนด" in body
         assert "/results/" in body
+
+
+@pytest.mark.worker
+def test_health_knows_whether_a_worker_is_alive(tmp_path: Path) -> None:
+    with committed_stack(tmp_path, "heartbeat") as stack:
+        client = stack.app.test_client()
+        assert client.get("/healthz/workers").get_json() == {"status": "degraded"}
+        with running_worker(stack.env, queues="celery"):
+            stack.send("tidtam.health")  # what beat sends every minute
+
+            def status() -> str:
+                answer = client.get("/healthz/workers").get_json()
+                return str(answer["status"])
+
+            assert eventually(lambda: status() == "ok", timeout=60)

@@ -7,7 +7,8 @@ from typing import Any
 from celery.schedules import crontab
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "health-every-5-minutes": {"task": "tidtam.health", "schedule": 300.0},
+    # The workers' heartbeat for /healthz/workers (a worker unseen for 3 minutes is gone).
+    "health-every-minute": {"task": "tidtam.health", "schedule": 60.0, "options": {"expires": 50}},
     # Crontab times are Bangkok time (Celery's `timezone`). Short `expires`: a tick that
     # waited out a broker outage is dropped, the next one does the same work.
     "outbox-relay-every-5-seconds": {

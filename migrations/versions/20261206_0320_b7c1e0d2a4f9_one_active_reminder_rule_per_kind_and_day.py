@@ -1,4 +1,4 @@
-"""one active reminder rule per kind and offset: a duplicate sent every alert twice
+"""one active reminder rule per kind and offset (a duplicate sent every alert twice); worker heartbeats
 
 Revision ID: b7c1e0d2a4f9
 Revises: 0584f373697f
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+from service.core.db import UTCDateTime
 
 revision = "b7c1e0d2a4f9"
 down_revision = "0584f373697f"
@@ -51,5 +53,15 @@ def upgrade() -> None:
     )
 
 
+    # A worker's last sign of life, for the health view (issue 14).
+    op.create_table(
+        "worker_heartbeat",
+        sa.Column("worker", sa.String(length=255), nullable=False),
+        sa.Column("seen_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("worker", name=op.f("pk_worker_heartbeat")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("worker_heartbeat")
     op.drop_index("uq_reminder_rule_active_kind_offset", table_name="reminder_rule")
