@@ -115,6 +115,10 @@ SUMMARIES: dict[str, dict[str, str]] = {
         "th": "ยกเลิกการมอบหมายจาก {principal} ให้ {delegate} ({starts} – {ends}) แล้ว",
         "en": "The delegation from {principal} to {delegate} ({starts} – {ends}) was withdrawn",
     },
+    "digest": {
+        "th": "สรุปการแจ้งเตือนประจำวัน",
+        "en": "Daily digest",
+    },
     "deadline.step_due": {
         "th": "{unit}: ขั้นตอน “{step}” โครงการ {project} ครบกำหนด {due} (อีก {days_left} วัน)",
         "en": "{unit}: step “{step}” of project {project} is due on {due} (in {days_left} days)",

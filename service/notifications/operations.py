@@ -576,6 +576,8 @@ def open_digests(
                     or_(Notification.lease_until.is_(None), Notification.lease_until < now),
                 )
                 .order_by(Notification.id)
+                # A run for another day waits here and then finds these rows sent.
+                .with_for_update()
             )
         )
         if not held:
