@@ -33,8 +33,17 @@ def db_group() -> None:
 @db_group.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
-    """Migrate the database up to REVISION (default: head)."""
+    """Migrate the database up to REVISION (default: head); at head, a reminder-rule table
+    still empty (a new deployment) gets the default rules, so alerts run from the start.
+    Running it again adds nothing."""
     command.upgrade(alembic_config(), revision)
+    if revision == "head":
+        from service.deadlines.rules import ensure_default_rules
+
+        added = ensure_default_rules(db.session(), only_when_empty=True)
+        db.session.commit()
+        if added:
+            click.echo(f"{len(added)} default reminder rules added")
 
 
 @db_group.command("downgrade")

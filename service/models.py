@@ -13,6 +13,7 @@ from service.notifications.models import (
     ReminderRule,
     WebhookEndpoint,
 )
+from service.ops.models import WorkerHeartbeat
 from service.org.models import Delegation, OrgUnit, RoleAssignment, User
 from service.projects.models import (
     EvidenceFile,
@@ -58,4 +59,5 @@ __all__ = [
     "UnitRollup",
     "User",
     "WebhookEndpoint",
+    "WorkerHeartbeat",
 ]

@@ -21,10 +21,12 @@ from service.deadlines.rules import DEFAULT_RULES, ensure_default_rules
 from service.evaluations.models import Evaluation, EvaluationState
 from service.notifications.models import (
     Channel,
+    DeliveryMode,
     Notification,
     ReminderKind,
     ReminderRule,
 )
+from service.notifications.operations import set_preference
 from service.org.models import User
 from service.projects.models import ProgressReport, ResultState, StepResult
 from tests.smtp import mail_sink
@@ -203,6 +205,10 @@ def test_default_rules_are_added_once(session: Session) -> None:
 @pytest.mark.worker
 def test_two_runs_at_the_same_moment_send_one_alert_per_key(tmp_path: Path, app: Flask) -> None:
     with mail_sink() as sink, committed_stack(tmp_path, "deadlines", **sink.env()) as stack:
+        with stack.app.app_context():  # every alert mailed at once, not held for the digest
+            for person in db.session.scalars(select(User)):
+                set_preference(db.session(), person, "*", Channel.EMAIL, DeliveryMode.IMMEDIATE)
+            db.session.commit()
         log = tmp_path / "worker.log"  # the task adds the default rules to the empty table
         with running_worker(
             stack.env, queues="deadlines,notifications", pool="prefork", concurrency=2, log=log

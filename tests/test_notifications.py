@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from service.audit.models import OutboxEvent
 from service.audit.operations import emit
-from service.budget.models import Allocation
+from service.budget.models import Allocation, Installment
 from service.core.db import db, utcnow
 from service.evaluations.models import Evaluation
 from service.notifications.dispatch import DispatchOutcome, deliver, deliver_digests
@@ -46,11 +46,13 @@ from tests.http_sink import http_sink
 from tests.notify_data import add_outsiders
 from tests.smtp import mail_sink
 from tests.stack import committed_stack, eventually
-from tests.work_data import school_result, unit, user
+from tests.work_data import demo_project, school_result, unit, user
 from tests.workers import running_worker
 
 REQUEUE = timedelta(minutes=10)
-SCHOOL, OFFICER, APPROVER = (f"{r}@demo.tidtam.local" for r in ("school", "officer", "approver"))
+SCHOOL, OFFICER, APPROVER, EVALUATOR = (
+    f"{r}@demo.tidtam.local" for r in ("school", "officer", "approver", "evaluator")
+)
 
 
 def _object_of(session: Session, object_type: str) -> int:
@@ -60,6 +62,10 @@ def _object_of(session: Session, object_type: str) -> int:
         return session.scalars(select(Allocation.id).order_by(Allocation.id)).first() or 0
     if object_type == "evaluation":
         return session.scalars(select(Evaluation.id)).first() or 0
+    if object_type == "installment":
+        return session.scalars(select(Installment.id).order_by(Installment.id)).first() or 0
+    if object_type == "project":
+        return demo_project(session).id
     delegation = Delegation(
         principal_id=user(session, "approver").id,
         delegate_id=user(session, "officer").id,
@@ -110,7 +116,22 @@ WHO_IS_TOLD = [
     ("evaluation.publish", {}, {OFFICER}),
     ("delegation.create", {}, {OFFICER, APPROVER}),
     ("delegation.withdraw", {}, {OFFICER, APPROVER}),
-    ("project.lock", {}, set()),
+    ("allocation.create", {}, set()),  # silent on purpose: a draft
+    ("step_result.accept", {}, {SCHOOL}),
+    ("installment.request", {"above_limit": True}, {APPROVER}),
+    ("installment.request", {"above_limit": False}, {OFFICER}),
+    ("installment.approve", {}, {OFFICER}),  # whoever asked for it
+    ("installment.pay", {}, {OFFICER}),
+    ("installment.reject", {}, {OFFICER}),
+    ("allocation.approve", {}, {OFFICER}),  # its preparer
+    ("allocation.return", {}, {OFFICER}),
+    ("project.submit", {}, {APPROVER}),
+    ("project.request_revision", {}, {APPROVER}),
+    ("project.lock", {}, {OFFICER}),
+    ("project.return", {}, {OFFICER}),
+    ("project.reopen", {}, {OFFICER}),
+    ("evaluation.reopen", {}, {OFFICER}),
+    ("evaluation.self_assess", {}, {EVALUATOR}),
 ]
 
 

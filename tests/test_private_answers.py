@@ -8,8 +8,11 @@ import re
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from service.core.db import utcnow
+from service.ops.models import WorkerHeartbeat
 from tests.api_support import headers_for
 from tests.conftest import DEMO_PASSWORDS, login
 from tests.project_data import make_district
@@ -128,15 +131,20 @@ def test_private_answers_are_stored_nowhere_and_public_ones_may_be(
 def test_worker_health_tells_the_status_only_to_all_but_root_admins(
     app: Flask, session: Session
 ) -> None:
+    session.execute(delete(WorkerHeartbeat))  # no worker has been seen
+    session.flush()
     for client in (app.test_client(), _signed_in(app, "officer")):
         answer = client.get("/healthz/workers")
         assert answer.status_code == 200
-        assert answer.get_json() == {"status": "ok"}
+        assert answer.get_json() == {"status": "degraded"}
         assert not re.search(r"notifications|deadlines|rollups|celery", answer.get_data(True))
     details = _signed_in(app, "admin").get("/healthz/workers").get_json()
-    assert details["status"] == "ok"
+    assert details["status"] == "degraded"
     assert set(details["broker"]["queues"]) == {"notifications", "deadlines", "rollups", "celery"}
     assert "heartbeats" in details and "outbox" in details
+    session.add(WorkerHeartbeat(worker="worker-1", seen_at=utcnow()))
+    session.flush()
+    assert app.test_client().get("/healthz/workers").get_json() == {"status": "ok"}
 
 
 def test_the_allocation_form_does_not_name_a_unit_out_of_reach(

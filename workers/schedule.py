@@ -9,7 +9,8 @@ from celery.schedules import crontab
 from service.core.tasks import TaskName
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "health-every-5-minutes": {"task": TaskName.HEALTH, "schedule": 300.0},
+    # The workers' heartbeat for /healthz/workers (a worker unseen for 3 minutes is gone).
+    "health-every-minute": {"task": TaskName.HEALTH, "schedule": 60.0, "options": {"expires": 50}},
     # Crontab times are Bangkok time (Celery's `timezone`). Short `expires`: a tick that
     # waited out a broker outage is dropped, the next one does the same work.
     "outbox-relay-every-5-seconds": {

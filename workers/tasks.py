@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from service.core.db import db, utcnow
 from service.core.tasks import TaskName
+from service.ops.models import WorkerHeartbeat
 from workers import deadlines, notifications, rollups
 
 __all__ = ["deadlines", "health", "notifications", "rollups"]
@@ -22,9 +23,11 @@ __all__ = ["deadlines", "health", "notifications", "rollups"]
 
 @shared_task(name=TaskName.HEALTH, ignore_result=False)
 def health() -> dict[str, Any]:
-    """Prove the worker runs inside the app: it reaches the database and says where it is."""
+    """Prove the worker runs inside the app: it reaches the database, says where it is, and
+    leaves its heartbeat for the health view (beat sends this every minute)."""
     database_ok = db.session.execute(text("SELECT 1")).scalar() == 1
-    db.session.rollback()
+    db.session.merge(WorkerHeartbeat(worker=socket.gethostname(), seen_at=utcnow()))
+    db.session.commit()
     return {
         "worker": socket.gethostname(),
         "database": database_ok,

@@ -33,6 +33,7 @@ from service.core.permissions import (
     may_grant,
 )
 from service.core.thai import normalize_thai
+from service.core.translate import gettext
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
 from service.org import operations as org_ops
@@ -509,6 +510,7 @@ def create_reminder_rule(
     tree, Refused(422) for a missing name, a repeat below 1 or a negative escalation."""
     require(may_administer(session, actor, None, "change reminder rules"))
     _check_rule(name, repeat_days, escalate_after_days)
+    _refuse_duplicate_rule(session, kind, offset_days)
     rule = ReminderRule(
         kind=kind,
         name=_text(name, "name", 255),
@@ -552,6 +554,27 @@ def _check_rule(name: str, repeat_days: int | None, escalate_after_days: int | N
         raise Refused(422, "some input is missing or wrong", fields=problems)
 
 
+def _refuse_duplicate_rule(
+    session: Session, kind: ReminderKind, offset_days: int, *, other_than: int | None = None
+) -> None:
+    """Refused(422) when an active rule of `kind` fires `offset_days` after the anchor
+    already: it would send every alert twice (the database refuses it too)."""
+    same = select(ReminderRule.id).where(
+        ReminderRule.kind == kind,
+        ReminderRule.offset_days == offset_days,
+        ReminderRule.active.is_(True),
+    )
+    if other_than is not None:
+        same = same.where(ReminderRule.id != other_than)
+    if session.scalar(same.limit(1)) is not None:
+        reason = gettext(
+            "an active reminder rule of this kind already fires %(days)s days from the due "
+            "day: it would send every alert twice",
+            days=offset_days,
+        )
+        raise Refused(422, reason, fields={"offset_days": reason})
+
+
 def update_reminder_rule(
     session: Session,
     actor: User,
@@ -566,6 +589,8 @@ def update_reminder_rule(
     Nothing changed records nothing. Raises as create_reminder_rule does."""
     require(may_administer(session, actor, None, "change reminder rules"))
     _check_rule(name, repeat_days, escalate_after_days)
+    if rule.active:
+        _refuse_duplicate_rule(session, rule.kind, offset_days, other_than=rule.id)
     after = {
         "name": _text(name, "name", 255),
         "offset_days": offset_days,
@@ -597,6 +622,8 @@ def set_rule_active(
     require(may_administer(session, actor, None, "change reminder rules"))
     if rule.active == active:
         return rule
+    if active:
+        _refuse_duplicate_rule(session, rule.kind, rule.offset_days, other_than=rule.id)
     rule.active = active
     session.flush()
     record(

@@ -92,6 +92,12 @@ def _source_columns(
     ]
 
 
+def _year_open(fiscal_year_id: Any) -> ColumnElement[bool]:
+    """Only projects (and evaluations) of fiscal years still open are chased: a closed
+    year's leftovers are history, not work."""
+    return exists().where(FiscalYear.id == fiscal_year_id, FiscalYear.is_open.is_(True))
+
+
 def _steps(ctx: Context) -> Select:
     return (
         select(
@@ -102,7 +108,11 @@ def _steps(ctx: Context) -> Select:
         )
         .join(PlanStep, PlanStep.id == StepResult.step_id)
         .join(Project, Project.id == PlanStep.project_id)
-        .where(StepResult.state.in_(OPEN_RESULTS), Project.state == ProjectState.LOCKED)
+        .where(
+            StepResult.state.in_(OPEN_RESULTS),
+            Project.state == ProjectState.LOCKED,
+            _year_open(Project.fiscal_year_id),
+        )
     )
 
 
@@ -119,7 +129,11 @@ def _reviews(ctx: Context) -> Select:
         )
         .join(PlanStep, PlanStep.id == StepResult.step_id)
         .join(Project, Project.id == PlanStep.project_id)
-        .where(StepResult.state == ResultState.SUBMITTED, StepResult.submitted_at.is_not(None))
+        .where(
+            StepResult.state == ResultState.SUBMITTED,
+            StepResult.submitted_at.is_not(None),
+            _year_open(Project.fiscal_year_id),
+        )
     )
 
 
@@ -136,7 +150,7 @@ def _installments(ctx: Context) -> Select:
         )
         .join(Allocation, Allocation.id == Installment.allocation_id)
         .join(Project, Project.id == Allocation.project_id)
-        .where(Installment.state == InstallmentState.REQUESTED)
+        .where(Installment.state == InstallmentState.REQUESTED, _year_open(Project.fiscal_year_id))
     )
 
 
@@ -172,6 +186,7 @@ def _reports(ctx: Context) -> Select:
         .join(FiscalYear, FiscalYear.id == Project.fiscal_year_id)
         .where(
             Project.state == ProjectState.LOCKED,
+            FiscalYear.is_open.is_(True),
             FiscalYear.starts_on <= first,
             FiscalYear.ends_on >= last,
             ~filed,
@@ -211,7 +226,7 @@ def _evaluations(states: tuple[EvaluationState, ...]) -> Callable[[Context], Sel
             )
             .outerjoin(project, project.id == Evaluation.project_id)
             .outerjoin(kpi, kpi.id == Evaluation.kpi_id)
-            .where(Evaluation.state.in_(states))
+            .where(Evaluation.state.in_(states), _year_open(Evaluation.fiscal_year_id))
         )
 
     return source

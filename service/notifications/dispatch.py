@@ -8,24 +8,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.core.db import utcnow
+from service.core.fiscal import local_today
 from service.core.logs import log_event
 from service.notifications.mail import DeliveryError, Mailer, digest_mail, notification_mail
 from service.notifications.messages import describe, summary
-from service.notifications.models import Channel, DeliveryState
+from service.notifications.models import Channel, DeliveryState, Notification
 from service.notifications.operations import (
+    DIGEST_KIND,
     Delivery,
     DeliverySettings,
     claim_delivery,
-    claim_digest,
-    record_digest_sent,
+    digest_items,
+    open_digests,
     record_failure,
     record_sent,
-    release_digest,
 )
 from service.notifications.webhook import post
 
@@ -46,7 +48,14 @@ class DispatchOutcome:
     retry_not_before: datetime | None = None
 
 
-def _send(delivery: Delivery, words: dict[str, str], mailer: Mailer) -> None:
+Items = list[tuple[Delivery, dict[str, str]]]
+
+
+def _send(delivery: Delivery, words: dict[str, str], items: Items, mailer: Mailer) -> None:
+    if delivery.channel is Channel.EMAIL and delivery.kind == DIGEST_KIND:
+        if items:
+            mailer.send(digest_mail(delivery, items))
+        return
     if delivery.channel is Channel.EMAIL:
         mailer.send(notification_mail(delivery, words))
         return
@@ -113,10 +122,23 @@ def deliver(
                 delivery.object_id,
                 delivery.payload,
                 delivery.language,
+                delivery.kind,
             )
+            items: Items = []
+            if delivery.kind == DIGEST_KIND:
+                for item in digest_items(session, delivery):
+                    item_words = describe(
+                        session,
+                        item.object_type,
+                        item.object_id,
+                        item.payload,
+                        item.language,
+                        item.kind,
+                    )
+                    items.append((item, item_words))
             session.commit()  # the claim is durable before anything leaves
             try:
-                _send(delivery, words, mailer)
+                _send(delivery, words, items, mailer)
             except DeliveryError as error:
                 state = record_failure(
                     session,
@@ -156,32 +178,28 @@ def deliver(
 
 
 def deliver_digests(
-    session: Session, user_ids: Sequence[int], *, settings: DeliverySettings
+    session: Session,
+    user_ids: Sequence[int],
+    *,
+    settings: DeliverySettings,
+    day: date | None = None,
 ) -> list[int]:
-    """Send each user one mail with every notification held for their digest. Returns the ids
-    of the notifications sent. A failure leaves the rows for the next digest run."""
-    sent: list[int] = []
-    with Mailer() as mailer:
-        for user_id in user_ids:
-            deliveries = claim_digest(session, user_id, now=utcnow(), lease=settings.send_lease)
-            if not deliveries:
-                session.commit()
-                continue
-            items = [
-                (d, describe(session, d.object_type, d.object_id, d.payload, d.language))
-                for d in deliveries
-            ]
-            session.commit()
-            ids = [d.id for d in deliveries]
-            try:
-                mailer.send(digest_mail(items))
-            except DeliveryError as error:
-                release_digest(session, ids, str(error))
-                session.commit()
-                log_event(log, "digest.failed", logging.WARNING, user_id=user_id, error=str(error))
-                continue
-            record_digest_sent(session, ids, now=utcnow())
-            session.commit()
-            sent += ids
-            log_event(log, "digest.sent", user_id=user_id, notification_ids=ids)
-    return sent
+    """Make each user's digest for the Bangkok `day` (default today) and deliver it now, in
+    this process (see `open_digests`). Returns the ids of the notifications the digests
+    carried that were sent; a failed digest is retried like any mail."""
+    digest_ids = open_digests(
+        session,
+        user_ids,
+        day=day or local_today(),
+        now=utcnow(),
+        requeue_after=settings.requeue_after,
+    )
+    session.commit()
+    outcome = deliver(
+        session, digest_ids, settings=settings, held_until=utcnow() + settings.requeue_after
+    )
+    carried = session.scalars(
+        select(Notification.payload).where(Notification.id.in_(outcome.sent))
+    ).all()
+    session.rollback()
+    return sorted(int(i) for payload in carried for i in payload.get("items", []))

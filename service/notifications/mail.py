@@ -73,34 +73,35 @@ def notification_mail(delivery: Delivery, words: dict[str, str]) -> Message:
     return message
 
 
-def digest_mail(items: Sequence[tuple[Delivery, dict[str, str]]]) -> Message:
-    """One mail listing every held notification of one recipient. Its Message-ID comes from
-    the first row it carries, so a digest sent again after a crash is recognisably the same."""
-    first = items[0][0]
-    lang = _language(first.language)
+def digest_mail(digest: Delivery, items: Sequence[tuple[Delivery, dict[str, str]]]) -> Message:
+    """One mail listing every notification the `digest` row carries, in its recipient's
+    language, with the digest's own stable Message-ID and delivery key."""
+    lang = _language(digest.language)
     count = len(items)
     lines = [
         {"line": summary(d.kind, d.payload, words, lang), "link": words.get("link", "")}
         for d, words in items
     ]
-    return _compose(
-        first.recipient_name,
-        first.recipient_email,
+    message = _compose(
+        digest.recipient_name,
+        digest.recipient_email,
         lang,
-        f"<digest.{first.recipient_id}.{first.id}@tidtam>",
+        digest.message_id,
         (
-            f"ติดตาม: สรุปการแจ้งเตือน {count} รายการ"
+            f"ติดตาม: สรุปการแจ้งเตือนประจำวัน {count} รายการ"
             if lang == "th"
-            else f"Tidtam: your digest of {count} notifications"
+            else f"Tidtam: your daily digest of {count} notifications"
         ),
         _render(
             f"mail/digest.{lang}.txt",
-            name=first.recipient_name,
+            name=digest.recipient_name,
             count=count,
             items=lines,
             settings_link=_settings_link(),
         ),
     )
+    message["X-Tidtam-Delivery"] = digest.delivery_key
+    return message
 
 
 class Mailer:

@@ -42,6 +42,71 @@ SUMMARIES: dict[str, dict[str, str]] = {
         "th": "ผลการประเมิน{subject} ไตรมาสที่ {quarter}/{year} เผยแพร่แล้ว คะแนน {score}",
         "en": "The evaluation of {subject} for Q{quarter} FY{year} is published: score {score}",
     },
+    "step_result.accept": {
+        "th": "ผลการดำเนินงานขั้นตอน “{step}” ของ{unit} โครงการ {project} ได้รับการรับรองแล้ว",
+        "en": "The result of {unit} for step “{step}” of project {project} was accepted",
+    },
+    "installment.request": {
+        "th": "คำขอเงินประจำงวด {amount} บาท ของ{unit} โครงการ {project} รอท่านอนุมัติ",
+        "en": "An installment of {amount} baht for {unit} in project {project} waits for "
+        "your approval",
+    },
+    "installment.approve": {
+        "th": "เงินประจำงวด {amount} บาท ของ{unit} โครงการ {project} ได้รับอนุมัติแล้ว",
+        "en": "The installment of {amount} baht for {unit} in project {project} was approved",
+    },
+    "installment.pay": {
+        "th": "จ่ายเงินประจำงวด {amount} บาท ให้{unit} โครงการ {project} แล้ว",
+        "en": "The installment of {amount} baht for {unit} in project {project} was paid",
+    },
+    "installment.reject": {
+        "th": "คำขอเงินประจำงวด {amount} บาท ของ{unit} โครงการ {project} ไม่ได้รับอนุมัติ {reason}",
+        "en": "The installment of {amount} baht for {unit} in project {project} was rejected. "
+        "{reason}",
+    },
+    "allocation.approve": {
+        "th": "การจัดสรรงบประมาณ {amount} บาท ให้{unit} โครงการ {project} ได้รับอนุมัติแล้ว",
+        "en": "The allocation of {amount} baht to {unit} in project {project} was approved",
+    },
+    "allocation.return": {
+        "th": "คำขอจัดสรรงบประมาณ {amount} บาท ให้{unit} โครงการ {project} ถูกส่งกลับให้แก้ไข {reason}",
+        "en": "The allocation of {amount} baht to {unit} in project {project} was returned "
+        "for changes. {reason}",
+    },
+    "allocation.reject": {
+        "th": "คำขอจัดสรรงบประมาณ {amount} บาท ให้{unit} โครงการ {project} ไม่ได้รับอนุมัติ {reason}",
+        "en": "The allocation of {amount} baht to {unit} in project {project} was rejected. "
+        "{reason}",
+    },
+    "project.submit": {
+        "th": "แผนโครงการ {project} ส่งมาแล้ว รอท่านอนุมัติและล็อกแผน",
+        "en": "The plan of project {project} was submitted and waits for you to lock it",
+    },
+    "project.lock": {
+        "th": "แผนโครงการ {project} ได้รับอนุมัติและล็อกแล้ว",
+        "en": "The plan of project {project} was approved and locked",
+    },
+    "project.return": {
+        "th": "แผนโครงการ {project} ถูกส่งกลับให้แก้ไข {reason}",
+        "en": "The plan of project {project} was returned for changes. {reason}",
+    },
+    "project.request_revision": {
+        "th": "โครงการ {project} ขอปรับแผน รอท่านพิจารณาเปิดให้ปรับ {reason}",
+        "en": "A revision of the plan of project {project} was requested; it waits for you. "
+        "{reason}",
+    },
+    "project.reopen": {
+        "th": "แผนโครงการ {project} เปิดให้ปรับแผนแล้ว",
+        "en": "The plan of project {project} is open for revision",
+    },
+    "evaluation.reopen": {
+        "th": "ผลการประเมิน{subject} ไตรมาสที่ {quarter}/{year} ถูกเปิดแก้ไขอีกครั้ง {reason}",
+        "en": "The evaluation of {subject} for Q{quarter} FY{year} was reopened. {reason}",
+    },
+    "evaluation.self_assess": {
+        "th": "{subject} ไตรมาสที่ {quarter}/{year} ประเมินตนเองแล้ว รอท่านให้คะแนน",
+        "en": "{subject} for Q{quarter} FY{year} is self-assessed and waits for your score",
+    },
     "delegation.create": {
         "th": "{principal} มอบหมายให้ {delegate} ปฏิบัติหน้าที่แทน ตั้งแต่ {starts} ถึง {ends}",
         "en": "{principal} delegated their work to {delegate} from {starts} to {ends}",
@@ -50,28 +115,33 @@ SUMMARIES: dict[str, dict[str, str]] = {
         "th": "ยกเลิกการมอบหมายจาก {principal} ให้ {delegate} ({starts} – {ends}) แล้ว",
         "en": "The delegation from {principal} to {delegate} ({starts} – {ends}) was withdrawn",
     },
+    "digest": {
+        "th": "สรุปการแจ้งเตือนประจำวัน",
+        "en": "Daily digest",
+    },
     "deadline.step_due": {
-        "th": "ขั้นตอน “{step}” โครงการ {project} ครบกำหนด {due} (อีก {days_left} วัน)",
-        "en": "Step “{step}” of project {project} is due on {due} (in {days_left} days)",
+        "th": "{unit}: ขั้นตอน “{step}” โครงการ {project} ครบกำหนด {due} (อีก {days_left} วัน)",
+        "en": "{unit}: step “{step}” of project {project} is due on {due} (in {days_left} days)",
     },
     "deadline.step_overdue": {
-        "th": "ขั้นตอน “{step}” โครงการ {project} เลยกำหนด {due} มาแล้ว {days} วัน "
+        "th": "{unit}: ขั้นตอน “{step}” โครงการ {project} เลยกำหนด {due} มาแล้ว {days} วัน "
         "และยังไม่มีผลที่ได้รับการยอมรับ",
-        "en": "Step “{step}” of project {project} is {days} days past its due date {due} "
-        "with no accepted result",
+        "en": "{unit}: step “{step}” of project {project} is {days} days past its due date "
+        "{due} with no accepted result",
     },
     "deadline.review_waiting": {
-        "th": "ผลการดำเนินงานขั้นตอน “{step}” โครงการ {project} รอการตรวจสอบมาแล้ว {days} วัน",
-        "en": "A result for step “{step}” of project {project} has waited {days} days for review",
+        "th": "{unit}: ผลการดำเนินงานขั้นตอน “{step}” โครงการ {project} รอการตรวจสอบมาแล้ว {days} วัน",
+        "en": "{unit}: the result for step “{step}” of project {project} has waited {days} "
+        "days for review",
     },
     "deadline.installment_waiting": {
-        "th": "คำขอเงินประจำงวด {amount} บาท โครงการ {project} รออนุมัติมาแล้ว {days} วัน",
-        "en": "An installment request of {amount} baht for project {project} has waited "
-        "{days} days for approval",
+        "th": "{unit}: คำขอเงินประจำงวด {amount} บาท โครงการ {project} รออนุมัติมาแล้ว {days} วัน",
+        "en": "{unit}: an installment request of {amount} baht for project {project} has "
+        "waited {days} days for approval",
     },
     "deadline.report_missing": {
-        "th": "โครงการ {project} ยังไม่ได้รายงานผลการดำเนินงานประจำเดือน {period}",
-        "en": "Project {project} has no progress report for {period}",
+        "th": "{unit}: โครงการ {project} ยังไม่ได้รายงานผลการดำเนินงานประจำเดือน {period}",
+        "en": "{unit}: project {project} has no progress report for {period}",
     },
     "deadline.evaluation_self": {
         "th": "ยังไม่ได้ประเมินตนเอง{subject} ไตรมาสที่ {quarter}/{year} เลยกำหนดมาแล้ว {days} วัน",
@@ -110,11 +180,48 @@ def _amount(value: Any) -> str:
         return str(value or "")
 
 
+#: Where a person acts on what they are told, by kind ("{id}": the object's id); a kind not
+#: listed links to the project's page.
+LINKS: dict[str, str] = {
+    "step_result.submit": "/review#result-{id}",
+    "deadline.review_waiting": "/review#result-{id}",
+    "step_result.return": "/results/{id}",
+    "step_result.accept": "/results/{id}",
+    "deadline.step_due": "/results/{id}",
+    "deadline.step_overdue": "/results/{id}",
+    "allocation.submit": "/approvals#allocation-{id}",
+    "allocation.endorse": "/approvals#allocation-{id}",
+    "installment.request": "/approvals#installment-{id}",
+    "deadline.installment_waiting": "/approvals#installment-{id}",
+    "allocation.approve": "/budget",
+    "allocation.return": "/budget",
+    "allocation.reject": "/budget",
+    "evaluation.self_assess": "/evaluations",
+    "deadline.evaluation_self": "/evaluations",
+    "deadline.evaluation_score": "/evaluations",
+    "delegation.create": "/notifications",
+    "delegation.withdraw": "/notifications",
+}
+
+
+def link_for(kind: str, object_id: int, project_id: int | None) -> str:
+    """The path of the page where the thing `kind` is about is acted on."""
+    if kind in LINKS:
+        return LINKS[kind].format(id=object_id)
+    return f"/projects/{project_id}" if project_id else "/notifications"
+
+
 def describe(
-    session: Session, object_type: str, object_id: int, payload: dict[str, Any], lang: str
+    session: Session,
+    object_type: str,
+    object_id: int,
+    payload: dict[str, Any],
+    lang: str,
+    kind: str = "",
 ) -> dict[str, str]:
     """The words a summary needs about the object (`project`, `step`, `unit`, `amount`, …),
-    read from the database in `lang`, plus a `link` to it. Missing objects give dashes."""
+    read from the database in `lang`, plus a `link` to where it is acted on (see `LINKS`).
+    Missing objects give dashes."""
     lang = _lang(lang)
     words: dict[str, str] = {}
     project: Project | None = None
@@ -149,6 +256,8 @@ def describe(
             unit = session.get(OrgUnit, allocation.recipient_unit_id)
     elif object_type == "project":
         project = session.get(Project, object_id)
+        if project is not None:
+            unit = session.get(OrgUnit, project.responsible_unit_id)
     elif object_type == "evaluation":
         evaluation = session.get(Evaluation, object_id)
         if evaluation:
@@ -178,7 +287,7 @@ def describe(
     if unit is not None:
         words["unit"] = unit.name(lang)
     base = current_app.config.get("PUBLIC_URL", "").rstrip("/")
-    words["link"] = f"{base}/projects/{project.id}" if project else f"{base}/notifications"
+    words["link"] = base + link_for(kind, object_id, project.id if project else None)
     return words
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -132,6 +133,16 @@ class ReminderRule(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
+        # Two active rules of one kind firing on the same day after the anchor would send
+        # every alert twice: refused, here and with a message in the admin operations.
+        Index(
+            "uq_reminder_rule_active_kind_offset",
+            "kind",
+            "offset_days",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
         CheckConstraint("repeat_days IS NULL OR repeat_days >= 1", name="repeat_positive"),
         CheckConstraint(
             "escalate_after_days IS NULL OR escalate_after_days >= 0", name="escalate_not_negative"

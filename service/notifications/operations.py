@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Flask
@@ -54,6 +54,7 @@ from service.notifications.models import (
     DeliveryState,
     Notification,
     NotificationPreference,
+    ReminderKind,
     WebhookEndpoint,
 )
 from service.notifications.recipients import event_candidates
@@ -63,6 +64,14 @@ RELAY_TASK = TaskName.OUTBOX_RELAY
 DISPATCH_TASK = TaskName.NOTIFICATIONS_DISPATCH
 #: Notification ids per dispatch task: one task per batch, not per alert.
 DISPATCH_BATCH = 100
+#: The kind of the one mail a day that carries a person's held notifications.
+DIGEST_KIND = "digest"
+#: Reminders whose email waits for the daily digest unless the person chose otherwise: an
+#: officer hears of every overdue step of every school once a day, in one mail, not once per
+#: school per step. In-app rows are not held: the notification centre lists them as they come.
+DIGEST_BY_DEFAULT: frozenset[str] = frozenset(
+    f"deadline.{kind.value}" for kind in ReminderKind if kind is not ReminderKind.STEP_DUE
+)
 
 
 @dataclass(frozen=True)
@@ -105,7 +114,8 @@ def insert_notifications(
     `candidates` has the columns recipient_id, kind, object_type, object_id, payload (JSON) and
     key (the delivery key up to the recipient, e.g. "event:42"). The recipient's preference
     for the kind and channel decides: off (no row), digest (held for the daily digest) or
-    immediately (the default, and what a "*" preference row sets for every kind). In-app rows
+    immediately (the default but for the email of `DIGEST_BY_DEFAULT`, and what a "*"
+    preference row sets for every kind). In-app rows
     are delivered by being inserted; a webhook row is made per endpoint of a unit in which
     the recipient holds an active role. One INSERT … SELECT … ON CONFLICT DO NOTHING: rows
     whose key exists already are skipped, however many runs race.
@@ -118,7 +128,13 @@ def insert_notifications(
     def mode_of(channel: Channel) -> tuple[Any, Any, Any]:
         specific = aliased(NotificationPreference)
         every_kind = aliased(NotificationPreference)
-        mode = func.coalesce(specific.mode, every_kind.mode, DeliveryMode.IMMEDIATE.value)
+        default: Any = literal(DeliveryMode.IMMEDIATE.value)
+        if channel is Channel.EMAIL:
+            default = case(
+                (candidate.c.kind.in_(sorted(DIGEST_BY_DEFAULT)), DeliveryMode.DIGEST.value),
+                else_=DeliveryMode.IMMEDIATE.value,
+            )
+        mode = func.coalesce(specific.mode, every_kind.mode, default)
         joins = (
             (
                 specific,
@@ -532,44 +548,74 @@ def digest_recipients(session: Session, *, now: datetime) -> list[int]:
     )
 
 
-def claim_digest(
-    session: Session, user_id: int, *, now: datetime, lease: timedelta
-) -> list[Delivery]:
-    """Take the user's email rows held for the digest (they stay in the digest state, leased,
-    so a worker killed mid-send leaves them for the next digest run). Commit, send one mail,
-    then `record_digest_sent`."""
-    ids = session.scalars(
-        update(Notification)
-        .where(
-            Notification.recipient_id == user_id,
-            Notification.state == DeliveryState.DIGEST,
-            Notification.channel == Channel.EMAIL,
-            or_(Notification.lease_until.is_(None), Notification.lease_until < now),
+def open_digests(
+    session: Session,
+    user_ids: Sequence[int],
+    *,
+    day: date,
+    now: datetime,
+    requeue_after: timedelta,
+) -> list[int]:
+    """One digest mail per user and Bangkok `day`: a notification of kind "digest" whose key
+    "digest:<day>:user:<id>:email" is unique in the database, carrying the ids of the user's
+    email rows held for it (they become sent: the digest delivers them). A second run the
+    same day, or two at once, inserts nothing and leaves newly held rows for tomorrow's
+    digest. The digest rows are pending, leased for the dispatch task the caller sends after
+    commit, and delivered by the claim-then-send path of every other mail. Returns their ids.
+    """
+    dialect = dialect_of(session)
+    opened = []
+    for user_id in user_ids:
+        held = list(
+            session.scalars(
+                select(Notification.id)
+                .where(
+                    Notification.recipient_id == user_id,
+                    Notification.state == DeliveryState.DIGEST,
+                    Notification.channel == Channel.EMAIL,
+                    or_(Notification.lease_until.is_(None), Notification.lease_until < now),
+                )
+                .order_by(Notification.id)
+                # A run for another day waits here and then finds these rows sent.
+                .with_for_update()
+            )
         )
-        .values(lease_until=now + lease, attempts=Notification.attempts + 1)
-        .returning(Notification.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    return _deliveries(session, sorted(ids)) if ids else []
+        if not held:
+            continue
+        digest_id = session.execute(
+            upsert_insert(dialect, Notification)
+            .values(
+                recipient_id=user_id,
+                kind=DIGEST_KIND,
+                object_type="user",
+                object_id=user_id,
+                channel=Channel.EMAIL.value,
+                payload={"day": day.isoformat(), "items": held},
+                delivery_key=f"digest:{day.isoformat()}:user:{user_id}:email",
+                state=DeliveryState.PENDING.value,
+                attempts=0,
+                last_error="",
+                created_at=now,
+                lease_until=now + requeue_after,
+            )
+            .on_conflict_do_nothing(index_elements=["delivery_key"])
+            .returning(Notification.id)
+        ).scalar_one_or_none()
+        if digest_id is None:
+            continue  # this day's digest is made already
+        session.execute(
+            update(Notification)
+            .where(Notification.id.in_(held), Notification.state == DeliveryState.DIGEST)
+            .values(state=DeliveryState.SENT, sent_at=now, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        opened.append(digest_id)
+    return opened
 
 
-def record_digest_sent(session: Session, ids: Sequence[int], *, now: datetime) -> None:
-    session.execute(
-        update(Notification)
-        .where(Notification.id.in_(list(ids)), Notification.state == DeliveryState.DIGEST)
-        .values(state=DeliveryState.SENT, sent_at=now, lease_until=None, last_error="")
-        .execution_options(synchronize_session=False)
-    )
-
-
-def release_digest(session: Session, ids: Sequence[int], error: str) -> None:
-    """A digest mail failed: give the rows back for the next digest run."""
-    session.execute(
-        update(Notification)
-        .where(Notification.id.in_(list(ids)), Notification.state == DeliveryState.DIGEST)
-        .values(lease_until=None, last_error=error[:2000])
-        .execution_options(synchronize_session=False)
-    )
+def digest_items(session: Session, digest: Delivery) -> list[Delivery]:
+    """The notifications a digest row carries."""
+    return _deliveries(session, [int(i) for i in digest.payload.get("items", [])])
 
 
 # -- what people do -----------------------------------------------------------------------

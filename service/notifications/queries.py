@@ -66,7 +66,7 @@ def centre_items(session: Session, user: User, lang: str, limit: int = 50) -> li
     ).all()
     items = []
     for n in rows:
-        words = describe(session, n.object_type, n.object_id, n.payload, lang)
+        words = describe(session, n.object_type, n.object_id, n.payload, lang, n.kind)
         items.append(
             CentreItem(
                 id=n.id,

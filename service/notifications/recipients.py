@@ -11,6 +11,18 @@ Each rule turns the events of its kinds into (event_id, user_id) pairs in SQL:
 | allocation.submit within the limit | the reviewing officers, as for a submitted result |
 | evaluation.publish | officers of the project's responsible unit (a KPI's: its owner unit), nearest with officers |
 | delegation.create, delegation.withdraw | the principal and the delegate |
+| step_result.accept | users with role school on the result's reporting unit |
+| installment.request | as an allocation submitted: approvers above the limit, else officers |
+| installment.approve, .pay, .reject | the person who asked for the installment |
+| allocation.approve | its preparer and the school users of the receiving unit |
+| allocation.return, allocation.reject | its preparer |
+| project.submit, project.request_revision | approvers at or above the responsible unit |
+| project.lock, project.return, project.reopen | officers of the responsible unit, nearest |
+| evaluation.reopen | as evaluation.publish |
+| evaluation.self_assess | the evaluation's assigned evaluator |
+
+Every other event is silent on purpose, with its reason in `SILENT` (a test holds every
+transition of every workflow table to one or the other).
 
 Only active users with active (not withdrawn) roles are told, and never the person whose act
 the event reports (its actor): nobody is told of their own request. "Nearest at or above"
@@ -21,12 +33,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, and_, false, func, select, union
 from sqlalchemy.orm import aliased
 
 from service.audit.models import OutboxEvent
-from service.budget.models import Allocation
+from service.budget.models import Allocation, Installment
 from service.core.sql import concat_text
 from service.evaluations.models import Evaluation
 from service.kpis.models import Kpi
@@ -38,7 +51,7 @@ EventIds = Sequence[int]
 
 
 def result_reporters(ids: EventIds) -> Select[int, int]:
-    """A returned result: the school users of the unit that reported it."""
+    """A returned or accepted result: the school users of the unit that reported it."""
     return (
         select(OutboxEvent.id.label("event_id"), RoleAssignment.user_id.label("user_id"))
         .join(StepResult, StepResult.id == OutboxEvent.object_id)
@@ -51,7 +64,10 @@ def result_reporters(ids: EventIds) -> Select[int, int]:
             ),
         )
         .join(User, and_(User.id == RoleAssignment.user_id, User.active.is_(True)))
-        .where(OutboxEvent.id.in_(list(ids)), OutboxEvent.kind == "step_result.return")
+        .where(
+            OutboxEvent.id.in_(list(ids)),
+            OutboxEvent.kind.in_(["step_result.return", "step_result.accept"]),
+        )
     )
 
 
@@ -69,40 +85,51 @@ def result_reviewers(ids: EventIds) -> Select[int, int]:
 
 
 def allocation_deciders(ids: EventIds) -> Select[int, int]:
-    """An allocation submitted or endorsed: above the officer's limit the district's
-    approvers, within it the reviewing officers."""
+    """An allocation submitted or endorsed, or an installment requested: above the officer's
+    limit the district's approvers, within it the reviewing officers."""
     above_limit = func.coalesce(OutboxEvent.payload["above_limit"].as_boolean(), false())
     approvers = nearest_role_holders(
         [Role.APPROVER], ancestor_kind=UnitKind.DISTRICT_OFFICE, name="approver"
     )
     officers = nearest_role_holders([Role.OFFICER], name="allocation_officer")
+    # An installment request is decided like its allocation: the same people, the same limit.
+    installment = aliased(Installment)
+    allocation_id = func.coalesce(installment.allocation_id, OutboxEvent.object_id)
+    asked = ["allocation.submit", "installment.request"]
+
+    def base(holders: Any) -> Select[int, int]:
+        return (
+            select(OutboxEvent.id.label("event_id"), holders.c.user_id)
+            .outerjoin(
+                installment,
+                and_(
+                    OutboxEvent.object_type == "installment",
+                    installment.id == OutboxEvent.object_id,
+                ),
+            )
+            .join(Allocation, Allocation.id == allocation_id)
+            .join(Project, Project.id == Allocation.project_id)
+        )
+
     to_approvers = (
-        select(OutboxEvent.id.label("event_id"), approvers.c.user_id)
-        .join(Allocation, Allocation.id == OutboxEvent.object_id)
-        .join(Project, Project.id == Allocation.project_id)
+        base(approvers)
         .join(approvers, approvers.c.unit_id == Project.owner_unit_id)
         .where(
             OutboxEvent.id.in_(list(ids)),
-            OutboxEvent.kind.in_(["allocation.submit", "allocation.endorse"]),
+            OutboxEvent.kind.in_([*asked, "allocation.endorse"]),
             above_limit,
         )
     )
     to_officers = (
-        select(OutboxEvent.id.label("event_id"), officers.c.user_id)
-        .join(Allocation, Allocation.id == OutboxEvent.object_id)
-        .join(Project, Project.id == Allocation.project_id)
+        base(officers)
         .join(officers, officers.c.unit_id == Project.responsible_unit_id)
-        .where(
-            OutboxEvent.id.in_(list(ids)),
-            OutboxEvent.kind == "allocation.submit",
-            ~above_limit,
-        )
+        .where(OutboxEvent.id.in_(list(ids)), OutboxEvent.kind.in_(asked), ~above_limit)
     )
     return select(union(to_approvers, to_officers).subquery("allocation_recipient"))
 
 
 def evaluation_owners(ids: EventIds) -> Select[int, int]:
-    """A published evaluation: the officers owning the project (or the KPI)."""
+    """A published or reopened evaluation: the officers owning the project (or the KPI)."""
     officers = nearest_role_holders([Role.OFFICER], name="evaluation_officer")
     project = aliased(Project)
     kpi = aliased(Kpi)
@@ -115,7 +142,10 @@ def evaluation_owners(ids: EventIds) -> Select[int, int]:
             officers,
             officers.c.unit_id == func.coalesce(project.responsible_unit_id, kpi.owner_unit_id),
         )
-        .where(OutboxEvent.id.in_(list(ids)), OutboxEvent.kind == "evaluation.publish")
+        .where(
+            OutboxEvent.id.in_(list(ids)),
+            OutboxEvent.kind.in_(["evaluation.publish", "evaluation.reopen"]),
+        )
     )
 
 
@@ -132,6 +162,80 @@ def delegation_parties(ids: EventIds) -> Select[int, int]:
     return select(union(*parts).subquery("delegation_party"))
 
 
+def _named_person(
+    ids: EventIds, kinds: Collection[str], model: Any, person: Any
+) -> Select[int, int]:
+    """The one active person an object names (who asked, who prepared, who evaluates)."""
+    return (
+        select(OutboxEvent.id.label("event_id"), person.label("user_id"))
+        .join(model, model.id == OutboxEvent.object_id)
+        .join(User, and_(User.id == person, User.active.is_(True)))
+        .where(OutboxEvent.id.in_(list(ids)), OutboxEvent.kind.in_(list(kinds)))
+    )
+
+
+def installment_requester(ids: EventIds) -> Select[int, int]:
+    """An installment approved, paid or rejected: whoever asked for it."""
+    kinds = ["installment.approve", "installment.pay", "installment.reject"]
+    return _named_person(ids, kinds, Installment, Installment.requested_by_id)
+
+
+def allocation_preparer(ids: EventIds) -> Select[int, int]:
+    """An allocation approved, returned or rejected: its preparer; approved, also the school
+    users of the unit receiving the money (they may now ask for installments)."""
+    kinds = ["allocation.approve", "allocation.return", "allocation.reject"]
+    preparer = _named_person(ids, kinds, Allocation, Allocation.created_by_id)
+    receivers = (
+        select(OutboxEvent.id.label("event_id"), RoleAssignment.user_id.label("user_id"))
+        .join(Allocation, Allocation.id == OutboxEvent.object_id)
+        .join(
+            RoleAssignment,
+            and_(
+                RoleAssignment.unit_id == Allocation.recipient_unit_id,
+                RoleAssignment.role == Role.SCHOOL,
+                RoleAssignment.withdrawn_at.is_(None),
+            ),
+        )
+        .join(User, and_(User.id == RoleAssignment.user_id, User.active.is_(True)))
+        .where(OutboxEvent.id.in_(list(ids)), OutboxEvent.kind == "allocation.approve")
+    )
+    return select(union(preparer, receivers).subquery("allocation_party"))
+
+
+def plan_approvers(ids: EventIds) -> Select[int, int]:
+    """A plan submitted (to be locked) or a revision requested (to be reopened): the
+    approvers at or above the project's responsible unit, nearest."""
+    approvers = nearest_role_holders([Role.APPROVER], name="plan_approver")
+    return (
+        select(OutboxEvent.id.label("event_id"), approvers.c.user_id)
+        .join(Project, Project.id == OutboxEvent.object_id)
+        .join(approvers, approvers.c.unit_id == Project.responsible_unit_id)
+        .where(
+            OutboxEvent.id.in_(list(ids)),
+            OutboxEvent.kind.in_(["project.submit", "project.request_revision"]),
+        )
+    )
+
+
+def plan_officers(ids: EventIds) -> Select[int, int]:
+    """A plan locked, returned or reopened: the officers of the responsible unit, nearest."""
+    officers = nearest_role_holders([Role.OFFICER], name="plan_officer")
+    return (
+        select(OutboxEvent.id.label("event_id"), officers.c.user_id)
+        .join(Project, Project.id == OutboxEvent.object_id)
+        .join(officers, officers.c.unit_id == Project.responsible_unit_id)
+        .where(
+            OutboxEvent.id.in_(list(ids)),
+            OutboxEvent.kind.in_(["project.lock", "project.return", "project.reopen"]),
+        )
+    )
+
+
+def evaluation_evaluator(ids: EventIds) -> Select[int, int]:
+    """A self-assessed evaluation: its assigned evaluator, who scores it next."""
+    return _named_person(ids, ["evaluation.self_assess"], Evaluation, Evaluation.evaluator_id)
+
+
 @dataclass(frozen=True)
 class RecipientRule:
     kinds: frozenset[str]
@@ -139,15 +243,42 @@ class RecipientRule:
 
 
 RULES: tuple[RecipientRule, ...] = (
-    RecipientRule(frozenset({"step_result.return"}), result_reporters),
+    RecipientRule(frozenset({"step_result.return", "step_result.accept"}), result_reporters),
     RecipientRule(frozenset({"step_result.submit"}), result_reviewers),
-    RecipientRule(frozenset({"allocation.submit", "allocation.endorse"}), allocation_deciders),
-    RecipientRule(frozenset({"evaluation.publish"}), evaluation_owners),
+    RecipientRule(
+        frozenset({"allocation.submit", "allocation.endorse", "installment.request"}),
+        allocation_deciders,
+    ),
+    RecipientRule(
+        frozenset({"allocation.approve", "allocation.return", "allocation.reject"}),
+        allocation_preparer,
+    ),
+    RecipientRule(
+        frozenset({"installment.approve", "installment.pay", "installment.reject"}),
+        installment_requester,
+    ),
+    RecipientRule(frozenset({"project.submit", "project.request_revision"}), plan_approvers),
+    RecipientRule(frozenset({"project.lock", "project.return", "project.reopen"}), plan_officers),
+    RecipientRule(frozenset({"evaluation.publish", "evaluation.reopen"}), evaluation_owners),
+    RecipientRule(frozenset({"evaluation.self_assess"}), evaluation_evaluator),
     RecipientRule(frozenset({"delegation.create", "delegation.withdraw"}), delegation_parties),
 )
 
 #: Every event kind someone is told of.
 NOTIFIED_KINDS: frozenset[str] = frozenset().union(*(rule.kinds for rule in RULES))
+
+#: Events nobody is told of, each with the reason why not.
+SILENT: dict[str, str] = {
+    "allocation.create": "a draft: nobody acts on it until its preparer submits it",
+    "allocation.revise": "the preparer takes back their own returned request to edit it",
+    "allocation.withdraw": "the preparer's own act; the request simply leaves the queue",
+    "allocation.start_disbursing": "the preparer's bookkeeping after the approval was told",
+    "allocation.complete": "the preparer's bookkeeping: the last installment was told",
+    "project.close": "taken by the system for every project at the year's end",
+    "project.withdraw": "the planning officer's own act on a plan nobody else has taken up",
+    "step_result.start": "a school starting work asks nothing of anyone",
+    "evaluation.score": "the evaluator's own draft: the owners are told when it is published",
+}
 
 
 def event_candidates(ids: EventIds, kinds: Collection[str]) -> Select | None:
@@ -177,6 +308,7 @@ def event_candidates(ids: EventIds, kinds: Collection[str]) -> Select | None:
 __all__ = [
     "NOTIFIED_KINDS",
     "RULES",
+    "SILENT",
     "RecipientRule",
     "event_candidates",
 ]

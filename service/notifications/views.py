@@ -17,6 +17,7 @@ from service.core.web import current_language
 from service.extensions import db
 from service.notifications.models import Channel, DeliveryMode
 from service.notifications.operations import (
+    DIGEST_BY_DEFAULT,
     DeliverySettings,
     mark_read,
     retry_failed,
@@ -35,6 +36,17 @@ bp = Blueprint("notifications", __name__)
 
 #: Channels a person chooses for; webhooks are a unit's, set up by admins.
 PERSONAL_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
+
+
+@bp.app_context_processor
+def _bell() -> dict[str, object]:
+    """`unread_notifications()` for the bell in every page's header: one COUNT, run only
+    when the page draws the bell (a signed-in user)."""
+
+    def unread_notifications() -> int:
+        return unread_count(db.session(), _user())
+
+    return {"unread_notifications": unread_notifications}
 
 
 def _user() -> User:
@@ -96,7 +108,10 @@ def settings() -> ResponseReturnValue:
         kinds=PREFERENCE_KINDS,
         channels=PERSONAL_CHANNELS,
         modes=list(DeliveryMode),
-        chosen=preferences_of(session, user),
+        chosen={
+            **{(kind, Channel.EMAIL): DeliveryMode.DIGEST for kind in DIGEST_BY_DEFAULT},
+            **preferences_of(session, user),
+        },
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, cast
 
 import click
@@ -21,11 +21,14 @@ from service.core.queues import QUEUES
 from service.extensions import db
 from service.notifications.models import DeliveryState, Notification
 from service.notifications.operations import outbox_backlog
+from service.ops.models import WorkerHeartbeat
 
 # cli_group=None: the commands are top-level (`flask --app service workers-status`).
 bp = Blueprint("workers", __name__, cli_group=None)
 
 PING_TIMEOUT = 1.0
+#: A worker whose heartbeat is older than this is taken for gone (beat sends one a minute).
+HEARTBEAT_FRESH = timedelta(minutes=3)
 
 
 def _broker(celery: Celery) -> dict[str, Any]:
@@ -61,6 +64,25 @@ def _heartbeats(celery: Celery) -> dict[str, Any]:
     return {"supported": True, "workers": sorted(replies)}
 
 
+def alive_workers(session: Any) -> list[str]:
+    """Workers whose heartbeat (the `tidtam.health` task) is fresh."""
+    since = utcnow() - HEARTBEAT_FRESH
+    return list(
+        session.scalars(
+            select(WorkerHeartbeat.worker)
+            .where(WorkerHeartbeat.seen_at >= since)
+            .order_by(WorkerHeartbeat.worker)
+        )
+    )
+
+
+def overall(broker_reachable: bool, alive: list[str]) -> str:
+    """ "error" without a broker, "degraded" while no worker is alive, else "ok"."""
+    if not broker_reachable:
+        return "error"
+    return "ok" if alive else "degraded"
+
+
 def workers_status(app: Flask) -> dict[str, Any]:
     """Everything /healthz/workers reports, as a dict."""
     celery: Celery = app.extensions["celery"]
@@ -77,10 +99,11 @@ def workers_status(app: Flask) -> dict[str, Any]:
             .group_by(Notification.state)
         ).all()
     )
+    alive = alive_workers(session)
     session.rollback()
     return {
         "broker": _broker(celery),
-        "heartbeats": _heartbeats(celery),
+        "heartbeats": {**_heartbeats(celery), "alive": alive},
         "outbox": {
             "backlog": backlog,
             "oldest_age_seconds": round((utcnow() - oldest).total_seconds(), 1) if oldest else None,
@@ -95,16 +118,19 @@ def workers_status(app: Flask) -> dict[str, Any]:
 @bp.route("/healthz/workers")
 def health() -> ResponseReturnValue:
     """Worker health as JSON; 503 when the broker cannot be reached. No login needed for
-    the status alone ({"status": "ok"|"error"}); the details (queues and their depths,
+    the status alone ({"status": "ok"|"degraded"|"error"}: degraded while no worker's
+    heartbeat is fresh); the details (queues and their depths,
     worker names, the outbox, notifications, broker errors) only for a signed-in admin of
     the whole tree: they map the deployment for anyone else."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not _sees_details():
         ok = bool(_broker(app.extensions["celery"])["reachable"])
-        return jsonify(status="ok" if ok else "error"), 200 if ok else 503
+        alive = alive_workers(db.session())
+        db.session.rollback()
+        return jsonify(status=overall(ok, alive)), 200 if ok else 503
     status = workers_status(app)
     ok = status["broker"]["reachable"]
-    status["status"] = "ok" if ok else "error"
+    status["status"] = overall(ok, status["heartbeats"]["alive"])
     return jsonify(status), 200 if ok else 503
 
 

@@ -432,3 +432,24 @@ def test_phone_bar_is_compact_and_its_menu_opens_with_the_keyboard(person: Any) 
     assert not button.is_visible()
     box = page.locator("header.topbar").bounding_box()
     assert box is not None and box["height"] <= 64, box
+
+
+@pytest.mark.parametrize("role", ["school", "approver"])
+def test_the_bell_shows_at_360_px_without_opening_the_menu(person: Any, role: str) -> None:
+    """The notification centre's bell stays in the one-line bar on a phone, outside the
+    folded menu, and leads to the centre."""
+    someone = person(role)
+    someone.sign_in()
+    page = someone.page
+    page.set_viewport_size({"width": 360, "height": 780})
+    someone.goto("/notifications/settings")
+    bell = page.locator("header.topbar a.bell")
+    assert bell.is_visible()
+    assert page.locator(".bar-menu[open]").count() == 0
+    box = page.locator("header.topbar").bounding_box()
+    assert box is not None and box["height"] <= 64, box
+    bell_box = bell.bounding_box()
+    assert bell_box is not None and bell_box["x"] + bell_box["width"] <= 360
+    someone.shoot("bell")
+    bell.click()
+    page.wait_for_url(re.compile(r"/notifications$"))
