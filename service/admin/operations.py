@@ -17,6 +17,7 @@ from service.core.db import utcnow
 from service.core.fiscal import fiscal_year_bounds
 from service.core.permissions import Answer, may_administer, may_grant
 from service.core.thai import normalize_thai
+from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
 from service.org import operations as org_ops
@@ -33,7 +34,7 @@ def require(answer: Answer) -> None:
 
 def require_admin(session: Session, actor: User, unit: OrgUnit | None = None) -> None:
     """Raises Refused(403) unless `actor` administers `unit` (None: the whole tree)."""
-    require(may_administer(session, actor, unit, "do this"))
+    require(may_administer(session, actor, unit, _("do this")))
 
 
 def set_approval_limit(
@@ -48,9 +49,13 @@ def set_approval_limit(
     a negative limit or a count outside 1..5."""
     require_admin(session, actor, unit)
     if limit is not None and limit < 0:
-        raise Refused(422, "the limit must not be negative", fields={"limit": "≥ 0"})
+        raise Refused(
+            422, _("the limit must not be negative"), fields={"limit": _("must not be negative")}
+        )
     if approvals_required is not None and not 1 <= approvals_required <= 5:
-        raise Refused(422, "approvals must be 1 to 5", fields={"approvals_required": "1 to 5"})
+        raise Refused(
+            422, _("approvals must be 1 to 5"), fields={"approvals_required": _("must be 1 to 5")}
+        )
     before = [str(unit.approval_limit), unit.approvals_required]
     unit.approval_limit = limit
     unit.approvals_required = approvals_required
@@ -106,9 +111,15 @@ def create_fiscal_year(session: Session, actor: User, be_year: int) -> FiscalYea
     Refused(422) for a year outside 2400..2700."""
     require_admin(session, actor)
     if not 2400 <= be_year <= 2700:
-        raise Refused(422, "a Buddhist Era year such as 2568", fields={"be_year": "2400–2700"})
+        raise Refused(
+            422,
+            _("a Buddhist Era year such as 2568"),
+            fields={"be_year": _("must lie in 2400–2700")},
+        )
     if session.scalar(select(FiscalYear.id).where(FiscalYear.be_year == be_year)) is not None:
-        raise Refused(409, f"fiscal year {be_year} exists", fields={"be_year": "exists"})
+        raise Refused(
+            409, _("fiscal year %(year)s exists", year=be_year), fields={"be_year": _("exists")}
+        )
     starts_on, ends_on = fiscal_year_bounds(be_year)
     year = FiscalYear(be_year=be_year, starts_on=starts_on, ends_on=ends_on, is_open=True)
     session.add(year)
@@ -151,16 +162,18 @@ def create_strategy_node(
     name = normalize_thai(name)
     problems = {}
     if not code:
-        problems["code"] = "is required"
+        problems["code"] = _("is required")
     if not name:
-        problems["name"] = "is required"
+        problems["name"] = _("is required")
     if problems:
-        raise Refused(422, "some input is missing or wrong", fields=problems)
+        raise Refused(422, _("some input is missing or wrong"), fields=problems)
     if session.scalar(select(StrategyNode.id).where(StrategyNode.code == code)) is not None:
-        raise Refused(409, f"strategy code {code} is taken", fields={"code": "taken"})
+        raise Refused(
+            409, _("strategy code %(code)s is taken", code=code), fields={"code": _("taken")}
+        )
     level = parent.level + 1 if parent else 1
     if level > 8:
-        raise Refused(422, "the strategy tree is at most 8 levels deep")
+        raise Refused(422, _("the strategy tree is at most 8 levels deep"))
     node = StrategyNode(code=code, name=name, level=level, parent=parent)
     session.add(node)
     session.flush()
@@ -190,13 +203,13 @@ def create_reminder_rule(
     require_admin(session, actor)
     problems = {}
     if not normalize_thai(name):
-        problems["name"] = "is required"
+        problems["name"] = _("is required")
     if repeat_days is not None and repeat_days < 1:
-        problems["repeat_days"] = "at least 1"
+        problems["repeat_days"] = _("at least 1")
     if escalate_after_days is not None and escalate_after_days < 0:
-        problems["escalate_after_days"] = "not negative"
+        problems["escalate_after_days"] = _("must not be negative")
     if problems:
-        raise Refused(422, "some input is missing or wrong", fields=problems)
+        raise Refused(422, _("some input is missing or wrong"), fields=problems)
     rule = ReminderRule(
         kind=kind,
         name=normalize_thai(name),

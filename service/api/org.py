@@ -48,6 +48,7 @@ from service.audit.operations import record
 from service.core.db import utcnow
 from service.core.fiscal import fiscal_year_bounds
 from service.core.permissions import administers, manages_user, may_administer, may_grant
+from service.core.translate import gettext as _
 from service.extensions import db
 from service.fiscal.models import FiscalYear
 from service.org import operations
@@ -129,7 +130,7 @@ def update_unit(data: dict[str, Any], ident: int) -> Any:
     user = actor()
     unit = _visible_unit(ident)
     require_admin(session, user, "change the org tree")
-    require(may_administer(session, user, unit, "change this unit"))
+    require(may_administer(session, user, unit, _("change this unit")))
     for key, value in data.items():
         setattr(unit, key, value)
     session.commit()
@@ -293,7 +294,7 @@ def list_years() -> Any:
 @blp.doc(summary="Add a fiscal year by its Buddhist Era year (admins)")
 def create_year(data: dict[str, Any]) -> Any:
     session = db.session()
-    require(may_administer(session, actor(), None, "add fiscal years"))
+    require(may_administer(session, actor(), None, _("add fiscal years")))
     be_year = data["be_year"]
     if session.scalar(select(FiscalYear.id).where(FiscalYear.be_year == be_year)):
         raise Refused(409, f"fiscal year {be_year} exists")
@@ -310,7 +311,7 @@ def create_year(data: dict[str, Any]) -> Any:
 @blp.doc(summary="Open or close a fiscal year (admins)")
 def update_year(data: dict[str, Any], ident: int) -> Any:
     session = db.session()
-    require(may_administer(session, actor(), None, "open or close fiscal years"))
+    require(may_administer(session, actor(), None, _("open or close fiscal years")))
     year = session.get(FiscalYear, ident)
     if year is None:
         raise Refused(404, f"no fiscal year {ident}")
@@ -333,7 +334,7 @@ def list_strategy() -> Any:
 @blp.doc(summary="Add a node to the strategy tree (admins)")
 def create_strategy(data: dict[str, Any]) -> Any:
     session = db.session()
-    require(may_administer(session, actor(), None, "change the strategy tree"))
+    require(may_administer(session, actor(), None, _("change the strategy tree")))
     parent = None
     if data["parent_id"] is not None:
         parent = session.get(StrategyNode, data["parent_id"])

@@ -161,18 +161,20 @@ def create() -> Response | tuple[str, int]:
         project = session().get(Project, int(form["project_id"] or 0))
         recipient = session().get(OrgUnit, int(form["recipient_unit_id"] or 0))
         if project is None or project not in _district_projects():
-            raise Refused(422, "choose a project", fields={"project_id": "choose a project"})
+            raise Refused(422, _("choose a project"), fields={"project_id": _("choose a project")})
         # A unit outside the project's district is answered as a missing one: the
         # operation's refusal would name it, and so tell any unit's name by its id.
         if recipient is None or not recipient.path.startswith(project.owner_unit.path):
             raise Refused(
-                422, "choose a recipient", fields={"recipient_unit_id": "choose a recipient"}
+                422,
+                _("choose a recipient"),
+                fields={"recipient_unit_id": _("choose a recipient")},
             )
         try:
             amount = Decimal(form["amount"].replace(",", ""))
         except InvalidOperation:
             raise Refused(
-                422, "the amount must be a number", fields={"amount": "not a number"}
+                422, _("the amount must be a number"), fields={"amount": _("must be a number")}
             ) from None
         allocation = create_allocation(
             session(), actor(), project, recipient, amount, form["purpose"]
@@ -183,7 +185,7 @@ def create() -> Response | tuple[str, int]:
         refused = (
             problem
             if isinstance(problem, Refused)
-            else Refused(422, "choose a project and a recipient")
+            else Refused(422, _("choose a project and a recipient"))
         )
         if refused.status in (403, 404):
             abort(refused.status)

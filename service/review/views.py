@@ -10,6 +10,7 @@ from sqlalchemy import select, true
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
+from service.core.labels import field_label
 from service.core.paging import Paged, page_number, paged
 from service.core.permissions import holds_anywhere
 from service.core.sql import dialect_of, in_ids
@@ -125,7 +126,11 @@ def decide() -> Response | tuple[str, int]:
             savepoint.rollback()
             problem = refusal.reason
             if refusal.fields:
-                problem += " (" + ", ".join(f"{k}: {v}" for k, v in refusal.fields.items()) + ")"
+                problem += (
+                    " ("
+                    + ", ".join(f"{field_label(k)}: {v}" for k, v in refusal.fields.items())
+                    + ")"
+                )
             refused.append((ident, problem))
     db_session.commit()
     verb = _("accepted") if action == "accept" else _("returned")

@@ -195,7 +195,9 @@ def request_installment_view(allocation_id: int) -> Response | tuple[str, int]:
         amount = Decimal("NaN")
     try:
         if not amount.is_finite():
-            raise Refused(422, "the amount must be a number", fields={"amount": "not a number"})
+            raise Refused(
+                422, _("the amount must be a number"), fields={"amount": _("must be a number")}
+            )
         request_installment(session(), actor(), allocation, amount, purpose)
         session().commit()
     except Refused as refused:
