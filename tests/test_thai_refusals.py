@@ -21,7 +21,8 @@ from service.budget.models import Allocation, AllocationState, Approval, Install
 from service.budget.permissions import may_request_installment
 from service.core.permissions import may_administer, may_grant, needs_role
 from service.core.translate import gettext as _
-from service.org.models import OrgUnit, Role, User
+from service.org.models import OrgUnit, Role, UnitKind, User
+from service.org.operations import OrgError, create_delegation, create_unit, create_user
 from service.projects.models import PlanStep, ProjectState
 from service.projects.workflow import plan_problem
 from service.workflow.engine import (
@@ -41,11 +42,14 @@ BAD_INPUTS: tuple[Any, ...] = (None, "", "abc", "1.234", "-1", "101", 1.5, 123, 
 # Codes and names that are the same in Thai: file kinds, KPI, the brand.
 CODES = {"PDF", "JPG", "PNG", "DOCX", "XLSX", "KPI", "API", "Tidtam"}
 _WORD = re.compile(r"[A-Za-z]{3,}")
+_ADDRESS = re.compile(r"\S+@\S+")
 
 
 def english_in(text: str) -> list[str]:
-    """The English words of `text`: runs of 3+ Latin letters that are not codes."""
-    return [w for w in _WORD.findall(text) if w not in CODES and not w.isupper()]
+    """The English words of `text`: runs of 3+ Latin letters that are not codes (nor part of
+    an e-mail address, which is data)."""
+    words = _WORD.findall(_ADDRESS.sub(" ", text))
+    return [w for w in words if w not in CODES and not w.isupper()]
 
 
 @pytest.fixture
@@ -329,5 +333,50 @@ def test_the_engine_and_the_predicates_refuse_in_thai(thai: None, session: Sessi
         problem = plan_problem(Context(session, admin, admin, plan, {}, date.today()))
         assert problem, where
         reasons.add(where, problem)
+    english = reasons.english()
+    assert not english, "English left in Thai refusals:\n" + "\n".join(english)
+
+
+def test_org_changes_refuse_in_thai(thai: None, session: Session) -> None:
+    """What the admin pages show when a unit, an account or a delegation is refused."""
+    officer, school = user(session, "officer"), user(session, "school")
+    today = date.today()
+    attempts: dict[str, Callable[[], Any]] = {
+        "unit without code": lambda: create_unit(
+            session, code="", name_th="ทดสอบ", kind=UnitKind.SCHOOL
+        ),
+        "unit code taken": lambda: create_unit(
+            session, code="50230000", name_th="ซ้ำ", kind=UnitKind.DISTRICT_OFFICE
+        ),
+        "not an email": lambda: create_user(
+            session, email="ไม่ใช่อีเมล", name="ก", password="long-enough-1"
+        ),
+        "short password": lambda: create_user(
+            session, email="new@example.org", name="ก", password="สั้น"
+        ),
+        "account exists": lambda: create_user(
+            session, email="officer@demo.tidtam.local", name="ก", password="long-enough-1"
+        ),
+        "delegate to oneself": lambda: create_delegation(
+            session, officer, officer, officer, starts_on=today, ends_on=today
+        ),
+        "backwards": lambda: create_delegation(
+            session, officer, officer, school, starts_on=today, ends_on=today - timedelta(1)
+        ),
+        "not theirs": lambda: create_delegation(
+            session, school, officer, school, starts_on=today, ends_on=today
+        ),
+    }
+    reasons = Reasons()
+    for where, call in attempts.items():
+        savepoint = session.begin_nested()
+        try:
+            call()
+        except (OrgError, PermissionError) as error:
+            reasons.add(where, str(error))
+        else:
+            raise AssertionError(f"{where} was not refused")
+        finally:
+            savepoint.rollback()
     english = reasons.english()
     assert not english, "English left in Thai refusals:\n" + "\n".join(english)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from service.core.thai import normalize_thai
+from service.core.translate import gettext as _
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, UnitKind, User
 
 
@@ -31,9 +32,9 @@ def create_unit(
     """
     code = normalize_thai(code)
     if not code:
-        raise OrgError("a unit needs a code")
+        raise OrgError(_("a unit needs a code"))
     if session.scalar(select(OrgUnit.id).where(OrgUnit.code == code)) is not None:
-        raise OrgError(f"unit code {code} is taken")
+        raise OrgError(_("unit code %(code)s is taken", code=code))
     unit = OrgUnit(
         code=code,
         name_th=normalize_thai(name_th),
@@ -57,13 +58,13 @@ def create_user(
     """
     email = email.strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise OrgError(f"{email!r} is not an email address")
+        raise OrgError(_("%(email)s is not an email address", email=repr(email)))
     if len(password) < 10:
-        raise OrgError("a password needs at least 10 characters")
+        raise OrgError(_("a password needs at least 10 characters"))
     if language not in ("th", "en"):
-        raise OrgError(f"unknown language {language!r}")
+        raise OrgError(_("unknown language %(language)s", language=repr(language)))
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise OrgError(f"{email} already has an account")
+        raise OrgError(_("%(email)s already has an account", email=email))
     user = User(
         email=email,
         name=normalize_thai(name),
@@ -117,11 +118,11 @@ def create_delegation(
     from service.core.permissions import manages_user
 
     if actor.id != principal.id and not manages_user(session, actor, principal):
-        raise PermissionError("only the person themselves or an admin may delegate")
+        raise PermissionError(_("only the person themselves or an admin may delegate"))
     if principal.id == delegate.id:
-        raise OrgError("a delegation goes to someone else")
+        raise OrgError(_("a delegation goes to someone else"))
     if starts_on > ends_on:
-        raise OrgError("the delegation ends before it starts")
+        raise OrgError(_("the delegation ends before it starts"))
     delegation = Delegation(
         principal=principal,
         delegate=delegate,
@@ -143,7 +144,7 @@ def withdraw_delegation(session: Session, actor: User, delegation: Delegation) -
     if actor.id != delegation.principal_id and not manages_user(
         session, actor, delegation.principal
     ):
-        raise PermissionError("only the person themselves or an admin may withdraw it")
+        raise PermissionError(_("only the person themselves or an admin may withdraw it"))
     if delegation.withdrawn_at is None:
         delegation.withdrawn_at = utcnow()
         session.flush()
