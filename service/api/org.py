@@ -114,7 +114,7 @@ def get_unit_view(ident: int) -> Any:
 @blp.doc(summary="Add a unit under a parent (admins)")
 def create_unit(data: dict[str, Any]) -> Any:
     session = db.session()
-    require_admin(session, actor(), "change the org tree")
+    require_admin(session, actor(), _("change the org tree"))
     parent = _administered_unit(data.pop("parent_id"), "parent_id")
     unit = operations.create_unit(session, parent=parent, **data)
     session.commit()
@@ -129,7 +129,7 @@ def update_unit(data: dict[str, Any], ident: int) -> Any:
     session = db.session()
     user = actor()
     unit = _visible_unit(ident)
-    require_admin(session, user, "change the org tree")
+    require_admin(session, user, _("change the org tree"))
     require(may_administer(session, user, unit, _("change this unit")))
     for key, value in data.items():
         setattr(unit, key, value)
@@ -193,7 +193,7 @@ def get_user(ident: int) -> Any:
     caller = actor()
     if caller.id == ident:
         return caller
-    require_admin(session, caller, "see other users' accounts")
+    require_admin(session, caller, _("see other users' accounts"))
     user = _user(ident)
     if not manages_user(session, caller, user):
         raise Refused(403, "only an admin who manages the account may see it")
@@ -206,7 +206,7 @@ def get_user(ident: int) -> Any:
 @blp.doc(summary="Create an account (admins)")
 def create_user(data: dict[str, Any]) -> Any:
     session = db.session()
-    require_admin(session, actor(), "create accounts")
+    require_admin(session, actor(), _("create accounts"))
     user = operations.create_user(session, **data)
     session.commit()
     return user
@@ -218,7 +218,7 @@ def create_user(data: dict[str, Any]) -> Any:
 def deactivate_user(ident: int) -> Any:
     session = db.session()
     caller = actor()
-    require_admin(session, caller, "deactivate accounts")
+    require_admin(session, caller, _("deactivate accounts"))
     user = _user(ident)
     if not manages_user(session, caller, user):
         raise Refused(403, "only an admin who manages the account may deactivate it")
@@ -242,7 +242,7 @@ def deactivate_user(ident: int) -> Any:
 def grant_role(data: dict[str, Any], ident: int) -> Any:
     session = db.session()
     caller = actor()
-    require_admin(session, caller, "grant roles")
+    require_admin(session, caller, _("grant roles"))
     user = _user(ident)
     unit = _administered_unit(data["unit_id"], "unit_id")
     assignment = admin_operations.grant_role(
@@ -258,7 +258,7 @@ def grant_role(data: dict[str, Any], ident: int) -> Any:
 def withdraw_role(ident: int, assignment: int) -> Any:
     session = db.session()
     caller = actor()
-    require_admin(session, caller, "withdraw roles")
+    require_admin(session, caller, _("withdraw roles"))
     row = session.get(RoleAssignment, assignment)
     if row is None or row.user_id != ident:
         raise Refused(404, f"no role {assignment} of user {ident}")
