@@ -47,6 +47,7 @@ from service.api.transitions import ID
 from service.audit.operations import record
 from service.core.db import utcnow
 from service.core.fiscal import fiscal_year_bounds
+from service.core.labels import object_type_label
 from service.core.permissions import administers, manages_user, may_administer, may_grant
 from service.core.translate import gettext as _
 from service.extensions import db
@@ -97,7 +98,10 @@ def _visible_unit(ident: int) -> OrgUnit:
     session = db.session()
     unit = session.scalar(select(OrgUnit).where(OrgUnit.id == ident, unit_filter(session, actor())))
     if unit is None:
-        raise Refused(404, f"no org unit {ident}")
+        raise Refused(
+            404,
+            _("%(object)s %(id)s does not exist", object=object_type_label("org_unit"), id=ident),
+        )
     return unit
 
 
@@ -174,14 +178,20 @@ def _administered_unit(ident: int, field: str) -> OrgUnit:
     session = db.session()
     unit = session.get(OrgUnit, ident)
     if unit is None or unit.withdrawn_at is not None or not administers(session, actor(), unit):
-        raise Refused(422, f"no org unit {ident}", fields={field: "no such unit"})
+        raise Refused(
+            422,
+            _("%(object)s %(id)s does not exist", object=object_type_label("org_unit"), id=ident),
+            fields={field: _("no such unit")},
+        )
     return unit
 
 
 def _user(ident: int) -> User:
     user = db.session.get(User, ident)
     if user is None:
-        raise Refused(404, f"no user {ident}")
+        raise Refused(
+            404, _("%(object)s %(id)s does not exist", object=object_type_label("user"), id=ident)
+        )
     return user
 
 
@@ -196,7 +206,7 @@ def get_user(ident: int) -> Any:
     require_admin(session, caller, _("see other users' accounts"))
     user = _user(ident)
     if not manages_user(session, caller, user):
-        raise Refused(403, "only an admin who manages the account may see it")
+        raise Refused(403, _("only an admin who manages the account may see it"))
     return user
 
 
@@ -221,9 +231,9 @@ def deactivate_user(ident: int) -> Any:
     require_admin(session, caller, _("deactivate accounts"))
     user = _user(ident)
     if not manages_user(session, caller, user):
-        raise Refused(403, "only an admin who manages the account may deactivate it")
+        raise Refused(403, _("only an admin who manages the account may deactivate it"))
     if user.id == caller.id:
-        raise Refused(409, "you cannot deactivate your own account")
+        raise Refused(409, _("you cannot deactivate your own account"))
     if user.active:
         user.active = False
         user.session_version += 1
@@ -297,7 +307,7 @@ def create_year(data: dict[str, Any]) -> Any:
     require(may_administer(session, actor(), None, _("add fiscal years")))
     be_year = data["be_year"]
     if session.scalar(select(FiscalYear.id).where(FiscalYear.be_year == be_year)):
-        raise Refused(409, f"fiscal year {be_year} exists")
+        raise Refused(409, _("fiscal year %(year)s exists", year=be_year))
     starts_on, ends_on = fiscal_year_bounds(be_year)
     year = FiscalYear(be_year=be_year, starts_on=starts_on, ends_on=ends_on, is_open=True)
     session.add(year)
@@ -314,7 +324,14 @@ def update_year(data: dict[str, Any], ident: int) -> Any:
     require(may_administer(session, actor(), None, _("open or close fiscal years")))
     year = session.get(FiscalYear, ident)
     if year is None:
-        raise Refused(404, f"no fiscal year {ident}")
+        raise Refused(
+            404,
+            _(
+                "%(object)s %(id)s does not exist",
+                object=object_type_label("fiscal_year"),
+                id=ident,
+            ),
+        )
     year.is_open = data["is_open"]
     session.commit()
     return year
@@ -339,14 +356,14 @@ def create_strategy(data: dict[str, Any]) -> Any:
     if data["parent_id"] is not None:
         parent = session.get(StrategyNode, data["parent_id"])
         if parent is None:
-            raise Refused(422, "no such parent", fields={"parent_id": "no such node"})
+            raise Refused(422, _("no such parent"), fields={"parent_id": _("no such parent")})
     level = parent.level + 1 if parent else 1
     if level > 8:
         raise Refused(
             422, "the strategy tree is at most 8 levels deep", fields={"parent_id": "too deep"}
         )
     if session.scalar(select(StrategyNode.id).where(StrategyNode.code == data["code"])):
-        raise Refused(409, f"strategy code {data['code']} exists")
+        raise Refused(409, _("strategy code %(code)s is taken", code=data["code"]))
     node = StrategyNode(code=data["code"], name=data["name"], level=level, parent=parent)
     session.add(node)
     session.commit()
@@ -395,7 +412,11 @@ def create_delegation(data: dict[str, Any]) -> Any:
 def _person(ident: int, field: str) -> User:
     user = db.session.get(User, ident)
     if user is None or not user.active:
-        raise Refused(422, f"no user {ident}", fields={field: "no such user"})
+        raise Refused(
+            422,
+            _("%(object)s %(id)s does not exist", object=object_type_label("user"), id=ident),
+            fields={field: _("no such user")},
+        )
     return user
 
 
@@ -411,7 +432,10 @@ def withdraw_delegation(ident: int) -> Any:
         or manages_user(session, user, delegation.principal)
     )
     if not visible:
-        raise Refused(404, f"no delegation {ident}")
+        raise Refused(
+            404,
+            _("%(object)s %(id)s does not exist", object=object_type_label("delegation"), id=ident),
+        )
     assert delegation is not None
     operations.withdraw_delegation(session, user, delegation)
     session.commit()

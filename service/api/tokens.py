@@ -13,6 +13,8 @@ from service.api.transitions import ID
 from service.audit.operations import record
 from service.auth.models import ApiToken
 from service.core.db import utcnow
+from service.core.labels import object_type_label
+from service.core.translate import gettext as _
 from service.extensions import db
 from service.workflow.engine import Refused
 
@@ -57,7 +59,10 @@ def revoke_token(ident: int) -> Any:
     user = actor()
     row = session.get(ApiToken, ident)
     if row is None or row.user_id != user.id:
-        raise Refused(404, f"no token {ident}")
+        raise Refused(
+            404,
+            _("%(object)s %(id)s does not exist", object=object_type_label("api_token"), id=ident),
+        )
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         record(
