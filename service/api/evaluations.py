@@ -79,12 +79,12 @@ def open_one(data: dict[str, Any]) -> Any:
             project = get_project(session, user, data["project_id"])
         except Refused:
             raise Refused(
-                422, "no such project", fields={"project_id": "no such project"}
+                422, _("no such project"), fields={"project_id": _("no such project")}
             ) from None
     else:
         kpi = session.get(Kpi, data["kpi_id"])
         if kpi is None:
-            raise Refused(422, "no such KPI", fields={"kpi_id": "no such KPI"})
+            raise Refused(422, _("no such KPI"), fields={"kpi_id": _("no such KPI")})
     evaluation = open_evaluation(session, user, year, data["quarter"], project=project, kpi=kpi)
     session.commit()
     return evaluation

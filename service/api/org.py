@@ -271,7 +271,7 @@ def withdraw_role(ident: int, assignment: int) -> Any:
     require_admin(session, caller, _("withdraw roles"))
     row = session.get(RoleAssignment, assignment)
     if row is None or row.user_id != ident:
-        raise Refused(404, f"no role {assignment} of user {ident}")
+        raise Refused(404, _("user %(user)s holds no role %(role)s", user=ident, role=assignment))
     require(may_grant(session, caller, row.role, row.unit))
     if row.withdrawn_at is None:
         row.withdrawn_at = utcnow()
