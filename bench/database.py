@@ -50,7 +50,7 @@ def ensure_database(
 ) -> dict[str, Any]:
     """Create, migrate and fill the bench database unless it already holds exactly this data
     set. Returns what was done: {"url", "generated", "generate_seconds", "rows"}."""
-    from service.demo.generate import GenerateOptions, generate, generated_runs
+    from tools.generate import GenerateOptions, generate, generated_runs
 
     server = make_engine(database_url(server_url, "postgres"), isolation_level="AUTOCOMMIT")
     with server.connect() as conn:

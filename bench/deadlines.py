@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from service.core.db import make_engine, utcnow
+from service.core.listeners import register_listeners
 from service.core.sql import date_literal
 from service.deadlines.engine import WATCHES, Context, run_rule
 from service.deadlines.rules import ensure_default_rules
@@ -54,6 +55,7 @@ def _bare_count(session: Session, ctx: Context) -> int:
 
 
 def measure_engine(database_url: str, day: date = DAY) -> dict[str, Any]:
+    register_listeners()  # measured with the listeners the app runs with
     engine = make_engine(database_url)
     figures: dict[str, Any] = {"day": day.isoformat(), "rules": {}}
     with engine.connect() as connection:

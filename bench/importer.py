@@ -44,8 +44,11 @@ def write_pages(folder: Path, count: int = PAGES) -> list[Path]:
 
 
 def run(server_url: str, say: Callable[[str], None], count: int = PAGES) -> dict[str, Any]:
+    from service.core.listeners import register_listeners
     from service.legacy import parse_path
     from service.legacy.importer import LegacyImporter
+
+    register_listeners()  # the importer's sessions run as the app's do, without the app
 
     name = f"tidtam_bench_import_{secrets.token_hex(4)}"
     admin = make_engine(database_url(server_url, "postgres"), isolation_level="AUTOCOMMIT")

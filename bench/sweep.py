@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
         DATABASE_STATEMENT_TIMEOUT_MS="25000",
     )
     from service import create_app
-    from service.demo.generate import EMAIL_DOMAIN, GENERATED_PASSWORD
+    from tools.generate import EMAIL_DOMAIN, GENERATED_PASSWORD
 
     app = create_app()
     app.config["WTF_CSRF_ENABLED"] = False

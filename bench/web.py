@@ -87,8 +87,8 @@ def _bench_subjects(database_url: str) -> dict[str, Any]:
     """Who signs in (the head approver of a generated district), a project page of that
     district in the year, and an API token for the same person."""
     from service.api.auth import new_token
-    from service.demo.generate import EMAIL_DOMAIN, GENERATED_PASSWORD
     from service.org.models import User
+    from tools.generate import EMAIL_DOMAIN, GENERATED_PASSWORD
 
     email = f"approver1.{BENCH_USER_UNIT}@{EMAIL_DOMAIN}"
     engine = make_engine(database_url)

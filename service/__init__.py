@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 
 from service.config import load_config
+from service.core.listeners import register_listeners
 from service.core.tasks import celery_init_app
 from service.extensions import init_extensions
 
@@ -35,6 +36,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     init_extensions(app)
     celery_init_app(app)
+    register_listeners()
+    from service.core import input_guard
+
+    input_guard.init_app(app)  # before any route: it installs the bounded `int` converter
 
     from service import api, cli
     from service.auth import views as auth_views

@@ -1,4 +1,5 @@
-"""Commands: `flask --app service db upgrade`, `demo-data`, `stack`, `create-user`."""
+"""Commands: `flask --app service db upgrade`, `demo-data`, `stack`, `admin create-user` (and
+the other administration changes of service.admin.commands)."""
 
 from __future__ import annotations
 
@@ -80,8 +81,10 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(stack_command)
+    from service.admin.commands import admin_cli
     from service.demo.commands import generate_data_command
     from service.legacy.commands import import_legacy_command
 
     app.cli.add_command(generate_data_command)
     app.cli.add_command(import_legacy_command)
+    app.cli.add_command(admin_cli)

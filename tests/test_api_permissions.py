@@ -29,6 +29,7 @@ from service.evaluations.models import Evaluation
 from service.fiscal.models import FiscalYear
 from service.org.models import Delegation, RoleAssignment
 from service.projects.models import PlanStep, StepResult
+from service.strategy.models import StrategyNode
 from tests.api_support import ROLES, demo_project, headers_for, problem_of, unit, user
 
 W = dict[str, Any]
@@ -54,6 +55,7 @@ def world(session: Session) -> W:
     installment.amount -= Decimal("10000.00")
     evaluation = session.scalars(select(Evaluation).order_by(Evaluation.id)).first()
     year_2567 = session.scalar(select(FiscalYear).where(FiscalYear.be_year == 2567))
+    node = session.scalars(select(StrategyNode).order_by(StrategyNode.id)).first()
     teacher = user(session, "school_a")
     assignment = session.scalar(select(RoleAssignment).where(RoleAssignment.user_id == teacher.id))
     today = local_today()
@@ -67,6 +69,7 @@ def world(session: Session) -> W:
     token, _secret = new_token(session, user(session, "officer"), "the officer's script")
     session.flush()
     assert result_a and allocation and installment and evaluation and year_2567 and assignment
+    assert node is not None
     step_1 = min(project.steps, key=lambda s: s.position)
     return {
         "project": project.id,
@@ -76,6 +79,7 @@ def world(session: Session) -> W:
         "installment": installment.id,
         "evaluation": evaluation.id,
         "year": year_2567.id,
+        "strategy_node": node.id,
         "district": unit(session, "50230000").id,
         "division": unit(session, "50230700").id,
         "network_71": unit(session, "50230771").id,
@@ -407,6 +411,13 @@ ROWS = [
         expect(403, school_a=200, admin=200),
     ),
     Row(
+        "PATCH",
+        f"{A}/users/{I}",
+        lambda w: f"{A}/users/{w['teacher']}",
+        ADMIN_ONLY,
+        lambda w: {"phone": "02-123-4567"},
+    ),
+    Row(
         "POST",
         f"{A}/users/{I}/deactivate",
         lambda w: f"{A}/users/{w['teacher']}/deactivate",
@@ -447,6 +458,13 @@ ROWS = [
         lambda w: f"{A}/strategy-nodes",
         expect(403, admin=201),
         lambda w: {"code": "9", "name": "ยุทธศาสตร์ใหม่"},
+    ),
+    Row(
+        "PATCH",
+        f"{A}/strategy-nodes/{I}",
+        lambda w: f"{A}/strategy-nodes/{w['strategy_node']}",
+        ADMIN_ONLY,
+        lambda w: {"name": "ยุทธศาสตร์ (เปลี่ยนชื่อ)"},
     ),
     Row("GET", f"{A}/delegations", lambda w: f"{A}/delegations", expect(200)),
     Row(

@@ -391,8 +391,8 @@ def test_generated_money_is_approved_by_someone_else(session: Session) -> None:
     approval of an allocation, nor approve his own installment request."""
     from sqlalchemy import text
 
-    from service.demo.generate import generate
     from tests.test_generate import SMALL
+    from tools.generate import generate
 
     generate(session, SMALL)
     own_allocations = session.execute(

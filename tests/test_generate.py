@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +21,10 @@ from sqlalchemy.orm import Session
 
 from service import create_app
 from service.cli import alembic_config
-from service.demo.generate import (
+from service.models import Base
+from service.projects.models import PlanStep
+from tests.conftest import app_environment, create_database, drop_database
+from tools.generate import (
     GENERATOR_ACTION,
     GeneratedDataExists,
     GenerateOptions,
@@ -27,9 +32,8 @@ from service.demo.generate import (
     generated_runs,
     parse_years,
 )
-from service.models import Base
-from service.projects.models import PlanStep
-from tests.conftest import app_environment, create_database, drop_database
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SMALL = GenerateOptions(
     projects=150,
@@ -319,3 +323,26 @@ def test_command_commits_and_refuses_twice(own_app: Flask) -> None:
     assert [run["seed"] for run in runs] == [3]
     assert projects == 30
     assert GENERATOR_ACTION == "generate.data"
+
+
+_IMPORTED_BY_THE_APP = """
+import sys
+from service import create_app
+app = create_app()
+print(sorted(name for name in sys.modules if name == "tools" or name.startswith("tools.")))
+"""
+
+
+def test_the_service_runs_without_the_generator(tmp_path: Path, database_url: str) -> None:
+    """The generator is a tool, not the runtime: building the app (web or worker) imports
+    nothing of tools/, and the production image, which has no tools/, runs."""
+    shown = subprocess.run(
+        [sys.executable, "-c", _IMPORTED_BY_THE_APP],
+        cwd=ROOT,
+        env={**os.environ, **app_environment(tmp_path, database_url)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert shown.stdout.strip().splitlines()[-1] == "[]"

@@ -7,7 +7,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.demo.generate import generate
 from service.org.models import Role
 from service.projects import operations, participants
 from service.projects.models import PlanStep, Project, ProjectParticipant
@@ -21,6 +20,7 @@ from tests.project_data import (
     participants_recorded,
 )
 from tests.test_generate import SMALL
+from tools.generate import generate
 
 
 def test_the_demo_and_the_migration_backfill_agree(session: Session) -> None:

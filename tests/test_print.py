@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Families of Debian's fonts-thai-tlwg / fonts-noto-core / TH Sarabun that carry Thai glyphs.
 THAI_FONTS = re.compile(
     rb"/FontName\s*/[A-Z]{6}\+(Laksaman|Garuda|Loma|Kinnari|Norasi|Sawasdee|Umpush|Waree|"
-    rb"Purisa|TlwgTypo|TlwgMono|Tlwg|NotoSansThai|NotoSerifThai|THSarabun|Sarabun)"
+    rb"Purisa|TlwgTypo|TlwgMono|Tlwg|NotoSansThai|NotoSerifThai|THSarabun|Sarabun|Tidtam-Thai)"
 )
 
 
@@ -44,7 +44,7 @@ def test_print_view_is_a4_with_a_thai_font_and_amounts_in_words(login_as, sessio
     assert "พิมพ์ข้อมูล" not in text  # no links to itself
     css = (ROOT / "static" / "print.css").read_text()
     assert re.search(r"@page\s*{[^}]*size:\s*A4", css)
-    assert "Laksaman" in css and "TH Sarabun New" in css
+    assert "Laksaman" in css and "TH Sarabun" not in css.split("*/", 1)[1]
 
 
 def test_print_css_is_served(client) -> None:  # type: ignore[no-untyped-def]
@@ -70,6 +70,10 @@ def test_pdf_download_holds_thai_text(login_as, session: Session) -> None:  # ty
     pdf = response.data
     assert pdf.startswith(b"%PDF-")
     assert THAI_FONTS.search(_inflated(pdf)), "no Thai font embedded: install fonts-thai-tlwg"
+    # The print CSS's own @font-face, not a family fontconfig had to find (or synthesize).
+    assert re.search(rb"/FontName\s*/[A-Z]{6}\+Tidtam-Thai", _inflated(pdf)), (
+        "static/fonts/Laksaman.ttf did not load: install fonts-tlwg-laksaman-ttf"
+    )
     if shutil.which("pdftotext"):
         text = subprocess.run(
             ["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True
@@ -116,3 +120,27 @@ def test_print_views_load_static_files_only(app: Flask) -> None:
     ):
         with pytest.raises(RefusedURL):
             fetch(url)
+
+
+def test_print_fonts_are_the_installed_thai_fonts_only(app: Flask, tmp_path: Path) -> None:
+    """static/fonts/ links to Debian's Laksaman; a link may leave the static folder only for a
+    font file under the system's font folders."""
+    _weasyprint_or_skip()
+    from service.core.pdf import static_fetcher
+
+    laksaman = Path("/usr/share/fonts/truetype/tlwg/Laksaman.ttf")
+    if not laksaman.is_file():
+        pytest.skip("fonts-tlwg-laksaman-ttf is not installed (.ci/run installs it)")
+    response = static_fetcher(app.static_folder or "static")(BASE_URL + "static/fonts/Laksaman.ttf")
+    assert response.read() == laksaman.read_bytes()
+    response.close()
+
+    (tmp_path / "fonts").mkdir()
+    (tmp_path / "fonts" / "Thai.ttf").symlink_to(laksaman)
+    (tmp_path / "fonts" / "secret.ttf").symlink_to(ROOT / "service" / "config.py")
+    (tmp_path / "fonts" / "passwd.ttf").symlink_to("/etc/passwd")
+    fetch = static_fetcher(tmp_path)
+    assert fetch(BASE_URL + "static/fonts/Thai.ttf").read() == laksaman.read_bytes()
+    for name in ("secret.ttf", "passwd.ttf", "missing.ttf"):
+        with pytest.raises(RefusedURL):
+            fetch(BASE_URL + f"static/fonts/{name}")

@@ -372,7 +372,7 @@ def test_org_changes_refuse_in_thai(thai: None, session: Session) -> None:
         savepoint = session.begin_nested()
         try:
             call()
-        except (OrgError, PermissionError) as error:
+        except (OrgError, Refused) as error:
             reasons.add(where, str(error))
         else:
             raise AssertionError(f"{where} was not refused")

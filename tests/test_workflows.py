@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry, OutboxEvent
 from service.budget.models import Allocation, AllocationState, Installment, InstallmentState
-from service.core.labels import state_label
 from service.evaluations.models import Evaluation, EvaluationState
 from service.org.models import OrgUnit, User
 from service.projects.models import PlanStep, Project, ResultState, StepResult
 from service.workflow.engine import Refused, load_workflows, take
+from service.workflow.registry import state_label
 
 WORKFLOWS = load_workflows()
 NOW = datetime(2023, 1, 15, 3, tzinfo=UTC)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from service.core.db import db, utcnow
 from service.core.fiscal import local_today
 from service.core.logs import log_event
+from service.core.tasks import TaskName
 from service.deadlines.engine import active_rules, run_rule
 from service.deadlines.rules import ensure_default_rules
 from service.fiscal.models import FiscalYear
@@ -21,7 +22,7 @@ from workers.notifications import enqueue_dispatch
 log = logging.getLogger("tidtam.workers")
 
 
-@shared_task(name="tidtam.deadlines.run", ignore_result=True)
+@shared_task(name=TaskName.DEADLINES_RUN, ignore_result=True)
 def run(on: str | None = None) -> dict[str, int]:
     """Fire every active reminder rule for the Bangkok day `on` (ISO; default today) and
     dispatch what is new. Safe to run twice at once or again: keys are unique."""

@@ -13,6 +13,7 @@ from flask import current_app
 from service.core.db import db, utcnow
 from service.core.logs import log_event
 from service.core.queues import MAX_RETRY_COUNTDOWN, retry_countdown
+from service.core.tasks import TaskName
 from service.notifications.dispatch import deliver, deliver_digests
 from service.notifications.operations import (
     DeliverySettings,
@@ -50,7 +51,7 @@ def enqueue_dispatch(ids: list[int]) -> int:
     return sent
 
 
-@shared_task(bind=True, name="tidtam.outbox.relay", ignore_result=True)
+@shared_task(bind=True, name=TaskName.OUTBOX_RELAY, ignore_result=True)
 def relay(self: Task) -> dict[str, int]:
     """Relay committed outbox events into notifications, batch by batch, then re-queue any
     notification whose dispatch task or worker was lost. Beat runs it every few seconds and
@@ -84,7 +85,7 @@ def relay(self: Task) -> dict[str, int]:
     return {"events": events, "notifications": dispatched, "requeued": len(lost)}
 
 
-@shared_task(bind=True, name="tidtam.notifications.dispatch", max_retries=8, ignore_result=True)
+@shared_task(bind=True, name=TaskName.NOTIFICATIONS_DISPATCH, max_retries=8, ignore_result=True)
 def dispatch(self: Task, ids: list[int]) -> dict[str, Any]:
     """Deliver the notifications `ids` (email, webhook), each exactly once. Failures retry with
     exponential backoff and jitter, bounded; rows held by a worker that may have died are
@@ -105,7 +106,7 @@ def dispatch(self: Task, ids: list[int]) -> dict[str, Any]:
     return {"sent": len(outcome.sent), "retry": len(outcome.retry), "failed": len(outcome.failed)}
 
 
-@shared_task(name="tidtam.notifications.sweep", ignore_result=True)
+@shared_task(name=TaskName.NOTIFICATIONS_SWEEP, ignore_result=True)
 def sweep() -> int:
     """Re-queue notifications whose holder is gone (the relay does this too)."""
     settings = DeliverySettings.of(current_app)
@@ -115,7 +116,7 @@ def sweep() -> int:
     return len(lost)
 
 
-@shared_task(name="tidtam.notifications.digest", ignore_result=True)
+@shared_task(name=TaskName.NOTIFICATIONS_DIGEST, ignore_result=True)
 def digest() -> int:
     """The daily digest: one send task per batch of recipients with held email."""
     user_ids = digest_recipients(db.session(), now=utcnow())
@@ -126,7 +127,7 @@ def digest() -> int:
     return len(user_ids)
 
 
-@shared_task(name="tidtam.notifications.send_digests", ignore_result=True)
+@shared_task(name=TaskName.NOTIFICATIONS_SEND_DIGESTS, ignore_result=True)
 def send_digests(user_ids: list[int]) -> int:
     settings = DeliverySettings.of(current_app)
     return len(deliver_digests(db.session(), user_ids, settings=settings))

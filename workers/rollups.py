@@ -13,12 +13,13 @@ from flask import current_app
 from service.core.db import db, utcnow
 from service.core.fiscal import FiscalQuarter, local_today
 from service.core.logs import log_event
+from service.core.tasks import TaskName
 from service.rollups.compute import RollupError, quarter_just_ended, run_rollup
 
 log = logging.getLogger("tidtam.workers")
 
 
-@shared_task(bind=True, name="tidtam.rollups.compute", ignore_result=True)
+@shared_task(bind=True, name=TaskName.ROLLUPS_COMPUTE, ignore_result=True)
 def compute(self: Task, be_year: int, quarter: int) -> dict[str, Any]:
     """Compute every rollup of `quarter` of fiscal year `be_year` (Buddhist Era). While it runs,
     its state is PROGRESS with meta {"done", "total", "phase"}; at the end SUCCESS with the
@@ -57,7 +58,7 @@ def compute(self: Task, be_year: int, quarter: int) -> dict[str, Any]:
     return summary
 
 
-@shared_task(name="tidtam.rollups.quarter_end", ignore_result=True)
+@shared_task(name=TaskName.ROLLUPS_QUARTER_END, ignore_result=True)
 def quarter_end(now: str | None = None) -> dict[str, int]:
     """The quarter that has just ended (in Bangkok): beat runs this at 00:30 on its next day."""
     instant = datetime.fromisoformat(now) if now else utcnow()
@@ -66,7 +67,7 @@ def quarter_end(now: str | None = None) -> dict[str, int]:
     return {"fiscal_year": ended.year, "quarter": ended.quarter}
 
 
-@shared_task(name="tidtam.rollups.current", ignore_result=True)
+@shared_task(name=TaskName.ROLLUPS_CURRENT, ignore_result=True)
 def current() -> dict[str, int]:
     """Refresh the current quarter's figures (nightly), so dashboards are never a day behind."""
     today = FiscalQuarter.of(local_today(current_app.config["TIMEZONE"]))

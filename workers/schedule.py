@@ -6,35 +6,37 @@ from typing import Any
 
 from celery.schedules import crontab
 
+from service.core.tasks import TaskName
+
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "health-every-5-minutes": {"task": "tidtam.health", "schedule": 300.0},
+    "health-every-5-minutes": {"task": TaskName.HEALTH, "schedule": 300.0},
     # Crontab times are Bangkok time (Celery's `timezone`). Short `expires`: a tick that
     # waited out a broker outage is dropped, the next one does the same work.
     "outbox-relay-every-5-seconds": {
-        "task": "tidtam.outbox.relay",
+        "task": TaskName.OUTBOX_RELAY,
         "schedule": 5.0,
         "options": {"expires": 30},
     },
     "notifications-sweep-every-minute": {
-        "task": "tidtam.notifications.sweep",
+        "task": TaskName.NOTIFICATIONS_SWEEP,
         "schedule": 60.0,
         "options": {"expires": 120},
     },
     "notifications-digest-daily-0700": {
-        "task": "tidtam.notifications.digest",
+        "task": TaskName.NOTIFICATIONS_DIGEST,
         "schedule": crontab(hour=7, minute=0),
     },
     "deadlines-hourly": {
-        "task": "tidtam.deadlines.run",
+        "task": TaskName.DEADLINES_RUN,
         "schedule": crontab(minute=5),
         "options": {"expires": 3000},
     },
     "rollups-quarter-end": {
-        "task": "tidtam.rollups.quarter_end",
+        "task": TaskName.ROLLUPS_QUARTER_END,
         "schedule": crontab(minute=30, hour=0, day_of_month=1, month_of_year="1,4,7,10"),
     },
     "rollups-current-quarter-nightly": {
-        "task": "tidtam.rollups.current",
+        "task": TaskName.ROLLUPS_CURRENT,
         "schedule": crontab(minute=15, hour=1),
     },
 }

@@ -14,12 +14,13 @@ from celery import shared_task
 from sqlalchemy import text
 
 from service.core.db import db, utcnow
+from service.core.tasks import TaskName
 from workers import deadlines, notifications, rollups
 
 __all__ = ["deadlines", "health", "notifications", "rollups"]
 
 
-@shared_task(name="tidtam.health", ignore_result=False)
+@shared_task(name=TaskName.HEALTH, ignore_result=False)
 def health() -> dict[str, Any]:
     """Prove the worker runs inside the app: it reaches the database and says where it is."""
     database_ok = db.session.execute(text("SELECT 1")).scalar() == 1

@@ -1,12 +1,21 @@
-"""Administration changes the org, fiscal and strategy modules have no operation for: approval
-limits, granting and withdrawing roles, fiscal years, strategy nodes, reminder rules and API
-token revocation. Each checks the actor administers what it changes (the unit's subtree, or
-the whole tree for what belongs to all: service.core.permissions.administers), flushes and
-records; the caller commits."""
+"""Every administration change, one operation each, whichever door it comes through (the
+/admin pages, the API, the command line): org units and their approval rules, accounts,
+roles, fiscal years, the strategy tree, reminder rules and API tokens. Delegations have
+theirs in service.org.operations.
+
+Each operation checks the actor may (service.core.permissions: `administers`, `may_grant`,
+`manages_user`), validates, mutates, flushes and records one audit row whose `changes` hold
+`[before, after]` for each field it changed (`None` before a creation), so the row is the same
+from every door. It never commits: the request (or command) commits once. Refusals are
+Refused(403/404/409/422) with the fields named.
+
+service.org.operations keeps the bare building steps (create_unit, create_user, grant_role)
+the demo loader and the data generator use without an actor."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,15 +24,27 @@ from service.audit.operations import record
 from service.auth.models import ApiToken
 from service.core.db import utcnow
 from service.core.fiscal import fiscal_year_bounds
-from service.core.permissions import Answer, may_administer, may_grant
+from service.core.labels import field_label, object_type_label
+from service.core.permissions import (
+    Answer,
+    administers,
+    is_admin_anywhere,
+    manages_user,
+    may_administer,
+    may_grant,
+)
 from service.core.thai import normalize_thai
 from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
 from service.org import operations as org_ops
-from service.org.models import OrgUnit, Role, RoleAssignment, User
+from service.org.models import OrgUnit, Role, RoleAssignment, UnitKind, User
 from service.strategy.models import StrategyNode
 from service.workflow.engine import Refused
+
+#: The largest approval limit NUMERIC(14, 2) holds.
+LIMIT_MAX = Decimal("999999999999.99")
+SATANG = Decimal("0.01")
 
 
 def require(answer: Answer) -> None:
@@ -37,45 +58,310 @@ def require_admin(session: Session, actor: User, unit: OrgUnit | None = None) ->
     require(may_administer(session, actor, unit, _("do this")))
 
 
+def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """`{field: [before, after]}` for each field of `after` whose value differs from `before`
+    (a field missing from `before` was None): the audit shape every operation here writes."""
+    return {
+        field: [before.get(field), value]
+        for field, value in after.items()
+        if before.get(field) != value
+    }
+
+
+def _text(value: str, field: str, longest: int, *, required: bool = True) -> str:
+    """`value` normalised, or Refused(422) naming `field` when missing or too long."""
+    value = normalize_thai(value or "")
+    if required and not value:
+        raise Refused(
+            422,
+            _("%(field)s is required", field=field_label(field)),
+            fields={field: _("is required")},
+        )
+    if len(value) > longest:
+        raise Refused(
+            422,
+            _("%(field)s is longer than %(count)s", field=field_label(field), count=longest),
+            fields={field: _("at most %(count)s characters", count=longest)},
+        )
+    return value
+
+
+def _named_unit(session: Session, actor: User, unit: OrgUnit, field: str) -> None:
+    """Raises Refused(422) naming `field` unless `actor` administers `unit`, named in the
+    input, and it is not withdrawn: a unit out of their reach is answered as one that does
+    not exist (its existence is not told)."""
+    if unit.withdrawn_at is not None or not administers(session, actor, unit):
+        raise Refused(
+            422,
+            _("%(object)s %(id)s does not exist", object=object_type_label("org_unit"), id=unit.id),
+            fields={field: _("no such unit")},
+        )
+
+
+def _admins_only(session: Session, actor: User, what: str) -> None:
+    """Raises Refused(403) unless `actor` is an admin of some unit (asked before anything
+    named in the input is looked at, so a non-admin learns nothing of it)."""
+    if not is_admin_anywhere(session, actor):
+        raise Refused(403, _("only an admin may %(action)s", action=what))
+
+
+# ---- org units ---------------------------------------------------------------------------------
+
+
+def create_unit(
+    session: Session,
+    actor: User,
+    *,
+    code: str,
+    name_th: str,
+    kind: UnitKind,
+    parent: OrgUnit | None,
+    name_en: str = "",
+) -> OrgUnit:
+    """A unit under `parent` (None: a new root, for admins of the whole tree). Raises
+    Refused(403) unless `actor` is an admin, Refused(422) for a parent they do not administer,
+    a missing parent, or a missing, too long or taken code or name."""
+    _admins_only(session, actor, _("change the org tree"))
+    if parent is not None:
+        _named_unit(session, actor, parent, "parent_id")
+    elif not administers(session, actor, None):
+        raise Refused(422, _("give the parent unit"), fields={"parent_id": _("is required")})
+    code = _text(code, "code", 32)
+    name_th = _text(name_th, "name_th", 255)
+    name_en = _text(name_en, "name_en", 255, required=False)
+    try:
+        unit = org_ops.create_unit(
+            session, code=code, name_th=name_th, name_en=name_en, kind=kind, parent=parent
+        )
+    except org_ops.OrgError as problem:
+        raise Refused(422, str(problem), fields={"code": _("taken")}) from None
+    record(
+        session,
+        action="unit.create",
+        object_type="org_unit",
+        object_id=unit.id,
+        actor=actor,
+        changes=changed(
+            {},
+            {
+                "code": unit.code,
+                "name_th": unit.name_th,
+                "name_en": unit.name_en,
+                "kind": kind.value,
+                "parent_id": parent.id if parent else None,
+            },
+        ),
+    )
+    return unit
+
+
+#: What update_unit changes.
+UNIT_FIELDS = ("name_th", "name_en", "approval_limit", "approvals_required")
+
+
+def approval_limit(value: Decimal | str | None) -> Decimal | None:
+    """`value` as baht to the satang (None: the parent's limit applies). Raises Refused(422)
+    for what is not a number, is negative, or does not fit the column."""
+    if value is None or value == "":
+        return None
+    try:
+        limit = Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation:
+        raise Refused(
+            422, _("the limit must be a number"), fields={"approval_limit": _("must be a number")}
+        ) from None
+    if not limit.is_finite() or limit < 0 or limit > LIMIT_MAX:
+        raise Refused(
+            422,
+            _("the limit must be a number from 0 to 999,999,999,999.99"),
+            fields={"approval_limit": _("must lie in 0 to 999,999,999,999.99")},
+        )
+    return limit.quantize(SATANG)
+
+
+def update_unit(session: Session, actor: User, unit: OrgUnit, **changes: Any) -> OrgUnit:
+    """Rename `unit` and/or set its approval rules: `approval_limit` (the officer's limit; None:
+    the parent's applies) and `approvals_required` above it (1 to 5; None: the parent's).
+    Only the fields given change; nothing changed records nothing. Raises Refused(403)
+    unless `actor` administers `unit`, Refused(422) for a bad value."""
+    require(may_administer(session, actor, unit, _("change this unit")))
+    unknown = set(changes) - set(UNIT_FIELDS)
+    if unknown:
+        raise TypeError(f"update_unit does not change {sorted(unknown)}")
+    after: dict[str, Any] = {}
+    if "name_th" in changes:
+        after["name_th"] = _text(changes["name_th"], "name_th", 255)
+    if "name_en" in changes:
+        after["name_en"] = _text(changes["name_en"], "name_en", 255, required=False)
+    if "approval_limit" in changes:
+        after["approval_limit"] = approval_limit(changes["approval_limit"])
+    if "approvals_required" in changes:
+        required = changes["approvals_required"]
+        if required is not None and not 1 <= required <= 5:
+            raise Refused(
+                422,
+                _("approvals must be 1 to 5"),
+                fields={"approvals_required": _("must be 1 to 5")},
+            )
+        after["approvals_required"] = required
+    before = {field: getattr(unit, field) for field in after}
+    diff = changed(before, after)
+    if not diff:
+        return unit
+    for field, (_old, new) in diff.items():
+        setattr(unit, field, new)
+    session.flush()
+    record(
+        session,
+        action="unit.update",
+        object_type="org_unit",
+        object_id=unit.id,
+        actor=actor,
+        changes=diff,
+    )
+    return unit
+
+
 def set_approval_limit(
     session: Session,
     actor: User,
     unit: OrgUnit,
     limit: Decimal | None,
     approvals_required: int | None,
-) -> None:
-    """The officer's approval limit of `unit` and the approvals needed above it (None: the
-    parent's apply). Raises Refused(403) unless `actor` administers `unit`, Refused(422) for
-    a negative limit or a count outside 1..5."""
-    require_admin(session, actor, unit)
-    if limit is not None and limit < 0:
+) -> OrgUnit:
+    """The approval rules of `unit` (update_unit with those two fields)."""
+    return update_unit(
+        session, actor, unit, approval_limit=limit, approvals_required=approvals_required
+    )
+
+
+# ---- accounts ----------------------------------------------------------------------------------
+
+
+def create_user(
+    session: Session, actor: User, *, email: str, name: str, password: str, language: str = "th"
+) -> User:
+    """An account holding no role yet. Raises Refused(403) unless `actor` is an admin,
+    Refused(422) for a malformed or taken email, a short password or an unknown language."""
+    if not is_admin_anywhere(session, actor):
+        raise Refused(403, _("only an admin may %(action)s", action=_("create accounts")))
+    name = _text(name, "name", 255)
+    if len(email or "") > 255:
         raise Refused(
-            422, _("the limit must not be negative"), fields={"limit": _("must not be negative")}
+            422,
+            _("%(field)s is longer than %(count)s", field=field_label("email"), count=255),
+            fields={"email": _("at most %(count)s characters", count=255)},
         )
-    if approvals_required is not None and not 1 <= approvals_required <= 5:
+    if len(password or "") > 200:
         raise Refused(
-            422, _("approvals must be 1 to 5"), fields={"approvals_required": _("must be 1 to 5")}
+            422,
+            _("%(field)s is longer than %(count)s", field=field_label("password"), count=200),
+            fields={"password": _("at most %(count)s characters", count=200)},
         )
-    before = [str(unit.approval_limit), unit.approvals_required]
-    unit.approval_limit = limit
-    unit.approvals_required = approvals_required
+    try:
+        user = org_ops.create_user(
+            session, email=email, name=name, password=password, language=language
+        )
+    except org_ops.OrgError as problem:
+        raise Refused(422, str(problem)) from None
+    record(
+        session,
+        action="user.create",
+        object_type="user",
+        object_id=user.id,
+        actor=actor,
+        changes=changed({}, {"email": user.email, "name": user.name, "language": user.language}),
+    )
+    return user
+
+
+def deactivate_user(session: Session, actor: User, user: User) -> User:
+    """Deactivate `user`: their sessions and tokens stop working at once. Deactivating twice
+    changes nothing. Raises Refused(403) unless `actor` manages the account, Refused(409) for
+    one's own."""
+    if not manages_user(session, actor, user):
+        _admins_only(session, actor, _("deactivate accounts"))
+        raise Refused(403, _("only an admin who manages the account may deactivate it"))
+    if user.id == actor.id:
+        raise Refused(409, _("you cannot deactivate your own account"))
+    if not user.active:
+        return user
+    user.active = False
+    user.session_version += 1
     session.flush()
     record(
         session,
-        action="unit.limit",
-        object_type="org_unit",
-        object_id=unit.id,
+        action="user.deactivate",
+        object_type="user",
+        object_id=user.id,
         actor=actor,
-        changes={"limit": [before[0], str(limit)], "required": [before[1], approvals_required]},
+        changes={"active": [True, False]},
     )
+    return user
+
+
+#: What update_user changes.
+USER_FIELDS = ("name", "language", "phone")
+
+
+def update_user(session: Session, actor: User, user: User, **changes: Any) -> User:
+    """Change `user`'s name, language or phone (only the fields given; nothing changed
+    records nothing). Raises Refused(403) unless `actor` manages the account, Refused(422)
+    for a missing or too long name, an unknown language or a too long phone."""
+    _admins_only(session, actor, _("change accounts"))
+    if not manages_user(session, actor, user):
+        raise Refused(403, _("only an admin who manages the account may change it"))
+    unknown = set(changes) - set(USER_FIELDS)
+    if unknown:
+        raise TypeError(f"update_user does not change {sorted(unknown)}")
+    after: dict[str, Any] = {}
+    if "name" in changes:
+        after["name"] = _text(changes["name"], "name", 255)
+    if "language" in changes:
+        if changes["language"] not in ("th", "en"):
+            raise Refused(422, _("choose th or en"), fields={"language": _("choose th or en")})
+        after["language"] = changes["language"]
+    if "phone" in changes:
+        after["phone"] = _text(changes["phone"], "phone", 64, required=False)
+    diff = changed({field: getattr(user, field) for field in after}, after)
+    if not diff:
+        return user
+    for field, (_old, new) in diff.items():
+        setattr(user, field, new)
+    session.flush()
+    record(
+        session,
+        action="user.update",
+        object_type="user",
+        object_id=user.id,
+        actor=actor,
+        changes=diff,
+    )
+    return user
+
+
+# ---- roles -------------------------------------------------------------------------------------
 
 
 def grant_role(
     session: Session, actor: User, user: User, role: Role, unit: OrgUnit, *, is_head: bool = False
 ) -> RoleAssignment:
-    """Give `user` `role` in `unit` and record it. Raises Refused(403) unless `actor` may
-    grant it there (service.core.permissions.may_grant)."""
+    """Give `user` `role` in `unit` (a withdrawn one is given back); granting a role held
+    already changes and records nothing. Recorded on the user. Raises Refused(403) unless
+    `actor` may grant it there (service.core.permissions.may_grant), Refused(422) for a unit
+    they do not administer."""
+    _admins_only(session, actor, _("grant roles"))
+    _named_unit(session, actor, unit, "unit_id")
     require(may_grant(session, actor, role, unit))
+    held = session.scalar(
+        select(RoleAssignment).where(
+            RoleAssignment.user_id == user.id,
+            RoleAssignment.role == role,
+            RoleAssignment.unit_id == unit.id,
+        )
+    )
+    if held is not None and held.withdrawn_at is None:
+        return held
     assignment = org_ops.grant_role(session, user, role, unit, is_head=is_head)
     record(
         session,
@@ -83,33 +369,43 @@ def grant_role(
         object_type="user",
         object_id=user.id,
         actor=actor,
-        changes={"role": role.value, "unit_id": unit.id},
+        changes={"role": role.value, "unit_id": unit.id, "active": [False, True]},
     )
     return assignment
 
 
-def withdraw_role(session: Session, actor: User, assignment: RoleAssignment) -> None:
-    """End a role assignment (kept, stamped withdrawn). Raises Refused(403) unless `actor`
-    may grant that role in that unit."""
+def withdraw_role(session: Session, actor: User, assignment: RoleAssignment) -> RoleAssignment:
+    """End a role assignment (kept, stamped withdrawn); withdrawing twice changes nothing.
+    Recorded on the user. Raises Refused(403) unless `actor` may grant that role there."""
+    _admins_only(session, actor, _("withdraw roles"))
     require(may_grant(session, actor, assignment.role, assignment.unit))
     if assignment.withdrawn_at is not None:
-        return
+        return assignment
     assignment.withdrawn_at = utcnow()
     session.flush()  # the flush also forgets the roles read so far (service.org.scope)
     record(
         session,
         action="role.withdraw",
-        object_type="role_assignment",
-        object_id=assignment.id,
+        object_type="user",
+        object_id=assignment.user_id,
         actor=actor,
-        changes={"user_id": assignment.user_id, "role": assignment.role.value},
+        changes={
+            "role": assignment.role.value,
+            "unit_id": assignment.unit_id,
+            "active": [True, False],
+        },
     )
+    return assignment
+
+
+# ---- fiscal years ------------------------------------------------------------------------------
 
 
 def create_fiscal_year(session: Session, actor: User, be_year: int) -> FiscalYear:
-    """Fiscal year `be_year` (1 October to 30 September). Raises Refused(409) when it exists,
-    Refused(422) for a year outside 2400..2700."""
-    require_admin(session, actor)
+    """Fiscal year `be_year` (1 October to 30 September), open. Raises Refused(403) unless
+    `actor` administers the whole tree, Refused(409) when it exists, Refused(422) for a year
+    outside 2400..2700."""
+    require(may_administer(session, actor, None, _("add fiscal years")))
     if not 2400 <= be_year <= 2700:
         raise Refused(
             422,
@@ -130,15 +426,17 @@ def create_fiscal_year(session: Session, actor: User, be_year: int) -> FiscalYea
         object_type="fiscal_year",
         object_id=year.id,
         actor=actor,
-        changes={"be_year": be_year},
+        changes=changed({}, {"be_year": be_year, "is_open": True}),
     )
     return year
 
 
-def set_year_open(session: Session, actor: User, year: FiscalYear, is_open: bool) -> None:
-    require_admin(session, actor)
+def set_year_open(session: Session, actor: User, year: FiscalYear, is_open: bool) -> FiscalYear:
+    """Open or close `year`; asking for what it is already changes nothing. Raises
+    Refused(403) unless `actor` administers the whole tree."""
+    require(may_administer(session, actor, None, _("open or close fiscal years")))
     if year.is_open == is_open:
-        return
+        return year
     year.is_open = is_open
     session.flush()
     record(
@@ -147,33 +445,45 @@ def set_year_open(session: Session, actor: User, year: FiscalYear, is_open: bool
         object_type="fiscal_year",
         object_id=year.id,
         actor=actor,
+        changes={"is_open": [not is_open, is_open]},
     )
+    return year
+
+
+# ---- strategy tree -----------------------------------------------------------------------------
 
 
 def create_strategy_node(
     session: Session, actor: User, code: str, name: str, parent: StrategyNode | None
 ) -> StrategyNode:
     """A node of the strategy tree, its code written with Arabic digits ("7.2.2.2").
-    Raises Refused(422) for a missing code or name, Refused(409) for a taken code."""
-    require_admin(session, actor)
+    Raises Refused(403) unless `actor` administers the whole tree, Refused(422) for a
+    missing code or name or a ninth level, Refused(409) for a taken code."""
+    require(may_administer(session, actor, None, _("change the strategy tree")))
     from service.core.thai import to_arabic_digits
 
-    code = to_arabic_digits(normalize_thai(code))
-    name = normalize_thai(name)
+    code = to_arabic_digits(normalize_thai(code or ""))
+    name = normalize_thai(name or "")
     problems = {}
     if not code:
         problems["code"] = _("is required")
+    elif len(code) > 32:
+        problems["code"] = _("at most %(count)s characters", count=32)
     if not name:
         problems["name"] = _("is required")
     if problems:
         raise Refused(422, _("some input is missing or wrong"), fields=problems)
+    level = parent.level + 1 if parent else 1
+    if level > 8:
+        raise Refused(
+            422,
+            _("the strategy tree is at most 8 levels deep"),
+            fields={"parent_id": _("too deep")},
+        )
     if session.scalar(select(StrategyNode.id).where(StrategyNode.code == code)) is not None:
         raise Refused(
             409, _("strategy code %(code)s is taken", code=code), fields={"code": _("taken")}
         )
-    level = parent.level + 1 if parent else 1
-    if level > 8:
-        raise Refused(422, _("the strategy tree is at most 8 levels deep"))
     node = StrategyNode(code=code, name=name, level=level, parent=parent)
     session.add(node)
     session.flush()
@@ -183,9 +493,40 @@ def create_strategy_node(
         object_type="strategy_node",
         object_id=node.id,
         actor=actor,
-        changes={"code": code},
+        changes=changed(
+            {}, {"code": code, "name": name, "parent_id": parent.id if parent else None}
+        ),
     )
     return node
+
+
+def update_strategy_node(
+    session: Session, actor: User, node: StrategyNode, *, name: str
+) -> StrategyNode:
+    """Rename a node of the strategy tree (its code, which projects are filed under, stays).
+    Renaming to the same name records nothing. Raises Refused(403) unless `actor`
+    administers the whole tree, Refused(422) for a missing name."""
+    require(may_administer(session, actor, None, _("change the strategy tree")))
+    name = normalize_thai(name or "")
+    if not name:
+        raise Refused(422, _("some input is missing or wrong"), fields={"name": _("is required")})
+    diff = changed({"name": node.name}, {"name": name})
+    if not diff:
+        return node
+    node.name = name
+    session.flush()
+    record(
+        session,
+        action="strategy.update",
+        object_type="strategy_node",
+        object_id=node.id,
+        actor=actor,
+        changes=diff,
+    )
+    return node
+
+
+# ---- reminder rules ----------------------------------------------------------------------------
 
 
 def create_reminder_rule(
@@ -198,21 +539,13 @@ def create_reminder_rule(
     repeat_days: int | None,
     escalate_after_days: int | None,
 ) -> ReminderRule:
-    """A reminder rule, active. Raises Refused(422) for a missing name, a repeat below 1 or
-    a negative escalation."""
-    require_admin(session, actor)
-    problems = {}
-    if not normalize_thai(name):
-        problems["name"] = _("is required")
-    if repeat_days is not None and repeat_days < 1:
-        problems["repeat_days"] = _("at least 1")
-    if escalate_after_days is not None and escalate_after_days < 0:
-        problems["escalate_after_days"] = _("must not be negative")
-    if problems:
-        raise Refused(422, _("some input is missing or wrong"), fields=problems)
+    """A reminder rule, active. Raises Refused(403) unless `actor` administers the whole
+    tree, Refused(422) for a missing name, a repeat below 1 or a negative escalation."""
+    require(may_administer(session, actor, None, _("change reminder rules")))
+    _check_rule(name, repeat_days, escalate_after_days)
     rule = ReminderRule(
         kind=kind,
-        name=normalize_thai(name),
+        name=_text(name, "name", 255),
         offset_days=offset_days,
         repeat_days=repeat_days,
         escalate_after_days=escalate_after_days,
@@ -226,15 +559,78 @@ def create_reminder_rule(
         object_type="reminder_rule",
         object_id=rule.id,
         actor=actor,
-        changes={"kind": kind.value, "offset_days": offset_days},
+        changes=changed(
+            {},
+            {
+                "kind": kind.value,
+                "name": rule.name,
+                "offset_days": offset_days,
+                "repeat_days": repeat_days,
+                "escalate_after_days": escalate_after_days,
+                "active": True,
+            },
+        ),
     )
     return rule
 
 
-def set_rule_active(session: Session, actor: User, rule: ReminderRule, active: bool) -> None:
-    require_admin(session, actor)
+def _check_rule(name: str, repeat_days: int | None, escalate_after_days: int | None) -> None:
+    problems = {}
+    if not normalize_thai(name or ""):
+        problems["name"] = _("is required")
+    if repeat_days is not None and repeat_days < 1:
+        problems["repeat_days"] = _("at least 1")
+    if escalate_after_days is not None and escalate_after_days < 0:
+        problems["escalate_after_days"] = _("must not be negative")
+    if problems:
+        raise Refused(422, _("some input is missing or wrong"), fields=problems)
+
+
+def update_reminder_rule(
+    session: Session,
+    actor: User,
+    rule: ReminderRule,
+    *,
+    name: str,
+    offset_days: int,
+    repeat_days: int | None,
+    escalate_after_days: int | None,
+) -> ReminderRule:
+    """Change a reminder rule's name and days (its kind stays; pausing is set_rule_active).
+    Nothing changed records nothing. Raises as create_reminder_rule does."""
+    require(may_administer(session, actor, None, _("change reminder rules")))
+    _check_rule(name, repeat_days, escalate_after_days)
+    after = {
+        "name": _text(name, "name", 255),
+        "offset_days": offset_days,
+        "repeat_days": repeat_days,
+        "escalate_after_days": escalate_after_days,
+    }
+    diff = changed({field: getattr(rule, field) for field in after}, after)
+    if not diff:
+        return rule
+    for field, (_old, new) in diff.items():
+        setattr(rule, field, new)
+    session.flush()
+    record(
+        session,
+        action="reminder_rule.update",
+        object_type="reminder_rule",
+        object_id=rule.id,
+        actor=actor,
+        changes=diff,
+    )
+    return rule
+
+
+def set_rule_active(
+    session: Session, actor: User, rule: ReminderRule, active: bool
+) -> ReminderRule:
+    """Resume (`active`) or pause a reminder rule; asking for what it is changes nothing.
+    Raises Refused(403) unless `actor` administers the whole tree."""
+    require(may_administer(session, actor, None, _("change reminder rules")))
     if rule.active == active:
-        return
+        return rule
     rule.active = active
     session.flush()
     record(
@@ -243,14 +639,61 @@ def set_rule_active(session: Session, actor: User, rule: ReminderRule, active: b
         object_type="reminder_rule",
         object_id=rule.id,
         actor=actor,
+        changes={"active": [not active, active]},
     )
+    return rule
 
 
-def revoke_token(session: Session, actor: User, token: ApiToken) -> None:
-    """Stamp the token revoked (it stops working at once); revoking twice changes nothing."""
-    require_admin(session, actor)
+# ---- API tokens --------------------------------------------------------------------------------
+
+
+def _may_hold_tokens_of(session: Session, actor: User, owner: User) -> bool:
+    """A person manages their own tokens; an admin of the whole tree anyone's."""
+    return actor.id == owner.id or administers(session, actor, None)
+
+
+def create_token(session: Session, actor: User, owner: User, name: str) -> tuple[ApiToken, str]:
+    """A personal API token of `owner`: the row (its hash only) and the token itself, to be
+    shown once and never stored. Raises Refused(403) unless `actor` is `owner` or an admin
+    of the whole tree, Refused(422) for a missing name or a deactivated owner."""
+    from service.api.auth import new_token
+
+    if not _may_hold_tokens_of(session, actor, owner):
+        raise Refused(403, _("only the person themselves or an admin may make their tokens"))
+    if not owner.active:
+        raise Refused(
+            422,
+            _("the account is deactivated"),
+            fields={"user_id": _("the account is deactivated")},
+        )
+    name = _text(name, "name", 100)
+    row, secret = new_token(session, owner, name)
+    record(
+        session,
+        action="api_token.create",
+        object_type="api_token",
+        object_id=row.id,
+        actor=actor,
+        changes=changed({}, {"user_id": owner.id, "name": name, "prefix": row.prefix}),
+    )
+    return row, secret
+
+
+def revoke_token(session: Session, actor: User, token: ApiToken) -> ApiToken:
+    """Stamp the token revoked (it stops working at once); revoking twice changes nothing.
+    Raises Refused(404) unless `actor` owns it or administers the whole tree (another's
+    token is not told apart from none)."""
+    if not _may_hold_tokens_of(session, actor, token.user):
+        raise Refused(
+            404,
+            _(
+                "%(object)s %(id)s does not exist",
+                object=object_type_label("api_token"),
+                id=token.id,
+            ),
+        )
     if token.revoked_at is not None:
-        return
+        return token
     token.revoked_at = utcnow()
     session.flush()
     record(
@@ -259,5 +702,6 @@ def revoke_token(session: Session, actor: User, token: ApiToken) -> None:
         object_type="api_token",
         object_id=token.id,
         actor=actor,
-        changes={"user_id": token.user_id, "prefix": token.prefix},
+        changes={"user_id": token.user_id, "prefix": token.prefix, "revoked": [False, True]},
     )
+    return token

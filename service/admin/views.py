@@ -4,26 +4,30 @@ granted below the root sees and manages that unit's subtree only, and the things
 tree (fiscal years, the strategy tree, reminder rules, API tokens) are for admins of a root
 unit (service.core.permissions.administers).
 
-Each form posts, the operation runs, the request commits and redirects with a flash; refused
-input comes back on the same page with status 409/422 and the form as typed. A new API token
-is the exception to redirecting: it is shown once, in the answer to the POST, never stored."""
+Every page has one role gate (`admin_page`, or `whole_tree_page` for what belongs to the
+whole tree). Each form posts through service.workflow.screens.run_change: the change's one
+operation (service.admin.operations, delegations in service.org.operations: the same the API
+calls) checks, mutates and records; the request commits once and redirects with a flash;
+refused input comes back on the same page with status 409/422 and the form as typed, and
+403/404 as error pages. A new API token is the exception to redirecting: it is shown once,
+in the answer to the POST, never stored."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request
+from flask import Blueprint, abort, make_response, render_template, request
 from flask import url_for as flask_url_for
-from flask_login import login_required
+from marshmallow.fields import Integer
+from marshmallow.validate import Range
 from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 from werkzeug.wrappers import Response
 
 from service.admin import operations as admin_ops
 from service.auth.models import ApiToken
+from service.core.fields import MAX_ID, BeYear, Day, Invalid, Money, value_of
 from service.core.labels import field_label
 from service.core.paging import page_number, paged
 from service.core.permissions import administers, is_admin_anywhere, manages_user
@@ -35,7 +39,7 @@ from service.org import operations as org_ops
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, UnitKind, User
 from service.strategy.models import StrategyNode
 from service.workflow.engine import Refused
-from service.workflow.screens import NO_DECISION, actor, session
+from service.workflow.screens import NO_DECISION, actor, gate, run_change, session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -43,31 +47,10 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 FAILED_NOTIFICATIONS_PATH = "/admin/notifications/failed"
 
 
-#: Pages of what belongs to the whole tree: for admins of a root unit only.
-WHOLE_TREE_ENDPOINTS = frozenset(
-    {
-        "admin.years",
-        "admin.create_year",
-        "admin.toggle_year",
-        "admin.strategy",
-        "admin.create_node",
-        "admin.reminders",
-        "admin.create_rule",
-        "admin.toggle_rule",
-        "admin.tokens",
-        "admin.create_token",
-        "admin.revoke_token",
-    }
-)
-
-
-@bp.before_request
-@login_required
-def _admins_only() -> None:
-    if not is_admin_anywhere(session(), actor()):
-        abort(403)
-    if request.endpoint in WHOLE_TREE_ENDPOINTS and not administers(session(), actor(), None):
-        abort(403)
+#: The gate of the administration: admins of some unit (each sees what they administer).
+admin_page = gate(is_admin_anywhere)
+#: The gate of what belongs to the whole tree: admins of a root unit only.
+whole_tree_page = gate(lambda session, user: administers(session, user, None))
 
 
 def _administered(column: Any = OrgUnit) -> ColumnElement[bool]:
@@ -87,38 +70,20 @@ def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     return render_template(f"admin/{template}", **context), status
 
 
-def _run(
-    change: Callable[[], Any], done: str, back: str, again: Callable[..., tuple[str, int]]
-) -> Response | tuple[str, int]:
-    """Run `change`, commit and redirect to `back` with `done`; on refusal, `again(form=…,
-    errors=…, status=…)` renders the page with the input kept."""
+def _read(field: Any, name: str) -> Any:
+    """The form's `name` read through `field` (service.core.fields); a 422 naming it if bad."""
     try:
-        change()
-        session().commit()
-    except (Refused, org_ops.OrgError, PermissionError) as problem:
-        session().rollback()
-        if isinstance(problem, Refused):
-            status, reason, fields = problem.status, problem.reason, problem.fields
-        else:
-            status, reason, fields = 422, str(problem), {}
-        if status in (403, 404):
-            abort(status)
-        flash(_("Not done: %(reason)s", reason=reason), "error")
-        return again(form=request.form.to_dict(), errors=fields, status=status)
-    flash(done, "info")
-    return redirect(back)
+        return value_of(field, request.form, name)
+    except Invalid as invalid:
+        raise Refused(
+            422, f"{field_label(name)}: {invalid.message}", fields={name: invalid.message}
+        ) from None
 
 
 def _int(name: str, *, required: bool = True) -> int | None:
-    raw = request.form.get(name, "").strip()
-    if not raw and not required:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise Refused(
-            422, f"{name} must be a whole number", fields={name: "a whole number"}
-        ) from None
+    whole = Integer(required=required, validate=Range(-MAX_ID, MAX_ID))
+    found: int | None = _read(whole, name)
+    return found
 
 
 def _decision(name: str) -> bool:
@@ -138,6 +103,7 @@ def _get(model: type, ident: int | None) -> Any:
 
 
 @bp.route("/")
+@admin_page
 def index() -> tuple[str, int]:
     return _page("index.html", failed_notifications=FAILED_NOTIFICATIONS_PATH)
 
@@ -214,11 +180,13 @@ def _administered_unit_or_404(unit_id: int) -> OrgUnit:
 
 
 @bp.route("/units")
+@admin_page
 def units() -> tuple[str, int]:
     return _units_page()
 
 
 @bp.route("/units", methods=["POST"])
+@admin_page
 def create_unit() -> Response | tuple[str, int]:
     form = request.form
 
@@ -233,8 +201,9 @@ def create_unit() -> Response | tuple[str, int]:
         kind = form.get("kind", "")
         if kind not in {k.value for k in UnitKind}:
             raise Refused(422, _("choose a kind"), fields={"kind": _("choose a kind")})
-        org_ops.create_unit(
+        admin_ops.create_unit(
             session(),
+            actor(),
             code=form.get("code", ""),
             name_th=form.get("name_th", ""),
             name_en=form.get("name_en", ""),
@@ -242,27 +211,30 @@ def create_unit() -> Response | tuple[str, int]:
             parent=parent,
         )
 
-    return _run(change, _("The unit is added."), flask_url_for("admin.units"), _units_page)
+    return run_change(
+        change, done=_("The unit is added."), back=flask_url_for("admin.units"), again=_units_page
+    )
 
 
 @bp.route("/units/<int:unit_id>/limit", methods=["POST"])
+@admin_page
 def set_limit(unit_id: int) -> Response | tuple[str, int]:
     unit = _administered_unit_or_404(unit_id)
 
     def change() -> None:
-        raw = request.form.get("approval_limit", "").replace(",", "").strip()
-        try:
-            limit = Decimal(raw) if raw else None
-        except InvalidOperation:
-            raise Refused(
-                422, _("the limit must be a number"), fields={"limit": _("must be a number")}
-            ) from None
-        admin_ops.set_approval_limit(
-            session(), actor(), unit, limit, _int("approvals_required", required=False)
+        admin_ops.update_unit(
+            session(),
+            actor(),
+            unit,
+            approval_limit=_read(Money(commas=True), "approval_limit"),
+            approvals_required=_int("approvals_required", required=False),
         )
 
-    return _run(
-        change, _("The approval limit is saved."), flask_url_for("admin.units"), _units_page
+    return run_change(
+        change,
+        done=_("The approval limit is saved."),
+        back=flask_url_for("admin.units"),
+        again=_units_page,
     )
 
 
@@ -315,27 +287,33 @@ def _users_administered() -> ColumnElement[bool]:
 
 
 @bp.route("/users")
+@admin_page
 def users() -> tuple[str, int]:
     return _users_page()
 
 
 @bp.route("/users", methods=["POST"])
+@admin_page
 def create_user() -> Response | tuple[str, int]:
     form = request.form
 
     def change() -> None:
-        org_ops.create_user(
+        admin_ops.create_user(
             session(),
+            actor(),
             email=form.get("email", ""),
             name=form.get("name", ""),
             password=form.get("password", ""),
             language=form.get("language", "th"),
         )
 
-    return _run(change, _("The user is added."), flask_url_for("admin.users"), _users_page)
+    return run_change(
+        change, done=_("The user is added."), back=flask_url_for("admin.users"), again=_users_page
+    )
 
 
 @bp.route("/users/<int:user_id>/roles", methods=["POST"])
+@admin_page
 def grant_role(user_id: int) -> Response | tuple[str, int]:
     user = session().get(User, user_id) or abort(404)
 
@@ -347,17 +325,35 @@ def grant_role(user_id: int) -> Response | tuple[str, int]:
         assert unit is not None
         admin_ops.grant_role(session(), actor(), user, Role(role), unit)
 
-    return _run(change, _("The role is granted."), flask_url_for("admin.users"), _users_page)
+    return run_change(
+        change,
+        done=_("The role is granted."),
+        back=flask_url_for("admin.users"),
+        again=_users_page,
+    )
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@admin_page
+def deactivate_user(user_id: int) -> Response | tuple[str, int]:
+    user = session().get(User, user_id) or abort(404)
+    return run_change(
+        lambda: admin_ops.deactivate_user(session(), actor(), user),
+        done=_("The account is deactivated."),
+        back=flask_url_for("admin.users"),
+        again=_users_page,
+    )
 
 
 @bp.route("/roles/<int:assignment_id>/withdraw", methods=["POST"])
+@admin_page
 def withdraw_role(assignment_id: int) -> Response | tuple[str, int]:
     assignment = session().get(RoleAssignment, assignment_id) or abort(404)
-    return _run(
+    return run_change(
         lambda: admin_ops.withdraw_role(session(), actor(), assignment),
-        _("The role is withdrawn."),
-        flask_url_for("admin.users"),
-        _users_page,
+        done=_("The role is withdrawn."),
+        back=flask_url_for("admin.users"),
+        again=_users_page,
     )
 
 
@@ -374,22 +370,18 @@ def _delegations_page(**kw: Any) -> tuple[str, int]:
 
 
 @bp.route("/delegations")
+@admin_page
 def delegations() -> tuple[str, int]:
     return _delegations_page()
 
 
 def _day(name: str) -> date:
-    try:
-        return date.fromisoformat(request.form.get(name, ""))
-    except ValueError:
-        raise Refused(
-            422,
-            _("%(field)s must be a date", field=field_label(name)),
-            fields={name: _("must be a date such as 2023-01-31")},
-        ) from None
+    found: date = _read(Day(required=True), name)
+    return found
 
 
 @bp.route("/delegations", methods=["POST"])
+@admin_page
 def create_delegation() -> Response | tuple[str, int]:
     def change() -> None:
         org_ops.create_delegation(
@@ -402,22 +394,23 @@ def create_delegation() -> Response | tuple[str, int]:
             request.form.get("reason", ""),
         )
 
-    return _run(
+    return run_change(
         change,
-        _("The delegation is set up."),
-        flask_url_for("admin.delegations"),
-        _delegations_page,
+        done=_("The delegation is set up."),
+        back=flask_url_for("admin.delegations"),
+        again=_delegations_page,
     )
 
 
 @bp.route("/delegations/<int:delegation_id>/withdraw", methods=["POST"])
+@admin_page
 def withdraw_delegation(delegation_id: int) -> Response | tuple[str, int]:
     delegation = session().get(Delegation, delegation_id) or abort(404)
-    return _run(
+    return run_change(
         lambda: org_ops.withdraw_delegation(session(), actor(), delegation),
-        _("The delegation is withdrawn."),
-        flask_url_for("admin.delegations"),
-        _delegations_page,
+        done=_("The delegation is withdrawn."),
+        back=flask_url_for("admin.delegations"),
+        again=_delegations_page,
     )
 
 
@@ -430,28 +423,33 @@ def _years_page(**kw: Any) -> tuple[str, int]:
 
 
 @bp.route("/years")
+@whole_tree_page
 def years() -> tuple[str, int]:
     return _years_page()
 
 
 @bp.route("/years", methods=["POST"])
+@whole_tree_page
 def create_year() -> Response | tuple[str, int]:
-    return _run(
-        lambda: admin_ops.create_fiscal_year(session(), actor(), _int("be_year") or 0),
-        _("The fiscal year is added."),
-        flask_url_for("admin.years"),
-        _years_page,
+    return run_change(
+        lambda: admin_ops.create_fiscal_year(
+            session(), actor(), _read(BeYear(required=True), "be_year")
+        ),
+        done=_("The fiscal year is added."),
+        back=flask_url_for("admin.years"),
+        again=_years_page,
     )
 
 
 @bp.route("/years/<int:year_id>/open", methods=["POST"])
+@whole_tree_page
 def toggle_year(year_id: int) -> Response | tuple[str, int]:
     year = session().get(FiscalYear, year_id) or abort(404)
-    return _run(
+    return run_change(
         lambda: admin_ops.set_year_open(session(), actor(), year, _decision("open")),
-        _("The fiscal year is saved."),
-        flask_url_for("admin.years"),
-        _years_page,
+        done=_("The fiscal year is saved."),
+        back=flask_url_for("admin.years"),
+        again=_years_page,
     )
 
 
@@ -464,11 +462,13 @@ def _strategy_page(**kw: Any) -> tuple[str, int]:
 
 
 @bp.route("/strategy")
+@whole_tree_page
 def strategy() -> tuple[str, int]:
     return _strategy_page()
 
 
 @bp.route("/strategy", methods=["POST"])
+@whole_tree_page
 def create_node() -> Response | tuple[str, int]:
     def change() -> None:
         parent_id = _int("parent_id", required=False)
@@ -477,8 +477,11 @@ def create_node() -> Response | tuple[str, int]:
             session(), actor(), request.form.get("code", ""), request.form.get("name", ""), parent
         )
 
-    return _run(
-        change, _("The strategy node is added."), flask_url_for("admin.strategy"), _strategy_page
+    return run_change(
+        change,
+        done=_("The strategy node is added."),
+        back=flask_url_for("admin.strategy"),
+        again=_strategy_page,
     )
 
 
@@ -489,15 +492,18 @@ def _reminders_page(**kw: Any) -> tuple[str, int]:
     rules = list(
         session().scalars(select(ReminderRule).order_by(ReminderRule.kind, ReminderRule.id))
     )
+    kw.setdefault("editing", None)
     return _page("reminders.html", rules=rules, kinds=list(ReminderKind), **kw)
 
 
 @bp.route("/reminders")
+@whole_tree_page
 def reminders() -> tuple[str, int]:
     return _reminders_page()
 
 
 @bp.route("/reminders", methods=["POST"])
+@whole_tree_page
 def create_rule() -> Response | tuple[str, int]:
     def change() -> None:
         kind = request.form.get("kind", "")
@@ -513,19 +519,47 @@ def create_rule() -> Response | tuple[str, int]:
             escalate_after_days=_int("escalate_after_days", required=False),
         )
 
-    return _run(
-        change, _("The reminder rule is added."), flask_url_for("admin.reminders"), _reminders_page
+    return run_change(
+        change,
+        done=_("The reminder rule is added."),
+        back=flask_url_for("admin.reminders"),
+        again=_reminders_page,
+    )
+
+
+@bp.route("/reminders/<int:rule_id>", methods=["POST"])
+@whole_tree_page
+def update_rule(rule_id: int) -> Response | tuple[str, int]:
+    rule = session().get(ReminderRule, rule_id) or abort(404)
+
+    def change() -> None:
+        admin_ops.update_reminder_rule(
+            session(),
+            actor(),
+            rule,
+            name=request.form.get("name", ""),
+            offset_days=_int("offset_days") or 0,
+            repeat_days=_int("repeat_days", required=False),
+            escalate_after_days=_int("escalate_after_days", required=False),
+        )
+
+    return run_change(
+        change,
+        done=_("The reminder rule is saved."),
+        back=flask_url_for("admin.reminders"),
+        again=lambda **kw: _reminders_page(editing=rule.id, **kw),
     )
 
 
 @bp.route("/reminders/<int:rule_id>/active", methods=["POST"])
+@whole_tree_page
 def toggle_rule(rule_id: int) -> Response | tuple[str, int]:
     rule = session().get(ReminderRule, rule_id) or abort(404)
-    return _run(
+    return run_change(
         lambda: admin_ops.set_rule_active(session(), actor(), rule, _decision("active")),
-        _("The reminder rule is saved."),
-        flask_url_for("admin.reminders"),
-        _reminders_page,
+        done=_("The reminder rule is saved."),
+        back=flask_url_for("admin.reminders"),
+        again=_reminders_page,
     )
 
 
@@ -539,48 +573,43 @@ def _tokens_page(**kw: Any) -> tuple[str, int]:
 
 
 @bp.route("/tokens")
+@whole_tree_page
 def tokens() -> tuple[str, int]:
     return _tokens_page()
 
 
 @bp.route("/tokens", methods=["POST"])
+@whole_tree_page
 def create_token() -> Response | tuple[str, int]:
     """Make a token and show it once in this answer (never stored, never redirected)."""
-    from service.api.auth import new_token
 
-    try:
-        user = _get(User, _int("user_id"))
-        name = request.form.get("name", "").strip()
-        if not name:
-            raise Refused(422, _("give the token a name"), fields={"name": _("is required")})
-        row, secret = new_token(session(), user, name)
-        from service.audit.operations import record
+    def change() -> tuple[ApiToken, str]:
+        owner = _get(User, _int("user_id"))
+        return admin_ops.create_token(session(), actor(), owner, request.form.get("name", ""))
 
-        record(
-            session(),
-            action="api_token.create",
-            object_type="api_token",
-            object_id=row.id,
-            actor=actor(),
-            changes={"user_id": user.id, "prefix": row.prefix},
-        )
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        flash(_("Not done: %(reason)s", reason=refused.reason), "error")
-        return _tokens_page(form=request.form.to_dict(), errors=refused.fields, status=422)
-    page, _status = _tokens_page(new_token=secret, new_token_row=row)
-    response = make_response(page)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    def shown(made: tuple[ApiToken, str]) -> Response:
+        row, secret = made
+        page, _status = _tokens_page(new_token=secret, new_token_row=row)
+        response = make_response(page)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return run_change(
+        change,
+        done="",
+        back=flask_url_for("admin.tokens"),
+        again=_tokens_page,
+        answer=shown,
+    )
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@whole_tree_page
 def revoke_token(token_id: int) -> Response | tuple[str, int]:
     token = session().get(ApiToken, token_id) or abort(404)
-    return _run(
+    return run_change(
         lambda: admin_ops.revoke_token(session(), actor(), token),
-        _("The token is revoked."),
-        flask_url_for("admin.tokens"),
-        _tokens_page,
+        done=_("The token is revoked."),
+        back=flask_url_for("admin.tokens"),
+        again=_tokens_page,
     )

@@ -1,11 +1,34 @@
 """The API's blueprint class: flask-smorest's, with unknown query parameters refused like
 unknown body fields (webargs ignores them by default, so `?fiscalyear=2566` would silently
-list every year)."""
+list every year); and `commits`, the one commit of a request that changes something."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
 from flask_smorest import Blueprint as SmorestBlueprint
 from webargs.flaskparser import FlaskParser
+
+from service.extensions import db
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def commits(handler: Handler) -> Handler:
+    """Commit once when `handler` returns: the handler calls the change's operation (which
+    flushes, records and emits, and never commits) and the request commits it here, before
+    the answer is serialised. A raise commits nothing (the session is rolled back when the
+    request's context ends)."""
+
+    @wraps(handler)
+    def committing(*args: Any, **kwargs: Any) -> Any:
+        result = handler(*args, **kwargs)
+        db.session.commit()
+        return result
+
+    return committing  # type: ignore[return-value]
 
 
 class StrictParser(FlaskParser):

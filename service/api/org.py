@@ -7,6 +7,10 @@ tree and roles that reach the whole tree belong to the admins of a root unit
 (service.core.permissions.administers). Everyone signed in reads fiscal years and the
 strategy tree, and the units and people of their own scope; emails and phones are shown to
 the admins who manage the person and to the person themself only.
+
+Every change calls its one operation (service.admin.operations; delegations:
+service.org.operations), the same the /admin pages call, so the check, the validation and the
+audit row are the same from either door; `commits` commits the request once.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import selectinload
 
 from service.admin import operations as admin_operations
-from service.api.auth import actor, require, require_admin
-from service.api.blueprint import Blueprint
+from service.api.auth import actor, require_admin
+from service.api.blueprint import Blueprint, commits
 from service.api.paging import paginate
 from service.api.schemas import (
     DelegationCreate,
@@ -35,20 +39,19 @@ from service.api.schemas import (
     RoleOut,
     StrategyNodeCreate,
     StrategyNodeOut,
+    StrategyNodeUpdate,
     UnitCreate,
     UnitFilter,
     UnitOut,
     UnitUpdate,
     UserAdminOut,
     UserCreate,
+    UserUpdate,
     page_of,
 )
 from service.api.transitions import ID
-from service.audit.operations import record
-from service.core.db import utcnow
-from service.core.fiscal import fiscal_year_bounds
 from service.core.labels import object_type_label
-from service.core.permissions import administers, manages_user, may_administer, may_grant
+from service.core.permissions import administers, manages_user
 from service.core.translate import gettext as _
 from service.extensions import db
 from service.fiscal.models import FiscalYear
@@ -116,29 +119,19 @@ def get_unit_view(ident: int) -> Any:
 @blp.arguments(UnitCreate)
 @blp.response(201, UnitOut)
 @blp.doc(summary="Add a unit under a parent (admins)")
+@commits
 def create_unit(data: dict[str, Any]) -> Any:
-    session = db.session()
-    require_admin(session, actor(), _("change the org tree"))
-    parent = _administered_unit(data.pop("parent_id"), "parent_id")
-    unit = operations.create_unit(session, parent=parent, **data)
-    session.commit()
-    return unit
+    parent = _unit_named(data.pop("parent_id"), "parent_id")
+    return admin_operations.create_unit(db.session(), actor(), parent=parent, **data)
 
 
 @blp.route(f"/units/<{ID}:ident>", methods=["PATCH"])
 @blp.arguments(UnitUpdate)
 @blp.response(200, UnitOut)
-@blp.doc(summary="Rename a unit or set its approval limit (admins)")
+@blp.doc(summary="Rename a unit or set its approval rules: limit and approvals (admins)")
+@commits
 def update_unit(data: dict[str, Any], ident: int) -> Any:
-    session = db.session()
-    user = actor()
-    unit = _visible_unit(ident)
-    require_admin(session, user, _("change the org tree"))
-    require(may_administer(session, user, unit, _("change this unit")))
-    for key, value in data.items():
-        setattr(unit, key, value)
-    session.commit()
-    return unit
+    return admin_operations.update_unit(db.session(), actor(), _visible_unit(ident), **data)
 
 
 # ---- users -----------------------------------------------------------------------------------
@@ -172,12 +165,11 @@ def list_users(args: dict[str, Any]) -> Any:
     return page
 
 
-def _administered_unit(ident: int, field: str) -> OrgUnit:
-    """A unit named in the input that the caller administers, or Refused(422) naming the
-    field: a unit out of their reach is answered as one that does not exist."""
-    session = db.session()
-    unit = session.get(OrgUnit, ident)
-    if unit is None or unit.withdrawn_at is not None or not administers(session, actor(), unit):
+def _unit_named(ident: int, field: str) -> OrgUnit:
+    """A unit named in the input, or Refused(422) naming the field (the operation answers
+    a unit out of the caller's reach the same way)."""
+    unit = db.session.get(OrgUnit, ident)
+    if unit is None:
         raise Refused(
             422,
             _("%(object)s %(id)s does not exist", object=object_type_label("org_unit"), id=ident),
@@ -214,77 +206,50 @@ def get_user(ident: int) -> Any:
 @blp.arguments(UserCreate)
 @blp.response(201, UserAdminOut)
 @blp.doc(summary="Create an account (admins)")
+@commits
 def create_user(data: dict[str, Any]) -> Any:
-    session = db.session()
-    require_admin(session, actor(), _("create accounts"))
-    user = operations.create_user(session, **data)
-    session.commit()
-    return user
+    return admin_operations.create_user(db.session(), actor(), **data)
+
+
+@blp.route(f"/users/<{ID}:ident>", methods=["PATCH"])
+@blp.arguments(UserUpdate)
+@blp.response(200, UserAdminOut)
+@blp.doc(summary="Change an account's name, language or phone (admins who manage it)")
+@commits
+def update_user(data: dict[str, Any], ident: int) -> Any:
+    return admin_operations.update_user(db.session(), actor(), _user(ident), **data)
 
 
 @blp.route(f"/users/<{ID}:ident>/deactivate", methods=["POST"])
 @blp.response(200, UserAdminOut)
 @blp.doc(summary="Deactivate an account: its sessions and tokens stop working (admins)")
+@commits
 def deactivate_user(ident: int) -> Any:
-    session = db.session()
-    caller = actor()
-    require_admin(session, caller, _("deactivate accounts"))
-    user = _user(ident)
-    if not manages_user(session, caller, user):
-        raise Refused(403, _("only an admin who manages the account may deactivate it"))
-    if user.id == caller.id:
-        raise Refused(409, _("you cannot deactivate your own account"))
-    if user.active:
-        user.active = False
-        user.session_version += 1
-        session.flush()
-        record(
-            session, action="user.deactivate", object_type="user", object_id=user.id, actor=caller
-        )
-    session.commit()
-    return user
+    return admin_operations.deactivate_user(db.session(), actor(), _user(ident))
 
 
 @blp.route(f"/users/<{ID}:ident>/roles", methods=["POST"])
 @blp.arguments(RoleGrant)
 @blp.response(201, RoleOut)
 @blp.doc(summary="Grant a role in a unit (admins; granting it again changes nothing)")
+@commits
 def grant_role(data: dict[str, Any], ident: int) -> Any:
-    session = db.session()
-    caller = actor()
-    require_admin(session, caller, _("grant roles"))
     user = _user(ident)
-    unit = _administered_unit(data["unit_id"], "unit_id")
-    assignment = admin_operations.grant_role(
-        session, caller, user, data["role"], unit, is_head=data["is_head"]
+    unit = _unit_named(data["unit_id"], "unit_id")
+    return admin_operations.grant_role(
+        db.session(), actor(), user, data["role"], unit, is_head=data["is_head"]
     )
-    session.commit()
-    return assignment
 
 
 @blp.route(f"/users/<{ID}:ident>/roles/<{ID}:assignment>/withdraw", methods=["POST"])
 @blp.response(200, RoleOut)
 @blp.doc(summary="Withdraw a role (kept, stamped withdrawn) (admins)")
+@commits
 def withdraw_role(ident: int, assignment: int) -> Any:
-    session = db.session()
-    caller = actor()
-    require_admin(session, caller, _("withdraw roles"))
-    row = session.get(RoleAssignment, assignment)
+    row = db.session.get(RoleAssignment, assignment)
     if row is None or row.user_id != ident:
         raise Refused(404, _("user %(user)s holds no role %(role)s", user=ident, role=assignment))
-    require(may_grant(session, caller, row.role, row.unit))
-    if row.withdrawn_at is None:
-        row.withdrawn_at = utcnow()
-        record(
-            session,
-            action="role.withdraw",
-            object_type="user",
-            object_id=ident,
-            actor=caller,
-            changes={"role": row.role.value, "unit_id": row.unit_id},
-        )
-    session.commit()
-    return row
+    return admin_operations.withdraw_role(db.session(), actor(), row)
 
 
 # ---- fiscal years and strategy ---------------------------------------------------------------
@@ -302,26 +267,19 @@ def list_years() -> Any:
 @blp.arguments(FiscalYearCreate)
 @blp.response(201, FiscalYearOut)
 @blp.doc(summary="Add a fiscal year by its Buddhist Era year (admins)")
+@commits
 def create_year(data: dict[str, Any]) -> Any:
-    session = db.session()
-    require(may_administer(session, actor(), None, _("add fiscal years")))
-    be_year = data["be_year"]
-    if session.scalar(select(FiscalYear.id).where(FiscalYear.be_year == be_year)):
-        raise Refused(409, _("fiscal year %(year)s exists", year=be_year))
-    starts_on, ends_on = fiscal_year_bounds(be_year)
-    year = FiscalYear(be_year=be_year, starts_on=starts_on, ends_on=ends_on, is_open=True)
-    session.add(year)
-    session.commit()
-    return year
+    return admin_operations.create_fiscal_year(db.session(), actor(), data["be_year"])
 
 
 @blp.route(f"/fiscal-years/<{ID}:ident>", methods=["PATCH"])
 @blp.arguments(FiscalYearUpdate)
 @blp.response(200, FiscalYearOut)
 @blp.doc(summary="Open or close a fiscal year (admins)")
+@commits
 def update_year(data: dict[str, Any], ident: int) -> Any:
     session = db.session()
-    require(may_administer(session, actor(), None, _("open or close fiscal years")))
+    user = actor()
     year = session.get(FiscalYear, ident)
     if year is None:
         raise Refused(
@@ -332,9 +290,7 @@ def update_year(data: dict[str, Any], ident: int) -> Any:
                 id=ident,
             ),
         )
-    year.is_open = data["is_open"]
-    session.commit()
-    return year
+    return admin_operations.set_year_open(session, user, year, data["is_open"])
 
 
 @blp.route("/strategy-nodes")
@@ -349,25 +305,37 @@ def list_strategy() -> Any:
 @blp.arguments(StrategyNodeCreate)
 @blp.response(201, StrategyNodeOut)
 @blp.doc(summary="Add a node to the strategy tree (admins)")
+@commits
 def create_strategy(data: dict[str, Any]) -> Any:
     session = db.session()
-    require(may_administer(session, actor(), None, _("change the strategy tree")))
+    user = actor()
     parent = None
     if data["parent_id"] is not None:
         parent = session.get(StrategyNode, data["parent_id"])
         if parent is None:
             raise Refused(422, _("no such parent"), fields={"parent_id": _("no such parent")})
-    level = parent.level + 1 if parent else 1
-    if level > 8:
+    return admin_operations.create_strategy_node(session, user, data["code"], data["name"], parent)
+
+
+@blp.route(f"/strategy-nodes/<{ID}:ident>", methods=["PATCH"])
+@blp.arguments(StrategyNodeUpdate)
+@blp.response(200, StrategyNodeOut)
+@blp.doc(summary="Rename a node of the strategy tree (admins)")
+@commits
+def update_strategy(data: dict[str, Any], ident: int) -> Any:
+    session = db.session()
+    user = actor()
+    node = session.get(StrategyNode, ident)
+    if node is None:
         raise Refused(
-            422, "the strategy tree is at most 8 levels deep", fields={"parent_id": "too deep"}
+            404,
+            _(
+                "%(object)s %(id)s does not exist",
+                object=object_type_label("strategy_node"),
+                id=ident,
+            ),
         )
-    if session.scalar(select(StrategyNode.id).where(StrategyNode.code == data["code"])):
-        raise Refused(409, _("strategy code %(code)s is taken", code=data["code"]))
-    node = StrategyNode(code=data["code"], name=data["name"], level=level, parent=parent)
-    session.add(node)
-    session.commit()
-    return node
+    return admin_operations.update_strategy_node(session, user, node, name=data["name"])
 
 
 # ---- delegations -----------------------------------------------------------------------------
@@ -391,12 +359,13 @@ def list_delegations() -> Any:
 @blp.arguments(DelegationCreate)
 @blp.response(201, DelegationOut)
 @blp.doc(summary="Let someone act for you (or, for admins, for anyone) over a period")
+@commits
 def create_delegation(data: dict[str, Any]) -> Any:
     session = db.session()
     user = actor()
     principal = _person(data.get("principal_id", user.id), "principal_id")
     delegate = _person(data["delegate_id"], "delegate_id")
-    delegation = operations.create_delegation(
+    return operations.create_delegation(
         session,
         user,
         principal,
@@ -405,8 +374,6 @@ def create_delegation(data: dict[str, Any]) -> Any:
         data["ends_on"],
         data["reason"],
     )
-    session.commit()
-    return delegation
 
 
 def _person(ident: int, field: str) -> User:
@@ -423,6 +390,7 @@ def _person(ident: int, field: str) -> User:
 @blp.route(f"/delegations/<{ID}:ident>/withdraw", methods=["POST"])
 @blp.response(200, DelegationOut)
 @blp.doc(summary="End a delegation now (kept, stamped withdrawn)")
+@commits
 def withdraw_delegation(ident: int) -> Any:
     session = db.session()
     user = actor()
@@ -437,6 +405,4 @@ def withdraw_delegation(ident: int) -> Any:
             _("%(object)s %(id)s does not exist", object=object_type_label("delegation"), id=ident),
         )
     assert delegation is not None
-    operations.withdraw_delegation(session, user, delegation)
-    session.commit()
-    return delegation
+    return operations.withdraw_delegation(session, user, delegation)

@@ -10,18 +10,29 @@ shown to admins (and to the user themself) only.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from service.budget.models import AllocationState, InstallmentState
+from service.core.fields import (  # noqa: F401 (MAX_ID and Percent are used by importers)
+    MAX_ID,
+    NO_NUL,
+    Amount,
+    Day,
+    DecimalString,
+    Id,
+    Measure,
+    Money,
+    Percent,
+    Ref,
+    Text,
+)
 from service.evaluations.models import EvaluationState
 from service.kpis.models import KpiLevel, KpiType, MeasureKind
 from service.org.models import Role, UnitKind
 from service.projects.models import ProjectKind, ProjectState, ResultState
-
-MAX_ID = 2**31 - 1
 
 
 class Input(Schema):
@@ -36,72 +47,6 @@ class Output(Schema):
 
     class Meta:
         ordered = True
-
-
-class Text(fields.String):
-    """A string PostgreSQL can store: no NUL characters; stripped of surrounding blanks."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("must not contain NUL characters")
-        return text.strip()
-
-
-class DecimalString(fields.Decimal):
-    """A decimal travelling as a string with exactly `places` places ("90000.00").
-
-    Loading accepts a string (or a JSON integer) with at most `places` places and at most
-    `digits` digits before the point; JSON floats are refused, never rounded.
-    """
-
-    def __init__(self, places: int = 2, digits: int = 12, **kwargs: Any) -> None:
-        self.digit_limit = digits
-        self.place_count = places
-        metadata = {
-            "pattern": rf"^-?[0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?$",
-            "example": "90000.00" if places == 2 else "100.0000",
-            **kwargs.pop("metadata", {}),
-        }
-        super().__init__(places=places, as_string=True, metadata=metadata, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
-        if isinstance(value, bool | float) or not isinstance(value, str | int):
-            raise ValidationError(f"must be a decimal string such as {self.metadata['example']}")
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise ValidationError("must be a number such as 90000.00") from None
-        if not number.is_finite():
-            raise ValidationError("must be a finite number")
-        # The size first: quantizing 1e400 would overflow the decimal context.
-        if abs(number) >= Decimal(10) ** self.digit_limit:
-            raise ValidationError(f"at most {self.digit_limit} digits before the point")
-        if number != number.quantize(Decimal(1).scaleb(-self.place_count)):
-            raise ValidationError(f"at most {self.place_count} decimal places")
-        return number.quantize(Decimal(1).scaleb(-self.place_count))
-
-
-def Money(**kwargs: Any) -> DecimalString:
-    return DecimalString(places=2, digits=12, **kwargs)
-
-
-def Percent(**kwargs: Any) -> DecimalString:
-    return DecimalString(places=2, digits=3, **kwargs)
-
-
-def Measure(**kwargs: Any) -> DecimalString:
-    return DecimalString(places=4, digits=12, **kwargs)
-
-
-def Id(**kwargs: Any) -> fields.Integer:
-    """An id in a JSON body: an integer, not a string of digits."""
-    return fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kwargs)
-
-
-def Ref(**kwargs: Any) -> fields.Integer:
-    """An id or a year in a query string (bounded: SQLite cannot bind larger integers)."""
-    return fields.Integer(validate=validate.Range(0, MAX_ID), **kwargs)
 
 
 # ---- paging and filters ----------------------------------------------------------------------
@@ -191,7 +136,7 @@ class TransitionInput(Input):
     comment = Text(validate=validate.Length(max=5000))
     self_value = Measure()
     self_narrative = Text(validate=validate.Length(max=20000))
-    paid_on = fields.Date()
+    paid_on = Day()
 
 
 class BulkTransitionInput(TransitionInput):
@@ -293,10 +238,25 @@ class UserAdminOut(PersonOut):
 
 
 class UserCreate(Input):
-    email = Text(required=True, validate=[validate.Length(3, 255), validate.Email()])
+    email = Text(
+        required=True,
+        validate=[validate.Length(3, 255), validate.Email()],
+        metadata={"format": "email"},
+    )
     name = Text(required=True, validate=validate.Length(1, 255))
-    password = fields.String(required=True, validate=validate.Length(10, 200), load_only=True)
+    password = fields.String(
+        required=True,
+        validate=validate.Length(10, 200),
+        load_only=True,
+        metadata={"pattern": NO_NUL},
+    )
     language = fields.String(load_default="th", validate=validate.OneOf(["th", "en"]))
+
+
+class UserUpdate(Input):
+    name = Text(validate=validate.Length(1, 255))
+    language = fields.String(validate=validate.OneOf(["th", "en"]))
+    phone = Text(validate=validate.Length(max=64))
 
 
 class RoleGrant(Input):
@@ -335,6 +295,10 @@ class StrategyNodeCreate(Input):
     parent_id = Id(allow_none=True, load_default=None)
 
 
+class StrategyNodeUpdate(Input):
+    name = Text(required=True, validate=validate.Length(1, 2000))
+
+
 class DelegationOut(Output):
     id = fields.Integer(required=True)
     principal_id = fields.Integer(required=True)
@@ -349,8 +313,8 @@ class DelegationOut(Output):
 class DelegationCreate(Input):
     principal_id = Id(metadata={"description": "whose authority; default: yourself"})
     delegate_id = Id(required=True)
-    starts_on = fields.Date(required=True)
-    ends_on = fields.Date(required=True)
+    starts_on = Day(required=True)
+    ends_on = Day(required=True)
     reason = Text(load_default="", validate=validate.Length(max=500))
 
     @validates_schema
@@ -451,8 +415,8 @@ class StepInput(Input):
     position = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1000))
     name = Text(required=True, validate=validate.Length(1, 5000))
     weight = Percent(required=True)
-    planned_start = fields.Date(required=True)
-    planned_end = fields.Date(required=True)
+    planned_start = Day(required=True)
+    planned_end = Day(required=True)
     responsible_unit_id = Id(allow_none=True, load_default=None)
 
 
@@ -473,7 +437,7 @@ class ReportOut(Output):
 
 
 class ReportInput(Input):
-    reported_on = fields.Date(required=True)
+    reported_on = Day(required=True)
     percent = Percent(required=True)
     narrative = Text(required=True, validate=validate.Length(1, 20000))
     problems = Text(load_default="", validate=validate.Length(max=20000))
@@ -555,7 +519,7 @@ class AllocationDetailOut(AllocationOut):
 class AllocationCreate(Input):
     project_id = Id(required=True)
     recipient_unit_id = Id(required=True)
-    amount = Money(required=True)
+    amount = Amount(required=True)
     purpose = Text(load_default="", validate=validate.Length(max=5000))
 
 
@@ -576,7 +540,7 @@ class InstallmentDetailOut(InstallmentOut):
 
 
 class InstallmentCreate(Input):
-    amount = Money(required=True)
+    amount = Amount(required=True)
     purpose = Text(load_default="", validate=validate.Length(max=5000))
 
 

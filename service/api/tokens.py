@@ -1,4 +1,5 @@
-"""/api/v1/tokens: personal API tokens, made by a user for themself, shown once."""
+"""/api/v1/tokens: personal API tokens, made by a user for themself, shown once. Making and
+revoking one are the operations the /admin/tokens page calls (service.admin.operations)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service.api.auth import actor, new_token
-from service.api.blueprint import Blueprint
+from service.admin import operations as admin_operations
+from service.api.auth import actor
+from service.api.blueprint import Blueprint, commits
 from service.api.schemas import NewTokenOut, Presented, TokenCreate, TokenOut
 from service.api.transitions import ID
-from service.audit.operations import record
 from service.auth.models import ApiToken
-from service.core.db import utcnow
 from service.core.labels import object_type_label
 from service.core.translate import gettext as _
 from service.extensions import db
@@ -35,25 +35,17 @@ def list_tokens() -> Any:
 @blp.arguments(TokenCreate)
 @blp.response(201, NewTokenOut)
 @blp.doc(summary="Make a token: the answer is the only time it is shown")
+@commits
 def create_token(data: dict[str, Any]) -> Any:
-    session = db.session()
     user = actor()
-    row, token = new_token(session, user, data["name"])
-    record(
-        session,
-        action="token.create",
-        object_type="user",
-        object_id=user.id,
-        actor=user,
-        changes={"token_id": row.id, "prefix": row.prefix},
-    )
-    session.commit()
+    row, token = admin_operations.create_token(db.session(), user, user, data["name"])
     return Presented(row, token=token)
 
 
 @blp.route(f"/tokens/<{ID}:ident>", methods=["DELETE"])
 @blp.response(204)
 @blp.doc(summary="Revoke a token (kept, stamped revoked)")
+@commits
 def revoke_token(ident: int) -> Any:
     session = db.session()
     user = actor()
@@ -63,15 +55,5 @@ def revoke_token(ident: int) -> Any:
             404,
             _("%(object)s %(id)s does not exist", object=object_type_label("api_token"), id=ident),
         )
-    if row.revoked_at is None:
-        row.revoked_at = utcnow()
-        record(
-            session,
-            action="token.revoke",
-            object_type="user",
-            object_id=user.id,
-            actor=user,
-            changes={"token_id": row.id, "prefix": row.prefix},
-        )
-    session.commit()
+    admin_operations.revoke_token(session, user, row)
     return None

@@ -25,6 +25,7 @@ from service.api.auth import actor
 from service.api.blueprint import Blueprint
 from service.api.schemas import MAX_ID, BulkOut, BulkTransitionInput, OptionOut, TransitionInput
 from service.api.scoping import get_visible
+from service.core.fields import ids_in
 from service.extensions import db
 from service.org.models import User
 from service.workflow import engine
@@ -73,11 +74,12 @@ def acting_for(session: Session, user: User) -> User | None:
     if header is None:
         return None
     header = header.strip()
-    if not header.isdigit() or not 0 < int(header) <= MAX_ID:
+    ids = ids_in([header]) if header.isascii() else []  # "²" passes isdigit(), not int()
+    if not ids:
         raise Refused(
             422, "X-Acting-For must be a user id", fields={"X-Acting-For": "not a user id"}
         )
-    principal = session.get(User, int(header))
+    principal = session.get(User, ids[0])
     if principal is None:
         raise engine.no_delegation(int(header))
     return principal

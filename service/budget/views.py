@@ -4,7 +4,6 @@ decisions above the officer's limit, with amounts in figures and in words."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -23,6 +22,7 @@ from service.budget.models import (
 from service.budget.operations import create_allocation
 from service.budget.permissions import above_limit, approval_rule
 from service.budget.workflow import remember_guard_facts
+from service.core.fields import FormId, Invalid, Money, value_of
 from service.core.paging import page_number, paged, paged_rows
 from service.core.permissions import holds_anywhere
 from service.core.translate import gettext as _
@@ -158,8 +158,10 @@ def create() -> Response | tuple[str, int]:
         for key in ("project_id", "recipient_unit_id", "amount", "purpose")
     }
     try:
-        project = session().get(Project, int(form["project_id"] or 0))
-        recipient = session().get(OrgUnit, int(form["recipient_unit_id"] or 0))
+        project_id = value_of(FormId(), form, "project_id")
+        recipient_id = value_of(FormId(), form, "recipient_unit_id")
+        project = session().get(Project, project_id) if project_id else None
+        recipient = session().get(OrgUnit, recipient_id) if recipient_id else None
         if project is None or project not in _district_projects():
             raise Refused(422, _("choose a project"), fields={"project_id": _("choose a project")})
         # A unit outside the project's district is answered as a missing one: the
@@ -171,11 +173,9 @@ def create() -> Response | tuple[str, int]:
                 fields={"recipient_unit_id": _("choose a recipient")},
             )
         try:
-            amount = Decimal(form["amount"].replace(",", ""))
-        except InvalidOperation:
-            raise Refused(
-                422, _("the amount must be a number"), fields={"amount": _("must be a number")}
-            ) from None
+            amount = value_of(Money(commas=True, required=True), form, "amount")
+        except Invalid as invalid:
+            raise Refused(422, invalid.message, fields={"amount": invalid.message}) from None
         allocation = create_allocation(
             session(), actor(), project, recipient, amount, form["purpose"]
         )

@@ -195,7 +195,6 @@ class Database:
     def __init__(self) -> None:
         self.sessionmaker = sessionmaker(expire_on_commit=False)
         self.session = scoped_session(self.sessionmaker, scopefunc=_app_ctx_id)
-        self._engines: dict[int, Engine] = {}
 
     def init_app(self, app: Flask) -> None:
         engine = make_engine(

@@ -1,6 +1,8 @@
 """What each enum value is called on screen, in one place (English msgids, Thai in the catalog).
 
 Templates use the ``label`` filter (``{{ project.state|label }}``); exports call :func:`label`.
+A workflow's states, transitions and kind are named through `service.workflow.registry`,
+which reads its state names from here.
 A value without an entry shows as itself, so a new enum member is visible (and caught by the
 translation test) rather than hidden.
 """
@@ -196,15 +198,14 @@ FIELDS: dict[str, LazyString] = {
     "ends_on": _l("To"),
     "recipient_unit_id": _l("Recipient"),
     "parent_code": _l("Parent's code"),
-}
-
-# The state enum of each audited object type: audit rows keep the value, not the enum.
-_STATES_OF: dict[str, type[enum.Enum]] = {
-    "project": ProjectState,
-    "step_result": ResultState,
-    "allocation": AllocationState,
-    "installment": InstallmentState,
-    "evaluation": EvaluationState,
+    "approval_limit": _l("Approval limit"),
+    "name_th": _l("Thai name"),
+    "name_en": _l("English name"),
+    "email": _l("Email"),
+    "password": _l("Password"),
+    "language": _l("Language"),
+    "offset_days": _l("Days from the anchor (negative: before)"),
+    "user_id": _l("User"),
 }
 
 
@@ -216,15 +217,6 @@ def label(value: object) -> str:
             return str(found)
         return str(value.value)
     return "" if value is None else str(value)
-
-
-def state_label(object_type: str, value: str | None) -> str:
-    """The name of state `value` of an object of `object_type` (as audit rows store them)."""
-    if value is None:
-        return ""
-    states = _STATES_OF.get(object_type)
-    found = LABELS.get(states, {}).get(value) if states is not None else None
-    return str(found) if found is not None else value
 
 
 def object_type_label(value: str) -> str:
@@ -242,13 +234,15 @@ def action_label(value: str) -> str:
     found = ACTIONS.get(value)
     if found is not None:
         return str(found)
-    from service.workflow.engine import load_workflows, transition_label
+    from flask import has_request_context
 
-    workflow = load_workflows().get(prefix)
-    if workflow is not None:
-        for transition in workflow.transitions:
-            if transition.name == name:
-                return f"{object_type_label(prefix)}: {transition_label(transition)}"
+    from service.core.web import current_language
+    from service.workflow.registry import kind_label, transition_label, workflows
+
+    workflow = workflows().get(prefix)
+    if workflow is not None and any(t.name == name for t in workflow.transitions):
+        language = current_language() if has_request_context() else "en"
+        return f"{kind_label(prefix)}: {transition_label(prefix, name, language)}"
     return value
 
 

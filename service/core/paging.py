@@ -26,8 +26,14 @@ class Paged(Generic[T]):
 
 
 def page_number(raw: str | None) -> int:
-    """?page= as a page number; anything else is page 1."""
-    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
+    """?page= as a page number (Thai digits too); anything else is page 1."""
+    from service.core.fields import Count, Invalid, value_of
+
+    try:
+        number = value_of(Count(999_999), {"page": raw}, "page")
+    except Invalid:
+        return 1
+    return number or 1
 
 
 def count_rows(session: Session, statement: Select[Any]) -> int:

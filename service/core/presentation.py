@@ -14,12 +14,13 @@ from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
-from service.core.labels import action_label, field_label, label, object_type_label, state_label
+from service.core.labels import action_label, field_label, label, object_type_label
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.translate import ngettext
 from service.dashboard import DASHBOARD_ROLES
 from service.org.models import Role
+from service.workflow import registry
 
 BANGKOK = "Asia/Bangkok"
 
@@ -159,7 +160,7 @@ def _globals() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(label, "label")
-    app.add_template_filter(state_label, "state_label")
+    app.add_template_filter(registry.state_label, "state_label")
     app.add_template_filter(object_type_label, "object_type_label")
     app.add_template_filter(action_label, "action_label")
     app.add_template_filter(field_label, "field_label")

@@ -16,8 +16,10 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from service.core.export import FORMATS, Column, download, rows_in_chunks
+from service.core.fields import BeYear, Invalid, value_of
 from service.core.fiscal import local_today
 from service.core.labels import label
+from service.core.paging import page_number
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.dashboard import DASHBOARD_ROLES, queries
@@ -40,9 +42,11 @@ def read_filters(
     year: FiscalYear | None
     raw_year = args.get("year", "")
     if raw_year:
-        if not raw_year.isdigit():
+        try:
+            be_year = value_of(BeYear(), args, "year")
+        except Invalid:
             abort(404)
-        year = session.scalar(select(FiscalYear).where(FiscalYear.be_year == int(raw_year)))
+        year = session.scalar(select(FiscalYear).where(FiscalYear.be_year == be_year))
         if year is None:
             abort(404)
     else:
@@ -59,7 +63,6 @@ def read_filters(
     sort = sort.lstrip("-")
     if sort not in queries.SORT_KEYS:
         sort, descending = "code", False
-    page = args.get("page", "1")
     return queries.Filters(
         year=year,
         unit=unit,
@@ -67,7 +70,7 @@ def read_filters(
         behind=args.get("behind") == "1",
         sort=sort,
         descending=descending,
-        page=int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1,
+        page=page if (page := page_number(args.get("page"))) < 100_000 else 1,
     )
 
 

@@ -1,9 +1,15 @@
-"""`flask --app service generate-data`: synthetic data at national scale (service.demo.generate)."""
+"""`flask --app service generate-data`: synthetic data at national scale.
+
+The generator is a development and benchmark tool (tools/generate.py), not part of the
+runtime package: the command declares its options here and imports the generator only when
+it runs, so the service never imports tools/ (the production image has none).
+"""
 
 from __future__ import annotations
 
 import sys
 from datetime import datetime
+from types import ModuleType
 
 import click
 from flask import current_app
@@ -12,11 +18,21 @@ from flask.cli import with_appcontext
 from service.core.db import db
 
 
-def _years(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
-    from service.demo.generate import parse_years
-
+def _generator() -> ModuleType:
+    """tools.generate, imported now; a usage error where the checkout has no tools/."""
     try:
-        return parse_years(value)
+        import tools.generate
+    except ImportError as error:
+        raise click.UsageError(
+            f"generate-data runs from a source checkout, with its tools/ folder ({error})"
+        ) from error
+    return tools.generate
+
+
+def _years(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        years: tuple[int, ...] = _generator().parse_years(value)
+        return years
     except ValueError as error:
         raise click.BadParameter(str(error)) from error
 
@@ -66,7 +82,8 @@ def generate_data_command(
     A database that already holds generated data is refused unless --append or --truncate
     says what to do. Every generated user signs in with the password printed at the end.
     """
-    from service.demo.generate import (
+    _generator()  # a usage error, not a traceback, where there is no tools/
+    from tools.generate import (
         GENERATED_PASSWORD,
         GeneratedDataExists,
         GenerateOptions,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 from werkzeug.wrappers import Response
 
+from service.core.fields import BeYear, Count, FormId, Invalid, value_of
 from service.core.fiscal import fiscal_year_of, local_today, quarter_of
 from service.core.paging import Paged, page_number, paged
 from service.core.permissions import holds_anywhere
@@ -64,8 +65,11 @@ def _subscore_labels() -> tuple[str, str]:
 
 def _year_and_quarter() -> tuple[FiscalYear, int]:
     today = local_today()
-    be_year = request.values.get("year", type=int) or fiscal_year_of(today)
-    quarter = request.values.get("quarter", type=int) or quarter_of(today)
+    try:
+        be_year = value_of(BeYear(), request.values, "year") or fiscal_year_of(today)
+        quarter = value_of(Count(4), request.values, "quarter") or quarter_of(today)
+    except Invalid:
+        abort(404)
     if quarter not in (1, 2, 3, 4):
         abort(404)
     year = session().scalar(select(FiscalYear).where(FiscalYear.be_year == be_year))
@@ -190,9 +194,12 @@ def score() -> Response | tuple[str, int]:
     _require_evaluator()
     year, quarter = _year_and_quarter()
     kind = request.form.get("subject_type", "")
-    subject_id = request.form.get("subject_id", type=int) or 0
     if kind not in ("project", "kpi"):
         abort(400)
+    try:
+        subject_id = value_of(FormId(required=True), request.form, "subject_id")
+    except Invalid:
+        abort(404)
     subject: Project | Kpi | None = (
         session().get(Project, subject_id) if kind == "project" else session().get(Kpi, subject_id)
     )

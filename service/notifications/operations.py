@@ -42,14 +42,12 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, aliased
 
 from service.audit.models import OutboxEvent
 from service.core.db import UTCDateTime, utcnow
-from service.core.nudge import nudge_after_commit
 from service.core.sql import concat_text, dialect_of, json_array_has, json_with, upsert_insert
-from service.core.tasks import enqueue_after_commit
+from service.core.tasks import TaskName, enqueue_after_commit, nudge_after_commit
 from service.notifications.models import (
     Channel,
     DeliveryMode,
@@ -61,8 +59,8 @@ from service.notifications.models import (
 from service.notifications.recipients import event_candidates
 from service.org.models import RoleAssignment, User
 
-RELAY_TASK = "tidtam.outbox.relay"
-DISPATCH_TASK = "tidtam.notifications.dispatch"
+RELAY_TASK = TaskName.OUTBOX_RELAY
+DISPATCH_TASK = TaskName.NOTIFICATIONS_DISPATCH
 #: Notification ids per dispatch task: one task per batch, not per alert.
 DISPATCH_BATCH = 100
 
@@ -321,11 +319,13 @@ def outbox_backlog(session: Session) -> tuple[int, datetime | None]:
     return int(count), oldest
 
 
-@sa_event.listens_for(Session, "before_flush")
-def _relay_after_commit(session: Session, _context: Any, _instances: Any) -> None:
-    """A transaction that writes outbox events asks for a relay once it commits (beat relays
-    every few seconds anyway; this makes it immediate). A nudge, sent from a background
-    thread: a broker that is down never slows the request that has just committed."""
+def relay_outbox_after_commit(
+    session: Session, _context: Any = None, _instances: Any = None
+) -> None:
+    """Session `before_flush`: a transaction that writes outbox events asks for a relay once
+    it commits (beat relays every few seconds anyway; this makes it immediate). A nudge, sent
+    from a background thread: a broker that is down never slows the request that has just
+    committed."""
     if any(isinstance(obj, OutboxEvent) for obj in session.new):
         nudge_after_commit(session, RELAY_TASK)
 

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from service.core.db import utcnow
+from service.core.fields import FormId, Invalid, value_of
 from service.core.permissions import administers
 from service.core.translate import gettext as _
 from service.core.web import current_language
@@ -63,8 +64,11 @@ def unread() -> ResponseReturnValue:
 @login_required
 def read() -> ResponseReturnValue:
     """Mark one (`id`) or all of the user's notifications read."""
-    ident = request.form.get("id", "")
-    ids = [int(ident)] if ident.isdigit() else None
+    try:
+        ident = value_of(FormId(), request.form, "id")
+    except Invalid:
+        abort(400)
+    ids = None if ident is None else [ident]
     changed = mark_read(db.session(), _user(), ids, now=utcnow())
     db.session.commit()
     if request.accept_mimetypes.best == "application/json":

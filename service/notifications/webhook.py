@@ -21,11 +21,6 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, body: bytes, header: str) -> bool:
-    """Whether `header` is the signature of `body` under `secret` (constant time)."""
-    return hmac.compare_digest(signature(secret, body), header)
-
-
 def post(
     url: str, secret: str, document: dict[str, Any], delivery_key: str, timeout: float
 ) -> None:

@@ -12,6 +12,8 @@ from service.core.thai import normalize_thai
 from service.core.translate import gettext as _
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, UnitKind, User
 
+MAX_DELEGATION_DAYS = 366  # at most a year: a longer stand-in is a role of its own
+
 
 class OrgError(ValueError):
     """Bad input for an org change; the message says what to fix."""
@@ -112,17 +114,32 @@ def create_delegation(
     The principal delegates their own authority, or an admin who manages the principal's
     account sets it up (service.core.permissions.manages_user).
 
-    Raises OrgError for a reversed period or a delegation to oneself, PermissionError when
-    the actor may not.
+    Raises Refused(403) when the actor may not, Refused(422) for a reversed period or a
+    delegation to oneself. One operation for every door (the page, the API).
     """
     from service.core.permissions import manages_user
+    from service.workflow.engine import Refused
 
     if actor.id != principal.id and not manages_user(session, actor, principal):
-        raise PermissionError(_("only the person themselves or an admin may delegate"))
+        raise Refused(403, _("only the person themselves or an admin may delegate"))
     if principal.id == delegate.id:
-        raise OrgError(_("a delegation goes to someone else"))
+        raise Refused(
+            422,
+            _("a delegation goes to someone else"),
+            fields={"delegate_id": _("must be someone else")},
+        )
     if starts_on > ends_on:
-        raise OrgError(_("the delegation ends before it starts"))
+        raise Refused(
+            422,
+            _("the delegation ends before it starts"),
+            fields={"ends_on": _("must not be before the start")},
+        )
+    if (ends_on - starts_on).days >= MAX_DELEGATION_DAYS:
+        raise Refused(
+            422,
+            _("a delegation lasts at most %(days)s days", days=MAX_DELEGATION_DAYS),
+            fields={"ends_on": _("too far after the start")},
+        )
     delegation = Delegation(
         principal=principal,
         delegate=delegate,
@@ -137,14 +154,16 @@ def create_delegation(
 
 
 def withdraw_delegation(session: Session, actor: User, delegation: Delegation) -> Delegation:
-    """End a delegation now (it is kept, stamped withdrawn)."""
+    """End a delegation now (it is kept, stamped withdrawn); withdrawing twice changes
+    nothing. Raises Refused(403) unless the actor is the principal or manages them."""
     from service.core.db import utcnow
     from service.core.permissions import manages_user
+    from service.workflow.engine import Refused
 
     if actor.id != delegation.principal_id and not manages_user(
         session, actor, delegation.principal
     ):
-        raise PermissionError(_("only the person themselves or an admin may withdraw it"))
+        raise Refused(403, _("only the person themselves or an admin may withdraw it"))
     if delegation.withdrawn_at is None:
         delegation.withdrawn_at = utcnow()
         session.flush()

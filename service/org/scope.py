@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, false, or_, select, true
+from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session, joinedload, object_session
 from sqlalchemy.sql.elements import True_
 
@@ -39,25 +39,23 @@ def active_roles(session: Session, user: User) -> list[RoleAssignment]:
     return list(found)
 
 
-def _forget_roles(session: Session, *_args: Any) -> None:
+def forget_cached_roles(session: Session, *_args: Any) -> None:
+    """Session `after_commit` / `after_soft_rollback`: forget the roles and scope read."""
     session.info.pop(_ROLES_KEY, None)
     session.info.pop(_UNIT_IDS_KEY, None)
 
 
-def _forget_roles_of_writer(_mapper: Any, _connection: Any, target: Any) -> None:
+#: The models whose writes change a user's roles or scope.
+ROLE_SOURCES = (RoleAssignment, OrgUnit, Delegation)
+
+
+def forget_cached_roles_of_writer(_mapper: Any, _connection: Any, target: Any) -> None:
+    """Mapper `after_insert` / `after_update` / `after_delete` of `ROLE_SOURCES`."""
     # Mapper events, not a scan of session.dirty after each flush: that walks the whole
     # identity map, which an importer's long session fills with tens of thousands of rows.
     session = object_session(target)
     if session is not None:
-        _forget_roles(session)
-
-
-for _model in (RoleAssignment, OrgUnit, Delegation):
-    for _event in ("after_insert", "after_update", "after_delete"):
-        event.listen(_model, _event, _forget_roles_of_writer)
-
-event.listen(Session, "after_commit", _forget_roles)
-event.listen(Session, "after_soft_rollback", _forget_roles)
+        forget_cached_roles(session)
 
 
 def tree_wide(assignment: RoleAssignment) -> bool:
@@ -86,11 +84,6 @@ def unit_filter(session: Session, user: User, unit: Any = OrgUnit) -> ColumnElem
     if not prefixes:
         return false()
     return or_(*(unit.path.startswith(prefix) for prefix in prefixes))
-
-
-def units_in_scope(session: Session, user: User) -> list[OrgUnit]:
-    stmt = select(OrgUnit).where(unit_filter(session, user)).order_by(OrgUnit.path)
-    return list(session.scalars(stmt))
 
 
 def unit_ids_in_scope(session: Session, user: User) -> list[int] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,16 +54,28 @@ def sniff(head: bytes, data: IO[bytes]) -> str | None:
     return None
 
 
+_UNSHOWN = frozenset(("Cc", "Cf", "Cs", "Co", "Zl", "Zp"))
+
+
 @dataclass(frozen=True)
 class Upload:
     filename: str
     content: bytes
 
 
+def display_name(filename: str) -> str:
+    """The name to keep and show for an uploaded file: its last path part without control
+    and format characters (a right-to-left override makes "gnp.exe" read as "exe.png"),
+    NUL or lone surrogates; at most 255 characters; "file" when nothing is left."""
+    name = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    kept = "".join(c for c in name if unicodedata.category(c) not in _UNSHOWN).strip()
+    return kept[:255] or "file"
+
+
 def check_upload(upload: Upload, max_bytes: int) -> str:
     """The content type to store for `upload`. Raises Refused(422) for an empty or too large
     file, an extension not accepted, or content that is not what the extension says."""
-    name = upload.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    name = display_name(upload.filename)
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     field = {"files": name}
     if extension not in ACCEPTED:
@@ -107,7 +120,7 @@ def store_evidence(
     path = folder / stored_name
     with path.open("xb") as target:
         target.write(upload.content)
-    original = upload.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:255]
+    original = display_name(upload.filename)
     evidence = EvidenceFile(
         result=result,
         original_name=original,

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.audit.operations import record
+from service.core.fiscal import local_today
 from service.core.labels import label
 from service.core.permissions import needs_role
 from service.core.thai import normalize_thai
@@ -298,6 +299,15 @@ def add_progress_report(
         raise Refused(
             422, _("percent must lie in 0 to 100"), fields={"percent": _("must lie in 0 to 100")}
         )
+    first_day, today = project.fiscal_year.starts_on, local_today()
+    if not first_day <= reported_on <= today:
+        # A report tells what was done: not before its fiscal year began, not in the future.
+        why = _(
+            "the report's date must lie between %(first)s and %(last)s",
+            first=first_day.isoformat(),
+            last=today.isoformat(),
+        )
+        raise Refused(422, why, fields={"reported_on": why})
     if not normalize_thai(narrative):
         raise Refused(
             422, _("the report needs a narrative"), fields={"narrative": _("is required")}

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, delete, exists, func, insert, select
-from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -53,8 +52,9 @@ def _insert_ignoring_duplicates(connection: Connection, rows: Any) -> None:
         connection.execute(insert(ProjectParticipant).from_select(_COLUMNS, rows))
 
 
-@sa_event.listens_for(Session, "after_flush")
-def _record_participants(session: Session, _context: Any) -> None:
+def record_participants_of_new_results(session: Session, _context: Any = None) -> None:
+    """Session `after_flush`: record the (project, unit, year) pairs of the step results
+    this flush inserted (registered by `service.core.listeners`)."""
     added = [obj.id for obj in session.new if isinstance(obj, StepResult)]
     if added:
         _insert_ignoring_duplicates(session.connection(), _pairs_of(added))

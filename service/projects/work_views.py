@@ -16,6 +16,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from service.core.fields import Day, Invalid, Money, Percent, ids_in, value_of
 from service.core.permissions import holds_anywhere
 from service.core.progress import weights_problem, weights_total
 from service.core.translate import gettext as _
@@ -46,28 +47,29 @@ REPORTING_KINDS = (UnitKind.DIVISION, UnitKind.SCHOOL_NETWORK, UnitKind.SCHOOL)
 # ---- reading the form ------------------------------------------------------------------------
 
 
-def _decimal(raw: str, field: str, problems: dict[str, str]) -> Decimal | None:
-    text = raw.replace(",", "").strip()
-    if not text:
-        problems[field] = _("is required")
-        return None
+def _decimal(raw: str, field: str, problems: dict[str, str], number: Any = Money) -> Decimal | None:
+    """`raw` read as money (or `number`: Percent) into its column; a problem noted if not."""
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        problems[field] = _("must be a number")
+        found: Decimal = value_of(number(commas=True, required=True), {field: raw}, field)
+    except Invalid as invalid:
+        problems[field] = invalid.message
         return None
-    if not value.is_finite():
-        problems[field] = _("must be a number")
-        return None
-    return value
+    return found
 
 
 def _date(raw: str, field: str, problems: dict[str, str]) -> date | None:
     try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
+        found: date = value_of(Day(required=True), {field: raw}, field)
+    except Invalid:
         problems[field] = _("must be a date such as 2023-01-31")
         return None
+    return found
+
+
+def _chosen(model: Any, raw: str | None) -> Any:
+    """The row of `model` whose id `raw` holds, or None."""
+    ids = ids_in([raw or ""])
+    return session().get(model, ids[0]) if ids else None
 
 
 def form_steps(form: MultiDict[str, str]) -> list[dict[str, str]]:
@@ -256,12 +258,12 @@ def _apply(project: Project, form: MultiDict[str, str]) -> None:
     steps = []
     for index, row in enumerate(form_steps(form), start=1):
         prefix = f"step-{index}-"
-        weight = _decimal(row["weight"], prefix + "weight", problems)
+        weight = _decimal(row["weight"], prefix + "weight", problems, Percent)
         start = _date(row["start"], prefix + "start", problems)
         end = _date(row["end"], prefix + "end", problems)
-        unit = session().get(OrgUnit, int(row["unit"])) if row["unit"].isdigit() else None
+        unit = _chosen(OrgUnit, row["unit"])
         steps.append((index, row["name"], weight, start, end, unit))
-    node_ids = [int(v) for v in form.getlist("strategy") if v.isdigit()]
+    node_ids = ids_in(form.getlist("strategy"))
     nodes = list(session().scalars(select(StrategyNode).where(StrategyNode.id.in_(node_ids))))
     if problems:
         raise Refused(422, _("some input is missing or wrong"), fields=problems)
@@ -302,9 +304,9 @@ def create() -> Response | tuple[str, int]:
     _require_district()
     form = request.form
     problems: dict[str, str] = {}
-    year = session().get(FiscalYear, int(form.get("fiscal_year_id", "0") or 0))
-    owner = session().get(OrgUnit, int(form.get("owner_unit_id", "0") or 0))
-    responsible = session().get(OrgUnit, int(form.get("responsible_unit_id", "0") or 0))
+    year = _chosen(FiscalYear, form.get("fiscal_year_id"))
+    owner = _chosen(OrgUnit, form.get("owner_unit_id"))
+    responsible = _chosen(OrgUnit, form.get("responsible_unit_id"))
     if year is None:
         problems["fiscal_year_id"] = _("choose a fiscal year")
     if owner is None:
@@ -359,8 +361,7 @@ def save(project_id: int) -> Response | tuple[str, int]:
 def assign(project_id: int, step_id: int) -> Response:
     project = _project_for_editor(project_id)
     step = session().get(PlanStep, step_id)
-    unit_id = request.form.get("unit_id", "")
-    unit = session().get(OrgUnit, int(unit_id)) if unit_id.isdigit() else None
+    unit = _chosen(OrgUnit, request.form.get("unit_id"))
     if step is None or step.project_id != project.id:
         abort(404)
     if unit is None:
@@ -386,7 +387,7 @@ def report(project_id: int) -> Response | tuple[str, int]:
     project = _project_for_editor(project_id)
     form = request.form
     problems: dict[str, str] = {}
-    percent = _decimal(form.get("percent", ""), "percent", problems)
+    percent = _decimal(form.get("percent", ""), "percent", problems, Percent)
     reported_on = _date(form.get("reported_on", ""), "reported_on", problems)
     try:
         if problems:

@@ -10,6 +10,7 @@ from sqlalchemy import select, true
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
+from service.core.fields import ids_in
 from service.core.labels import field_label
 from service.core.paging import Paged, page_number, paged
 from service.core.permissions import holds_anywhere
@@ -107,8 +108,8 @@ def decide() -> Response | tuple[str, int]:
     reason = request.form.get("reason", "").strip()
     if action not in ACTIONS:
         flash(_("Not done: %(reason)s", reason=NO_DECISION), "error")
-        return _queue_page(400, frozenset(_ids(request.form.getlist("ids"))))
-    ids = _ids(raw_ids)
+        return _queue_page(400, frozenset(ids_in(request.form.getlist("ids"))))
+    ids = ids_in(raw_ids)
     if not ids:
         flash(_("Choose at least one result."), "error")
         return redirect(url_for("review.queue"))

@@ -9,13 +9,14 @@ from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from service.core.fields import BeYear, Count, Invalid, value_of
 from service.core.permissions import administers
-from service.core.tasks import send_task
+from service.core.tasks import TaskName, send_task
 from service.extensions import db
 
 bp = Blueprint("rollups", __name__)
 
-COMPUTE_TASK = "tidtam.rollups.compute"
+COMPUTE_TASK = TaskName.ROLLUPS_COMPUTE
 
 
 @bp.route("/admin/rollups", methods=["POST"])
@@ -27,11 +28,11 @@ def start() -> ResponseReturnValue:
     if not administers(db.session(), current_user._get_current_object(), None):
         abort(403)
     try:
-        be_year = int(request.form.get("fiscal_year", ""))
-        quarter = int(request.form.get("quarter", ""))
-    except ValueError:
-        return jsonify(error="fiscal_year and quarter must be whole numbers"), 422
-    if not (1 <= quarter <= 4 and 2400 <= be_year <= 2700):
+        be_year = value_of(BeYear(required=True), request.form, "fiscal_year")
+        quarter = value_of(Count(4, required=True), request.form, "quarter")
+    except Invalid as invalid:
+        return jsonify(error=f"{invalid.name}: {invalid.message}"), 422
+    if not 1 <= quarter <= 4:
         return jsonify(error="quarter is 1..4 and fiscal_year a Buddhist Era year"), 422
     task_id = str(uuid.uuid4())
     send_task(COMPUTE_TASK, be_year, quarter, task_id=task_id)

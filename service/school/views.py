@@ -3,7 +3,6 @@ evidence downloads. The result screen also serves the district, who reviews from
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from werkzeug.wrappers import Response
 from service.budget.models import Allocation
 from service.budget.operations import request_installment
 from service.budget.permissions import can_see_allocation
+from service.core.fields import Invalid, Money, value_of
 from service.core.fiscal import local_today
 from service.core.translate import gettext as _
 from service.org.models import OrgUnit
@@ -186,18 +186,14 @@ def request_installment_view(allocation_id: int) -> Response | tuple[str, int]:
     allocation = session().get(Allocation, allocation_id)
     if allocation is None or not can_see_allocation(session(), actor(), allocation):
         abort(404)
-    raw = request.form.get("amount", "").replace(",", "").strip()
+    raw = request.form.get("amount", "").strip()
     purpose = request.form.get("purpose", "")
     back = request.form.get("next") or url_for("school.home")
     try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        amount = Decimal("NaN")
-    try:
-        if not amount.is_finite():
-            raise Refused(
-                422, _("the amount must be a number"), fields={"amount": _("must be a number")}
-            )
+        try:
+            amount = value_of(Money(commas=True, required=True), request.form, "amount")
+        except Invalid as invalid:
+            raise Refused(422, invalid.message, fields={"amount": invalid.message}) from None
         request_installment(session(), actor(), allocation, amount, purpose)
         session().commit()
     except Refused as refused:

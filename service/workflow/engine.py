@@ -24,12 +24,13 @@ from functools import cache
 from typing import Any
 
 from flask import has_request_context
-from sqlalchemy import event, select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
 from sqlalchemy.orm import MANYTOONE, Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from service.audit.operations import emit, record
+from service.core.fields import FIRST_DAY, LAST_DAY
 from service.core.fiscal import local_today
 from service.core.permissions import Answer
 from service.core.translate import gettext as _
@@ -121,6 +122,10 @@ def decimal_field(
             raise ValueError(_("must be a number")) from None
         if not number.is_finite():
             raise ValueError(_("must be a number"))
+        # The size first (NUMERIC(14, 2) holds 12 digits before the point): quantizing 1e309
+        # raises InvalidOperation.
+        if abs(number) >= Decimal(10) ** 12:
+            raise ValueError(_("at most %(digits)s digits before the point", digits=12))
         if number != number.quantize(Decimal(1).scaleb(-places)):
             raise ValueError(_("at most %(places)s decimal places", places=places))
         if positive and number <= 0:
@@ -143,9 +148,12 @@ def date_field(name: str, *, required: bool = True) -> Field:
         if isinstance(value, date):
             return value
         try:
-            return date.fromisoformat(str(value))
+            day = date.fromisoformat(str(value))
         except ValueError:
             raise ValueError(_("must be a date such as 2023-01-31")) from None
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise ValueError(_("must be a date such as 2023-01-31"))
+        return day
 
     return Field(name, parse, required)
 
@@ -224,12 +232,10 @@ def workflow_for(obj: Any) -> Workflow:
 
 
 def load_workflows() -> dict[str, Workflow]:
-    """Import every domain's table (they register themselves)."""
-    from service.budget import workflow as _budget  # noqa: F401
-    from service.evaluations import workflow as _evaluations  # noqa: F401
-    from service.projects import workflow as _projects  # noqa: F401
+    """Every domain's table, discovered by `service.workflow.registry.workflows`."""
+    from service.workflow.registry import workflows
 
-    return REGISTRY
+    return workflows()
 
 
 # ---- applying --------------------------------------------------------------------------------
@@ -272,9 +278,9 @@ def no_delegation(principal_id: int) -> Refused:
 
 def _object(workflow_name: str) -> str:
     """What an object of `workflow_name` is called on screen, in the current language."""
-    from service.core.labels import object_type_label
+    from service.workflow.registry import kind_label
 
-    return object_type_label(workflow_name)
+    return kind_label(workflow_name)
 
 
 def _state_name(obj: Any) -> str:
@@ -284,12 +290,14 @@ def _state_name(obj: Any) -> str:
     return label(obj.state) if hasattr(obj.state, "value") else str(obj.state)
 
 
-def transition_label(transition: Transition) -> str:
-    """The transition's name in the current language (English outside a request)."""
+def _action(workflow_name: str, transition: Transition) -> str:
+    """The transition's name in the current language (English outside a request), as
+    `service.workflow.registry.transition_label` names it."""
     from service.core.web import current_language
+    from service.workflow.registry import transition_label
 
-    english = not has_request_context() or current_language() == "en"
-    return transition.label[1] if english else transition.label[0]
+    language = current_language() if has_request_context() else "en"
+    return transition_label(workflow_name, transition.name, language)
 
 
 def _changed(workflow_name: str, ident: int) -> str:
@@ -365,12 +373,9 @@ def display_facts(session: Session, name: str) -> dict[Any, Any] | None:
     return found
 
 
-def _forget_display_facts(session: Session, *_args: Any) -> None:
+def forget_display_facts(session: Session, *_args: Any) -> None:
+    """Session `after_flush` / `after_commit` / `after_soft_rollback`."""
     session.info.pop(_DISPLAY_FACTS, None)
-
-
-for _event in ("after_flush", "after_commit", "after_soft_rollback"):
-    event.listen(Session, _event, _forget_display_facts)
 
 
 @cache
@@ -394,7 +399,7 @@ def _parents(model: type) -> tuple[Any, ...]:
 def lock(session: Session, model: type, ident: int) -> Any:
     """The row, locked for this transaction and read fresh (never a stale identity-map copy).
     Only the row itself is locked (FOR UPDATE OF), not the parents read along with it."""
-    _forget_display_facts(session)
+    forget_display_facts(session)
     stmt: Any = (
         select(model)
         .where(model.id == ident)  # type: ignore[attr-defined]
@@ -443,14 +448,14 @@ def take(
                 object=_object(workflow_name),
                 id=ident,
                 state=_state_name(obj),
-                action=transition_label(transition),
+                action=_action(workflow_name, transition),
             ),
             state=state,
         )
     ctx = Context(session, actor, principal, obj, dict(data or {}), today, transition)
     if transition.system and not system:
         raise Refused(
-            403, _("%(action)s is taken by the system", action=transition_label(transition))
+            403, _("%(action)s is taken by the system", action=_action(workflow_name, transition))
         )
     if not system:
         allowed = transition.who(ctx)

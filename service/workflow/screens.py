@@ -9,7 +9,9 @@ reason. After a POST the browser is redirected (PRG) with a flash; a transition 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -17,13 +19,13 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from service.auth.views import safe_next
-from service.core.labels import field_label
+from service.core.labels import field_label, label
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
 from service.extensions import db
 from service.org.models import User
-from service.workflow import engine
+from service.workflow import engine, registry
 from service.workflow.engine import Option, Refused
 
 bp = Blueprint("actions", __name__)
@@ -31,35 +33,11 @@ bp = Blueprint("actions", __name__)
 #: Inputs the generic endpoint accepts; transitions needing others have their own forms.
 SIMPLE_INPUTS = ("reason", "paid_on")
 
-#: What each state is called on the work screens.
-STATE_NAMES = {
-    "draft": _l("Draft"),
-    "submitted": _l("Submitted"),
-    "locked": _l("Plan locked"),
-    "revision_requested": _l("Revision requested"),
-    "closed": _l("Closed"),
-    "withdrawn": _l("Withdrawn"),
-    "not_started": _l("Not started"),
-    "in_progress": _l("In progress"),
-    "accepted": _l("Accepted"),
-    "returned": _l("Returned"),
-    "approved": _l("Approved"),
-    "disbursing": _l("Disbursing"),
-    "completed": _l("Completed"),
-    "rejected": _l("Rejected"),
-    "requested": _l("Requested"),
-    "paid": _l("Paid"),
-    "open": _l("Open"),
-    "self_assessed": _l("Self-assessed"),
-    "scored": _l("Scored"),
-    "published": _l("Published"),
-}
-
 
 def state_name(state: Any) -> str:
-    """The state's name in the current language (its value when unnamed)."""
-    value = str(getattr(state, "value", state))
-    return str(STATE_NAMES.get(value, value))
+    """The name of a state enum member in the current language (service.core.labels): the
+    enum says whose state it is, as a "submitted" project and result are named apart."""
+    return label(state)
 
 
 def plain(value: Any) -> str:
@@ -105,9 +83,59 @@ def flash_refused(refused: Refused) -> None:
         flash(f"{field_label(field)}: {problem}", "error")
 
 
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def gate(allowed: Callable[[Session, User], bool]) -> Callable[[View], View]:
+    """The role gate of a page: signed-in first (to the login page otherwise), then 403 for
+    anyone `allowed(session, user)` says no to. The gated view carries `allowed` as its
+    `gate`, so a test can see that every page of a screen has one."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        @login_required
+        def gated(*args: Any, **kwargs: Any) -> Any:
+            if not allowed(session(), actor()):
+                abort(403)
+            return view(*args, **kwargs)
+
+        gated.gate = allowed  # type: ignore[attr-defined]
+        return gated  # type: ignore[return-value]
+
+    return decorate
+
+
+def run_change(
+    change: Callable[[], Any],
+    *,
+    done: str,
+    back: str,
+    again: Callable[..., tuple[str, int]],
+    answer: Callable[[Any], Response | tuple[str, int]] | None = None,
+) -> Response | tuple[str, int]:
+    """A page POST's one path: run `change` (an operation: it flushes, records and emits),
+    commit once, flash `done` and redirect to `back` (or, with `answer`, show what
+    `answer(result)` gives: a token shown once). On Refused, roll back: 403 and 404 answer
+    as error pages; any other refusal re-renders the form through `again(form=…, errors=…,
+    status=…)` with the input as typed and the reason flashed."""
+    try:
+        result = change()
+        session().commit()
+    except Refused as refused:
+        session().rollback()
+        if refused.status in (403, 404):
+            abort(refused.status)
+        flash(_("Not done: %(reason)s", reason=refused.reason), "error")
+        return again(form=request.form.to_dict(), errors=refused.fields, status=refused.status)
+    if answer is not None:
+        return answer(result)
+    if done:
+        flash(done, "info")
+    return redirect(back)
+
+
 def _action_label(workflow: str, name: str) -> str:
-    th, en = engine.load_workflows()[workflow].transition(name).label
-    return en if current_language() == "en" else th
+    return registry.transition_label(workflow, name, current_language())
 
 
 @bp.route("/actions/<workflow>/<int:ident>/<name>", methods=["POST"])

@@ -13,6 +13,72 @@
     status.classList.toggle("field-error", !!isError);
   }
 
+  // The same error summary and field marks as the page the server renders for a refused form
+  // (templates/work/_macros.html): a focused alert at the top of the form linking each message
+  // to its field, aria-invalid and aria-describedby on each field refused.
+  function clearErrors() {
+    var old = form.querySelector("[data-error-summary]");
+    if (old) { old.parentNode.removeChild(old); }
+    Array.prototype.forEach.call(form.querySelectorAll("p.field-error[id$='-error']"), function (p) {
+      p.parentNode.removeChild(p);
+    });
+    Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), function (field) {
+      field.removeAttribute("aria-invalid");
+      field.removeAttribute("aria-describedby");
+    });
+  }
+
+  function labelOf(field) {
+    var label = field.id ? form.querySelector("label[for='" + field.id + "']") : null;
+    return label ? label.textContent.trim() : "";
+  }
+
+  function showErrors(reason, fields) {
+    clearErrors();
+    var box = document.createElement("div");
+    box.className = "error-summary";
+    box.id = "error-summary";
+    box.setAttribute("role", "alert");
+    box.setAttribute("tabindex", "-1");
+    box.setAttribute("aria-labelledby", "error-summary-title");
+    box.setAttribute("data-error-summary", "");
+    var title = document.createElement("h2");
+    title.id = "error-summary-title";
+    title.className = "error-summary-title";
+    title.textContent = form.dataset.msgSummary;
+    var list = document.createElement("ul");
+    Object.keys(fields).forEach(function (name) {
+      var item = document.createElement("li");
+      var field = form.elements[name];
+      if (field && field.nodeType === 1 && field.id) {
+        var message = document.createElement("p");
+        message.className = "field-error";
+        message.id = name + "-error";
+        message.textContent = fields[name];
+        field.parentNode.insertBefore(message, field.nextSibling);
+        field.setAttribute("aria-invalid", "true");
+        field.setAttribute("aria-describedby", message.id);
+        var link = document.createElement("a");
+        link.href = "#" + field.id;
+        var label = labelOf(field);
+        link.textContent = (label ? label + ": " : "") + fields[name];
+        item.appendChild(link);
+      } else {
+        item.textContent = name + ": " + fields[name];
+      }
+      list.appendChild(item);
+    });
+    if (!list.children.length) {
+      var only = document.createElement("li");
+      only.textContent = reason;
+      list.appendChild(only);
+    }
+    box.appendChild(title);
+    box.appendChild(list);
+    form.insertBefore(box, form.firstChild);
+    box.focus();
+  }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var xhr = new XMLHttpRequest();
@@ -38,20 +104,17 @@
         return;
       }
       bar.classList.add("hidden");
-      if (xhr.status === 413) { say(form.dataset.msgTooLarge, true); return; }
-      if (answer && answer.error) {
-        var text = answer.error;
-        var fields = answer.fields || {};
-        Object.keys(fields).forEach(function (name) { text += " (" + name + ": " + fields[name] + ")"; });
-        say(text, true);
-        return;
-      }
-      say(form.dataset.msgFailed, true);
+      say("", false);
+      // Focus goes to the summary: the disabled button lost it to the page body.
+      if (xhr.status === 413) { showErrors(form.dataset.msgTooLarge, {}); return; }
+      if (answer && answer.error) { showErrors(answer.error, answer.fields || {}); return; }
+      showErrors(form.dataset.msgFailed, {});
     });
     xhr.addEventListener("error", function () {
       button.disabled = false;
       bar.classList.add("hidden");
-      say(form.dataset.msgFailed, true);
+      say("", false);
+      showErrors(form.dataset.msgFailed, {});
     });
     xhr.send(new FormData(form));
   });

@@ -42,8 +42,8 @@ from werkzeug.security import generate_password_hash
 import service.models  # noqa: F401  (every table in the metadata)
 from service.core.db import Base
 from service.core.fiscal import fiscal_year_bounds, quarter_bounds
-from service.demo import vocabulary as words
 from service.projects import participants
+from tools import vocabulary as words
 
 GENERATOR_ACTION = "generate.data"
 EMAIL_DOMAIN = "gen.tidtam.local"

@@ -1,0 +1,158 @@
+"""`flask --app service admin …`: the administration changes a script or an operator makes
+from the command line, each through the same operation the /admin pages and the API call
+(service.admin.operations), so it is checked and recorded the same way. Every command acts as
+an admin named by `--as EMAIL` (the audit's actor); a refusal prints its reason, exits 1 and
+changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from service.admin import operations as admin_ops
+from service.core.db import db
+from service.fiscal.models import FiscalYear
+from service.org.models import OrgUnit, Role, RoleAssignment, User
+from service.workflow.engine import Refused
+
+admin_cli = AppGroup("admin", help="Administration changes, made as an admin (--as EMAIL).")
+
+acting_option = click.option(
+    "--as", "acting", required=True, metavar="EMAIL", help="the admin making the change"
+)
+
+
+def _user(email: str) -> User:
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise Refused(404, f"no user {email}")
+    return user
+
+
+def _unit(code: str) -> OrgUnit:
+    unit = db.session.scalar(select(OrgUnit).where(OrgUnit.code == code.strip()))
+    if unit is None:
+        raise Refused(422, f"no unit {code}", fields={"unit": "no such unit"})
+    return unit
+
+
+def _year(be_year: int) -> FiscalYear:
+    year = db.session.scalar(select(FiscalYear).where(FiscalYear.be_year == be_year))
+    if year is None:
+        raise Refused(404, f"no fiscal year {be_year}")
+    return year
+
+
+def _run(change: Callable[[], Any], done: Callable[[Any], str]) -> None:
+    """Run `change` (an operation), commit once and print `done(result)`; on a refusal roll
+    back, print the reason and exit 1."""
+    session = db.session()
+    try:
+        result = change()
+        session.commit()
+    except Refused as refused:
+        session.rollback()
+        fields = "".join(f"\n  {field}: {problem}" for field, problem in refused.fields.items())
+        click.echo(f"Not done ({refused.status}): {refused.reason}{fields}", err=True)
+        raise SystemExit(1) from None
+    click.echo(done(result))
+
+
+@admin_cli.command("create-user")
+@acting_option
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--language", type=click.Choice(["th", "en"]), default="th", show_default=True)
+@click.password_option(help="at least 10 characters (asked for when not given)")
+def create_user_command(acting: str, email: str, name: str, language: str, password: str) -> None:
+    """Create an account holding no role yet."""
+    _run(
+        lambda: admin_ops.create_user(
+            db.session(),
+            _user(acting),
+            email=email,
+            name=name,
+            password=password,
+            language=language,
+        ),
+        lambda user: f"user {user.id} {user.email} created",
+    )
+
+
+@admin_cli.command("deactivate-user")
+@acting_option
+@click.argument("email")
+def deactivate_user_command(acting: str, email: str) -> None:
+    """Deactivate an account: its sessions and tokens stop working."""
+    _run(
+        lambda: admin_ops.deactivate_user(db.session(), _user(acting), _user(email)),
+        lambda user: f"user {user.email} deactivated",
+    )
+
+
+@admin_cli.command("grant-role")
+@acting_option
+@click.argument("email")
+@click.argument("role", type=click.Choice([r.value for r in Role]))
+@click.argument("unit_code")
+def grant_role_command(acting: str, email: str, role: str, unit_code: str) -> None:
+    """Give the user with EMAIL the ROLE in the unit with UNIT_CODE."""
+    _run(
+        lambda: admin_ops.grant_role(
+            db.session(), _user(acting), _user(email), Role(role), _unit(unit_code)
+        ),
+        lambda assignment: f"{email} holds {role} in {unit_code}",
+    )
+
+
+@admin_cli.command("withdraw-role")
+@acting_option
+@click.argument("email")
+@click.argument("role", type=click.Choice([r.value for r in Role]))
+@click.argument("unit_code")
+def withdraw_role_command(acting: str, email: str, role: str, unit_code: str) -> None:
+    """Withdraw the ROLE the user with EMAIL holds in the unit with UNIT_CODE."""
+
+    def change() -> RoleAssignment:
+        admin = _user(acting)
+        assignment = db.session.scalar(
+            select(RoleAssignment).where(
+                RoleAssignment.user_id == _user(email).id,
+                RoleAssignment.role == Role(role),
+                RoleAssignment.unit_id == _unit(unit_code).id,
+            )
+        )
+        if assignment is None:
+            raise Refused(404, f"{email} holds no {role} role in {unit_code}")
+        return admin_ops.withdraw_role(db.session(), admin, assignment)
+
+    _run(change, lambda assignment: f"{email} no longer holds {role} in {unit_code}")
+
+
+@admin_cli.command("add-fiscal-year")
+@acting_option
+@click.argument("be_year", type=int)
+def add_fiscal_year_command(acting: str, be_year: int) -> None:
+    """Add fiscal year BE_YEAR (Buddhist Era, 1 October to 30 September), open."""
+    _run(
+        lambda: admin_ops.create_fiscal_year(db.session(), _user(acting), be_year),
+        lambda year: f"fiscal year {year.be_year} added ({year.starts_on} to {year.ends_on})",
+    )
+
+
+@admin_cli.command("set-fiscal-year")
+@acting_option
+@click.argument("be_year", type=int)
+@click.option("--open/--closed", "is_open", default=None, help="open it, or close it")
+def set_fiscal_year_command(acting: str, be_year: int, is_open: bool | None) -> None:
+    """Open or close fiscal year BE_YEAR (--open or --closed: never assumed)."""
+    if is_open is None:
+        raise click.UsageError("say --open or --closed")
+    _run(
+        lambda: admin_ops.set_year_open(db.session(), _user(acting), _year(be_year), is_open),
+        lambda year: f"fiscal year {year.be_year} is {'open' if year.is_open else 'closed'}",
+    )

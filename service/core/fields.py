@@ -1,0 +1,195 @@
+"""The input field types every door shares: the API's schemas and the pages' forms.
+
+One rule per kind of value, so a value refused by the API is refused by the page too, with a
+4xx and never a 500:
+
+- ids are whole numbers within the database's integer column (1 … 2**31 − 1);
+- texts hold no NUL character (PostgreSQL cannot store one) and no lone surrogate (no
+  encoder can write one), and are stripped of surrounding blanks;
+- money, percents and measures are finite decimals that fit their NUMERIC column;
+- Buddhist Era years lie in 2400–2700 (the fiscal_year check), days in the same span.
+
+Thai digits keep working wherever Python's int() and Decimal() read them ("๒๕๖๖").
+`value_of` reads one form or query value through a field for the pages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate
+
+from service.core.translate import gettext
+
+MAX_ID = 2**31 - 1
+"""The largest value of an INTEGER column (PostgreSQL; SQLite cannot bind much more)."""
+
+FIRST_BE_YEAR, LAST_BE_YEAR = 2400, 2700
+FIRST_DAY, LAST_DAY = date(FIRST_BE_YEAR - 543, 1, 1), date(LAST_BE_YEAR - 543, 12, 31)
+
+NO_NUL = "^[^\\u0000]*$"
+"""The OpenAPI pattern of a text: anything but NUL (lone surrogates are not JSON text)."""
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> bool:
+    """True when `text` has no NUL and no lone surrogate."""
+    return _UNSTORABLE.search(text) is None
+
+
+class Text(fields.String):
+    """A string any database can store: no NUL, no lone surrogate; stripped of blanks."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"pattern": NO_NUL, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not storable(text):
+            raise ValidationError(gettext("must not contain NUL or invalid characters"))
+        return text.strip()
+
+
+class DecimalString(fields.Decimal):
+    """A decimal travelling as a string with at most `places` places ("90000.00").
+
+    Loading accepts a string (or a JSON integer) with at most `places` places and at most
+    `digits` digits before the point (the NUMERIC column's room); JSON floats are refused,
+    never rounded; NaN and infinities are refused. `commas` lets pages send "1,000.00".
+    """
+
+    def __init__(
+        self, places: int = 2, digits: int = 12, commas: bool = False, **kwargs: Any
+    ) -> None:
+        self.digit_limit = digits
+        self.place_count = places
+        self.commas = commas
+        metadata = {
+            "pattern": rf"^-?[0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?$",
+            "example": "90000.00" if places == 2 else "100.0000",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(places=places, as_string=True, metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool | float) or not isinstance(value, str | int):
+            raise ValidationError(
+                gettext("must be a decimal such as %(example)s", example=self.metadata["example"])
+            )
+        text = str(value).strip()
+        if self.commas:
+            text = text.replace(",", "")
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise ValidationError(gettext("must be a number such as 90000.00")) from None
+        if not number.is_finite():
+            raise ValidationError(gettext("must be a finite number"))
+        # The size first: quantizing 1e400 would overflow the decimal context.
+        if abs(number) >= Decimal(10) ** self.digit_limit:
+            raise ValidationError(
+                gettext("at most %(digits)s digits before the point", digits=self.digit_limit)
+            )
+        if number != number.quantize(Decimal(1).scaleb(-self.place_count)):
+            raise ValidationError(
+                gettext("at most %(places)s decimal places", places=self.place_count)
+            )
+        return number.quantize(Decimal(1).scaleb(-self.place_count))
+
+
+def Money(**kwargs: Any) -> DecimalString:
+    """Baht in a NUMERIC(14, 2) column."""
+    return DecimalString(places=2, digits=12, **kwargs)
+
+
+POSITIVE_MONEY = r"^(0*[1-9][0-9]{0,11}(\.[0-9]{1,2})?|0*\.(0[1-9]|[1-9][0-9]?))$"
+
+
+def Amount(**kwargs: Any) -> DecimalString:
+    """Baht asked for or granted: more than zero (the document's pattern says so too)."""
+    kwargs.setdefault("validate", validate.Range(min=Decimal("0.01")))
+    metadata = {"pattern": POSITIVE_MONEY, "example": "90000.00", **kwargs.pop("metadata", {})}
+    return Money(metadata=metadata, **kwargs)
+
+
+def Percent(**kwargs: Any) -> DecimalString:
+    return DecimalString(places=2, digits=3, **kwargs)
+
+
+def Measure(**kwargs: Any) -> DecimalString:
+    return DecimalString(places=4, digits=12, **kwargs)
+
+
+def Id(**kwargs: Any) -> fields.Integer:
+    """An id in a JSON body: an integer, not a string of digits."""
+    return fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kwargs)
+
+
+def FormId(**kwargs: Any) -> fields.Integer:
+    """An id in a form or a query string (digits, Thai digits too)."""
+    return fields.Integer(validate=validate.Range(1, MAX_ID), **kwargs)
+
+
+def Ref(**kwargs: Any) -> fields.Integer:
+    """An id or a year in a query string (bounded: SQLite cannot bind larger integers)."""
+    return fields.Integer(validate=validate.Range(0, MAX_ID), **kwargs)
+
+
+def Count(maximum: int = 100_000, **kwargs: Any) -> fields.Integer:
+    """A small whole number in a form: days, a page number, approvals required."""
+    return fields.Integer(validate=validate.Range(0, maximum), **kwargs)
+
+
+def BeYear(**kwargs: Any) -> fields.Integer:
+    """A Buddhist Era year, as the fiscal_year table's check allows (2400–2700)."""
+    return fields.Integer(validate=validate.Range(FIRST_BE_YEAR, LAST_BE_YEAR), **kwargs)
+
+
+def Day(**kwargs: Any) -> fields.Date:
+    """A day (ISO 8601, Gregorian) within the years the fiscal years can name."""
+    return fields.Date(validate=validate.Range(FIRST_DAY, LAST_DAY), **kwargs)
+
+
+class Invalid(ValueError):
+    """A form value `value_of` refused: `name` and a translated `message`."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+def value_of(field: fields.Field, source: Mapping[str, Any], name: str) -> Any:
+    """`source[name]` read through `field`; None when absent or blank and not required.
+
+    Raises Invalid (a ValueError) with the field's translated message otherwise.
+    """
+    raw = source.get(name)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if field.required:
+            raise Invalid(name, gettext("is required"))
+        return None
+    try:
+        return field.deserialize(raw.strip() if isinstance(raw, str) else raw, name, source)
+    except ValidationError as error:
+        messages = error.messages
+        text = "; ".join(messages) if isinstance(messages, list) else str(messages)
+        raise Invalid(name, text) from None
+
+
+def ids_in(values: Iterable[str]) -> list[int]:
+    """The distinct ids among `values` (form checkboxes), in order; anything else left out."""
+    field = FormId()
+    found: set[int] = set()
+    for value in values:
+        try:
+            found.add(field.deserialize(value.strip()))
+        except ValidationError:
+            continue
+    return sorted(found)

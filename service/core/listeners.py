@@ -1,0 +1,57 @@
+"""Every SQLAlchemy listener Tidtam relies on, registered from this one place.
+
+Each listener is written beside the operation that needs it and named after it; this module
+only says which event runs it. `register_listeners` is called by the app factory (and so by
+the worker, which builds the app) and by any script that opens sessions without the app;
+calling it again changes nothing.
+
+The engine-level listeners that make SQLite behave (foreign keys, WAL, BEGIN IMMEDIATE) are
+attached to each engine as it is made, in `service.core.db.make_engine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+
+def listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
+    """(target, event name, listener) for every listener, in the order they are registered."""
+    from service.core import tasks
+    from service.notifications.operations import relay_outbox_after_commit
+    from service.org.scope import ROLE_SOURCES, forget_cached_roles, forget_cached_roles_of_writer
+    from service.projects.participants import record_participants_of_new_results
+    from service.workflow.engine import forget_display_facts
+
+    found: list[tuple[Any, str, Callable[..., Any]]] = [
+        # enqueue_after_commit / nudge_after_commit: send once the transaction has committed,
+        # forget on rollback.
+        (Session, "after_commit", tasks.send_pending_tasks),
+        (Session, "after_soft_rollback", tasks.drop_pending_tasks),
+        (Session, "after_commit", tasks.release_nudges),
+        (Session, "after_soft_rollback", tasks.drop_nudges),
+        # A workflow transition (or any operation) that emits an outbox event kicks the relay.
+        (Session, "before_flush", relay_outbox_after_commit),
+        # Recording a step result records who takes part in the project (the scope index).
+        (Session, "after_flush", record_participants_of_new_results),
+        # The roles and scope read once per session are forgotten when they may have changed.
+        (Session, "after_commit", forget_cached_roles),
+        (Session, "after_soft_rollback", forget_cached_roles),
+    ]
+    for model in ROLE_SOURCES:
+        for name in ("after_insert", "after_update", "after_delete"):
+            found.append((model, name, forget_cached_roles_of_writer))
+    # The facts a page read in bulk for `options` never outlive a write or the transaction.
+    for name in ("after_flush", "after_commit", "after_soft_rollback"):
+        found.append((Session, name, forget_display_facts))
+    return found
+
+
+def register_listeners() -> None:
+    """Register every listener once (idempotent)."""
+    for target, name, listener in listeners():
+        if not event.contains(target, name, listener):
+            event.listen(target, name, listener)

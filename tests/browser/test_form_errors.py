@@ -1,0 +1,162 @@
+"""A refused submit moves the focus to the error summary, with JavaScript and without (issue 18,
+item 2).
+
+The school's result form sends itself by script (to show upload progress) and disabled its
+button while sending, so after a refusal the focus fell to the page body and the reason was a
+line of text nobody was taken to. Now the script builds the same summary the server renders
+for a plain post and focuses it; without JavaScript the server's page focuses it by itself
+(`autofocus`). Either way the refused field is marked invalid and described by its message,
+the summary's link leads to the field, and axe finds nothing serious on the refused page.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.browser.test_journeys import (  # the suite's server, browser and signed-in tab
+    PROJECT_CODE,
+    Person,
+    Server,
+    axe,  # noqa: F401
+    browser,  # noqa: F401
+    person,  # noqa: F401
+    server,  # noqa: F401
+)
+from tests.conftest import DEMO_PASSWORDS
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker]
+
+SCHOOL = "school@demo.tidtam.local"
+ACTIVE_IS_SUMMARY = (
+    "document.activeElement && document.activeElement.matches('[data-error-summary]')"
+)
+
+
+def _wait_for_focus_on_summary(page: Page) -> None:
+    """Until the summary has the focus (polled: the pages' CSP allows no eval, so no
+    wait_for_function)."""
+    for _ in range(50):
+        if page.evaluate(ACTIVE_IS_SUMMARY):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the focus is on " + page.evaluate("document.activeElement.outerHTML"))
+
+
+def _result_path(site: Server) -> str:
+    result_id = site.scalar(  # the demo school's own result of the demo project's last step
+        "SELECT r.id FROM step_result r JOIN plan_step s ON s.id = r.step_id "
+        "JOIN project p ON p.id = s.project_id JOIN org_unit u ON u.id = r.unit_id "
+        "WHERE p.code = :c AND u.code = '5023077101' ORDER BY s.position DESC",
+        c=PROJECT_CODE,
+    )
+    return f"/results/{result_id}"
+
+
+def _refuse(page: Page) -> None:
+    """Type a completion above 100 and submit: the server refuses it."""
+    page.fill("#completion", "150")
+    page.fill("#narrative", "อบรมครูครบทุกคน")
+    page.click("#result-form button[type=submit]")
+    page.wait_for_selector("#result-form [data-error-summary]")
+
+
+def _assert_refusal_focused(page: Page) -> None:
+    _wait_for_focus_on_summary(page)
+    summary = page.locator("#result-form [data-error-summary]")
+    assert summary.get_attribute("role") == "alert"
+    assert summary.locator("h2").inner_text() == "มีข้อผิดพลาด"
+    field = page.locator("#completion")
+    assert field.get_attribute("aria-invalid") == "true"
+    described = field.get_attribute("aria-describedby") or ""
+    assert described and page.locator(f"#{described}").inner_text().strip()
+    assert page.locator("#result-form [aria-invalid]").count() == 1
+    # The summary's link takes the person to the field.
+    link = summary.locator("a[href='#completion']")
+    assert link.count() == 1
+    link.click()
+    assert page.evaluate("document.activeElement.id") == "completion"
+
+
+def test_with_javascript_the_focus_goes_to_the_summary(person: Any, server: Server) -> None:  # noqa: F811
+    school: Person = person("school")
+    school.sign_in()
+    school.goto(_result_path(server))
+    page = school.page
+    assert page.locator("[data-error-summary]").count() == 0
+    page.evaluate("window.notReloaded = true")
+    _refuse(page)
+    assert page.evaluate("window.notReloaded === true")  # the script sent it and answered
+    assert page.evaluate(ACTIVE_IS_SUMMARY)
+    school.shoot("result-refused", accessible=True)
+    _assert_refusal_focused(page)
+    # A second refusal replaces the first summary instead of adding another.
+    _refuse(page)
+    assert page.locator("[data-error-summary]").count() == 1
+    assert page.locator("p.field-error[id='completion-error']").count() == 1
+    _assert_refusal_focused(page)
+
+
+def test_without_javascript_the_focus_goes_to_the_summary(
+    browser: Browser,  # noqa: F811
+    server: Server,  # noqa: F811
+) -> None:
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/login")
+        page.fill("#email", SCHOOL)
+        page.fill("#password", DEMO_PASSWORDS[SCHOOL])
+        page.click("form.card button[type=submit]")
+        page.wait_for_url(re.compile(r"/school$"))
+        page.goto(server.url + _result_path(server))
+        _refuse(page)
+        _assert_refusal_focused(page)
+        # A refused sign-in without JavaScript is focused on its summary as well.
+        context.clear_cookies()
+        page.goto(server.url + "/login")
+        page.click("form.card button[type=submit]")
+        page.wait_for_selector("[data-error-summary]")
+        _wait_for_focus_on_summary(page)
+        assert page.locator("#email").get_attribute("aria-invalid") == "true"
+    finally:
+        context.close()
+
+
+def test_other_refused_forms_focus_their_summary_and_pass_axe(person: Any) -> None:  # noqa: F811
+    """Forms posted without a script (allocation, project editor): the page the server sends
+    back focuses its summary (autofocus) and passes axe at both widths."""
+    officer: Person = person("officer")
+    officer.sign_in()
+    page = officer.goto("/budget")
+    page.select_option("#project_id", index=1)
+    page.select_option("#recipient_unit_id", index=1)
+    page.fill("#amount", "หกหมื่น")
+    page.locator("form[action$='/budget/allocations'] button[type=submit]").click()
+    page.wait_for_selector("[data-error-summary]")
+    _wait_for_focus_on_summary(page)
+    assert page.locator("#amount").get_attribute("aria-invalid") == "true"
+    officer.shoot("budget-refused", accessible=True)
+
+    page = officer.goto("/projects/new")
+    page.fill("#code", "50230700-0099")
+    page.fill("#name", "โครงการทดสอบข้อผิดพลาด")
+    page.fill("#approved_budget", "แสนบาท")
+    page.fill("#step-1-name", "ขั้นแรก")
+    page.fill("#step-1-weight", "ร้อย")
+    page.fill("#step-1-start", "2022-10-01")
+    page.fill("#step-1-end", "2022-12-31")
+    page.click("#project-form > button[type=submit]")
+    page.wait_for_selector("#project-form [data-error-summary]")
+    _wait_for_focus_on_summary(page)
+    for ident in ("approved_budget", "step-1-weight"):
+        assert page.locator(f"#{ident}").get_attribute("aria-invalid") == "true"
+        assert page.locator(f"[data-error-summary] a[href='#{ident}']").count() == 1
+    officer.shoot("project-refused", accessible=True)

@@ -1,0 +1,60 @@
+"""A form sent from a page kept open too long (its CSRF token expired, or gone with the
+session) answers 400 with a page that says so, in the reader's language, and offers to reload
+the page the form came from; other 400s keep their own message."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+from tests.conftest import csrf_token
+
+STALE_TH = "หน้านี้เก่าแล้ว"
+RELOAD_TH = "โหลดหน้านี้ใหม่"
+STALE_EN = "This page is out of date"
+
+
+def _reload_link(page: str) -> str:
+    match = re.search(r'<a class="button" href="([^"]*)">([^<]*)</a>', page)
+    assert match, page[-1500:]
+    assert match.group(2) in (RELOAD_TH, "Reload the page")
+    return match.group(1)
+
+
+def test_a_stale_form_says_the_page_is_old_and_offers_to_reload_it(login_as) -> None:  # type: ignore[no-untyped-def]
+    client: FlaskClient = login_as("evaluator")
+    came_from = "http://localhost/evaluations?lang=th"
+    client.get(came_from)
+    for data in ({"csrf_token": "expired-or-forged"}, {}):  # a bad token, and none at all
+        response = client.post(
+            "/evaluations/score",
+            data={**data, "subject_type": "project"},
+            headers={"Referer": came_from},
+        )
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert STALE_TH in page and "The request could not be understood" not in page
+        assert _reload_link(page) == came_from
+
+
+def test_the_reload_link_stays_on_this_site(login_as) -> None:  # type: ignore[no-untyped-def]
+    client: FlaskClient = login_as("evaluator")
+    for referrer in ("http://evil.example/phish", "http://localhost.evil.example/", None):
+        headers = {"Referer": referrer} if referrer else {}
+        response = client.post("/evaluations/score?lang=en", data={}, headers=headers)
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert STALE_EN in page
+        assert _reload_link(page) == "/"
+
+
+def test_other_bad_requests_keep_their_message(login_as) -> None:  # type: ignore[no-untyped-def]
+    client: FlaskClient = login_as("evaluator")
+    token = csrf_token(client, "/evaluations?lang=th")
+    response = client.post(
+        "/evaluations/score", data={"csrf_token": token, "subject_type": "neither"}
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert STALE_TH not in page and RELOAD_TH not in page
