@@ -380,3 +380,113 @@ def test_org_changes_refuse_in_thai(thai: None, session: Session) -> None:
             savepoint.rollback()
     english = reasons.english()
     assert not english, "English left in Thai refusals:\n" + "\n".join(english)
+
+
+def test_admin_operations_refuse_in_thai(thai: None, session: Session) -> None:
+    """What every door (the admin pages, the API, the command line) answers when one of the
+    one-operation admin changes is refused: reasons and field problems, in Thai."""
+    from service.admin import operations as admin_ops
+    from service.notifications.models import ReminderKind
+    from service.strategy.models import StrategyNode
+
+    admin, officer, school = (
+        user(session, "admin"),
+        user(session, "officer"),
+        user(session, "school"),
+    )
+    district = session.scalars(select(OrgUnit).where(OrgUnit.parent_id.is_(None))).first()
+    assert district is not None
+    node = session.scalars(select(StrategyNode)).first()
+    assert node is not None
+    today = date.today()
+
+    def deactivated_owner() -> Any:
+        school.active = False
+        return admin_ops.create_token(session, admin, school, "สคริปต์")
+
+    def others_token() -> Any:
+        row, _secret = admin_ops.create_token(session, school, school, "ของโรงเรียน")
+        return admin_ops.revoke_token(session, officer, row)
+
+    attempts: dict[str, Callable[[], Any]] = {
+        "unit by a non-admin": lambda: admin_ops.create_unit(
+            session, officer, parent=district, code="1", name_th="ก", kind=UnitKind.SCHOOL
+        ),
+        "unit without parent": lambda: admin_ops.create_unit(
+            session, officer, parent=None, code="1", name_th="ก", kind=UnitKind.SCHOOL
+        ),
+        "unit without name": lambda: admin_ops.create_unit(
+            session, admin, parent=district, code="77770000", name_th="", kind=UnitKind.SCHOOL
+        ),
+        "unit code too long": lambda: admin_ops.create_unit(
+            session, admin, parent=district, code="9" * 40, name_th="ก", kind=UnitKind.SCHOOL
+        ),
+        "limit not a number": lambda: admin_ops.update_unit(
+            session, admin, district, approval_limit="abc"
+        ),
+        "limit too large": lambda: admin_ops.update_unit(
+            session, admin, district, approval_limit="1e15"
+        ),
+        "approvals out of range": lambda: admin_ops.update_unit(
+            session, admin, district, approvals_required=9
+        ),
+        "account by a non-admin": lambda: admin_ops.create_user(
+            session, officer, email="n@example.org", name="ก", password="long-enough-1"
+        ),
+        "email too long": lambda: admin_ops.create_user(
+            session, admin, email="a" * 300, name="ก", password="long-enough-1"
+        ),
+        "password too long": lambda: admin_ops.create_user(
+            session, admin, email="n@example.org", name="ก", password="p" * 300
+        ),
+        "short password": lambda: admin_ops.create_user(
+            session, admin, email="n@example.org", name="ก", password="สั้น"
+        ),
+        "deactivate oneself": lambda: admin_ops.deactivate_user(session, admin, admin),
+        "deactivate by a non-admin": lambda: admin_ops.deactivate_user(session, officer, school),
+        "change by a non-admin": lambda: admin_ops.update_user(session, officer, school, name="ก"),
+        "unknown language": lambda: admin_ops.update_user(session, admin, school, language="xx"),
+        "empty name": lambda: admin_ops.update_user(session, admin, school, name=""),
+        "fiscal year by a non-admin": lambda: admin_ops.create_fiscal_year(session, officer, 2600),
+        "fiscal year out of range": lambda: admin_ops.create_fiscal_year(session, admin, 1999),
+        "strategy without code": lambda: admin_ops.create_strategy_node(
+            session, admin, "", "", None
+        ),
+        "strategy code taken": lambda: admin_ops.create_strategy_node(
+            session, admin, node.code, "ซ้ำ", None
+        ),
+        "strategy renamed empty": lambda: admin_ops.update_strategy_node(
+            session, admin, node, name=""
+        ),
+        "reminder by a non-admin": lambda: admin_ops.create_reminder_rule(
+            session,
+            officer,
+            kind=ReminderKind.STEP_DUE,
+            name="ก",
+            offset_days=0,
+            repeat_days=None,
+            escalate_after_days=None,
+        ),
+        "reminder with bad numbers": lambda: admin_ops.create_reminder_rule(
+            session,
+            admin,
+            kind=ReminderKind.STEP_DUE,
+            name="",
+            offset_days=0,
+            repeat_days=0,
+            escalate_after_days=-1,
+        ),
+        "token for someone else": lambda: admin_ops.create_token(session, officer, school, "ก"),
+        "token without name": lambda: admin_ops.create_token(session, school, school, ""),
+        "token of a deactivated owner": deactivated_owner,
+        "another's token": others_token,
+        "delegation too long": lambda: create_delegation(
+            session, officer, officer, school, starts_on=today, ends_on=today + timedelta(400)
+        ),
+    }
+    reasons = Reasons()
+    for where, call in attempts.items():
+        if not _attempt(session, reasons, where, call):
+            raise AssertionError(f"{where} was not refused")
+    english = reasons.english()
+    assert not english, "English left in Thai refusals:\n" + "\n".join(english)
