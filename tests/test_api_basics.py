@@ -240,7 +240,7 @@ def test_a_project_made_planned_and_locked_through_the_api(
     assert project["state"] == "draft" and project["approved_budget"] == "100000.00"
     url = f"{API}/projects/{project['id']}"
     not_yet = client.post(f"{url}/transitions/submit", json={}, headers=headers["officer"])
-    assert not_yet.status_code == 422 and "no steps" in problem_of(not_yet)["detail"]
+    assert not_yet.status_code == 422 and "แผนยังไม่มีขั้นตอน" in problem_of(not_yet)["detail"]
     for position, (start, end) in enumerate(
         [("2022-10-01", "2022-12-31"), ("2023-01-01", "2023-09-30")], start=1
     ):
@@ -289,7 +289,7 @@ def test_delegation_lets_the_officer_lock_a_plan_for_the_approver(
     lock = f"{API}/projects/{project.id}/transitions/lock"
     acting = {**headers["officer"], "X-Acting-For": str(approver.id)}
     without = client.post(lock, json={}, headers=acting)
-    assert without.status_code == 403 and "delegation" in problem_of(without)["detail"]
+    assert without.status_code == 403 and "มอบอำนาจ" in problem_of(without)["detail"]
     today = local_today()
     delegated = client.post(
         f"{API}/delegations",

@@ -49,7 +49,7 @@ def test_bulk_accept_answers_per_item(login_as, session: Session) -> None:  # ty
     for result in results:
         assert f'data-result="{result.id}"' in page
     # The officer's own submissions show why they may not be accepted by them.
-    assert "another officer must review it" in page
+    assert "เจ้าหน้าที่คนอื่นต้องเป็นผู้ตรวจสอบ" in page  # the reason, in Thai
     response = client.post(
         "/review",
         data={

@@ -100,7 +100,9 @@ def test_the_upload_script_gets_json(login_as, session: Session) -> None:  # typ
     # Waiting for review, it cannot be submitted again: 409 with the reason, for the script.
     again = _submit(client, result.id, [], xhr="1")
     assert (
-        again.status_code == 409 and again.json is not None and "submitted" in again.json["error"]
+        again.status_code == 409
+        and again.json is not None
+        and "ส่งตรวจสอบแล้ว" in again.json["error"]
     )
     other = school_result(session, position=4)
     refused = _submit(client, other.id, [], completion="150", xhr="1")
@@ -208,7 +210,7 @@ def test_a_user_who_may_not_report_sees_the_reason_and_is_refused(
     result = school_result(session)
     page = client.get(f"/results/{result.id}").get_data(as_text=True)
     assert 'id="result-form"' not in page
-    assert "report this result" in page  # the engine's reason, shown muted
+    assert "รายงานผลนี้" in page  # the engine's reason, shown muted, in Thai
     token = csrf_token(client, "/evaluations")
     response = client.post(
         f"/results/{result.id}",

@@ -19,6 +19,7 @@ from service.evaluations.models import Evaluation, EvaluationState
 from service.org.models import OrgUnit, User
 from service.projects.models import PlanStep, Project, ResultState, StepResult
 from service.workflow.engine import Refused, load_workflows, take
+from service.workflow.registry import state_label
 
 WORKFLOWS = load_workflows()
 NOW = datetime(2023, 1, 15, 3, tzinfo=UTC)
@@ -205,7 +206,7 @@ def test_transition_from_state(session: Session, workflow: str, name: str, state
             take(session, actor, workflow, obj.id, name, data, system=transition.system)
         assert refused.value.status == 409
         assert refused.value.state == state
-        assert f"is {state}" in refused.value.reason
+        assert f"is {state_label(workflow, state)}:" in refused.value.reason
         assert _count(session, AuditEntry, object_type=workflow, object_id=obj.id) == audits
         return
     result = take(session, actor, workflow, obj.id, name, data, system=transition.system)

@@ -24,6 +24,7 @@ from service.audit.operations import record
 from service.auth.models import ApiToken
 from service.core.db import utcnow
 from service.core.fiscal import fiscal_year_bounds
+from service.core.labels import field_label, object_type_label
 from service.core.permissions import (
     Answer,
     administers,
@@ -33,7 +34,7 @@ from service.core.permissions import (
     may_grant,
 )
 from service.core.thai import normalize_thai
-from service.core.translate import gettext
+from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
 from service.org import operations as org_ops
@@ -54,7 +55,7 @@ def require(answer: Answer) -> None:
 
 def require_admin(session: Session, actor: User, unit: OrgUnit | None = None) -> None:
     """Raises Refused(403) unless `actor` administers `unit` (None: the whole tree)."""
-    require(may_administer(session, actor, unit, "do this"))
+    require(may_administer(session, actor, unit, _("do this")))
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
@@ -71,10 +72,16 @@ def _text(value: str, field: str, longest: int, *, required: bool = True) -> str
     """`value` normalised, or Refused(422) naming `field` when missing or too long."""
     value = normalize_thai(value or "")
     if required and not value:
-        raise Refused(422, f"{field} is required", fields={field: "is required"})
+        raise Refused(
+            422,
+            _("%(field)s is required", field=field_label(field)),
+            fields={field: _("is required")},
+        )
     if len(value) > longest:
         raise Refused(
-            422, f"{field} is longer than {longest}", fields={field: f"at most {longest}"}
+            422,
+            _("%(field)s is longer than %(count)s", field=field_label(field), count=longest),
+            fields={field: _("at most %(count)s characters", count=longest)},
         )
     return value
 
@@ -84,14 +91,18 @@ def _named_unit(session: Session, actor: User, unit: OrgUnit, field: str) -> Non
     input, and it is not withdrawn: a unit out of their reach is answered as one that does
     not exist (its existence is not told)."""
     if unit.withdrawn_at is not None or not administers(session, actor, unit):
-        raise Refused(422, f"no org unit {unit.id}", fields={field: "no such unit"})
+        raise Refused(
+            422,
+            _("%(object)s %(id)s does not exist", object=object_type_label("org_unit"), id=unit.id),
+            fields={field: _("no such unit")},
+        )
 
 
 def _admins_only(session: Session, actor: User, what: str) -> None:
     """Raises Refused(403) unless `actor` is an admin of some unit (asked before anything
     named in the input is looked at, so a non-admin learns nothing of it)."""
     if not is_admin_anywhere(session, actor):
-        raise Refused(403, f"only an admin may {what}")
+        raise Refused(403, _("only an admin may %(action)s", action=what))
 
 
 # ---- org units ---------------------------------------------------------------------------------
@@ -110,11 +121,11 @@ def create_unit(
     """A unit under `parent` (None: a new root, for admins of the whole tree). Raises
     Refused(403) unless `actor` is an admin, Refused(422) for a parent they do not administer,
     a missing parent, or a missing, too long or taken code or name."""
-    _admins_only(session, actor, "change the org tree")
+    _admins_only(session, actor, _("change the org tree"))
     if parent is not None:
         _named_unit(session, actor, parent, "parent_id")
     elif not administers(session, actor, None):
-        raise Refused(422, "give the parent unit", fields={"parent_id": "is required"})
+        raise Refused(422, _("give the parent unit"), fields={"parent_id": _("is required")})
     code = _text(code, "code", 32)
     name_th = _text(name_th, "name_th", 255)
     name_en = _text(name_en, "name_en", 255, required=False)
@@ -123,7 +134,7 @@ def create_unit(
             session, code=code, name_th=name_th, name_en=name_en, kind=kind, parent=parent
         )
     except org_ops.OrgError as problem:
-        raise Refused(422, str(problem), fields={"code": "taken"}) from None
+        raise Refused(422, str(problem), fields={"code": _("taken")}) from None
     record(
         session,
         action="unit.create",
@@ -157,13 +168,13 @@ def approval_limit(value: Decimal | str | None) -> Decimal | None:
         limit = Decimal(str(value).replace(",", "").strip())
     except InvalidOperation:
         raise Refused(
-            422, "the limit must be a number", fields={"approval_limit": "a number"}
+            422, _("the limit must be a number"), fields={"approval_limit": _("must be a number")}
         ) from None
     if not limit.is_finite() or limit < 0 or limit > LIMIT_MAX:
         raise Refused(
             422,
-            "the limit must be a number from 0 to 999,999,999,999.99",
-            fields={"approval_limit": "0 to 999,999,999,999.99"},
+            _("the limit must be a number from 0 to 999,999,999,999.99"),
+            fields={"approval_limit": _("must lie in 0 to 999,999,999,999.99")},
         )
     return limit.quantize(SATANG)
 
@@ -173,7 +184,7 @@ def update_unit(session: Session, actor: User, unit: OrgUnit, **changes: Any) ->
     the parent's applies) and `approvals_required` above it (1 to 5; None: the parent's).
     Only the fields given change; nothing changed records nothing. Raises Refused(403)
     unless `actor` administers `unit`, Refused(422) for a bad value."""
-    require(may_administer(session, actor, unit, "change this unit"))
+    require(may_administer(session, actor, unit, _("change this unit")))
     unknown = set(changes) - set(UNIT_FIELDS)
     if unknown:
         raise TypeError(f"update_unit does not change {sorted(unknown)}")
@@ -187,7 +198,11 @@ def update_unit(session: Session, actor: User, unit: OrgUnit, **changes: Any) ->
     if "approvals_required" in changes:
         required = changes["approvals_required"]
         if required is not None and not 1 <= required <= 5:
-            raise Refused(422, "approvals must be 1 to 5", fields={"approvals_required": "1 to 5"})
+            raise Refused(
+                422,
+                _("approvals must be 1 to 5"),
+                fields={"approvals_required": _("must be 1 to 5")},
+            )
         after["approvals_required"] = required
     before = {field: getattr(unit, field) for field in after}
     diff = changed(before, after)
@@ -229,12 +244,20 @@ def create_user(
     """An account holding no role yet. Raises Refused(403) unless `actor` is an admin,
     Refused(422) for a malformed or taken email, a short password or an unknown language."""
     if not is_admin_anywhere(session, actor):
-        raise Refused(403, "only an admin may create accounts")
+        raise Refused(403, _("only an admin may %(action)s", action=_("create accounts")))
     name = _text(name, "name", 255)
     if len(email or "") > 255:
-        raise Refused(422, "the email is too long", fields={"email": "at most 255"})
+        raise Refused(
+            422,
+            _("%(field)s is longer than %(count)s", field=field_label("email"), count=255),
+            fields={"email": _("at most %(count)s characters", count=255)},
+        )
     if len(password or "") > 200:
-        raise Refused(422, "the password is too long", fields={"password": "at most 200"})
+        raise Refused(
+            422,
+            _("%(field)s is longer than %(count)s", field=field_label("password"), count=200),
+            fields={"password": _("at most %(count)s characters", count=200)},
+        )
     try:
         user = org_ops.create_user(
             session, email=email, name=name, password=password, language=language
@@ -257,10 +280,10 @@ def deactivate_user(session: Session, actor: User, user: User) -> User:
     changes nothing. Raises Refused(403) unless `actor` manages the account, Refused(409) for
     one's own."""
     if not manages_user(session, actor, user):
-        _admins_only(session, actor, "deactivate accounts")
-        raise Refused(403, "only an admin who manages the account may deactivate it")
+        _admins_only(session, actor, _("deactivate accounts"))
+        raise Refused(403, _("only an admin who manages the account may deactivate it"))
     if user.id == actor.id:
-        raise Refused(409, "you cannot deactivate your own account")
+        raise Refused(409, _("you cannot deactivate your own account"))
     if not user.active:
         return user
     user.active = False
@@ -285,9 +308,9 @@ def update_user(session: Session, actor: User, user: User, **changes: Any) -> Us
     """Change `user`'s name, language or phone (only the fields given; nothing changed
     records nothing). Raises Refused(403) unless `actor` manages the account, Refused(422)
     for a missing or too long name, an unknown language or a too long phone."""
-    _admins_only(session, actor, "change accounts")
+    _admins_only(session, actor, _("change accounts"))
     if not manages_user(session, actor, user):
-        raise Refused(403, "only an admin who manages the account may change it")
+        raise Refused(403, _("only an admin who manages the account may change it"))
     unknown = set(changes) - set(USER_FIELDS)
     if unknown:
         raise TypeError(f"update_user does not change {sorted(unknown)}")
@@ -296,7 +319,7 @@ def update_user(session: Session, actor: User, user: User, **changes: Any) -> Us
         after["name"] = _text(changes["name"], "name", 255)
     if "language" in changes:
         if changes["language"] not in ("th", "en"):
-            raise Refused(422, "choose th or en", fields={"language": "th or en"})
+            raise Refused(422, _("choose th or en"), fields={"language": _("choose th or en")})
         after["language"] = changes["language"]
     if "phone" in changes:
         after["phone"] = _text(changes["phone"], "phone", 64, required=False)
@@ -327,7 +350,7 @@ def grant_role(
     already changes and records nothing. Recorded on the user. Raises Refused(403) unless
     `actor` may grant it there (service.core.permissions.may_grant), Refused(422) for a unit
     they do not administer."""
-    _admins_only(session, actor, "grant roles")
+    _admins_only(session, actor, _("grant roles"))
     _named_unit(session, actor, unit, "unit_id")
     require(may_grant(session, actor, role, unit))
     held = session.scalar(
@@ -354,7 +377,7 @@ def grant_role(
 def withdraw_role(session: Session, actor: User, assignment: RoleAssignment) -> RoleAssignment:
     """End a role assignment (kept, stamped withdrawn); withdrawing twice changes nothing.
     Recorded on the user. Raises Refused(403) unless `actor` may grant that role there."""
-    _admins_only(session, actor, "withdraw roles")
+    _admins_only(session, actor, _("withdraw roles"))
     require(may_grant(session, actor, assignment.role, assignment.unit))
     if assignment.withdrawn_at is not None:
         return assignment
@@ -382,11 +405,17 @@ def create_fiscal_year(session: Session, actor: User, be_year: int) -> FiscalYea
     """Fiscal year `be_year` (1 October to 30 September), open. Raises Refused(403) unless
     `actor` administers the whole tree, Refused(409) when it exists, Refused(422) for a year
     outside 2400..2700."""
-    require(may_administer(session, actor, None, "add fiscal years"))
+    require(may_administer(session, actor, None, _("add fiscal years")))
     if not 2400 <= be_year <= 2700:
-        raise Refused(422, "a Buddhist Era year such as 2568", fields={"be_year": "2400–2700"})
+        raise Refused(
+            422,
+            _("a Buddhist Era year such as 2568"),
+            fields={"be_year": _("must lie in 2400–2700")},
+        )
     if session.scalar(select(FiscalYear.id).where(FiscalYear.be_year == be_year)) is not None:
-        raise Refused(409, f"fiscal year {be_year} exists", fields={"be_year": "exists"})
+        raise Refused(
+            409, _("fiscal year %(year)s exists", year=be_year), fields={"be_year": _("exists")}
+        )
     starts_on, ends_on = fiscal_year_bounds(be_year)
     year = FiscalYear(be_year=be_year, starts_on=starts_on, ends_on=ends_on, is_open=True)
     session.add(year)
@@ -405,7 +434,7 @@ def create_fiscal_year(session: Session, actor: User, be_year: int) -> FiscalYea
 def set_year_open(session: Session, actor: User, year: FiscalYear, is_open: bool) -> FiscalYear:
     """Open or close `year`; asking for what it is already changes nothing. Raises
     Refused(403) unless `actor` administers the whole tree."""
-    require(may_administer(session, actor, None, "open or close fiscal years"))
+    require(may_administer(session, actor, None, _("open or close fiscal years")))
     if year.is_open == is_open:
         return year
     year.is_open = is_open
@@ -430,27 +459,31 @@ def create_strategy_node(
     """A node of the strategy tree, its code written with Arabic digits ("7.2.2.2").
     Raises Refused(403) unless `actor` administers the whole tree, Refused(422) for a
     missing code or name or a ninth level, Refused(409) for a taken code."""
-    require(may_administer(session, actor, None, "change the strategy tree"))
+    require(may_administer(session, actor, None, _("change the strategy tree")))
     from service.core.thai import to_arabic_digits
 
     code = to_arabic_digits(normalize_thai(code or ""))
     name = normalize_thai(name or "")
     problems = {}
     if not code:
-        problems["code"] = "is required"
+        problems["code"] = _("is required")
     elif len(code) > 32:
-        problems["code"] = "at most 32"
+        problems["code"] = _("at most %(count)s characters", count=32)
     if not name:
-        problems["name"] = "is required"
+        problems["name"] = _("is required")
     if problems:
-        raise Refused(422, "some input is missing or wrong", fields=problems)
+        raise Refused(422, _("some input is missing or wrong"), fields=problems)
     level = parent.level + 1 if parent else 1
     if level > 8:
         raise Refused(
-            422, "the strategy tree is at most 8 levels deep", fields={"parent_id": "too deep"}
+            422,
+            _("the strategy tree is at most 8 levels deep"),
+            fields={"parent_id": _("too deep")},
         )
     if session.scalar(select(StrategyNode.id).where(StrategyNode.code == code)) is not None:
-        raise Refused(409, f"strategy code {code} is taken", fields={"code": "taken"})
+        raise Refused(
+            409, _("strategy code %(code)s is taken", code=code), fields={"code": _("taken")}
+        )
     node = StrategyNode(code=code, name=name, level=level, parent=parent)
     session.add(node)
     session.flush()
@@ -473,10 +506,10 @@ def update_strategy_node(
     """Rename a node of the strategy tree (its code, which projects are filed under, stays).
     Renaming to the same name records nothing. Raises Refused(403) unless `actor`
     administers the whole tree, Refused(422) for a missing name."""
-    require(may_administer(session, actor, None, "change the strategy tree"))
+    require(may_administer(session, actor, None, _("change the strategy tree")))
     name = normalize_thai(name or "")
     if not name:
-        raise Refused(422, "some input is missing or wrong", fields={"name": "is required"})
+        raise Refused(422, _("some input is missing or wrong"), fields={"name": _("is required")})
     diff = changed({"name": node.name}, {"name": name})
     if not diff:
         return node
@@ -508,7 +541,7 @@ def create_reminder_rule(
 ) -> ReminderRule:
     """A reminder rule, active. Raises Refused(403) unless `actor` administers the whole
     tree, Refused(422) for a missing name, a repeat below 1 or a negative escalation."""
-    require(may_administer(session, actor, None, "change reminder rules"))
+    require(may_administer(session, actor, None, _("change reminder rules")))
     _check_rule(name, repeat_days, escalate_after_days)
     _refuse_duplicate_rule(session, kind, offset_days)
     rule = ReminderRule(
@@ -545,13 +578,13 @@ def create_reminder_rule(
 def _check_rule(name: str, repeat_days: int | None, escalate_after_days: int | None) -> None:
     problems = {}
     if not normalize_thai(name or ""):
-        problems["name"] = "is required"
+        problems["name"] = _("is required")
     if repeat_days is not None and repeat_days < 1:
-        problems["repeat_days"] = "at least 1"
+        problems["repeat_days"] = _("at least 1")
     if escalate_after_days is not None and escalate_after_days < 0:
-        problems["escalate_after_days"] = "not negative"
+        problems["escalate_after_days"] = _("must not be negative")
     if problems:
-        raise Refused(422, "some input is missing or wrong", fields=problems)
+        raise Refused(422, _("some input is missing or wrong"), fields=problems)
 
 
 def _refuse_duplicate_rule(
@@ -567,7 +600,7 @@ def _refuse_duplicate_rule(
     if other_than is not None:
         same = same.where(ReminderRule.id != other_than)
     if session.scalar(same.limit(1)) is not None:
-        reason = gettext(
+        reason = _(
             "an active reminder rule of this kind already fires %(days)s days from the due "
             "day: it would send every alert twice",
             days=offset_days,
@@ -587,7 +620,7 @@ def update_reminder_rule(
 ) -> ReminderRule:
     """Change a reminder rule's name and days (its kind stays; pausing is set_rule_active).
     Nothing changed records nothing. Raises as create_reminder_rule does."""
-    require(may_administer(session, actor, None, "change reminder rules"))
+    require(may_administer(session, actor, None, _("change reminder rules")))
     _check_rule(name, repeat_days, escalate_after_days)
     if rule.active:
         _refuse_duplicate_rule(session, rule.kind, offset_days, other_than=rule.id)
@@ -619,7 +652,7 @@ def set_rule_active(
 ) -> ReminderRule:
     """Resume (`active`) or pause a reminder rule; asking for what it is changes nothing.
     Raises Refused(403) unless `actor` administers the whole tree."""
-    require(may_administer(session, actor, None, "change reminder rules"))
+    require(may_administer(session, actor, None, _("change reminder rules")))
     if rule.active == active:
         return rule
     if active:
@@ -652,9 +685,13 @@ def create_token(session: Session, actor: User, owner: User, name: str) -> tuple
     from service.api.auth import new_token
 
     if not _may_hold_tokens_of(session, actor, owner):
-        raise Refused(403, "only the person themselves or an admin may make their tokens")
+        raise Refused(403, _("only the person themselves or an admin may make their tokens"))
     if not owner.active:
-        raise Refused(422, "the account is deactivated", fields={"user_id": "deactivated"})
+        raise Refused(
+            422,
+            _("the account is deactivated"),
+            fields={"user_id": _("the account is deactivated")},
+        )
     name = _text(name, "name", 100)
     row, secret = new_token(session, owner, name)
     record(
@@ -673,7 +710,14 @@ def revoke_token(session: Session, actor: User, token: ApiToken) -> ApiToken:
     Raises Refused(404) unless `actor` owns it or administers the whole tree (another's
     token is not told apart from none)."""
     if not _may_hold_tokens_of(session, actor, token.user):
-        raise Refused(404, f"no token {token.id}")
+        raise Refused(
+            404,
+            _(
+                "%(object)s %(id)s does not exist",
+                object=object_type_label("api_token"),
+                id=token.id,
+            ),
+        )
     if token.revoked_at is not None:
         return token
     token.revoked_at = utcnow()

@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 from service.admin import operations as admin_ops
 from service.auth.models import ApiToken
 from service.core.fields import MAX_ID, BeYear, Day, Invalid, Money, value_of
+from service.core.labels import field_label
 from service.core.paging import page_number, paged
 from service.core.permissions import administers, is_admin_anywhere, manages_user
 from service.core.sql import matches_text
@@ -74,7 +75,9 @@ def _read(field: Any, name: str) -> Any:
     try:
         return value_of(field, request.form, name)
     except Invalid as invalid:
-        raise Refused(422, f"{name}: {invalid.message}", fields={name: invalid.message}) from None
+        raise Refused(
+            422, f"{field_label(name)}: {invalid.message}", fields={name: invalid.message}
+        ) from None
 
 
 def _int(name: str, *, required: bool = True) -> int | None:
@@ -95,7 +98,7 @@ def _decision(name: str) -> bool:
 def _get(model: type, ident: int | None) -> Any:
     found = session().get(model, ident) if ident is not None else None
     if found is None:
-        raise Refused(422, "choose one from the list")
+        raise Refused(422, _("choose one from the list"))
     return found
 
 
@@ -156,14 +159,16 @@ def _unit_named(code_field: str, id_field: str, required: bool = True) -> OrgUni
     if code:
         unit = session().scalar(select(OrgUnit).where(OrgUnit.code == code, _administered()))
         if unit is None:
-            raise Refused(422, f"no unit {code}", fields={code_field: "no such unit"})
+            raise Refused(
+                422, _("no unit %(code)s", code=code), fields={code_field: _("no such unit")}
+            )
         return unit
     ident = _int(id_field, required=required)
     if not ident:
         return None
     unit = session().scalar(select(OrgUnit).where(OrgUnit.id == ident, _administered()))
     if unit is None:
-        raise Refused(422, "choose one from the list", fields={id_field: "no such unit"})
+        raise Refused(422, _("choose one from the list"), fields={id_field: _("no such unit")})
     return unit
 
 
@@ -189,11 +194,13 @@ def create_unit() -> Response | tuple[str, int]:
         parent = _unit_named("parent_code", "parent_id", required=False)
         if parent is None and not administers(session(), actor(), None):
             raise Refused(
-                422, "give the parent's code", fields={"parent_code": "give the parent's code"}
+                422,
+                _("give the parent's code"),
+                fields={"parent_code": _("give the parent's code")},
             )
         kind = form.get("kind", "")
         if kind not in {k.value for k in UnitKind}:
-            raise Refused(422, "choose a kind", fields={"kind": "choose a kind"})
+            raise Refused(422, _("choose a kind"), fields={"kind": _("choose a kind")})
         admin_ops.create_unit(
             session(),
             actor(),
@@ -313,7 +320,7 @@ def grant_role(user_id: int) -> Response | tuple[str, int]:
     def change() -> None:
         role = request.form.get("role", "")
         if role not in {r.value for r in Role}:
-            raise Refused(422, "choose a role", fields={"role": "choose a role"})
+            raise Refused(422, _("choose a role"), fields={"role": _("choose a role")})
         unit = _unit_named("unit_code", "unit_id")
         assert unit is not None
         admin_ops.grant_role(session(), actor(), user, Role(role), unit)
@@ -501,7 +508,7 @@ def create_rule() -> Response | tuple[str, int]:
     def change() -> None:
         kind = request.form.get("kind", "")
         if kind not in {k.value for k in ReminderKind}:
-            raise Refused(422, "choose a kind", fields={"kind": "choose a kind"})
+            raise Refused(422, _("choose a kind"), fields={"kind": _("choose a kind")})
         admin_ops.create_reminder_rule(
             session(),
             actor(),

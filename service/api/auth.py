@@ -25,7 +25,9 @@ from sqlalchemy.orm import Session
 
 from service.auth.models import ApiToken
 from service.core.db import utcnow
+from service.core.labels import label
 from service.core.permissions import Answer, is_admin_anywhere
+from service.core.translate import gettext as _
 from service.extensions import count, csrf, db, over_limit
 from service.org.models import Role, User
 from service.org.scope import remember_roles, role_names, with_active_roles
@@ -185,7 +187,7 @@ def is_admin(session: Session, user: User) -> bool:
 def require_admin(session: Session, user: User, what: str) -> None:
     """Raise Refused(403) unless `user` is an admin (of some unit)."""
     if not is_admin(session, user):
-        raise Refused(403, f"only an admin may {what}")
+        raise Refused(403, _("only an admin may %(action)s", action=what))
 
 
 def require(answer: Answer) -> None:
@@ -196,4 +198,4 @@ def require(answer: Answer) -> None:
 
 def require_role(session: Session, user: User, role: Role, what: str) -> None:
     if role not in role_names(session, user):
-        raise Refused(403, f"only a {role.value} may {what}")
+        raise Refused(403, _("only a %(role)s may %(action)s", role=label(role), action=what))

@@ -33,6 +33,7 @@ from service.api.scoping import (
 from service.api.transitions import ID, add_transition_routes
 from service.budget import operations
 from service.budget.models import Allocation, Approval, Installment
+from service.core.translate import gettext as _
 from service.extensions import db
 from service.fiscal.models import FiscalYear
 from service.projects.models import Project
@@ -94,7 +95,9 @@ def create_allocation(data: dict[str, Any]) -> Any:
     try:
         project = get_project(session, user, data["project_id"])
     except Refused:
-        raise Refused(422, "no such project", fields={"project_id": "no such project"}) from None
+        raise Refused(
+            422, _("no such project"), fields={"project_id": _("no such project")}
+        ) from None
     allocation = operations.create_allocation(
         session,
         user,

@@ -20,6 +20,7 @@ from service.api.schemas import (
 )
 from service.api.scoping import get_project, get_visible, visible_evaluations
 from service.api.transitions import ID, add_transition_routes
+from service.core.translate import gettext as _
 from service.evaluations.models import Evaluation
 from service.evaluations.operations import open_evaluation
 from service.extensions import db
@@ -70,7 +71,7 @@ def list_evaluations(args: dict[str, Any]) -> Any:
 def open_one(data: dict[str, Any]) -> Any:
     session = db.session()
     user = actor()
-    require_role(session, user, Role.EVALUATOR, "open evaluations")
+    require_role(session, user, Role.EVALUATOR, _("open evaluations"))
     year = fiscal_year(session, data["fiscal_year"])
     project = kpi = None
     if "project_id" in data:
@@ -78,12 +79,12 @@ def open_one(data: dict[str, Any]) -> Any:
             project = get_project(session, user, data["project_id"])
         except Refused:
             raise Refused(
-                422, "no such project", fields={"project_id": "no such project"}
+                422, _("no such project"), fields={"project_id": _("no such project")}
             ) from None
     else:
         kpi = session.get(Kpi, data["kpi_id"])
         if kpi is None:
-            raise Refused(422, "no such KPI", fields={"kpi_id": "no such KPI"})
+            raise Refused(422, _("no such KPI"), fields={"kpi_id": _("no such KPI")})
     evaluation = open_evaluation(session, user, year, data["quarter"], project=project, kpi=kpi)
     session.commit()
     return evaluation

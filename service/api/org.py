@@ -50,7 +50,9 @@ from service.api.schemas import (
     page_of,
 )
 from service.api.transitions import ID
+from service.core.labels import object_type_label
 from service.core.permissions import administers, manages_user
+from service.core.translate import gettext as _
 from service.extensions import db
 from service.fiscal.models import FiscalYear
 from service.org import operations
@@ -99,7 +101,10 @@ def _visible_unit(ident: int) -> OrgUnit:
     session = db.session()
     unit = session.scalar(select(OrgUnit).where(OrgUnit.id == ident, unit_filter(session, actor())))
     if unit is None:
-        raise Refused(404, f"no org unit {ident}")
+        raise Refused(
+            404,
+            _("%(object)s %(id)s does not exist", object=object_type_label("org_unit"), id=ident),
+        )
     return unit
 
 
@@ -165,14 +170,20 @@ def _unit_named(ident: int, field: str) -> OrgUnit:
     a unit out of the caller's reach the same way)."""
     unit = db.session.get(OrgUnit, ident)
     if unit is None:
-        raise Refused(422, f"no org unit {ident}", fields={field: "no such unit"})
+        raise Refused(
+            422,
+            _("%(object)s %(id)s does not exist", object=object_type_label("org_unit"), id=ident),
+            fields={field: _("no such unit")},
+        )
     return unit
 
 
 def _user(ident: int) -> User:
     user = db.session.get(User, ident)
     if user is None:
-        raise Refused(404, f"no user {ident}")
+        raise Refused(
+            404, _("%(object)s %(id)s does not exist", object=object_type_label("user"), id=ident)
+        )
     return user
 
 
@@ -184,10 +195,10 @@ def get_user(ident: int) -> Any:
     caller = actor()
     if caller.id == ident:
         return caller
-    require_admin(session, caller, "see other users' accounts")
+    require_admin(session, caller, _("see other users' accounts"))
     user = _user(ident)
     if not manages_user(session, caller, user):
-        raise Refused(403, "only an admin who manages the account may see it")
+        raise Refused(403, _("only an admin who manages the account may see it"))
     return user
 
 
@@ -237,7 +248,7 @@ def grant_role(data: dict[str, Any], ident: int) -> Any:
 def withdraw_role(ident: int, assignment: int) -> Any:
     row = db.session.get(RoleAssignment, assignment)
     if row is None or row.user_id != ident:
-        raise Refused(404, f"no role {assignment} of user {ident}")
+        raise Refused(404, _("user %(user)s holds no role %(role)s", user=ident, role=assignment))
     return admin_operations.withdraw_role(db.session(), actor(), row)
 
 
@@ -271,7 +282,14 @@ def update_year(data: dict[str, Any], ident: int) -> Any:
     user = actor()
     year = session.get(FiscalYear, ident)
     if year is None:
-        raise Refused(404, f"no fiscal year {ident}")
+        raise Refused(
+            404,
+            _(
+                "%(object)s %(id)s does not exist",
+                object=object_type_label("fiscal_year"),
+                id=ident,
+            ),
+        )
     return admin_operations.set_year_open(session, user, year, data["is_open"])
 
 
@@ -295,7 +313,7 @@ def create_strategy(data: dict[str, Any]) -> Any:
     if data["parent_id"] is not None:
         parent = session.get(StrategyNode, data["parent_id"])
         if parent is None:
-            raise Refused(422, "no such parent", fields={"parent_id": "no such node"})
+            raise Refused(422, _("no such parent"), fields={"parent_id": _("no such parent")})
     return admin_operations.create_strategy_node(session, user, data["code"], data["name"], parent)
 
 
@@ -309,7 +327,14 @@ def update_strategy(data: dict[str, Any], ident: int) -> Any:
     user = actor()
     node = session.get(StrategyNode, ident)
     if node is None:
-        raise Refused(404, f"no strategy node {ident}")
+        raise Refused(
+            404,
+            _(
+                "%(object)s %(id)s does not exist",
+                object=object_type_label("strategy_node"),
+                id=ident,
+            ),
+        )
     return admin_operations.update_strategy_node(session, user, node, name=data["name"])
 
 
@@ -354,7 +379,11 @@ def create_delegation(data: dict[str, Any]) -> Any:
 def _person(ident: int, field: str) -> User:
     user = db.session.get(User, ident)
     if user is None or not user.active:
-        raise Refused(422, f"no user {ident}", fields={field: "no such user"})
+        raise Refused(
+            422,
+            _("%(object)s %(id)s does not exist", object=object_type_label("user"), id=ident),
+            fields={field: _("no such user")},
+        )
     return user
 
 
@@ -371,6 +400,9 @@ def withdraw_delegation(ident: int) -> Any:
         or manages_user(session, user, delegation.principal)
     )
     if not visible:
-        raise Refused(404, f"no delegation {ident}")
+        raise Refused(
+            404,
+            _("%(object)s %(id)s does not exist", object=object_type_label("delegation"), id=ident),
+        )
     assert delegation is not None
     return operations.withdraw_delegation(session, user, delegation)

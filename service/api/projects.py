@@ -29,6 +29,8 @@ from service.api.schemas import (
 from service.api.scoping import get_project, get_unit, in_subtree, project_overdue
 from service.api.transitions import ID, add_transition_routes, expected_version
 from service.core.fiscal import local_today
+from service.core.labels import object_type_label
+from service.core.translate import gettext as _
 from service.extensions import db
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi, kpi_project
@@ -44,7 +46,15 @@ blp = Blueprint("api_projects", __name__, url_prefix="/api/v1", description="Pro
 def fiscal_year(session: Session, be_year: int, field: str = "fiscal_year") -> FiscalYear:
     year = session.scalar(select(FiscalYear).where(FiscalYear.be_year == be_year))
     if year is None:
-        raise Refused(422, f"no fiscal year {be_year}", fields={field: "no such fiscal year"})
+        raise Refused(
+            422,
+            _(
+                "%(object)s %(id)s does not exist",
+                object=object_type_label("fiscal_year"),
+                id=be_year,
+            ),
+            fields={field: _("no such fiscal year")},
+        )
     return year
 
 
@@ -142,7 +152,15 @@ def update(data: dict[str, Any], ident: int) -> Any:
     project = get_project(session, user, ident)
     version = expected_version()
     if version is not None and version != project.version:
-        raise Refused(409, f"project {ident} was changed meanwhile", state=project.state.value)
+        raise Refused(
+            409,
+            _(
+                "%(object)s %(id)s was changed meanwhile: reload it and try again",
+                object=object_type_label("project"),
+                id=ident,
+            ),
+            state=project.state.value,
+        )
     operations.update_project(session, user, project, data)
     session.commit()
     return present_project(session, project)

@@ -15,8 +15,10 @@ from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, tr
 from sqlalchemy.orm import Session, aliased
 
 from service.budget.models import Allocation, Installment
+from service.core.labels import object_type_label
 from service.core.permissions import holds_anywhere
 from service.core.sql import dialect_of, in_ids, not_in_ids
+from service.core.translate import gettext as _
 from service.evaluations.models import Evaluation
 from service.kpis.models import Kpi
 from service.org.models import OrgUnit, Role, User
@@ -147,14 +149,24 @@ def get_visible(session: Session, user: User, workflow_name: str, ident: int) ->
     workflow = load_workflows()[workflow_name]
     obj = session.get(workflow.model, ident)
     if obj is None or not workflow.visible(session, user, obj):
-        raise Refused(404, f"no {workflow_name.replace('_', ' ')} {ident}")
+        raise Refused(
+            404,
+            _(
+                "%(object)s %(id)s does not exist",
+                object=object_type_label(workflow_name),
+                id=ident,
+            ),
+        )
     return obj
 
 
 def get_project(session: Session, user: User, ident: int) -> Project:
     project = session.get(Project, ident)
     if project is None or not sees_project(session, user, project):
-        raise Refused(404, f"no project {ident}")
+        raise Refused(
+            404,
+            _("%(object)s %(id)s does not exist", object=object_type_label("project"), id=ident),
+        )
     return project
 
 
@@ -177,7 +189,11 @@ def get_unit(
         or (within is not None and not unit.path.startswith(within.path))
         or (user is not None and not may_name_unit(session, user, unit))
     ):
-        raise Refused(422, f"no org unit {ident}", fields={field: "no such unit"})
+        raise Refused(
+            422,
+            _("%(object)s %(id)s does not exist", object=object_type_label("org_unit"), id=ident),
+            fields={field: _("no such unit")},
+        )
     return unit
 
 

@@ -13,6 +13,8 @@ from service.api.blueprint import Blueprint, commits
 from service.api.schemas import NewTokenOut, Presented, TokenCreate, TokenOut
 from service.api.transitions import ID
 from service.auth.models import ApiToken
+from service.core.labels import object_type_label
+from service.core.translate import gettext as _
 from service.extensions import db
 from service.workflow.engine import Refused
 
@@ -49,6 +51,9 @@ def revoke_token(ident: int) -> Any:
     user = actor()
     row = session.get(ApiToken, ident)
     if row is None or row.user_id != user.id:
-        raise Refused(404, f"no token {ident}")
+        raise Refused(
+            404,
+            _("%(object)s %(id)s does not exist", object=object_type_label("api_token"), id=ident),
+        )
     admin_operations.revoke_token(session, user, row)
     return None

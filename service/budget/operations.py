@@ -22,6 +22,8 @@ from service.budget.workflow import (
     budget_refusal,
     left_for_the_field,
 )
+from service.core.labels import label
+from service.core.translate import gettext as _
 from service.org.models import OrgUnit, User
 from service.projects.models import Project
 from service.workflow.engine import Refused
@@ -29,10 +31,12 @@ from service.workflow.engine import Refused
 
 def _amount(value: Decimal) -> Decimal:
     if isinstance(value, float) or not isinstance(value, Decimal):
-        raise Refused(422, "amount must be a decimal", fields={"amount": "must be a decimal"})
+        raise Refused(422, _("amount must be a decimal"), fields={"amount": _("must be a number")})
     if value <= 0 or value != value.quantize(Decimal("0.01")):
         raise Refused(
-            422, "amount must be more than 0, to the satang", fields={"amount": "invalid"}
+            422,
+            _("amount must be more than 0, to the satang"),
+            fields={"amount": _("must be more than 0, to the satang")},
         )
     return value
 
@@ -63,8 +67,12 @@ def create_allocation(
         _forget(session, allocation)
         raise Refused(
             422,
-            f"{recipient.name_th} is not under {project.owner_unit.name_th}",
-            fields={"recipient_unit_id": "not in the project's district"},
+            _(
+                "%(recipient)s is not under %(owner)s",
+                recipient=recipient.name_th,
+                owner=project.owner_unit.name_th,
+            ),
+            fields={"recipient_unit_id": _("not in the project's district")},
         )
     left = budget_left(session, project)
     if allocation.amount > left:
@@ -119,7 +127,7 @@ def request_installment(
     if allocation.state not in (AllocationState.APPROVED, AllocationState.DISBURSING):
         raise Refused(
             409,
-            f"the allocation is {allocation.state.value}, not approved",
+            _("the allocation is %(state)s, not approved", state=label(allocation.state)),
             state=allocation.state.value,
         )
     left = allocation_left(session, allocation)

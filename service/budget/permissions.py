@@ -16,6 +16,8 @@ from service.core.permissions import (
     inherited_limit,
     needs_role,
 )
+from service.core.thai import format_baht
+from service.core.translate import gettext as _
 from service.org.models import Role, User
 from service.org.scope import in_scope
 
@@ -47,7 +49,7 @@ def above_limit(allocation: Allocation, amount: Decimal | None = None) -> bool:
 
 def may_prepare(session: Session, user: User, allocation: Allocation) -> Answer:
     return needs_role(
-        session, user, DISTRICT, allocation.project.responsible_unit, "prepare allocations"
+        session, user, DISTRICT, allocation.project.responsible_unit, _("prepare allocations")
     )
 
 
@@ -56,12 +58,17 @@ def may_decide(session: Session, user: User, allocation: Allocation) -> Answer:
     # The district's people hold their roles on the division (officers) or the district
     # office (approvers): both lie over the project's responsible unit.
     owner = allocation.project.responsible_unit
-    answer = needs_role(session, user, DISTRICT, owner, "approve allocations")
+    answer = needs_role(session, user, DISTRICT, owner, _("approve allocations"))
     if not answer:
         return answer
     if above_limit(allocation) and not holds_any(session, user, (Role.APPROVER,), owner):
-        limit, _ = approval_rule(allocation)
-        return deny(f"above the officer's limit of {limit:,.2f} baht only the approver decides")
+        limit, _required = approval_rule(allocation)
+        return deny(
+            _(
+                "above the officer's limit of %(limit)s baht only the approver decides",
+                limit=format_baht(limit) if isinstance(limit, Decimal) else "",
+            )
+        )
     return ALLOW
 
 
@@ -71,4 +78,4 @@ def may_request_installment(session: Session, user: User, allocation: Allocation
         return ALLOW
     if holds_any(session, user, DISTRICT, allocation.project.responsible_unit):
         return ALLOW
-    return deny("only the recipient or the district may request installments")
+    return deny(_("only the recipient or the district may request installments"))

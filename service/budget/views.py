@@ -163,12 +163,14 @@ def create() -> Response | tuple[str, int]:
         project = session().get(Project, project_id) if project_id else None
         recipient = session().get(OrgUnit, recipient_id) if recipient_id else None
         if project is None or project not in _district_projects():
-            raise Refused(422, "choose a project", fields={"project_id": "choose a project"})
+            raise Refused(422, _("choose a project"), fields={"project_id": _("choose a project")})
         # A unit outside the project's district is answered as a missing one: the
         # operation's refusal would name it, and so tell any unit's name by its id.
         if recipient is None or not recipient.path.startswith(project.owner_unit.path):
             raise Refused(
-                422, "choose a recipient", fields={"recipient_unit_id": "choose a recipient"}
+                422,
+                _("choose a recipient"),
+                fields={"recipient_unit_id": _("choose a recipient")},
             )
         try:
             amount = value_of(Money(commas=True, required=True), form, "amount")
@@ -183,7 +185,7 @@ def create() -> Response | tuple[str, int]:
         refused = (
             problem
             if isinstance(problem, Refused)
-            else Refused(422, "choose a project and a recipient")
+            else Refused(422, _("choose a project and a recipient"))
         )
         if refused.status in (403, 404):
             abort(refused.status)

@@ -36,6 +36,7 @@ from service.budget.permissions import (
     may_prepare,
 )
 from service.core.db import utcnow
+from service.core.labels import label
 from service.core.permissions import Answer, deny, holds_any
 from service.core.sql import in_ids
 from service.core.thai import format_baht
@@ -183,14 +184,14 @@ def _not_the_preparer(subject_type: str) -> Guard:
 
 def _endorsement_needed(ctx: Context) -> str | None:
     if not above_limit(ctx.obj):
-        return "within the officer's limit one approval is enough: approve it"
+        return _("within the officer's limit one approval is enough: approve it")
     _limit, required = approval_rule(ctx.obj)
     given = _approvals(ctx, "allocation")
     if len(given) >= required - 1:
-        return "every endorsement is in: the approver approves now"
+        return _("every endorsement is in: the approver approves now")
     people = {ctx.principal.id, ctx.actor.id}
     if any(a.approver_id in people or a.acting_for_id in people for a in given):
-        return "you have endorsed this round already"
+        return _("you have endorsed this round already")
     return None
 
 
@@ -200,11 +201,13 @@ def _enough_endorsements(ctx: Context) -> str | None:
     _limit, required = approval_rule(ctx.obj)
     given = _approvals(ctx, "allocation")
     if len(given) < required - 1:
-        return f"needs {required - 1 - len(given)} more endorsement(s) before approval"
+        return _(
+            "needs %(count)s more endorsement(s) before approval", count=required - 1 - len(given)
+        )
     people = {ctx.principal.id, ctx.actor.id}
     if any(a.approver_id in people or a.acting_for_id in people for a in given):
         # Acting for someone else does not make a second pair of eyes.
-        return "the same person cannot endorse and approve"
+        return _("the same person cannot endorse and approve")
     return None
 
 
@@ -358,7 +361,7 @@ def _who_approves_installment(ctx: Context) -> Answer:
     if above_limit(allocation, ctx.obj.amount) and not holds_any(
         ctx.session, ctx.principal, (Role.APPROVER,), allocation.project.responsible_unit
     ):
-        return deny("above the officer's limit only the approver approves installments")
+        return deny(_("above the officer's limit only the approver approves installments"))
     return answer
 
 
@@ -412,7 +415,7 @@ def _within_allocation(ctx: Context) -> str | None:
     allocation = ctx.session.get(Allocation, installment.allocation_id)
     assert allocation is not None
     if allocation.state not in (A.APPROVED, A.DISBURSING):
-        return f"the allocation is {allocation.state.value}, not approved"
+        return _("the allocation is %(state)s, not approved", state=label(allocation.state))
     return over_allocation(ctx.session, allocation, installment.amount, installment)
 
 

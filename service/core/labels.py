@@ -17,6 +17,7 @@ from service.budget.models import AllocationState, InstallmentState
 from service.core.translate import lazy_gettext as _l
 from service.evaluations.models import EvaluationState
 from service.kpis.models import KpiLevel, KpiType, MeasureKind
+from service.notifications.models import ReminderKind
 from service.org.models import Role, UnitKind
 from service.projects.models import ProjectKind, ProjectState, ResultState, TargetKind
 
@@ -97,6 +98,15 @@ LABELS: dict[type[enum.Enum], dict[str, LazyString]] = {
         KpiLevel.OUTPUT.value: _l("Output-level KPI"),
         KpiLevel.OUTCOME.value: _l("Outcome-level KPI"),
     },
+    ReminderKind: {
+        ReminderKind.STEP_DUE.value: _l("Step due soon"),
+        ReminderKind.STEP_OVERDUE.value: _l("Step overdue"),
+        ReminderKind.REVIEW_WAITING.value: _l("Result waiting for review"),
+        ReminderKind.INSTALLMENT_WAITING.value: _l("Installment waiting for approval"),
+        ReminderKind.REPORT_MISSING.value: _l("Monthly report missing"),
+        ReminderKind.EVALUATION_SELF.value: _l("Self-assessment overdue"),
+        ReminderKind.EVALUATION_SCORE.value: _l("Scoring overdue"),
+    },
 }
 
 
@@ -109,6 +119,93 @@ OBJECT_TYPES: dict[str, LazyString] = {
     "allocation": _l("Allocation"),
     "installment": _l("Installment"),
     "evaluation": _l("Evaluation"),
+    "org_unit": _l("Unit"),
+    "unit": _l("Unit"),
+    "app_user": _l("User"),
+    "user": _l("User"),
+    "delegation": _l("Delegation"),
+    "fiscal_year": _l("Fiscal year"),
+    "strategy_node": _l("Strategy"),
+    "reminder_rule": _l("Reminder rule"),
+    "api_token": _l("API token"),
+}
+
+#: The audit actions and notification kinds that are not a transition of a workflow table (the
+#: tables name their own transitions: `action_label`).
+ACTIONS: dict[str, LazyString] = {
+    "allocation.create": _l("Allocation created"),
+    "installment.request": _l("Installment requested"),
+    "delegation.create": _l("Delegation given"),
+    "delegation.withdraw": _l("Delegation withdrawn"),
+    "project.create": _l("Project created"),
+    "project.update": _l("Project changed"),
+    "project.texts": _l("Project texts changed"),
+    "project.strategies": _l("Strategies changed"),
+    "project.report": _l("Progress reported"),
+    "step.save": _l("Plan step saved"),
+    "step_result.assign": _l("Step assigned"),
+    "evidence.upload": _l("Evidence uploaded"),
+    "evaluation.open": _l("Evaluation opened"),
+    "role.grant": _l("Role granted"),
+    "role.withdraw": _l("Role withdrawn"),
+    "unit.limit": _l("Approval rule changed"),
+    "fiscal_year.create": _l("Fiscal year added"),
+    "fiscal_year.open": _l("Fiscal year opened"),
+    "fiscal_year.close": _l("Fiscal year closed"),
+    "strategy.create": _l("Strategy added"),
+    "reminder_rule.create": _l("Reminder rule added"),
+    "reminder_rule.activate": _l("Reminder rule switched on or off"),
+    "user.deactivate": _l("Account deactivated"),
+    "token.create": _l("API token created"),
+    "token.revoke": _l("API token revoked"),
+    "api_token.create": _l("API token created"),
+    "api_token.revoke": _l("API token revoked"),
+    "demo.load": _l("Demo data loaded"),
+}
+
+#: The labels of the inputs that refusals name (`Refused.fields`), as the forms call them.
+FIELDS: dict[str, LazyString] = {
+    "reason": _l("Reason"),
+    "completion": _l("Completion"),
+    "narrative": _l("What was done"),
+    "paid_on": _l("Paid on"),
+    "score": _l("Score"),
+    "sub_score_1": _l("Sub-score 1"),
+    "sub_score_2": _l("Sub-score 2"),
+    "comment": _l("Comment"),
+    "self_value": _l("Self-assessment"),
+    "self_narrative": _l("What was done"),
+    "amount": _l("Amount"),
+    "name": _l("Name"),
+    "code": _l("Code"),
+    "weight": _l("Weight"),
+    "planned_end": _l("Planned end"),
+    "position": _l("Step"),
+    "approved_budget": _l("Approved budget (baht)"),
+    "limit": _l("Approval limit"),
+    "approvals_required": _l("Approvals required"),
+    "be_year": _l("Fiscal year"),
+    "repeat_days": _l("Repeat every (days)"),
+    "escalate_after_days": _l("Escalate after (days)"),
+    "kind": _l("Kind"),
+    "role": _l("Role"),
+    "percent": _l("Progress (percent)"),
+    "responsible_unit_id": _l("Responsible unit"),
+    "project_id": _l("Project"),
+    "kpi_id": _l("KPI"),
+    "quarter": _l("Quarter"),
+    "starts_on": _l("From"),
+    "ends_on": _l("To"),
+    "recipient_unit_id": _l("Recipient"),
+    "parent_code": _l("Parent's code"),
+    "approval_limit": _l("Approval limit"),
+    "name_th": _l("Thai name"),
+    "name_en": _l("English name"),
+    "email": _l("Email"),
+    "password": _l("Password"),
+    "language": _l("Language"),
+    "offset_days": _l("Days from the anchor (negative: before)"),
+    "user_id": _l("User"),
 }
 
 
@@ -126,3 +223,30 @@ def object_type_label(value: str) -> str:
     """The on-screen name of an audited object type (``"allocation"`` → Allocation)."""
     found = OBJECT_TYPES.get(value)
     return str(found) if found is not None else value
+
+
+def action_label(value: str) -> str:
+    """The on-screen name of an audit action or notification kind (``"allocation.endorse"``
+    → Endorse, ``"deadline.step_overdue"`` → Step overdue); an unknown one as itself."""
+    prefix, _dot, name = value.partition(".")
+    if prefix == "deadline" and name in LABELS[ReminderKind]:
+        return str(LABELS[ReminderKind][name])
+    found = ACTIONS.get(value)
+    if found is not None:
+        return str(found)
+    from flask import has_request_context
+
+    from service.core.web import current_language
+    from service.workflow.registry import kind_label, transition_label, workflows
+
+    workflow = workflows().get(prefix)
+    if workflow is not None and any(t.name == name for t in workflow.transitions):
+        language = current_language() if has_request_context() else "en"
+        return f"{kind_label(prefix)}: {transition_label(prefix, name, language)}"
+    return value
+
+
+def field_label(name: str) -> str:
+    """What the form calls input `name`; an unknown one as itself."""
+    found = FIELDS.get(name)
+    return str(found) if found is not None else name

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.core.translate import gettext as _
 from service.org.models import OrgUnit, Role, RoleAssignment, User
 
 
@@ -77,12 +78,22 @@ def holds_anywhere(session: Session, user: User, role: Role) -> bool:
 def needs_role(
     session: Session, user: User, roles: Iterable[Role], unit: OrgUnit, what: str
 ) -> Answer:
-    """ALLOW when `user` holds one of `roles` over `unit`; otherwise a reason naming both."""
+    """ALLOW when `user` holds one of `roles` over `unit`; otherwise a reason naming both.
+    `what` is the action in the current language (``_("edit this plan")``)."""
     roles = tuple(roles)
     if holds_any(session, user, roles, unit):
         return ALLOW
-    names = " or ".join(role.value for role in roles)
-    return deny(f"only a {names} of {unit.name_th} may {what}")
+    from service.core.labels import label
+
+    names = _(" or ").join(label(role) for role in roles)
+    return deny(
+        _(
+            "only a %(roles)s of %(unit)s may %(action)s",
+            roles=names,
+            unit=unit.name_th,
+            action=what,
+        )
+    )
 
 
 def inherited_limit(unit: OrgUnit) -> tuple[object, int]:
@@ -126,12 +137,13 @@ def is_admin_anywhere(session: Session, user: User) -> bool:
 
 
 def may_administer(session: Session, user: User, unit: OrgUnit | None, what: str) -> Answer:
-    """`administers`, with a reason that names no unit (a unit out of reach is not named)."""
+    """`administers`, with a reason that names no unit (a unit out of reach is not named).
+    `what` is the action in the current language (``_("change this unit")``)."""
     if administers(session, user, unit):
         return ALLOW
     if unit is None:
-        return deny(f"only an admin of the whole organisation may {what}")
-    return deny(f"only an admin of this unit or one above it may {what}")
+        return deny(_("only an admin of the whole organisation may %(action)s", action=what))
+    return deny(_("only an admin of this unit or one above it may %(action)s", action=what))
 
 
 def manages_user(session: Session, admin: User, user: User) -> bool:
@@ -149,9 +161,13 @@ def may_grant(session: Session, admin: User, role: Role, unit: OrgUnit) -> Answe
     """Whether `admin` may grant (or withdraw) `role` at `unit`: an admin of `unit`, and for a
     role that reaches the whole tree (an evaluator's, an admin's at a root) an admin of the
     whole tree."""
+    from service.core.labels import label
     from service.org.scope import TREE_WIDE
 
     reaches_everything = role in TREE_WIDE or (role is Role.ADMIN and unit.parent_id is None)
     return may_administer(
-        session, admin, None if reaches_everything else unit, f"grant the {role.value} role there"
+        session,
+        admin,
+        None if reaches_everything else unit,
+        _("grant the %(role)s role there", role=label(role)),
     )

@@ -14,7 +14,7 @@ from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
-from service.core.labels import label, object_type_label
+from service.core.labels import action_label, field_label, label, object_type_label
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.translate import ngettext
@@ -162,6 +162,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(label, "label")
     app.add_template_filter(registry.state_label, "state_label")
     app.add_template_filter(object_type_label, "object_type_label")
+    app.add_template_filter(action_label, "action_label")
+    app.add_template_filter(field_label, "field_label")
     app.add_template_filter(be_datetime, "be_datetime")
     app.add_template_filter(duration, "duration")
     app.add_template_filter(plain_number, "plain_number")

@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
+from service.core.translate import gettext as _
+
 __all__ = [
     "DEFAULT_TOLERANCE",
     "FULL",
@@ -182,10 +184,10 @@ def weights_problem(weights: Iterable[Decimal]) -> str | None:
     values = [_decimal(weight, "step weight") for weight in weights]
     for value in values:
         if value < 0:
-            return f"weight {_plain(value)} is negative"
+            return _("weight %(weight)s is negative", weight=_plain(value))
     total = sum(values, _ZERO)
     if total != FULL:
-        return f"weights sum to {_plain(total)}, not 100"
+        return _("weights sum to %(total)s, not 100", total=_plain(total))
     return None
 
 

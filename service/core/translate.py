@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import flask_babel
+from babel.support import NullTranslations
 from flask import Flask, current_app, has_request_context
 from flask_babel.speaklater import LazyString
 from jinja2 import pass_context
@@ -24,11 +25,16 @@ from markupsafe import Markup
 _KEY = "tidtam.translations"
 
 
+#: Outside a request (the command line, the worker) the words stay in English: asking
+#: flask_babel there would run the locale selector, which reads the request.
+_UNTRANSLATED = NullTranslations()
+
+
 def translations() -> Any:
-    """The translations of the current request's language (flask_babel's outside a
-    request, which are the untranslated strings)."""
+    """The translations of the current request's language (the untranslated strings outside
+    a request)."""
     if not has_request_context():
-        return flask_babel.get_translations()
+        return _UNTRANSLATED
     from service.core.web import current_language
 
     language = current_language()

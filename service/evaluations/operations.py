@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.audit.operations import record
+from service.core.translate import gettext as _
 from service.evaluations.models import Evaluation, EvaluationState
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi
@@ -28,9 +29,9 @@ def open_evaluation(
     Raises Refused(422) for a quarter outside 1..4 or not exactly one subject.
     """
     if quarter not in (1, 2, 3, 4):
-        raise Refused(422, "quarter must be 1 to 4", fields={"quarter": "1 to 4"})
+        raise Refused(422, _("quarter must be 1 to 4"), fields={"quarter": _("must be 1 to 4")})
     if (project is None) == (kpi is None):
-        raise Refused(422, "an evaluation is of a project or of a KPI")
+        raise Refused(422, _("an evaluation is of a project or of a KPI"))
     column = Evaluation.project_id if project else Evaluation.kpi_id
     subject_id = project.id if project else kpi.id  # type: ignore[union-attr]
     existing = session.scalar(

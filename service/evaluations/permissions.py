@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from service.core.permissions import ALLOW, Answer, deny, holds_anywhere, needs_role
+from service.core.translate import gettext as _
 from service.evaluations.models import Evaluation, EvaluationState
 from service.org.models import OrgUnit, Role, User
 from service.org.scope import in_scope, role_names
@@ -54,11 +55,11 @@ def can_see_score(session: Session, user: User | None, evaluation: Evaluation) -
 
 def may_self_assess(session: Session, user: User, evaluation: Evaluation) -> Answer:
     return needs_role(
-        session, user, (Role.OFFICER, Role.APPROVER), owner_unit(evaluation), "self-assess"
+        session, user, (Role.OFFICER, Role.APPROVER), owner_unit(evaluation), _("self-assess")
     )
 
 
 def may_evaluate(session: Session, user: User, _evaluation: Evaluation) -> Answer:
     if holds_anywhere(session, user, Role.EVALUATOR):
         return ALLOW
-    return deny("only an evaluator (สยป.) scores quarters")
+    return deny(_("only an evaluator (สยป.) scores quarters"))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from service.core.thai import normalize_thai
-from service.core.translate import gettext
+from service.core.translate import gettext as _
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, UnitKind, User
 
 MAX_DELEGATION_DAYS = 366  # at most a year: a longer stand-in is a role of its own
@@ -34,9 +34,9 @@ def create_unit(
     """
     code = normalize_thai(code)
     if not code:
-        raise OrgError("a unit needs a code")
+        raise OrgError(_("a unit needs a code"))
     if session.scalar(select(OrgUnit.id).where(OrgUnit.code == code)) is not None:
-        raise OrgError(f"unit code {code} is taken")
+        raise OrgError(_("unit code %(code)s is taken", code=code))
     unit = OrgUnit(
         code=code,
         name_th=normalize_thai(name_th),
@@ -60,13 +60,13 @@ def create_user(
     """
     email = email.strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise OrgError(f"{email!r} is not an email address")
+        raise OrgError(_("%(email)s is not an email address", email=repr(email)))
     if len(password) < 10:
-        raise OrgError("a password needs at least 10 characters")
+        raise OrgError(_("a password needs at least 10 characters"))
     if language not in ("th", "en"):
-        raise OrgError(f"unknown language {language!r}")
+        raise OrgError(_("unknown language %(language)s", language=repr(language)))
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise OrgError(f"{email} already has an account")
+        raise OrgError(_("%(email)s already has an account", email=email))
     user = User(
         email=email,
         name=normalize_thai(name),
@@ -121,22 +121,24 @@ def create_delegation(
     from service.workflow.engine import Refused
 
     if actor.id != principal.id and not manages_user(session, actor, principal):
-        raise Refused(403, "only the person themselves or an admin may delegate")
+        raise Refused(403, _("only the person themselves or an admin may delegate"))
     if principal.id == delegate.id:
         raise Refused(
-            422, "a delegation goes to someone else", fields={"delegate_id": "someone else"}
+            422,
+            _("a delegation goes to someone else"),
+            fields={"delegate_id": _("must be someone else")},
         )
     if starts_on > ends_on:
         raise Refused(
             422,
-            "the delegation ends before it starts",
-            fields={"ends_on": "must not be before starts_on"},
+            _("the delegation ends before it starts"),
+            fields={"ends_on": _("must not be before the start")},
         )
     if (ends_on - starts_on).days >= MAX_DELEGATION_DAYS:
         raise Refused(
             422,
-            gettext("a delegation lasts at most %(days)s days", days=MAX_DELEGATION_DAYS),
-            fields={"ends_on": "too far after starts_on"},
+            _("a delegation lasts at most %(days)s days", days=MAX_DELEGATION_DAYS),
+            fields={"ends_on": _("too far after the start")},
         )
     delegation = Delegation(
         principal=principal,
@@ -161,7 +163,7 @@ def withdraw_delegation(session: Session, actor: User, delegation: Delegation) -
     if actor.id != delegation.principal_id and not manages_user(
         session, actor, delegation.principal
     ):
-        raise Refused(403, "only the person themselves or an admin may withdraw it")
+        raise Refused(403, _("only the person themselves or an admin may withdraw it"))
     if delegation.withdrawn_at is None:
         delegation.withdrawn_at = utcnow()
         session.flush()

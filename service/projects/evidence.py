@@ -14,6 +14,7 @@ from typing import IO
 from sqlalchemy.orm import Session
 
 from service.audit.operations import record
+from service.core.translate import gettext as _
 from service.org.models import User
 from service.projects.models import EvidenceFile, StepResult
 from service.workflow.engine import Refused
@@ -79,16 +80,26 @@ def check_upload(upload: Upload, max_bytes: int) -> str:
     field = {"files": name}
     if extension not in ACCEPTED:
         raise Refused(
-            422, f"{name}: only PDF, JPG, PNG, DOCX and XLSX files are accepted", fields=field
+            422,
+            _("%(name)s: only PDF, JPG, PNG, DOCX and XLSX files are accepted", name=name),
+            fields=field,
         )
     if not upload.content:
-        raise Refused(422, f"{name} is empty", fields=field)
+        raise Refused(422, _("%(name)s is empty", name=name), fields=field)
     if len(upload.content) > max_bytes:
-        raise Refused(422, f"{name} is larger than {max_bytes // (1024 * 1024)} MB", fields=field)
+        raise Refused(
+            422,
+            _("%(name)s is larger than %(size)s MB", name=name, size=max_bytes // (1024 * 1024)),
+            fields=field,
+        )
     kind = sniff(upload.content[:16], io.BytesIO(upload.content))
     wanted = "jpg" if extension == "jpeg" else extension
     if kind != wanted:
-        raise Refused(422, f"{name} is not really a {extension.upper()} file", fields=field)
+        raise Refused(
+            422,
+            _("%(name)s is not really a %(kind)s file", name=name, kind=extension.upper()),
+            fields=field,
+        )
     return ACCEPTED[extension]
 
 

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from service.audit.operations import record
 from service.core.fiscal import local_today
+from service.core.labels import label
 from service.core.permissions import needs_role
 from service.core.thai import normalize_thai
-from service.core.translate import gettext
+from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, User
 from service.projects.models import (
@@ -38,13 +39,13 @@ TEXT_FIELDS = ("name", "rationale", "contact_name", "contact_phone", "unit_codes
 
 
 def _may_edit(session: Session, actor: User, project: Project) -> None:
-    allowed = needs_role(session, actor, DISTRICT, project.responsible_unit, "edit this project")
+    allowed = needs_role(session, actor, DISTRICT, project.responsible_unit, _("edit this project"))
     if not allowed:
         raise Refused(403, allowed.reason)
     if project.state not in EDITABLE:
         raise Refused(
             409,
-            f"the plan is {project.state.value}: request a revision to change it",
+            _("the plan is %(state)s: request a revision to change it", state=label(project.state)),
             state=project.state.value,
         )
 
@@ -64,26 +65,33 @@ def create_project(
 ) -> Project:
     """A draft project. Raises Refused(403) outside the actor's units, Refused(409) for a code
     already used in that fiscal year, Refused(422) for bad fields."""
-    allowed = needs_role(session, actor, DISTRICT, responsible_unit, "create projects here")
+    allowed = needs_role(session, actor, DISTRICT, responsible_unit, _("create projects here"))
     if not allowed:
         raise Refused(403, allowed.reason)
     code, name = normalize_thai(code), normalize_thai(name)
     problems = {}
     if not code:
-        problems["code"] = "is required"
+        problems["code"] = _("is required")
     if not name:
-        problems["name"] = "is required"
+        problems["name"] = _("is required")
     if not responsible_unit.path.startswith(owner_unit.path):
-        problems["responsible_unit_id"] = "must lie under the owning unit"
+        problems["responsible_unit_id"] = _("must lie under the owning unit")
     if approved_budget < 0:
-        problems["approved_budget"] = "must not be negative"
+        problems["approved_budget"] = _("must not be negative")
     if problems:
-        raise Refused(422, "some input is missing or wrong", fields=problems)
+        raise Refused(422, _("some input is missing or wrong"), fields=problems)
     taken = session.scalar(
         select(Project.id).where(Project.code == code, Project.fiscal_year_id == fiscal_year.id)
     )
     if taken is not None:
-        raise Refused(409, f"project {code} exists in fiscal year {fiscal_year.be_year}")
+        raise Refused(
+            409,
+            _(
+                "project %(code)s exists in fiscal year %(year)s",
+                code=code,
+                year=fiscal_year.be_year,
+            ),
+        )
     project = Project(
         code=code,
         name=name,
@@ -124,13 +132,17 @@ def update_project(
             if not isinstance(value, Decimal) or value < 0:
                 raise Refused(
                     422,
-                    "approved budget must be a decimal ≥ 0",
-                    fields={"approved_budget": "invalid"},
+                    _("approved budget must be a decimal ≥ 0"),
+                    fields={"approved_budget": _("must be a number")},
                 )
         elif key == "kind":
             value = ProjectKind(value)
         else:
-            raise Refused(422, f"{key} cannot be changed here", fields={key: "unknown field"})
+            raise Refused(
+                422,
+                _("%(field)s cannot be changed here", field=key),
+                fields={key: _("unknown field")},
+            )
         old = getattr(project, key)
         if old != value:
             setattr(project, key, value)
@@ -159,7 +171,7 @@ def set_objectives_and_targets(
     and extra rows added; their positions are their numbers 2.n and 3.n)."""
     _may_edit(session, actor, project)
     if len(objectives) < len(project.objectives) or len(targets) < len(project.targets):
-        raise Refused(422, "texts are withdrawn by a revision, not by shortening the list")
+        raise Refused(422, _("texts are withdrawn by a revision, not by shortening the list"))
     for position, text in enumerate(objectives, start=1):
         if position <= len(project.objectives):
             project.objectives[position - 1].text = normalize_thai(text)
@@ -201,15 +213,15 @@ def save_step(
     _may_edit(session, actor, project)
     problems = {}
     if not normalize_thai(name):
-        problems["name"] = "is required"
+        problems["name"] = _("is required")
     if not isinstance(weight, Decimal) or not Decimal(0) < weight <= Decimal(100):
-        problems["weight"] = "must be more than 0 and at most 100"
+        problems["weight"] = _("must be more than 0 and at most 100")
     if planned_start > planned_end:
-        problems["planned_end"] = "must not be before the start"
+        problems["planned_end"] = _("must not be before the start")
     if position < 1:
-        problems["position"] = "must be 1 or more"
+        problems["position"] = _("must be 1 or more")
     if problems:
-        raise Refused(422, "some input is missing or wrong", fields=problems)
+        raise Refused(422, _("some input is missing or wrong"), fields=problems)
     step = session.scalar(
         select(PlanStep).where(PlanStep.project_id == project.id, PlanStep.position == position)
     )
@@ -241,11 +253,13 @@ def save_step(
 def assign_result(session: Session, actor: User, step: PlanStep, unit: OrgUnit) -> StepResult:
     """Make `unit` (a school, network or the division) report on `step`; idempotent."""
     project = step.project
-    allowed = needs_role(session, actor, DISTRICT, project.responsible_unit, "assign steps")
+    allowed = needs_role(session, actor, DISTRICT, project.responsible_unit, _("assign steps"))
     if not allowed:
         raise Refused(403, allowed.reason)
     if not unit.path.startswith(project.owner_unit.path):
-        raise Refused(422, f"no org unit {unit.id} under the project's owning unit")
+        raise Refused(
+            422, _("unit %(id)s does not lie under the project's owning unit", id=unit.id)
+        )
     existing = session.scalar(
         select(StepResult).where(StepResult.step_id == step.id, StepResult.unit_id == unit.id)
     )
@@ -278,22 +292,26 @@ def add_progress_report(
     obstacles: str = "",
 ) -> ProgressReport:
     """A dated progress report (ผลการดำเนินงาน) by the district."""
-    allowed = needs_role(session, actor, DISTRICT, project.responsible_unit, "report progress")
+    allowed = needs_role(session, actor, DISTRICT, project.responsible_unit, _("report progress"))
     if not allowed:
         raise Refused(403, allowed.reason)
     if not isinstance(percent, Decimal) or not Decimal(0) <= percent <= Decimal(100):
-        raise Refused(422, "percent must lie in 0 to 100", fields={"percent": "0 to 100"})
+        raise Refused(
+            422, _("percent must lie in 0 to 100"), fields={"percent": _("must lie in 0 to 100")}
+        )
     first_day, today = project.fiscal_year.starts_on, local_today()
     if not first_day <= reported_on <= today:
         # A report tells what was done: not before its fiscal year began, not in the future.
-        why = gettext(
+        why = _(
             "the report's date must lie between %(first)s and %(last)s",
             first=first_day.isoformat(),
             last=today.isoformat(),
         )
         raise Refused(422, why, fields={"reported_on": why})
     if not normalize_thai(narrative):
-        raise Refused(422, "the report needs a narrative", fields={"narrative": "is required"})
+        raise Refused(
+            422, _("the report needs a narrative"), fields={"narrative": _("is required")}
+        )
     report = ProgressReport(
         project=project,
         reported_on=reported_on,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from service.core.permissions import Answer, deny, needs_role
+from service.core.translate import gettext as _
 from service.org.models import Role, User
 from service.org.scope import in_scope
 from service.projects.models import Project, StepResult
@@ -28,21 +29,25 @@ def can_see_result(session: Session, user: User, result: StepResult) -> bool:
 
 
 def may_edit_plan(session: Session, user: User, project: Project) -> Answer:
-    return needs_role(session, user, DISTRICT, project.responsible_unit, "edit this plan")
+    return needs_role(session, user, DISTRICT, project.responsible_unit, _("edit this plan"))
 
 
 def may_approve_plan(session: Session, user: User, project: Project) -> Answer:
-    return needs_role(session, user, (Role.APPROVER,), project.responsible_unit, "lock this plan")
+    return needs_role(
+        session, user, (Role.APPROVER,), project.responsible_unit, _("lock this plan")
+    )
 
 
 def may_report_result(session: Session, user: User, result: StepResult) -> Answer:
     """The school (or, for district steps, the officer) responsible for the result's unit."""
-    return needs_role(session, user, (Role.SCHOOL, Role.OFFICER), result.unit, "report this result")
+    return needs_role(
+        session, user, (Role.SCHOOL, Role.OFFICER), result.unit, _("report this result")
+    )
 
 
 def may_review_result(session: Session, user: User, result: StepResult) -> Answer:
     project = result.step.project
-    answer = needs_role(session, user, DISTRICT, project.responsible_unit, "review results")
+    answer = needs_role(session, user, DISTRICT, project.responsible_unit, _("review results"))
     if answer and result.submitted_by_id == user.id:
-        return deny("you submitted this result: another officer must review it")
+        return deny(_("you submitted this result: another officer must review it"))
     return answer

@@ -7,6 +7,7 @@ from typing import Any
 
 from service.core.db import utcnow
 from service.core.progress import weights_problem
+from service.core.translate import gettext as _
 from service.projects.models import Project, ProjectState, ResultState, StepResult
 from service.projects.permissions import (
     can_see_project,
@@ -34,19 +35,21 @@ def plan_problem(ctx: Context) -> str | None:
     project: Project = ctx.obj
     steps = project.steps
     if not steps:
-        return "the plan has no steps"
+        return _("the plan has no steps")
     problem = weights_problem(step.weight for step in steps)
     if problem:
         return problem
     year = project.fiscal_year
     for step in steps:
         if step.planned_start > step.planned_end:
-            return f"step {step.position} ends before it starts"
+            return _("step %(position)s ends before it starts", position=step.position)
         outside = step.planned_start < year.starts_on or step.planned_end > year.ends_on
         if outside and not project.multi_year:
-            return (
-                f"step {step.position} lies outside fiscal year {year.be_year} "
-                "and the project is not multi-year"
+            return _(
+                "step %(position)s lies outside fiscal year %(year)s"
+                " and the project is not multi-year",
+                position=step.position,
+                year=year.be_year,
             )
     return None
 
@@ -137,7 +140,7 @@ def _who_reviews(ctx: Context) -> Any:
 def _plan_is_locked(ctx: Context) -> str | None:
     project = ctx.obj.step.project
     if project.state not in (P.LOCKED, P.REVISION_REQUESTED):
-        return "results are reported once the plan is locked"
+        return _("results are reported once the plan is locked")
     return None
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
 from service.core.fields import ids_in
+from service.core.labels import field_label
 from service.core.paging import Paged, page_number, paged
 from service.core.permissions import holds_anywhere
 from service.core.sql import dialect_of, in_ids
@@ -126,7 +127,11 @@ def decide() -> Response | tuple[str, int]:
             savepoint.rollback()
             problem = refusal.reason
             if refusal.fields:
-                problem += " (" + ", ".join(f"{k}: {v}" for k, v in refusal.fields.items()) + ")"
+                problem += (
+                    " ("
+                    + ", ".join(f"{field_label(k)}: {v}" for k, v in refusal.fields.items())
+                    + ")"
+                )
             refused.append((ident, problem))
     db_session.commit()
     verb = _("accepted") if action == "accept" else _("returned")

@@ -23,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
+from flask import has_request_context
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import MANYTOONE, Session, joinedload
@@ -32,6 +33,7 @@ from service.audit.operations import emit, record
 from service.core.fields import FIRST_DAY, LAST_DAY
 from service.core.fiscal import local_today
 from service.core.permissions import Answer
+from service.core.translate import gettext as _
 from service.org.models import User
 from service.org.scope import principals_on
 
@@ -87,12 +89,12 @@ def text_field(name: str, *, required: bool = True, max_length: int = 5000) -> F
         if value is None:
             value = ""
         if not isinstance(value, str):
-            raise ValueError("must be text")
+            raise ValueError(_("must be text"))
         value = value.strip()
         if required and not value:
-            raise ValueError("must not be empty")
+            raise ValueError(_("must not be empty"))
         if len(value) > max_length:
-            raise ValueError(f"at most {max_length} characters")
+            raise ValueError(_("at most %(count)s characters", count=max_length))
         return value
 
     return Field(name, parse, required)
@@ -110,28 +112,28 @@ def decimal_field(
     def parse(value: Any) -> Decimal | None:
         if value is None or value == "":
             if required:
-                raise ValueError("is required")
+                raise ValueError(_("is required"))
             return None
         if isinstance(value, float | bool):
-            raise ValueError("must be a decimal string such as 90000.00")
+            raise ValueError(_("must be a decimal string such as 90000.00"))
         try:
             number = Decimal(str(value).replace(",", "").strip())
         except InvalidOperation:
-            raise ValueError("must be a number") from None
+            raise ValueError(_("must be a number")) from None
         if not number.is_finite():
-            raise ValueError("must be a number")
+            raise ValueError(_("must be a number"))
         # The size first (NUMERIC(14, 2) holds 12 digits before the point): quantizing 1e309
         # raises InvalidOperation.
         if abs(number) >= Decimal(10) ** 12:
-            raise ValueError("at most 12 digits before the point")
+            raise ValueError(_("at most %(digits)s digits before the point", digits=12))
         if number != number.quantize(Decimal(1).scaleb(-places)):
-            raise ValueError(f"at most {places} decimal places")
+            raise ValueError(_("at most %(places)s decimal places", places=places))
         if positive and number <= 0:
-            raise ValueError("must be more than 0")
+            raise ValueError(_("must be more than 0"))
         if minimum is not None and number < minimum:
-            raise ValueError(f"must be at least {minimum}")
+            raise ValueError(_("must be at least %(minimum)s", minimum=minimum))
         if maximum is not None and number > maximum:
-            raise ValueError(f"must be at most {maximum}")
+            raise ValueError(_("must be at most %(maximum)s", maximum=maximum))
         return number
 
     return Field(name, parse, required)
@@ -141,16 +143,16 @@ def date_field(name: str, *, required: bool = True) -> Field:
     def parse(value: Any) -> date | None:
         if value in (None, ""):
             if required:
-                raise ValueError("is required")
+                raise ValueError(_("is required"))
             return None
         if isinstance(value, date):
             return value
         try:
             day = date.fromisoformat(str(value))
         except ValueError:
-            raise ValueError("must be a date such as 2023-01-31") from None
+            raise ValueError(_("must be a date such as 2023-01-31")) from None
         if not FIRST_DAY <= day <= LAST_DAY:
-            raise ValueError("must be a date such as 2023-01-31")
+            raise ValueError(_("must be a date such as 2023-01-31"))
         return day
 
     return Field(name, parse, required)
@@ -200,7 +202,10 @@ class Workflow:
         for transition in self.transitions:
             if transition.name == name:
                 return transition
-        raise Refused(404, f"{self.name} has no transition {name!r}")
+        raise Refused(
+            404,
+            _("%(object)s has no such action", object=_object(self.name)),
+        )
 
     def mermaid(self) -> str:
         """The table as a Mermaid state diagram: drawn from the same data the engine runs."""
@@ -268,7 +273,39 @@ def no_delegation(principal_id: int) -> Refused:
     """The refusal of acting for user `principal_id` without a delegation from them today:
     the same whether that user exists or not, and naming nobody (a caller must not learn
     people's names, or who exists, by trying ids)."""
-    return Refused(403, f"the caller holds no delegation from user {principal_id} today")
+    return Refused(403, _("the caller holds no delegation from user %(id)s today", id=principal_id))
+
+
+def _object(workflow_name: str) -> str:
+    """What an object of `workflow_name` is called on screen, in the current language."""
+    from service.workflow.registry import kind_label
+
+    return kind_label(workflow_name)
+
+
+def _state_name(obj: Any) -> str:
+    """The on-screen name of `obj`'s current state."""
+    from service.core.labels import label
+
+    return label(obj.state) if hasattr(obj.state, "value") else str(obj.state)
+
+
+def _action(workflow_name: str, transition: Transition) -> str:
+    """The transition's name in the current language (English outside a request), as
+    `service.workflow.registry.transition_label` names it."""
+    from service.core.web import current_language
+    from service.workflow.registry import transition_label
+
+    language = current_language() if has_request_context() else "en"
+    return transition_label(workflow_name, transition.name, language)
+
+
+def _changed(workflow_name: str, ident: int) -> str:
+    return _(
+        "%(object)s %(id)s was changed meanwhile: reload it and try again",
+        object=_object(workflow_name),
+        id=ident,
+    )
 
 
 def _state(obj: Any) -> str:
@@ -278,9 +315,9 @@ def _state(obj: Any) -> str:
 def _check(ctx: Context, transition: Transition) -> Answer:
     """Who may, then the guards, without input: what `options` shows."""
     if _state(ctx.obj) not in transition.sources:
-        return Answer(False, f"not possible while {_state(ctx.obj)}")
+        return Answer(False, _("not possible while %(state)s", state=_state_name(ctx.obj)))
     if transition.system:
-        return Answer(False, "taken by the system")
+        return Answer(False, _("taken by the system"))
     allowed = transition.who(ctx)
     if not allowed:
         return allowed
@@ -396,16 +433,30 @@ def take(
     principal = resolve_principal(session, actor, acting_for, today)
     obj = lock(session, workflow.model, ident)
     if obj is None or not (system or workflow.visible(session, principal, obj)):
-        raise Refused(404, f"no {workflow_name} {ident}")
+        raise Refused(
+            404, _("%(object)s %(id)s does not exist", object=_object(workflow_name), id=ident)
+        )
     transition = workflow.transition(name)
     state = _state(obj)
     if expected_version is not None and obj.version != expected_version:
-        raise Refused(409, f"{workflow_name} {ident} was changed meanwhile", state=state)
+        raise Refused(409, _changed(workflow_name, ident), state=state)
     if state not in transition.sources:
-        raise Refused(409, f"{workflow_name} {ident} is {state}: cannot {name}", state=state)
+        raise Refused(
+            409,
+            _(
+                "%(object)s %(id)s is %(state)s: cannot %(action)s",
+                object=_object(workflow_name),
+                id=ident,
+                state=_state_name(obj),
+                action=_action(workflow_name, transition),
+            ),
+            state=state,
+        )
     ctx = Context(session, actor, principal, obj, dict(data or {}), today, transition)
     if transition.system and not system:
-        raise Refused(403, f"{name} is taken by the system")
+        raise Refused(
+            403, _("%(action)s is taken by the system", action=_action(workflow_name, transition))
+        )
     if not system:
         allowed = transition.who(ctx)
         if not allowed:
@@ -417,7 +468,7 @@ def take(
         except ValueError as error:
             problems[spec.name] = str(error)
     if problems:
-        raise Refused(422, "some input is missing or wrong", fields=problems, state=state)
+        raise Refused(422, _("some input is missing or wrong"), fields=problems, state=state)
     ctx.data = {**ctx.data, **values}
     if transition.locks:
         for model, parent_id in transition.locks(ctx):
@@ -431,7 +482,7 @@ def take(
     try:
         session.flush()
     except StaleDataError:
-        raise Refused(409, f"{workflow_name} {ident} was changed meanwhile") from None
+        raise Refused(409, _changed(workflow_name, ident)) from None
     reason = str(values.get("reason") or "")
     record(
         session,

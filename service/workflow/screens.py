@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from service.auth.views import safe_next
-from service.core.labels import label
+from service.core.labels import field_label, label
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
@@ -80,7 +80,7 @@ NO_DECISION = _l("no decision was chosen: press the button of the decision you m
 def flash_refused(refused: Refused) -> None:
     flash(_("Not done: %(reason)s", reason=refused.reason), "error")
     for field, problem in refused.fields.items():
-        flash(f"{field}: {problem}", "error")
+        flash(f"{field_label(field)}: {problem}", "error")
 
 
 View = TypeVar("View", bound=Callable[..., Any])
