@@ -148,9 +148,7 @@ def test_withdrawing_after_acceptance_is_refused(login_as, session: Session) -> 
 
     response = _withdraw(client, result, evidence)
     assert response.status_code == 409
-    assert "ถอน รายงาน.pdf ไม่ได้ เพราะผลการดำเนินงานนี้ได้รับการยอมรับแล้ว" in response.get_data(
-        as_text=True
-    )
+    assert "ถอน รายงาน.pdf ไม่ได้ เพราะผลการดำเนินงานนี้รับรองแล้ว" in response.get_data(as_text=True)
     english = client.post(
         f"/evidence/{evidence.id}/withdraw?lang=en",
         data={"csrf_token": csrf_token(client, f"/results/{result.id}?lang=en")},
@@ -210,3 +208,26 @@ def test_another_school_or_an_anonymous_user_cannot_withdraw(
     assert refused.status_code == 403
     session.expire_all()
     assert evidence.withdrawn_at is None
+
+
+def test_a_resubmission_cannot_take_back_what_the_district_accepted(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("school")
+    result = school_result(session)
+    _submit_with(client, result, (PDF, "รายงาน.pdf"))
+    engine.take(session, user(session, "officer"), "step_result", result.id, "accept", {})
+    session.commit()
+    _submit_with(client, result, (PNG, "เพิ่มเติม.png"))  # submitted again, waiting for review
+    accepted = _file(session, result, "รายงาน.pdf")
+    added = _file(session, result, "เพิ่มเติม.png")
+    page = client.get(f"/results/{result.id}").get_data(as_text=True)
+    assert f"/evidence/{added.id}/withdraw" in page
+    assert f"/evidence/{accepted.id}/withdraw" not in page
+
+    refused = _withdraw(client, result, accepted)
+    assert refused.status_code == 409
+    assert "เขตพื้นที่รับรองผลพร้อมไฟล์นี้ไปแล้ว" in refused.get_data(as_text=True)
+    assert _withdraw(client, result, added).status_code == 302
+    session.expire_all()
+    assert accepted.withdrawn_at is None and added.withdrawn_at is not None

@@ -8,11 +8,14 @@ import secrets
 import unicodedata
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEntry
 from service.audit.operations import record
 from service.core.db import utcnow
 from service.core.translate import gettext as _
@@ -152,9 +155,28 @@ WITHDRAWABLE = frozenset(
 )
 
 
-def may_withdraw_evidence(session: Session, actor: User, result: StepResult) -> bool:
-    """Whether the page offers `actor` to withdraw or replace the result's files."""
-    return result.state in WITHDRAWABLE and bool(may_report_result(session, actor, result))
+def _last_accepted_at(session: Session, result: StepResult) -> datetime | None:
+    """When the district last accepted `result` (None if it never did): the files it had then
+    were reviewed, and stay even when the school resubmits."""
+    if result.accepted_completion is None:
+        return None
+    return session.scalar(
+        select(func.max(AuditEntry.occurred_at)).where(
+            AuditEntry.object_type == "step_result",
+            AuditEntry.object_id == result.id,
+            AuditEntry.action == "step_result.accept",
+        )
+    )
+
+
+def withdrawable(session: Session, actor: User, result: StepResult) -> frozenset[int]:
+    """The ids of the result's current files the page offers `actor` to withdraw or replace."""
+    if result.state not in WITHDRAWABLE or not may_report_result(session, actor, result):
+        return frozenset()
+    accepted_at = _last_accepted_at(session, result)
+    return frozenset(
+        e.id for e in result.current_evidence if accepted_at is None or e.uploaded_at > accepted_at
+    )
 
 
 def withdraw_evidence(session: Session, actor: User, evidence: EvidenceFile) -> None:
@@ -163,7 +185,8 @@ def withdraw_evidence(session: Session, actor: User, evidence: EvidenceFile) -> 
 
     Raises Refused: 404 when the actor may not see the result, 403 when they may not report
     it (only its school, or the officer for a district step), 409 when the file is already
-    withdrawn or the result is accepted."""
+    withdrawn, the result is accepted, or the file was part of a result accepted before (a
+    resubmission after acceptance may not take back what the district accepted)."""
     result = evidence.result
     if not can_see_result(session, actor, result):
         raise Refused(404, _("No such evidence file"))
@@ -179,6 +202,16 @@ def withdraw_evidence(session: Session, actor: User, evidence: EvidenceFile) -> 
             409,
             _(
                 "%(name)s cannot be withdrawn: the result is already accepted",
+                name=evidence.original_name,
+            ),
+            state=result.state.value,
+        )
+    accepted_at = _last_accepted_at(session, result)
+    if accepted_at is not None and evidence.uploaded_at <= accepted_at:
+        raise Refused(
+            409,
+            _(
+                "%(name)s cannot be withdrawn: the district accepted the result with it",
                 name=evidence.original_name,
             ),
             state=result.state.value,

@@ -32,10 +32,10 @@ from service.org.models import OrgUnit
 from service.org.scope import active_roles, unit_filter
 from service.projects.evidence import (
     Upload,
-    may_withdraw_evidence,
     replace_evidence,
     store_evidence,
     withdraw_evidence,
+    withdrawable,
 )
 from service.projects.models import EvidenceFile, Project, StepResult
 from service.projects.permissions import can_see_result
@@ -91,7 +91,7 @@ def _render_result(
         project=result.step.project,
         evidence=result.current_evidence,
         withdrawn=result.withdrawn_evidence,
-        may_withdraw=may_withdraw_evidence(session(), actor(), result),
+        withdrawable=withdrawable(session(), actor(), result),
         options=options_for(result),
         form=form
         or {
