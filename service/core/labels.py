@@ -145,6 +145,7 @@ ACTIONS: dict[str, LazyString] = {
     "step.save": _l("Plan step saved"),
     "step_result.assign": _l("Step assigned"),
     "evidence.upload": _l("Evidence uploaded"),
+    "evidence.withdraw": _l("Evidence withdrawn"),
     "evaluation.open": _l("Evaluation opened"),
     "role.grant": _l("Role granted"),
     "role.withdraw": _l("Role withdrawn"),

@@ -8,15 +8,20 @@ import secrets
 import unicodedata
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEntry
 from service.audit.operations import record
+from service.core.db import utcnow
 from service.core.translate import gettext as _
 from service.org.models import User
-from service.projects.models import EvidenceFile, StepResult
+from service.projects.models import EvidenceFile, ResultState, StepResult
+from service.projects.permissions import can_see_result, may_report_result
 from service.workflow.engine import Refused
 
 #: Extension → content type of the kinds of evidence accepted.
@@ -140,3 +145,100 @@ def store_evidence(
         changes={"evidence_id": evidence.id, "name": original, "size": evidence.size},
     )
     return evidence, path
+
+
+#: A result whose files the unit may still withdraw: not yet decided by the district. A
+#: submitted result is still waiting for review, so a wrong file may be taken back before the
+#: officer looks at it; an accepted one is decided and its files are part of the record.
+WITHDRAWABLE = frozenset(
+    (ResultState.NOT_STARTED, ResultState.IN_PROGRESS, ResultState.SUBMITTED, ResultState.RETURNED)
+)
+
+
+def _last_accepted_at(session: Session, result: StepResult) -> datetime | None:
+    """When the district last accepted `result` (None if it never did): the files it had then
+    were reviewed, and stay even when the school resubmits."""
+    if result.accepted_completion is None:
+        return None
+    return session.scalar(
+        select(func.max(AuditEntry.occurred_at)).where(
+            AuditEntry.object_type == "step_result",
+            AuditEntry.object_id == result.id,
+            AuditEntry.action == "step_result.accept",
+        )
+    )
+
+
+def withdrawable(session: Session, actor: User, result: StepResult) -> frozenset[int]:
+    """The ids of the result's current files the page offers `actor` to withdraw or replace."""
+    if result.state not in WITHDRAWABLE or not may_report_result(session, actor, result):
+        return frozenset()
+    accepted_at = _last_accepted_at(session, result)
+    return frozenset(
+        e.id for e in result.current_evidence if accepted_at is None or e.uploaded_at > accepted_at
+    )
+
+
+def withdraw_evidence(session: Session, actor: User, evidence: EvidenceFile) -> None:
+    """Mark `evidence` withdrawn by `actor` (flushed, audited). Nothing is deleted: the row and
+    the file on disk stay, listed in the result's history and no longer offered for review.
+
+    Raises Refused: 404 when the actor may not see the result, 403 when they may not report
+    it (only its school, or the officer for a district step), 409 when the file is already
+    withdrawn, the result is accepted, or the file was part of a result accepted before (a
+    resubmission after acceptance may not take back what the district accepted)."""
+    result = evidence.result
+    if not can_see_result(session, actor, result):
+        raise Refused(404, _("No such evidence file"))
+    allowed = may_report_result(session, actor, result)
+    if not allowed:
+        raise Refused(403, allowed.reason)
+    if evidence.withdrawn_at is not None:
+        raise Refused(
+            409, _("%(name)s is already withdrawn", name=evidence.original_name), state="withdrawn"
+        )
+    if result.state not in WITHDRAWABLE:
+        raise Refused(
+            409,
+            _(
+                "%(name)s cannot be withdrawn: the result is already accepted",
+                name=evidence.original_name,
+            ),
+            state=result.state.value,
+        )
+    accepted_at = _last_accepted_at(session, result)
+    if accepted_at is not None and evidence.uploaded_at <= accepted_at:
+        raise Refused(
+            409,
+            _(
+                "%(name)s cannot be withdrawn: the district accepted the result with it",
+                name=evidence.original_name,
+            ),
+            state=result.state.value,
+        )
+    evidence.withdrawn_at = utcnow()
+    evidence.withdrawn_by_id = actor.id
+    session.flush()
+    record(
+        session,
+        action="evidence.withdraw",
+        object_type="step_result",
+        object_id=result.id,
+        actor=actor,
+        changes={"evidence_id": evidence.id, "name": evidence.original_name},
+    )
+
+
+def replace_evidence(
+    session: Session,
+    actor: User,
+    evidence: EvidenceFile,
+    upload: Upload,
+    folder: Path,
+    max_bytes: int,
+) -> tuple[EvidenceFile, Path]:
+    """Withdraw `evidence` and store `upload` on the same result, as one change: both or
+    neither once the caller commits or rolls back. Returns what `store_evidence` returns.
+    Raises Refused as `withdraw_evidence` and `check_upload` do (checked before any write)."""
+    withdraw_evidence(session, actor, evidence)
+    return store_evidence(session, actor, evidence.result, upload, folder, max_bytes)

@@ -213,9 +213,21 @@ class StepResult(Base):
     unit: Mapped[OrgUnit] = relationship()
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
-    evidence: Mapped[list[EvidenceFile]] = relationship(back_populates="result")
+    evidence: Mapped[list[EvidenceFile]] = relationship(
+        back_populates="result", order_by="EvidenceFile.id"
+    )
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def current_evidence(self) -> list[EvidenceFile]:
+        """The files offered for review: those not withdrawn."""
+        return [e for e in self.evidence if e.withdrawn_at is None]
+
+    @property
+    def withdrawn_evidence(self) -> list[EvidenceFile]:
+        """The files the unit withdrew, kept for the result's history."""
+        return [e for e in self.evidence if e.withdrawn_at is not None]
 
     __table_args__ = (
         UniqueConstraint("step_id", "unit_id"),
@@ -271,8 +283,11 @@ class EvidenceFile(Base):
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
     result: Mapped[StepResult] = relationship(back_populates="evidence")
+    uploaded_by: Mapped[User] = relationship(foreign_keys=[uploaded_by_id])
+    withdrawn_by: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by_id])
 
     __table_args__ = (CheckConstraint("size >= 0", name="size_not_negative"),)
 

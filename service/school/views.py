@@ -30,7 +30,13 @@ from service.core.fiscal import local_today
 from service.core.translate import gettext as _
 from service.org.models import OrgUnit
 from service.org.scope import active_roles, unit_filter
-from service.projects.evidence import Upload, store_evidence
+from service.projects.evidence import (
+    Upload,
+    replace_evidence,
+    store_evidence,
+    withdraw_evidence,
+    withdrawable,
+)
 from service.projects.models import EvidenceFile, Project, StepResult
 from service.projects.permissions import can_see_result
 from service.projects.queries import visible_projects
@@ -78,13 +84,14 @@ def _visible_result(result_id: int) -> StepResult:
 def _render_result(
     result: StepResult, *, form: dict[str, Any] | None = None, refused: Refused | None = None
 ) -> str:
-    evidence = [e for e in result.evidence if e.withdrawn_at is None]
     return render_template(
         "school/result.html",
         result=result,
         step=result.step,
         project=result.step.project,
-        evidence=evidence,
+        evidence=result.current_evidence,
+        withdrawn=result.withdrawn_evidence,
+        withdrawable=withdrawable(session(), actor(), result),
         options=options_for(result),
         form=form
         or {
@@ -177,6 +184,67 @@ def evidence(evidence_id: int) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _change_evidence(evidence_id: int, replace: bool) -> Response | tuple[str, int]:
+    """Withdraw one evidence file, or withdraw it and store the file chosen in its place, in
+    one transaction; back to the result page, or the page with the reason when refused."""
+    row = session().get(EvidenceFile, evidence_id)
+    if row is None or not can_see_result(session(), actor(), row.result):
+        abort(404)
+    result_id = row.result_id
+    name = row.original_name
+    written: list[Path] = []
+    try:
+        if replace:
+            chosen = request.files.get("file")
+            if chosen is None or not chosen.filename:
+                message = _("Choose the file to put in place of %(name)s", name=name)
+                raise Refused(422, message, fields={"files": message})
+            _new, path = replace_evidence(
+                session(),
+                actor(),
+                row,
+                Upload(chosen.filename, chosen.read()),
+                Path(current_app.config["UPLOAD_FOLDER"]),
+                current_app.config["MAX_CONTENT_LENGTH"],
+            )
+            written.append(path)
+        else:
+            withdraw_evidence(session(), actor(), row)
+        session().commit()
+    except Refused as refused:
+        session().rollback()
+        for path in written:
+            path.unlink(missing_ok=True)
+        if refused.status == 404:
+            abort(404)
+        flash_refused(refused)
+        return _render_result(_visible_result(result_id), refused=refused), refused.status
+    except BaseException:
+        session().rollback()
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    if replace:
+        flash(_("%(name)s is replaced.", name=name), "info")
+    else:
+        flash(_("%(name)s is withdrawn.", name=name), "info")
+    return redirect(url_for("school.result", result_id=result_id))
+
+
+@bp.route("/evidence/<int:evidence_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw_evidence_view(evidence_id: int) -> Response | tuple[str, int]:
+    """The school takes back a wrong file before its result is accepted (kept in history)."""
+    return _change_evidence(evidence_id, replace=False)
+
+
+@bp.route("/evidence/<int:evidence_id>/replace", methods=["POST"])
+@login_required
+def replace_evidence_view(evidence_id: int) -> Response | tuple[str, int]:
+    """Withdraw a file and upload the right one in its place, in one request."""
+    return _change_evidence(evidence_id, replace=True)
 
 
 @bp.route("/allocations/<int:allocation_id>/installments", methods=["POST"])
