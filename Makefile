@@ -10,6 +10,9 @@ LOCK ?= requirements-dev.lock
 FLASK := $(BIN)/flask --app service
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Where mails and in-app links point: by default the address `make run` serves on, so that
+# `make run PORT=5077` mails links to port 5077 (0.0.0.0 listens everywhere: link localhost).
+PUBLIC_URL ?= http://$(if $(filter 0.0.0.0,$(HOST)),localhost,$(HOST)):$(PORT)
 # Thai UI strings: the .po is kept in git, the .mo is compiled from it whenever it is newer.
 PO := service/translations/th/LC_MESSAGES/messages.po
 MO := $(PO:.po=.mo)
@@ -62,7 +65,7 @@ run: demo-data
 	@echo
 	@echo "  Tidtam: http://$(HOST):$(PORT)/   (Ctrl-C stops web, worker and beat)"
 	@echo
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho -f Procfile start
+	HOST=$(HOST) PORT=$(PORT) PUBLIC_URL='$(PUBLIC_URL)' $(BIN)/honcho -f Procfile start
 
 ## web: gunicorn with a worker per core (measured: the pages are CPU-bound, and 2 x cores + 1
 ## workers served fewer requests a second with twice the memory); a statement is cancelled at

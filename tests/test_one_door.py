@@ -273,7 +273,9 @@ CHANGES = [
         "role.withdraw",
         "user",
         {
-            "page": lambda r: r.page(f"/admin/roles/{r.ctx['assignment'].id}/withdraw"),
+            "page": lambda r: r.page(
+                f"/admin/roles/{r.ctx['assignment'].id}/withdraw", confirm="1"
+            ),
             "api": lambda r: r.api(
                 "POST",
                 f"/api/v1/users/{r.by_email(OFFICER).id}/roles/{r.ctx['assignment'].id}/withdraw",

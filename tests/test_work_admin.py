@@ -93,12 +93,12 @@ def test_units_users_roles_and_delegations(login_as, session: Session) -> None: 
         select(RoleAssignment).where(RoleAssignment.user_id == new.id)
     ).one()
     assert (assignment.role, assignment.unit_id) == (Role.SCHOOL, school.id)
-    _post(client, f"/admin/roles/{assignment.id}/withdraw")
+    _post(client, f"/admin/roles/{assignment.id}/withdraw", confirm="1")
     session.expire_all()
     assert assignment.withdrawn_at is not None
-    # the page's form names the unit by its code, offered from one list of all units
+    # the page's form names the unit from one list of all units ("code — name")
     page = client.get("/admin/users?q=new@demo").get_data(as_text=True)
-    assert 'list="unit-codes"' in page and f'value="{school.code}"' in page
+    assert 'list="unit-codes"' in page and f'value="{school.code} — โรงเรียนใหม่"' in page
     assert f'data-user="{new.id}"' in page and 'data-user="1"' not in page
     _post(client, f"/admin/users/{new.id}/roles", role="school", unit_code=school.code)
     assert (
@@ -242,3 +242,121 @@ def test_the_units_page_is_paged_searchable_and_names_the_parent_by_its_code(
     page = unknown.get_data(as_text=True)
     assert unknown.status_code == 422 and "แม่ไม่มีจริง" in page and "99999999" in page
     assert session.scalar(select(OrgUnit).where(OrgUnit.code == "5023077106")) is None
+
+
+def _new_user(client: FlaskClient, session: Session, email: str) -> User:
+    _post(client, "/admin/users", email=email, name="ครูทดสอบ", password="long-enough-pw")
+    return session.scalars(select(User).where(User.email == email)).one()
+
+
+def _active_roles(session: Session, person: User) -> list[tuple[Role, str]]:
+    session.expire_all()
+    return sorted(
+        (a.role, a.unit.code)
+        for a in session.scalars(
+            select(RoleAssignment).where(
+                RoleAssignment.user_id == person.id, RoleAssignment.withdrawn_at.is_(None)
+            )
+        )
+    )
+
+
+def test_the_grant_form_picks_the_unit_by_code_or_name(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("admin")
+    network = unit(session, "50230771")
+    for code in ("5023077191", "5023077192"):
+        _post(
+            client,
+            "/admin/units",
+            code=code,
+            name_th="โรงเรียนชื่อซ้ำ",
+            name_en="Twin School",
+            kind="school",
+            parent_code=network.code,
+        )
+    _post(
+        client,
+        "/admin/units",
+        code="5023077193",
+        name_th="โรงเรียนบ้านเดี่ยว",
+        name_en="Lone House School",
+        kind="school",
+        parent_code=f"{network.code} — {network.name_th}",  # as the list offers it
+    )
+    assert unit(session, "5023077193").parent_id == network.id
+    person = _new_user(client, session, "picker@demo.tidtam.local")
+    roles = f"/admin/users/{person.id}/roles"
+
+    # the list offers every unit as "code — name", so typing part of a name finds it
+    page = client.get("/admin/users?q=picker&lang=th").get_data(as_text=True)
+    assert '<option value="5023077193 — โรงเรียนบ้านเดี่ยว">' in page
+    assert 'name="unit_code" list="unit-codes"' in page and 'inputmode="numeric"' not in page
+
+    assert (
+        _post(client, roles, role="school", unit_code="5023077193 — โรงเรียนบ้านเดี่ยว").status_code
+        == 302
+    )
+    assert _post(client, roles, role="officer", unit_code="  โรงเรียนบ้านเดี่ยว ").status_code == 302
+    assert _post(client, roles, role="approver", unit_code="lone house school").status_code == 302
+    assert _post(client, roles, role="school", unit_code="5023077191").status_code == 302
+    assert _active_roles(session, person) == [
+        (Role.APPROVER, "5023077193"),
+        (Role.OFFICER, "5023077193"),
+        (Role.SCHOOL, "5023077191"),
+        (Role.SCHOOL, "5023077193"),
+    ]
+
+    thai = {"csrf_token": csrf_token(client, "/admin/?lang=th"), "role": "officer"}
+    twins = client.post(roles, data={**thai, "unit_code": "โรงเรียนชื่อซ้ำ"})
+    assert twins.status_code == 422
+    assert "มีหลายหน่วยงานชื่อ โรงเรียนชื่อซ้ำ" in twins.get_data(as_text=True)
+    unknown = client.post(roles, data={**thai, "unit_code": "โรงเรียนที่ไม่มี"})
+    assert unknown.status_code == 422
+    assert "ไม่พบหน่วยงานที่มีรหัสหรือชื่อ โรงเรียนที่ไม่มี" in unknown.get_data(as_text=True)
+    assert (Role.OFFICER, "5023077191") not in _active_roles(session, person)
+
+
+def test_withdrawing_a_role_asks_first(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("admin")
+    person = _new_user(client, session, "withdrawn@demo.tidtam.local")
+    school = unit(session, "5023077102")
+    _post(client, f"/admin/users/{person.id}/roles", role="school", unit_code=school.code)
+    assignment = session.scalars(
+        select(RoleAssignment).where(RoleAssignment.user_id == person.id)
+    ).one()
+    confirm_path = f"/admin/roles/{assignment.id}/withdraw"
+
+    # the list's button is a link to the question, not a form that withdraws at once
+    listing = client.get("/admin/users?q=withdrawn@demo").get_data(as_text=True)
+    assert f'href="{confirm_path}"' in listing
+    assert f'action="{confirm_path}"' not in listing
+
+    question = client.get(confirm_path + "?lang=th")
+    text = question.get_data(as_text=True)
+    assert question.status_code == 200
+    assert f"ถอนบทบาท โรงเรียน ของ ครูทดสอบ ที่ {school.code} {school.name_th}?" in text, text
+    assert 'name="confirm" value="1"' in text and f'action="{confirm_path}"' in text
+    english = client.get(confirm_path + "?lang=en").get_data(as_text=True)
+    assert "Withdraw the" in english and "role of ครูทดสอบ at" in english
+    assert _active_roles(session, person) == [(Role.SCHOOL, school.code)]
+
+    # a POST without the confirmation (an old page's button) only asks
+    unconfirmed = _post(client, confirm_path)
+    assert unconfirmed.status_code == 200 and 'name="confirm" value="1"' in unconfirmed.get_data(
+        as_text=True
+    )
+    assert _active_roles(session, person) == [(Role.SCHOOL, school.code)]
+
+    assert _post(client, confirm_path, confirm="1").status_code == 302
+    assert _active_roles(session, person) == []
+
+
+def test_the_withdraw_question_is_for_admins_who_may_withdraw(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    officer = user(session, "officer")
+    assignment = session.scalars(
+        select(RoleAssignment).where(RoleAssignment.user_id == officer.id)
+    ).first()
+    assert assignment is not None
+    client = login_as("officer")
+    assert client.get(f"/admin/roles/{assignment.id}/withdraw").status_code == 403
+    assert client.get("/admin/roles/999999/withdraw").status_code in (403, 404)

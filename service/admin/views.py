@@ -21,7 +21,7 @@ from flask import Blueprint, abort, make_response, render_template, request
 from flask import url_for as flask_url_for
 from marshmallow.fields import Integer
 from marshmallow.validate import Range
-from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 from werkzeug.wrappers import Response
 
@@ -30,7 +30,7 @@ from service.auth.models import ApiToken
 from service.core.fields import MAX_ID, BeYear, Day, Invalid, Money, value_of
 from service.core.labels import field_label
 from service.core.paging import page_number, paged
-from service.core.permissions import administers, is_admin_anywhere, manages_user
+from service.core.permissions import administers, is_admin_anywhere, manages_user, may_grant
 from service.core.sql import matches_text
 from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
@@ -151,18 +151,18 @@ def _all_units() -> list[OrgUnit]:
     return list(session().scalars(select(OrgUnit).where(_administered()).order_by(OrgUnit.path)))
 
 
+#: Between a unit's code and its name in the list the unit pickers offer ("code — name").
+UNIT_PICK_SEPARATOR = " — "
+
+
 def _unit_named(code_field: str, id_field: str, required: bool = True) -> OrgUnit | None:
-    """The unit the form names by its code (`code_field`, what the pages send) or by its id
-    (`id_field`, what scripts send); a 422 for an unknown code, and the same for a unit the
-    reader does not administer (it is not told apart from one that does not exist)."""
-    code = request.form.get(code_field, "").strip()
-    if code:
-        unit = session().scalar(select(OrgUnit).where(OrgUnit.code == code, _administered()))
-        if unit is None:
-            raise Refused(
-                422, _("no unit %(code)s", code=code), fields={code_field: _("no such unit")}
-            )
-        return unit
+    """The unit the form names in `code_field` (what the pages send: a code, "code — name" as
+    the picker's list offers it, or the exact Thai or English name) or by its id (`id_field`,
+    what scripts send); a 422 for an unknown unit, and the same for a unit the reader does
+    not administer (it is not told apart from one that does not exist)."""
+    typed = request.form.get(code_field, "").strip()
+    if typed:
+        return _unit_typed(typed, code_field)
     ident = _int(id_field, required=required)
     if not ident:
         return None
@@ -170,6 +170,44 @@ def _unit_named(code_field: str, id_field: str, required: bool = True) -> OrgUni
     if unit is None:
         raise Refused(422, _("choose one from the list"), fields={id_field: _("no such unit")})
     return unit
+
+
+def _unit_typed(typed: str, field: str) -> OrgUnit:
+    """The administered unit `typed` names: its code (alone or before the picker's " — "),
+    else its exact Thai name or English name (spaces and English case aside). A name several
+    administered units share is refused (422) asking for the code, as is an unknown one."""
+    code = typed.split(UNIT_PICK_SEPARATOR, 1)[0].strip()
+    unit = session().scalar(select(OrgUnit).where(OrgUnit.code == code, _administered()))
+    if unit is not None:
+        return unit
+    name = " ".join(typed.split())
+    named = list(
+        session().scalars(
+            select(OrgUnit)
+            .where(
+                or_(OrgUnit.name_th == name, func.lower(OrgUnit.name_en) == name.lower()),
+                _administered(),
+            )
+            .order_by(OrgUnit.code)
+            .limit(2)
+        )
+    )
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise Refused(
+            422,
+            _(
+                "several units are named %(name)s: choose one from the list or type its code",
+                name=name,
+            ),
+            fields={field: _("several units have this name")},
+        )
+    raise Refused(
+        422,
+        _("no unit has the code or name %(unit)s", unit=typed),
+        fields={field: _("no such unit")},
+    )
 
 
 def _administered_unit_or_404(unit_id: int) -> OrgUnit:
@@ -243,8 +281,9 @@ def set_limit(unit_id: int) -> Response | tuple[str, int]:
 
 def _users_page(**kw: Any) -> tuple[str, int]:
     """A page of 50 users (by email, matching ?q= in email or name) with their roles; the
-    grant form takes a unit code from one list of all units. Every user with a form holding
-    every unit was 25 s and 200 MB for the country's 1,950 users and 1,286 units."""
+    grant form's unit picker offers one list of all units (code — name). Every user with a
+    form holding every unit was 25 s and 200 MB for the country's 1,950 users and 1,286
+    units."""
     search = _searched(
         select(User).where(_users_administered()).order_by(User.email),
         "admin.users",
@@ -345,10 +384,30 @@ def deactivate_user(user_id: int) -> Response | tuple[str, int]:
     )
 
 
+def _withdrawable(assignment_id: int) -> RoleAssignment:
+    """The role assignment, when the reader may withdraw it (403 otherwise, 404 if none)."""
+    assignment = session().get(RoleAssignment, assignment_id) or abort(404)
+    if not may_grant(session(), actor(), assignment.role, assignment.unit):
+        abort(403)
+    return assignment
+
+
+@bp.route("/roles/<int:assignment_id>/withdraw")
+@admin_page
+def confirm_withdraw_role(assignment_id: int) -> tuple[str, int]:
+    """The withdraw button's first step: "withdraw X's role at Y?" with the button that
+    does it (no JavaScript needed)."""
+    return _page("withdraw_role.html", assignment=_withdrawable(assignment_id))
+
+
 @bp.route("/roles/<int:assignment_id>/withdraw", methods=["POST"])
 @admin_page
 def withdraw_role(assignment_id: int) -> Response | tuple[str, int]:
-    assignment = session().get(RoleAssignment, assignment_id) or abort(404)
+    """Withdraws with confirm=1 (the confirmation page's button); without it (an old page's
+    button), asks first."""
+    assignment = _withdrawable(assignment_id)
+    if request.form.get("confirm") != "1":
+        return _page("withdraw_role.html", assignment=assignment)
     return run_change(
         lambda: admin_ops.withdraw_role(session(), actor(), assignment),
         done=_("The role is withdrawn."),

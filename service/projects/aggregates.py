@@ -8,7 +8,8 @@ figures agree with the project page's (`service.projects.page`, `service.core.pr
 - actual: Σ weight × mean accepted completion of the step's result rows ÷ 100, counting a
   step only when one of its rows has an accepted figure;
 - planned on a day: Σ weight × the share of the step's inclusive span elapsed by that day;
-- overdue steps: planned end before the day and no result of the step accepted;
+- overdue steps: planned end before the day and some result of the step not accepted, or
+  no result at all (one school of six accepted leaves the step late for the other five);
 - allocated: allocations approved, disbursing or completed; granted: installments approved
   or paid; paid: installments paid.
 
@@ -93,8 +94,8 @@ def step_figures(project_ids: Any, day: date | ColumnElement[date]) -> RowsSelec
         select(
             StepResult.step_id.label("step_id"),
             func.avg(func.coalesce(StepResult.accepted_completion, 0)).label("mean"),
-            func.max(case((StepResult.state == ResultState.ACCEPTED, 1), else_=0)).label(
-                "has_accepted"
+            func.max(case((StepResult.state == ResultState.ACCEPTED, 0), else_=1)).label(
+                "has_open"
             ),
         )
         .join(PlanStep, PlanStep.id == StepResult.step_id)
@@ -117,7 +118,8 @@ def step_figures(project_ids: Any, day: date | ColumnElement[date]) -> RowsSelec
         (
             and_(
                 PlanStep.planned_end < on_day,
-                func.coalesce(results.c.has_accepted, 0) == 0,
+                # No result rows at all (NULL) counts as open too.
+                func.coalesce(results.c.has_open, 1) == 1,
             ),
             1,
         ),

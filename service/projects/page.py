@@ -308,14 +308,16 @@ def _step_rows(project: Project, today: date) -> list[StepRow]:
         completion = (
             sum(accepted, Decimal(0)) / len(step_results) if accepted and step_results else None
         )
-        any_accepted = any(r.state is ResultState.ACCEPTED for r in step_results)
+        # Settled only when every unit's result is accepted: one school of six accepted
+        # leaves the step late for the other five.
+        settled = bool(step_results) and all(r.state is ResultState.ACCEPTED for r in step_results)
         rows.append(
             StepRow(
                 step=step,
                 plan=StepPlan(step.weight, step.planned_start, step.planned_end),
                 results=step_results,
                 completion=completion,
-                overdue=step.planned_end < today and not any_accepted,
+                overdue=step.planned_end < today and not settled,
             )
         )
     return rows
