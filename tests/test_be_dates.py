@@ -149,3 +149,37 @@ def test_a_report_dated_in_be(login_as, session: Session) -> None:  # type: igno
         .order_by(ProgressReport.id)
     ).all()
     assert len(reports) == count + 1 and reports[-1].reported_on == day
+
+
+def test_a_delegation_typed_in_be(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    from service.org.models import Delegation, User
+
+    client = login_as("admin")
+    approver, officer = (
+        session.scalars(select(User).where(User.email == f"{role}@demo.tidtam.local")).one()
+        for role in ("approver", "officer")
+    )
+    token = csrf_token(client, "/admin/delegations?lang=th")
+    page = client.get("/admin/delegations?lang=th").get_data(as_text=True)
+    assert 'type="date"' not in page and "วว/ดด/ปปปป (พ.ศ.)" in page
+    form = {
+        "csrf_token": token,
+        "principal_id": str(approver.id),
+        "delegate_id": str(officer.id),
+        "reason": "ลาพักร้อนปีใหม่",
+    }
+    refused = client.post(
+        "/admin/delegations?lang=th",
+        data={**form, "starts_on": "2567-01-01", "ends_on": "31/1/2567"},
+    )
+    assert refused.status_code == 422
+    assert "ปี 2567 ดูเหมือนเป็นปี พ.ศ.: กรอกเป็น 1/1/2567" in refused.get_data(as_text=True)
+    assert not session.scalars(select(Delegation).where(Delegation.reason == "ลาพักร้อนปีใหม่")).all()
+    made = client.post(
+        "/admin/delegations", data={**form, "starts_on": "1 ม.ค. 2567", "ends_on": "๓๑/๑/๒๕๖๗"}
+    )
+    assert made.status_code == 302
+    delegation = session.scalars(select(Delegation).where(Delegation.reason == "ลาพักร้อนปีใหม่")).one()
+    assert (delegation.starts_on, delegation.ends_on) == (date(2024, 1, 1), date(2024, 1, 31))
+    page = client.get("/admin/delegations?lang=th").get_data(as_text=True)
+    assert "1 ม.ค. 2567" in page  # listed the Thai way
