@@ -7,7 +7,9 @@ One rule per kind of value, so a value refused by the API is refused by the page
 - texts hold no NUL character (PostgreSQL cannot store one) and no lone surrogate (no
   encoder can write one), and are stripped of surrounding blanks;
 - money, percents and measures are finite decimals that fit their NUMERIC column;
-- Buddhist Era years lie in 2400–2700 (the fiscal_year check), days in the same span.
+- Buddhist Era years lie in 2400–2700 (the fiscal_year check), days in the same span; the
+  pages read days as a Thai person types them (30/12/2565, 30 ธ.ค. 2565), the API as ISO
+  (`read_day`).
 
 Thai digits keep working wherever Python's int() and Decimal() read them ("๒๕๖๖").
 `value_of` reads one form or query value through a field for the pages.
@@ -185,8 +187,9 @@ def read_day(text: str, *, typed: bool = True) -> date:
     sends), d/m/yyyy "30/12/2565" (a year from 2400 on is Buddhist Era, one in 1900–2200 is
     Common Era), Thai digits "๓๐/๑๒/๒๕๖๕", and "30 ธ.ค. 2565" / "30 ธันวาคม 2565". Without
     `typed` (the API) only ISO is read. An ISO year from 2400 on is a Buddhist Era year typed
-    into a Common Era field and is refused, as is any day outside FIRST_DAY … LAST_DAY; every
-    refusal is a ValidationError with a translated message naming what was typed.
+    into a Common Era field and is refused, as is any day outside FIRST_DAY … LAST_DAY (the
+    message names the year typed and the form expected); every refusal is a ValidationError
+    with a translated message.
     """
     from service.core.thai import THAI_MONTHS, THAI_MONTHS_ABBR, be_year, to_arabic_digits
 
