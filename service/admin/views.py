@@ -435,7 +435,7 @@ def delegations() -> tuple[str, int]:
 
 
 def _day(name: str) -> date:
-    found: date = _read(Day(required=True), name)
+    found: date = _read(Day(typed=True, required=True), name)
     return found
 
 

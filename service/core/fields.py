@@ -7,7 +7,9 @@ One rule per kind of value, so a value refused by the API is refused by the page
 - texts hold no NUL character (PostgreSQL cannot store one) and no lone surrogate (no
   encoder can write one), and are stripped of surrounding blanks;
 - money, percents and measures are finite decimals that fit their NUMERIC column;
-- Buddhist Era years lie in 2400–2700 (the fiscal_year check), days in the same span.
+- Buddhist Era years lie in 2400–2700 (the fiscal_year check), days in the same span; the
+  pages read days as a Thai person types them (30/12/2565, 30 ธ.ค. 2565), the API as ISO
+  (`read_day`).
 
 Thai digits keep working wherever Python's int() and Decimal() read them ("๒๕๖๖").
 `value_of` reads one form or query value through a field for the pages.
@@ -151,9 +153,103 @@ def BeYear(**kwargs: Any) -> fields.Integer:
     return fields.Integer(validate=validate.Range(FIRST_BE_YEAR, LAST_BE_YEAR), **kwargs)
 
 
-def Day(**kwargs: Any) -> fields.Date:
-    """A day (ISO 8601, Gregorian) within the years the fiscal years can name."""
-    return fields.Date(validate=validate.Range(FIRST_DAY, LAST_DAY), **kwargs)
+_ISO_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_SLASH_DAY = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
+_NAMED_DAY = re.compile(r"([0-9]{1,2})\s*([^\s0-9]+?)\s*(?:พ\.\s?ศ\.?\s*)?([0-9]{4})")
+FIRST_CE_TYPED, LAST_CE_TYPED = 1900, 2200
+"""A year typed d/m/yyyy in this span is Common Era; one from FIRST_BE_YEAR on is Buddhist Era."""
+
+
+def _shown(text: str) -> str:
+    """What was typed, fit to quote in a message (no unstorable character, not too long)."""
+    cleaned = _UNSTORABLE.sub("", text)
+    return cleaned if len(cleaned) <= 30 else cleaned[:30] + "…"
+
+
+def _not_a_day() -> ValidationError:
+    return ValidationError(gettext("not a date: type dd/mm/yyyy (B.E.), e.g. 30/12/2565"))
+
+
+def _impossible_year(text: str, year: int) -> ValidationError:
+    return ValidationError(
+        gettext(
+            "%(text)s: the year %(year)s is not possible; type dd/mm/yyyy (B.E.), e.g. 30/12/2565",
+            text=_shown(text),
+            year=year,
+        )
+    )
+
+
+def read_day(text: str, *, typed: bool = True) -> date:
+    """The day `text` names, the one date parser of every form and of the API.
+
+    `typed` (the pages) accepts what a Thai person types: ISO "2022-12-30" (what a date input
+    sends), d/m/yyyy "30/12/2565" (a year from 2400 on is Buddhist Era, one in 1900–2200 is
+    Common Era), Thai digits "๓๐/๑๒/๒๕๖๕", and "30 ธ.ค. 2565" / "30 ธันวาคม 2565". Without
+    `typed` (the API) only ISO is read. An ISO year from 2400 on is a Buddhist Era year typed
+    into a Common Era field and is refused, as is any day outside FIRST_DAY … LAST_DAY (the
+    message names the year typed and the form expected); every refusal is a ValidationError
+    with a translated message.
+    """
+    from service.core.thai import THAI_MONTHS, THAI_MONTHS_ABBR, be_year, to_arabic_digits
+
+    cleaned = to_arabic_digits(text).strip() if typed else text.strip()
+    if match := _ISO_DAY.fullmatch(cleaned):
+        year, month, day = (int(g) for g in match.groups())
+        if year >= FIRST_BE_YEAR:
+            raise ValidationError(
+                gettext(
+                    "the year %(year)s looks like a Buddhist Era year: type the date as "
+                    "%(example)s",
+                    year=year,
+                    example=f"{day}/{month}/{year}",
+                )
+            )
+    elif not typed:
+        raise ValidationError(gettext("must be a date such as 2023-01-31"))
+    elif match := _SLASH_DAY.fullmatch(cleaned):
+        day, month, year = (int(g) for g in match.groups())
+    elif match := _NAMED_DAY.fullmatch(cleaned):
+        day_text, name, year_text = match.groups()
+        names = [n.replace(".", "") for n in (*THAI_MONTHS, *THAI_MONTHS_ABBR)]
+        key = name.replace(".", "")
+        if key not in names:
+            raise _not_a_day()
+        day, month, year = int(day_text), names.index(key) % 12 + 1, int(year_text)
+    else:
+        raise _not_a_day()
+    typed_year = year
+    if match.re is not _ISO_DAY:
+        if year >= FIRST_BE_YEAR:
+            year -= be_year(0)
+        elif not FIRST_CE_TYPED <= year <= LAST_CE_TYPED:
+            raise _impossible_year(text, year)
+    try:
+        found = date(year, month, day)
+    except ValueError:
+        raise _not_a_day() from None
+    if not FIRST_DAY <= found <= LAST_DAY:
+        raise _impossible_year(text, typed_year)
+    return found
+
+
+class DayField(fields.Date):
+    """A day read by `read_day` (ISO only unless `typed`), within FIRST_DAY … LAST_DAY."""
+
+    def __init__(self, typed: bool = False, **kwargs: Any) -> None:
+        self.typed = typed
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        if not isinstance(value, str):
+            raise ValidationError(gettext("must be a date such as 2023-01-31"))
+        return read_day(value, typed=self.typed)
+
+
+def Day(typed: bool = False, **kwargs: Any) -> DayField:
+    """A day within the years the fiscal years can name: ISO 8601 in the API; `typed` (the
+    pages) reads Buddhist Era d/m/yyyy and Thai month names too (see `read_day`)."""
+    return DayField(typed=typed, **kwargs)
 
 
 class Invalid(ValueError):

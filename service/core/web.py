@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, g, render_template, request, session
 from flask_login import current_user
+from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from service.core import translate
@@ -91,6 +92,21 @@ def _be_date(value: date | datetime | None, style: str = "short") -> str:
     return format_date(value, current_language(), style)  # type: ignore[arg-type]
 
 
+def _be_input(value: Any) -> str:
+    """A date for a text input: the stored day (a date or ISO text) as Buddhist Era d/m/yyyy
+    ("30/12/2565"); what the person typed (a refused value shown back) as typed; else blank."""
+    from service.core.fields import read_day
+
+    if isinstance(value, str):
+        try:
+            value = read_day(value, typed=False)
+        except ValidationError:
+            return value
+    if not isinstance(value, date):
+        return ""
+    return f"{value.day}/{value.month}/{value.year + 543}"
+
+
 def _baht(value: Decimal | None) -> str:
     from service.core.thai import format_baht
 
@@ -132,6 +148,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, _server_error)
     app.context_processor(_template_globals)
     app.add_template_filter(_be_date, "be_date")
+    app.add_template_filter(_be_input, "be_input")
     app.add_template_filter(_baht, "baht")
     app.add_template_filter(_baht_words, "baht_words")
     app.add_template_filter(_percent, "percent")

@@ -59,9 +59,9 @@ def _decimal(raw: str, field: str, problems: dict[str, str], number: Any = Money
 
 def _date(raw: str, field: str, problems: dict[str, str]) -> date | None:
     try:
-        found: date = value_of(Day(required=True), {field: raw}, field)
-    except Invalid:
-        problems[field] = _("must be a date such as 2023-01-31")
+        found: date = value_of(Day(typed=True, required=True), {field: raw}, field)
+    except Invalid as invalid:
+        problems[field] = invalid.message
         return None
     return found
 

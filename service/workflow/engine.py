@@ -24,13 +24,14 @@ from functools import cache
 from typing import Any
 
 from flask import has_request_context
+from marshmallow import ValidationError
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import MANYTOONE, Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from service.audit.operations import emit, record
-from service.core.fields import FIRST_DAY, LAST_DAY
+from service.core.fields import read_day
 from service.core.fiscal import local_today
 from service.core.permissions import Answer
 from service.core.translate import gettext as _
@@ -148,12 +149,12 @@ def date_field(name: str, *, required: bool = True) -> Field:
         if isinstance(value, date):
             return value
         try:
-            day = date.fromisoformat(str(value))
-        except ValueError:
-            raise ValueError(_("must be a date such as 2023-01-31")) from None
-        if not FIRST_DAY <= day <= LAST_DAY:
-            raise ValueError(_("must be a date such as 2023-01-31"))
-        return day
+            return read_day(str(value))
+        except ValidationError as error:
+            messages = error.messages
+            raise ValueError(
+                "; ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
+            ) from None
 
     return Field(name, parse, required)
 

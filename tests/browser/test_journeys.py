@@ -300,10 +300,12 @@ def test_officer_allocates_above_the_limit_and_the_approver_approves(
     assert page.locator("#weights-total").inner_text() == "60"  # the live total
     assert "60" in page.locator("#weights-problem").inner_text()
     officer.shoot("project-new", accessible=True)
-    page.fill("#step-1-start", "2022-10-01")
-    page.fill("#step-1-end", "2022-12-31")
+    page.fill("#step-1-start", "1/10/2565")  # typed in the Buddhist Era
+    page.fill("#step-1-end", "31 ธ.ค. 2565")
     page.click("#project-form > button[type=submit]")
     page.wait_for_url(re.compile(r"/projects/\d+/edit$"))
+    assert page.locator("#step-1-start").input_value() == "1/10/2565"
+    assert page.locator("#step-1-end").input_value() == "31/12/2565"
     officer.shoot("project-edit", accessible=True)
     assert page.locator('[data-refused="submit"]').count() == 1  # weights sum to 60
 
