@@ -1,0 +1,107 @@
+"""Every work list downloads as CSV and XLSX: Thai headers, every row the reader may see (not
+only the page of 50), in the page's scope and never more; anonymous readers sign in first."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from openpyxl import load_workbook
+from sqlalchemy.orm import Session
+
+from service.org.models import Role
+from service.workflow import engine
+from tests.conftest import login
+from tests.project_data import make_district, make_user
+from tests.work_data import in_app_context, school_result, user  # noqa: F401
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def csv_rows(data: bytes) -> list[list[str]]:
+    text = data.decode("utf-8")
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+def xlsx_rows(data: bytes) -> list[list[Any]]:
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet is not None
+    return [[cell.value for cell in row] for row in sheet.iter_rows()]
+
+
+def exported(client: FlaskClient, path: str) -> tuple[list[list[str]], list[list[Any]]]:
+    """The CSV and the XLSX rows of `path`, after checking status and content type."""
+    joiner = "&" if "?" in path else "?"
+    as_csv = client.get(f"{path}{joiner}format=csv")
+    assert as_csv.status_code == 200, as_csv.get_data(as_text=True)[:300]
+    assert as_csv.mimetype == "text/csv"
+    as_xlsx = client.get(f"{path}{joiner}format=xlsx")
+    assert as_xlsx.status_code == 200
+    assert as_xlsx.mimetype == XLSX
+    rows, sheet = csv_rows(as_csv.data), xlsx_rows(as_xlsx.data)
+    assert len(rows) == len(sheet)
+    assert [str(v) for v in sheet[0]] == rows[0]
+    return rows, sheet
+
+
+def has_thai(text: str) -> bool:
+    return any("\u0e00" <= char <= "\u0e7f" for char in text)
+
+
+@pytest.mark.parametrize(
+    "path", ["/review", "/budget", "/approvals", "/evaluations", "/admin/users", "/admin/units"]
+)
+def test_anonymous_is_sent_to_sign_in(client: FlaskClient, path: str) -> None:
+    for fmt in ("csv", "xlsx"):
+        response = client.get(f"{path}?format={fmt}")
+        assert response.status_code == 302
+        assert "/login" in response.headers["Location"]
+
+
+def page_ids(client: FlaskClient, path: str, marker: str) -> list[str]:
+    """The ids the page's rows carry in `marker` ("data-result") across every page."""
+    found: list[str] = []
+    page = 1
+    while True:
+        html = client.get(f"{path}?page={page}").get_data(as_text=True)
+        ids = re.findall(rf'{marker}="(\d+)"', html)
+        if not ids or (found and ids[0] in found):
+            return found
+        found += ids
+        page += 1
+
+
+def test_review_queue_exports_every_result_the_page_lists(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    for number in (3, 4):
+        result = school_result(session, "5023077101", number)
+        engine.take(
+            session,
+            user(session, "school"),
+            "step_result",
+            result.id,
+            "submit",
+            {"completion": "100", "narrative": "ทำแล้ว"},
+        )
+    session.commit()
+    client = login_as("officer")
+    rows, sheet = exported(client, "/review")
+    assert rows[0][:3] == ["ผลงาน", "รหัสโครงการ", "ขั้นตอน"]
+    assert [row[0] for row in rows[1:]] == page_ids(client, "/review", "data-result")
+    assert len(rows) == 3
+    assert [row[0] for row in sheet[1:]] == [int(row[0]) for row in rows[1:]]
+
+
+def test_review_export_of_another_district_has_none_of_ours(
+    client: FlaskClient, session: Session
+) -> None:
+    _district, division, _school = make_district(session, "50980000")
+    _user, password = make_user(session, Role.OFFICER, division, "officer9@test.tidtam.local")
+    login(client, "officer9@test.tidtam.local", password)
+    rows, _sheet = exported(client, "/review")
+    assert rows[1:] == []
+    assert has_thai(rows[0][0])
