@@ -40,7 +40,7 @@ def _is_district() -> bool:
     return any(holds_anywhere(session(), user, role) for role in (Role.OFFICER, Role.APPROVER))
 
 
-def _waiting() -> Select[tuple[StepResult]]:
+def _waiting() -> Select[StepResult]:
     """Submitted results of projects whose responsible or owning unit is in the user's scope,
     oldest submission first."""
     user = actor()
