@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from service.org.models import Role
 from service.workflow import engine
 from tests.conftest import login
-from tests.project_data import make_district, make_user
+from tests.project_data import make_district, make_project, make_user
 from tests.work_data import in_app_context, school_result, user  # noqa: F401
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -105,3 +106,45 @@ def test_review_export_of_another_district_has_none_of_ours(
     rows, _sheet = exported(client, "/review")
     assert rows[1:] == []
     assert has_thai(rows[0][0])
+
+
+def test_budget_exports_every_allocation_the_page_lists(login_as) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("officer")
+    rows, sheet = exported(client, "/budget")
+    header = rows[0]
+    assert header[:2] == ["การจัดสรรงบประมาณ", "รหัสโครงการ"]
+    assert "จัดสรรแล้ว (บาท)" in header
+    assert [row[0] for row in rows[1:]] == page_ids(client, "/budget", "data-allocation")
+    assert len(rows) > 1
+    amount = header.index("จัดสรรแล้ว (บาท)")
+    for row, cells in zip(rows[1:], sheet[1:], strict=True):
+        assert re.fullmatch(r"\d+\.\d\d", row[amount])  # exact decimals, no separators
+        assert Decimal(row[amount]) == cells[amount]
+
+
+def test_an_officer_budget_export_has_no_other_district(
+    client: FlaskClient, session: Session
+) -> None:
+    district, division, school = make_district(session, "50980000")
+    theirs = make_project(
+        session,
+        owner=district,
+        responsible=division,
+        name="เขตอื่น",
+        allocations=[(school, "1234.56", [])],
+    )
+    _user, password = make_user(session, Role.OFFICER, division, "officer8@test.tidtam.local")
+    login(client, "officer8@test.tidtam.local", password)
+    rows, _sheet = exported(client, "/budget")
+    codes = {row[1] for row in rows[1:]}
+    assert codes == {theirs.code}
+    assert "50230000-3598" not in "".join(",".join(row) for row in rows)
+
+
+def test_approvals_export_every_waiting_decision(login_as) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("approver")
+    rows, _sheet = exported(client, "/approvals")
+    assert rows[0][:3] == ["ชนิด", "รหัส", "รหัสโครงการ"]
+    html = client.get("/approvals").get_data(as_text=True)
+    shown = re.findall(r'data-(?:allocation|installment)="(\d+)"', html)
+    assert [row[1] for row in rows[1:]] == shown
