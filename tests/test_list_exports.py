@@ -148,3 +148,22 @@ def test_approvals_export_every_waiting_decision(login_as) -> None:  # type: ign
     html = client.get("/approvals").get_data(as_text=True)
     shown = re.findall(r'data-(?:allocation|installment)="(\d+)"', html)
     assert [row[1] for row in rows[1:]] == shown
+
+
+def test_evaluations_export_every_subject_of_the_quarter(login_as) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("evaluator")
+    path = "/evaluations?year=2566&quarter=1"
+    rows, sheet = exported(client, path)
+    assert rows[0][:3] == ["รหัส", "โครงการ", "สถานะ"]
+    keys, page = [], 1
+    while True:
+        html = client.get(f"{path}&page={page}").get_data(as_text=True)
+        found = re.findall(r'data-subject="project-(\d+)"', html)
+        if not found or found[0] in keys:
+            break
+        keys += found
+        page += 1
+    assert len(rows) - 1 == len(keys) > 0
+    assert len(sheet) == len(rows)
+    kpis, _sheet = exported(client, "/evaluations?year=2566&quarter=1&kind=kpi")
+    assert kpis[0][1] == "ตัวชี้วัด"
