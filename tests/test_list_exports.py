@@ -167,3 +167,40 @@ def test_evaluations_export_every_subject_of_the_quarter(login_as) -> None:  # t
     assert len(sheet) == len(rows)
     kpis, _sheet = exported(client, "/evaluations?year=2566&quarter=1&kind=kpi")
     assert kpis[0][1] == "ตัวชี้วัด"
+
+
+def test_admin_units_export_every_unit_the_page_lists(login_as) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("admin")
+    rows, _sheet = exported(client, "/admin/units")
+    assert rows[0][:3] == ["รหัส", "ชื่อ", "ประเภท"]
+    html = client.get("/admin/units").get_data(as_text=True)
+    shown = re.findall(r'data-unit="(\d+)"', html)
+    assert len(rows) - 1 >= len(shown) > 0
+    assert len(rows) - 1 == len(page_ids(client, "/admin/units", "data-unit"))
+    narrowed, _sheet = exported(client, "/admin/units?q=50230771")
+    codes = [row[0] for row in narrowed[1:]]
+    assert "50230771" in codes and all("50230771" in code for code in codes)
+    page = client.get("/admin/units?q=50230771").get_data(as_text=True)
+    assert len(codes) == len(re.findall(r'data-unit="(\d+)"', page))
+
+
+def test_admin_users_export_every_user_the_page_lists(login_as) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("admin")
+    rows, _sheet = exported(client, "/admin/users")
+    assert rows[0] == ["อีเมล", "ชื่อ", "ใช้งาน", "บทบาท"]
+    assert len(rows) - 1 == len(page_ids(client, "/admin/users", "data-user")) > 0
+    emails = {row[0] for row in rows[1:]}
+    assert "officer@demo.tidtam.local" in emails
+
+
+def test_a_unit_admin_exports_only_their_users_and_units(
+    client: FlaskClient, session: Session
+) -> None:
+    district, _division, _school = make_district(session, "50980000")
+    _user, password = make_user(session, Role.ADMIN, district, "admin9@test.tidtam.local")
+    login(client, "admin9@test.tidtam.local", password)
+    units, _sheet = exported(client, "/admin/units")
+    assert units[1:] and all(row[0].startswith("5098") for row in units[1:])
+    users, _sheet = exported(client, "/admin/users")
+    assert "officer@demo.tidtam.local" not in {row[0] for row in users[1:]}
+    assert "admin9@test.tidtam.local" in {row[0] for row in users[1:]}
