@@ -204,3 +204,42 @@ def test_a_unit_admin_exports_only_their_users_and_units(
     users, _sheet = exported(client, "/admin/users")
     assert "officer@demo.tidtam.local" not in {row[0] for row in users[1:]}
     assert "admin9@test.tidtam.local" in {row[0] for row in users[1:]}
+
+
+def demo_project_id(session: Session) -> int:
+    from sqlalchemy import select
+
+    from service.projects.models import Project
+
+    found = session.scalar(select(Project.id).where(Project.code == "50230000-3598"))
+    assert found is not None
+    return found
+
+
+def test_history_exports_the_audit_trail_the_page_lists(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    path = f"/projects/{demo_project_id(session)}/history"
+    client = login_as("officer")
+    rows, _sheet = exported(client, path)
+    assert rows[0] == ["เมื่อ", "ผู้ดำเนินการ", "รายการ", "การดำเนินการ", "การเปลี่ยนสถานะ", "เหตุผล"]
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r"ประวัติการเปลี่ยนแปลง \((\d+)\)", html)
+    assert match is not None
+    assert len(rows) - 1 == int(match.group(1)) > 0
+    assert f"{path}?format=csv" in html
+
+
+def test_history_export_of_a_project_out_of_scope_is_not_found(
+    client: FlaskClient, session: Session
+) -> None:
+    _district, division, _school = make_district(session, "50980000")
+    _user, password = make_user(session, Role.OFFICER, division, "officer7@test.tidtam.local")
+    login(client, "officer7@test.tidtam.local", password)
+    path = f"/projects/{demo_project_id(session)}/history"
+    assert client.get(f"{path}?format=csv").status_code == 404
+    assert client.get(f"{path}?format=xlsx").status_code == 404
+
+
+def test_anonymous_history_export_is_sent_to_sign_in(client: FlaskClient, session: Session) -> None:
+    response = client.get(f"/projects/{demo_project_id(session)}/history?format=csv")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
