@@ -243,3 +243,20 @@ def test_anonymous_history_export_is_sent_to_sign_in(client: FlaskClient, sessio
     response = client.get(f"/projects/{demo_project_id(session)}/history?format=csv")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize(
+    ("role", "path"),
+    [
+        ("officer", "/budget"),
+        ("approver", "/approvals"),
+        ("evaluator", "/evaluations"),
+        ("admin", "/admin/users"),
+        ("admin", "/admin/units"),
+    ],
+)
+def test_each_list_links_its_downloads(login_as, role: str, path: str) -> None:  # type: ignore[no-untyped-def]
+    client = login_as(role)
+    html = client.get(path).get_data(as_text=True)
+    assert "format=csv" in html and "format=xlsx" in html
+    assert client.get(f"{path}?format=pdf").status_code == 404
