@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
-from service.org.models import Role
+from service.org.models import Role, UnitKind
+from service.org.operations import create_unit
 from service.workflow import engine
 from tests.conftest import login
 from tests.project_data import make_district, make_project, make_user
@@ -260,3 +261,25 @@ def test_each_list_links_its_downloads(login_as, role: str, path: str) -> None: 
     html = client.get(path).get_data(as_text=True)
     assert "format=csv" in html and "format=xlsx" in html
     assert client.get(f"{path}?format=pdf").status_code == 404
+
+
+def test_an_export_holds_every_row_not_only_the_page_of_fifty(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    district, _division, _school = make_district(session, "50970000")
+    for n in range(60):
+        create_unit(
+            session,
+            code=f"5097{n:04d}99",
+            name_th=f"โรงเรียนที่ {n}",
+            name_en=f"School {n}",
+            kind=UnitKind.SCHOOL,
+            parent=district,
+        )
+    session.commit()
+    client = login_as("admin")
+    html = client.get("/admin/units").get_data(as_text=True)
+    assert len(re.findall(r'data-unit="(\d+)"', html)) == 50
+    rows, sheet = exported(client, "/admin/units")
+    codes = [row[0] for row in rows[1:]]
+    assert len(codes) == len(set(codes)) == len(page_ids(client, "/admin/units", "data-unit"))
+    assert {f"5097{n:04d}99" for n in range(60)} <= set(codes)
+    assert len(sheet) == len(rows)
