@@ -142,13 +142,36 @@ def test_an_officer_budget_export_has_no_other_district(
     assert "50230000-3598" not in "".join(",".join(row) for row in rows)
 
 
-def test_approvals_export_every_waiting_decision(login_as) -> None:  # type: ignore[no-untyped-def]
+def test_approvals_export_every_waiting_decision(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    from service.budget.operations import create_allocation
+    from tests.work_data import unit
+
+    officer = user(session, "officer")
+    allocation = create_allocation(
+        session,
+        officer,
+        make_project(
+            session,
+            owner=unit(session, "50230000"),
+            responsible=unit(session, "50230700"),
+            budget="200000.00",
+        ),
+        unit(session, "50230771"),
+        Decimal("60000.01"),
+        "ค่าวัสดุ",
+    )
+    for action in ("submit", "endorse"):
+        engine.take(session, officer, "allocation", allocation.id, action, {})
+    session.commit()
     client = login_as("approver")
     rows, _sheet = exported(client, "/approvals")
     assert rows[0][:3] == ["ชนิด", "รหัส", "รหัสโครงการ"]
     html = client.get("/approvals").get_data(as_text=True)
     shown = re.findall(r'data-(?:allocation|installment)="(\d+)"', html)
     assert [row[1] for row in rows[1:]] == shown
+    assert str(allocation.id) in shown
+    mine = next(row for row in rows[1:] if row[1] == str(allocation.id))
+    assert mine[5] == "60000.01"
 
 
 def test_evaluations_export_every_subject_of_the_quarter(login_as) -> None:  # type: ignore[no-untyped-def]
