@@ -14,6 +14,7 @@ in the answer to the POST, never stored."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -27,12 +28,15 @@ from werkzeug.wrappers import Response
 
 from service.admin import operations as admin_ops
 from service.auth.models import ApiToken
+from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import MAX_ID, BeYear, Day, Invalid, Money, value_of
-from service.core.labels import field_label
+from service.core.labels import field_label, label
 from service.core.paging import page_number, paged
 from service.core.permissions import administers, is_admin_anywhere, manages_user, may_grant
 from service.core.sql import matches_text
 from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
+from service.core.web import current_language
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
 from service.org import operations as org_ops
@@ -134,15 +138,92 @@ def _units_page(**kw: Any) -> tuple[str, int]:
 
 def _searched(statement: Select[Any], endpoint: str, *columns: Any) -> dict[str, Any]:
     """Page ?page= of `statement`, narrowed to rows whose `columns` contain ?q=: the
-    template's `listing`, `q` and `page_url` (which keeps the search)."""
+    template's `listing`, `q`, `page_url` (which keeps the search) and `export_url`."""
     q = request.args.get("q", "")[:200].strip()
-    if q:
-        statement = statement.where(matches_text(q, *columns))
     return {
-        "listing": paged(session(), statement, page_number(request.args.get("page"))),
+        "listing": paged(
+            session(), _narrowed(statement, *columns), page_number(request.args.get("page"))
+        ),
         "q": q,
         "page_url": lambda number: flask_url_for(endpoint, q=q or None, page=number),
+        "export_url": lambda fmt: flask_url_for(endpoint, q=q or None, format=fmt),
     }
+
+
+def _narrowed(statement: Select[Any], *columns: Any) -> Select[Any]:
+    """`statement` narrowed to rows whose `columns` contain ?q=."""
+    q = request.args.get("q", "")[:200].strip()
+    return statement.where(matches_text(q, *columns)) if q else statement
+
+
+def _export_format() -> str | None:
+    fmt = request.args.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        abort(404)
+    return fmt
+
+
+def _unit_rows(db_session: Any, ids: Sequence[int], lang: str) -> list[tuple[Any, ...]]:
+    """The exported values of the units `ids`, in that order (read in `db_session`)."""
+    found = {
+        u.id: u
+        for u in db_session.scalars(
+            select(OrgUnit).where(OrgUnit.id.in_(ids)).options(joinedload(OrgUnit.parent))
+        )
+    }
+    return [
+        (
+            u.code,
+            u.name(lang),
+            label(u.kind),
+            u.parent.code if u.parent else "",
+            u.approval_limit,
+            u.approvals_required,
+        )
+        for u in (found[i] for i in ids if i in found)
+    ]
+
+
+UNIT_COLUMNS = (
+    Column(_l("Code"), lambda r: r[0], width=14),
+    Column(_l("Name"), lambda r: r[1], width=50),
+    Column(_l("Kind"), lambda r: r[2], width=24),
+    Column(_l("Parent's code"), lambda r: r[3], width=14),
+    Column(_l("Approval limit"), lambda r: r[4], "money", 18),
+    Column(_l("Approvals required"), lambda r: r[5], "number"),
+)
+
+
+def _user_rows(db_session: Any, ids: Sequence[int], lang: str) -> list[tuple[Any, ...]]:
+    """The exported values of the users `ids`, in that order, with their standing roles."""
+    found = {u.id: u for u in db_session.scalars(select(User).where(User.id.in_(ids)))}
+    roles: dict[int, list[str]] = {}
+    for assignment in db_session.scalars(
+        select(RoleAssignment)
+        .where(RoleAssignment.user_id.in_(ids), RoleAssignment.withdrawn_at.is_(None))
+        .options(joinedload(RoleAssignment.unit))
+        .order_by(RoleAssignment.user_id, RoleAssignment.id)
+    ):
+        roles.setdefault(assignment.user_id, []).append(
+            f"{label(assignment.role)} ({assignment.unit.code})"
+        )
+    return [
+        (
+            u.email,
+            u.name,
+            _("Yes") if u.active else _("No"),
+            "; ".join(roles.get(u.id, [])),
+        )
+        for u in (found[i] for i in ids if i in found)
+    ]
+
+
+USER_COLUMNS = (
+    Column(_l("Email"), lambda r: r[0], width=32),
+    Column(_l("Name"), lambda r: r[1], width=32),
+    Column(_l("Active"), lambda r: r[2], width=10),
+    Column(_l("Roles"), lambda r: r[3], width=60),
+)
 
 
 def _all_units() -> list[OrgUnit]:
@@ -219,7 +300,16 @@ def _administered_unit_or_404(unit_id: int) -> OrgUnit:
 
 @bp.route("/units")
 @admin_page
-def units() -> tuple[str, int]:
+def units() -> Any:
+    fmt = _export_format()
+    if fmt is not None:
+        statement = select(OrgUnit.id).where(_administered()).order_by(OrgUnit.path)
+        ids = list(
+            session().scalars(_narrowed(statement, OrgUnit.code, OrgUnit.name_th, OrgUnit.name_en))
+        )
+        lang = current_language()
+        rows = rows_in_chunks(ids, lambda s, chunk: _unit_rows(s, chunk, lang))
+        return download(fmt, "units", UNIT_COLUMNS, rows, _("Org units"))
     return _units_page()
 
 
@@ -327,7 +417,14 @@ def _users_administered() -> ColumnElement[bool]:
 
 @bp.route("/users")
 @admin_page
-def users() -> tuple[str, int]:
+def users() -> Any:
+    fmt = _export_format()
+    if fmt is not None:
+        statement = select(User.id).where(_users_administered()).order_by(User.email)
+        ids = list(session().scalars(_narrowed(statement, User.email, User.name)))
+        lang = current_language()
+        rows = rows_in_chunks(ids, lambda s, chunk: _user_rows(s, chunk, lang))
+        return download(fmt, "users", USER_COLUMNS, rows, _("Users and roles"))
     return _users_page()
 
 

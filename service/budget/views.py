@@ -4,6 +4,8 @@ decisions above the officer's limit, with amounts in figures and in words."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -22,10 +24,15 @@ from service.budget.models import (
 from service.budget.operations import create_allocation
 from service.budget.permissions import above_limit, approval_rule
 from service.budget.workflow import remember_guard_facts
+from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import FormId, Invalid, Money, value_of
+from service.core.fiscal import local_date
+from service.core.labels import label
 from service.core.paging import page_number, paged, paged_rows
 from service.core.permissions import holds_anywhere
 from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
+from service.core.web import current_language
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, UnitKind
 from service.org.scope import unit_filter
@@ -104,14 +111,73 @@ def _with_parents(statement: Any) -> Any:
     )
 
 
+def _queue_query() -> Any:
+    """The allocations of the district's projects, newest first (the budget page's list)."""
+    return (
+        select(Allocation)
+        .where(Allocation.project_id.in_(_district_project_ids()))
+        .order_by(Allocation.id.desc())
+    )
+
+
+def _allocation_rows(db_session: Any, ids: Sequence[int], lang: str) -> list[tuple[Any, ...]]:
+    """The exported values of the allocations `ids`, in that order (read in `db_session`)."""
+    found = {
+        a.id: a
+        for a in db_session.scalars(_with_parents(select(Allocation).where(Allocation.id.in_(ids))))
+    }
+    rows = []
+    for allocation in (found[i] for i in ids if i in found):
+        paid = sum(
+            (i.amount for i in allocation.installments if i.state == InstallmentState.PAID),
+            Decimal("0.00"),
+        )
+        rows.append(
+            (
+                allocation.id,
+                allocation.project.code,
+                allocation.project.name,
+                allocation.recipient_unit.name(lang),
+                allocation.amount,
+                label(allocation.state),
+                allocation.purpose,
+                paid,
+                local_date(allocation.submitted_at) if allocation.submitted_at else None,
+            )
+        )
+    return rows
+
+
+ALLOCATION_COLUMNS = (
+    Column(_l("Allocation"), lambda r: r[0], "number", 10),
+    Column(_l("Project code"), lambda r: r[1], width=16),
+    Column(_l("Project"), lambda r: r[2], width=50),
+    Column(_l("Recipient"), lambda r: r[3], width=28),
+    Column(_l("Allocated (baht)"), lambda r: r[4], "money", 18),
+    Column(_l("State"), lambda r: r[5], width=16),
+    Column(_l("Purpose"), lambda r: r[6], width=40),
+    Column(_l("Paid (baht)"), lambda r: r[7], "money", 18),
+    Column(_l("Submitted"), lambda r: r[8], "date"),
+)
+
+
+def _export_allocations(fmt: str, ids: list[int], name: str, title: str) -> Any:
+    lang = current_language()
+    rows = rows_in_chunks(ids, lambda s, chunk: _allocation_rows(s, chunk, lang))
+    return download(fmt, name, ALLOCATION_COLUMNS, rows, title)
+
+
+def _export_format() -> str | None:
+    fmt = request.args.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        abort(404)
+    return fmt
+
+
 def _page(form: dict[str, Any] | None = None, refused: Refused | None = None) -> str:
     listing = paged(
         session(),
-        _with_parents(
-            select(Allocation)
-            .where(Allocation.project_id.in_(_district_project_ids()))
-            .order_by(Allocation.id.desc())
-        ),
+        _with_parents(_queue_query()),
         page_number(request.args.get("page")),
     )
     allocations = listing.rows
@@ -130,6 +196,7 @@ def _page(form: dict[str, Any] | None = None, refused: Refused | None = None) ->
         allocations=allocations,
         listing=listing,
         page_url=lambda number: url_for("budget.queue", page=number) + "#h-list",
+        export_url=lambda fmt: url_for("budget.queue", format=fmt),
         recipients=recipients,
         allocation_options={a.id: options_for(a) for a in allocations},
         installment_options={i.id: options_for(i) for a in allocations for i in a.installments},
@@ -143,8 +210,12 @@ def _page(form: dict[str, Any] | None = None, refused: Refused | None = None) ->
 
 @bp.route("/budget")
 @login_required
-def queue() -> str:
+def queue() -> Any:
     _require(Role.OFFICER, Role.APPROVER)
+    fmt = _export_format()
+    if fmt is not None:
+        ids = list(session().scalars(_queue_query().with_only_columns(Allocation.id)))
+        return _export_allocations(fmt, ids, "budget", _("Budget"))
     return _page()
 
 
@@ -197,10 +268,12 @@ def create() -> Response | tuple[str, int]:
 
 @bp.route("/approvals")
 @login_required
-def approvals() -> str:
+def approvals() -> Any:
     """Decisions above the officer's limit: submitted allocations and requested installments
-    of the approver's districts."""
+    of the approver's districts. `?format=csv|xlsx` downloads every waiting allocation and
+    installment (one row each)."""
     _require(Role.APPROVER)
+    fmt = _export_format()
     ids = _district_project_ids()
     allocations = [
         a
@@ -231,6 +304,12 @@ def approvals() -> str:
         )
         if above_limit(i.allocation, i.amount)
     ]
+    if fmt is not None:
+        lang = current_language()
+        rows = [_approval_row("allocation", a, a.amount, lang) for a in allocations] + [
+            _approval_row("installment", i, i.amount, lang) for i in installments
+        ]
+        return _export_approvals(fmt, rows)
     # Above the limit is the district's rule up the org tree: filtered here, then paged.
     allocation_page = paged_rows(allocations, page_number(request.args.get("page")))
     installment_page = paged_rows(installments, page_number(request.args.get("installments_page")))
@@ -251,9 +330,43 @@ def approvals() -> str:
         allocation_page=allocation_page,
         installment_page=installment_page,
         allocation_page_url=page_url("page", "#h-alloc"),
+        export_url=lambda fmt: url_for("budget.approvals", format=fmt),
         installment_page_url=page_url("installments_page", "#h-inst"),
         allocation_options={a.id: options_for(a) for a in allocations},
         installment_options={i.id: options_for(i) for i in installments},
         approvals=_approvals_of("allocation", [a.id for a in allocations]),
         rules={a.id: approval_rule(a) for a in allocations},
     )
+
+
+def _approval_row(kind: str, subject: Any, amount: Decimal, lang: str) -> tuple[Any, ...]:
+    """One waiting decision as exported values (plain values: nothing read after the session
+    is closed)."""
+    allocation = subject if kind == "allocation" else subject.allocation
+    when = subject.submitted_at if kind == "allocation" else subject.requested_at
+    return (
+        _("Allocation") if kind == "allocation" else _("Installment"),
+        subject.id,
+        allocation.project.code,
+        allocation.project.name,
+        allocation.recipient_unit.name(lang),
+        amount,
+        local_date(when) if when else None,
+    )
+
+
+APPROVAL_COLUMNS = (
+    Column(_l("Type"), lambda r: r[0], width=20),
+    Column(_l("Code"), lambda r: r[1], "number", 10),
+    Column(_l("Project code"), lambda r: r[2], width=16),
+    Column(_l("Project"), lambda r: r[3], width=50),
+    Column(_l("Recipient"), lambda r: r[4], width=28),
+    Column(_l("Amount (baht)"), lambda r: r[5], "money", 18),
+    Column(_l("Submitted"), lambda r: r[6], "date"),
+)
+
+
+def _export_approvals(fmt: str, rows: list[tuple[Any, ...]]) -> Any:
+    """The waiting decisions, already read as plain values (the limit is applied in Python,
+    as for the page; a district's waiting decisions are few)."""
+    return download(fmt, "approvals", APPROVAL_COLUMNS, rows, _("Approvals"))

@@ -4,6 +4,7 @@ the evaluation fractions as the legacy page shows them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,12 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 from werkzeug.wrappers import Response
 
+from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import BeYear, Count, FormId, Invalid, value_of
 from service.core.fiscal import fiscal_year_of, local_today, quarter_of
+from service.core.labels import label
 from service.core.paging import Paged, page_number, paged
 from service.core.permissions import holds_anywhere
 from service.core.sql import matches_text
 from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
 from service.evaluations.models import Evaluation
 from service.evaluations.operations import open_evaluation
 from service.evaluations.permissions import can_see_score
@@ -105,9 +109,9 @@ def _filters() -> QueueFilters:
     )
 
 
-def _subjects(year: FiscalYear, quarter: int, filters: QueueFilters) -> Paged[Subject]:
-    """One page of the quarter's subjects (projects not drafts or withdrawn, or KPIs) with
-    their evaluations: the whole country's 33,000 projects a year made one page of 45 MB."""
+def _subject_query(year: FiscalYear, filters: QueueFilters) -> Any:
+    """The quarter's subjects (projects not drafts or withdrawn, or KPIs) under the filters,
+    by code."""
     model: type[Project] | type[Kpi] = Project if filters.kind == "project" else Kpi
     statement: Any = select(model).where(model.fiscal_year_id == year.id).order_by(model.code)
     if model is Project:
@@ -122,7 +126,14 @@ def _subjects(year: FiscalYear, quarter: int, filters: QueueFilters) -> Paged[Su
         )
     if filters.q:
         statement = statement.where(matches_text(filters.q, model.code, model.name))
-    page = paged(session(), statement, filters.page)
+    return statement
+
+
+def _subjects(year: FiscalYear, quarter: int, filters: QueueFilters) -> Paged[Subject]:
+    """One page of the quarter's subjects with their evaluations: the whole country's 33,000
+    projects a year made one page of 45 MB."""
+    model: type[Project] | type[Kpi] = Project if filters.kind == "project" else Kpi
+    page = paged(session(), _subject_query(year, filters), filters.page)
     column = Evaluation.project_id if model is Project else Evaluation.kpi_id
     found = {
         (e.project_id or e.kpi_id): e
@@ -173,6 +184,7 @@ def _queue_page(
             )
         ),
         page_url=lambda number: url_for("evaluations.queue", **query, page=number),
+        export_url=lambda fmt: url_for("evaluations.queue", **query, format=fmt),
         labels=_subscore_labels(),
         forms=forms or {},
         errors=errors or {},
@@ -180,10 +192,73 @@ def _queue_page(
     return page, status
 
 
+def _export_rows(
+    db_session: Any, ids: Sequence[int], kind: str, year_id: int, quarter: int
+) -> list[tuple[Any, ...]]:
+    """The exported values of the subjects `ids` of `kind`, in that order, with the quarter's
+    evaluation of each (read in `db_session`)."""
+    model: type[Project] | type[Kpi] = Project if kind == "project" else Kpi
+    column = Evaluation.project_id if kind == "project" else Evaluation.kpi_id
+    objects = {o.id: o for o in db_session.scalars(select(model).where(model.id.in_(ids)))}
+    found = {
+        (e.project_id or e.kpi_id): e
+        for e in db_session.scalars(
+            select(Evaluation).where(
+                Evaluation.fiscal_year_id == year_id,
+                Evaluation.quarter == quarter,
+                column.in_(ids),
+            )
+        )
+    }
+    rows = []
+    for obj in (objects[i] for i in ids if i in objects):
+        evaluation = found.get(obj.id)
+        rows.append(
+            (
+                obj.code,
+                obj.name,
+                label(evaluation.state) if evaluation else "",
+                evaluation.score if evaluation else None,
+                evaluation.sub_score_1 if evaluation else None,
+                evaluation.sub_score_2 if evaluation else None,
+                evaluation.comment if evaluation else "",
+            )
+        )
+    return rows
+
+
+def _export(fmt: str) -> Any:
+    """Every subject of the quarter the queue lists under its filters, a chunk at a time."""
+    year, quarter = _year_and_quarter()
+    filters = _filters()
+    model: type[Project] | type[Kpi] = Project if filters.kind == "project" else Kpi
+    ids = list(session().scalars(_subject_query(year, filters).with_only_columns(model.id)))
+    first, second = _subscore_labels()
+    columns = (
+        Column(_l("Code"), lambda r: r[0], width=16),
+        Column(_l("Project") if filters.kind == "project" else _l("KPI"), lambda r: r[1], width=50),
+        Column(_l("State"), lambda r: r[2], width=16),
+        Column(_l("Score"), lambda r: r[3], "percent"),
+        Column(first, lambda r: r[4], "percent"),
+        Column(second, lambda r: r[5], "percent"),
+        Column(_l("Comment"), lambda r: r[6], width=40),
+    )
+    rows = rows_in_chunks(
+        ids, lambda s, chunk: _export_rows(s, chunk, filters.kind, year.id, quarter)
+    )
+    name = f"evaluations-{year.be_year}-q{quarter}-{filters.kind}"
+    return download(fmt, name, columns, rows, _("Evaluations"))
+
+
 @bp.route("/evaluations")
 @login_required
-def queue() -> tuple[str, int]:
+def queue() -> Any:
     _require_evaluator()
+    fmt = request.args.get("format")
+    if fmt is not None:
+        if fmt not in FORMATS:
+            abort(404)
+        return _export(fmt)
     return _queue_page()
 
 

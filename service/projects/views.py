@@ -3,14 +3,17 @@ whose scope holds the project (anyone else gets a 404: the page does not say it 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
+from service.audit.models import AuditEntry
 from service.core.charts import (
     STATUS_COLOURS,
     Gauge,
@@ -21,7 +24,12 @@ from service.core.charts import (
     s_curve_chart,
     timeline_chart,
 )
+from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fiscal import local_today
+from service.core.labels import action_label, object_type_label
+from service.core.presentation import be_datetime
+from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
 from service.evaluations.permissions import sees_unpublished_scores
 from service.extensions import db
@@ -195,10 +203,70 @@ def _parts(project_id: int) -> dict[str, Markup] | None:
 @bp.route("/projects/<int:project_id>/history")
 @login_required
 def history(project_id: int) -> ResponseReturnValue:
-    """Every state of the project, its results, budget and evaluations, and the audit trail."""
+    """Every state of the project, its results, budget and evaluations, and the audit trail;
+    `?format=csv|xlsx` downloads the audit trail (every entry the page lists)."""
     project = visible_project_or_404(project_id)
+    fmt = request.args.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        abort(404)
     page = page_for(project, reader=signed_in_reader())
-    return render_template("projects/history.html", page=page, public=False)
+    if fmt is not None:
+        ids = [entry.id for entry in page.audit_entries]
+        rows = rows_in_chunks(ids, _audit_rows)
+        return download(fmt, f"history-{project.code}", AUDIT_COLUMNS, rows, _("Audit trail"))
+    return render_template(
+        "projects/history.html",
+        page=page,
+        public=False,
+        export_url=lambda fmt: url_for("projects.history", project_id=project_id, format=fmt),
+    )
+
+
+def _audit_rows(session: Any, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The exported values of the audit entries `ids`, in that order (read in `session`)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
+
+    from service.workflow.registry import state_label
+
+    found = {
+        e.id: e
+        for e in session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.id.in_(ids))
+            .options(joinedload(AuditEntry.actor), joinedload(AuditEntry.acting_for))
+        )
+    }
+    rows = []
+    for entry in (found[i] for i in ids if i in found):
+        who = entry.actor.name if entry.actor else _("the system")
+        if entry.acting_for:
+            who += f" ({_('for %(name)s', name=entry.acting_for.name)})"
+        change = ""
+        if entry.to_state:
+            before = state_label(entry.object_type, entry.from_state) or "—"
+            change = f"{before} → {state_label(entry.object_type, entry.to_state)}"
+        rows.append(
+            (
+                be_datetime(entry.occurred_at),
+                who,
+                f"{object_type_label(entry.object_type)} #{entry.object_id}",
+                action_label(entry.action),
+                change,
+                entry.reason,
+            )
+        )
+    return rows
+
+
+AUDIT_COLUMNS = (
+    Column(_l("When"), lambda r: r[0], width=20),
+    Column(_l("Who"), lambda r: r[1], width=28),
+    Column(_l("Item"), lambda r: r[2], width=24),
+    Column(_l("Action"), lambda r: r[3], width=28),
+    Column(_l("Change"), lambda r: r[4], width=32),
+    Column(_l("Reason"), lambda r: r[5], width=40),
+)
 
 
 @bp.route("/projects/<int:project_id>/print")
