@@ -73,6 +73,9 @@ def test_the_legacy_five_step_plan_in_one_save(login_as, session: Session) -> No
     assert page.count('name="step_remove"') == 5
     assert page.count('name="step_name"') == 5 + 3 + 1
     assert "Weights total" in page and ">100</output> / 100" in page
+    # Two objectives and two targets stored, two spare entries each (and the script's template).
+    assert page.count('name="objective"') == 2 + 2 + 1
+    assert page.count('name="target_text"') == 2 + 2 + 1
 
 
 def test_removing_a_step_of_a_draft(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]

@@ -49,3 +49,34 @@
     recount();
   });
 })();
+
+// Objectives and targets: "Add" clones a blank entry; "Remove" empties its text (an empty
+// objective or target is dropped on saving, as without JavaScript) and hides it.
+(function () {
+  "use strict";
+  document.querySelectorAll("[data-add]").forEach(function (button) {
+    var list = document.getElementById(button.dataset.add);
+    var template = document.getElementById(list.dataset.list + "-template");
+    if (!list || !template) { return; }
+    var next = list.querySelectorAll("[data-item]").length;
+    list.querySelectorAll("[data-remove-item]").forEach(function (b) { b.hidden = false; });
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      next += 1;
+      var holder = document.createElement("div");
+      holder.innerHTML = template.innerHTML.replace(/__N__/g, String(next));
+      var item = holder.querySelector("[data-item]");
+      list.appendChild(item);
+      item.querySelector("[data-remove-item]").hidden = false;
+      item.querySelector("textarea").focus();
+    });
+    list.addEventListener("click", function (event) {
+      var remove = event.target.closest ? event.target.closest("[data-remove-item]") : null;
+      if (!remove) { return; }
+      var item = remove.closest("[data-item]");
+      item.querySelectorAll("textarea").forEach(function (area) { area.value = ""; });
+      item.hidden = true;
+      button.focus();
+    });
+  });
+})();

@@ -41,7 +41,17 @@ def test_add_two_rows_watch_the_total_and_save_once(person: Any, server: Server)
         assert page.text_content("#weights-total") == str(20 * n)
     assert page.get_attribute("#weights-total", "aria-live") == "polite"
     assert "bad" not in (page.get_attribute("#weights-total", "class") or "")
-    officer.shoot("editor-rows")
+    # Objectives: two spare entries, a third added in place, the second removed.
+    page.fill("#objective-1", "เพื่อส่งเสริมการอ่าน")
+    page.fill("#objective-2", "ข้อที่จะลบ")
+    page.click("[data-add=objectives]")
+    assert page.evaluate("document.activeElement.id") == "objective-3"
+    page.fill("#objective-3", "เพื่อพัฒนาครู")
+    page.click("#objectives [data-item]:nth-child(2) [data-remove-item]")
+    assert not page.is_visible("#objective-2")
+    page.click("[data-add=targets]")
+    page.fill("#target-text-3", "นักเรียน 500 คน")
+    officer.shoot("editor-rows", accessible=True)
     page.click("#project-form button[type=submit]")
     page.wait_for_url("**/projects/*/edit")
     project_id = server.scalar("SELECT id FROM project WHERE code = '50230000-9200'")
@@ -52,6 +62,20 @@ def test_add_two_rows_watch_the_total_and_save_once(person: Any, server: Server)
         for n in range(1, 6)
     ]
     assert names == [name for name, _s, _e in STEPS]
+    objectives = [
+        server.scalar(
+            "SELECT text FROM project_objective WHERE project_id = :p ORDER BY position"
+            " LIMIT 1 OFFSET :n",
+            p=project_id,
+            n=n,
+        )
+        for n in range(3)
+    ]
+    assert objectives == ["เพื่อส่งเสริมการอ่าน", "เพื่อพัฒนาครู", None]
+    targets = server.scalar(
+        "SELECT count(*) FROM project_target WHERE project_id = :p", p=project_id
+    )
+    assert targets == 1
     # A stored step ticked for removal leaves the total at once.
     page.check("#step-2-remove")
     assert page.text_content("#weights-total") == "80"
