@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry
-from service.projects.models import PlanStep, Project
+from service.projects.models import PlanStep, Project, ResultState, StepResult
 from tests.conftest import csrf_token
 from tests.test_work_editor import _form
-from tests.work_data import in_app_context  # noqa: F401
+from tests.work_data import demo_project, in_app_context, unit  # noqa: F401
 
 LEGACY = [
     ("ขออนุมัติโครงการ", "1/10/2566", "31/10/2566"),
@@ -123,3 +123,31 @@ def test_a_refused_save_keeps_every_row_and_writes_nothing(login_as, session: Se
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(PlanStep)) == before
     assert session.scalars(select(Project).where(Project.code == "50230000-9100")).first() is None
+
+
+def test_a_step_with_results_reported_is_not_removed(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("officer")
+    assert _create(client, session).status_code == 302
+    project = session.scalars(select(Project).where(Project.code == "50230000-9100")).one()
+    second = project.steps[1]
+    session.add(
+        StepResult(step=second, unit=unit(session, "5023077101"), state=ResultState.IN_PROGRESS)
+    )
+    session.commit()
+    data = _form(session, **_five_steps())
+    data.update(step_position=["1", "2", "3", "4", "5", "", "", ""], step_remove=["2"])
+    data["csrf_token"] = csrf_token(client, f"/projects/{project.id}/edit")
+    response = client.post(f"/projects/{project.id}/edit?lang=en", data=data)
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "step 2 has results reported: it cannot be removed" in page
+    assert 'id="step-2-remove" data-remove checked' in page  # the tick is kept
+    assert [p for p, *_ in _steps(session)] == [1, 2, 3, 4, 5]
+
+
+def test_a_locked_plan_has_no_remove_box(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("officer")
+    project = demo_project(session)
+    assert project.state.value != "draft"
+    page = client.get(f"/projects/{project.id}/edit?lang=en").get_data(as_text=True)
+    assert 'name="step_remove"' not in page and 'id="add-step"' not in page
