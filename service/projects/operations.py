@@ -250,6 +250,53 @@ def save_step(
     return step
 
 
+def remove_steps(session: Session, actor: User, project: Project, positions: list[int]) -> None:
+    """Remove the steps at `positions` (draft plans only) and close the gaps: the steps after
+    keep their order, numbered from 1. A step a unit has started reporting on is refused."""
+    _may_edit(session, actor, project)
+    doomed = set(positions)
+    steps = list(
+        session.scalars(
+            select(PlanStep).where(PlanStep.project_id == project.id).order_by(PlanStep.position)
+        )
+    )
+    for step in steps:
+        if step.position in doomed and any(
+            r.state is not ResultState.NOT_STARTED or r.evidence for r in step.results
+        ):
+            raise Refused(
+                409,
+                _("step %(n)s has results reported: it cannot be removed", n=step.position),
+                fields={f"step-{step.position}-name": _("has results reported")},
+            )
+    removed = []
+    for step in steps:
+        if step.position in doomed:
+            for result in list(step.results):
+                session.delete(result)
+            session.delete(step)
+            removed.append(step.position)
+    session.flush()
+    position = 0
+    for step in steps:
+        if step.position in doomed:
+            continue
+        position += 1
+        if step.position != position:
+            step.position = position
+            session.flush()  # one at a time: each moves into a place already freed
+    if removed:
+        record(
+            session,
+            action="step.remove",
+            object_type="project",
+            object_id=project.id,
+            actor=actor,
+            changes={"positions": removed},
+        )
+    session.expire(project, ["steps"])
+
+
 def assign_result(session: Session, actor: User, step: PlanStep, unit: OrgUnit) -> StepResult:
     """Make `unit` (a school, network or the division) report on `step`; idempotent."""
     project = step.project

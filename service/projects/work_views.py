@@ -29,6 +29,7 @@ from service.projects.operations import (
     assign_result,
     create_project,
     link_strategies,
+    remove_steps,
     save_step,
     set_objectives_and_targets,
     update_project,
@@ -73,13 +74,16 @@ def _chosen(model: Any, raw: str | None) -> Any:
 
 
 def form_steps(form: MultiDict[str, str]) -> list[dict[str, str]]:
-    """The step rows as typed (blank rows dropped), in their order on the page."""
+    """The step rows as typed (blank rows dropped), in their order on the page. A stored step
+    whose "remove" box is ticked keeps its row, marked "remove", so a refusal shows it again."""
     columns = ("position", "name", "weight", "start", "end", "unit")
     values = {c: form.getlist(f"step_{c}") for c in columns}
+    removed = set(form.getlist("step_remove"))
     count = max((len(v) for v in values.values()), default=0)
     rows = []
     for index in range(count):
         row = {c: (values[c][index] if index < len(values[c]) else "").strip() for c in columns}
+        row["remove"] = "on" if row["position"] and row["position"] in removed else ""
         if row["name"] or row["weight"] or row["start"] or row["end"]:
             rows.append(row)
     return rows
@@ -127,6 +131,7 @@ def _form_values(project: Project | None) -> dict[str, Any]:
                 "start": s.planned_start.isoformat(),
                 "end": s.planned_end.isoformat(),
                 "unit": str(s.responsible_unit_id or ""),
+                "remove": "",
             }
             for s in project.steps
         ],
@@ -177,6 +182,8 @@ def _choices() -> dict[str, Any]:
 def _weights_summary(values: dict[str, Any]) -> tuple[str, str | None]:
     weights = []
     for row in values["steps"]:
+        if row.get("remove"):
+            continue
         try:
             weights.append(Decimal(row["weight"].replace(",", "")))
         except InvalidOperation:
@@ -255,14 +262,20 @@ def _apply(project: Project, form: MultiDict[str, str]) -> None:
             problems[f"target-{index}"] = _("choose quantity or quality")
         else:
             targets.append((TargetKind(row["kind"]), row["text"]))
+    # Every row of the plan in one save: `row` is the row's number on the page (the errors'
+    # keys), the rows kept are stored in their order from position 1.
     steps = []
-    for index, row in enumerate(form_steps(form), start=1):
-        prefix = f"step-{index}-"
+    removed: list[int] = []
+    for row_number, row in enumerate(form_steps(form), start=1):
+        if row["remove"]:
+            removed.extend(ids_in([row["position"]]))
+            continue
+        prefix = f"step-{row_number}-"
         weight = _decimal(row["weight"], prefix + "weight", problems, Percent)
         start = _date(row["start"], prefix + "start", problems)
         end = _date(row["end"], prefix + "end", problems)
         unit = _chosen(OrgUnit, row["unit"])
-        steps.append((index, row["name"], weight, start, end, unit))
+        steps.append((row_number, row["name"], weight, start, end, unit))
     node_ids = ids_in(form.getlist("strategy"))
     nodes = list(session().scalars(select(StrategyNode).where(StrategyNode.id.in_(node_ids))))
     if problems:
@@ -279,7 +292,9 @@ def _apply(project: Project, form: MultiDict[str, str]) -> None:
     objectives = [t for t in form.getlist("objective") if t.strip()]
     set_objectives_and_targets(session(), user, project, objectives, targets)
     link_strategies(session(), user, project, nodes)
-    for position, name, weight, start, end, unit in steps:
+    if removed:
+        remove_steps(session(), user, project, removed)
+    for position, (row_number, name, weight, start, end, unit) in enumerate(steps, start=1):
         assert weight is not None and start is not None and end is not None
         try:
             save_step(
@@ -294,7 +309,7 @@ def _apply(project: Project, form: MultiDict[str, str]) -> None:
                 responsible_unit=unit,
             )
         except Refused as refused:
-            fields = {f"step-{position}-{k}": v for k, v in refused.fields.items()}
+            fields = {f"step-{row_number}-{k}": v for k, v in refused.fields.items()}
             raise Refused(refused.status, refused.reason, fields=fields) from None
 
 

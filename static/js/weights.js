@@ -27,6 +27,7 @@
   function update() {
     var total = 0;
     document.querySelectorAll("input[data-weight]").forEach(function (input) {
+      if (input.closest("tr.removing")) { return; }  // a step ticked for removal
       var value = hundredths(input.value);
       if (value !== null) { total += value; }
     });
