@@ -271,7 +271,10 @@ def test_school_submits_the_officer_accepts_and_progress_rises(person: Any, serv
     school.page.keyboard.press("Enter")
     school.page.wait_for_selector('[data-testid="state"] .badge.submitted')
     assert school.page.url == result_url
-    assert school.page.locator("text=รายงานผล.pdf").count() == 1
+    # One current file, downloadable (its withdraw and replace controls name it too).
+    assert (
+        school.page.locator("li[data-evidence] > a[download]", has_text="รายงานผล.pdf").count() == 1
+    )
     school.shoot("result-submitted")
 
     officer.goto("/review")
