@@ -68,6 +68,28 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any
     }
 
 
+def _update(
+    session: Session, actor: User, target: Any, after: dict[str, Any], *, action: str, kind: str
+) -> None:
+    """Set on `target` each field of `after` that differs, flush, and record one audit row
+    `action` on object type `kind` with `[before, after]` per changed field; nothing changed
+    records nothing. The one shape of every admin update."""
+    diff = changed({field: getattr(target, field) for field in after}, after)
+    if not diff:
+        return
+    for field, (_old, new) in diff.items():
+        setattr(target, field, new)
+    session.flush()
+    record(
+        session,
+        action=action,
+        object_type=kind,
+        object_id=target.id,
+        actor=actor,
+        changes=diff,
+    )
+
+
 def _text(value: str, field: str, longest: int, *, required: bool = True) -> str:
     """`value` normalised, or Refused(422) naming `field` when missing or too long."""
     value = normalize_thai(value or "")
@@ -204,21 +226,7 @@ def update_unit(session: Session, actor: User, unit: OrgUnit, **changes: Any) ->
                 fields={"approvals_required": _("must be 1 to 5")},
             )
         after["approvals_required"] = required
-    before = {field: getattr(unit, field) for field in after}
-    diff = changed(before, after)
-    if not diff:
-        return unit
-    for field, (_old, new) in diff.items():
-        setattr(unit, field, new)
-    session.flush()
-    record(
-        session,
-        action="unit.update",
-        object_type="org_unit",
-        object_id=unit.id,
-        actor=actor,
-        changes=diff,
-    )
+    _update(session, actor, unit, after, action="unit.update", kind="org_unit")
     return unit
 
 
@@ -323,20 +331,7 @@ def update_user(session: Session, actor: User, user: User, **changes: Any) -> Us
         after["language"] = changes["language"]
     if "phone" in changes:
         after["phone"] = _text(changes["phone"], "phone", 64, required=False)
-    diff = changed({field: getattr(user, field) for field in after}, after)
-    if not diff:
-        return user
-    for field, (_old, new) in diff.items():
-        setattr(user, field, new)
-    session.flush()
-    record(
-        session,
-        action="user.update",
-        object_type="user",
-        object_id=user.id,
-        actor=actor,
-        changes=diff,
-    )
+    _update(session, actor, user, after, action="user.update", kind="user")
     return user
 
 
@@ -510,19 +505,7 @@ def update_strategy_node(
     name = normalize_thai(name or "")
     if not name:
         raise Refused(422, _("some input is missing or wrong"), fields={"name": _("is required")})
-    diff = changed({"name": node.name}, {"name": name})
-    if not diff:
-        return node
-    node.name = name
-    session.flush()
-    record(
-        session,
-        action="strategy.update",
-        object_type="strategy_node",
-        object_id=node.id,
-        actor=actor,
-        changes=diff,
-    )
+    _update(session, actor, node, {"name": name}, action="strategy.update", kind="strategy_node")
     return node
 
 
@@ -630,20 +613,7 @@ def update_reminder_rule(
         "repeat_days": repeat_days,
         "escalate_after_days": escalate_after_days,
     }
-    diff = changed({field: getattr(rule, field) for field in after}, after)
-    if not diff:
-        return rule
-    for field, (_old, new) in diff.items():
-        setattr(rule, field, new)
-    session.flush()
-    record(
-        session,
-        action="reminder_rule.update",
-        object_type="reminder_rule",
-        object_id=rule.id,
-        actor=actor,
-        changes=diff,
-    )
+    _update(session, actor, rule, after, action="reminder_rule.update", kind="reminder_rule")
     return rule
 
 
