@@ -14,12 +14,10 @@ from service.api.schemas import AuditOut, PageArgs, page_of
 from service.api.scoping import get_project, get_visible
 from service.api.transitions import ID
 from service.audit.models import AuditEntry
-from service.core.labels import object_type_label
 from service.core.permissions import manages_user
-from service.core.translate import gettext as _
 from service.extensions import db
 from service.org.models import Delegation, User
-from service.workflow.engine import Refused
+from service.workflow.engine import missing
 
 blp = Blueprint("api_audit", __name__, url_prefix="/api/v1", description="Audit trail")
 
@@ -40,10 +38,7 @@ def trail(args: dict[str, Any], object_type: str, ident: int) -> Any:
     elif object_type in WORKFLOW_OBJECTS:
         get_visible(session, user, object_type, ident)
     elif not _manages(session, user, object_type, ident):
-        raise Refused(
-            404,
-            _("%(object)s %(id)s does not exist", object=object_type_label(object_type), id=ident),
-        )
+        raise missing(object_type, ident)
     stmt = (
         select(AuditEntry)
         .where(AuditEntry.object_type == object_type, AuditEntry.object_id == ident)

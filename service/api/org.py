@@ -59,7 +59,7 @@ from service.org import operations
 from service.org.models import Delegation, OrgUnit, RoleAssignment, User
 from service.org.scope import unit_filter
 from service.strategy.models import StrategyNode
-from service.workflow.engine import Refused
+from service.workflow.engine import Refused, missing
 
 # What only admins (and the person themself) see of a user.
 PRIVATE = tuple(set(UserAdminOut().fields) - set(PersonOut().fields))
@@ -101,10 +101,7 @@ def _visible_unit(ident: int) -> OrgUnit:
     session = db.session()
     unit = session.scalar(select(OrgUnit).where(OrgUnit.id == ident, unit_filter(session, actor())))
     if unit is None:
-        raise Refused(
-            404,
-            _("%(object)s %(id)s does not exist", object=object_type_label("org_unit"), id=ident),
-        )
+        raise missing("org_unit", ident)
     return unit
 
 
@@ -181,9 +178,7 @@ def _unit_named(ident: int, field: str) -> OrgUnit:
 def _user(ident: int) -> User:
     user = db.session.get(User, ident)
     if user is None:
-        raise Refused(
-            404, _("%(object)s %(id)s does not exist", object=object_type_label("user"), id=ident)
-        )
+        raise missing("user", ident)
     return user
 
 
@@ -282,14 +277,7 @@ def update_year(data: dict[str, Any], ident: int) -> Any:
     user = actor()
     year = session.get(FiscalYear, ident)
     if year is None:
-        raise Refused(
-            404,
-            _(
-                "%(object)s %(id)s does not exist",
-                object=object_type_label("fiscal_year"),
-                id=ident,
-            ),
-        )
+        raise missing("fiscal_year", ident)
     return admin_operations.set_year_open(session, user, year, data["is_open"])
 
 
@@ -327,14 +315,7 @@ def update_strategy(data: dict[str, Any], ident: int) -> Any:
     user = actor()
     node = session.get(StrategyNode, ident)
     if node is None:
-        raise Refused(
-            404,
-            _(
-                "%(object)s %(id)s does not exist",
-                object=object_type_label("strategy_node"),
-                id=ident,
-            ),
-        )
+        raise missing("strategy_node", ident)
     return admin_operations.update_strategy_node(session, user, node, name=data["name"])
 
 
@@ -400,9 +381,6 @@ def withdraw_delegation(ident: int) -> Any:
         or manages_user(session, user, delegation.principal)
     )
     if not visible:
-        raise Refused(
-            404,
-            _("%(object)s %(id)s does not exist", object=object_type_label("delegation"), id=ident),
-        )
+        raise missing("delegation", ident)
     assert delegation is not None
     return operations.withdraw_delegation(session, user, delegation)

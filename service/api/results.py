@@ -15,13 +15,11 @@ from service.api.schemas import AssignInput, Presented, ResultFilter, ResultOut,
 from service.api.scoping import get_unit, get_visible, in_subtree, visible_result_branches
 from service.api.transitions import ID, add_transition_routes
 from service.core.fiscal import local_today
-from service.core.labels import object_type_label
-from service.core.translate import gettext as _
 from service.extensions import db
 from service.fiscal.models import FiscalYear
 from service.projects import operations
 from service.projects.models import PlanStep, Project, ResultState, StepResult
-from service.workflow.engine import Refused
+from service.workflow.engine import Refused, missing
 
 blp = Blueprint("api_results", __name__, url_prefix="/api/v1", description="Step results")
 
@@ -103,10 +101,7 @@ def assign(data: dict[str, Any], ident: int) -> Any:
     try:
         get_visible(session, user, "project", step.project_id if step else 0)
     except Refused:
-        raise Refused(
-            404,
-            _("%(object)s %(id)s does not exist", object=object_type_label("plan_step"), id=ident),
-        ) from None
+        raise missing("plan_step", ident) from None
     assert step is not None
     unit = get_unit(session, data["unit_id"], "unit_id", within=step.project.owner_unit)
     result = operations.assign_result(session, user, step, unit)

@@ -31,7 +31,7 @@ from service.projects.models import (
     StepResult,
 )
 from service.projects.queries import sees_project
-from service.workflow.engine import Refused, load_workflows
+from service.workflow.engine import Refused, load_workflows, missing
 
 T = TypeVar("T")
 
@@ -149,24 +149,14 @@ def get_visible(session: Session, user: User, workflow_name: str, ident: int) ->
     workflow = load_workflows()[workflow_name]
     obj = session.get(workflow.model, ident)
     if obj is None or not workflow.visible(session, user, obj):
-        raise Refused(
-            404,
-            _(
-                "%(object)s %(id)s does not exist",
-                object=object_type_label(workflow_name),
-                id=ident,
-            ),
-        )
+        raise missing(workflow_name, ident)
     return obj
 
 
 def get_project(session: Session, user: User, ident: int) -> Project:
     project = session.get(Project, ident)
     if project is None or not sees_project(session, user, project):
-        raise Refused(
-            404,
-            _("%(object)s %(id)s does not exist", object=object_type_label("project"), id=ident),
-        )
+        raise missing("project", ident)
     return project
 
 

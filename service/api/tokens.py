@@ -13,10 +13,8 @@ from service.api.blueprint import Blueprint, commits
 from service.api.schemas import NewTokenOut, Presented, TokenCreate, TokenOut
 from service.api.transitions import ID
 from service.auth.models import ApiToken
-from service.core.labels import object_type_label
-from service.core.translate import gettext as _
 from service.extensions import db
-from service.workflow.engine import Refused
+from service.workflow.engine import missing
 
 blp = Blueprint("api_tokens", __name__, url_prefix="/api/v1", description="Personal API tokens")
 
@@ -51,9 +49,6 @@ def revoke_token(ident: int) -> Any:
     user = actor()
     row = session.get(ApiToken, ident)
     if row is None or row.user_id != user.id:
-        raise Refused(
-            404,
-            _("%(object)s %(id)s does not exist", object=object_type_label("api_token"), id=ident),
-        )
+        raise missing("api_token", ident)
     admin_operations.revoke_token(session, user, row)
     return None

@@ -58,6 +58,16 @@ class Refused(Exception):
         self.state = state
 
 
+def missing(kind: str, ident: object) -> Refused:
+    """Refused(404) for the object of audit object type `kind` and id `ident`: the one answer
+    for an object that does not exist and for one outside the caller's scope."""
+    from service.core.labels import object_type_label
+
+    return Refused(
+        404, _("%(object)s %(id)s does not exist", object=object_type_label(kind), id=ident)
+    )
+
+
 @dataclass
 class Context:
     """What a predicate, guard or effect sees. `principal` is whose authority is used: the
