@@ -20,6 +20,7 @@ from service.core.fields import (  # noqa: F401 (MAX_ID and Percent are used by 
     MAX_ID,
     NO_NUL,
     Amount,
+    Budget,
     Day,
     DecimalString,
     Id,
@@ -380,7 +381,7 @@ class ProjectCreate(Input):
     owner_unit_id = Id(required=True)
     responsible_unit_id = Id(required=True)
     kind = fields.Enum(ProjectKind, by_value=True, load_default=ProjectKind.ROUTINE)
-    approved_budget = Money(load_default=Decimal("0.00"), validate=validate.Range(min=0))
+    approved_budget = Budget(load_default=Decimal("0.00"))
     rationale = Text(validate=validate.Length(max=50000))
     contact_name = Text(validate=validate.Length(max=255))
     contact_phone = Text(validate=validate.Length(max=64))
@@ -395,7 +396,7 @@ class ProjectUpdate(Input):
     unit_codes = Text(validate=validate.Length(max=64))
     multi_year = fields.Boolean()
     in_plan = fields.Boolean()
-    approved_budget = Money(validate=validate.Range(min=0))
+    approved_budget = Budget()
     kind = fields.Enum(ProjectKind, by_value=True)
 
 

@@ -34,6 +34,8 @@ FIRST_BE_YEAR, LAST_BE_YEAR = 2400, 2700
 FIRST_DAY, LAST_DAY = date(FIRST_BE_YEAR - 543, 1, 1), date(LAST_BE_YEAR - 543, 12, 31)
 
 NO_NUL = "^[^\\u0000]*$"
+ISO_DAY_IN_RANGE = "^(185[7-9]|18[6-9][0-9]|19[0-9]{2}|20[0-9]{2}|21[0-5][0-9])-[0-9]{2}-[0-9]{2}$"
+"""The OpenAPI pattern of an ISO day between FIRST_DAY and LAST_DAY."""
 """The OpenAPI pattern of a text: anything but NUL (lone surrogates are not JSON text)."""
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -108,6 +110,16 @@ class DecimalString(fields.Decimal):
 def Money(**kwargs: Any) -> DecimalString:
     """Baht in a NUMERIC(14, 2) column."""
     return DecimalString(places=2, digits=12, **kwargs)
+
+
+NON_NEGATIVE_MONEY = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+
+
+def Budget(**kwargs: Any) -> DecimalString:
+    """Baht that may be zero but never negative (a budget); the document's pattern says so."""
+    kwargs.setdefault("validate", validate.Range(min=0))
+    metadata = {"pattern": NON_NEGATIVE_MONEY, **kwargs.pop("metadata", {})}
+    return Money(metadata=metadata, **kwargs)
 
 
 POSITIVE_MONEY = r"^(0*[1-9][0-9]{0,11}(\.[0-9]{1,2})?|0*\.(0[1-9]|[1-9][0-9]?))$"
@@ -238,7 +250,10 @@ class DayField(fields.Date):
 
     def __init__(self, typed: bool = False, **kwargs: Any) -> None:
         self.typed = typed
-        super().__init__(**kwargs)
+        # The document says which years are taken (1857 … 2157, BE 2400 … 2700), so a client
+        # reading it never sends a day the server refuses.
+        metadata = {"pattern": ISO_DAY_IN_RANGE, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
         if not isinstance(value, str):
