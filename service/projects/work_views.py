@@ -10,13 +10,23 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from service.core.fields import Day, Invalid, Money, Percent, ids_in, value_of
+from service.core.fiscal import local_today
 from service.core.permissions import holds_anywhere
 from service.core.progress import weights_problem, weights_total
 from service.core.translate import gettext as _
@@ -213,7 +223,7 @@ def _render(
         weights_total=total,
         weights_problem=problem,
         options=options_for(project) if project is not None else [],
-        today=date.today().isoformat(),
+        today=local_today(current_app.config["TIMEZONE"]).isoformat(),
         **_choices(),
     )
     return page, status
