@@ -230,19 +230,6 @@ def update_unit(session: Session, actor: User, unit: OrgUnit, **changes: Any) ->
     return unit
 
 
-def set_approval_limit(
-    session: Session,
-    actor: User,
-    unit: OrgUnit,
-    limit: Decimal | None,
-    approvals_required: int | None,
-) -> OrgUnit:
-    """The approval rules of `unit` (update_unit with those two fields)."""
-    return update_unit(
-        session, actor, unit, approval_limit=limit, approvals_required=approvals_required
-    )
-
-
 # ---- accounts ----------------------------------------------------------------------------------
 
 
