@@ -119,6 +119,10 @@ SUMMARIES: dict[str, dict[str, str]] = {
         "th": "สรุปการแจ้งเตือนประจำวัน",
         "en": "Daily digest",
     },
+    "webhook.test": {
+        "th": "ทดสอบการส่งข้อมูลจากระบบติดตามไปยังปลายทางนี้",
+        "en": "A test delivery from Tidtam to this endpoint",
+    },
     "deadline.step_due": {
         "th": "{unit}: ขั้นตอน “{step}” โครงการ {project} ครบกำหนด {due} (อีก {days_left} วัน)",
         "en": "{unit}: step “{step}” of project {project} is due on {due} (in {days_left} days)",
