@@ -812,6 +812,30 @@ def set_preference(
     return preference
 
 
+def retry_failed_by(
+    session: Session,
+    actor: User,
+    notification_id: int,
+    *,
+    now: datetime,
+    requeue_after: timedelta,
+) -> bool:
+    """An admin of the whole tree retries one failed delivery (audited). Returns False when
+    it had not failed. Raises Refused(403) for anyone else."""
+    require(may_administer(session, actor, None, _("retry failed notifications")))
+    if not retry_failed(session, notification_id, now=now, requeue_after=requeue_after):
+        return False
+    record(
+        session,
+        action="notification.retry",
+        object_type="notification",
+        object_id=notification_id,
+        actor=actor,
+        changes={"state": ["failed", "pending"]},
+    )
+    return True
+
+
 def retry_failed_all(
     session: Session,
     actor: User,
