@@ -215,9 +215,7 @@ def _setup_links(stack_app: Flask) -> tuple[int, int]:
     """The demo school user linked to LINE, a second teacher unlinked, the school's group."""
     with stack_app.app_context():
         session = db.session()
-        school = session.scalars(
-            select(User).where(User.email == "school@demo.tidtam.local")
-        ).one()
+        school = session.scalars(select(User).where(User.email == "school@demo.tidtam.local")).one()
         _second_school_user(session)
         _link(session, school, LINE_USER)
         school_unit = session.scalars(select(OrgUnit).where(OrgUnit.code == SCHOOL_UNIT)).one()
@@ -312,7 +310,7 @@ def test_worker_killed_while_line_holds_the_push_delivers_once(tmp_path: Path, a
             os.kill(children[0], signal.SIGKILL)
             sink.release()
             states = eventually(
-                lambda: ((s := _line_states(stack.app)) and s[0][0] == "sent" and s), timeout=60
+                lambda: (s := _line_states(stack.app)) and s[0][0] == "sent" and s, timeout=60
             )
             stack.send("tidtam.notifications.sweep")  # nothing is left to take over
         assert "WorkerLostError" in log.read_text() or "SIGKILL" in log.read_text()

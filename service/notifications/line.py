@@ -73,7 +73,7 @@ def push_text(settings: LineSettings, to: str, text: str, delivery_key: str) -> 
         api = MessagingApi(client)
         try:
             api.push_message(
-                PushMessageRequest(to=to, messages=[TextMessage(text=text)]),  # type: ignore[call-arg]
+                PushMessageRequest(to=to, messages=[TextMessage(text=text)]),
                 x_line_retry_key=retry_key(delivery_key),
                 _request_timeout=settings.timeout,
             )
