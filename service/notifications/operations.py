@@ -1,21 +1,25 @@
 """Notification operations: rows made from outbox events and reminders, claimed for delivery,
 their outcome recorded, lost work swept up, and what people do with them (read, retry).
 
-Exactly once, per (event or reminder occurrence, recipient, channel):
+Exactly once, per (event or reminder occurrence, recipient, channel), and for a unit's
+webhook endpoint or LINE group per (event or occurrence, endpoint or group):
 
 - Creation: every row has a `delivery_key` naming that triple, unique in the database, and is
   inserted with INSERT … ON CONFLICT (delivery_key) DO NOTHING. Two relays, two deadline runs
   or a rerun after a crash insert nothing new.
 - Delivery: a row is claimed before anything leaves the building (pending → sending, with a
-  lease) and that claim is committed; the mail or webhook is sent outside any transaction; the
-  row is then marked sent. A duplicate task finds the row sending (or sent) and does nothing.
-  A worker killed mid-send leaves the row sending; when the lease ends the retried task (acks
-  late, so the message comes back) or the sweep takes it over and sends it again.
+  lease) and that claim is committed; the mail, webhook or LINE push is sent outside any
+  transaction; the row is then marked sent. A duplicate task finds the row sending (or sent)
+  and does nothing. A worker killed mid-send leaves the row sending; when the lease ends the
+  retried task (acks late, so the message comes back) or the sweep takes it over and sends it
+  again.
 - What remains: a process that dies after the SMTP server accepted the mail but before the
   row is marked sent makes the retry send it again; no protocol can close that gap with SMTP.
   Both copies carry the same Message-ID (derived from the delivery key), so mail stores and
   the tests recognise the duplicate. The window is a few milliseconds against seconds for a
   claim held without a lease, and a crash before the server's answer sends nothing twice.
+  A LINE push carries a retry key derived from the delivery key, which LINE de-duplicates
+  itself (service/notifications/line.py): no gap there.
 
 Operations flush or execute and never commit; the caller (a task or a request) commits.
 """
@@ -31,9 +35,11 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import (
+    Integer,
     Select,
     and_,
     case,
+    cast,
     exists,
     func,
     literal,
@@ -109,6 +115,11 @@ class DeliverySettings:
         )
 
 
+def no_id() -> Any:
+    """A NULL id column, typed: PostgreSQL types an untyped NULL of a UNION as text."""
+    return cast(null(), Integer)
+
+
 def chunks(ids: Sequence[int], size: int = DISPATCH_BATCH) -> list[list[int]]:
     """`ids` in lists of at most `size`, in order."""
     return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
@@ -130,11 +141,12 @@ def insert_notifications(
     `candidates` has the columns recipient_id, kind, object_type, object_id, payload (JSON) and
     key (the delivery key up to the recipient, e.g. "event:42"). The recipient's preference
     for the kind and channel decides: off (no row), digest (held for the daily digest) or
-    immediately (the default but for the email of `DIGEST_BY_DEFAULT`, and what a "*"
-    preference row sets for every kind). In-app rows
-    are delivered by being inserted; a webhook row is made per endpoint of a unit in which
-    the recipient holds an active role. One INSERT … SELECT … ON CONFLICT DO NOTHING: rows
-    whose key exists already are skipped, however many runs race.
+    immediately (the default but for the email and LINE of `DIGEST_BY_DEFAULT`, and what a
+    "*" preference row sets for every kind). In-app rows are delivered by being inserted; a
+    LINE row is made for a recipient who linked a LINE account; a webhook row per (event,
+    endpoint) and a LINE row per (event, group) of a unit in which a recipient holds an
+    active role. One INSERT … SELECT … ON CONFLICT DO NOTHING: rows whose key exists already
+    are skipped, however many runs race.
     """
     dialect = dialect_of(session)
     candidate = candidates.cte("candidate")
@@ -205,8 +217,8 @@ def insert_notifications(
             now_value.label("created_at"),
             sent_at.label("sent_at"),
             lease.label("lease_until"),
-            null().label("endpoint_id"),
-            null().label("line_group_id"),
+            no_id().label("endpoint_id"),
+            no_id().label("line_group_id"),
         ).select_from(candidate)
         for alias, on in joins:
             query = query.outerjoin(alias, on)
@@ -234,8 +246,8 @@ def insert_notifications(
             now_value.label("created_at"),
             null().label("sent_at"),
             case((held, null()), else_=lease_value).label("lease_until"),
-            null().label("endpoint_id"),
-            null().label("line_group_id"),
+            no_id().label("endpoint_id"),
+            no_id().label("line_group_id"),
         )
         .select_from(candidate)
         .join(
@@ -271,7 +283,7 @@ def insert_notifications(
             .join(target, and_(target.unit_id == assignment.unit_id, active))
             .where(kinds)
             .group_by(candidate.c.key, target.id)
-            .subquery(f"first_{tag}")
+            .subquery(f"first_{tag.replace('-', '_')}")
         )
         is_hook = channel is Channel.WEBHOOK
         return (
@@ -289,8 +301,8 @@ def insert_notifications(
                 now_value.label("created_at"),
                 null().label("sent_at"),
                 lease_value.label("lease_until"),
-                (firsts.c.target_id if is_hook else null()).label("endpoint_id"),
-                (null() if is_hook else firsts.c.target_id).label("line_group_id"),
+                (firsts.c.target_id if is_hook else no_id()).label("endpoint_id"),
+                (no_id() if is_hook else firsts.c.target_id).label("line_group_id"),
             )
             .select_from(firsts)
             .join(

@@ -187,6 +187,7 @@ def _settings_page(new_code: LineLinkCode | None = None) -> str:
         line_linked=account is not None and account.line_user_id is not None,
         line_code=new_code,
         add_friend=current_app.config.get("LINE_ADD_FRIEND_URL", ""),
+        links_groups=bool(_linkable_units(user)),
     )
 
 
