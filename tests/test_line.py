@@ -319,3 +319,38 @@ def test_worker_killed_while_line_holds_the_push_delivers_once(tmp_path: Path, a
     statuses = [status for _p, status in sink.requests]
     assert statuses[-1] == 409 and statuses.count(409) >= 1  # the retry, recognised
     assert states == [("sent", 2)]
+
+
+def test_line_digest_is_one_message_a_day_in_the_readers_language(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held LINE rows go out as one digest message per person and day (its key is unique per
+    channel), pushed through the SDK in the person's language, each item with its link."""
+    from service.notifications.dispatch import deliver_digests
+    from service.notifications.operations import DeliverySettings, digest_recipients
+
+    officer = user(session, "officer")
+    officer.language = "en"
+    _link(session, officer, LINE_USER)
+    set_preference(session, officer, "*", Channel.LINE, DeliveryMode.DIGEST)
+    for kind in ("step_result.submit", "step_result.submit"):
+        _relay(session, kind)
+    with line_sink() as sink, app.app_context():
+        for name, value in sink.env().items():
+            monkeypatch.setitem(app.config, name, value)
+        users = digest_recipients(session, now=utcnow())
+        assert officer.id in users
+        carried = deliver_digests(session, users, settings=DeliverySettings())
+        assert deliver_digests(session, users, settings=DeliverySettings()) == []
+    assert sink.problems == []
+    (text,) = sink.texts_to(LINE_USER)
+    assert text.startswith("Daily digest (2)")
+    assert text.count("• ") == 2 and "waits for your review" in text
+    assert text.count("/review#result-") == 2
+    assert len(carried) == 2
+    key = session.scalar(
+        select(Notification.delivery_key).where(
+            Notification.kind == "digest", Notification.channel == Channel.LINE
+        )
+    )
+    assert key is not None and key.endswith(f":user:{officer.id}:line")
