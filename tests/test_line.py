@@ -155,6 +155,21 @@ def test_webhook_links_a_person_and_a_group_and_refuses_wrong_signatures(
     actions = set(session.scalars(select(AuditEntry.action)))
     assert {"line_account.link", "line_group.join", "line_group.link"} <= actions
 
+    # Each link is confirmed to whoever linked it: the person hears it on LINE at once.
+    relay_outbox(session, now=utcnow(), requeue_after=timedelta(minutes=10))
+    told = dict(
+        session.execute(
+            select(Notification.kind, Notification.recipient_id).where(
+                Notification.channel == Channel.LINE
+            )
+        ).all()
+    )
+    assert told == {"line_account.link": school.id}
+    admin_told = session.scalar(
+        select(Notification.recipient_id).where(Notification.kind == "line_group.link")
+    )
+    assert admin_told == user(session, "admin").id
+
 
 def _relay(session: Session, kind: str = "step_result.return") -> int:
     event = emit(

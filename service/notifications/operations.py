@@ -53,7 +53,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from service.audit.models import OutboxEvent
-from service.audit.operations import record
+from service.audit.operations import emit, record
 from service.core.db import UTCDateTime, utcnow
 from service.core.permissions import ALLOW, Answer, administers, deny, holds_any, may_administer
 from service.core.sql import concat_text, dialect_of, json_array_has, upsert_insert
@@ -1252,6 +1252,15 @@ def line_message_received(
             actor=maker,
             changes={"unit_id": [before, unit.id]},
         )
+        # No actor: the one who linked it is told (the confirmation; the group hears it too
+        # when they hold a role in its unit).
+        emit(
+            session,
+            kind="line_group.link",
+            object_type="line_group",
+            object_id=group.id,
+            payload={"user_id": maker.id},
+        )
         return "group"
     if not user_id:
         return None
@@ -1282,6 +1291,14 @@ def line_message_received(
         object_id=person.id,
         actor=person,
         changes={"line": [False, True]},
+    )
+    # No actor: the person is told, on the LINE account just linked, that it works.
+    emit(
+        session,
+        kind="line_account.link",
+        object_type="user",
+        object_id=person.id,
+        payload={"user_id": person.id},
     )
     return "account"
 
