@@ -1,7 +1,8 @@
 """LINE (issue 15): people and unit groups linked through signed webhook events and one-time
 codes; notifications pushed through the real line-bot-sdk to a local stand-in for
-api.line.me that checks path, bearer token and body; one message per group per event; and
-exactly once through a worker killed while LINE held the push."""
+api.line.me that checks path, bearer token and body; one message per group per event and one
+POST per webhook endpoint (the same worker run); and exactly once through a worker killed
+while LINE held the push."""
 
 from __future__ import annotations
 
@@ -31,15 +32,18 @@ from service.notifications.models import (
     LineAccount,
     LineGroup,
     Notification,
+    WebhookEndpoint,
 )
 from service.notifications.operations import (
     make_line_code,
     relay_outbox,
     set_preference,
 )
+from service.notifications.webhook import DELIVERY_HEADER, SIGNATURE_HEADER
 from service.org.models import OrgUnit, Role, User
 from service.org.operations import grant_role
 from tests.conftest import csrf_token
+from tests.http_sink import http_sink
 from tests.line_sink import PUSH_PATH, line_sink
 from tests.stack import committed_stack, eventually
 from tests.work_data import school_result, unit, user
@@ -263,19 +267,30 @@ def _line_states(stack_app: Flask) -> list[tuple[str, int]]:
 
 
 @pytest.mark.worker
-def test_line_pushes_once_per_person_and_group(tmp_path: Path, app: Flask) -> None:
+def test_a_person_a_units_group_and_its_endpoint_hear_each_event_once(
+    tmp_path: Path, app: Flask
+) -> None:
+    """Two teachers of the school are told of a returned result: the linked teacher gets one
+    LINE message, the school's LINE group one, the school's webhook endpoint one POST
+    (signed, its delivery id in the header and the body), through a real worker."""
+    secret = "per-endpoint-secret"
     with (
         line_sink() as sink,
+        http_sink() as hooks,
         committed_stack(tmp_path, "line", MAIL_PORT="9", **sink.env()) as stack,
     ):
-        _setup_links(stack.app)
+        _school_id, unit_id = _setup_links(stack.app)
+        with stack.app.app_context():
+            db.session.add(WebhookEndpoint(unit_id=unit_id, url=hooks.url, secret=secret, name=""))
+            db.session.commit()
         with running_worker(stack.env, queues="notifications", log=tmp_path / "worker.log"):
             _commit_return(stack.app)
-            eventually(lambda: len(sink.delivered) == 2, timeout=60)
+            eventually(lambda: len(sink.delivered) == 2 and len(hooks.posts) == 1, timeout=60)
             stack.send("tidtam.outbox.relay")  # as beat does: nothing more
             eventually(
                 lambda: [s for s, _a in _line_states(stack.app)] == ["sent", "sent"], timeout=30
             )
+            stack.send("tidtam.notifications.sweep")
         assert sink.problems == []
         assert {p for p, _s in sink.requests} == {PUSH_PATH}
         person, group = sink.texts_to(LINE_USER), sink.texts_to(GROUP)
@@ -285,9 +300,17 @@ def test_line_pushes_once_per_person_and_group(tmp_path: Path, app: Flask) -> No
         link = person[0].splitlines()[-1]
         assert link.startswith(stack.app.config["PUBLIC_URL"]) and "/results/" in link
         assert group[0] == person[0]  # the group reads Thai as the school user does
-        (tmp_path / "line-message.json").write_text(
-            json.dumps([p.body for p in sink.delivered], ensure_ascii=False, indent=1)
-        )
+
+        assert len(hooks.posts) == 1  # two teachers told, one POST to the unit's endpoint
+        post = hooks.posts[0]
+        expected = "sha256=" + hmac.new(secret.encode(), post.body, hashlib.sha256).hexdigest()
+        assert post.headers[SIGNATURE_HEADER] == expected
+        document = json.loads(post.body)
+        assert post.headers[DELIVERY_HEADER] == document["delivery"]
+        assert document["delivery"].endswith(":webhook:1")
+        assert "ถูกส่งกลับให้แก้ไข" in document["text"]
+        assert "returned for changes" in document["text_en"]
+        assert document["unit_id"] == unit_id
 
 
 def _pool_children(pid: int) -> list[int]:

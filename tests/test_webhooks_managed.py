@@ -1,17 +1,13 @@
 """Webhooks, managed (issue 15): endpoints made, changed, rotated, tested and withdrawn by
-the admins of their unit through the pages and the API, each change audited; each event is
-POSTed once per endpoint however many of the unit's people it tells, signed, with a stable
-delivery id; and failed deliveries of any channel retried all at once, per channel and kind."""
+the admins of their unit through the pages and the API, each change audited; and failed
+deliveries of any channel retried all at once, per channel and kind. That each event is POSTed
+once per endpoint however many of the unit's people it tells, signed, with a stable delivery
+id, is shown through a real worker in tests/test_line.py, beside the LINE group's message."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
@@ -19,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry
 from service.audit.operations import emit
-from service.core.db import db, utcnow
+from service.core.db import utcnow
 from service.notifications.models import (
     Channel,
     DeliveryState,
@@ -27,15 +23,11 @@ from service.notifications.models import (
     WebhookEndpoint,
 )
 from service.notifications.operations import relay_outbox
-from service.notifications.webhook import DELIVERY_HEADER, SIGNATURE_HEADER
 from service.org.models import Role, User
 from service.org.operations import grant_role
 from tests.api_support import headers_for
 from tests.conftest import DEMO_PASSWORDS, csrf_token, login
-from tests.http_sink import http_sink
-from tests.stack import committed_stack, eventually
-from tests.work_data import school_result, unit, user
-from tests.workers import running_worker
+from tests.work_data import school_result, unit
 
 SCHOOL_UNIT = "5023077101"
 OTHER_DISTRICT_ADMIN = "admin-elsewhere@test.tidtam.local"
@@ -227,58 +219,3 @@ def test_retry_all_failed_per_channel_and_kind_is_audited(
         == 403
     )
     assert _audits(session, "notification.retry_all") == 2
-
-
-@pytest.mark.worker
-def test_each_event_is_posted_once_per_endpoint(tmp_path: Path, app: Flask) -> None:
-    """Two teachers of the school are told; the school's endpoint gets the event once,
-    signed, with a delivery id that the header and the body agree on."""
-    with (
-        http_sink() as hooks,
-        committed_stack(tmp_path, "hooks", MAIL_PORT="9") as stack,
-    ):
-        secret = "per-endpoint-secret"
-        with stack.app.app_context():
-            session = db.session()
-            _teacher(session)
-            session.add(
-                WebhookEndpoint(
-                    unit_id=unit(session, SCHOOL_UNIT).id, url=hooks.url, secret=secret, name=""
-                )
-            )
-            session.commit()
-        with running_worker(stack.env, queues="notifications", log=tmp_path / "worker.log"):
-            with stack.app.app_context():
-                emit(
-                    db.session,
-                    kind="step_result.return",
-                    object_type="step_result",
-                    object_id=school_result(db.session).id,
-                    payload={"to": "returned", "reason": "แนบหลักฐานไม่ครบ"},
-                )
-                db.session.commit()
-            eventually(lambda: len(hooks.posts) == 1, timeout=60)
-            stack.send("tidtam.outbox.relay")
-
-            def hook_sent() -> bool:
-                with stack.app.app_context():
-                    states = db.session.scalars(
-                        select(Notification.state).where(Notification.channel == Channel.WEBHOOK)
-                    ).all()
-                    db.session.rollback()
-                return states == [DeliveryState.SENT]
-
-            eventually(hook_sent, timeout=30)
-        assert len(hooks.posts) == 1
-        post = hooks.posts[0]
-        expected = "sha256=" + hmac.new(secret.encode(), post.body, hashlib.sha256).hexdigest()
-        assert post.headers[SIGNATURE_HEADER] == expected
-        document = json.loads(post.body)
-        assert post.headers[DELIVERY_HEADER] == document["delivery"]
-        assert document["delivery"].endswith(":webhook:1")
-        assert "ถูกส่งกลับให้แก้ไข" in document["text"]
-        assert "returned for changes" in document["text_en"]
-        with stack.app.app_context():
-            assert document["unit_id"] == unit(db.session, SCHOOL_UNIT).id
-            assert document["recipient"]["id"] == user(db.session, "school").id
-            db.session.rollback()
