@@ -109,6 +109,13 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict[s
         "NOTIFICATION_REQUEUE_SECONDS": int(env.get("NOTIFICATION_REQUEUE_SECONDS", "600")),
         "NOTIFICATION_MAX_ATTEMPTS": int(env.get("NOTIFICATION_MAX_ATTEMPTS", "5")),
         "MAIL_TIMEOUT": float(env.get("MAIL_TIMEOUT", "20")),
+        # LINE Messaging API (an Official Account's channel): without a token nothing is sent
+        # to LINE and the LINE pages say it is not set up; the secret checks /line/webhook.
+        "LINE_CHANNEL_ACCESS_TOKEN": env.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
+        "LINE_CHANNEL_SECRET": env.get("LINE_CHANNEL_SECRET", ""),
+        "LINE_API_BASE_URL": env.get("LINE_API_BASE_URL", "https://api.line.me"),
+        "LINE_ADD_FRIEND_URL": env.get("LINE_ADD_FRIEND_URL", ""),
+        "LINE_TIMEOUT": float(env.get("LINE_TIMEOUT", "10")),
         # Sub-score labels of an evaluation, as the legacy page prints them.
         "EVALUATION_SUBSCORE_LABELS": tuple(
             env.get("EVALUATION_SUBSCORE_LABELS", "2.1,2.2").split(",", 1)

@@ -8,6 +8,9 @@ from service.evaluations.models import Evaluation, EvaluationRevision
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi, KpiQuarterResult
 from service.notifications.models import (
+    LineAccount,
+    LineGroup,
+    LineLinkCode,
     Notification,
     NotificationPreference,
     ReminderRule,
@@ -41,6 +44,9 @@ __all__ = [
     "Installment",
     "Kpi",
     "KpiQuarterResult",
+    "LineAccount",
+    "LineGroup",
+    "LineLinkCode",
     "Notification",
     "NotificationPreference",
     "OrgUnit",

@@ -45,6 +45,8 @@ OTHER_EVENTS = {
     "installment.request",
     "delegation.create",
     "delegation.withdraw",
+    "line_account.link",
+    "line_group.link",
 }
 
 TRANSITIONS = sorted(

@@ -128,6 +128,9 @@ OBJECT_TYPES: dict[str, LazyString] = {
     "strategy_node": _l("Strategy"),
     "reminder_rule": _l("Reminder rule"),
     "api_token": _l("API token"),
+    "webhook_endpoint": _l("Webhook"),
+    "line_group": _l("LINE group"),
+    "notification": _l("Notification"),
 }
 
 #: The audit actions and notification kinds that are not a transition of a workflow table (the
@@ -162,6 +165,19 @@ ACTIONS: dict[str, LazyString] = {
     "api_token.create": _l("API token created"),
     "api_token.revoke": _l("API token revoked"),
     "demo.load": _l("Demo data loaded"),
+    "webhook.create": _l("Webhook added"),
+    "webhook.update": _l("Webhook changed"),
+    "webhook.rotate_secret": _l("Webhook secret rotated"),
+    "webhook.withdraw": _l("Webhook withdrawn"),
+    "webhook.test": _l("Webhook test"),
+    "notification.retry": _l("Notification retried"),
+    "notification.retry_all": _l("Failed notifications retried"),
+    "line_account.link": _l("LINE account linked"),
+    "line_account.unlink": _l("LINE account unlinked"),
+    "line_group.join": _l("Bot joined a LINE group"),
+    "line_group.leave": _l("Bot left a LINE group"),
+    "line_group.link": _l("LINE group linked"),
+    "line_group.unlink": _l("LINE group unlinked"),
 }
 
 #: The labels of the inputs that refusals name (`Refused.fields`), as the forms call them.
@@ -207,6 +223,9 @@ FIELDS: dict[str, LazyString] = {
     "language": _l("Language"),
     "offset_days": _l("Days from the anchor (negative: before)"),
     "user_id": _l("User"),
+    "url": _l("Address"),
+    "kinds": _l("Kinds"),
+    "unit_id": _l("Unit"),
 }
 
 

@@ -9,13 +9,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.core.db import utcnow
 from service.core.fiscal import local_today
 from service.core.logs import log_event
+from service.notifications.line import LineSettings, push_text
 from service.notifications.mail import DeliveryError, Mailer, digest_mail, notification_mail
 from service.notifications.messages import describe, summary
 from service.notifications.models import Channel, DeliveryState, Notification
@@ -51,7 +54,55 @@ class DispatchOutcome:
 Items = list[tuple[Delivery, dict[str, str]]]
 
 
-def _send(delivery: Delivery, words: dict[str, str], items: Items, mailer: Mailer) -> None:
+def line_text(delivery: Delivery, words: dict[str, str], items: Items) -> str:
+    """What a LINE message says: the summary in the reader's language and the link to where
+    it is acted on; a digest lists its items, each with its link."""
+    lang = "en" if delivery.language == "en" else "th"
+    if delivery.kind == DIGEST_KIND:
+        title = summary(DIGEST_KIND, delivery.payload, words, lang)
+        lines = [f"{title} ({len(items)})"]
+        for item, item_words in items:
+            lines.append("• " + summary(item.kind, item.payload, item_words, lang))
+            if item_words.get("link"):
+                lines.append("  " + item_words["link"])
+        return "\n".join(lines)
+    text = "ติดตาม: " if lang == "th" else "Tidtam: "
+    text += summary(delivery.kind, delivery.payload, words, lang)
+    if words.get("link"):
+        text += "\n" + words["link"]
+    return text
+
+
+def webhook_document(
+    delivery: Delivery, words: dict[str, str], english: dict[str, str]
+) -> dict[str, Any]:
+    """The JSON a webhook endpoint receives: one per event and endpoint. `delivery` is the
+    stable id of this delivery (the `X-Tidtam-Delivery` header says it too): a receiver that
+    sees it twice drops the second."""
+    return {
+        "delivery": delivery.delivery_key,
+        "kind": delivery.kind,
+        "object_type": delivery.object_type,
+        "object_id": delivery.object_id,
+        "unit_id": delivery.unit_id,
+        # Kept for receivers written before deliveries were per endpoint: the first person
+        # of the unit the event told.
+        "recipient": {"id": delivery.recipient_id, "name": delivery.recipient_name},
+        "text": summary(delivery.kind, delivery.payload, words, "th"),
+        "text_en": summary(delivery.kind, delivery.payload, english, "en"),
+        "link": words.get("link", ""),
+        "payload": delivery.payload,
+        "created_at": delivery.created_at.isoformat(),
+    }
+
+
+def _send(
+    delivery: Delivery,
+    words: dict[str, str],
+    items: Items,
+    mailer: Mailer,
+    english: dict[str, str],
+) -> None:
     if delivery.channel is Channel.EMAIL and delivery.kind == DIGEST_KIND:
         if items:
             mailer.send(digest_mail(delivery, items))
@@ -65,19 +116,21 @@ def _send(delivery: Delivery, words: dict[str, str], items: Items, mailer: Maile
         post(
             delivery.endpoint_url,
             delivery.endpoint_secret,
-            {
-                "delivery": delivery.delivery_key,
-                "kind": delivery.kind,
-                "object_type": delivery.object_type,
-                "object_id": delivery.object_id,
-                "recipient": {"id": delivery.recipient_id, "name": delivery.recipient_name},
-                "text": summary(delivery.kind, delivery.payload, words, delivery.language),
-                "link": words.get("link", ""),
-                "payload": delivery.payload,
-                "created_at": delivery.created_at.isoformat(),
-            },
+            webhook_document(delivery, words, english),
             delivery.delivery_key,
             WEBHOOK_TIMEOUT,
+        )
+        return
+    if delivery.channel is Channel.LINE:
+        if delivery.kind == DIGEST_KIND and not items:
+            return
+        if not delivery.line_to:
+            raise DeliveryError("no LINE account or group is linked any more")
+        push_text(
+            LineSettings.of(current_app.config),
+            delivery.line_to,
+            line_text(delivery, words, items),
+            delivery.delivery_key,
         )
         return
     raise DeliveryError(f"channel {delivery.channel} is not sent by workers")
@@ -136,9 +189,19 @@ def deliver(
                         item.kind,
                     )
                     items.append((item, item_words))
+            english = words
+            if delivery.channel is Channel.WEBHOOK:
+                english = describe(
+                    session,
+                    delivery.object_type,
+                    delivery.object_id,
+                    delivery.payload,
+                    "en",
+                    delivery.kind,
+                )
             session.commit()  # the claim is durable before anything leaves
             try:
-                _send(delivery, words, items, mailer)
+                _send(delivery, words, items, mailer, english)
             except DeliveryError as error:
                 state = record_failure(
                     session,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from service.budget.models import Allocation, Installment
 from service.core.thai import format_baht, format_date
 from service.evaluations.models import Evaluation
+from service.notifications.models import LineGroup
 from service.org.models import Delegation, OrgUnit, User
 from service.projects.models import PlanStep, Project, StepResult
 
@@ -119,6 +120,18 @@ SUMMARIES: dict[str, dict[str, str]] = {
         "th": "สรุปการแจ้งเตือนประจำวัน",
         "en": "Daily digest",
     },
+    "line_account.link": {
+        "th": "เชื่อมบัญชีไลน์กับระบบติดตามแล้ว การแจ้งเตือนที่ท่านเลือกไว้จะส่งมาทางไลน์",
+        "en": "Your LINE account is linked to Tidtam: the notifications you chose come to LINE",
+    },
+    "line_group.link": {
+        "th": "เชื่อมกลุ่มไลน์กับ{unit}แล้ว กลุ่มจะได้รับการแจ้งเตือนของหน่วยงาน",
+        "en": "A LINE group is linked to {unit}: it hears of the unit's notifications",
+    },
+    "webhook.test": {
+        "th": "ทดสอบการส่งข้อมูลจากระบบติดตามไปยังปลายทางนี้",
+        "en": "A test delivery from Tidtam to this endpoint",
+    },
     "deadline.step_due": {
         "th": "{unit}: ขั้นตอน “{step}” โครงการ {project} ครบกำหนด {due} (อีก {days_left} วัน)",
         "en": "{unit}: step “{step}” of project {project} is due on {due} (in {days_left} days)",
@@ -201,6 +214,8 @@ LINKS: dict[str, str] = {
     "deadline.evaluation_score": "/evaluations",
     "delegation.create": "/notifications",
     "delegation.withdraw": "/notifications",
+    "line_account.link": "/notifications/settings",
+    "line_group.link": "/line/groups",
 }
 
 
@@ -272,6 +287,10 @@ def describe(
                 words["subject"] = (
                     f"ตัวชี้วัด {evaluation.kpi.code}" if lang == "th" else f"KPI {evaluation.kpi.code}"
                 )
+    elif object_type == "line_group":
+        group = session.get(LineGroup, object_id)
+        if group is not None and group.unit_id is not None:
+            unit = session.get(OrgUnit, group.unit_id)
     elif object_type == "delegation":
         delegation = session.get(Delegation, object_id)
         if delegation:

@@ -28,6 +28,7 @@ class Channel(enum.StrEnum):
     IN_APP = "in_app"
     EMAIL = "email"
     WEBHOOK = "webhook"
+    LINE = "line"  # a person's LINE account, or a unit's LINE group
 
 
 class DeliveryState(enum.StrEnum):
@@ -61,6 +62,11 @@ class Notification(Base):
     # Who holds a pending or sending row holds it until then; after it a sweep may hand the
     # row to another task (a dispatch task lost with the broker, a worker killed mid-send).
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A unit's delivery (one per event and endpoint, or event and LINE group, however many of
+    # the unit's people are told): where it goes. The recipient is then the first of them
+    # (lowest id), so that every row keeps an owner and a language.
+    endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoint.id"))
+    line_group_id: Mapped[int | None] = mapped_column(ForeignKey("line_group.id"))
 
     recipient: Mapped[User] = relationship()
 
@@ -68,6 +74,7 @@ class Notification(Base):
         Index("ix_notification_recipient_unread", "recipient_id", "read_at"),
         Index("ix_notification_state", "state", "channel"),
         Index("ix_notification_state_lease", "state", "lease_until"),
+        Index("ix_notification_endpoint", "endpoint_id"),
     )
 
 
@@ -93,17 +100,64 @@ class NotificationPreference(Base):
 
 
 class WebhookEndpoint(Base):
-    """A unit's webhook: events for the unit's people are POSTed as JSON, signed with HMAC."""
+    """A unit's webhook: each event told to the unit's people is POSTed once as JSON, signed
+    with HMAC under the endpoint's secret (kept to sign with; shown to an admin only when it
+    is made or rotated)."""
 
     __tablename__ = "webhook_endpoint"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    name: Mapped[str] = mapped_column(String(100), default="")
     url: Mapped[str] = mapped_column(String(500))
     secret: Mapped[str] = mapped_column(String(128))
     kinds: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every kind
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LineAccount(Base):
+    """A person's LINE account, linked when they sent their one-time code to the Official
+    Account. Unlinking clears `line_user_id` (the audit trail keeps who it was)."""
+
+    __tablename__ = "line_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), unique=True)
+    line_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LineGroup(Base):
+    """A LINE group the bot was invited to (its join event names it), linked to a unit when
+    an officer or admin of the unit typed the unit's one-time code in it. A linked group gets
+    one message per event told to the unit's people."""
+
+    __tablename__ = "line_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(64), unique=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    linked_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class LineLinkCode(Base):
+    """A one-time code: sent to the Official Account it links `user_id`'s LINE account; typed
+    in a group (with `unit_id`) it links that group to the unit. Used once, until it expires."""
+
+    __tablename__ = "line_link_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ReminderKind(enum.StrEnum):

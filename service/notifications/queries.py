@@ -100,3 +100,26 @@ def failed_notifications(session: Session, limit: int = 200) -> list[tuple[Notif
             .limit(limit)
         )
     ]
+
+
+def failed_counts(session: Session) -> list[tuple[Channel, str, int]]:
+    """How many deliveries failed for good, by channel and kind (for "retry all")."""
+    rows = session.execute(
+        select(Notification.channel, Notification.kind, func.count(Notification.id))
+        .where(Notification.state == DeliveryState.FAILED)
+        .group_by(Notification.channel, Notification.kind)
+        .order_by(Notification.channel, Notification.kind)
+    ).all()
+    return [(channel, kind, int(count)) for channel, kind, count in rows]
+
+
+def endpoint_deliveries(session: Session, endpoint_id: int, limit: int = 100) -> list[Notification]:
+    """A webhook endpoint's latest deliveries, newest first (its delivery log)."""
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.endpoint_id == endpoint_id)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )

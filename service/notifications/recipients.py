@@ -20,6 +20,7 @@ Each rule turns the events of its kinds into (event_id, user_id) pairs in SQL:
 | project.lock, project.return, project.reopen | officers of the responsible unit, nearest |
 | evaluation.reopen | as evaluation.publish |
 | evaluation.self_assess | the evaluation's assigned evaluator |
+| line_account.link, line_group.link | the person who linked (a LINE account: its owner, who hears it on LINE at once) |
 
 Every other event is silent on purpose, with its reason in `SILENT` (a test holds every
 transition of every workflow table to one or the other).
@@ -236,6 +237,20 @@ def evaluation_evaluator(ids: EventIds) -> Select[int, int]:
     return _named_person(ids, ["evaluation.self_assess"], Evaluation, Evaluation.evaluator_id)
 
 
+def line_linker(ids: EventIds) -> Select[int, int]:
+    """A LINE account or group just linked: the person who linked it (named in the payload:
+    the event has no actor, so that they are told), as the confirmation LINE shows them."""
+    person = OutboxEvent.payload["user_id"].as_integer()
+    return (
+        select(OutboxEvent.id.label("event_id"), User.id.label("user_id"))
+        .join(User, and_(User.id == person, User.active.is_(True)))
+        .where(
+            OutboxEvent.id.in_(list(ids)),
+            OutboxEvent.kind.in_(["line_account.link", "line_group.link"]),
+        )
+    )
+
+
 @dataclass(frozen=True)
 class RecipientRule:
     kinds: frozenset[str]
@@ -262,6 +277,7 @@ RULES: tuple[RecipientRule, ...] = (
     RecipientRule(frozenset({"evaluation.publish", "evaluation.reopen"}), evaluation_owners),
     RecipientRule(frozenset({"evaluation.self_assess"}), evaluation_evaluator),
     RecipientRule(frozenset({"delegation.create", "delegation.withdraw"}), delegation_parties),
+    RecipientRule(frozenset({"line_account.link", "line_group.link"}), line_linker),
 )
 
 #: Every event kind someone is told of.

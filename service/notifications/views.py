@@ -1,41 +1,114 @@
 """The notification centre (/notifications: what you were told, unread count, mark read, how
-you want to be told) and the admins' list of failed deliveries with a retry button. Simple
-pages; the full UI builds on the same queries and the JSON endpoint."""
+you want to be told, your LINE link), a unit's LINE groups (/line/groups), the LINE webhook
+(/line/webhook), a unit's webhook endpoints (/admin/webhooks) and the admins' list of failed
+deliveries with a retry of one or of all. Every change is an operation of
+service.notifications.operations (the API calls the same ones)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
 from service.core.db import utcnow
 from service.core.fields import FormId, Invalid, value_of
-from service.core.permissions import administers
+from service.core.permissions import administers, is_admin_anywhere
 from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
-from service.extensions import db
-from service.notifications.models import Channel, DeliveryMode
+from service.extensions import csrf, db
+from service.notifications.line import InvalidSignatureError, LineSettings, parse_events
+from service.notifications.models import (
+    Channel,
+    DeliveryMode,
+    DeliveryState,
+    LineAccount,
+    LineGroup,
+    LineLinkCode,
+    WebhookEndpoint,
+)
 from service.notifications.operations import (
     DIGEST_BY_DEFAULT,
     DeliverySettings,
+    create_webhook,
+    line_group_joined,
+    line_group_left,
+    line_message_received,
+    make_line_code,
     mark_read,
-    retry_failed,
+    retry_endpoint_delivery,
+    retry_failed_all,
+    retry_failed_by,
+    rotate_webhook_secret,
+    send_webhook_test,
     set_preference,
+    unlink_line_account,
+    unlink_line_group,
+    update_webhook,
+    withdraw_webhook,
 )
 from service.notifications.queries import (
     PREFERENCE_KINDS,
     centre_items,
+    endpoint_deliveries,
+    failed_counts,
     failed_notifications,
     preferences_of,
     unread_count,
 )
-from service.org.models import User
+from service.org.models import OrgUnit, Role, User
+from service.org.scope import active_roles
+from service.workflow.engine import Refused
+from service.workflow.screens import run_change
 
 bp = Blueprint("notifications", __name__)
 
 #: Channels a person chooses for; webhooks are a unit's, set up by admins.
-PERSONAL_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
+PERSONAL_CHANNELS = (Channel.IN_APP, Channel.EMAIL, Channel.LINE)
+
+CHANNEL_NAMES = {
+    Channel.IN_APP: _l("In Tidtam"),
+    Channel.EMAIL: _l("Email"),
+    Channel.WEBHOOK: _l("Webhook"),
+    Channel.LINE: _l("LINE"),
+}
+MODE_NAMES = {
+    DeliveryMode.IMMEDIATE: _l("Immediately"),
+    DeliveryMode.DIGEST: _l("Daily digest"),
+    DeliveryMode.OFF: _l("Off"),
+}
+STATE_NAMES = {
+    DeliveryState.PENDING: _l("waiting"),
+    DeliveryState.SENDING: _l("sending"),
+    DeliveryState.SENT: _l("sent"),
+    DeliveryState.FAILED: _l("failed"),
+    DeliveryState.DIGEST: _l("held for the digest"),
+}
+
+
+@bp.app_template_filter("channel_label")
+def channel_label(value: object) -> str:
+    found = CHANNEL_NAMES.get(Channel(str(getattr(value, "value", value))))
+    return str(found)
+
+
+@bp.app_template_filter("delivery_state_label")
+def delivery_state_label(value: object) -> str:
+    return str(STATE_NAMES[DeliveryState(str(getattr(value, "value", value)))])
 
 
 @bp.app_context_processor
@@ -88,10 +161,40 @@ def read() -> ResponseReturnValue:
     return redirect("/notifications")
 
 
+def _line_settings() -> LineSettings:
+    return LineSettings.of(current_app.config)
+
+
+def _settings_page(new_code: LineLinkCode | None = None) -> str:
+    user = _user()
+    session = db.session()
+    account = session.scalar(select(LineAccount).where(LineAccount.user_id == user.id))
+    return render_template(
+        "notifications/settings.html",
+        kinds=PREFERENCE_KINDS,
+        channels=PERSONAL_CHANNELS,
+        modes=list(DeliveryMode),
+        mode_names=MODE_NAMES,
+        chosen={
+            **{
+                (kind, channel): DeliveryMode.DIGEST
+                for kind in DIGEST_BY_DEFAULT
+                for channel in (Channel.EMAIL, Channel.LINE)
+            },
+            **preferences_of(session, user),
+        },
+        line_ready=_line_settings().configured,
+        line_linked=account is not None and account.line_user_id is not None,
+        line_code=new_code,
+        add_friend=current_app.config.get("LINE_ADD_FRIEND_URL", ""),
+        links_groups=bool(_linkable_units(user)),
+    )
+
+
 @bp.route("/notifications/settings", methods=["GET", "POST"])
 @login_required
 def settings() -> ResponseReturnValue:
-    """Per kind and channel: immediately, in the daily digest, or off."""
+    """Per kind and channel: immediately, in the daily digest, or off; and the LINE link."""
     user = _user()
     session = db.session()
     if request.method == "POST":
@@ -103,16 +206,135 @@ def settings() -> ResponseReturnValue:
         session.commit()
         flash(_("Your notification settings are saved."), "info")
         return redirect("/notifications/settings")
-    return render_template(
-        "notifications/settings.html",
-        kinds=PREFERENCE_KINDS,
-        channels=PERSONAL_CHANNELS,
-        modes=list(DeliveryMode),
-        chosen={
-            **{(kind, Channel.EMAIL): DeliveryMode.DIGEST for kind in DIGEST_BY_DEFAULT},
-            **preferences_of(session, user),
-        },
+    return _settings_page()
+
+
+@bp.route("/notifications/line/code", methods=["POST"])
+@login_required
+def line_code() -> ResponseReturnValue:
+    """A one-time code to send to the Official Account, shown in this answer only."""
+    code = make_line_code(db.session(), _user(), now=utcnow())
+    db.session.commit()
+    response = make_response(_settings_page(new_code=code))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/notifications/line/unlink", methods=["POST"])
+@login_required
+def line_unlink() -> Response:
+    if unlink_line_account(db.session(), _user()):
+        db.session.commit()
+        flash(_("Your LINE account is unlinked: nothing more is sent to it."), "info")
+    return redirect("/notifications/settings")
+
+
+# ---- a unit's LINE groups --------------------------------------------------------------------
+
+
+def _linkable_units(user: User) -> list[OrgUnit]:
+    """The units where `user` holds officer or admin: the units whose groups they link."""
+    session = db.session()
+    units = {
+        a.unit.id: a.unit
+        for a in active_roles(session, user)
+        if a.role in (Role.OFFICER, Role.ADMIN)
+    }
+    return sorted(units.values(), key=lambda unit: unit.path)
+
+
+def _groups_page(new_code: LineLinkCode | None = None, status: int = 200) -> tuple[str, int]:
+    units = _linkable_units(_user())
+    groups = list(
+        db.session.scalars(
+            select(LineGroup)
+            .where(LineGroup.unit_id.in_([u.id for u in units]), LineGroup.left_at.is_(None))
+            .order_by(LineGroup.id)
+        )
     )
+    page = render_template(
+        "notifications/line_groups.html",
+        units=units,
+        groups=groups,
+        line_ready=_line_settings().configured,
+        new_code=new_code,
+        code_unit=db.session.get(OrgUnit, new_code.unit_id) if new_code else None,
+    )
+    return page, status
+
+
+@bp.route("/line/groups")
+@login_required
+def line_groups() -> tuple[str, int]:
+    if not _linkable_units(_user()):
+        abort(403)
+    return _groups_page()
+
+
+@bp.route("/line/groups/code", methods=["POST"])
+@login_required
+def line_group_code() -> ResponseReturnValue:
+    """A one-time code to type in the LINE group the bot was invited to."""
+    unit_id = _form_id("unit_id")
+    unit = db.session.get(OrgUnit, unit_id) if unit_id else None
+    if unit is None or unit.id not in {u.id for u in _linkable_units(_user())}:
+        abort(404)
+    try:
+        code = make_line_code(db.session(), _user(), unit=unit, now=utcnow())
+    except Refused as refused:
+        db.session.rollback()
+        abort(refused.status)
+    db.session.commit()
+    page, status = _groups_page(new_code=code)
+    response = make_response(page, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/line/groups/<int:group_id>/unlink", methods=["POST"])
+@login_required
+def line_group_unlink(group_id: int) -> Response:
+    group = db.session.get(LineGroup, group_id)
+    if group is None or group.unit_id not in {u.id for u in _linkable_units(_user())}:
+        abort(404)
+    try:
+        unlink_line_group(db.session(), _user(), group)
+    except Refused as refused:
+        db.session.rollback()
+        abort(refused.status)
+    db.session.commit()
+    flash(_("The LINE group is unlinked: nothing more is sent to it."), "info")
+    return redirect("/line/groups")
+
+
+@bp.route("/line/webhook", methods=["POST"])
+@csrf.exempt
+def line_webhook() -> ResponseReturnValue:
+    """LINE's webhook: events signed with the channel secret (X-Line-Signature, checked by the
+    SDK's WebhookParser; anything else is refused with 400). A bot invited to a group or
+    removed from it, and codes sent to the account or typed in a group, are recorded."""
+    body = request.get_data(as_text=True)
+    signature = request.headers.get("X-Line-Signature", "")
+    try:
+        events = parse_events(_line_settings().channel_secret, body, signature)
+    except (InvalidSignatureError, ValueError, KeyError, TypeError):
+        return jsonify(error="invalid signature or body"), 400
+    session = db.session()
+    for event in events:
+        now = utcnow()
+        if event.type == "join" and event.group_id:
+            line_group_joined(session, event.group_id, now=now)
+        elif event.type == "leave" and event.group_id:
+            line_group_left(session, event.group_id, now=now)
+        elif event.type == "message" and event.text:
+            line_message_received(
+                session, user_id=event.user_id, group_id=event.group_id, text=event.text, now=now
+            )
+    session.commit()
+    return jsonify(ok=True)
+
+
+# ---- failed deliveries -----------------------------------------------------------------------
 
 
 def _admin_only() -> None:
@@ -125,7 +347,14 @@ def _admin_only() -> None:
 @login_required
 def failed() -> str:
     _admin_only()
-    return render_template("notifications/failed.html", failures=failed_notifications(db.session()))
+    session = db.session()
+    return render_template(
+        "notifications/failed.html",
+        failures=failed_notifications(session),
+        counts=failed_counts(session),
+        channels=list(Channel),
+        kinds=sorted({kind for _channel, kind, _count in failed_counts(session)}),
+    )
 
 
 @bp.route("/admin/notifications/<int:notification_id>/retry", methods=["POST"])
@@ -133,8 +362,12 @@ def failed() -> str:
 def retry(notification_id: int) -> Response:
     _admin_only()
     settings = DeliverySettings.of(current_app)
-    if retry_failed(
-        db.session(), notification_id, now=utcnow(), requeue_after=settings.requeue_after
+    if retry_failed_by(
+        db.session(),
+        _user(),
+        notification_id,
+        now=utcnow(),
+        requeue_after=settings.requeue_after,
     ):
         db.session.commit()
         flash(_("The notification will be sent again."), "info")
@@ -142,3 +375,261 @@ def retry(notification_id: int) -> Response:
         db.session.rollback()
         flash(_("That notification has not failed."), "error")
     return redirect("/admin/notifications/failed")
+
+
+@bp.route("/admin/notifications/retry-failed", methods=["POST"])
+@login_required
+def retry_all() -> Response:
+    """Every failed delivery of the chosen channel and kind (or all) is tried again."""
+    _admin_only()
+    channel_value = request.form.get("channel", "")
+    kind = request.form.get("kind", "") or None
+    if channel_value and channel_value not in {c.value for c in Channel}:
+        abort(400)
+    if kind is not None and len(kind) > 64:
+        abort(400)
+    settings = DeliverySettings.of(current_app)
+    ids = retry_failed_all(
+        db.session(),
+        _user(),
+        channel=Channel(channel_value) if channel_value else None,
+        kind=kind,
+        now=utcnow(),
+        requeue_after=settings.requeue_after,
+    )
+    db.session.commit()
+    flash(_("%(count)s notifications will be sent again.", count=len(ids)), "info")
+    return redirect("/admin/notifications/failed")
+
+
+def _form_id(name: str) -> int | None:
+    try:
+        found: int | None = value_of(FormId(), request.form, name)
+    except Invalid:
+        abort(400)
+    return found
+
+
+# ---- a unit's webhook endpoints --------------------------------------------------------------
+
+
+def _administered_units() -> list[OrgUnit]:
+    """The units the admin administers (each with its subtree), in tree order."""
+    session = db.session()
+    user = _user()
+    if administers(session, user, None):
+        return list(session.scalars(select(OrgUnit).order_by(OrgUnit.path)))
+    roots = [a.unit for a in active_roles(session, user) if a.role is Role.ADMIN]
+    if not roots:
+        return []
+    return list(
+        session.scalars(
+            select(OrgUnit)
+            .where(or_(*(OrgUnit.path.startswith(unit.path) for unit in roots)))
+            .order_by(OrgUnit.path)
+        )
+    )
+
+
+def _endpoint(endpoint_id: int) -> WebhookEndpoint:
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        abort(404)
+    unit = db.session.get(OrgUnit, endpoint.unit_id)
+    if unit is None or not administers(db.session(), _user(), unit):
+        abort(404)  # another unit's endpoint is not told apart from none
+    return endpoint
+
+
+def _webhooks_page(
+    *,
+    new_secret: str = "",
+    form: dict[str, Any] | None = None,
+    errors: Any = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    units = _administered_units()
+    endpoints = list(
+        db.session.scalars(
+            select(WebhookEndpoint)
+            .where(WebhookEndpoint.unit_id.in_([u.id for u in units]))
+            .order_by(WebhookEndpoint.id)
+        )
+    )
+    page = render_template(
+        "notifications/webhooks.html",
+        units=units,
+        unit_names={u.id: u for u in units},
+        endpoints=endpoints,
+        kinds=PREFERENCE_KINDS,
+        new_secret=new_secret,
+        form=form or {},
+        errors=errors or {},
+        whole_tree=administers(db.session(), _user(), None),
+    )
+    return page, status
+
+
+def _admin_anywhere() -> None:
+    if not is_admin_anywhere(db.session(), _user()):
+        abort(403)
+
+
+def _no_store(page: str, status: int = 200) -> Response:
+    response = make_response(page, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/admin/webhooks")
+@login_required
+def webhooks() -> tuple[str, int]:
+    _admin_anywhere()
+    return _webhooks_page()
+
+
+@bp.route("/admin/webhooks", methods=["POST"])
+@login_required
+def create_webhook_page() -> Response | tuple[str, int]:
+    """Make an endpoint and show its secret in this answer only."""
+    _admin_anywhere()
+    unit_id = _form_id("unit_id")
+    unit = db.session.get(OrgUnit, unit_id) if unit_id else None
+    if unit is None:
+        return _webhooks_page(
+            form=request.form.to_dict(),
+            errors={"unit_id": _("choose one from the list")},
+            status=422,
+        )
+
+    def made(result: tuple[WebhookEndpoint, str]) -> Response:
+        page, _status = _webhooks_page(new_secret=result[1])
+        return _no_store(page)
+
+    return run_change(
+        lambda: create_webhook(
+            db.session(),
+            _user(),
+            unit,
+            url=request.form.get("url", ""),
+            kinds=request.form.getlist("kinds"),
+            name=request.form.get("name", ""),
+        ),
+        done="",
+        back="/admin/webhooks",
+        again=lambda **kw: _webhooks_page(**kw),
+        answer=made,
+    )
+
+
+def _endpoint_page(
+    endpoint: WebhookEndpoint, *, new_secret: str = "", status: int = 200, **_kw: Any
+) -> tuple[str, int]:
+    page = render_template(
+        "notifications/webhook.html",
+        endpoint=endpoint,
+        unit=db.session.get(OrgUnit, endpoint.unit_id),
+        kinds=PREFERENCE_KINDS,
+        log=endpoint_deliveries(db.session(), endpoint.id),
+        new_secret=new_secret,
+        whole_tree=administers(db.session(), _user(), None),
+    )
+    return page, status
+
+
+@bp.route("/admin/webhooks/<int:endpoint_id>")
+@login_required
+def webhook(endpoint_id: int) -> tuple[str, int]:
+    return _endpoint_page(_endpoint(endpoint_id))
+
+
+@bp.route("/admin/webhooks/<int:endpoint_id>", methods=["POST"])
+@login_required
+def update_webhook_page(endpoint_id: int) -> Response | tuple[str, int]:
+    endpoint = _endpoint(endpoint_id)
+    return run_change(
+        lambda: update_webhook(
+            db.session(),
+            _user(),
+            endpoint,
+            url=request.form.get("url", ""),
+            kinds=request.form.getlist("kinds"),
+            name=request.form.get("name", ""),
+        ),
+        done=_("The webhook is saved."),
+        back=f"/admin/webhooks/{endpoint_id}",
+        again=lambda **kw: _endpoint_page(endpoint, status=kw.get("status", 422)),
+    )
+
+
+@bp.route("/admin/webhooks/<int:endpoint_id>/rotate", methods=["POST"])
+@login_required
+def rotate_webhook_page(endpoint_id: int) -> Response | tuple[str, int]:
+    endpoint = _endpoint(endpoint_id)
+
+    def shown(secret: str) -> Response:
+        page, _status = _endpoint_page(endpoint, new_secret=secret)
+        return _no_store(page)
+
+    return run_change(
+        lambda: rotate_webhook_secret(db.session(), _user(), endpoint, now=utcnow()),
+        done="",
+        back=f"/admin/webhooks/{endpoint_id}",
+        again=lambda **kw: _endpoint_page(endpoint, status=kw.get("status", 409)),
+        answer=shown,
+    )
+
+
+@bp.route("/admin/webhooks/<int:endpoint_id>/test", methods=["POST"])
+@login_required
+def test_webhook_page(endpoint_id: int) -> Response | tuple[str, int]:
+    endpoint = _endpoint(endpoint_id)
+    settings = DeliverySettings.of(current_app)
+    return run_change(
+        lambda: send_webhook_test(
+            db.session(), _user(), endpoint, now=utcnow(), requeue_after=settings.requeue_after
+        ),
+        done=_("A test delivery is on its way; its outcome appears in the log below."),
+        back=f"/admin/webhooks/{endpoint_id}",
+        again=lambda **kw: _endpoint_page(endpoint, status=kw.get("status", 409)),
+    )
+
+
+@bp.route("/admin/webhooks/<int:endpoint_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw_webhook_page(endpoint_id: int) -> Response | tuple[str, int]:
+    endpoint = _endpoint(endpoint_id)
+    return run_change(
+        lambda: withdraw_webhook(db.session(), _user(), endpoint, now=utcnow()),
+        done=_("The webhook is withdrawn: nothing more is sent to it."),
+        back="/admin/webhooks",
+        again=lambda **kw: _endpoint_page(endpoint, status=kw.get("status", 409)),
+    )
+
+
+@bp.route(
+    "/admin/webhooks/<int:endpoint_id>/deliveries/<int:notification_id>/retry", methods=["POST"]
+)
+@login_required
+def retry_webhook_delivery(endpoint_id: int, notification_id: int) -> Response | tuple[str, int]:
+    endpoint = _endpoint(endpoint_id)
+    settings = DeliverySettings.of(current_app)
+
+    def change() -> bool:
+        if not retry_endpoint_delivery(
+            db.session(),
+            _user(),
+            endpoint,
+            notification_id,
+            now=utcnow(),
+            requeue_after=settings.requeue_after,
+        ):
+            raise Refused(409, _("That notification has not failed."))
+        return True
+
+    return run_change(
+        change,
+        done=_("The notification will be sent again."),
+        back=f"/admin/webhooks/{endpoint_id}",
+        again=lambda **kw: _endpoint_page(endpoint, status=kw.get("status", 409)),
+    )
