@@ -69,6 +69,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from service.projects import work_views as project_work_views
     from service.review import views as review_views
     from service.school import views as school_views
+    from service.threads import views as thread_views
     from service.workflow import screens
 
     screens.init_app(app)
@@ -79,6 +80,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         project_work_views,
         evaluation_views,
         admin_views,
+        thread_views,
     ):
         app.register_blueprint(work_views.bp)
 

@@ -25,6 +25,7 @@ from service.api.auth import authenticate, commit_token_use
 from service.api.errors import PROBLEM
 from service.api.schemas import DecimalString, ProblemSchema, Text
 from service.extensions import csrf
+from service.threads import api as threads
 
 log = logging.getLogger("tidtam.api")
 
@@ -36,6 +37,7 @@ RESOURCES = (
     evaluations.blp,
     audit.blp,
     tokens.blp,
+    threads.blp,
 )
 RESOURCE_NAMES = frozenset(blp.name for blp in RESOURCES)
 
