@@ -86,11 +86,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     # The workers' pages, health and commands: notification centre, rollup progress,
     # /healthz/workers and `flask workers-status`.
+    from service.calendar import views as calendar_views
     from service.notifications import views as notification_views
     from service.ops import workers as worker_ops
     from service.rollups import views as rollup_views
 
-    for worker_views in (notification_views, rollup_views, worker_ops):
+    for worker_views in (notification_views, rollup_views, worker_ops, calendar_views):
         app.register_blueprint(worker_views.bp)
 
     log.info("Tidtam on %s", describe_stack(app))
