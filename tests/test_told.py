@@ -45,6 +45,7 @@ OTHER_EVENTS = {
     "installment.request",
     "delegation.create",
     "delegation.withdraw",
+    "comment.mention",
 }
 
 TRANSITIONS = sorted(

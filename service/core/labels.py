@@ -128,6 +128,7 @@ OBJECT_TYPES: dict[str, LazyString] = {
     "strategy_node": _l("Strategy"),
     "reminder_rule": _l("Reminder rule"),
     "api_token": _l("API token"),
+    "comment": _l("Comment"),
 }
 
 #: The audit actions and notification kinds that are not a transition of a workflow table (the
@@ -162,6 +163,12 @@ ACTIONS: dict[str, LazyString] = {
     "api_token.create": _l("API token created"),
     "api_token.revoke": _l("API token revoked"),
     "demo.load": _l("Demo data loaded"),
+    "comment.add": _l("Comment added"),
+    "comment.edit": _l("Comment reworded"),
+    "comment.withdraw": _l("Comment withdrawn"),
+    "comment.mention": _l("Mentioned in a comment"),
+    "calendar_feed.create": _l("Calendar feed address made"),
+    "calendar_feed.revoke": _l("Calendar feed address revoked"),
 }
 
 #: The labels of the inputs that refusals name (`Refused.fields`), as the forms call them.
