@@ -7,11 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from service.core.thai import format_baht
 from service.org.models import OrgUnit, Role, RoleAssignment, User
+from service.org.scope import remember_roles, with_active_roles
 from service.projects.models import Project, ProjectParticipant
 from service.threads.models import Comment
 from service.threads.permissions import can_see_subject, subject_of
@@ -24,7 +25,7 @@ def comments_of(session: Session, subject_type: str, subject_id: int) -> list[Co
             select(Comment)
             .where(Comment.subject_type == subject_type, Comment.subject_id == subject_id)
             .options(
-                selectinload(Comment.author),
+                joinedload(Comment.author),
                 selectinload(Comment.attachments),
                 selectinload(Comment.revisions),
                 selectinload(Comment.withdrawn_by),
@@ -48,8 +49,9 @@ def comment_counts(session: Session, subject_type: str, ids: Iterable[int]) -> d
     return {ident: int(count) for ident, count in rows}
 
 
-def _units_of(session: Session, subject_type: str, subject: Any) -> list[OrgUnit]:
-    """The units whose people may see `subject` by scope (before the exact predicate)."""
+def _units_of(subject_type: str, subject: Any) -> list[OrgUnit]:
+    """The units whose people may see `subject` by scope (before the exact predicate); a
+    project's participating units are matched in SQL (`mentionable`)."""
     if subject_type == "step_result":
         project = subject.step.project
         return [subject.unit, project.responsible_unit, project.owner_unit]
@@ -63,41 +65,53 @@ def _units_of(session: Session, subject_type: str, subject: Any) -> list[OrgUnit
         from service.evaluations.permissions import owner_unit
 
         return [owner_unit(subject)]
-    participants = list(
-        session.scalars(
-            select(OrgUnit)
-            .join(ProjectParticipant, ProjectParticipant.unit_id == OrgUnit.id)
-            .where(ProjectParticipant.project_id == subject.id)
-        )
-    )
-    return [subject.responsible_unit, subject.owner_unit, *participants]
+    return [subject.responsible_unit, subject.owner_unit]
 
 
 def mentionable(session: Session, subject_type: str, subject: Any) -> list[User]:
     """The active people who may see `subject`, by name: whoever holds a role at or above one
-    of its units, or a tree-wide role, each then held to the subject's own predicate."""
-    ancestors = {
-        ident for unit in _units_of(session, subject_type, subject) for ident in unit.ancestor_ids
-    }
-    candidates = session.scalars(
-        select(User)
-        .join(RoleAssignment, RoleAssignment.user_id == User.id)
-        .join(OrgUnit, OrgUnit.id == RoleAssignment.unit_id)
-        .where(
-            User.active.is_(True),
-            RoleAssignment.withdrawn_at.is_(None),
-            or_(
-                RoleAssignment.unit_id.in_(sorted(ancestors)),
-                RoleAssignment.role == Role.EVALUATOR,
-                and_(RoleAssignment.role == Role.ADMIN, OrgUnit.parent_id.is_(None)),
-            ),
-        )
-        .distinct()
-        .order_by(User.name, User.id)
-    ).all()
-    return [
-        person for person in candidates if can_see_subject(session, person, subject_type, subject)
+    of its units (a project's: also above a unit taking part in it), or a tree-wide role, each
+    then held to the subject's own predicate. One statement: the people come with their roles,
+    which the predicates then read without asking again."""
+    ancestors = {ident for unit in _units_of(subject_type, subject) for ident in unit.ancestor_ids}
+    reaches = [
+        RoleAssignment.unit_id.in_(sorted(ancestors)),
+        RoleAssignment.role == Role.EVALUATOR,
+        and_(RoleAssignment.role == Role.ADMIN, OrgUnit.parent_id.is_(None)),
     ]
+    if subject_type == "project":
+        taking_part = aliased(OrgUnit)
+        reaches.append(
+            exists()
+            .where(
+                ProjectParticipant.project_id == subject.id,
+                taking_part.id == ProjectParticipant.unit_id,
+                taking_part.path.startswith(OrgUnit.path),
+            )
+            .correlate(OrgUnit)
+        )
+    holders = (
+        select(RoleAssignment.user_id)
+        .join(OrgUnit, OrgUnit.id == RoleAssignment.unit_id)
+        .where(RoleAssignment.withdrawn_at.is_(None), or_(*reaches))
+    )
+    rows = session.execute(
+        with_active_roles(
+            select(User).where(User.active.is_(True), User.id.in_(holders.scalar_subquery()))
+        ).order_by(User.name, User.id)
+    ).all()
+    people: dict[int, tuple[User, list[Any]]] = {}
+    for person, assignment in rows:
+        people.setdefault(person.id, (person, []))[1].append(assignment)
+    found = []
+    for person, assignments in people.values():
+        remember_roles(session, person, assignments)
+        # A project's holders are chosen above by `visible_projects`' own rule (a role over
+        # its responsible or owning unit, over a unit taking part, or tree-wide): asking
+        # `sees_project` again would cost a query per school taking part.
+        if subject_type == "project" or can_see_subject(session, person, subject_type, subject):
+            found.append(person)
+    return found
 
 
 #: Where each kind of work is read, with its thread ("{id}": the subject's id).

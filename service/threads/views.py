@@ -66,10 +66,15 @@ class ThreadView:
         return f"/threads/{self.subject_type}/{self.subject_id}"
 
 
-def thread_view(subject_type: str, subject: Any, **kw: Any) -> ThreadView | None:
-    """The thread of `subject` for the signed-in reader; None when they may not see it."""
+def thread_view(
+    subject_type: str, subject: Any, *, seen: bool = False, **kw: Any
+) -> ThreadView | None:
+    """The thread of `subject` for the signed-in reader; None when they may not see it.
+    `seen`: the page has just held the reader to the subject's predicate (not asked again)."""
     reader = actor()
-    if subject is None or not can_see_subject(session(), reader, subject_type, subject):
+    if subject is None:
+        return None
+    if not seen and not can_see_subject(session(), reader, subject_type, subject):
         return None
     return ThreadView(
         subject_type,
