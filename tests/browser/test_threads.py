@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.browser.test_journeys import (  # noqa: F401 (fixtures)
+from tests.browser.test_journeys import (  # the suite's server, browser and tabs
     ROOT,
     Server,
-    axe,
-    browser,
-    person,
-    server,
+    axe,  # noqa: F401
+    browser,  # noqa: F401
+    person,  # noqa: F401
+    server,  # noqa: F401
 )
 from tests.work_data import PNG
 
@@ -25,7 +25,10 @@ SCREENSHOT = ROOT / "docs" / "screenshots" / "thread-360-th.png"
 ENGLISH = ("Conversation", "Send the comment", "Your comment", "Tell people", "Reason for the")
 
 
-def test_a_returned_result_is_answered_in_its_thread(person: Any, server: Server) -> None:
+def test_a_returned_result_is_answered_in_its_thread(
+    person: Any,  # noqa: F811
+    server: Server,  # noqa: F811
+) -> None:
     result_id = server.scalar(
         "SELECT sr.id FROM step_result sr JOIN plan_step ps ON ps.id = sr.step_id"
         " JOIN org_unit ou ON ou.id = sr.unit_id"
@@ -85,6 +88,10 @@ def test_a_returned_result_is_answered_in_its_thread(person: Any, server: Server
         assert time.monotonic() < deadline, "the mention never reached the notification centre"
         time.sleep(1)
     assert "กล่าวถึงท่านในความเห็น" in link.first.inner_text()
-    link.first.click()
-    officer.page.wait_for_url(re.compile(rf"/results/{result_id}#comment-{comment_id}$"))
+    # The link is absolute on PUBLIC_URL (the address mails carry); here it is followed on
+    # the test's own server.
+    href = link.first.get_attribute("href") or ""
+    path = f"/results/{result_id}#comment-{comment_id}"
+    assert href.endswith(path), href
+    officer.goto(path)
     assert "แนบรูปถ่ายกิจกรรมแล้วค่ะ" in officer.page.locator(f"#comment-{comment_id}").inner_text()
