@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect
 from flask import session as cookie
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from service.calendar import operations
@@ -72,7 +73,7 @@ def feed(token: str) -> Response:
 
 @bp.route("/calendar/feed", methods=["POST"])
 @login_required
-def renew() -> Response:
+def renew() -> ResponseReturnValue:
     """Make the person's feed URL (revoking the one in force) and show it once."""
     _row, token = operations.renew_feed(db.session(), _user())
     db.session.commit()
@@ -83,7 +84,7 @@ def renew() -> Response:
 
 @bp.route("/calendar/feed/revoke", methods=["POST"])
 @login_required
-def revoke() -> Response:
+def revoke() -> ResponseReturnValue:
     if operations.revoke_feed(db.session(), _user()):
         db.session.commit()
         flash(_("Your calendar feed is revoked: its address no longer works."), "info")
