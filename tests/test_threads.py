@@ -22,7 +22,7 @@ from service.org.models import Role, User
 from service.org.operations import create_user, grant_role
 from service.projects.models import ResultState
 from service.threads.models import Comment, CommentAttachment, CommentMention, CommentRevision
-from service.threads.operations import add_comment
+from service.threads.operations import add_comment, edit_comment
 from service.workflow import engine
 from tests.api_support import headers_for
 from tests.conftest import csrf_token, login
@@ -309,3 +309,17 @@ def test_the_api_shows_and_changes_the_same_thread(session: Session, client: Fla
     assert {"comment.add", "comment.edit", "comment.withdraw"} <= {
         row["action"] for row in trail["items"]
     }
+
+
+def test_an_edit_tells_only_the_people_it_newly_mentions(session: Session) -> None:
+    result = school_result(session)
+    school, officer, approver = (user(session, r) for r in ("school", "officer", "approver"))
+    comment, _written = add_comment(
+        session, school, "step_result", result.id, "ช่วยดูด้วยค่ะ", mentions=[officer.id]
+    )
+    edit_comment(session, school, comment, "ช่วยดูด้วยค่ะ ทั้งสองท่าน", [officer.id, approver.id])
+    edit_comment(session, school, comment, "ช่วยดูด้วยค่ะ ทั้งสองท่าน", [approver.id])
+    events = session.scalars(
+        select(OutboxEvent).where(OutboxEvent.kind == "comment.mention").order_by(OutboxEvent.id)
+    ).all()
+    assert [_told(session, event) for event in events] == [{officer.id}, {approver.id}]

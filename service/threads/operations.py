@@ -209,7 +209,8 @@ def edit_comment(
     text = _body(body)
     people = _mentioned(session, comment.subject_type, subject, text, mentions)
     if text == comment.body:
-        told = _tell(session, actor, comment, people)
+        # The same words change nothing: a mention is told with the revision that makes it
+        # (the recipients rule reads the mentions of the event's revision).
         return comment
     session.add(
         CommentRevision(
