@@ -30,6 +30,7 @@ from service.fiscal.models import FiscalYear
 from service.org.models import Delegation, RoleAssignment
 from service.projects.models import PlanStep, StepResult
 from service.strategy.models import StrategyNode
+from service.threads.operations import add_comment
 from tests.api_support import ROLES, demo_project, headers_for, problem_of, unit, user
 
 W = dict[str, Any]
@@ -67,6 +68,10 @@ def world(session: Session) -> W:
     )
     session.add(delegation)
     token, _secret = new_token(session, user(session, "officer"), "the officer's script")
+    assert result_a is not None
+    comment, _written = add_comment(
+        session, user(session, "officer"), "step_result", result_a.id, "ขอรูปถ่ายเพิ่ม"
+    )
     session.flush()
     assert result_a and allocation and installment and evaluation and year_2567 and assignment
     assert node is not None
@@ -90,6 +95,7 @@ def world(session: Session) -> W:
         "evaluator": user(session, "evaluator").id,
         "delegation": delegation.id,
         "token": token.id,
+        "comment": comment.id,
         "today": today.isoformat(),
         "later": (today + timedelta(days=5)).isoformat(),
     }
@@ -131,6 +137,7 @@ EVALUATION_NAMES = "self_assess,score,publish,reopen"
 PROJECT_NAMES = "submit,lock,return,request_revision,reopen,close,withdraw"
 RESULT_NAMES = "start,submit,accept,return"
 AUDITED = "project,step_result,allocation,installment,evaluation,user,delegation"
+THREAD = "any(step_result,allocation,installment,evaluation,project)"
 
 ROWS = [
     # ---- budget
@@ -489,6 +496,40 @@ ROWS = [
         f"{A}/tokens/{I}",
         lambda w: f"{A}/tokens/{w['token']}",
         expect(404, officer=204),
+    ),
+    # ---- threads: whoever sees the work sees and writes in its thread; only the author
+    # rewords or withdraws a comment (the officer wrote the world's comment)
+    Row(
+        "GET",
+        f"{A}/threads/<{THREAD}:subject_type>/<int(max=2147483647):subject_id>",
+        lambda w: f"{A}/threads/step_result/{w['result_a']}",
+        expect(200, school_b=404),
+    ),
+    Row(
+        "POST",
+        f"{A}/threads/<{THREAD}:subject_type>/<int(max=2147483647):subject_id>",
+        lambda w: f"{A}/threads/step_result/{w['result_a']}",
+        expect(201, school_b=404),
+        lambda w: {"body": "รับทราบ"},
+    ),
+    Row(
+        "GET",
+        f"{A}/comments/{I}",
+        lambda w: f"{A}/comments/{w['comment']}",
+        expect(200, school_b=404),
+    ),
+    Row(
+        "PATCH",
+        f"{A}/comments/{I}",
+        lambda w: f"{A}/comments/{w['comment']}",
+        expect(403, officer=200, school_b=404),
+        lambda w: {"body": "ขอรูปถ่ายเพิ่ม 2 รูป"},
+    ),
+    Row(
+        "POST",
+        f"{A}/comments/{I}/withdraw",
+        lambda w: f"{A}/comments/{w['comment']}/withdraw",
+        expect(403, officer=200, school_b=404),
     ),
     # ---- documents (public: the API's description is no secret)
     Row("GET", f"{A}/openapi.json", lambda w: f"{A}/openapi.json", expect(200, anonymous=200)),

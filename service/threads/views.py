@@ -128,16 +128,19 @@ def _thread_page(subject_type: str, subject: Any, status: int = 200, **kw: Any) 
     return page, status
 
 
-@bp.route("/threads/<subject_type>/<int:subject_id>")
+# The view arguments are named apart from the query parameters other pages take
+# (`subject_type`, `subject_id`): the language switch rebuilds a page's URL from both.
+@bp.route("/threads/<kind>/<int:ident>")
 @login_required
-def page(subject_type: str, subject_id: int) -> Any:
-    return _thread_page(subject_type, _visible(subject_type, subject_id))
+def page(kind: str, ident: int) -> Any:
+    return _thread_page(kind, _visible(kind, ident))
 
 
-@bp.route("/threads/<subject_type>/<int:subject_id>", methods=["POST"])
+@bp.route("/threads/<kind>/<int:ident>", methods=["POST"])
 @login_required
-def add(subject_type: str, subject_id: int) -> Any:
+def add(kind: str, ident: int) -> Any:
     """Add a comment (with files and mentions) and go back to where it was written."""
+    subject_type, subject_id = kind, ident
     subject = _visible(subject_type, subject_id)
     body = request.form.get("body", "")
     uploads = [
