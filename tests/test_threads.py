@@ -323,3 +323,34 @@ def test_an_edit_tells_only_the_people_it_newly_mentions(session: Session) -> No
         select(OutboxEvent).where(OutboxEvent.kind == "comment.mention").order_by(OutboxEvent.id)
     ).all()
     assert [_told(session, event) for event in events] == [{officer.id}, {approver.id}]
+
+
+def test_a_thread_page_in_thai_shows_no_english_and_no_raw_key(
+    session: Session, client: FlaskClient
+) -> None:
+    from babel.messages.pofile import read_po
+
+    from tests.html_text import strings
+    from tests.test_i18n import PO, _english_patterns
+    from tests.test_thai_pages import raw_keys
+
+    allocation = session.scalars(select(Allocation).order_by(Allocation.id)).first()
+    assert allocation is not None
+    officer = user(session, "officer")
+    add_comment(session, officer, "allocation", allocation.id, "โอนงวดแรกภายในสัปดาห์นี้")
+    comment = session.scalars(select(Comment)).one()
+    edit_comment(session, officer, comment, "โอนงวดแรกภายในวันศุกร์นี้")
+    session.commit()
+    login(client, "officer@demo.tidtam.local", "demo-officer-2566")
+    html = client.get(f"/threads/allocation/{allocation.id}?lang=th").get_data(as_text=True)
+    assert "โอนงวดแรกภายในวันศุกร์นี้" in html and "ถ้อยคำก่อนแก้ไข (1)" in html
+    with PO.open("rb") as source:
+        patterns = _english_patterns(read_po(source, locale="th"))
+    found = [
+        (msgid, text)
+        for text in strings(html)
+        for msgid, pattern in patterns
+        if pattern.search(text)
+    ]
+    keys = [key for text in strings(html) for key in raw_keys(text)]
+    assert not found and not keys, (found, keys)
