@@ -354,3 +354,31 @@ def test_a_thread_page_in_thai_shows_no_english_and_no_raw_key(
     ]
     keys = [key for text in strings(html) for key in raw_keys(text)]
     assert not found and not keys, (found, keys)
+
+
+def test_the_api_takes_files_as_the_pages_do(session: Session, client: FlaskClient) -> None:
+    result = school_result(session)
+    school, outsider = headers_for(session, "school_a"), headers_for(session, "school_b")
+    session.commit()
+    path = f"/api/v1/threads/step_result/{result.id}/with-files"
+    refused = client.post(
+        path,
+        data={"body": "รูปค่ะ", "files": [(io.BytesIO(PNG), "รูป.pdf")]},
+        content_type="multipart/form-data",
+        headers=school,
+    )
+    assert refused.status_code == 422, refused.get_json()
+    made = client.post(
+        path,
+        data={"body": "หลักฐานค่ะ", "files": [(io.BytesIO(PDF), "หลักฐาน.pdf")]},
+        content_type="multipart/form-data",
+        headers=school,
+    )
+    assert made.status_code == 201, made.get_json()
+    (attachment,) = made.get_json()["attachments"]
+    assert attachment["name"] == "หลักฐาน.pdf" and attachment["content_type"] == "application/pdf"
+    got = client.get(attachment["url"], headers=school)
+    assert got.status_code == 200 and got.data == PDF
+    got.close()
+    assert client.get(attachment["url"], headers=outsider).status_code == 404
+    assert session.scalar(select(func.count()).select_from(CommentAttachment)) == 1

@@ -1,11 +1,14 @@
 """/api/v1/threads and /api/v1/comments: the thread under a step result, allocation,
 installment, evaluation or project, to those who may see the work, through the operations
-the pages call (service.threads.operations). Files are attached on the pages."""
+the pages call (service.threads.operations). A comment with files is sent as
+multipart/form-data to .../with-files; files are read back at /api/v1/comment-files/<id>."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from flask import current_app, send_file
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -15,9 +18,17 @@ from service.api.paging import paginate
 from service.api.schemas import page_of
 from service.api.transitions import ID
 from service.extensions import db
+from service.projects.evidence import Upload
 from service.threads import operations
-from service.threads.models import SUBJECT_TYPES, Comment
-from service.threads.schemas import CommentInput, CommentOut, ThreadArgs
+from service.threads.models import SUBJECT_TYPES, Comment, CommentAttachment
+from service.threads.schemas import (
+    CommentFiles,
+    CommentForm,
+    CommentInput,
+    CommentOut,
+    ThreadArgs,
+)
+from service.workflow.engine import missing
 
 blp = Blueprint(
     "api_threads", __name__, url_prefix="/api/v1", description="Conversations on the work"
@@ -64,6 +75,60 @@ def add(data: dict[str, Any], subject_type: str, subject_id: int) -> Any:
         db.session(), actor(), subject_type, subject_id, data["body"], mentions=data["mentions"]
     )
     return comment
+
+
+@blp.route(f"/threads/<{SUBJECT}:subject_type>/<{ID}:subject_id>/with-files", methods=["POST"])
+@blp.arguments(CommentForm, location="form")
+@blp.arguments(CommentFiles, location="files")
+@blp.response(201, CommentOut)
+@blp.doc(summary="Add a comment with files (multipart/form-data), checked as evidence files are")
+def add_with_files(
+    form: dict[str, Any], uploaded: dict[str, Any], subject_type: str, subject_id: int
+) -> Any:
+    uploads = [Upload(f.filename or "", f.read()) for f in uploaded["files"] if f.filename]
+    written: list[Path] = []
+    try:
+        comment, written = operations.add_comment(
+            db.session(),
+            actor(),
+            subject_type,
+            subject_id,
+            form["body"],
+            uploads=uploads,
+            mentions=form["mentions"],
+            folder=Path(current_app.config["UPLOAD_FOLDER"]),
+            max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return comment
+
+
+@blp.route(f"/comment-files/<{ID}:ident>")
+@blp.response(200, {"format": "binary", "type": "string"}, content_type="application/octet-stream")
+@blp.doc(summary="A comment's file, to those who see its thread (404 once it is withdrawn)")
+def comment_file(ident: int) -> Any:
+    session = db.session()
+    row = session.get(CommentAttachment, ident)
+    if row is None or row.comment.withdrawn_at is not None:
+        raise missing("comment", ident)
+    operations.visible_comment(session, actor(), row.comment_id)
+    path = Path(current_app.config["UPLOAD_FOLDER"]) / row.stored_name
+    if not path.is_file():
+        raise missing("comment", ident)
+    response = send_file(
+        path,
+        mimetype=row.content_type,
+        as_attachment=True,
+        download_name=row.original_name,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @blp.route(f"/comments/<{ID}:ident>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from service.api.schemas import Input, Output, PageArgs
@@ -17,6 +18,27 @@ class CommentInput(Input):
         load_default=list,
         validate=validate.Length(max=50),
         metadata={"description": "ids of people to tell; each must see the subject"},
+    )
+
+
+class CommentForm(Input):
+    """A comment sent as multipart/form-data, with its files (`CommentFiles`)."""
+
+    body = Text(required=True, validate=validate.Length(1, 5000))
+    mentions = fields.List(
+        fields.Integer(validate=validate.Range(1, MAX_ID)),
+        load_default=list,
+        validate=validate.Length(max=50),
+        metadata={"description": "ids of people to tell; each must see the subject"},
+    )
+
+
+class CommentFiles(Input):
+    files = fields.List(
+        Upload(),
+        load_default=list,
+        validate=validate.Length(max=10),
+        metadata={"description": "PDF, JPG, PNG, DOCX or XLSX, checked by their content"},
     )
 
 
@@ -34,10 +56,10 @@ class AttachmentOut(Output):
     name = fields.String(required=True, attribute="original_name")
     content_type = fields.String(required=True)
     size = fields.Integer(required=True)
-    url = fields.Method("_url", metadata={"description": "the file, for a signed-in browser"})
+    url = fields.Method("_url", metadata={"description": "the file (GET, as an attachment)"})
 
     def _url(self, attachment: Any) -> str:
-        return f"/comments/files/{attachment.id}"
+        return f"/api/v1/comment-files/{attachment.id}"
 
 
 class RevisionOut(Output):
