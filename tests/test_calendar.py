@@ -184,7 +184,15 @@ def test_the_address_is_kept_hashed_and_revoking_or_renewing_ends_it(
     feed = session.scalars(select(CalendarFeed)).one()
     assert token not in (feed.token_hash, feed.prefix) and token.startswith(feed.prefix)
     assert client.get(path).status_code == 200
+    session.refresh(feed)
+    assert feed.last_used_at is not None  # shown on the settings page as "last read"
     assert client.get(path.replace(token, token[:-2] + "xx")).status_code == 404
+    # A deactivated person's feed answers as if it never existed.
+    feed.user.active = False
+    session.commit()
+    assert client.get(path).status_code == 404
+    feed.user.active = True
+    session.commit()
 
     renewed = _feed_url(client, "school")
     assert renewed != path

@@ -382,3 +382,18 @@ def test_the_api_takes_files_as_the_pages_do(session: Session, client: FlaskClie
     got.close()
     assert client.get(attachment["url"], headers=outsider).status_code == 404
     assert session.scalar(select(func.count()).select_from(CommentAttachment)) == 1
+
+
+def test_a_multipart_comment_refuses_unknown_fields(session: Session, client: FlaskClient) -> None:
+    result = school_result(session)
+    school = headers_for(session, "school_a")
+    session.commit()
+    response = client.post(
+        f"/api/v1/threads/step_result/{result.id}/with-files",
+        data={"body": "x", "colour": "red"},
+        content_type="multipart/form-data",
+        headers=school,
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"colour": "Unknown field."}
+    assert session.scalar(select(func.count()).select_from(Comment)) == 0

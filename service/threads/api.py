@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, send_file
+from flask import current_app, request, send_file
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -22,10 +22,9 @@ from service.projects.evidence import Upload
 from service.threads import operations
 from service.threads.models import SUBJECT_TYPES, Comment, CommentAttachment
 from service.threads.schemas import (
-    CommentFiles,
-    CommentForm,
     CommentInput,
     CommentOut,
+    CommentWithFiles,
     ThreadArgs,
 )
 from service.workflow.engine import missing
@@ -77,15 +76,32 @@ def add(data: dict[str, Any], subject_type: str, subject_id: int) -> Any:
     return comment
 
 
+def _multipart() -> dict[str, Any]:
+    """The multipart request as `CommentWithFiles` reads it: `mentions` and `files` may
+    repeat, any other name is one value (and refused if the schema does not know it).
+    Raises ValidationError (a 422 naming the fields)."""
+    raw: dict[str, Any] = {
+        key: request.form.getlist(key) if key == "mentions" else request.form.get(key)
+        for key in request.form
+    }
+    for key in request.files:
+        raw[key] = request.files.getlist(key)
+    loaded: dict[str, Any] = CommentWithFiles().load(raw)
+    return loaded
+
+
 @blp.route(f"/threads/<{SUBJECT}:subject_type>/<{ID}:subject_id>/with-files", methods=["POST"])
-@blp.arguments(CommentForm, location="form")
-@blp.arguments(CommentFiles, location="files")
+@blp.doc(
+    summary="Add a comment with files (multipart/form-data), checked as evidence files are",
+    requestBody={
+        "required": True,
+        "content": {"multipart/form-data": {"schema": CommentWithFiles}},
+    },
+)
 @blp.response(201, CommentOut)
-@blp.doc(summary="Add a comment with files (multipart/form-data), checked as evidence files are")
-def add_with_files(
-    form: dict[str, Any], uploaded: dict[str, Any], subject_type: str, subject_id: int
-) -> Any:
-    uploads = [Upload(f.filename or "", f.read()) for f in uploaded["files"] if f.filename]
+def add_with_files(subject_type: str, subject_id: int) -> Any:
+    data = _multipart()
+    uploads = [Upload(f.filename or "", f.read()) for f in data["files"] if f.filename]
     written: list[Path] = []
     try:
         comment, written = operations.add_comment(
@@ -93,9 +109,9 @@ def add_with_files(
             actor(),
             subject_type,
             subject_id,
-            form["body"],
+            data["body"],
             uploads=uploads,
-            mentions=form["mentions"],
+            mentions=data["mentions"],
             folder=Path(current_app.config["UPLOAD_FOLDER"]),
             max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
         )

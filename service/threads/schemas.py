@@ -21,8 +21,8 @@ class CommentInput(Input):
     )
 
 
-class CommentForm(Input):
-    """A comment sent as multipart/form-data, with its files (`CommentFiles`)."""
+class CommentWithFiles(Input):
+    """A comment sent as multipart/form-data: its text, the people it tells and its files."""
 
     body = Text(required=True, validate=validate.Length(1, 5000))
     mentions = fields.List(
@@ -31,9 +31,6 @@ class CommentForm(Input):
         validate=validate.Length(max=50),
         metadata={"description": "ids of people to tell; each must see the subject"},
     )
-
-
-class CommentFiles(Input):
     files = fields.List(
         Upload(),
         load_default=list,
