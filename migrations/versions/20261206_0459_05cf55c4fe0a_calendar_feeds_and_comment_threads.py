@@ -3,6 +3,11 @@
 Revision ID: 05cf55c4fe0a
 Revises: c3e5a7f9b1d2
 Create Date: 2026-12-06 04:59:27.373575
+
+calendar_feed: each person's private feed address, kept as a SHA-256 hash, one in force at a
+time (a partial unique index). comment, comment_revision, comment_attachment,
+comment_mention: the threads under step results, allocations, installments, evaluations and
+projects; nothing in them is ever deleted (withdrawn_at, revisions).
 """
 
 from collections.abc import Sequence
