@@ -69,6 +69,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from service.projects import work_views as project_work_views
     from service.review import views as review_views
     from service.school import views as school_views
+    from service.threads import views as thread_views
     from service.workflow import screens
 
     screens.init_app(app)
@@ -79,16 +80,18 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         project_work_views,
         evaluation_views,
         admin_views,
+        thread_views,
     ):
         app.register_blueprint(work_views.bp)
 
     # The workers' pages, health and commands: notification centre, rollup progress,
     # /healthz/workers and `flask workers-status`.
+    from service.calendar import views as calendar_views
     from service.notifications import views as notification_views
     from service.ops import workers as worker_ops
     from service.rollups import views as rollup_views
 
-    for worker_views in (notification_views, rollup_views, worker_ops):
+    for worker_views in (notification_views, rollup_views, worker_ops, calendar_views):
         app.register_blueprint(worker_views.bp)
 
     log.info("Tidtam on %s", describe_stack(app))

@@ -3,6 +3,7 @@
 from service.audit.models import AuditEntry, OutboxEvent
 from service.auth.models import ApiToken
 from service.budget.models import Allocation, Approval, Installment
+from service.calendar.models import CalendarFeed
 from service.core.db import Base
 from service.evaluations.models import Evaluation, EvaluationRevision
 from service.fiscal.models import FiscalYear
@@ -29,6 +30,7 @@ from service.projects.models import (
 )
 from service.rollups.models import ProjectRollup, StrategyRollup, UnitRollup
 from service.strategy.models import StrategyNode
+from service.threads.models import Comment, CommentAttachment, CommentMention, CommentRevision
 
 __all__ = [
     "Allocation",
@@ -36,6 +38,11 @@ __all__ = [
     "Approval",
     "AuditEntry",
     "Base",
+    "CalendarFeed",
+    "Comment",
+    "CommentAttachment",
+    "CommentMention",
+    "CommentRevision",
     "Delegation",
     "Evaluation",
     "EvaluationRevision",

@@ -16,7 +16,9 @@ from service.projects.models import StepResult
 from tests.api_support import all_headers, problem_of, unit
 from tests.test_api_permissions import ROWS, Row, world
 
-WITH_BODY = [row for row in ROWS if row.body is not None]
+# JSON bodies (a multipart row's form is read apart: tests/test_threads.py refuses its
+# unknown fields).
+WITH_BODY = [row for row in ROWS if row.body is not None and not row.form]
 
 
 def row_counts(session: Session) -> dict[str, int]:

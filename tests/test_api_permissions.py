@@ -10,10 +10,12 @@ approve nothing (403). For bulk routes the status is the one item's status insid
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,15 +30,19 @@ from service.core.fiscal import local_today
 from service.evaluations.models import Evaluation
 from service.fiscal.models import FiscalYear
 from service.org.models import Delegation, RoleAssignment
+from service.projects.evidence import Upload
 from service.projects.models import PlanStep, StepResult
 from service.strategy.models import StrategyNode
+from service.threads.operations import add_comment
 from tests.api_support import ROLES, demo_project, headers_for, problem_of, unit, user
+from tests.work_data import PDF
 
 W = dict[str, Any]
 
 
-def world(session: Session) -> W:
-    """The ids the rows use, from the demo plus a delegation and an officer's token."""
+def world(session: Session, app: Flask | None = None) -> W:
+    """The ids the rows use, from the demo plus a delegation, an officer's token and an
+    officer's comment with a file (stored in `app`'s upload folder, else a folder of its own)."""
     project = demo_project(session)
     school_a, school_b = unit(session, "5023077101"), unit(session, "5023077201")
     step_3 = session.scalar(
@@ -67,6 +73,17 @@ def world(session: Session) -> W:
     )
     session.add(delegation)
     token, _secret = new_token(session, user(session, "officer"), "the officer's script")
+    assert result_a is not None
+    comment, _written = add_comment(
+        session,
+        user(session, "officer"),
+        "step_result",
+        result_a.id,
+        "ขอรูปถ่ายเพิ่ม",
+        uploads=[Upload("ตัวอย่าง.pdf", PDF)],
+        folder=Path(app.config["UPLOAD_FOLDER"] if app else tempfile.mkdtemp()),
+        max_bytes=1024 * 1024,
+    )
     session.flush()
     assert result_a and allocation and installment and evaluation and year_2567 and assignment
     assert node is not None
@@ -90,6 +107,8 @@ def world(session: Session) -> W:
         "evaluator": user(session, "evaluator").id,
         "delegation": delegation.id,
         "token": token.id,
+        "comment": comment.id,
+        "comment_file": comment.attachments[0].id,
         "today": today.isoformat(),
         "later": (today + timedelta(days=5)).isoformat(),
     }
@@ -117,6 +136,7 @@ class Row:
     body: Callable[[W], dict[str, Any]] | None = None
     bulk: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    form: bool = False  # the body goes as multipart/form-data, not JSON
 
     @property
     def key(self) -> str:
@@ -131,6 +151,7 @@ EVALUATION_NAMES = "self_assess,score,publish,reopen"
 PROJECT_NAMES = "submit,lock,return,request_revision,reopen,close,withdraw"
 RESULT_NAMES = "start,submit,accept,return"
 AUDITED = "project,step_result,allocation,installment,evaluation,user,delegation"
+THREAD = "any(step_result,allocation,installment,evaluation,project)"
 
 ROWS = [
     # ---- budget
@@ -490,6 +511,54 @@ ROWS = [
         lambda w: f"{A}/tokens/{w['token']}",
         expect(404, officer=204),
     ),
+    # ---- threads: whoever sees the work sees and writes in its thread; only the author
+    # rewords or withdraws a comment (the officer wrote the world's comment)
+    Row(
+        "GET",
+        f"{A}/threads/<{THREAD}:subject_type>/<int(max=2147483647):subject_id>",
+        lambda w: f"{A}/threads/step_result/{w['result_a']}",
+        expect(200, school_b=404),
+    ),
+    Row(
+        "POST",
+        f"{A}/threads/<{THREAD}:subject_type>/<int(max=2147483647):subject_id>",
+        lambda w: f"{A}/threads/step_result/{w['result_a']}",
+        expect(201, school_b=404),
+        lambda w: {"body": "รับทราบ"},
+    ),
+    Row(
+        "POST",
+        f"{A}/threads/<{THREAD}:subject_type>/<int(max=2147483647):subject_id>/with-files",
+        lambda w: f"{A}/threads/step_result/{w['result_a']}/with-files",
+        expect(201, school_b=404),
+        lambda w: {"body": "รับทราบ"},
+        form=True,
+    ),
+    Row(
+        "GET",
+        f"{A}/comment-files/{I}",
+        lambda w: f"{A}/comment-files/{w['comment_file']}",
+        expect(200, school_b=404),
+    ),
+    Row(
+        "GET",
+        f"{A}/comments/{I}",
+        lambda w: f"{A}/comments/{w['comment']}",
+        expect(200, school_b=404),
+    ),
+    Row(
+        "PATCH",
+        f"{A}/comments/{I}",
+        lambda w: f"{A}/comments/{w['comment']}",
+        expect(403, officer=200, school_b=404),
+        lambda w: {"body": "ขอรูปถ่ายเพิ่ม 2 รูป"},
+    ),
+    Row(
+        "POST",
+        f"{A}/comments/{I}/withdraw",
+        lambda w: f"{A}/comments/{w['comment']}/withdraw",
+        expect(403, officer=200, school_b=404),
+    ),
     # ---- documents (public: the API's description is no secret)
     Row("GET", f"{A}/openapi.json", lambda w: f"{A}/openapi.json", expect(200, anonymous=200)),
     Row("GET", f"{A}/docs", lambda w: f"{A}/docs", expect(200, anonymous=200)),
@@ -521,11 +590,22 @@ def test_route_answers_each_caller_as_the_matrix_says(
     client: FlaskClient, session: Session, key: str, role: str
 ) -> None:
     row = MATRIX[key]
-    ids = world(session)
+    ids = world(session, client.application)
     headers = {**headers_for(session, role), **row.extra}
     session.commit()
     body = row.body(ids) if row.body else None
-    response = client.open(row.path(ids), method=row.method, json=body, headers=headers)
+    if row.form:
+        response = client.open(
+            row.path(ids),
+            method=row.method,
+            data=body,
+            content_type="multipart/form-data",
+            headers=headers,
+        )
+    else:
+        response = client.open(row.path(ids), method=row.method, json=body, headers=headers)
+    response.get_data()  # read whole (a file answer's stream is then closed below)
+    response.close()
     status = response.status_code
     if row.bulk and status == 200:
         (item,) = response.get_json()["results"]

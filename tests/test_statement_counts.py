@@ -30,12 +30,14 @@ PROJECT = "/projects/{project_id}"
 #: role -> path -> the most statements one request may send (the same on SQLite and
 #: PostgreSQL). Issue 13 asks for the project page in ten or fewer (27, 29 and 27 before:
 #: the reader and their roles, the project and its parts are now read together). The HTML
-#: pages count one more: the header's bell counts the unread notifications (issue 14).
+#: pages count one more: the header's bell counts the unread notifications (issue 14). The
+#: project page's thread (issue 15) reads its comments and the people who may be mentioned
+#: (two), and /school counts the comments under its allocations (one).
 BOUNDS: dict[str, dict[str, int]] = {
     "officer": {
-        PROJECT: 10,
+        PROJECT: 12,
         "/dashboard": 9,
-        "/school": 10,
+        "/school": 11,
         "/review": 6,
         "/api/v1/projects": 3,
         "/api/v1/results": 4,
@@ -44,7 +46,7 @@ BOUNDS: dict[str, dict[str, int]] = {
         "/api/v1/evaluations": 3,
     },
     "school": {
-        PROJECT: 11,
+        PROJECT: 13,
         "/school": 9,
         "/api/v1/projects": 3,
         "/api/v1/results": 4,
@@ -53,9 +55,9 @@ BOUNDS: dict[str, dict[str, int]] = {
         "/api/v1/evaluations": 4,
     },
     "evaluator": {
-        PROJECT: 10,
+        PROJECT: 12,
         "/dashboard": 8,
-        "/school": 9,
+        "/school": 10,
         "/api/v1/projects": 3,
         "/api/v1/results": 4,
         "/api/v1/allocations": 2,

@@ -47,6 +47,7 @@ OTHER_EVENTS = {
     "delegation.withdraw",
     "line_account.link",
     "line_group.link",
+    "comment.mention",
 }
 
 TRANSITIONS = sorted(

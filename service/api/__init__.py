@@ -26,6 +26,7 @@ from service.api.errors import PROBLEM
 from service.api.schemas import DecimalString, ProblemSchema, Text
 from service.extensions import csrf
 from service.notifications import api as notifications_api
+from service.threads import api as threads
 
 log = logging.getLogger("tidtam.api")
 
@@ -38,6 +39,7 @@ RESOURCES = (
     audit.blp,
     tokens.blp,
     notifications_api.blp,
+    threads.blp,
 )
 RESOURCE_NAMES = frozenset(blp.name for blp in RESOURCES)
 

@@ -43,6 +43,7 @@ from service.core.thai import format_baht
 from service.core.translate import gettext as _
 from service.org.models import Role
 from service.projects.models import Project
+from service.threads.operations import open_with_reason
 from service.workflow.engine import (
     REASON,
     Context,
@@ -110,6 +111,15 @@ def _cancel_approvals(ctx: Context, subject_type: str) -> dict[str, Any]:
     ).rowcount
     obj.approval_round += 1
     return {"approvals_cancelled": cancelled}
+
+
+def _require_changes(ctx: Context) -> dict[str, Any]:
+    """Cancel the round's approvals and open the allocation's thread with the reason, so
+    the preparer answers there."""
+    open_with_reason(
+        ctx.session, ctx.actor, "allocation", ctx.obj, "allocation.return", ctx.data["reason"]
+    )
+    return _cancel_approvals(ctx, "allocation")
 
 
 def _who_prepares(ctx: Context) -> Answer:
@@ -314,7 +324,7 @@ ALLOCATION = register(
                 _who_endorses,
                 ("ส่งกลับแก้ไข", "Requires changes"),
                 requires=(REASON,),
-                effect=lambda ctx: _cancel_approvals(ctx, "allocation"),
+                effect=_require_changes,
             ),
             Transition("revise", (A.RETURNED,), A.DRAFT, _who_prepares, ("แก้ไขใหม่", "Revise")),
             Transition(

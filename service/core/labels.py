@@ -131,6 +131,7 @@ OBJECT_TYPES: dict[str, LazyString] = {
     "webhook_endpoint": _l("Webhook"),
     "line_group": _l("LINE group"),
     "notification": _l("Notification"),
+    "comment": _l("Comment"),
 }
 
 #: The audit actions and notification kinds that are not a transition of a workflow table (the
@@ -178,6 +179,12 @@ ACTIONS: dict[str, LazyString] = {
     "line_group.leave": _l("Bot left a LINE group"),
     "line_group.link": _l("LINE group linked"),
     "line_group.unlink": _l("LINE group unlinked"),
+    "comment.add": _l("Comment added"),
+    "comment.edit": _l("Comment reworded"),
+    "comment.withdraw": _l("Comment withdrawn"),
+    "comment.mention": _l("Mentioned in a comment"),
+    "calendar_feed.create": _l("Calendar feed address made"),
+    "calendar_feed.revoke": _l("Calendar feed address revoked"),
 }
 
 #: The labels of the inputs that refusals name (`Refused.fields`), as the forms call them.

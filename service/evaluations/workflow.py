@@ -10,6 +10,7 @@ from service.core.db import utcnow
 from service.core.permissions import Answer
 from service.evaluations.models import Evaluation, EvaluationRevision, EvaluationState
 from service.evaluations.permissions import can_see_evaluation, may_evaluate, may_self_assess
+from service.threads.operations import open_with_reason
 from service.workflow.engine import (
     REASON,
     Context,
@@ -77,6 +78,10 @@ def _reopen(ctx: Context) -> dict[str, Any]:
         )
     )
     evaluation.published_at = None
+    # The reopening's reason opens the evaluation's thread: the owners answer there.
+    open_with_reason(
+        ctx.session, ctx.actor, "evaluation", evaluation, "evaluation.reopen", ctx.data["reason"]
+    )
     return {"previous_score": evaluation.score}
 
 

@@ -116,6 +116,10 @@ SUMMARIES: dict[str, dict[str, str]] = {
         "th": "ยกเลิกการมอบหมายจาก {principal} ให้ {delegate} ({starts} – {ends}) แล้ว",
         "en": "The delegation from {principal} to {delegate} ({starts} – {ends}) was withdrawn",
     },
+    "comment.mention": {
+        "th": "{author} กล่าวถึงท่านในความเห็นเรื่อง{subject}: “{excerpt}”",
+        "en": "{author} mentioned you in a comment on {subject}: “{excerpt}”",
+    },
     "digest": {
         "th": "สรุปการแจ้งเตือนประจำวัน",
         "en": "Daily digest",
@@ -300,13 +304,22 @@ def describe(
             words["delegate"] = delegate.name if delegate else ""
             words["starts"] = _date(delegation.starts_on, lang)
             words["ends"] = _date(delegation.ends_on, lang)
+    elif object_type == "comment":
+        from service.threads.queries import describe_comment
+
+        found = describe_comment(session, object_id, lang)
+        if found is not None:
+            words.update(found.words)
+            project = found.project
+            unit = found.unit
     if project is not None:
         words["project"] = f"{project.code} {project.name}"
         words["project_code"] = project.code
     if unit is not None:
         words["unit"] = unit.name(lang)
     base = current_app.config.get("PUBLIC_URL", "").rstrip("/")
-    words["link"] = base + link_for(kind, object_id, project.id if project else None)
+    path = words.pop("path", None) or link_for(kind, object_id, project.id if project else None)
+    words["link"] = base + path
     return words
 
 

@@ -21,6 +21,7 @@ Each rule turns the events of its kinds into (event_id, user_id) pairs in SQL:
 | evaluation.reopen | as evaluation.publish |
 | evaluation.self_assess | the evaluation's assigned evaluator |
 | line_account.link, line_group.link | the person who linked (a LINE account: its owner, who hears it on LINE at once) |
+| comment.mention | the people the comment newly @mentions (each of whom may see its subject) |
 
 Every other event is silent on purpose, with its reason in `SILENT` (a test holds every
 transition of every workflow table to one or the other).
@@ -47,6 +48,7 @@ from service.kpis.models import Kpi
 from service.org.models import Delegation, Role, RoleAssignment, UnitKind, User
 from service.org.queries import nearest_role_holders
 from service.projects.models import PlanStep, Project, StepResult
+from service.threads.models import CommentMention
 
 EventIds = Sequence[int]
 
@@ -251,6 +253,24 @@ def line_linker(ids: EventIds) -> Select[int, int]:
     )
 
 
+def comment_mentioned(ids: EventIds) -> Select[int, int]:
+    """A comment that @mentions people: those it named first in the revision the event tells
+    of (an edit that keeps a mention tells nobody again)."""
+    revision = OutboxEvent.payload["revision"].as_integer()
+    return (
+        select(OutboxEvent.id.label("event_id"), CommentMention.user_id.label("user_id"))
+        .join(
+            CommentMention,
+            and_(
+                CommentMention.comment_id == OutboxEvent.object_id,
+                CommentMention.revision == revision,
+            ),
+        )
+        .join(User, and_(User.id == CommentMention.user_id, User.active.is_(True)))
+        .where(OutboxEvent.id.in_(list(ids)), OutboxEvent.kind == "comment.mention")
+    )
+
+
 @dataclass(frozen=True)
 class RecipientRule:
     kinds: frozenset[str]
@@ -278,6 +298,7 @@ RULES: tuple[RecipientRule, ...] = (
     RecipientRule(frozenset({"evaluation.self_assess"}), evaluation_evaluator),
     RecipientRule(frozenset({"delegation.create", "delegation.withdraw"}), delegation_parties),
     RecipientRule(frozenset({"line_account.link", "line_group.link"}), line_linker),
+    RecipientRule(frozenset({"comment.mention"}), comment_mentioned),
 )
 
 #: Every event kind someone is told of.

@@ -164,7 +164,11 @@ def page(project_id: int) -> ResponseReturnValue:
     parts = _parts(project_id)
     if parts is None:
         abort(404)
-    return render_template("projects/page.html", title=parts["title"], body=parts["body"])
+    # The project's thread under the page (the session has the project loaded already).
+    project = db.session.get(Project, project_id)
+    return render_template(
+        "projects/page.html", title=parts["title"], body=parts["body"], project=project
+    )
 
 
 def _parts(project_id: int) -> dict[str, Markup] | None:

@@ -17,6 +17,7 @@ from service.projects.permissions import (
     may_report_result,
     may_review_result,
 )
+from service.threads.operations import open_with_reason
 from service.workflow.engine import (
     REASON,
     Context,
@@ -62,6 +63,13 @@ def _who_approves(ctx: Context) -> Any:
     return may_approve_plan(ctx.session, ctx.principal, ctx.obj)
 
 
+def _return_plan(ctx: Context) -> dict[str, Any]:
+    open_with_reason(
+        ctx.session, ctx.actor, "project", ctx.obj, "project.return", ctx.data["reason"]
+    )
+    return {}
+
+
 PROJECT = register(
     Workflow(
         name="project",
@@ -95,6 +103,7 @@ PROJECT = register(
                 _who_approves,
                 ("ส่งกลับแก้ไข", "Return for changes"),
                 requires=(REASON,),
+                effect=_return_plan,
             ),
             Transition(
                 "request_revision",
@@ -168,6 +177,9 @@ def _return(ctx: Context) -> dict[str, Any]:
     result.reviewed_by_id = ctx.actor.id
     result.reviewed_at = utcnow()
     result.review_reason = ctx.data["reason"]
+    open_with_reason(
+        ctx.session, ctx.actor, "step_result", result, "step_result.return", result.review_reason
+    )
     return {}
 
 
