@@ -564,7 +564,10 @@ def test_a_refusal_from_the_command_line_changes_nothing(app: Flask) -> None:
     with rolled_back(app) as (session, _client):
         before = session.scalar(select(func.count(AuditEntry.id)))
         result = app.test_cli_runner().invoke(
-            args=["admin", "grant-role", OFFICER, "admin", "10000000", "--as", OFFICER]
+            args=[
+                *("admin", "--lang", "en", "grant-role"),
+                *(OFFICER, "admin", "10000000", "--as", OFFICER),
+            ]
         )
         assert result.exit_code == 1
         assert "only an admin may grant roles" in result.output

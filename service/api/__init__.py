@@ -48,6 +48,8 @@ Money, percents and measures are decimal strings ("90000.00"). Unknown fields ar
 Errors are `application/problem+json`: `detail` says why, `errors` names bad fields, `state`
 is the object's current state when a transition is refused. Transitions take `If-Match:
 <version>` (409 when the object changed since) and `X-Acting-For: <user id>` (delegation).
+Problems (`title`, `detail`, the messages in `errors`) are in the language `Accept-Language`
+asks for (`th` or `en`), else the account's language, else Thai; field names stay as sent.
 """
 
 

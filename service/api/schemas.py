@@ -30,6 +30,8 @@ from service.core.fields import (  # noqa: F401 (MAX_ID and Percent are used by 
     Ref,
     Text,
 )
+from service.core.labels import field_label
+from service.core.translate import gettext as _
 from service.evaluations.models import EvaluationState
 from service.kpis.models import KpiLevel, KpiType, MeasureKind
 from service.org.models import Role, UnitKind
@@ -321,7 +323,9 @@ class DelegationCreate(Input):
     @validates_schema
     def ordered(self, data: dict[str, Any], **_kwargs: Any) -> None:
         if data["ends_on"] < data["starts_on"]:
-            raise ValidationError("must not be before starts_on", "ends_on")
+            raise ValidationError(
+                _("must not be before %(field)s", field=field_label("starts_on")), "ends_on"
+            )
 
 
 class TokenOut(Output):
@@ -593,7 +597,14 @@ class EvaluationCreate(Input):
     @validates_schema
     def one_subject(self, data: dict[str, Any], **_kwargs: Any) -> None:
         if ("project_id" in data) == ("kpi_id" in data):
-            raise ValidationError("give exactly one of project_id and kpi_id", "project_id")
+            raise ValidationError(
+                _(
+                    "give exactly one of %(project)s and %(kpi)s",
+                    project=field_label("project_id"),
+                    kpi=field_label("kpi_id"),
+                ),
+                "project_id",
+            )
 
 
 class AuditOut(Output):

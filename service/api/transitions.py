@@ -26,6 +26,7 @@ from service.api.blueprint import Blueprint
 from service.api.schemas import MAX_ID, BulkOut, BulkTransitionInput, OptionOut, TransitionInput
 from service.api.scoping import get_visible
 from service.core.fields import ids_in
+from service.core.translate import gettext as _
 from service.extensions import db
 from service.org.models import User
 from service.workflow import engine
@@ -61,8 +62,8 @@ def expected_version() -> int | None:
     if not match:
         raise Refused(
             422,
-            "If-Match must carry the object's version, e.g. If-Match: 3",
-            fields={"If-Match": "not a version"},
+            _("If-Match must carry the object's version, e.g. If-Match: 3"),
+            fields={"If-Match": _("not a version")},
         )
     return int(match.group(1))
 
@@ -77,7 +78,9 @@ def acting_for(session: Session, user: User) -> User | None:
     ids = ids_in([header]) if header.isascii() else []  # "²" passes isdigit(), not int()
     if not ids:
         raise Refused(
-            422, "X-Acting-For must be a user id", fields={"X-Acting-For": "not a user id"}
+            422,
+            _("X-Acting-For must be a user id"),
+            fields={"X-Acting-For": _("not a user id")},
         )
     principal = session.get(User, ids[0])
     if principal is None:
@@ -164,7 +167,7 @@ def add_transition_routes(
                 item.update(detail=refused.reason, state=refused.state, errors=refused.fields)
                 results.append(item)
             except IntegrityError:
-                detail = "changed by another request meanwhile"
+                detail = _("changed by another request meanwhile")
                 results.append({"id": ident, "ok": False, "status": 409, "detail": detail})
         session.commit()
         return {"results": results}

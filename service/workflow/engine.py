@@ -23,7 +23,6 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from flask import has_request_context
 from marshmallow import ValidationError
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
@@ -31,6 +30,7 @@ from sqlalchemy.orm import MANYTOONE, Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from service.audit.operations import emit, record
+from service.core import translate
 from service.core.fields import read_day
 from service.core.fiscal import local_today
 from service.core.permissions import Answer
@@ -304,11 +304,9 @@ def _state_name(obj: Any) -> str:
 def _action(workflow_name: str, transition: Transition) -> str:
     """The transition's name in the current language (English outside a request), as
     `service.workflow.registry.transition_label` names it."""
-    from service.core.web import current_language
     from service.workflow.registry import transition_label
 
-    language = current_language() if has_request_context() else "en"
-    return transition_label(workflow_name, transition.name, language)
+    return transition_label(workflow_name, transition.name, translate.current())
 
 
 def _changed(workflow_name: str, ident: int) -> str:
