@@ -4,6 +4,7 @@ evidence downloads. The result screen also serves the district, who reviews from
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from flask import (
@@ -22,7 +23,7 @@ from flask_login import login_required
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from service.budget.models import Allocation
+from service.budget.models import Allocation, Installment
 from service.budget.operations import request_installment
 from service.budget.permissions import can_see_allocation
 from service.core.fields import Invalid, Money, value_of
@@ -43,7 +44,7 @@ from service.projects.queries import visible_projects
 from service.school.queries import my_allocations, my_steps
 from service.workflow import engine
 from service.workflow.engine import Refused
-from service.workflow.screens import actor, flash_refused, options_for, session
+from service.workflow.screens import actor, flash_refused, options_for, run_change, session
 
 bp = Blueprint("school", __name__)
 
@@ -257,27 +258,30 @@ def request_installment_view(allocation_id: int) -> Response | tuple[str, int]:
     raw = request.form.get("amount", "").strip()
     purpose = request.form.get("purpose", "")
     back = request.form.get("next") or url_for("school.home")
-    try:
+
+    def change() -> Installment:
         try:
             amount = value_of(Money(commas=True, required=True), request.form, "amount")
         except Invalid as invalid:
             raise Refused(422, invalid.message, fields={"amount": invalid.message}) from None
-        request_installment(session(), actor(), allocation, amount, purpose)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        if refused.status in (403, 404):
-            abort(refused.status)
-        flash_refused(refused)
+        return request_installment(session(), actor(), allocation, amount, purpose)
+
+    def again(form: dict[str, Any], errors: dict[str, str], status: int) -> tuple[str, int]:
+        # The reason is flashed above the form; the fields say what to mend.
         page = render_template(
             "school/installment_refused.html",
             allocation=allocation,
-            refused=refused,
+            refused=SimpleNamespace(reason="", fields=errors),
             form={"amount": raw, "purpose": purpose},
             back=back,
         )
-        return page, refused.status
-    flash(_("The installment is requested."), "info")
+        return page, status
+
     from service.auth.views import safe_next
 
-    return redirect(safe_next(back) or url_for("school.home"))
+    return run_change(
+        change,
+        done=_("The installment is requested."),
+        back=safe_next(back) or url_for("school.home"),
+        again=again,
+    )
