@@ -1,7 +1,9 @@
 """The work screens refuse through the same door as the API: the same operation refuses the
 same change with the same words, and a refused page POST leaves nothing written (every
 table counted before and after). Budget (a new allocation), evaluations (a score) and the
-school's installment request; in Thai, as a person of each screen reads it."""
+school's installment request, the project editor (a progress report) and the review queue
+(a bulk decision, through the same `take_each` as the API's bulk route); in Thai, as a
+person of each screen reads it."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from service.budget.models import Allocation, AllocationState
+from service.workflow import engine
 from tests.api_support import demo_project, headers_for, problem_of
 from tests.conftest import csrf_token
 from tests.test_api_bad_input import row_counts
 from tests.test_work_budget import _project
 from tests.work_data import (
     in_app_context,  # noqa: F401
+    school_result,
     unit,
     user,
 )
@@ -144,3 +148,46 @@ def test_a_school_is_refused_an_installment_over_its_allocation_as_by_the_api(
         client, session, "school_a", f"/api/v1{path}", {"amount": "50000.00", "purpose": "งวดเดียว"}
     )
     _same_words(page, problem)
+
+
+def test_the_project_editor_refuses_a_report_as_the_api_does(
+    login_as,
+    session: Session,  # type: ignore[no-untyped-def]
+) -> None:
+    project = _project(session)
+    client = login_as("officer")
+    report = {"reported_on": "2024-01-15", "percent": "150", "narrative": "ก้าวหน้า"}
+    path = f"/projects/{project.id}/reports"
+    page = _refused_page(client, session, path, report, f"/projects/{project.id}/edit")
+    problem = _api(client, session, "officer", f"/api/v1{path}", {**report, "percent": "150.00"})
+    _same_words(page, problem)
+
+
+def test_the_review_queue_refuses_as_the_api_bulk_route_does(
+    login_as,
+    session: Session,  # type: ignore[no-untyped-def]
+) -> None:
+    result = school_result(session, "5023077102", 3)
+    engine.take(
+        session,
+        user(session, "officer"),
+        "step_result",
+        result.id,
+        "submit",
+        {"completion": "100", "narrative": "ทำแล้ว"},
+    )
+    session.commit()
+    client = login_as("officer")
+    before = row_counts(session)
+    token = csrf_token(client, "/review?lang=th")
+    answer = client.post("/review", data={"csrf_token": token, "single": f"accept:{result.id}"})
+    assert answer.status_code == 302
+    assert row_counts(session) == before
+    page = html.unescape(client.get("/review").get_data(as_text=True))
+    headers = {**headers_for(session, "officer"), **TH}
+    session.commit()
+    bulk = client.post(
+        "/api/v1/results/transitions/accept", json={"ids": [result.id]}, headers=headers
+    )
+    (item,) = bulk.get_json()["results"]
+    assert item["status"] == 403 and item["detail"] in page, (item, page[:3000])

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import request
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.api.auth import actor
@@ -154,20 +153,17 @@ def add_transition_routes(
         principal = acting_for(session, user)
         ids = data.pop("ids")
         results = []
-        for ident in ids:
-            try:
-                with session.begin_nested():
-                    obj = engine.take(
-                        session, user, workflow, ident, name, data, acting_for=principal
-                    )
-                state = obj.state.value
-                results.append({"id": ident, "ok": True, "status": 200, "state": state})
-            except Refused as refused:
-                item = {"id": ident, "ok": False, "status": refused.status}
+        for outcome in engine.take_each(
+            session, user, workflow, ids, name, data, acting_for=principal
+        ):
+            refused = outcome.refused
+            if refused is None:
+                state = outcome.obj.state.value
+                results.append({"id": outcome.ident, "ok": True, "status": 200, "state": state})
+            else:
+                item: dict[str, Any] = {"id": outcome.ident, "ok": False}
+                item["status"] = refused.status
                 item.update(detail=refused.reason, state=refused.state, errors=refused.fields)
                 results.append(item)
-            except IntegrityError:
-                detail = _("changed by another request meanwhile")
-                results.append({"id": ident, "ok": False, "status": 409, "detail": detail})
         session.commit()
         return {"results": results}

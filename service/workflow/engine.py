@@ -26,6 +26,7 @@ from typing import Any
 from marshmallow import ValidationError
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import MANYTOONE, Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -524,3 +525,47 @@ def take(
     )
     session.flush()
     return obj
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one item of `take_each`: the object in its new state, or the refusal."""
+
+    ident: int
+    obj: Any = None
+    refused: Refused | None = None
+
+
+def take_each(
+    session: Session,
+    actor: User,
+    workflow_name: str,
+    ids: Sequence[int],
+    name: str,
+    data: dict[str, Any] | None = None,
+    *,
+    acting_for: User | None = None,
+) -> list[Outcome]:
+    """`take` on each id, each in a savepoint of its own: a refusal (or a unique constraint
+    caught by the database, as a 409) undoes that item only. The one door of every bulk
+    decision (the API's bulk route, the review queue); the caller commits once."""
+    outcomes = []
+    for ident in ids:
+        try:
+            with session.begin_nested():
+                obj = take(
+                    session,
+                    actor,
+                    workflow_name,
+                    ident,
+                    name,
+                    dict(data or {}),
+                    acting_for=acting_for,
+                )
+            outcomes.append(Outcome(ident, obj=obj))
+        except Refused as refused:
+            outcomes.append(Outcome(ident, refused=refused))
+        except IntegrityError:
+            changed = Refused(409, _("changed by another request meanwhile"))
+            outcomes.append(Outcome(ident, refused=changed))
+    return outcomes
