@@ -589,7 +589,15 @@ def test_every_admin_page_has_the_role_gate(app: Flask) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["service/admin/views.py", "service/api/org.py", "service/api/tokens.py"],
+    [
+        "service/admin/views.py",
+        "service/org/api.py",
+        "service/api/tokens.py",
+        "service/budget/views.py",
+        "service/evaluations/views.py",
+        "service/school/views.py",
+        "service/projects/work_views.py",
+    ],
 )
 def test_no_handler_commits_a_change_of_its_own(module: str) -> None:
     """The pages commit through service.workflow.screens.run_change, the API through

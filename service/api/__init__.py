@@ -20,13 +20,14 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from service.api import audit, errors, org, tokens
+from service.api import audit, errors, tokens
 from service.api.auth import authenticate, commit_token_use
 from service.api.errors import PROBLEM
 from service.api.schemas import DecimalString, ProblemSchema, Text
 from service.budget import api as budget
 from service.evaluations import api as evaluations
 from service.extensions import csrf
+from service.org import api as org
 from service.projects import api as projects
 from service.projects import results_api as results
 
