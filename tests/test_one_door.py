@@ -592,7 +592,7 @@ def test_every_admin_page_has_the_role_gate(app: Flask) -> None:
     [
         "service/admin/views.py",
         "service/org/api.py",
-        "service/api/tokens.py",
+        "service/auth/api.py",
         "service/budget/views.py",
         "service/evaluations/views.py",
         "service/school/views.py",

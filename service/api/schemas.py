@@ -124,28 +124,6 @@ class ProblemSchema(Output):
 # ---- org, users, fiscal years, strategy ------------------------------------------------------
 
 
-class TokenOut(Output):
-    id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    prefix = fields.String(required=True)
-    created_at = fields.DateTime()
-    last_used_at = fields.DateTime(allow_none=True)
-    revoked_at = fields.DateTime(allow_none=True)
-
-
-class NewTokenOut(TokenOut):
-    token = fields.String(
-        required=True, metadata={"description": "shown once: only its hash is kept"}
-    )
-
-
-class TokenCreate(Input):
-    name = Text(required=True, validate=validate.Length(1, 100))
-
-
-# ---- projects --------------------------------------------------------------------------------
-
-
 class AuditOut(Output):
     id = fields.Integer(required=True)
     occurred_at = fields.DateTime(required=True)
