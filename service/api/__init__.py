@@ -20,10 +20,11 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from service.api import audit, errors
+from service.api import errors
 from service.api.auth import authenticate, commit_token_use
 from service.api.errors import PROBLEM
 from service.api.schemas import DecimalString, ProblemSchema, Text
+from service.audit import api as audit
 from service.auth import api as tokens
 from service.budget import api as budget
 from service.evaluations import api as evaluations

@@ -124,21 +124,6 @@ class ProblemSchema(Output):
 # ---- org, users, fiscal years, strategy ------------------------------------------------------
 
 
-class AuditOut(Output):
-    id = fields.Integer(required=True)
-    occurred_at = fields.DateTime(required=True)
-    actor_id = fields.Integer(allow_none=True)
-    actor_name = fields.Function(lambda e: e.actor.name if e.actor else None)
-    acting_for_id = fields.Integer(allow_none=True)
-    action = fields.String(required=True)
-    object_type = fields.String(required=True)
-    object_id = fields.Integer(required=True)
-    from_state = fields.String(allow_none=True)
-    to_state = fields.String(allow_none=True)
-    changes = fields.Dict()
-    reason = fields.String()
-
-
 class Presented:
     """An object with a few derived values beside its own attributes (progress, overdue),
     or with some of them hidden (a user's email from non-admins), for the schemas to dump."""
