@@ -1,4 +1,5 @@
-"""The API's marshmallow schemas: what goes in and what comes out.
+"""The ground of the API's marshmallow schemas: `Input` and `Output`, paging, transition input
+and answers, problems. Each domain's own schemas are in `service/<domain>/schemas.py`.
 
 Every input schema rejects unknown fields (a typo is an error, never silently ignored).
 Money, percents and measures travel as decimal strings ("90000.00"): JSON numbers are binary
