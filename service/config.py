@@ -41,6 +41,12 @@ def _secret_key(instance: Path, env: dict[str, str], production: bool) -> str:
     return key_file.read_text().strip()
 
 
+def _language(code: str) -> str:
+    if code not in ("th", "en"):
+        raise ConfigError(f"BABEL_DEFAULT_LOCALE must be th or en, not {code!r}")
+    return code
+
+
 def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config from `env` (default: os.environ).
 
@@ -95,6 +101,9 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict[s
         # statements, no startup options (service.core.db.make_engine).
         "DATABASE_PGBOUNCER": env.get("DATABASE_PGBOUNCER", "") in ("1", "true", "yes"),
         "TIMEZONE": env.get("TIMEZONE", "Asia/Bangkok"),
+        # Flask-Babel's setting: the language of whoever has not chosen one (pages for a
+        # visitor, the command line without --lang).
+        "BABEL_DEFAULT_LOCALE": _language(env.get("BABEL_DEFAULT_LOCALE", "th")),
         "UPLOAD_FOLDER": env.get("UPLOAD_FOLDER", str(instance / "uploads")),
         "MAIL_SERVER": env.get("MAIL_SERVER", "localhost"),
         "MAIL_PORT": int(env.get("MAIL_PORT", "1025")),

@@ -47,7 +47,9 @@ def test_unknown_fields_are_refused_and_nothing_is_written(
     assert row.body is not None
     before = row_counts(session)
     body = {**row.body(ids), "colour": "red"}
-    response = client.open(row.path(ids), method=row.method, json=body, headers=headers)
+    response = client.open(
+        row.path(ids), method=row.method, json=body, headers={**headers, "Accept-Language": "en"}
+    )
     assert response.status_code == 422, response.get_data(as_text=True)
     problem = problem_of(response)
     assert problem["errors"] == {"colour": "Unknown field."}

@@ -41,7 +41,7 @@ def _new_project(client: FlaskClient, headers: dict[str, str], **extra: Any) -> 
 
 
 def test_anonymous_gets_401_problem_with_a_bearer_challenge(client: FlaskClient) -> None:
-    response = client.get(f"{API}/projects")
+    response = client.get(f"{API}/projects", headers={"Accept-Language": "en"})
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert "sign in" in problem_of(response)["detail"]

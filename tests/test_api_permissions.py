@@ -26,9 +26,11 @@ from sqlalchemy.orm import Session
 
 from service.api.auth import new_token
 from service.budget.models import Allocation, Installment
+from service.core.db import utcnow
 from service.core.fiscal import local_today
 from service.evaluations.models import Evaluation
 from service.fiscal.models import FiscalYear
+from service.notifications.operations import create_webhook, send_webhook_test
 from service.org.models import Delegation, RoleAssignment
 from service.projects.evidence import Upload
 from service.projects.models import PlanStep, StepResult
@@ -84,6 +86,12 @@ def world(session: Session, app: Flask | None = None) -> W:
         folder=Path(app.config["UPLOAD_FOLDER"] if app else tempfile.mkdtemp()),
         max_bytes=1024 * 1024,
     )
+    endpoint, _hook_secret = create_webhook(
+        session, user(session, "admin"), unit(session, "50230000"), url="https://hooks.example/t"
+    )
+    delivery = send_webhook_test(
+        session, user(session, "admin"), endpoint, now=utcnow(), requeue_after=timedelta(minutes=5)
+    )
     session.flush()
     assert result_a and allocation and installment and evaluation and year_2567 and assignment
     assert node is not None
@@ -109,6 +117,8 @@ def world(session: Session, app: Flask | None = None) -> W:
         "token": token.id,
         "comment": comment.id,
         "comment_file": comment.attachments[0].id,
+        "webhook": endpoint.id,
+        "delivery": delivery.id,
         "today": today.isoformat(),
         "later": (today + timedelta(days=5)).isoformat(),
     }
@@ -558,6 +568,66 @@ ROWS = [
         f"{A}/comments/{I}/withdraw",
         lambda w: f"{A}/comments/{w['comment']}/withdraw",
         expect(403, officer=200, school_b=404),
+    ),
+    # ---- webhooks: an admin manages the endpoints of the units below their grant; everyone
+    # else is told nothing exists (the list is empty for them); retrying every failed
+    # delivery is for an admin of the whole tree
+    Row("GET", f"{A}/webhooks", lambda w: f"{A}/webhooks", expect(200)),
+    Row(
+        "POST",
+        f"{A}/webhooks",
+        lambda w: f"{A}/webhooks",
+        expect(403, admin=201),
+        lambda w: {"unit_id": w["district"], "url": "https://hooks.example/new", "kinds": []},
+    ),
+    Row(
+        "GET", f"{A}/webhooks/{I}", lambda w: f"{A}/webhooks/{w['webhook']}", expect(404, admin=200)
+    ),
+    Row(
+        "PATCH",
+        f"{A}/webhooks/{I}",
+        lambda w: f"{A}/webhooks/{w['webhook']}",
+        expect(404, admin=200),
+        lambda w: {"name": "ระบบของเขต"},
+    ),
+    Row(
+        "DELETE",
+        f"{A}/webhooks/{I}",
+        lambda w: f"{A}/webhooks/{w['webhook']}",
+        expect(404, admin=204),
+    ),
+    Row(
+        "POST",
+        f"{A}/webhooks/{I}/rotate-secret",
+        lambda w: f"{A}/webhooks/{w['webhook']}/rotate-secret",
+        expect(404, admin=200),
+    ),
+    Row(
+        "POST",
+        f"{A}/webhooks/{I}/test",
+        lambda w: f"{A}/webhooks/{w['webhook']}/test",
+        expect(404, admin=202),
+    ),
+    Row(
+        "GET",
+        f"{A}/webhooks/{I}/deliveries",
+        lambda w: f"{A}/webhooks/{w['webhook']}/deliveries",
+        expect(404, admin=200),
+    ),
+    Row(
+        "POST",
+        f"{A}/webhooks/{I}/deliveries/{I.replace('ident', 'delivery')}/retry",
+        lambda w: f"{A}/webhooks/{w['webhook']}/deliveries/{w['delivery']}/retry",
+        # The world's delivery is a pending test, not a failed one: the admin is let in and
+        # told it has not failed.
+        expect(404, admin=409),
+    ),
+    Row(
+        "POST",
+        f"{A}/notifications/retry-failed",
+        lambda w: f"{A}/notifications/retry-failed",
+        expect(403, admin=202),
+        lambda w: {},
     ),
     # ---- documents (public: the API's description is no secret)
     Row("GET", f"{A}/openapi.json", lambda w: f"{A}/openapi.json", expect(200, anonymous=200)),

@@ -219,7 +219,7 @@ def test_workflow_decimal_fields_refuse_huge_numbers_as_input(raw: str) -> None:
 def test_a_hostile_acting_for_header_is_a_422(
     client: FlaskClient, session: Session, header: str
 ) -> None:
-    headers = {**headers_for(session, "officer"), "X-Acting-For": header}
+    headers = {**headers_for(session, "officer"), "X-Acting-For": header, "Accept-Language": "en"}
     session.commit()
     project = demo_project(session)
     response = client.post(

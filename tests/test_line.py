@@ -382,7 +382,7 @@ def test_line_digest_is_one_message_a_day_in_the_readers_language(
         assert deliver_digests(session, users, settings=DeliverySettings()) == []
     assert sink.problems == []
     (text,) = sink.texts_to(LINE_USER)
-    assert text.startswith("Daily digest (2)")
+    assert text.startswith("Daily digest of notifications (2)")
     assert text.count("• ") == 2 and "waits for your review" in text
     assert text.count("/review#result-") == 2
     assert len(carried) == 2

@@ -564,7 +564,10 @@ def test_a_refusal_from_the_command_line_changes_nothing(app: Flask) -> None:
     with rolled_back(app) as (session, _client):
         before = session.scalar(select(func.count(AuditEntry.id)))
         result = app.test_cli_runner().invoke(
-            args=["admin", "grant-role", OFFICER, "admin", "10000000", "--as", OFFICER]
+            args=[
+                *("admin", "--lang", "en", "grant-role"),
+                *(OFFICER, "admin", "10000000", "--as", OFFICER),
+            ]
         )
         assert result.exit_code == 1
         assert "only an admin may grant roles" in result.output
@@ -586,7 +589,15 @@ def test_every_admin_page_has_the_role_gate(app: Flask) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["service/admin/views.py", "service/api/org.py", "service/api/tokens.py"],
+    [
+        "service/admin/views.py",
+        "service/org/api.py",
+        "service/auth/api.py",
+        "service/budget/views.py",
+        "service/evaluations/views.py",
+        "service/school/views.py",
+        "service/projects/work_views.py",
+    ],
 )
 def test_no_handler_commits_a_change_of_its_own(module: str) -> None:
     """The pages commit through service.workflow.screens.run_change, the API through

@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from service.api.projects import present_step
 from service.dashboard.queries import Filters, project_listing
 from service.org.models import OrgUnit, Role, UnitKind
 from service.org.operations import create_unit
+from service.projects.api import present_step
 from service.projects.models import Project
 from service.projects.page import build_project_page
 from service.school.queries import my_steps

@@ -392,7 +392,7 @@ def test_a_multipart_comment_refuses_unknown_fields(session: Session, client: Fl
         f"/api/v1/threads/step_result/{result.id}/with-files",
         data={"body": "x", "colour": "red"},
         content_type="multipart/form-data",
-        headers=school,
+        headers={**school, "Accept-Language": "en"},
     )
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"colour": "Unknown field."}

@@ -2,7 +2,8 @@
 from the command line, each through the same operation the /admin pages and the API call
 (service.admin.operations), so it is checked and recorded the same way. Every command acts as
 an admin named by `--as EMAIL` (the audit's actor); a refusal prints its reason, exits 1 and
-changes nothing."""
+changes nothing. What a command prints is in the language `flask admin --lang th|en` names,
+else the deployment's default (BABEL_DEFAULT_LOCALE, as for pages nobody chose a language for)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,41 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from service.admin import operations as admin_ops
 from service.core.db import db
+from service.core.labels import field_label, label
+from service.core.thai import format_date
+from service.core.translate import gettext as _
+from service.core.translate import in_language
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, RoleAssignment, User
 from service.workflow.engine import Refused
 
-admin_cli = AppGroup("admin", help="Administration changes, made as an admin (--as EMAIL).")
+
+@click.group("admin", cls=AppGroup)
+@click.option(
+    "--lang",
+    type=click.Choice(["th", "en"]),
+    default=None,
+    help="the language of what is printed (default: BABEL_DEFAULT_LOCALE)",
+)
+@click.pass_context
+def admin_cli(context: click.Context, lang: str | None) -> None:
+    """Administration changes, made as an admin (--as EMAIL)."""
+    context.meta[_LANGUAGE] = lang
+
+
+_LANGUAGE = "tidtam.language"
+
+
+def _language() -> str:
+    chosen = click.get_current_context().meta.get(_LANGUAGE)
+    return str(chosen or current_app.config.get("BABEL_DEFAULT_LOCALE", "th"))
+
 
 acting_option = click.option(
     "--as", "acting", required=True, metavar="EMAIL", help="the admin making the change"
@@ -29,21 +55,21 @@ acting_option = click.option(
 def _user(email: str) -> User:
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        raise Refused(404, f"no user {email}")
+        raise Refused(404, _("no user %(email)s", email=email))
     return user
 
 
 def _unit(code: str) -> OrgUnit:
     unit = db.session.scalar(select(OrgUnit).where(OrgUnit.code == code.strip()))
     if unit is None:
-        raise Refused(422, f"no unit {code}", fields={"unit": "no such unit"})
+        raise Refused(422, _("no unit %(code)s", code=code), fields={"unit": _("no such unit")})
     return unit
 
 
 def _year(be_year: int) -> FiscalYear:
     year = db.session.scalar(select(FiscalYear).where(FiscalYear.be_year == be_year))
     if year is None:
-        raise Refused(404, f"no fiscal year {be_year}")
+        raise Refused(404, _("no fiscal year %(year)s", year=be_year))
     return year
 
 
@@ -51,15 +77,21 @@ def _run(change: Callable[[], Any], done: Callable[[Any], str]) -> None:
     """Run `change` (an operation), commit once and print `done(result)`; on a refusal roll
     back, print the reason and exit 1."""
     session = db.session()
-    try:
-        result = change()
-        session.commit()
-    except Refused as refused:
-        session.rollback()
-        fields = "".join(f"\n  {field}: {problem}" for field, problem in refused.fields.items())
-        click.echo(f"Not done ({refused.status}): {refused.reason}{fields}", err=True)
-        raise SystemExit(1) from None
-    click.echo(done(result))
+    with in_language(_language()):
+        try:
+            result = change()
+            session.commit()
+        except Refused as refused:
+            session.rollback()
+            fields = "".join(
+                f"\n  {field_label(field)}: {problem}" for field, problem in refused.fields.items()
+            )
+            not_done = _(
+                "Not done (%(status)s): %(reason)s", status=refused.status, reason=refused.reason
+            )
+            click.echo(not_done + fields, err=True)
+            raise SystemExit(1) from None
+        click.echo(done(result))
 
 
 @admin_cli.command("create-user")
@@ -79,7 +111,7 @@ def create_user_command(acting: str, email: str, name: str, language: str, passw
             password=password,
             language=language,
         ),
-        lambda user: f"user {user.id} {user.email} created",
+        lambda user: _("user %(id)s %(email)s created", id=user.id, email=user.email),
     )
 
 
@@ -90,7 +122,7 @@ def deactivate_user_command(acting: str, email: str) -> None:
     """Deactivate an account: its sessions and tokens stop working."""
     _run(
         lambda: admin_ops.deactivate_user(db.session(), _user(acting), _user(email)),
-        lambda user: f"user {user.email} deactivated",
+        lambda user: _("user %(email)s deactivated", email=user.email),
     )
 
 
@@ -105,7 +137,12 @@ def grant_role_command(acting: str, email: str, role: str, unit_code: str) -> No
         lambda: admin_ops.grant_role(
             db.session(), _user(acting), _user(email), Role(role), _unit(unit_code)
         ),
-        lambda assignment: f"{email} holds {role} in {unit_code}",
+        lambda assignment: _(
+            "%(email)s holds %(role)s in %(unit)s",
+            email=email,
+            role=label(Role(role)),
+            unit=unit_code,
+        ),
     )
 
 
@@ -127,10 +164,26 @@ def withdraw_role_command(acting: str, email: str, role: str, unit_code: str) ->
             )
         )
         if assignment is None:
-            raise Refused(404, f"{email} holds no {role} role in {unit_code}")
+            raise Refused(
+                404,
+                _(
+                    "%(email)s holds no %(role)s role in %(unit)s",
+                    email=email,
+                    role=label(Role(role)),
+                    unit=unit_code,
+                ),
+            )
         return admin_ops.withdraw_role(db.session(), admin, assignment)
 
-    _run(change, lambda assignment: f"{email} no longer holds {role} in {unit_code}")
+    _run(
+        change,
+        lambda assignment: _(
+            "%(email)s no longer holds %(role)s in %(unit)s",
+            email=email,
+            role=label(Role(role)),
+            unit=unit_code,
+        ),
+    )
 
 
 @admin_cli.command("add-fiscal-year")
@@ -140,7 +193,12 @@ def add_fiscal_year_command(acting: str, be_year: int) -> None:
     """Add fiscal year BE_YEAR (Buddhist Era, 1 October to 30 September), open."""
     _run(
         lambda: admin_ops.create_fiscal_year(db.session(), _user(acting), be_year),
-        lambda year: f"fiscal year {year.be_year} added ({year.starts_on} to {year.ends_on})",
+        lambda year: _(
+            "fiscal year %(year)s added (%(starts)s to %(ends)s)",
+            year=year.be_year,
+            starts=format_date(year.starts_on, _language()),
+            ends=format_date(year.ends_on, _language()),
+        ),
     )
 
 
@@ -151,8 +209,15 @@ def add_fiscal_year_command(acting: str, be_year: int) -> None:
 def set_fiscal_year_command(acting: str, be_year: int, is_open: bool | None) -> None:
     """Open or close fiscal year BE_YEAR (--open or --closed: never assumed)."""
     if is_open is None:
-        raise click.UsageError("say --open or --closed")
+        # Not click.UsageError: its frame ("Usage: … Error: …") is English only.
+        with in_language(_language()):
+            click.echo(_("say --open or --closed"), err=True)
+        raise SystemExit(2)
     _run(
         lambda: admin_ops.set_year_open(db.session(), _user(acting), _year(be_year), is_open),
-        lambda year: f"fiscal year {year.be_year} is {'open' if year.is_open else 'closed'}",
+        lambda year: (
+            _("fiscal year %(year)s is open", year=year.be_year)
+            if year.is_open
+            else _("fiscal year %(year)s is closed", year=year.be_year)
+        ),
     )

@@ -20,12 +20,19 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from service.api import audit, budget, errors, evaluations, org, projects, results, tokens
+from service.api import errors
 from service.api.auth import authenticate, commit_token_use
 from service.api.errors import PROBLEM
 from service.api.schemas import DecimalString, ProblemSchema, Text
+from service.audit import api as audit
+from service.auth import api as tokens
+from service.budget import api as budget
+from service.evaluations import api as evaluations
 from service.extensions import csrf
 from service.notifications import api as notifications_api
+from service.org import api as org
+from service.projects import api as projects
+from service.projects import results_api as results
 from service.threads import api as threads
 
 log = logging.getLogger("tidtam.api")
@@ -52,6 +59,8 @@ Money, percents and measures are decimal strings ("90000.00"). Unknown fields ar
 Errors are `application/problem+json`: `detail` says why, `errors` names bad fields, `state`
 is the object's current state when a transition is refused. Transitions take `If-Match:
 <version>` (409 when the object changed since) and `X-Acting-For: <user id>` (delegation).
+Problems (`title`, `detail`, the messages in `errors`) are in the language `Accept-Language`
+asks for (`th` or `en`), else the account's language, else Thai; field names stay as sent.
 """
 
 

@@ -28,6 +28,7 @@ from service.core.db import utcnow
 from service.core.labels import label
 from service.core.permissions import Answer, is_admin_anywhere
 from service.core.translate import gettext as _
+from service.core.web import forget_language
 from service.extensions import count, csrf, db, over_limit
 from service.org.models import Role, User
 from service.org.scope import remember_roles, role_names, with_active_roles
@@ -76,7 +77,10 @@ def _from_token(session: Session, header: str) -> User:
         seconds = int(wait + 0.999)
         abort(
             429,
-            message=f"too many bad API tokens from this address; retry in {seconds} s",
+            message=_(
+                "too many bad API tokens from this address; retry in %(seconds)s s",
+                seconds=seconds,
+            ),
             headers={"Retry-After": str(seconds)},
         )
     try:
@@ -90,7 +94,7 @@ def _check_token(session: Session, header: str) -> User:
     scheme, _sep, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
-        raise Unauthorized("send `Authorization: Bearer tdt_…` with a personal API token")
+        raise Unauthorized(_("send `Authorization: Bearer tdt_…` with a personal API token"))
     # The token, its user and the user's roles in one round trip: this runs before every
     # scripted request, and every permission asks for the roles.
     rows = session.execute(
@@ -101,10 +105,10 @@ def _check_token(session: Session, header: str) -> User:
         )
     ).all()
     if not rows or rows[0][0].revoked_at is not None:
-        raise Unauthorized("the API token is unknown or revoked", invalid=True)
+        raise Unauthorized(_("the API token is unknown or revoked"), invalid=True)
     row, user = rows[0][0], rows[0][1]
     if not user.active:
-        raise Unauthorized("the token's user is deactivated", invalid=True)
+        raise Unauthorized(_("the token's user is deactivated"), invalid=True)
     remember_roles(session, user, (found[-1] for found in rows))
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
@@ -163,13 +167,14 @@ def authenticate() -> User:
     elif current_user and current_user.is_authenticated:
         user = session.get(User, current_user.id)  # type: ignore[assignment]
         if user is None:
-            raise Unauthorized("sign in again")
+            raise Unauthorized(_("sign in again"))
         if request.method in UNSAFE:
             csrf.protect()
         g.api_auth = "session"
     else:
-        raise Unauthorized("sign in, or send `Authorization: Bearer tdt_…`")
+        raise Unauthorized(_("sign in, or send `Authorization: Bearer tdt_…`"))
     g.api_user = user
+    forget_language()
     return user
 
 

@@ -18,18 +18,67 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, json, request
+from flask_babel.speaklater import LazyString
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from service.api.auth import Unauthorized
+from service.core import translate
+from service.core.fields import N_, translated_message
+from service.core.labels import field_label
+from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
 from service.org.operations import OrgError
 from service.workflow.engine import Refused
 
 PROBLEM = "application/problem+json"
 PREFIX = "/api/v1"
 log = logging.getLogger("tidtam.api")
+
+
+#: The HTTP phrases that title the problems the API gives, marked for the catalog: a title
+#: is the status' phrase in the reader's language (RFC 9457 lets a title be localised).
+TITLED = (
+    N_("Bad Request"),
+    N_("Unauthorized"),
+    N_("Forbidden"),
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Conflict"),
+    N_("Precondition Failed"),
+    N_("Request Entity Too Large"),
+    N_("Unsupported Media Type"),
+    N_("Unprocessable Entity"),
+    N_("Precondition Required"),
+    N_("Too Many Requests"),
+    N_("Internal Server Error"),
+    N_("Service Unavailable"),
+)
+
+#: What the service says for an HTTP error raised without words of its own (an unknown
+#: address, a method the route does not take): Werkzeug's descriptions are English only.
+DESCRIPTIONS: dict[int, LazyString] = {
+    400: _l("The request could not be read."),
+    404: _l("Nothing is found at this address."),
+    405: _l("This address does not take this method."),
+    413: _l("The request is larger than allowed."),
+    415: _l("The body is of a type this address does not read; send JSON."),
+    500: _l("An unexpected error; it has been logged."),
+}
+
+
+def title(status: int) -> str:
+    """The problem's title for `status`: its HTTP phrase in the current language ("Error",
+    translated, for a status without a phrase or a phrase without a translation)."""
+    if status not in HTTPStatus._value2member_map_:
+        return _("Error")
+    phrase = HTTPStatus(status).phrase
+    found = _(phrase)
+    if found == phrase and translate.current() != "en":
+        return _("Error")
+    return found
 
 
 def problem(
@@ -43,9 +92,9 @@ def problem(
     """A problem+json response with `status` and `detail`."""
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error",
+        "title": title(status),
         "status": status,
-        "detail": detail or HTTPStatus(status).description,
+        "detail": detail or title(status),
     }
     if errors:
         body["errors"] = dict(errors)
@@ -59,7 +108,8 @@ def problem(
 
 def flatten(messages: Any, prefix: str = "") -> dict[str, str]:
     """marshmallow/webargs messages ({"json": {"amount": ["Not a valid number."]}}) as one
-    flat {field: message} map; the request location ("json", "query") is dropped."""
+    flat {field: message} map in the reader's language; the request location ("json",
+    "query") is dropped."""
     flat: dict[str, str] = {}
     if isinstance(messages, Mapping):
         for key, value in messages.items():
@@ -69,13 +119,40 @@ def flatten(messages: Any, prefix: str = "") -> dict[str, str]:
                 continue
             flat.update(flatten(value, f"{prefix}.{name}" if prefix else name))
     elif isinstance(messages, list | tuple) and all(isinstance(m, str) for m in messages):
-        flat[prefix or "_schema"] = "; ".join(messages)
+        flat[prefix or "_schema"] = "; ".join(translated_message(m) for m in messages)
     elif isinstance(messages, list | tuple):
         for index, value in enumerate(messages):
             flat.update(flatten(value, f"{prefix}.{index}" if prefix else str(index)))
     else:
-        flat[prefix or "_schema"] = str(messages)
+        flat[prefix or "_schema"] = translated_message(str(messages))
     return flat
+
+
+def named(errors: Mapping[str, str]) -> str:
+    """The fields of `errors` as the reader knows them: each by its form label; one the
+    request should not have sent by its name in quotes (the client's word, not ours)."""
+    unknown = translated_message("Unknown field.")
+    names = []
+    for key in sorted(errors):
+        top = key.split(".", 1)[0]
+        if top == "_schema":
+            continue
+        if errors[key] == unknown:
+            names.append(f"“{key}”")
+        else:
+            names.append(field_label(top))
+    return ", ".join(dict.fromkeys(names))
+
+
+def input_problem(status: int, errors: Mapping[str, str]) -> Response:
+    """A refusal of input: `detail` names the fields by their labels, `errors` says what
+    is wrong with each."""
+    names = named(errors)
+    if names:
+        detail = _("some input is missing or wrong: %(fields)s", fields=names)
+    else:
+        detail = "; ".join(errors.values()) or _("some input is missing or wrong")
+    return problem(status, detail, errors=errors)
 
 
 def in_api() -> bool:
@@ -91,16 +168,19 @@ def from_http_exception(error: HTTPException) -> Response:
     if status == 405 and allowed:
         headers["Allow"] = ", ".join(allowed)
     if isinstance(error, CSRFError):
-        detail = (
-            "a browser session must send the X-CSRFToken header with every change "
-            f"({error.description})"
-        )
-        return problem(400, detail, headers=headers)
+        refusal = _("a browser session must send the X-CSRFToken header with every change")
+        return problem(400, refusal, headers=headers)
     if messages:
-        errors = flatten(messages)
-        names = ", ".join(sorted(errors))
-        return problem(status, f"some input is missing or wrong: {names}", errors=errors)
-    detail = data.get("message") or error.description or ""
+        return input_problem(status, flatten(messages))
+    detail: Any = data.get("message")
+    if not detail:
+        own = error.description != type(error).description
+        if own and error.description:
+            detail = error.description
+        elif status in DESCRIPTIONS:
+            detail = str(DESCRIPTIONS[status])
+        else:
+            detail = title(status)
     return problem(status, str(detail), headers=headers)
 
 
@@ -109,25 +189,22 @@ def from_refused(error: Refused) -> Response:
 
 
 def from_validation_error(error: ValidationError) -> Response:
-    errors = flatten(error.messages)
-    return problem(
-        422, f"some input is missing or wrong: {', '.join(sorted(errors))}", errors=errors
-    )
+    return input_problem(422, flatten(error.messages))
 
 
 def from_integrity_error(error: IntegrityError) -> Response:
     # A unique or check constraint caught what the code did not: another request won a race
     # (a second approval of the same level) or the input contradicts a stored row.
     log.info("integrity error answered as 409: %s", error.orig)
-    return problem(409, "the change conflicts with another one made meanwhile; reload and retry")
+    return problem(409, _("the change conflicts with another one made meanwhile; reload and retry"))
 
 
 def from_operational_error(error: OperationalError) -> Response:
     code = getattr(getattr(error, "orig", None), "sqlstate", None)
     if code in ("40001", "40P01", "55P03"):  # serialization failure, deadlock, lock timeout
-        return problem(409, "the object was busy with another change; retry")
+        return problem(409, _("the object was busy with another change; retry"))
     log.exception("database error", exc_info=error)
-    return problem(503, "the database is not available; retry later")
+    return problem(503, _("the database is not available; retry later"))
 
 
 def init_app(app: Flask) -> None:
@@ -159,7 +236,7 @@ def init_app(app: Flask) -> None:
             if isinstance(error, PermissionError):
                 return problem(403, str(error))
             log.exception("unhandled API error", exc_info=error)
-            return problem(500, "an unexpected error; it has been logged")
+            return problem(500, str(DESCRIPTIONS[500]))
         if before_any is not None:
             return before_any(error)
         raise error

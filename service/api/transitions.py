@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import request
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.api.auth import actor
@@ -26,6 +25,7 @@ from service.api.blueprint import Blueprint
 from service.api.schemas import MAX_ID, BulkOut, BulkTransitionInput, OptionOut, TransitionInput
 from service.api.scoping import get_visible
 from service.core.fields import ids_in
+from service.core.translate import gettext as _
 from service.extensions import db
 from service.org.models import User
 from service.workflow import engine
@@ -61,8 +61,8 @@ def expected_version() -> int | None:
     if not match:
         raise Refused(
             422,
-            "If-Match must carry the object's version, e.g. If-Match: 3",
-            fields={"If-Match": "not a version"},
+            _("If-Match must carry the object's version, e.g. If-Match: 3"),
+            fields={"If-Match": _("not a version")},
         )
     return int(match.group(1))
 
@@ -77,7 +77,9 @@ def acting_for(session: Session, user: User) -> User | None:
     ids = ids_in([header]) if header.isascii() else []  # "²" passes isdigit(), not int()
     if not ids:
         raise Refused(
-            422, "X-Acting-For must be a user id", fields={"X-Acting-For": "not a user id"}
+            422,
+            _("X-Acting-For must be a user id"),
+            fields={"X-Acting-For": _("not a user id")},
         )
     principal = session.get(User, ids[0])
     if principal is None:
@@ -151,20 +153,17 @@ def add_transition_routes(
         principal = acting_for(session, user)
         ids = data.pop("ids")
         results = []
-        for ident in ids:
-            try:
-                with session.begin_nested():
-                    obj = engine.take(
-                        session, user, workflow, ident, name, data, acting_for=principal
-                    )
-                state = obj.state.value
-                results.append({"id": ident, "ok": True, "status": 200, "state": state})
-            except Refused as refused:
-                item = {"id": ident, "ok": False, "status": refused.status}
+        for outcome in engine.take_each(
+            session, user, workflow, ids, name, data, acting_for=principal
+        ):
+            refused = outcome.refused
+            if refused is None:
+                state = outcome.obj.state.value
+                results.append({"id": outcome.ident, "ok": True, "status": 200, "state": state})
+            else:
+                item: dict[str, Any] = {"id": outcome.ident, "ok": False}
+                item["status"] = refused.status
                 item.update(detail=refused.reason, state=refused.state, errors=refused.fields)
                 results.append(item)
-            except IntegrityError:
-                detail = "changed by another request meanwhile"
-                results.append({"id": ident, "ok": False, "status": 409, "detail": detail})
         session.commit()
         return {"results": results}

@@ -4,14 +4,13 @@ decisions above the officer's limit, with amounts in figures and in words."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import login_required
 from sqlalchemy import Select, select
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from werkzeug.wrappers import Response
 
 from service.budget.models import (
@@ -34,21 +33,26 @@ from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
 from service.fiscal.models import FiscalYear
-from service.org.models import OrgUnit, Role, UnitKind
+from service.org.models import OrgUnit, Role, UnitKind, User
 from service.org.scope import unit_filter
 from service.projects.models import Project, ProjectState
 from service.workflow.engine import Refused
-from service.workflow.screens import actor, flash_refused, options_for, session
+from service.workflow.screens import actor, gate, options_for, run_change, session
 
 bp = Blueprint("budget", __name__)
 
 RECIPIENT_KINDS = (UnitKind.SCHOOL_NETWORK, UnitKind.SCHOOL, UnitKind.DIVISION)
 
 
-def _require(*roles: Role) -> None:
-    user = actor()
-    if not any(holds_anywhere(session(), user, role) for role in roles):
-        abort(403)
+def _holds_one_of(*roles: Role) -> Callable[[Session, User], bool]:
+    def allowed(db_session: Session, user: User) -> bool:
+        return any(holds_anywhere(db_session, user, role) for role in roles)
+
+    return allowed
+
+
+district = gate(_holds_one_of(Role.OFFICER, Role.APPROVER))
+approvers = gate(_holds_one_of(Role.APPROVER))
 
 
 def _district_projects(open_years_only: bool = False) -> list[Project]:
@@ -174,7 +178,7 @@ def _export_format() -> str | None:
     return fmt
 
 
-def _page(form: dict[str, Any] | None = None, refused: Refused | None = None) -> str:
+def _page(form: dict[str, Any] | None = None, errors: dict[str, str] | None = None) -> str:
     listing = paged(
         session(),
         _with_parents(_queue_query()),
@@ -204,14 +208,13 @@ def _page(form: dict[str, Any] | None = None, refused: Refused | None = None) ->
         rules={a.id: approval_rule(a) for a in allocations},
         above={a.id: above_limit(a) for a in allocations},
         form=form or {},
-        errors=refused.fields if refused else {},
+        errors=errors or {},
     )
 
 
 @bp.route("/budget")
-@login_required
+@district
 def queue() -> Any:
-    _require(Role.OFFICER, Role.APPROVER)
     fmt = _export_format()
     if fmt is not None:
         ids = list(session().scalars(_queue_query().with_only_columns(Allocation.id)))
@@ -220,17 +223,17 @@ def queue() -> Any:
 
 
 @bp.route("/budget/allocations", methods=["POST"])
-@login_required
+@district
 def create() -> Response | tuple[str, int]:
     """A draft allocation from the form; refused input comes back with the form filled in."""
-    _require(Role.OFFICER, Role.APPROVER)
     form = {
         key: request.form.get(key, "").strip()
         for key in ("project_id", "recipient_unit_id", "amount", "purpose")
     }
-    try:
-        project_id = value_of(FormId(), form, "project_id")
-        recipient_id = value_of(FormId(), form, "recipient_unit_id")
+
+    def change() -> Allocation:
+        project_id = _id_or_none(form, "project_id")
+        recipient_id = _id_or_none(form, "recipient_unit_id")
         project = session().get(Project, project_id) if project_id else None
         recipient = session().get(OrgUnit, recipient_id) if recipient_id else None
         if project is None or project not in _district_projects():
@@ -247,32 +250,40 @@ def create() -> Response | tuple[str, int]:
             amount = value_of(Money(commas=True, required=True), form, "amount")
         except Invalid as invalid:
             raise Refused(422, invalid.message, fields={"amount": invalid.message}) from None
-        allocation = create_allocation(
-            session(), actor(), project, recipient, amount, form["purpose"]
-        )
-        session().commit()
-    except (Refused, ValueError) as problem:
-        session().rollback()
-        refused = (
-            problem
-            if isinstance(problem, Refused)
-            else Refused(422, _("choose a project and a recipient"))
-        )
-        if refused.status in (403, 404):
-            abort(refused.status)
-        flash_refused(refused)
-        return _page(form, refused), refused.status
+        return create_allocation(session(), actor(), project, recipient, amount, form["purpose"])
+
+    def again(form: dict[str, Any], errors: dict[str, str], status: int) -> tuple[str, int]:
+        return _page(form, errors), status
+
+    return run_change(
+        change,
+        done="",
+        back="",
+        again=again,
+        answer=lambda allocation: _drafted(allocation),
+    )
+
+
+def _id_or_none(form: dict[str, str], name: str) -> int | None:
+    """The id the form chose; None for a blank or malformed one (the choice is refused)."""
+    try:
+        found: int | None = value_of(FormId(), form, name)
+    except Invalid:
+        return None
+    return found
+
+
+def _drafted(allocation: Allocation) -> Response:
     flash(_("Allocation #%(id)s is drafted: submit it for approval.", id=allocation.id), "info")
     return redirect(url_for("budget.queue") + f"#allocation-{allocation.id}")
 
 
 @bp.route("/approvals")
-@login_required
+@approvers
 def approvals() -> Any:
     """Decisions above the officer's limit: submitted allocations and requested installments
     of the approver's districts. `?format=csv|xlsx` downloads every waiting allocation and
     installment (one row each)."""
-    _require(Role.APPROVER)
     fmt = _export_format()
     ids = _district_project_ids()
     allocations = [

@@ -25,6 +25,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
+from service.core import translate
 from service.core.translate import gettext
 
 MAX_ID = 2**31 - 1
@@ -267,6 +268,97 @@ def Day(typed: bool = False, **kwargs: Any) -> DayField:
     return DayField(typed=typed, **kwargs)
 
 
+# ---- marshmallow's and webargs' own messages, in the reader's language --------------------
+# The libraries speak English only, and format their messages before we see them. Each one is
+# matched here and looked up in the catalog under its own English words (placeholders made
+# gettext's), so an English reader gets exactly what marshmallow says and a Thai one its
+# translation.
+
+
+def N_(message: str) -> str:
+    """Mark `message` for the catalog; it is translated where it is shown."""
+    return message
+
+
+def _pattern(msgid: str) -> re.Pattern[str]:
+    """What `msgid` looks like once marshmallow has filled it in."""
+    escaped = re.escape(msgid)
+    return re.compile(re.sub(r"%\\\(([a-z_]+)\\\)s", r"(?P<\1>.+?)", escaped))
+
+
+#: Messages with something filled in, longest first ("… or equal to 1 and less than 5." is
+#: not to be read as "greater than …").
+_FILLED = [
+    (_pattern(msgid), msgid)
+    for msgid in (
+        N_("Must be greater than or equal to %(min)s and less than or equal to %(max)s."),
+        N_("Must be greater than or equal to %(min)s and less than %(max)s."),
+        N_("Must be greater than %(min)s and less than or equal to %(max)s."),
+        N_("Must be greater than %(min)s and less than %(max)s."),
+        N_("Must be greater than or equal to %(min)s."),
+        N_("Must be greater than %(min)s."),
+        N_("Must be less than or equal to %(max)s."),
+        N_("Must be less than %(max)s."),
+        N_("Must be one of: %(choices)s."),
+        N_("One or more of the choices you made was not in: %(choices)s."),
+        N_("Shorter than minimum length %(min)s."),
+        N_("Longer than maximum length %(max)s."),
+        N_("Length must be between %(min)s and %(max)s."),
+        N_("Length must be %(equal)s."),
+    )
+]
+
+
+#: Messages with nothing to fill in, by their English words (extracted for the catalog).
+_PLAIN = frozenset(
+    (
+        N_("Missing data for required field."),
+        N_("Field may not be null."),
+        N_("Invalid value."),
+        N_("Invalid input."),
+        N_("Not a valid string."),
+        N_("Not a valid number."),
+        N_("Number too large."),
+        N_("Special numeric values (nan or infinity) are not permitted."),
+        N_("Not a valid integer."),
+        N_("Not a valid boolean."),
+        N_("Not a valid date."),
+        N_("Not a valid datetime."),
+        N_("Not a valid list."),
+        N_("Not a valid tuple."),
+        N_("Not a valid mapping type."),
+        N_("Not a valid email address."),
+        N_("Not a valid URL."),
+        N_("Invalid input type."),
+        N_("Unknown field."),
+        N_("String does not match expected pattern."),
+        N_("Invalid JSON body."),
+    )
+)
+
+
+def _quoted(choices: str) -> str:
+    """A value list as marshmallow writes it ("a, b") with each value quoted: values the
+    client must send as they are, not words to translate."""
+    return ", ".join(f"“{choice}”" for choice in choices.split(", ") if choice)
+
+
+def translated_message(message: str) -> str:
+    """`message` in the current language when it is one of marshmallow's or webargs' own
+    (English, formatted); any other message (ours, already translated) as it is."""
+    if message in _PLAIN:
+        return gettext(message)
+    if not message[:1].isupper():
+        return message  # ours start in lower case; the libraries' in upper case
+    for pattern, msgid in _FILLED:
+        if match := pattern.fullmatch(message):
+            values = match.groupdict()
+            if "choices" in values and translate.current() != "en":
+                values["choices"] = _quoted(values["choices"])
+            return gettext(msgid, **values)
+    return message
+
+
 class Invalid(ValueError):
     """A form value `value_of` refused: `name` and a translated `message`."""
 
@@ -290,7 +382,10 @@ def value_of(field: fields.Field, source: Mapping[str, Any], name: str) -> Any:
         return field.deserialize(raw.strip() if isinstance(raw, str) else raw, name, source)
     except ValidationError as error:
         messages = error.messages
-        text = "; ".join(messages) if isinstance(messages, list) else str(messages)
+        if isinstance(messages, list):
+            text = "; ".join(translated_message(str(m)) for m in messages)
+        else:
+            text = translated_message(str(messages))
         raise Invalid(name, text) from None
 
 

@@ -232,7 +232,39 @@ FIELDS: dict[str, LazyString] = {
     "user_id": _l("User"),
     "url": _l("Address"),
     "kinds": _l("Kinds"),
+    "channel": _l("Channel"),
+    "body": _l("Comment"),
+    "mentions": _l("People mentioned"),
+    "files": _l("Attached files"),
+    "allocation": _l("Allocation"),
+    "contact_name": _l("Contact person"),
+    "contact_phone": _l("Contact phone"),
+    "delegate_id": _l("Delegate"),
+    "principal_id": _l("On behalf of"),
+    "fiscal_year": _l("Fiscal year"),
+    "ids": _l("Items"),
+    "in_plan": _l("In the annual plan"),
+    "is_head": _l("Head of the unit"),
+    "is_open": _l("Open for the year's work"),
+    "multi_year": _l("Multi-year"),
+    "obstacles": _l("Obstacles"),
+    "problems": _l("Problems"),
+    "overdue": _l("Overdue"),
+    "owner_unit_id": _l("Owner unit"),
+    "page": _l("Page"),
+    "per_page": _l("Per page"),
+    "parent": _l("Parent unit"),
+    "parent_id": _l("Parent"),
+    "phone": _l("Phone"),
+    "planned_start": _l("Planned start"),
+    "project": _l("Project"),
+    "purpose": _l("Purpose"),
+    "rationale": _l("Rationale"),
+    "reported_on": _l("Reported on"),
+    "state": _l("State"),
+    "unit": _l("Unit"),
     "unit_id": _l("Unit"),
+    "unit_codes": _l("Units (codes)"),
 }
 
 
@@ -261,15 +293,12 @@ def action_label(value: str) -> str:
     found = ACTIONS.get(value)
     if found is not None:
         return str(found)
-    from flask import has_request_context
-
-    from service.core.web import current_language
+    from service.core.translate import current
     from service.workflow.registry import kind_label, transition_label, workflows
 
     workflow = workflows().get(prefix)
     if workflow is not None and any(t.name == name for t in workflow.transitions):
-        language = current_language() if has_request_context() else "en"
-        return f"{kind_label(prefix)}: {transition_label(prefix, name, language)}"
+        return f"{kind_label(prefix)}: {transition_label(prefix, name, current())}"
     return value
 
 

@@ -12,11 +12,14 @@ plural, num, **variables)`, `lazy_gettext(string, **variables)`; extraction keyw
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import flask_babel
-from babel.support import NullTranslations
-from flask import Flask, current_app, has_request_context
+from babel.support import NullTranslations, Translations
+from flask import Flask, current_app, has_app_context, has_request_context
 from flask_babel.speaklater import LazyString
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -25,24 +28,69 @@ from markupsafe import Markup
 _KEY = "tidtam.translations"
 
 
-#: Outside a request (the command line, the worker) the words stay in English: asking
-#: flask_babel there would run the locale selector, which reads the request.
+#: Outside a request (the command line, the worker) the words stay in English unless
+#: `in_language` says otherwise: asking flask_babel there would run the locale selector,
+#: which reads the request.
 _UNTRANSLATED = NullTranslations()
+
+#: The language `in_language` chose for the words made inside it, request or not.
+_chosen: ContextVar[str | None] = ContextVar("tidtam_language", default=None)
+
+
+@contextmanager
+def in_language(language: str) -> Iterator[None]:
+    """Translate into `language` ("th", "en") whatever is made inside, with or without a
+    request: a mail in its recipient's language, a command's output in the one it was asked
+    for (Flask-Babel's `force_locale`, which needs a request, does this for pages)."""
+    token = _chosen.set(language)
+    try:
+        yield
+    finally:
+        _chosen.reset(token)
+
+
+def _load(language: str) -> Any:
+    """The catalog of `language` from every translation folder the app was given, read once
+    per app (flask_babel's Domain.get_translations, without its request-bound locale)."""
+    found = Translations()
+    config = flask_babel.get_babel(current_app)
+    for folder in config.translation_directories:
+        catalog = Translations.load(folder, [language], config.default_domain)
+        if isinstance(catalog, Translations):  # NullTranslations: no catalog (English)
+            found.merge(catalog)
+            found.plural = catalog.plural
+    return found
 
 
 def translations() -> Any:
-    """The translations of the current request's language (the untranslated strings outside
-    a request)."""
-    if not has_request_context():
-        return _UNTRANSLATED
-    from service.core.web import current_language
+    """The translations of the language `in_language` chose, else of the current request's
+    (the untranslated strings outside both)."""
+    language = _chosen.get()
+    if language is None:
+        if not has_request_context():
+            return _UNTRANSLATED
+        from service.core.web import current_language
 
-    language = current_language()
+        language = current_language()
+    elif not has_app_context():
+        return _UNTRANSLATED
     catalogs: dict[str, Any] = current_app.extensions[_KEY]
     found = catalogs.get(language)
     if found is None:
-        found = catalogs[language] = flask_babel.get_translations()
+        found = catalogs[language] = _load(language)
     return found
+
+
+def current() -> str:
+    """The language words are being translated into now ("en" outside any request)."""
+    language = _chosen.get()
+    if language is not None:
+        return language
+    if not has_request_context():
+        return "en"
+    from service.core.web import current_language
+
+    return current_language()
 
 
 def gettext(string: str, **variables: Any) -> str:

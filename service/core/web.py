@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, Response, g, render_template, request, session
+from flask import Flask, Response, current_app, g, render_template, request, session
 from flask_login import current_user
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -25,16 +25,37 @@ CSP = (
 
 
 def select_locale() -> str:
-    """?lang=, then the session's choice, then the user's language, then Thai."""
+    """?lang=, then the session's choice, then the user's language, then the deployment's
+    (BABEL_DEFAULT_LOCALE, Thai unless set).
+
+    Under /api/v1 an Accept-Language header naming a language we speak comes before the
+    session and the user (a script asks per request, as Flask-Babel's selector examples
+    do); a token's user counts as the user. Pages ignore the header: a browser sends its
+    own language with every request, and a Thai office's browsers often say English.
+    """
     chosen = request.args.get("lang")
     if chosen in LANGUAGES:
         session["lang"] = chosen
         return chosen
+    api = request.path == "/api/v1" or request.path.startswith("/api/v1/")
+    if api and request.headers.get("Accept-Language"):
+        asked = request.accept_languages.best_match(LANGUAGES)
+        if asked:
+            return asked
     if session.get("lang") in LANGUAGES:
         return str(session["lang"])
+    api_user = g.get("api_user")
+    if api_user is not None:
+        return str(api_user.language)
     if current_user and current_user.is_authenticated:
         return str(current_user.language)
-    return "th"
+    return str(current_app.config.get("BABEL_DEFAULT_LOCALE", "th"))
+
+
+def forget_language() -> None:
+    """Choose the language again at its next use: the caller has just learnt who is asking
+    (an API token is read after the hostile-input guard may have spoken)."""
+    g.pop("lang", None)
 
 
 def current_language() -> str:

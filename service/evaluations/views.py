@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 from werkzeug.wrappers import Response
 
 from service.core.export import FORMATS, Column, download, rows_in_chunks
@@ -28,12 +28,12 @@ from service.evaluations.operations import open_evaluation
 from service.evaluations.permissions import can_see_score
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi
-from service.org.models import OrgUnit, Role, UnitKind
+from service.org.models import OrgUnit, Role, UnitKind, User
 from service.org.scope import in_scope
 from service.projects.models import Project, ProjectState
 from service.workflow import engine
-from service.workflow.engine import Option, Refused
-from service.workflow.screens import actor, flash_refused, options_for, session
+from service.workflow.engine import Option
+from service.workflow.screens import actor, gate, options_for, run_change, session
 
 bp = Blueprint("evaluations", __name__)
 
@@ -57,9 +57,11 @@ class Subject:
         return next((o for o in self.options if o.name == name), None)
 
 
-def _require_evaluator() -> None:
-    if not holds_anywhere(session(), actor(), Role.EVALUATOR):
-        abort(403)
+def _is_evaluator(db_session: Session, user: User) -> bool:
+    return holds_anywhere(db_session, user, Role.EVALUATOR)
+
+
+evaluators = gate(_is_evaluator)
 
 
 def _subscore_labels() -> tuple[str, str]:
@@ -251,9 +253,8 @@ def _export(fmt: str) -> Any:
 
 
 @bp.route("/evaluations")
-@login_required
+@evaluators
 def queue() -> Any:
-    _require_evaluator()
     fmt = request.args.get("format")
     if fmt is not None:
         if fmt not in FORMATS:
@@ -263,10 +264,9 @@ def queue() -> Any:
 
 
 @bp.route("/evaluations/score", methods=["POST"])
-@login_required
+@evaluators
 def score() -> Response | tuple[str, int]:
     """Score a subject's quarter (opening its evaluation if it is not yet open)."""
-    _require_evaluator()
     year, quarter = _year_and_quarter()
     kind = request.form.get("subject_type", "")
     if kind not in ("project", "kpi"):
@@ -282,7 +282,8 @@ def score() -> Response | tuple[str, int]:
         abort(404)
     data = {name: request.form.get(name, "") for name in SCORE_FIELDS}
     key = f"{kind}-{subject_id}"
-    try:
+
+    def change() -> Evaluation:
         evaluation = open_evaluation(
             session(),
             actor(),
@@ -291,17 +292,17 @@ def score() -> Response | tuple[str, int]:
             project=subject if isinstance(subject, Project) else None,
             kpi=subject if isinstance(subject, Kpi) else None,
         )
-        engine.take(session(), actor(), "evaluation", evaluation.id, "score", data)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        if refused.status in (403, 404):
-            abort(refused.status)
-        flash_refused(refused)
-        return _queue_page({key: data}, {key: refused.fields}, refused.status)
-    flash(_("%(code)s is scored for quarter %(q)s.", code=subject.code, q=quarter), "info")
-    return redirect(
-        url_for("evaluations.queue", year=year.be_year, quarter=quarter, kind=kind) + f"#{key}"
+        return engine.take(session(), actor(), "evaluation", evaluation.id, "score", data)
+
+    def again(form: dict[str, Any], errors: dict[str, str], status: int) -> tuple[str, int]:
+        return _queue_page({key: data}, {key: errors}, status)
+
+    back = url_for("evaluations.queue", year=year.be_year, quarter=quarter, kind=kind) + f"#{key}"
+    return run_change(
+        change,
+        done=_("%(code)s is scored for quarter %(q)s.", code=subject.code, q=quarter),
+        back=back,
+        again=again,
     )
 
 

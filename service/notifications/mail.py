@@ -14,6 +14,8 @@ from typing import Any
 
 from flask import current_app
 
+from service.core.translate import gettext as _
+from service.core.translate import in_language
 from service.notifications.messages import subject, summary
 from service.notifications.operations import Delivery
 
@@ -29,6 +31,11 @@ def _render(template: str, **context: Any) -> str:
 
 def _language(lang: str) -> str:
     return "en" if lang == "en" else "th"
+
+
+def _digest_subject(count: int, lang: str) -> str:
+    with in_language(lang):
+        return _("Tidtam: your daily digest of %(count)s notifications", count=count)
 
 
 def _settings_link() -> str:
@@ -87,11 +94,7 @@ def digest_mail(digest: Delivery, items: Sequence[tuple[Delivery, dict[str, str]
         digest.recipient_email,
         lang,
         digest.message_id,
-        (
-            f"ติดตาม: สรุปการแจ้งเตือนประจำวัน {count} รายการ"
-            if lang == "th"
-            else f"Tidtam: your daily digest of {count} notifications"
-        ),
+        _digest_subject(count, lang),
         _render(
             f"mail/digest.{lang}.txt",
             name=digest.recipient_name,

@@ -1,6 +1,7 @@
-"""What a notification says, in Thai and in English: one summary line per kind, filled from
-the object it is about and the event's or reminder's payload. Mail templates
-(templates/mail/*.txt) lay the lines out; the notification centre shows them as they are."""
+"""What a notification says: one summary line per kind, a lazy gettext string (its Thai in
+messages.po) filled from the object it is about and the event's or reminder's payload and
+rendered in the recipient's language. Mail templates (templates/mail/*.txt) lay the lines
+out; the notification centre shows them as they are."""
 
 from __future__ import annotations
 
@@ -9,169 +10,127 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app
+from flask_babel.speaklater import LazyString
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.budget.models import Allocation, Installment
 from service.core.thai import format_baht, format_date
+from service.core.translate import gettext as _
+from service.core.translate import in_language
+from service.core.translate import lazy_gettext as _l
 from service.evaluations.models import Evaluation
 from service.notifications.models import LineGroup
 from service.org.models import Delegation, OrgUnit, User
 from service.projects.models import PlanStep, Project, StepResult
 
-SUMMARIES: dict[str, dict[str, str]] = {
-    "step_result.return": {
-        "th": "ผลการดำเนินงานขั้นตอน “{step}” โครงการ {project} ถูกส่งกลับให้แก้ไข {reason}",
-        "en": "Your result for step “{step}” of project {project} was returned for changes. "
-        "{reason}",
-    },
-    "step_result.submit": {
-        "th": "{unit} ส่งผลการดำเนินงานขั้นตอน “{step}” โครงการ {project} รอท่านตรวจสอบ",
-        "en": "{unit} submitted a result for step “{step}” of project {project}; "
-        "it waits for your review",
-    },
-    "allocation.submit": {
-        "th": "คำขอจัดสรรงบประมาณ {amount} บาท ให้{unit} โครงการ {project} รอท่านพิจารณา",
-        "en": "An allocation of {amount} baht to {unit} in project {project} waits for you",
-    },
-    "allocation.endorse": {
-        "th": "การจัดสรรงบประมาณ {amount} บาท ให้{unit} โครงการ {project} ผ่านการเห็นชอบแล้ว รอท่านอนุมัติ",
-        "en": "The allocation of {amount} baht to {unit} in project {project} was endorsed "
-        "and waits for your approval",
-    },
-    "evaluation.publish": {
-        "th": "ผลการประเมิน{subject} ไตรมาสที่ {quarter}/{year} เผยแพร่แล้ว คะแนน {score}",
-        "en": "The evaluation of {subject} for Q{quarter} FY{year} is published: score {score}",
-    },
-    "step_result.accept": {
-        "th": "ผลการดำเนินงานขั้นตอน “{step}” ของ{unit} โครงการ {project} ได้รับการรับรองแล้ว",
-        "en": "The result of {unit} for step “{step}” of project {project} was accepted",
-    },
-    "installment.request": {
-        "th": "คำขอเงินประจำงวด {amount} บาท ของ{unit} โครงการ {project} รอท่านอนุมัติ",
-        "en": "An installment of {amount} baht for {unit} in project {project} waits for "
-        "your approval",
-    },
-    "installment.approve": {
-        "th": "เงินประจำงวด {amount} บาท ของ{unit} โครงการ {project} ได้รับอนุมัติแล้ว",
-        "en": "The installment of {amount} baht for {unit} in project {project} was approved",
-    },
-    "installment.pay": {
-        "th": "จ่ายเงินประจำงวด {amount} บาท ให้{unit} โครงการ {project} แล้ว",
-        "en": "The installment of {amount} baht for {unit} in project {project} was paid",
-    },
-    "installment.reject": {
-        "th": "คำขอเงินประจำงวด {amount} บาท ของ{unit} โครงการ {project} ไม่ได้รับอนุมัติ {reason}",
-        "en": "The installment of {amount} baht for {unit} in project {project} was rejected. "
-        "{reason}",
-    },
-    "allocation.approve": {
-        "th": "การจัดสรรงบประมาณ {amount} บาท ให้{unit} โครงการ {project} ได้รับอนุมัติแล้ว",
-        "en": "The allocation of {amount} baht to {unit} in project {project} was approved",
-    },
-    "allocation.return": {
-        "th": "คำขอจัดสรรงบประมาณ {amount} บาท ให้{unit} โครงการ {project} ถูกส่งกลับให้แก้ไข {reason}",
-        "en": "The allocation of {amount} baht to {unit} in project {project} was returned "
-        "for changes. {reason}",
-    },
-    "allocation.reject": {
-        "th": "คำขอจัดสรรงบประมาณ {amount} บาท ให้{unit} โครงการ {project} ไม่ได้รับอนุมัติ {reason}",
-        "en": "The allocation of {amount} baht to {unit} in project {project} was rejected. "
-        "{reason}",
-    },
-    "project.submit": {
-        "th": "แผนโครงการ {project} ส่งมาแล้ว รอท่านอนุมัติและล็อกแผน",
-        "en": "The plan of project {project} was submitted and waits for you to lock it",
-    },
-    "project.lock": {
-        "th": "แผนโครงการ {project} ได้รับอนุมัติและล็อกแล้ว",
-        "en": "The plan of project {project} was approved and locked",
-    },
-    "project.return": {
-        "th": "แผนโครงการ {project} ถูกส่งกลับให้แก้ไข {reason}",
-        "en": "The plan of project {project} was returned for changes. {reason}",
-    },
-    "project.request_revision": {
-        "th": "โครงการ {project} ขอปรับแผน รอท่านพิจารณาเปิดให้ปรับ {reason}",
-        "en": "A revision of the plan of project {project} was requested; it waits for you. "
-        "{reason}",
-    },
-    "project.reopen": {
-        "th": "แผนโครงการ {project} เปิดให้ปรับแผนแล้ว",
-        "en": "The plan of project {project} is open for revision",
-    },
-    "evaluation.reopen": {
-        "th": "ผลการประเมิน{subject} ไตรมาสที่ {quarter}/{year} ถูกเปิดแก้ไขอีกครั้ง {reason}",
-        "en": "The evaluation of {subject} for Q{quarter} FY{year} was reopened. {reason}",
-    },
-    "evaluation.self_assess": {
-        "th": "{subject} ไตรมาสที่ {quarter}/{year} ประเมินตนเองแล้ว รอท่านให้คะแนน",
-        "en": "{subject} for Q{quarter} FY{year} is self-assessed and waits for your score",
-    },
-    "delegation.create": {
-        "th": "{principal} มอบหมายให้ {delegate} ปฏิบัติหน้าที่แทน ตั้งแต่ {starts} ถึง {ends}",
-        "en": "{principal} delegated their work to {delegate} from {starts} to {ends}",
-    },
-    "delegation.withdraw": {
-        "th": "ยกเลิกการมอบหมายจาก {principal} ให้ {delegate} ({starts} – {ends}) แล้ว",
-        "en": "The delegation from {principal} to {delegate} ({starts} – {ends}) was withdrawn",
-    },
-    "comment.mention": {
-        "th": "{author} กล่าวถึงท่านในความเห็นเรื่อง{subject}: “{excerpt}”",
-        "en": "{author} mentioned you in a comment on {subject}: “{excerpt}”",
-    },
-    "digest": {
-        "th": "สรุปการแจ้งเตือนประจำวัน",
-        "en": "Daily digest",
-    },
-    "line_account.link": {
-        "th": "เชื่อมบัญชีไลน์กับระบบติดตามแล้ว การแจ้งเตือนที่ท่านเลือกไว้จะส่งมาทางไลน์",
-        "en": "Your LINE account is linked to Tidtam: the notifications you chose come to LINE",
-    },
-    "line_group.link": {
-        "th": "เชื่อมกลุ่มไลน์กับ{unit}แล้ว กลุ่มจะได้รับการแจ้งเตือนของหน่วยงาน",
-        "en": "A LINE group is linked to {unit}: it hears of the unit's notifications",
-    },
-    "webhook.test": {
-        "th": "ทดสอบการส่งข้อมูลจากระบบติดตามไปยังปลายทางนี้",
-        "en": "A test delivery from Tidtam to this endpoint",
-    },
-    "deadline.step_due": {
-        "th": "{unit}: ขั้นตอน “{step}” โครงการ {project} ครบกำหนด {due} (อีก {days_left} วัน)",
-        "en": "{unit}: step “{step}” of project {project} is due on {due} (in {days_left} days)",
-    },
-    "deadline.step_overdue": {
-        "th": "{unit}: ขั้นตอน “{step}” โครงการ {project} เลยกำหนด {due} มาแล้ว {days} วัน "
-        "และยังไม่มีผลที่ได้รับการยอมรับ",
-        "en": "{unit}: step “{step}” of project {project} is {days} days past its due date "
-        "{due} with no accepted result",
-    },
-    "deadline.review_waiting": {
-        "th": "{unit}: ผลการดำเนินงานขั้นตอน “{step}” โครงการ {project} รอการตรวจสอบมาแล้ว {days} วัน",
-        "en": "{unit}: the result for step “{step}” of project {project} has waited {days} "
-        "days for review",
-    },
-    "deadline.installment_waiting": {
-        "th": "{unit}: คำขอเงินประจำงวด {amount} บาท โครงการ {project} รออนุมัติมาแล้ว {days} วัน",
-        "en": "{unit}: an installment request of {amount} baht for project {project} has "
-        "waited {days} days for approval",
-    },
-    "deadline.report_missing": {
-        "th": "{unit}: โครงการ {project} ยังไม่ได้รายงานผลการดำเนินงานประจำเดือน {period}",
-        "en": "{unit}: project {project} has no progress report for {period}",
-    },
-    "deadline.evaluation_self": {
-        "th": "ยังไม่ได้ประเมินตนเอง{subject} ไตรมาสที่ {quarter}/{year} เลยกำหนดมาแล้ว {days} วัน",
-        "en": "{subject} for Q{quarter} FY{year} is not self-assessed, {days} days late",
-    },
-    "deadline.evaluation_score": {
-        "th": "ยังไม่ได้ให้คะแนน{subject} ไตรมาสที่ {quarter}/{year} เลยกำหนดมาแล้ว {days} วัน",
-        "en": "{subject} for Q{quarter} FY{year} is not scored, {days} days late",
-    },
+SUMMARIES: dict[str, LazyString] = {
+    "step_result.return": _l(
+        "Your result for step “%(step)s” of project %(project)s was returned for changes. "
+        "%(reason)s"
+    ),
+    "step_result.submit": _l(
+        "%(unit)s submitted a result for step “%(step)s” of project %(project)s; it waits for "
+        "your review"
+    ),
+    "allocation.submit": _l(
+        "An allocation of %(amount)s baht to %(unit)s in project %(project)s waits for you"
+    ),
+    "allocation.endorse": _l(
+        "The allocation of %(amount)s baht to %(unit)s in project %(project)s was endorsed "
+        "and waits for your approval"
+    ),
+    "evaluation.publish": _l(
+        "The evaluation of %(subject)s for Q%(quarter)s FY%(year)s is published: score %(score)s"
+    ),
+    "step_result.accept": _l(
+        "The result of %(unit)s for step “%(step)s” of project %(project)s was accepted"
+    ),
+    "installment.request": _l(
+        "An installment of %(amount)s baht for %(unit)s in project %(project)s waits for your "
+        "approval"
+    ),
+    "installment.approve": _l(
+        "The installment of %(amount)s baht for %(unit)s in project %(project)s was approved"
+    ),
+    "installment.pay": _l(
+        "The installment of %(amount)s baht for %(unit)s in project %(project)s was paid"
+    ),
+    "installment.reject": _l(
+        "The installment of %(amount)s baht for %(unit)s in project %(project)s was rejected. "
+        "%(reason)s"
+    ),
+    "allocation.approve": _l(
+        "The allocation of %(amount)s baht to %(unit)s in project %(project)s was approved"
+    ),
+    "allocation.return": _l(
+        "The allocation of %(amount)s baht to %(unit)s in project %(project)s was returned "
+        "for changes. %(reason)s"
+    ),
+    "allocation.reject": _l(
+        "The allocation of %(amount)s baht to %(unit)s in project %(project)s was rejected. "
+        "%(reason)s"
+    ),
+    "project.submit": _l(
+        "The plan of project %(project)s was submitted and waits for you to lock it"
+    ),
+    "project.lock": _l("The plan of project %(project)s was approved and locked"),
+    "project.return": _l("The plan of project %(project)s was returned for changes. %(reason)s"),
+    "project.request_revision": _l(
+        "A revision of the plan of project %(project)s was requested; it waits for you. %(reason)s"
+    ),
+    "project.reopen": _l("The plan of project %(project)s is open for revision"),
+    "evaluation.reopen": _l(
+        "The evaluation of %(subject)s for Q%(quarter)s FY%(year)s was reopened. %(reason)s"
+    ),
+    "evaluation.self_assess": _l(
+        "%(subject)s for Q%(quarter)s FY%(year)s is self-assessed and waits for your score"
+    ),
+    "delegation.create": _l(
+        "%(principal)s delegated their work to %(delegate)s from %(starts)s to %(ends)s"
+    ),
+    "delegation.withdraw": _l(
+        "The delegation from %(principal)s to %(delegate)s (%(starts)s – %(ends)s) was withdrawn"
+    ),
+    "comment.mention": _l("%(author)s mentioned you in a comment on %(subject)s: “%(excerpt)s”"),
+    "line_account.link": _l(
+        "Your LINE account is linked to Tidtam: the notifications you chose come to LINE"
+    ),
+    "line_group.link": _l(
+        "A LINE group is linked to %(unit)s: it hears of the unit's notifications"
+    ),
+    "webhook.test": _l("A test delivery from Tidtam to this endpoint"),
+    "digest": _l("Daily digest of notifications"),
+    "deadline.step_due": _l(
+        "%(unit)s: step “%(step)s” of project %(project)s is due on %(due)s (in %(days_left)s days)"
+    ),
+    "deadline.step_overdue": _l(
+        "%(unit)s: step “%(step)s” of project %(project)s is %(days)s days past its due date "
+        "%(due)s with no accepted result"
+    ),
+    "deadline.review_waiting": _l(
+        "%(unit)s: the result for step “%(step)s” of project %(project)s has waited %(days)s "
+        "days for review"
+    ),
+    "deadline.installment_waiting": _l(
+        "%(unit)s: an installment request of %(amount)s baht for project %(project)s has "
+        "waited %(days)s days for approval"
+    ),
+    "deadline.report_missing": _l(
+        "%(unit)s: project %(project)s has no progress report for %(period)s"
+    ),
+    "deadline.evaluation_self": _l(
+        "%(subject)s for Q%(quarter)s FY%(year)s is not self-assessed, %(days)s days late"
+    ),
+    "deadline.evaluation_score": _l(
+        "%(subject)s for Q%(quarter)s FY%(year)s is not scored, %(days)s days late"
+    ),
 }
 
-ESCALATED = {"th": "[แจ้งผู้บังคับบัญชา] ", "en": "[Escalated] "}
-FALLBACK = {"th": "{kind}: {project}", "en": "{kind}: {project}"}
+#: Put before the summary of a reminder sent up to the recipient's superior.
+ESCALATED = _l("[Escalated] %(summary)s")
+#: The summary of a kind without an entry above.
+FALLBACK = _l("%(kind)s: %(project)s")
 
 
 class _Blank(dict[str, str]):
@@ -286,11 +245,11 @@ def describe(
             if evaluation.project_id:
                 project = session.get(Project, evaluation.project_id)
                 code = project.code if project else ""
-                words["subject"] = f"โครงการ {code}" if lang == "th" else f"project {code}"
+                with in_language(lang):
+                    words["subject"] = _("project %(code)s", code=code)
             elif evaluation.kpi is not None:
-                words["subject"] = (
-                    f"ตัวชี้วัด {evaluation.kpi.code}" if lang == "th" else f"KPI {evaluation.kpi.code}"
-                )
+                with in_language(lang):
+                    words["subject"] = _("KPI %(code)s", code=evaluation.kpi.code)
     elif object_type == "line_group":
         group = session.get(LineGroup, object_id)
         if group is not None and group.unit_id is not None:
@@ -342,9 +301,12 @@ def summary(kind: str, payload: dict[str, Any], words: dict[str, str], lang: str
         values["period"] = str(payload["period"])
     if payload.get("quarter") and "quarter" not in words:
         values["quarter"] = str(payload["quarter"])
-    text = SUMMARIES.get(kind, FALLBACK)[lang].format_map(values).strip()
-    if payload.get("escalated"):
-        text = ESCALATED[lang] + text
+    with in_language(lang):
+        # The catalog's words, filled in here: `_Blank` gives a dash for a word the object
+        # could not supply (gettext's own formatting would raise KeyError).
+        text = (str(SUMMARIES.get(kind, FALLBACK)) % values).strip()
+        if payload.get("escalated"):
+            text = str(ESCALATED) % {"summary": text}
     return text
 
 
@@ -353,5 +315,5 @@ def subject(kind: str, payload: dict[str, Any], words: dict[str, str], lang: str
     to a readable length (the body has the full line)."""
     short = {**words, "project": words.get("project_code", words.get("project", ""))}
     line = summary(kind, payload, short, lang)
-    prefix = "ติดตาม: " if _lang(lang) == "th" else "Tidtam: "
-    return prefix + (line if len(line) <= 160 else line[:159] + "…")
+    with in_language(_lang(lang)):
+        return _("Tidtam: %(summary)s", summary=line if len(line) <= 160 else line[:159] + "…")

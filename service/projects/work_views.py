@@ -22,16 +22,18 @@ from flask import (
 )
 from flask_login import login_required
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from service.core.fields import Day, Invalid, Money, Percent, ids_in, value_of
 from service.core.fiscal import local_today
+from service.core.labels import field_label
 from service.core.permissions import holds_anywhere
 from service.core.progress import weights_problem, weights_total
 from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
-from service.org.models import OrgUnit, Role, UnitKind
+from service.org.models import OrgUnit, Role, UnitKind, User
 from service.org.scope import unit_filter
 from service.projects.models import PlanStep, Project, ProjectKind, ProjectState, TargetKind
 from service.projects.operations import (
@@ -47,7 +49,7 @@ from service.projects.operations import (
 from service.projects.permissions import can_see_project, may_edit_plan
 from service.strategy.models import StrategyNode
 from service.workflow.engine import Refused
-from service.workflow.screens import actor, flash_refused, options_for, session
+from service.workflow.screens import actor, gate, options_for, run_change, session
 
 bp = Blueprint("editor", __name__)
 
@@ -229,10 +231,11 @@ def _render(
     return page, status
 
 
-def _require_district() -> None:
-    user = actor()
-    if not any(holds_anywhere(session(), user, r) for r in (Role.OFFICER, Role.APPROVER)):
-        abort(403)
+def _in_the_district(db_session: Session, user: User) -> bool:
+    return any(holds_anywhere(db_session, user, r) for r in (Role.OFFICER, Role.APPROVER))
+
+
+district = gate(_in_the_district)
 
 
 def _project_for_editor(project_id: int) -> Project:
@@ -245,9 +248,8 @@ def _project_for_editor(project_id: int) -> Project:
 
 
 @bp.route("/projects/new", methods=["GET"])
-@login_required
+@district
 def new() -> tuple[str, int]:
-    _require_district()
     return _render(None, _form_values(None))
 
 
@@ -324,9 +326,8 @@ def _apply(project: Project, form: MultiDict[str, str]) -> None:
 
 
 @bp.route("/projects/new", methods=["POST"])
-@login_required
+@district
 def create() -> Response | tuple[str, int]:
-    _require_district()
     form = request.form
     problems: dict[str, str] = {}
     year = _chosen(FiscalYear, form.get("fiscal_year_id"))
@@ -338,7 +339,8 @@ def create() -> Response | tuple[str, int]:
         problems["owner_unit_id"] = _("choose the owning unit")
     if responsible is None:
         problems["responsible_unit_id"] = _("choose the responsible unit")
-    try:
+
+    def change() -> Project:
         if problems:
             raise Refused(422, _("some input is missing or wrong"), fields=problems)
         assert year is not None and owner is not None and responsible is not None
@@ -352,38 +354,38 @@ def create() -> Response | tuple[str, int]:
             responsible_unit=responsible,
         )
         _apply(project, form)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        if refused.status in (403, 404):
-            abort(refused.status)
-        flash_refused(refused)
-        return _render(None, _typed_values(form), refused.fields, refused.status)
-    flash(_("Project %(code)s is created as a draft.", code=project.code), "info")
-    return redirect(url_for("editor.edit", project_id=project.id))
+        return project
+
+    def again(errors: dict[str, str], status: int, **_typed: Any) -> tuple[str, int]:
+        return _render(None, _typed_values(form), errors, status)
+
+    def created(project: Project) -> Response:
+        flash(_("Project %(code)s is created as a draft.", code=project.code), "info")
+        return redirect(url_for("editor.edit", project_id=project.id))
+
+    return run_change(change, done="", back="", again=again, answer=created)
 
 
 @bp.route("/projects/<int:project_id>/edit", methods=["POST"])
 @login_required
 def save(project_id: int) -> Response | tuple[str, int]:
     project = _project_for_editor(project_id)
-    try:
-        _apply(project, request.form)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        if refused.status in (403, 404):
-            abort(refused.status)
-        flash_refused(refused)
-        project = _project_for_editor(project_id)
-        return _render(project, _typed_values(request.form), refused.fields, refused.status)
-    flash(_("The project is saved."), "info")
-    return redirect(url_for("editor.edit", project_id=project.id))
+
+    def again(errors: dict[str, str], status: int, **_typed: Any) -> tuple[str, int]:
+        shown = _project_for_editor(project_id)
+        return _render(shown, _typed_values(request.form), errors, status)
+
+    return run_change(
+        lambda: _apply(project, request.form),
+        done=_("The project is saved."),
+        back=url_for("editor.edit", project_id=project.id),
+        again=again,
+    )
 
 
 @bp.route("/projects/<int:project_id>/steps/<int:step_id>/assign", methods=["POST"])
 @login_required
-def assign(project_id: int, step_id: int) -> Response:
+def assign(project_id: int, step_id: int) -> Response | tuple[str, int]:
     project = _project_for_editor(project_id)
     step = session().get(PlanStep, step_id)
     unit = _chosen(OrgUnit, request.form.get("unit_id"))
@@ -392,17 +394,19 @@ def assign(project_id: int, step_id: int) -> Response:
     if unit is None:
         flash(_("Choose a unit."), "error")
         return redirect(url_for("editor.edit", project_id=project.id) + "#reporting")
-    try:
-        assign_result(session(), actor(), step, unit)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        if refused.status in (403, 404):
-            abort(refused.status)
-        flash_refused(refused)
-        return redirect(url_for("editor.edit", project_id=project.id) + "#reporting")
-    flash(_("%(unit)s reports on step %(step)s.", unit=unit.name_th, step=step.position), "info")
-    return redirect(url_for("editor.edit", project_id=project.id) + "#reporting")
+    back = url_for("editor.edit", project_id=project.id) + "#reporting"
+
+    def again(errors: dict[str, str], **_typed: Any) -> Response:
+        for field, problem in errors.items():
+            flash(f"{field_label(field)}: {problem}", "error")
+        return redirect(back)
+
+    return run_change(
+        lambda: assign_result(session(), actor(), step, unit),
+        done=_("%(unit)s reports on step %(step)s.", unit=unit.name_th, step=step.position),
+        back=back,
+        again=again,
+    )
 
 
 @bp.route("/projects/<int:project_id>/reports", methods=["POST"])
@@ -414,11 +418,12 @@ def report(project_id: int) -> Response | tuple[str, int]:
     problems: dict[str, str] = {}
     percent = _decimal(form.get("percent", ""), "percent", problems, Percent)
     reported_on = _date(form.get("reported_on", ""), "reported_on", problems)
-    try:
+
+    def change() -> Any:
         if problems:
             raise Refused(422, _("some input is missing or wrong"), fields=problems)
         assert percent is not None and reported_on is not None
-        add_progress_report(
+        return add_progress_report(
             session(),
             actor(),
             project,
@@ -428,14 +433,16 @@ def report(project_id: int) -> Response | tuple[str, int]:
             problems=form.get("problems", ""),
             obstacles=form.get("obstacles", ""),
         )
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        if refused.status in (403, 404):
-            abort(refused.status)
-        flash_refused(refused)
-        values = _form_values(project)
+
+    def again(errors: dict[str, str], **_typed: Any) -> tuple[str, int]:
+        shown = _project_for_editor(project_id)
+        values = _form_values(shown)
         values["report"] = dict(form)
-        return _render(project, values, {f"report-{k}": v for k, v in refused.fields.items()}, 422)
-    flash(_("The progress report is added."), "info")
-    return redirect(url_for("editor.edit", project_id=project.id) + "#reports")
+        return _render(shown, values, {f"report-{k}": v for k, v in errors.items()}, 422)
+
+    return run_change(
+        change,
+        done=_("The progress report is added."),
+        back=url_for("editor.edit", project_id=project.id) + "#reports",
+        again=again,
+    )

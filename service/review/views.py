@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import login_required
 from sqlalchemy import Select, select, true
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.wrappers import Response
 
 from service.core.export import FORMATS, Column, download, rows_in_chunks
@@ -23,21 +22,22 @@ from service.core.sql import dialect_of, in_ids
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
-from service.org.models import Role
+from service.org.models import Role, User
 from service.org.scope import unit_ids_in_scope
 from service.projects.models import PlanStep, Project, ResultState, StepResult
 from service.workflow import engine
-from service.workflow.engine import Refused
-from service.workflow.screens import NO_DECISION, actor, options_for, session
+from service.workflow.screens import NO_DECISION, actor, gate, options_for, session
 
 bp = Blueprint("review", __name__)
 
 ACTIONS = ("accept", "return")
 
 
-def _is_district() -> bool:
-    user = actor()
-    return any(holds_anywhere(session(), user, role) for role in (Role.OFFICER, Role.APPROVER))
+def _in_the_district(db_session: Session, user: User) -> bool:
+    return any(holds_anywhere(db_session, user, role) for role in (Role.OFFICER, Role.APPROVER))
+
+
+district = gate(_in_the_district)
 
 
 def _waiting() -> Select[StepResult]:
@@ -137,10 +137,8 @@ def _queue_page(status: int = 200, chosen: frozenset[int] = frozenset()) -> tupl
 
 
 @bp.route("/review")
-@login_required
+@district
 def queue() -> Any:
-    if not _is_district():
-        abort(403)
     fmt = request.args.get("format")
     if fmt is not None:
         if fmt not in FORMATS:
@@ -154,14 +152,12 @@ def _ids(raw_ids: list[str]) -> list[int]:
 
 
 @bp.route("/review", methods=["POST"])
-@login_required
+@district
 def decide() -> Response | tuple[str, int]:
     """Accept or return the chosen results. `single` ("accept:12") acts on one row; otherwise
     `action` applies to every checked `ids`. Each item is taken in its own savepoint. Without
     an explicit decision (Enter in a field, a bare POST) nothing is taken: 400, the page again
     with what was typed and ticked (a decision is never assumed)."""
-    if not _is_district():
-        abort(403)
     single = request.form.get("single", "")
     if single:
         action, _sep, raw_id = single.partition(":")
@@ -181,22 +177,15 @@ def decide() -> Response | tuple[str, int]:
     done: list[int] = []
     refused: list[tuple[int, str]] = []
     db_session = session()
-    for ident in ids:
-        savepoint = db_session.begin_nested()
-        try:
-            engine.take(db_session, actor(), "step_result", ident, action, data)
-            savepoint.commit()
-            done.append(ident)
-        except Refused as refusal:
-            savepoint.rollback()
-            problem = refusal.reason
-            if refusal.fields:
-                problem += (
-                    " ("
-                    + ", ".join(f"{field_label(k)}: {v}" for k, v in refusal.fields.items())
-                    + ")"
-                )
-            refused.append((ident, problem))
+    for outcome in engine.take_each(db_session, actor(), "step_result", ids, action, data):
+        if outcome.refused is None:
+            done.append(outcome.ident)
+            continue
+        problem = outcome.refused.reason
+        if outcome.refused.fields:
+            fields = outcome.refused.fields.items()
+            problem += " (" + ", ".join(f"{field_label(k)}: {v}" for k, v in fields) + ")"
+        refused.append((outcome.ident, problem))
     db_session.commit()
     verb = _("accepted") if action == "accept" else _("returned")
     summary = _(

@@ -4,6 +4,7 @@ evidence downloads. The result screen also serves the district, who reviews from
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from flask import (
@@ -18,11 +19,12 @@ from flask import (
     send_file,
     url_for,
 )
+from flask import session as flask_session
 from flask_login import login_required
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from service.budget.models import Allocation
+from service.budget.models import Allocation, Installment
 from service.budget.operations import request_installment
 from service.budget.permissions import can_see_allocation
 from service.core.fields import Invalid, Money, value_of
@@ -43,7 +45,7 @@ from service.projects.queries import visible_projects
 from service.school.queries import my_allocations, my_steps
 from service.workflow import engine
 from service.workflow.engine import Refused
-from service.workflow.screens import actor, flash_refused, options_for, session
+from service.workflow.screens import actor, options_for, run_change, session
 
 bp = Blueprint("school", __name__)
 
@@ -82,7 +84,7 @@ def _visible_result(result_id: int) -> StepResult:
 
 
 def _render_result(
-    result: StepResult, *, form: dict[str, Any] | None = None, refused: Refused | None = None
+    result: StepResult, *, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
 ) -> str:
     return render_template(
         "school/result.html",
@@ -99,7 +101,7 @@ def _render_result(
             "completion": f"{result.completion.normalize():f}" if result.submitted_at else "",
             "narrative": result.narrative,
         },
-        errors=refused.fields if refused else {},
+        errors=errors or {},
         max_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
         today=local_today(),
     )
@@ -126,7 +128,8 @@ def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
     ]
     folder = Path(current_app.config["UPLOAD_FOLDER"])
     written: list[Path] = []
-    try:
+
+    def change() -> Any:
         for upload in uploads:
             _evidence, path = store_evidence(
                 session(),
@@ -137,29 +140,39 @@ def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
                 current_app.config["MAX_CONTENT_LENGTH"],
             )
             written.append(path)
-        engine.take(session(), actor(), "step_result", result.id, "submit", form)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        for path in written:
-            path.unlink(missing_ok=True)
-        if refused.status in (403, 404):
-            abort(refused.status)
+        return engine.take(session(), actor(), "step_result", result.id, "submit", form)
+
+    def again(errors: dict[str, str], status: int, **_typed: Any) -> Any:
         if _wants_json():
-            return jsonify(error=refused.reason, fields=refused.fields), refused.status
-        flash_refused(refused)
-        result = _visible_result(result_id)
-        return _render_result(result, form=form, refused=refused), refused.status
-    except BaseException:
-        session().rollback()
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    flash(_("Your result is submitted for review."), "info")
-    target = url_for("school.result", result_id=result.id)
-    if _wants_json():
-        return jsonify(location=target), 200
-    return redirect(target)
+            return jsonify(error=_flashed_reason(), fields=errors), status
+        return _render_result(_visible_result(result_id), form=form, errors=errors), status
+
+    def submitted(_result: Any) -> Any:
+        flash(_("Your result is submitted for review."), "info")
+        target = url_for("school.result", result_id=result.id)
+        if _wants_json():
+            return jsonify(location=target), 200
+        return redirect(target)
+
+    return run_change(
+        change, done="", back="", again=again, answer=submitted, undo=lambda: _unlink(written)
+    )
+
+
+def _unlink(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _flashed_reason() -> str:
+    """The refusal run_change has just flashed, taken back: the upload script shows it
+    itself, and the next page must not show it again."""
+    flashes = flask_session.get("_flashes") or []
+    if not flashes:
+        return ""
+    _category, message = flashes.pop()
+    flask_session["_flashes"] = flashes
+    return str(message)
 
 
 @bp.route("/evidence/<int:evidence_id>")
@@ -195,7 +208,8 @@ def _change_evidence(evidence_id: int, replace: bool) -> Response | tuple[str, i
     result_id = row.result_id
     name = row.original_name
     written: list[Path] = []
-    try:
+
+    def change() -> None:
         if replace:
             chosen = request.files.get("file")
             if chosen is None or not chosen.filename:
@@ -212,25 +226,24 @@ def _change_evidence(evidence_id: int, replace: bool) -> Response | tuple[str, i
             written.append(path)
         else:
             withdraw_evidence(session(), actor(), row)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        for path in written:
-            path.unlink(missing_ok=True)
-        if refused.status == 404:
-            abort(404)
-        flash_refused(refused)
-        return _render_result(_visible_result(result_id), refused=refused), refused.status
-    except BaseException:
-        session().rollback()
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    if replace:
-        flash(_("%(name)s is replaced.", name=name), "info")
-    else:
-        flash(_("%(name)s is withdrawn.", name=name), "info")
-    return redirect(url_for("school.result", result_id=result_id))
+
+    def again(errors: dict[str, str], status: int, **_typed: Any) -> tuple[str, int]:
+        return _render_result(_visible_result(result_id), errors=errors), status
+
+    # A refusal to someone who may see the result but not change its files (403) shows the
+    # page with the reason, as any other refusal; one who may not see it gets 404.
+    return run_change(
+        change,
+        done=(
+            _("%(name)s is replaced.", name=name)
+            if replace
+            else _("%(name)s is withdrawn.", name=name)
+        ),
+        back=url_for("school.result", result_id=result_id),
+        again=again,
+        undo=lambda: _unlink(written),
+        error_pages=(404,),
+    )
 
 
 @bp.route("/evidence/<int:evidence_id>/withdraw", methods=["POST"])
@@ -257,27 +270,30 @@ def request_installment_view(allocation_id: int) -> Response | tuple[str, int]:
     raw = request.form.get("amount", "").strip()
     purpose = request.form.get("purpose", "")
     back = request.form.get("next") or url_for("school.home")
-    try:
+
+    def change() -> Installment:
         try:
             amount = value_of(Money(commas=True, required=True), request.form, "amount")
         except Invalid as invalid:
             raise Refused(422, invalid.message, fields={"amount": invalid.message}) from None
-        request_installment(session(), actor(), allocation, amount, purpose)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        if refused.status in (403, 404):
-            abort(refused.status)
-        flash_refused(refused)
+        return request_installment(session(), actor(), allocation, amount, purpose)
+
+    def again(form: dict[str, Any], errors: dict[str, str], status: int) -> tuple[str, int]:
+        # The reason is flashed above the form; the fields say what to mend.
         page = render_template(
             "school/installment_refused.html",
             allocation=allocation,
-            refused=refused,
+            refused=SimpleNamespace(reason="", fields=errors),
             form={"amount": raw, "purpose": purpose},
             back=back,
         )
-        return page, refused.status
-    flash(_("The installment is requested."), "info")
+        return page, status
+
     from service.auth.views import safe_next
 
-    return redirect(safe_next(back) or url_for("school.home"))
+    return run_change(
+        change,
+        done=_("The installment is requested."),
+        back=safe_next(back) or url_for("school.home"),
+        again=again,
+    )

@@ -23,14 +23,15 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from flask import has_request_context
 from marshmallow import ValidationError
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import MANYTOONE, Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from service.audit.operations import emit, record
+from service.core import translate
 from service.core.fields import read_day
 from service.core.fiscal import local_today
 from service.core.permissions import Answer
@@ -304,11 +305,9 @@ def _state_name(obj: Any) -> str:
 def _action(workflow_name: str, transition: Transition) -> str:
     """The transition's name in the current language (English outside a request), as
     `service.workflow.registry.transition_label` names it."""
-    from service.core.web import current_language
     from service.workflow.registry import transition_label
 
-    language = current_language() if has_request_context() else "en"
-    return transition_label(workflow_name, transition.name, language)
+    return transition_label(workflow_name, transition.name, translate.current())
 
 
 def _changed(workflow_name: str, ident: int) -> str:
@@ -526,3 +525,47 @@ def take(
     )
     session.flush()
     return obj
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one item of `take_each`: the object in its new state, or the refusal."""
+
+    ident: int
+    obj: Any = None
+    refused: Refused | None = None
+
+
+def take_each(
+    session: Session,
+    actor: User,
+    workflow_name: str,
+    ids: Sequence[int],
+    name: str,
+    data: dict[str, Any] | None = None,
+    *,
+    acting_for: User | None = None,
+) -> list[Outcome]:
+    """`take` on each id, each in a savepoint of its own: a refusal (or a unique constraint
+    caught by the database, as a 409) undoes that item only. The one door of every bulk
+    decision (the API's bulk route, the review queue); the caller commits once."""
+    outcomes = []
+    for ident in ids:
+        try:
+            with session.begin_nested():
+                obj = take(
+                    session,
+                    actor,
+                    workflow_name,
+                    ident,
+                    name,
+                    dict(data or {}),
+                    acting_for=acting_for,
+                )
+            outcomes.append(Outcome(ident, obj=obj))
+        except Refused as refused:
+            outcomes.append(Outcome(ident, refused=refused))
+        except IntegrityError:
+            changed = Refused(409, _("changed by another request meanwhile"))
+            outcomes.append(Outcome(ident, refused=changed))
+    return outcomes

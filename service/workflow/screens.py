@@ -110,23 +110,34 @@ def run_change(
     *,
     done: str,
     back: str,
-    again: Callable[..., tuple[str, int]],
-    answer: Callable[[Any], Response | tuple[str, int]] | None = None,
-) -> Response | tuple[str, int]:
+    again: Callable[..., Response | tuple[str, int]],
+    answer: Callable[[Any], Response | tuple[Any, int]] | None = None,
+    undo: Callable[[], None] | None = None,
+    error_pages: tuple[int, ...] = (403, 404),
+) -> Response | tuple[Any, int]:
     """A page POST's one path: run `change` (an operation: it flushes, records and emits),
     commit once, flash `done` and redirect to `back` (or, with `answer`, show what
     `answer(result)` gives: a token shown once). On Refused, roll back: 403 and 404 answer
     as error pages; any other refusal re-renders the form through `again(form=…, errors=…,
-    status=…)` with the input as typed and the reason flashed."""
+    status=…)` with the input as typed and the reason flashed. `undo` takes back what the
+    change did outside the database (files it wrote) whenever it is not committed;
+    `error_pages` are the refusals answered as error pages rather than with the form."""
     try:
         result = change()
         session().commit()
     except Refused as refused:
         session().rollback()
-        if refused.status in (403, 404):
+        if undo is not None:
+            undo()
+        if refused.status in error_pages:
             abort(refused.status)
         flash(_("Not done: %(reason)s", reason=refused.reason), "error")
         return again(form=request.form.to_dict(), errors=refused.fields, status=refused.status)
+    except BaseException:
+        session().rollback()
+        if undo is not None:
+            undo()
+        raise
     if answer is not None:
         return answer(result)
     if done:

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session, joinedload
 from service.api.auth import actor
 from service.api.blueprint import Blueprint
 from service.api.paging import paginate
-from service.api.schemas import AuditOut, PageArgs, page_of
+from service.api.schemas import PageArgs, page_of
 from service.api.scoping import get_project, get_visible
 from service.api.transitions import ID
 from service.audit.models import AuditEntry
+from service.audit.schemas import AuditOut
 from service.core.permissions import manages_user
 from service.extensions import db
 from service.org.models import Delegation, User

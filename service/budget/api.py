@@ -10,18 +10,7 @@ from sqlalchemy.orm import Session
 from service.api.auth import actor
 from service.api.blueprint import Blueprint
 from service.api.paging import paginate
-from service.api.schemas import (
-    AllocationCreate,
-    AllocationDetailOut,
-    AllocationFilter,
-    AllocationOut,
-    InstallmentCreate,
-    InstallmentDetailOut,
-    InstallmentFilter,
-    InstallmentOut,
-    Presented,
-    page_of,
-)
+from service.api.schemas import Presented, page_of
 from service.api.scoping import (
     get_project,
     get_unit,
@@ -33,6 +22,16 @@ from service.api.scoping import (
 from service.api.transitions import ID, add_transition_routes
 from service.budget import operations
 from service.budget.models import Allocation, Approval, Installment
+from service.budget.schemas import (
+    AllocationCreate,
+    AllocationDetailOut,
+    AllocationFilter,
+    AllocationOut,
+    InstallmentCreate,
+    InstallmentDetailOut,
+    InstallmentFilter,
+    InstallmentOut,
+)
 from service.core.translate import gettext as _
 from service.extensions import db
 from service.fiscal.models import FiscalYear

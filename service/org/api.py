@@ -25,21 +25,23 @@ from service.admin import operations as admin_operations
 from service.api.auth import actor, require_admin
 from service.api.blueprint import Blueprint, commits
 from service.api.paging import paginate
-from service.api.schemas import (
+from service.api.schemas import PageArgs, Presented, page_of
+from service.api.transitions import ID
+from service.core.labels import object_type_label
+from service.core.permissions import administers, manages_user
+from service.core.translate import gettext as _
+from service.extensions import db
+from service.fiscal.models import FiscalYear
+from service.fiscal.schemas import FiscalYearCreate, FiscalYearOut, FiscalYearUpdate
+from service.org import operations
+from service.org.models import Delegation, OrgUnit, RoleAssignment, User
+from service.org.schemas import (
     DelegationCreate,
     DelegationOut,
-    FiscalYearCreate,
-    FiscalYearOut,
-    FiscalYearUpdate,
     MeOut,
-    PageArgs,
     PersonOut,
-    Presented,
     RoleGrant,
     RoleOut,
-    StrategyNodeCreate,
-    StrategyNodeOut,
-    StrategyNodeUpdate,
     UnitCreate,
     UnitFilter,
     UnitOut,
@@ -47,18 +49,10 @@ from service.api.schemas import (
     UserAdminOut,
     UserCreate,
     UserUpdate,
-    page_of,
 )
-from service.api.transitions import ID
-from service.core.labels import object_type_label
-from service.core.permissions import administers, manages_user
-from service.core.translate import gettext as _
-from service.extensions import db
-from service.fiscal.models import FiscalYear
-from service.org import operations
-from service.org.models import Delegation, OrgUnit, RoleAssignment, User
 from service.org.scope import unit_filter
 from service.strategy.models import StrategyNode
+from service.strategy.schemas import StrategyNodeCreate, StrategyNodeOut, StrategyNodeUpdate
 from service.workflow.engine import Refused, missing
 
 # What only admins (and the person themself) see of a user.

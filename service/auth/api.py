@@ -10,9 +10,10 @@ from sqlalchemy import select
 from service.admin import operations as admin_operations
 from service.api.auth import actor
 from service.api.blueprint import Blueprint, commits
-from service.api.schemas import NewTokenOut, Presented, TokenCreate, TokenOut
+from service.api.schemas import Presented
 from service.api.transitions import ID
 from service.auth.models import ApiToken
+from service.auth.schemas import NewTokenOut, TokenCreate, TokenOut
 from service.extensions import db
 from service.workflow.engine import missing
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 from service.api.auth import actor
 from service.api.blueprint import Blueprint
 from service.api.paging import paginate
-from service.api.schemas import AssignInput, Presented, ResultFilter, ResultOut, page_of
+from service.api.schemas import Presented, page_of
 from service.api.scoping import get_unit, get_visible, in_subtree, visible_result_branches
 from service.api.transitions import ID, add_transition_routes
 from service.core.fiscal import local_today
@@ -19,6 +19,7 @@ from service.extensions import db
 from service.fiscal.models import FiscalYear
 from service.projects import operations
 from service.projects.models import PlanStep, Project, ResultState, StepResult
+from service.projects.schemas import AssignInput, ResultFilter, ResultOut
 from service.workflow.engine import Refused, missing
 
 blp = Blueprint("api_results", __name__, url_prefix="/api/v1", description="Step results")

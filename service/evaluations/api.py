@@ -10,23 +10,23 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from service.api.auth import actor, require_role
 from service.api.blueprint import Blueprint
 from service.api.paging import paginate
-from service.api.projects import fiscal_year
-from service.api.schemas import (
-    EvaluationCreate,
-    EvaluationDetailOut,
-    EvaluationFilter,
-    EvaluationOut,
-    page_of,
-)
+from service.api.schemas import page_of
 from service.api.scoping import get_project, get_visible, visible_evaluations
 from service.api.transitions import ID, add_transition_routes
 from service.core.translate import gettext as _
 from service.evaluations.models import Evaluation
 from service.evaluations.operations import open_evaluation
+from service.evaluations.schemas import (
+    EvaluationCreate,
+    EvaluationDetailOut,
+    EvaluationFilter,
+    EvaluationOut,
+)
 from service.extensions import db
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi
 from service.org.models import Role
+from service.projects.api import fiscal_year
 from service.workflow.engine import Refused
 
 blp = Blueprint("api_evaluations", __name__, url_prefix="/api/v1", description="Evaluations")

@@ -11,9 +11,21 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from service.api.auth import actor
 from service.api.blueprint import Blueprint
 from service.api.paging import paginate
-from service.api.schemas import (
-    KpiOut,
-    Presented,
+from service.api.schemas import Presented, page_of
+from service.api.scoping import get_project, get_unit, in_subtree, project_overdue
+from service.api.transitions import ID, add_transition_routes, expected_version
+from service.core.fiscal import local_today
+from service.core.labels import object_type_label
+from service.core.translate import gettext as _
+from service.extensions import db
+from service.fiscal.models import FiscalYear
+from service.kpis.models import Kpi, kpi_project
+from service.kpis.schemas import KpiOut
+from service.org.scope import sees_everything
+from service.projects import operations
+from service.projects.models import PlanStep, ProgressReport, Project, ResultState
+from service.projects.queries import project_progress, visible_projects
+from service.projects.schemas import (
     ProjectCreate,
     ProjectDetailOut,
     ProjectFilter,
@@ -24,20 +36,7 @@ from service.api.schemas import (
     StepFilter,
     StepInput,
     StepOut,
-    page_of,
 )
-from service.api.scoping import get_project, get_unit, in_subtree, project_overdue
-from service.api.transitions import ID, add_transition_routes, expected_version
-from service.core.fiscal import local_today
-from service.core.labels import object_type_label
-from service.core.translate import gettext as _
-from service.extensions import db
-from service.fiscal.models import FiscalYear
-from service.kpis.models import Kpi, kpi_project
-from service.org.scope import sees_everything
-from service.projects import operations
-from service.projects.models import PlanStep, ProgressReport, Project, ResultState
-from service.projects.queries import project_progress, visible_projects
 from service.workflow.engine import Refused
 
 blp = Blueprint("api_projects", __name__, url_prefix="/api/v1", description="Projects and plans")
