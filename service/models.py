@@ -6,7 +6,7 @@ from service.budget.models import Allocation, Approval, Installment
 from service.core.db import Base
 from service.evaluations.models import Evaluation, EvaluationRevision
 from service.fiscal.models import FiscalYear
-from service.kpis.models import Kpi, KpiQuarterResult
+from service.kpis.models import Kpi, KpiEvidenceFile, KpiQuarterResult
 from service.notifications.models import (
     Notification,
     NotificationPreference,
@@ -40,6 +40,7 @@ __all__ = [
     "FiscalYear",
     "Installment",
     "Kpi",
+    "KpiEvidenceFile",
     "KpiQuarterResult",
     "Notification",
     "NotificationPreference",

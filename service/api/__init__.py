@@ -25,6 +25,7 @@ from service.api.auth import authenticate, commit_token_use
 from service.api.errors import PROBLEM
 from service.api.schemas import DecimalString, ProblemSchema, Text
 from service.extensions import csrf
+from service.kpis import api as kpis
 
 log = logging.getLogger("tidtam.api")
 
@@ -34,6 +35,7 @@ RESOURCES = (
     results.blp,
     budget.blp,
     evaluations.blp,
+    kpis.blp,
     audit.blp,
     tokens.blp,
 )

@@ -128,6 +128,8 @@ OBJECT_TYPES: dict[str, LazyString] = {
     "strategy_node": _l("Strategy"),
     "reminder_rule": _l("Reminder rule"),
     "api_token": _l("API token"),
+    "kpi": _l("KPI"),
+    "kpi_result": _l("KPI result"),
 }
 
 #: The audit actions and notification kinds that are not a transition of a workflow table (the
@@ -162,6 +164,13 @@ ACTIONS: dict[str, LazyString] = {
     "api_token.create": _l("API token created"),
     "api_token.revoke": _l("API token revoked"),
     "demo.load": _l("Demo data loaded"),
+    "kpi.create": _l("KPI created"),
+    "kpi.update": _l("KPI changed"),
+    "kpi.link": _l("KPI linked to a project"),
+    "kpi.unlink": _l("KPI unlinked from a project"),
+    "kpi.result": _l("KPI result reported"),
+    "kpi.evidence_upload": _l("KPI evidence uploaded"),
+    "kpi.evidence_withdraw": _l("KPI evidence withdrawn"),
 }
 
 #: The labels of the inputs that refusals name (`Refused.fields`), as the forms call them.
@@ -207,6 +216,18 @@ FIELDS: dict[str, LazyString] = {
     "language": _l("Language"),
     "offset_days": _l("Days from the anchor (negative: before)"),
     "user_id": _l("User"),
+    "definition": _l("Definition"),
+    "unit_label": _l("Unit of measure"),
+    "measure_kind": _l("Kind of measure"),
+    "target": _l("Target"),
+    "kpi_type": _l("KPI type"),
+    "level": _l("KPI level"),
+    "owner_unit_id": _l("Owning unit"),
+    "fiscal_year": _l("Fiscal year"),
+    "value": _l("Result"),
+    "numerator": _l("Numerator"),
+    "denominator": _l("Denominator"),
+    "files": _l("Evidence files"),
 }
 
 
