@@ -18,6 +18,16 @@ from service.kpis.models import KpiLevel, KpiType, MeasureKind
 
 # ---- the API -------------------------------------------------------------------------------
 
+#: The document's pattern of a measure that is never negative (a target, a denominator).
+NON_NEGATIVE_MEASURE = r"^[0-9]{1,12}(\.[0-9]{1,4})?$"
+
+
+def NonNegativeMeasure(**kwargs: Any) -> Any:
+    kwargs.setdefault("validate", validate.Range(min=0))
+    metadata = {"pattern": NON_NEGATIVE_MEASURE, **kwargs.pop("metadata", {})}
+    return Measure(metadata=metadata, **kwargs)
+
+
 
 class KpiFilter(PageArgs):
     fiscal_year = Ref(metadata={"description": "Buddhist Era year, e.g. 2566"})
@@ -32,7 +42,7 @@ class KpiUpdate(Input):
     definition = Text(validate=validate.Length(max=20000))
     unit_label = Text(validate=validate.Length(1, 64))
     measure_kind = fields.Enum(MeasureKind, by_value=True)
-    target = Measure(validate=validate.Range(min=0))
+    target = NonNegativeMeasure()
     kpi_type = fields.Enum(KpiType, by_value=True)
     level = fields.Enum(KpiLevel, by_value=True)
     owner_unit_id = Id()
@@ -43,14 +53,14 @@ class KpiCreate(KpiUpdate):
     name = Text(required=True, validate=validate.Length(1, 5000))
     fiscal_year = fields.Integer(required=True, strict=True, validate=validate.Range(2400, 2700))
     owner_unit_id = Id(required=True)
-    target = Measure(required=True, validate=validate.Range(min=0))
+    target = NonNegativeMeasure(required=True)
 
 
 class KpiResultInput(Input):
     value = Measure(required=True)
     narrative = Text(load_default="", validate=validate.Length(max=20000))
     numerator = Measure(allow_none=True, load_default=None)
-    denominator = Measure(allow_none=True, load_default=None, validate=validate.Range(min=0))
+    denominator = NonNegativeMeasure(allow_none=True, load_default=None)
 
 
 class KpiLinkInput(Input):
