@@ -28,7 +28,6 @@ def NonNegativeMeasure(**kwargs: Any) -> Any:
     return Measure(metadata=metadata, **kwargs)
 
 
-
 class KpiFilter(PageArgs):
     fiscal_year = Ref(metadata={"description": "Buddhist Era year, e.g. 2566"})
     unit = Ref(metadata={"description": "an org unit id; KPIs owned in its subtree"})
