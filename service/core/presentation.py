@@ -82,7 +82,7 @@ class NavItem:
 NAVIGATION: list[tuple[NavItem, frozenset[Role] | None]] = [
     (NavItem("auth.home", _l("Home")), frozenset(Role)),
     (NavItem("dashboard.index", _l("Dashboard")), DASHBOARD_ROLES),
-    (NavItem("rollups.overview", _l("Overview")), DASHBOARD_ROLES),
+    (NavItem("rollups.overview", _l("Overview by unit")), DASHBOARD_ROLES),
     # The role work screens (part B).
     (NavItem("school.home", _l("My steps")), frozenset({Role.SCHOOL})),
     (NavItem("review.queue", _l("Review queue")), frozenset({Role.OFFICER, Role.APPROVER})),

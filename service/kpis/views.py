@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response
 
 from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import BeYear, Invalid, value_of
-from service.core.fiscal import fiscal_year_of, local_today, quarter_of
+from service.core.fiscal import local_today, quarter_of
 from service.core.labels import label
 from service.core.paging import page_number, paged
 from service.core.permissions import holds_anywhere
@@ -36,6 +36,7 @@ from service.core.presentation import subscore_labels
 from service.core.sql import matches_text
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
+from service.dashboard.queries import default_year
 from service.evaluations.models import Evaluation
 from service.evaluations.permissions import can_see_score
 from service.fiscal.models import FiscalYear
@@ -77,14 +78,15 @@ def _visible(kpi_id: int) -> Kpi:
 
 
 def _year() -> FiscalYear | None:
+    """The year asked for (404 when there is none such), else the one the dashboard opens on."""
+    if not request.args.get("year"):
+        return default_year(session(), actor(), local_today())
     try:
-        be_year = value_of(BeYear(), request.args, "year") or fiscal_year_of(local_today())
+        be_year = value_of(BeYear(), request.args, "year")
     except Invalid:
         abort(404)
     year = session().scalar(select(FiscalYear).where(FiscalYear.be_year == be_year))
-    if year is None and not request.args.get("year"):
-        year = session().scalar(select(FiscalYear).order_by(FiscalYear.be_year.desc()))
-    if year is None and request.args.get("year"):
+    if year is None:
         abort(404)
     return year
 
@@ -230,9 +232,8 @@ def _form_page(
 
 def _stored_form(kpi: Kpi | None) -> dict[str, Any]:
     if kpi is None:
-        year = session().scalar(
-            select(FiscalYear).where(FiscalYear.be_year == fiscal_year_of(local_today()))
-        )
+        # The year the dashboard opens on: the current one if it has projects, else the latest.
+        year = default_year(session(), actor(), local_today())
         return {
             "unit_label": "ร้อยละ",
             "measure_kind": MeasureKind.PERCENT.value,

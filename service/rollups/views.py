@@ -29,7 +29,7 @@ from service.core.fields import BeYear, Count, Invalid, value_of
 from service.core.fiscal import local_today
 from service.core.permissions import administers
 from service.core.tasks import TaskName, send_task
-from service.core.thai import format_baht
+from service.core.thai import format_baht, to_thai_digits
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
@@ -240,6 +240,12 @@ def unit_view(code: str) -> ResponseReturnValue:
     )
 
 
+def _node_label(node: StrategyNode) -> str:
+    """The node as the tree names it: its code (in Thai digits on a Thai page) and name."""
+    code = to_thai_digits(node.code) if current_language() == "th" else node.code
+    return f"{code} {node.name}"
+
+
 def _node_key(node: StrategyNode) -> tuple[int | str, ...]:
     return tuple(int(p) if p.isdigit() else p for p in node.code.split("."))
 
@@ -294,7 +300,7 @@ def strategy_view() -> ResponseReturnValue:
         years=dashboard_queries.fiscal_years(session),
         today=local_today(),
         tree=tree,
-        progress_chart=_progress_chart([(n.code + " " + n.name, f) for n, f in top]),
+        progress_chart=_progress_chart([(_node_label(n), f) for n, f in top]),
         export_url=lambda fmt: url_for("rollups.strategy_view", **query, format=fmt),
     )
 
@@ -331,7 +337,7 @@ def strategy_node_view(node_id: int) -> ResponseReturnValue:
         today=today,
         total=figures.get(node.id, EMPTY),
         below=below,
-        progress_chart=_progress_chart([(n.code + " " + n.name, f) for n, f in below]),
+        progress_chart=_progress_chart([(_node_label(n), f) for n, f in below]),
         budget_chart=_budget_chart(figures.get(node.id, EMPTY)),
         projects=projects,
         more=len(ids) - len(projects),
