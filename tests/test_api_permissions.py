@@ -27,7 +27,14 @@ from service.budget.models import Allocation, Installment
 from service.core.fiscal import local_today
 from service.evaluations.models import Evaluation
 from service.fiscal.models import FiscalYear
-from service.kpis.models import Kpi, KpiLevel, KpiType, MeasureKind
+from service.kpis.models import (
+    Kpi,
+    KpiEvidenceFile,
+    KpiLevel,
+    KpiQuarterResult,
+    KpiType,
+    MeasureKind,
+)
 from service.org.models import Delegation, RoleAssignment
 from service.projects.models import PlanStep, StepResult
 from service.strategy.models import StrategyNode
@@ -79,6 +86,17 @@ def world(session: Session) -> W:
         owner_unit=unit(session, "50230000"),
     )
     session.add(kpi)
+    kpi_result = KpiQuarterResult(kpi=kpi, quarter=1, value=Decimal(10))
+    session.add(kpi_result)
+    kpi_file = KpiEvidenceFile(
+        result=kpi_result,
+        original_name="หลักฐาน.pdf",
+        stored_name="0" * 48,
+        content_type="application/pdf",
+        size=10,
+        uploaded_by_id=user(session, "officer").id,
+    )
+    session.add(kpi_file)
     session.flush()
     assert result_a and allocation and installment and evaluation and year_2567 and assignment
     assert node is not None
@@ -103,6 +121,7 @@ def world(session: Session) -> W:
         "delegation": delegation.id,
         "token": token.id,
         "kpi": kpi.id,
+        "kpi_file": kpi_file.id,
         "fiscal_year_be": project.fiscal_year.be_year,
         "today": today.isoformat(),
         "later": (today + timedelta(days=5)).isoformat(),
@@ -424,6 +443,12 @@ ROWS = [
         lambda w: f"{A}/kpis/{w['kpi']}/results/1/evidence",
         # The file is a multipart part: a JSON body is refused before anything is looked up.
         expect(422),
+    ),
+    Row(
+        "POST",
+        f"{A}/kpis/evidence/{I.replace('ident', 'evidence_id')}/withdraw",
+        lambda w: f"{A}/kpis/evidence/{w['kpi_file']}/withdraw",
+        expect(403, officer=200, approver=200, **SCHOOLS_404),
     ),
     # ---- audit
     Row(

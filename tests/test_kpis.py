@@ -252,12 +252,15 @@ def test_the_api_manages_kpis_in_scope(client: FlaskClient, session: Session) ->
             ).status_code
             == 404
         )
-    assert (
-        client.get(f"/api/v1/kpis/{ident}", headers=officer).get_json()["results"][0]["evidence"][
-            0
-        ]["original_name"]
-        == "รายชื่อ.pdf"
-    )
+    detail = client.get(f"/api/v1/kpis/{ident}", headers=officer).get_json()
+    (shown,) = detail["results"][0]["evidence"]
+    assert shown["original_name"] == "รายชื่อ.pdf"
+    withdraw = f"/api/v1/kpis/evidence/{shown['id']}/withdraw"
+    assert client.post(withdraw, headers=other).status_code == 404
+    assert client.post(withdraw, headers=officer).get_json()["withdrawn_at"]
+    assert client.post(withdraw, headers=officer).status_code == 409
+    detail = client.get(f"/api/v1/kpis/{ident}", headers=officer).get_json()
+    assert detail["results"][0]["evidence"] == []
     trail = client.get(f"/api/v1/audit/kpi/{ident}", headers=officer).get_json()["items"]
     assert [e["action"] for e in trail] == [
         "kpi.create",
@@ -265,6 +268,7 @@ def test_the_api_manages_kpis_in_scope(client: FlaskClient, session: Session) ->
         "kpi.link",
         "kpi.result",
         "kpi.evidence_upload",
+        "kpi.evidence_withdraw",
     ]
     assert client.get(f"/api/v1/audit/kpi/{ident}", headers=other).status_code == 404
     assert session.scalars(select(KpiEvidenceFile)).all()

@@ -130,6 +130,7 @@ OBJECT_TYPES: dict[str, LazyString] = {
     "api_token": _l("API token"),
     "kpi": _l("KPI"),
     "kpi_result": _l("KPI result"),
+    "kpi_evidence": _l("KPI evidence file"),
 }
 
 #: The audit actions and notification kinds that are not a transition of a workflow table (the

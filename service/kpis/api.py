@@ -24,7 +24,7 @@ from service.api.transitions import ID
 from service.extensions import db
 from service.fiscal.models import FiscalYear
 from service.kpis import operations
-from service.kpis.models import Kpi, KpiQuarterResult
+from service.kpis.models import Kpi, KpiEvidenceFile, KpiQuarterResult
 from service.kpis.permissions import can_see_kpi, visible_kpis
 from service.kpis.schemas import (
     KpiCreate,
@@ -200,4 +200,18 @@ def attach(_files: dict[str, Any], ident: int, quarter: int) -> Any:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    return evidence
+
+
+@blp.route(f"/kpis/evidence/<{ID}:evidence_id>/withdraw", methods=["POST"])
+@blp.response(200, KpiEvidenceOut)
+@blp.doc(summary="Withdraw an evidence file (it stays in the history, no longer offered)")
+@commits
+def withdraw(evidence_id: int) -> Any:
+    session = db.session()
+    user = actor()
+    evidence = session.get(KpiEvidenceFile, evidence_id)
+    if evidence is None or not can_see_kpi(session, user, evidence.result.kpi):
+        raise missing("kpi_evidence", evidence_id)
+    operations.withdraw_evidence(session, user, evidence)
     return evidence

@@ -73,6 +73,7 @@ class KpiEvidenceOut(Output):
     size = fields.Integer()
     uploaded_by_id = fields.Integer()
     uploaded_at = fields.DateTime()
+    withdrawn_at = fields.DateTime(allow_none=True)
 
 
 class KpiQuarterOut(KpiResultOut):
