@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.core.charts import bar_chart
 from service.org.models import Role
 from service.projects.models import Project
 from service.rollups.compute import run_rollup
@@ -115,3 +116,23 @@ def test_overview_pages_in_thai_have_no_english(login_as, session: Session, role
         response = client.get(path + "&lang=th", follow_redirects=True)
         assert response.status_code == 200, path
         assert not english_on(response.get_data(as_text=True)), path
+
+
+def test_bars_scale_clamp_and_mark_the_plan() -> None:
+    chart = bar_chart(
+        [
+            ("สำนักงานเขตบางขุนเทียน", Decimal(20), Decimal(60), "20.00 / 60.00"),
+            ("หน่วยงานที่มีชื่อยาวมากจนต้องตัดให้สั้นลงก่อนแสดงผล", Decimal(150), None, "150"),
+        ]
+    )
+    first, second = chart.bars
+    span = chart.right - chart.left
+    assert first.width == round(span * 0.2, 1) and first.marker_x == round(
+        chart.left + span * 0.6, 1
+    )
+    assert second.width == span and second.marker_x is None  # clamped to 100
+    assert second.label.endswith("…") and len(second.label) <= 28
+    assert (first.y, second.y) == (0, chart.row) and chart.height == 2 * chart.row + 8
+    money = bar_chart([("จ่ายแล้ว", Decimal("45000.00"), None, "45,000.00")], Decimal(90000))
+    assert money.bars[0].width == round(span / 2, 1)
+    assert bar_chart([("ว่าง", Decimal(5), None, "5")], Decimal(0)).bars[0].width == 0

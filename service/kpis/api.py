@@ -54,7 +54,11 @@ def get_kpi(session: Session, user: User, ident: int) -> Kpi:
 def _owner(session: Session, user: User, data: dict[str, Any]) -> dict[str, Any]:
     values = dict(data)
     if "owner_unit_id" in values:
-        values["owner_unit"] = get_unit(session, values.pop("owner_unit_id"), "owner_unit_id")
+        # A unit the caller may not name is refused as one that does not exist: the refusal
+        # of someone else's unit would name it.
+        values["owner_unit"] = get_unit(
+            session, values.pop("owner_unit_id"), "owner_unit_id", user=user
+        )
     return values
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.wrappers import Response
 
+from service.api.scoping import may_name_unit
 from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import BeYear, Invalid, value_of
 from service.core.fiscal import local_today, quarter_of
@@ -262,7 +263,12 @@ def _read_kpi_form(kpi: Kpi | None) -> tuple[dict[str, Any], dict[str, str]]:
     values, problems = read_form(wanted, request.form)
     if "owner_unit_id" in values:
         unit = session().get(OrgUnit, values.pop("owner_unit_id"))
-        if unit is None or unit.withdrawn_at is not None:
+        # Refused as missing when the reader may not name it (a refusal would name it).
+        if (
+            unit is None
+            or unit.withdrawn_at is not None
+            or not may_name_unit(session(), actor(), unit)
+        ):
             problems["owner_unit_id"] = _("no such unit")
         else:
             values["owner_unit"] = unit
