@@ -19,7 +19,7 @@ from service.org.models import Role
 from service.projects.models import Project
 from service.rollups.compute import run_rollup
 from service.strategy.models import StrategyNode
-from tests.conftest import login
+from tests.conftest import csrf_token, login
 from tests.project_data import make_district, make_user
 from tests.test_kpis import english_on
 from tests.work_data import demo_project, in_app_context  # noqa: F401
@@ -51,6 +51,16 @@ def test_quarter_ends_come_from_the_rollups(login_as, session: Session) -> None:
     client = login_as("officer")
     page = client.get("/overview?year=2566", follow_redirects=True).get_data(as_text=True)
     assert 'data-quarter-end="2"' in page and 'data-quarter-end="3"' not in page
+    assert "ข้อมูล ณ วันที่" in page  # a district's figures of today are live
+    # Tree-wide readers read the country from the latest rollup, labelled as such.
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/overview/strategy")})
+    login(client, "evaluator@demo.tidtam.local", "demo-evaluator-2566")
+    project = demo_project(session)
+    for path in ("/overview/units/50230000?year=2566", "/overview/strategy?year=2566"):
+        shown = client.get(path).get_data(as_text=True)
+        assert "ข้อมูล ณ สิ้นไตรมาสที่ 2" in shown, path
+    district = client.get("/overview/units/50230000?year=2566").get_data(as_text=True)
+    assert f'data-project="{project.code}"' in district  # behind at the quarter's end
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])

@@ -5,6 +5,7 @@ children and the projects furthest behind, the strategy tree, each with charts a
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -129,6 +130,33 @@ def _home_unit(user: User) -> OrgUnit:
     return min(held, key=lambda u: (len(u.ancestor_ids), u.path))
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a view's figures come from: the rollup of `quarter` (computed at `computed_at`),
+    or live aggregates of today when `quarter` is None."""
+
+    quarter: int | None = None
+    computed_at: Any = None
+
+
+def _source(user: User, year: FiscalYear) -> Source:
+    """Rollups for tree-wide readers once the year has one (the whole country live is seconds
+    of aggregation); live for everyone else (see service.rollups.queries)."""
+    session = db.session()
+    if not sees_everything(session, user):
+        return Source()
+    return Source(rollup_queries.latest_quarter(session, year))
+
+
+def _strategy_figures(user: User, year: FiscalYear) -> tuple[dict[int, Figures], Source]:
+    session = db.session()
+    source = _source(user, year)
+    if source.quarter is not None:
+        figures, computed_at = rollup_queries.strategy_rollups(session, year, source.quarter)
+        return figures, Source(source.quarter, computed_at)
+    return rollup_queries.strategy_figures(session, user, year, local_today()), source
+
+
 @bp.route("/overview")
 @login_required
 def overview() -> ResponseReturnValue:
@@ -160,10 +188,10 @@ def _progress_chart(rows: list[tuple[str, Figures]]) -> Any:
 
 
 def _budget_chart(f: Figures) -> Any:
-    chain = [
+    chain: list[tuple[str, Decimal]] = [
         (_("Approved budget"), f.approved),
         (_("Allocated"), f.allocated),
-        (_("Installments granted"), f.granted),
+        *([(_("Installments granted"), f.granted)] if f.granted is not None else []),
         (_("Paid"), f.paid),
     ]
     top = max((amount for _name, amount in chain), default=Decimal(0))
@@ -192,7 +220,14 @@ def unit_view(code: str) -> ResponseReturnValue:
             .order_by(OrgUnit.code)
         )
     )
-    figures = rollup_queries.unit_figures(session, user, year, [unit, *children], today)
+    source = _source(user, year)
+    if source.quarter is not None:
+        figures, computed_at = rollup_queries.unit_rollups(
+            session, year, source.quarter, [unit, *children]
+        )
+        source = Source(source.quarter, computed_at)
+    else:
+        figures = rollup_queries.unit_figures(session, user, year, [unit, *children], today)
     total = figures.get(unit.id, EMPTY)
     lang = current_language()
     rows = [(c, figures[c.id]) for c in children if c.id in figures]
@@ -211,7 +246,11 @@ def unit_view(code: str) -> ResponseReturnValue:
     filters = dashboard_queries.Filters(
         year=year, unit=unit, behind=True, sort="gap", descending=True
     )
-    behind = dashboard_queries.project_listing(session, user, filters, today, page_size=10)
+    behind: Any
+    if source.quarter is not None:
+        behind = rollup_queries.behind_in_rollup(session, year, source.quarter, unit)
+    else:
+        behind = dashboard_queries.project_listing(session, user, filters, today, page_size=10)
     listing_args = MultiDict({"year": str(year.be_year), "unit": unit.code, "behind": "1"})
     line = [
         u
@@ -233,6 +272,7 @@ def unit_view(code: str) -> ResponseReturnValue:
         progress_chart=_progress_chart([(c.name(lang), f) for c, f in rows]),
         budget_chart=_budget_chart(total),
         behind=behind,
+        source=source,
         sorts=sort_links(listing_args, "dashboard.index", filters),
         all_projects=url_for("dashboard.index", year=year.be_year, unit=unit.code),
         quarter_ends=rollup_queries.unit_quarter_ends(session, year, unit),
@@ -279,7 +319,7 @@ def strategy_view() -> ResponseReturnValue:
     session = db.session()
     year = _year_asked(user)
     nodes = list(session.scalars(select(StrategyNode)))
-    figures = rollup_queries.strategy_figures(session, user, year, local_today())
+    figures, source = _strategy_figures(user, year)
     tree = _tree(nodes, figures, None)
     fmt = request.args.get("format")
     if fmt is not None:
@@ -300,6 +340,7 @@ def strategy_view() -> ResponseReturnValue:
         years=dashboard_queries.fiscal_years(session),
         today=local_today(),
         tree=tree,
+        source=source,
         progress_chart=_progress_chart([(_node_label(n), f) for n, f in top]),
         export_url=lambda fmt: url_for("rollups.strategy_view", **query, format=fmt),
     )
@@ -318,7 +359,7 @@ def strategy_node_view(node_id: int) -> ResponseReturnValue:
     year = _year_asked(user)
     today = local_today()
     nodes = list(session.scalars(select(StrategyNode)))
-    figures = rollup_queries.strategy_figures(session, user, year, today)
+    figures, source = _strategy_figures(user, year)
     below = [(n, f) for n, f in _tree(nodes, figures, node.id) if n.parent_id == node.id]
     filters = dashboard_queries.Filters(year=year)
     ids = rollup_queries.node_project_ids(session, user, year, node)
@@ -336,6 +377,7 @@ def strategy_node_view(node_id: int) -> ResponseReturnValue:
         year=year,
         today=today,
         total=figures.get(node.id, EMPTY),
+        source=source,
         below=below,
         progress_chart=_progress_chart([(_node_label(n), f) for n, f in below]),
         budget_chart=_budget_chart(figures.get(node.id, EMPTY)),
