@@ -69,7 +69,7 @@ def test_evaluator_drills_down_from_the_whole_administration(person: Any) -> Non
     page.click("a[href^='/overview/units/50230000']")
     page.wait_for_url("**/overview/units/50230000*")
     evaluator.shoot("overview-district", accessible=True)
-    page.click(f"#h-behind ~ .scroll a:has-text('{PROJECT_CODE}')")
+    page.click(f"section:has(#h-behind) a:has-text('{PROJECT_CODE}') >> nth=0")
     page.wait_for_url("**/projects/*")
     evaluator.goto("/overview/strategy?lang=th")
     evaluator.shoot("overview-strategy", accessible=True)
