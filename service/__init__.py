@@ -66,6 +66,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from service.admin import views as admin_views
     from service.budget import views as budget_views
     from service.evaluations import views as evaluation_views
+    from service.kpis import views as kpi_views
     from service.projects import work_views as project_work_views
     from service.review import views as review_views
     from service.school import views as school_views
@@ -79,6 +80,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         budget_views,
         project_work_views,
         evaluation_views,
+        kpi_views,
         admin_views,
         thread_views,
     ):

@@ -7,7 +7,7 @@ from service.calendar.models import CalendarFeed
 from service.core.db import Base
 from service.evaluations.models import Evaluation, EvaluationRevision
 from service.fiscal.models import FiscalYear
-from service.kpis.models import Kpi, KpiQuarterResult
+from service.kpis.models import Kpi, KpiEvidenceFile, KpiQuarterResult
 from service.notifications.models import (
     LineAccount,
     LineGroup,
@@ -50,6 +50,7 @@ __all__ = [
     "FiscalYear",
     "Installment",
     "Kpi",
+    "KpiEvidenceFile",
     "KpiQuarterResult",
     "LineAccount",
     "LineGroup",

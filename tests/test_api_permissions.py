@@ -30,6 +30,14 @@ from service.core.db import utcnow
 from service.core.fiscal import local_today
 from service.evaluations.models import Evaluation
 from service.fiscal.models import FiscalYear
+from service.kpis.models import (
+    Kpi,
+    KpiEvidenceFile,
+    KpiLevel,
+    KpiQuarterResult,
+    KpiType,
+    MeasureKind,
+)
 from service.notifications.operations import create_webhook, send_webhook_test
 from service.org.models import Delegation, RoleAssignment
 from service.projects.evidence import Upload
@@ -92,6 +100,28 @@ def world(session: Session, app: Flask | None = None) -> W:
     delivery = send_webhook_test(
         session, user(session, "admin"), endpoint, now=utcnow(), requeue_after=timedelta(minutes=5)
     )
+    kpi = Kpi(
+        code="5023-7000",
+        fiscal_year=project.fiscal_year,
+        name="ตัวชี้วัดที่รายงานเอง",
+        measure_kind=MeasureKind.PERCENT,
+        target=Decimal(80),
+        kpi_type=KpiType.ROUTINE,
+        level=KpiLevel.OUTPUT,
+        owner_unit=unit(session, "50230000"),
+    )
+    session.add(kpi)
+    kpi_result = KpiQuarterResult(kpi=kpi, quarter=1, value=Decimal(10))
+    session.add(kpi_result)
+    kpi_file = KpiEvidenceFile(
+        result=kpi_result,
+        original_name="หลักฐาน.pdf",
+        stored_name="0" * 48,
+        content_type="application/pdf",
+        size=10,
+        uploaded_by_id=user(session, "officer").id,
+    )
+    session.add(kpi_file)
     session.flush()
     assert result_a and allocation and installment and evaluation and year_2567 and assignment
     assert node is not None
@@ -119,6 +149,9 @@ def world(session: Session, app: Flask | None = None) -> W:
         "comment_file": comment.attachments[0].id,
         "webhook": endpoint.id,
         "delivery": delivery.id,
+        "kpi": kpi.id,
+        "kpi_file": kpi_file.id,
+        "fiscal_year_be": project.fiscal_year.be_year,
         "today": today.isoformat(),
         "later": (today + timedelta(days=5)).isoformat(),
     }
@@ -160,7 +193,7 @@ INSTALLMENT_NAMES = "approve,pay,reject"
 EVALUATION_NAMES = "self_assess,score,publish,reopen"
 PROJECT_NAMES = "submit,lock,return,request_revision,reopen,close,withdraw"
 RESULT_NAMES = "start,submit,accept,return"
-AUDITED = "project,step_result,allocation,installment,evaluation,user,delegation"
+AUDITED = "project,kpi,step_result,allocation,installment,evaluation,user,delegation"
 THREAD = "any(step_result,allocation,installment,evaluation,project)"
 
 ROWS = [
@@ -391,6 +424,62 @@ ROWS = [
         lambda w: f"{A}/steps/{w['step']}/results",
         DISTRICT_201,
         lambda w: {"unit_id": w["school_b_unit"]},
+    ),
+    # ---- KPIs: the owning district's officer and approver manage them; schools see none
+    Row("GET", f"{A}/kpis", lambda w: f"{A}/kpis", expect(200)),
+    Row(
+        "POST",
+        f"{A}/kpis",
+        lambda w: f"{A}/kpis",
+        DISTRICT_201,
+        lambda w: {
+            "code": "5023-7999",
+            "name": "ตัวชี้วัดใหม่",
+            "fiscal_year": w["fiscal_year_be"],
+            "owner_unit_id": w["district"],
+            "target": "100",
+        },
+    ),
+    Row("GET", f"{A}/kpis/{I}", lambda w: f"{A}/kpis/{w['kpi']}", expect(200, **SCHOOLS_404)),
+    Row(
+        "PATCH",
+        f"{A}/kpis/{I}",
+        lambda w: f"{A}/kpis/{w['kpi']}",
+        expect(403, officer=200, approver=200, **SCHOOLS_404),
+        lambda w: {"target": "90"},
+    ),
+    Row(
+        "POST",
+        f"{A}/kpis/{I}/projects",
+        lambda w: f"{A}/kpis/{w['kpi']}/projects",
+        expect(403, officer=200, approver=200, **SCHOOLS_404),
+        lambda w: {"project_id": w["project"]},
+    ),
+    Row(
+        "DELETE",
+        f"{A}/kpis/{I}/projects/{I.replace('ident', 'project_id')}",
+        lambda w: f"{A}/kpis/{w['kpi']}/projects/{w['project']}",
+        expect(403, officer=200, approver=200, **SCHOOLS_404),
+    ),
+    Row(
+        "PUT",
+        f"{A}/kpis/{I}/results/<int(min=1, max=4):quarter>",
+        lambda w: f"{A}/kpis/{w['kpi']}/results/1",
+        expect(403, officer=200, approver=200, **SCHOOLS_404),
+        lambda w: {"value": "10"},
+    ),
+    Row(
+        "POST",
+        f"{A}/kpis/{I}/results/<int(min=1, max=4):quarter>/evidence",
+        lambda w: f"{A}/kpis/{w['kpi']}/results/1/evidence",
+        # The file is a multipart part: a JSON body is refused before anything is looked up.
+        expect(422),
+    ),
+    Row(
+        "POST",
+        f"{A}/kpis/evidence/{I.replace('ident', 'evidence_id')}/withdraw",
+        lambda w: f"{A}/kpis/evidence/{w['kpi_file']}/withdraw",
+        expect(403, officer=200, approver=200, **SCHOOLS_404),
     ),
     # ---- audit
     Row(

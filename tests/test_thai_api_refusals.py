@@ -51,7 +51,10 @@ class Answers:
     def check(self, where: str, response: Any) -> None:
         if response.status_code == 200 and isinstance(response.get_json(silent=True), dict):
             body = response.get_json()
-            if "results" in body:  # a bulk answer: each item refused inside the 200
+            items = body.get("results")
+            if isinstance(items, list) and all(  # a bulk answer: each item refused inside the 200
+                isinstance(item, dict) and "ok" in item for item in items
+            ):
                 for item in body["results"]:
                     if not item["ok"]:
                         self.statuses.add(item["status"])

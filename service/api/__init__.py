@@ -13,6 +13,7 @@ permission predicates the pages use.
 from __future__ import annotations
 
 import http
+import importlib
 import logging
 from typing import Any
 
@@ -24,31 +25,36 @@ from service.api import errors
 from service.api.auth import authenticate, commit_token_use
 from service.api.errors import PROBLEM
 from service.api.schemas import DecimalString, ProblemSchema, Text
-from service.audit import api as audit
-from service.auth import api as tokens
-from service.budget import api as budget
-from service.evaluations import api as evaluations
 from service.extensions import csrf
-from service.notifications import api as notifications_api
-from service.org import api as org
-from service.projects import api as projects
-from service.projects import results_api as results
-from service.threads import api as threads
 
 log = logging.getLogger("tidtam.api")
 
+#: The modules whose `blp` is a resource of the API, in the document's order. Named, not
+#: imported here: a domain's api module (service.kpis.api) imports this package's modules, so
+#: importing it from here made `import service.kpis.api` fail on the cycle.
 RESOURCES = (
-    org.blp,
-    projects.blp,
-    results.blp,
-    budget.blp,
-    evaluations.blp,
-    audit.blp,
-    tokens.blp,
-    notifications_api.blp,
-    threads.blp,
+    "service.org.api",
+    "service.projects.api",
+    "service.projects.results_api",
+    "service.budget.api",
+    "service.evaluations.api",
+    "service.kpis.api",
+    "service.audit.api",
+    "service.auth.api",
+    "service.notifications.api",
+    "service.threads.api",
 )
-RESOURCE_NAMES = frozenset(blp.name for blp in RESOURCES)
+
+
+def resource_blueprints() -> list[Any]:
+    """The blueprints of RESOURCES."""
+    return [importlib.import_module(path).blp for path in RESOURCES]
+
+
+def _resource_names() -> frozenset[str]:
+    names: frozenset[str] = current_app.extensions["tidtam.api_resources"]
+    return names
+
 
 DESCRIPTION = """Tidtam's REST API.
 
@@ -86,12 +92,12 @@ class TidtamApi(Api):
 
 
 def _authenticate_api() -> None:
-    if request.blueprint in RESOURCE_NAMES:
+    if request.blueprint in _resource_names():
         authenticate()
 
 
 def _commit_token_use(response: Response) -> Response:
-    if request.blueprint in RESOURCE_NAMES:
+    if request.blueprint in _resource_names():
         try:
             commit_token_use()
         except Exception:  # the answer is made: a lost stamp is written by a later request
@@ -173,7 +179,9 @@ def init_app(app: Flask) -> None:
     api = TidtamApi(app)
     api.register_field(DecimalString, "string", "decimal")
     api.register_field(Text, "string", None)
-    for blp in RESOURCES:
+    blueprints = resource_blueprints()
+    app.extensions["tidtam.api_resources"] = frozenset(blp.name for blp in blueprints)
+    for blp in blueprints:
         csrf.exempt(blp)
         api.register_blueprint(blp)
     app.register_blueprint(docs_bp)

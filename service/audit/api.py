@@ -17,6 +17,8 @@ from service.audit.models import AuditEntry
 from service.audit.schemas import AuditOut
 from service.core.permissions import manages_user
 from service.extensions import db
+from service.kpis.models import Kpi
+from service.kpis.permissions import can_see_kpi
 from service.org.models import Delegation, User
 from service.workflow.engine import missing
 
@@ -24,7 +26,7 @@ blp = Blueprint("api_audit", __name__, url_prefix="/api/v1", description="Audit 
 
 WORKFLOW_OBJECTS = ("step_result", "allocation", "installment", "evaluation")
 ADMIN_OBJECTS = ("user", "delegation")
-OBJECT_TYPES = ("project", *WORKFLOW_OBJECTS, *ADMIN_OBJECTS)
+OBJECT_TYPES = ("project", "kpi", *WORKFLOW_OBJECTS, *ADMIN_OBJECTS)
 
 
 @blp.route(f"/audit/<any({','.join(OBJECT_TYPES)}):object_type>/<{ID}:ident>")
@@ -36,6 +38,10 @@ def trail(args: dict[str, Any], object_type: str, ident: int) -> Any:
     user = actor()
     if object_type == "project":
         get_project(session, user, ident)
+    elif object_type == "kpi":
+        kpi = session.get(Kpi, ident)
+        if kpi is None or not can_see_kpi(session, user, kpi):
+            raise missing(object_type, ident)
     elif object_type in WORKFLOW_OBJECTS:
         get_visible(session, user, object_type, ident)
     elif not _manages(session, user, object_type, ident):

@@ -327,3 +327,67 @@ def timeline_chart(
     if axis.contains(today):
         chart.today_x = axis.x_end(today)
     return chart
+
+
+# --------------------------------------------------------------------------------------------
+# Bars: progress against plan per unit or strategy node, and the budget chain
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One row: its label above a bar from `left` of `width`, and an optional marker at
+    `marker_x` (the plan)."""
+
+    label: str
+    value_text: str
+    y: float
+    width: float
+    marker_x: float | None
+
+
+@dataclass
+class BarChart:
+    """Rows of labelled horizontal bars in a `width` × `height` box. Narrow on purpose (a
+    phone's width), so the labels stay legible when the SVG scales up on a wide screen."""
+
+    width: int = 360
+    height: int = 0
+    left: float = 4
+    right: float = 356
+    row: float = 40
+    font: int = 13
+    bars: list[Bar] = field(default_factory=list)
+
+
+def _short(text: str, limit: int = 28) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def bar_chart(
+    rows: Sequence[tuple[str, Decimal, Decimal | None, str]], maximum: Decimal | None = None
+) -> BarChart:
+    """A bar per `(label, value, marker, value_text)`, scaled to `maximum` (100 when None:
+    percents), values and markers clamped to 0..maximum. Labels longer than the row are cut
+    with an ellipsis (the table beside the chart gives them whole)."""
+    chart = BarChart()
+    top = Decimal(100) if maximum is None else maximum
+    span = chart.right - chart.left
+
+    def x_of(value: Decimal) -> float:
+        if top <= 0:
+            return 0.0
+        share = min(max(value, Decimal(0)), top) / top
+        return _r(span * float(share))
+
+    for index, (text, value, marker, value_text) in enumerate(rows):
+        chart.bars.append(
+            Bar(
+                label=_short(text),
+                value_text=value_text,
+                y=_r(index * chart.row),
+                width=x_of(value),
+                marker_x=None if marker is None else _r(chart.left + x_of(marker)),
+            )
+        )
+    chart.height = int(len(rows) * chart.row + 8)
+    return chart

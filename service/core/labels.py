@@ -132,6 +132,9 @@ OBJECT_TYPES: dict[str, LazyString] = {
     "line_group": _l("LINE group"),
     "notification": _l("Notification"),
     "comment": _l("Comment"),
+    "kpi": _l("KPI"),
+    "kpi_result": _l("KPI result"),
+    "kpi_evidence": _l("KPI evidence file"),
 }
 
 #: The audit actions and notification kinds that are not a transition of a workflow table (the
@@ -185,6 +188,13 @@ ACTIONS: dict[str, LazyString] = {
     "comment.mention": _l("Mentioned in a comment"),
     "calendar_feed.create": _l("Calendar feed address made"),
     "calendar_feed.revoke": _l("Calendar feed address revoked"),
+    "kpi.create": _l("KPI created"),
+    "kpi.update": _l("KPI changed"),
+    "kpi.link": _l("KPI linked to a project"),
+    "kpi.unlink": _l("KPI unlinked from a project"),
+    "kpi.result": _l("KPI result reported"),
+    "kpi.evidence_upload": _l("KPI evidence uploaded"),
+    "kpi.evidence_withdraw": _l("KPI evidence withdrawn"),
 }
 
 #: The labels of the inputs that refusals name (`Refused.fields`), as the forms call them.
@@ -236,6 +246,7 @@ FIELDS: dict[str, LazyString] = {
     "body": _l("Comment"),
     "mentions": _l("People mentioned"),
     "files": _l("Attached files"),
+    "file": _l("File"),
     "allocation": _l("Allocation"),
     "contact_name": _l("Contact person"),
     "contact_phone": _l("Contact phone"),
@@ -265,6 +276,15 @@ FIELDS: dict[str, LazyString] = {
     "unit": _l("Unit"),
     "unit_id": _l("Unit"),
     "unit_codes": _l("Units (codes)"),
+    "definition": _l("Definition"),
+    "unit_label": _l("Unit of measure"),
+    "measure_kind": _l("Kind of measure"),
+    "target": _l("Target"),
+    "kpi_type": _l("KPI type"),
+    "level": _l("KPI level"),
+    "value": _l("Result"),
+    "numerator": _l("Numerator"),
+    "denominator": _l("Denominator"),
 }
 
 

@@ -82,6 +82,7 @@ class NavItem:
 NAVIGATION: list[tuple[NavItem, frozenset[Role] | None]] = [
     (NavItem("auth.home", _l("Home")), frozenset(Role)),
     (NavItem("dashboard.index", _l("Dashboard")), DASHBOARD_ROLES),
+    (NavItem("rollups.overview", _l("Overview by unit")), DASHBOARD_ROLES),
     # The role work screens (part B).
     (NavItem("school.home", _l("My steps")), frozenset({Role.SCHOOL})),
     (NavItem("review.queue", _l("Review queue")), frozenset({Role.OFFICER, Role.APPROVER})),
@@ -89,6 +90,7 @@ NAVIGATION: list[tuple[NavItem, frozenset[Role] | None]] = [
     (NavItem("budget.approvals", _l("Approvals")), frozenset({Role.APPROVER})),
     (NavItem("editor.new", _l("New project")), frozenset({Role.OFFICER, Role.APPROVER})),
     (NavItem("evaluations.queue", _l("Evaluations")), frozenset({Role.EVALUATOR})),
+    (NavItem("kpis.index", _l("KPIs")), frozenset({Role.OFFICER, Role.APPROVER, Role.EVALUATOR})),
     (NavItem("admin.index", _l("Administration")), frozenset({Role.ADMIN})),
     (NavItem("public.project_list", _l("Public project list")), None),
 ]

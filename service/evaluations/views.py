@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
-from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 from werkzeug.wrappers import Response
@@ -25,11 +24,9 @@ from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.evaluations.models import Evaluation
 from service.evaluations.operations import open_evaluation
-from service.evaluations.permissions import can_see_score
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi
 from service.org.models import OrgUnit, Role, UnitKind, User
-from service.org.scope import in_scope
 from service.projects.models import Project, ProjectState
 from service.workflow import engine
 from service.workflow.engine import Option
@@ -303,48 +300,4 @@ def score() -> Response | tuple[str, int]:
         done=_("%(code)s is scored for quarter %(q)s.", code=subject.code, q=quarter),
         back=back,
         again=again,
-    )
-
-
-def _can_see_kpi(kpi: Kpi) -> bool:
-    user = actor()
-    return holds_anywhere(session(), user, Role.EVALUATOR) or in_scope(
-        session(), user, kpi.owner_unit
-    )
-
-
-@bp.route("/kpis/<int:kpi_id>")
-@login_required
-def kpi(kpi_id: int) -> str:
-    """The KPI with its quarters: result and the evaluation fraction numerator / denominator."""
-    found = session().get(Kpi, kpi_id)
-    if found is None or not _can_see_kpi(found):
-        abort(404)
-    by_quarter = {r.quarter: r for r in found.results}
-    evaluations = {
-        e.quarter: e
-        for e in session().scalars(
-            select(Evaluation).where(
-                Evaluation.kpi_id == found.id, Evaluation.fiscal_year_id == found.fiscal_year_id
-            )
-        )
-    }
-    achieved = next(
-        (by_quarter[q] for q in (4, 3, 2, 1) if q in by_quarter and by_quarter[q].value), None
-    )
-    rows: list[dict[str, Any]] = [
-        {
-            "quarter": q,
-            "result": by_quarter.get(q),
-            "evaluation": evaluations.get(q),
-            "score_shown": q in evaluations and can_see_score(session(), actor(), evaluations[q]),
-        }
-        for q in (1, 2, 3, 4)
-    ]
-    return render_template(
-        "evaluations/kpi.html",
-        kpi=found,
-        rows=rows,
-        achieved=achieved,
-        labels=_subscore_labels(),
     )

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.core.db import Base, Measure, Percent, UTCDateTime, enum_column, utcnow
 from service.fiscal.models import FiscalYear
-from service.org.models import OrgUnit
+from service.org.models import OrgUnit, User
 
 if TYPE_CHECKING:
     from service.projects.models import Project
@@ -104,9 +104,40 @@ class KpiQuarterResult(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     kpi: Mapped[Kpi] = relationship(back_populates="results")
+    evidence: Mapped[list[KpiEvidenceFile]] = relationship(
+        order_by="KpiEvidenceFile.id", back_populates="result"
+    )
+
+    @property
+    def current_evidence(self) -> list[KpiEvidenceFile]:
+        return [e for e in self.evidence if e.withdrawn_at is None]
 
     __table_args__ = (
         UniqueConstraint("kpi_id", "quarter"),
         CheckConstraint("quarter BETWEEN 1 AND 4", name="quarter_range"),
         CheckConstraint("denominator IS NULL OR denominator >= 0", name="denominator_not_negative"),
     )
+
+
+class KpiEvidenceFile(Base):
+    """A file backing a quarter's hand-reported result, stored like a step result's evidence
+    (checked by its first bytes, a random name outside the web root, served as an attachment).
+    Withdrawn, never deleted."""
+
+    __tablename__ = "kpi_evidence_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("kpi_quarter_result.id"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    result: Mapped[KpiQuarterResult] = relationship(back_populates="evidence")
+    uploaded_by: Mapped[User] = relationship(foreign_keys=[uploaded_by_id])
+
+    __table_args__ = (CheckConstraint("size >= 0", name="size_not_negative"),)
