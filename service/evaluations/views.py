@@ -31,9 +31,8 @@ from service.kpis.models import Kpi
 from service.org.models import OrgUnit, Role, UnitKind
 from service.org.scope import in_scope
 from service.projects.models import Project, ProjectState
-from service.workflow import engine
 from service.workflow.engine import Option, Refused
-from service.workflow.screens import actor, flash_refused, options_for, session
+from service.workflow.screens import actor, flash_refused, options_for, session, take
 
 bp = Blueprint("evaluations", __name__)
 
@@ -291,7 +290,7 @@ def score() -> Response | tuple[str, int]:
             project=subject if isinstance(subject, Project) else None,
             kpi=subject if isinstance(subject, Kpi) else None,
         )
-        engine.take(session(), actor(), "evaluation", evaluation.id, "score", data)
+        take("evaluation", evaluation.id, "score", data)
         session().commit()
     except Refused as refused:
         session().rollback()

@@ -4,13 +4,24 @@ pages; the full UI builds on the same queries and the JSON endpoint."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from service.core.db import utcnow
 from service.core.fields import FormId, Invalid, value_of
+from service.core.fiscal import local_today
 from service.core.permissions import administers
 from service.core.translate import gettext as _
 from service.core.web import current_language
@@ -27,6 +38,7 @@ from service.notifications.queries import (
     PREFERENCE_KINDS,
     centre_items,
     failed_notifications,
+    header_facts,
     preferences_of,
     unread_count,
 )
@@ -40,13 +52,23 @@ PERSONAL_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
 
 @bp.app_context_processor
 def _bell() -> dict[str, object]:
-    """`unread_notifications()` for the bell in every page's header: one COUNT, run only
-    when the page draws the bell (a signed-in user)."""
+    """`unread_notifications()` for the bell in every page's header and `may_act_for()`
+    for its "act for someone" link: one statement for both, run only when the page draws
+    the bell (a signed-in user)."""
+
+    def facts() -> tuple[int, bool]:
+        if "tidtam_header" not in g:
+            g.tidtam_header = header_facts(db.session(), _user(), local_today())
+        found: tuple[int, bool] = g.tidtam_header
+        return found
 
     def unread_notifications() -> int:
-        return unread_count(db.session(), _user())
+        return facts()[0]
 
-    return {"unread_notifications": unread_notifications}
+    def may_act_for() -> bool:
+        return facts()[1]
+
+    return {"unread_notifications": unread_notifications, "may_act_for": may_act_for}
 
 
 def _user() -> User:

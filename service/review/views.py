@@ -26,9 +26,8 @@ from service.core.web import current_language
 from service.org.models import Role
 from service.org.scope import unit_ids_in_scope
 from service.projects.models import PlanStep, Project, ResultState, StepResult
-from service.workflow import engine
 from service.workflow.engine import Refused
-from service.workflow.screens import NO_DECISION, actor, options_for, session
+from service.workflow.screens import NO_DECISION, actor, options_for, session, take
 
 bp = Blueprint("review", __name__)
 
@@ -184,7 +183,7 @@ def decide() -> Response | tuple[str, int]:
     for ident in ids:
         savepoint = db_session.begin_nested()
         try:
-            engine.take(db_session, actor(), "step_result", ident, action, data)
+            take("step_result", ident, action, data)
             savepoint.commit()
             done.append(ident)
         except Refused as refusal:

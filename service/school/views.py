@@ -41,9 +41,8 @@ from service.projects.models import EvidenceFile, Project, StepResult
 from service.projects.permissions import can_see_result
 from service.projects.queries import visible_projects
 from service.school.queries import my_allocations, my_steps
-from service.workflow import engine
 from service.workflow.engine import Refused
-from service.workflow.screens import actor, flash_refused, options_for, session
+from service.workflow.screens import actor, flash_refused, options_for, session, take
 
 bp = Blueprint("school", __name__)
 
@@ -137,7 +136,7 @@ def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
                 current_app.config["MAX_CONTENT_LENGTH"],
             )
             written.append(path)
-        engine.take(session(), actor(), "step_result", result.id, "submit", form)
+        take("step_result", result.id, "submit", form)
         session().commit()
     except Refused as refused:
         session().rollback()
