@@ -482,7 +482,10 @@ def _add_evaluations(
     subjects: list[tuple[str, Project | Kpi]] = [("project", p) for p in projects]
     subjects += [("kpi", k) for k in kpis]
     for number, (kind, subject) in enumerate(subjects):
-        if kind == "project" and subject.state in (ProjectState.DRAFT, ProjectState.SUBMITTED):
+        if isinstance(subject, Project) and subject.state in (
+            ProjectState.DRAFT,
+            ProjectState.SUBMITTED,
+        ):
             continue
         for quarter in range(1, last_quarter + 1):
             _first, last = quarter_bounds(year.be_year, quarter)
