@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from tests.conftest import csrf_token
 from tests.html_text import strings
 from tests.work_data import demo_project
 
@@ -20,7 +21,35 @@ def test_the_history_names_an_evaluations_quarter_in_thai(
     rows = [t for t in texts if "การประเมินผล" in t]
     assert any("ไตรมาสที่ 2" in t for t in rows), rows
     assert not [t for t in texts if "Q2" in t]
-    english = strings(
-        client.get(f"/projects/{project.id}/history?lang=en").get_data(as_text=True)
-    )
+    english = strings(client.get(f"/projects/{project.id}/history?lang=en").get_data(as_text=True))
     assert any("quarter 2" in t.lower() for t in english)
+
+
+def test_scoring_from_a_narrowed_queue_comes_back_to_the_same_list(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """After a score saved from a queue narrowed by a search, the evaluator landed on the
+    first page of every subject, the search gone."""
+    client = login_as("evaluator")
+    project = demo_project(session)
+    queue = f"/evaluations?year=2566&quarter=3&q={project.code}"
+    page = client.get(queue).get_data(as_text=True)
+    assert f'<input type="hidden" name="q" value="{project.code}">' in page  # in the score form
+    token = csrf_token(client, queue)
+    data = {
+        "csrf_token": token,
+        "subject_type": "project",
+        "subject_id": str(project.id),
+        "year": "2566",
+        "quarter": "3",
+        "q": project.code,
+        "score": "90",
+    }
+    answer = client.post("/evaluations/score", data=data)
+    assert answer.status_code == 302
+    assert f"q={project.code}" in answer.headers["Location"]
+    assert answer.headers["Location"].endswith(f"#project-{project.id}")
+    # A refused score comes back on the narrowed list too.
+    refused = client.post("/evaluations/score", data={**data, "score": "101"})
+    assert refused.status_code == 422
+    assert f'name="q" value="{project.code}"' in refused.get_data(as_text=True)
