@@ -61,6 +61,9 @@ def test_the_district_lives_in_this_year_and_the_last(session: Session) -> None:
         .where(PlanStep.planned_end < today, StepResult.state != ResultState.ACCEPTED)
     )
     assert overdue >= 5
+    # Years before the last are closed: their steps are not chased.
+    closed = session.scalars(select(FiscalYear).where(FiscalYear.be_year < this_year - 1)).all()
+    assert closed and not [y.be_year for y in closed if y.is_open]
     # Several schools report.
     schools = session.scalar(
         select(func.count(func.distinct(StepResult.unit_id))).where(

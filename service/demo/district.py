@@ -523,6 +523,11 @@ def load_district(session: Session, today: date) -> list[tuple[str, str, str]]:
     people, logins = _people(session, units, today)
     strategy = session.scalars(select(StrategyNode).order_by(StrategyNode.level.desc())).first()
     current_be = fiscal_year_of(today)
+    # Years before the last are closed, as an office closes them: nobody is chased for them.
+    for old in session.scalars(
+        select(FiscalYear).where(FiscalYear.be_year < current_be - 1, FiscalYear.is_open)
+    ):
+        old.is_open = False
     for be_year, count in ((current_be - 1, LAST_YEAR_PROJECTS), (current_be, CURRENT_PROJECTS)):
         year = _year(session, be_year)
         codes = [f"{AGENCY}-{be_year % 100}{serial:02d}" for serial in range(1, count + 1)]
