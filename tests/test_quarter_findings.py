@@ -3,6 +3,10 @@ fixed by a test of its own."""
 
 from __future__ import annotations
 
+import re
+from email import message_from_bytes, policy
+
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -53,3 +57,17 @@ def test_scoring_from_a_narrowed_queue_comes_back_to_the_same_list(
     refused = client.post("/evaluations/score", data={**data, "score": "101"})
     assert refused.status_code == 422
     assert f'name="q" value="{project.code}"' in refused.get_data(as_text=True)
+
+
+def test_a_thai_mail_subject_starts_on_the_subject_line(app: Flask) -> None:
+    """Every mail's subject came back as " ติดตาม: …": the header was folded as if empty,
+    so "Subject:" stood alone and a reader's mail program showed a leading space."""
+    from service.notifications.mail import _compose
+
+    subject = "ติดตาม: คำขอเงินประจำงวด 15,000.00 บาท ของเครือข่าย 71 โครงการ 50230000-9901 รออนุมัติ"
+    with app.app_context():
+        raw = _compose("ครูสมศรี", "school@demo.tidtam.local", "th", "<1@t>", subject, "x")
+    data = raw.as_bytes()
+    assert not re.search(rb"^Subject: *\r?\n", data, re.MULTILINE)
+    parsed = message_from_bytes(data, policy=policy.default)
+    assert str(parsed["Subject"]) == subject
