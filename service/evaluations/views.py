@@ -300,7 +300,10 @@ def score() -> Response | tuple[str, int]:
         return _queue_page({key: data}, {key: refused.fields}, refused.status)
     flash(_("%(code)s is scored for quarter %(q)s.", code=subject.code, q=quarter), "info")
     filters = _filters()
-    kept = {"unit": filters.unit.code if filters.unit else None, "q": filters.q or None}
+    kept: dict[str, Any] = {
+        "unit": filters.unit.code if filters.unit else None,
+        "q": filters.q or None,
+    }
     if filters.page > 1:
         kept["page"] = str(filters.page)
     return redirect(

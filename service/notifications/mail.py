@@ -44,7 +44,7 @@ def _compose(
     # The Header itself, named: folded as the first line goes on after "Subject: ". Its
     # encode() alone folds as if the line were empty, leaving "Subject:" bare and the
     # subject read back with a leading space.
-    message["Subject"] = Header(subject, "utf-8", header_name="Subject")
+    message["Subject"] = Header(subject, "utf-8", header_name="Subject")  # type: ignore[assignment]
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = formataddr((to_name, to_email), charset="utf-8")
     message["Date"] = formatdate(localtime=False, usegmt=True)
