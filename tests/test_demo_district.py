@@ -95,6 +95,10 @@ def test_pages_of_an_ordinary_day(app: Flask, client: FlaskClient, session: Sess
     assert sum(project.code in dashboard for project in this_year) >= 10
     assert client.get("/review").status_code == 200
     assert client.get("/budget").status_code == 200
+    approver = app.test_client()
+    login(approver, "approver@demo.tidtam.local", DEMO_PASSWORDS["approver@demo.tidtam.local"])
+    waiting = approver.get("/approvals").get_data(as_text=True)
+    assert "data-allocation=" in waiting  # endorsed above the limit, the approver's to decide
     deputy = app.test_client()
     login(deputy, "deputy@demo.tidtam.local", "demo-deputy-2566")
     assert 'href="/acting"' in deputy.get("/budget").get_data(as_text=True)

@@ -27,6 +27,7 @@ from service.budget.models import (
     InstallmentState,
 )
 from service.core.fiscal import fiscal_year_bounds, fiscal_year_of, quarter_bounds, quarter_of
+from service.demo.load import DISTRICT_APPROVAL_LIMIT
 from service.evaluations.models import Evaluation, EvaluationState
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi, KpiLevel, KpiQuarterResult, KpiType, MeasureKind
@@ -248,7 +249,7 @@ def _add_budget(
     state = states[serial % len(states)] if project.state is not ProjectState.DRAFT else None
     if state is None:
         return
-    amount = project.approved_budget / 2
+    amount = project.approved_budget * 4 / 5
     created = min(project.fiscal_year.starts_on + timedelta(days=20), today)
     allocation = Allocation(
         project=project,
@@ -262,17 +263,29 @@ def _add_budget(
     )
     session.add(allocation)
     session.flush()
-    if state in (AllocationState.APPROVED, AllocationState.DISBURSING, AllocationState.COMPLETED):
+    # Above the officer's limit an officer who did not prepare it endorses first (level 1)
+    # and the approver approves (level 2): a submitted one waits in the approver's list.
+    deciders = [approver]
+    if amount > DISTRICT_APPROVAL_LIMIT:
+        deciders = [people["deputy@demo.tidtam.local"], approver]
+    if state is AllocationState.SUBMITTED:
+        deciders = deciders[:-1]
+    if state in (AllocationState.SUBMITTED, AllocationState.DRAFT, AllocationState.RETURNED):
+        deciders = deciders if state is AllocationState.SUBMITTED else []
+    elif state in (AllocationState.REJECTED, AllocationState.WITHDRAWN):
+        deciders = []
+    for level, decider in enumerate(deciders, start=1):
         session.add(
             Approval(
                 subject_type="allocation",
                 subject_id=allocation.id,
-                level=1,
-                approver_id=approver.id,
+                level=level,
+                approver_id=decider.id,
                 amount=amount,
-                approved_at=_at(created + timedelta(days=1)),
+                approved_at=_at(created + timedelta(days=level)),
             )
         )
+    if state in (AllocationState.APPROVED, AllocationState.DISBURSING, AllocationState.COMPLETED):
         parts: list[InstallmentState] = {
             AllocationState.APPROVED: [InstallmentState.REQUESTED],
             AllocationState.DISBURSING: [
@@ -338,7 +351,7 @@ def _add_project(
         unit_codes="50230700/50230700",
         contact_name=officer.name,
         contact_phone="02-415-0021 ต่อ 7011",
-        approved_budget=Decimal(40000 + 10000 * (serial % 7)),
+        approved_budget=Decimal(40000 + 15000 * (serial % 7)),
         state=state,
         strategies=[strategy] if strategy is not None else [],
         created_at=_at(year.starts_on),

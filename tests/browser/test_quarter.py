@@ -189,6 +189,12 @@ class Clerk:
             self.page.set_viewport_size({"width": width, "height": 900})
             shot = SHOTS / f"{Clerk.shots:02d}-{self.name}-{name}-{width}.png"
             self.page.screenshot(path=str(shot), full_page=True)
+            if width == 360:
+                overflow = self.page.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
+                if overflow > 1:
+                    self.problems.append(f"{name} scrolls sideways by {overflow}px at 360 px")
         html = self.page.content()
         where = f"{self.name} {name} ({self.page.url})"
         for text in strings(html):
