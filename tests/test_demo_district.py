@@ -9,7 +9,7 @@ from datetime import date
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from service.budget.models import Allocation, AllocationState, Installment, InstallmentState
@@ -19,6 +19,7 @@ from service.demo.district import CURRENT_PROJECTS, LAST_YEAR_PROJECTS, load_dis
 from service.evaluations.models import Evaluation, EvaluationState
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi, KpiQuarterResult
+from service.org.models import RoleAssignment
 from service.projects.models import PlanStep, ProgressReport, Project, ResultState, StepResult
 from tests.conftest import DEMO_PASSWORDS, login
 
@@ -61,6 +62,30 @@ def test_the_district_lives_in_this_year_and_the_last(session: Session) -> None:
         .where(PlanStep.planned_end < today, StepResult.state != ResultState.ACCEPTED)
     )
     assert overdue >= 5
+    # Each result is submitted by someone of its own unit (a school's clerk; the division's
+    # second officer), never by the officer who reviews it.
+    strangers = session.scalar(
+        select(func.count(StepResult.id)).where(
+            StepResult.submitted_by_id.is_not(None),
+            ~exists().where(
+                RoleAssignment.user_id == StepResult.submitted_by_id,
+                RoleAssignment.unit_id == StepResult.unit_id,
+            ),
+            StepResult.step_id.in_(
+                select(PlanStep.id).where(
+                    PlanStep.project_id.in_(
+                        select(Project.id).where(Project.code != "50230000-3598")
+                    )
+                )
+            ),
+        )
+    )
+    assert strangers == 0
+    assert not session.scalar(
+        select(func.count(StepResult.id)).where(
+            StepResult.submitted_by_id == StepResult.reviewed_by_id
+        )
+    )
     # Years before the last are closed: their steps are not chased.
     closed = session.scalars(select(FiscalYear).where(FiscalYear.be_year < this_year - 1)).all()
     assert closed and not [y.be_year for y in closed if y.is_open]

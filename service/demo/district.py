@@ -88,20 +88,29 @@ TOPICS = [
     "ป้องกันยาเสพติด",
     "อนุรักษ์สิ่งแวดล้อม",
 ]
-STEP_NAMES = [
-    "ขออนุมัติโครงการและเงินประจำงวด",
-    "ประชุมชี้แจงโรงเรียนในเครือข่าย",
-    "ดำเนินกิจกรรมในโรงเรียน",
-    "นิเทศและติดตามผล",
-    "สรุปและรายงานผลการดำเนินงาน",
+#: Each project's plan: its steps' weights (sum 100), whether the network's schools report
+#: them (else the division does) and their names.
+PLANS: list[list[tuple[Decimal, bool, str]]] = [
+    [
+        (Decimal(20), False, "ขออนุมัติโครงการและเงินประจำงวด"),
+        (Decimal(20), True, "ประชุมชี้แจงครูในโรงเรียน"),
+        (Decimal(20), True, "ดำเนินกิจกรรมในโรงเรียน"),
+        (Decimal(20), True, "นิเทศและติดตามผลในโรงเรียน"),
+        (Decimal(20), False, "สรุปและรายงานผลการดำเนินงาน"),
+    ],
+    [
+        (Decimal(10), True, "สำรวจความต้องการของนักเรียน"),
+        (Decimal(30), True, "จัดหาสื่อและวัสดุ"),
+        (Decimal(40), True, "ดำเนินกิจกรรมในโรงเรียน"),
+        (Decimal(20), False, "สรุปและรายงานผลการดำเนินงาน"),
+    ],
+    [
+        (Decimal(25), True, "อบรมครูผู้รับผิดชอบ"),
+        (Decimal(25), True, "ดำเนินกิจกรรมภาคเรียนที่ 1"),
+        (Decimal(25), True, "ดำเนินกิจกรรมภาคเรียนที่ 2"),
+        (Decimal(25), False, "สรุปและรายงานผลการดำเนินงาน"),
+    ],
 ]
-#: Each project's plan: the weights of its steps (sum 100) and whether schools report them.
-PLANS: list[list[tuple[Decimal, bool]]] = [
-    [(Decimal(20), False), (Decimal(20), True), (Decimal(20), True), (Decimal(20), True),
-     (Decimal(20), False)],
-    [(Decimal(10), True), (Decimal(30), True), (Decimal(40), True), (Decimal(20), False)],
-    [(Decimal(25), True), (Decimal(25), True), (Decimal(25), True), (Decimal(25), False)],
-]  # fmt: skip
 PROJECT_STATES = [
     ProjectState.LOCKED,
     ProjectState.LOCKED,
@@ -157,6 +166,13 @@ def _people(
             people[email] = create_user(session, email=email, name=name, password=password)
             grant_role(session, people[email], role, units[unit_code])
         logins.append((role.value, email, password))
+    for unit in units.values():
+        email = clerk_email(unit.code)
+        if unit.kind is UnitKind.SCHOOL and email not in people:
+            people[email] = create_user(
+                session, email=email, name=f"ครูธุรการ{unit.name_th}", password="demo-school-2566"
+            )
+            grant_role(session, people[email], Role.SCHOOL, unit)
     approver = people["approver@demo.tidtam.local"]
     deputy = people["deputy@demo.tidtam.local"]
     held = session.scalar(
@@ -176,6 +192,18 @@ def _people(
         )
     session.flush()
     return people, logins
+
+
+#: The demo's named school clerks; the other schools' clerks are school-<code>@demo.….
+CLERKS = {
+    "5023077101": "school@demo.tidtam.local",
+    "5023077201": "school2@demo.tidtam.local",
+    "5023077301": "school3@demo.tidtam.local",
+}
+
+
+def clerk_email(school_code: str) -> str:
+    return CLERKS.get(school_code, f"school-{school_code}@demo.tidtam.local")
 
 
 def _result_state(serial: int, step: tuple[date, date], reporter: int, today: date) -> ResultState:
@@ -207,7 +235,7 @@ def _add_results(
     people: dict[str, User],
 ) -> list[ResultState]:
     officer = people["officer@demo.tidtam.local"]
-    clerk = people["school@demo.tidtam.local"]
+    deputy = people["deputy@demo.tidtam.local"]
     states = []
     for index, unit in enumerate(units):
         state = _result_state(serial, (step.planned_start, step.planned_end), index, today)
@@ -219,7 +247,10 @@ def _add_results(
             result.narrative = f"{unit.name_th}: ดำเนินการ{step.name}"
         if state in (ResultState.SUBMITTED, ResultState.ACCEPTED, ResultState.RETURNED):
             submitted = min(step.planned_end, today - timedelta(days=1))
-            result.submitted_by = clerk if unit.kind is UnitKind.SCHOOL else officer
+            # Each school's own clerk; the division's results by the second officer, so
+            # that the officer, who reviews, did not submit them.
+            clerk = people.get(clerk_email(unit.code)) if unit.kind is UnitKind.SCHOOL else None
+            result.submitted_by = clerk or deputy
             result.submitted_at = _at(submitted)
             if state is not ResultState.SUBMITTED:
                 result.reviewed_by = officer
@@ -379,14 +410,13 @@ def _add_project(
     first = FIRST_STEP_DAYS
     step_days = (span - offset - first) // (len(plan) - 1)
     accepted_share = Decimal(0)
-    for position, (weight, by_schools) in enumerate(plan, start=1):
+    for position, (weight, by_schools, name) in enumerate(plan, start=1):
         if position == 1:
             start = year.starts_on + timedelta(days=offset)
             end = start + timedelta(days=first - 1)
         else:
             start = year.starts_on + timedelta(days=offset + first + step_days * (position - 2))
             end = start + timedelta(days=step_days - 1)
-        name = STEP_NAMES[(position - 1) if position < len(plan) else -1]
         step = PlanStep(
             project=project,
             position=position,

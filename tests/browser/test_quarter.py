@@ -188,7 +188,9 @@ class Clerk:
         for width in (360, 1280):
             self.page.set_viewport_size({"width": width, "height": 900})
             shot = SHOTS / f"{Clerk.shots:02d}-{self.name}-{name}-{width}.png"
-            self.page.screenshot(path=str(shot), full_page=True)
+            # A phone's first screen at 360 px (a whole list is tens of screens long there);
+            # the whole page at 1280.
+            self.page.screenshot(path=str(shot), full_page=width == 1280)
             if width == 360:
                 overflow = self.page.evaluate(
                     "document.documentElement.scrollWidth - document.documentElement.clientWidth"
