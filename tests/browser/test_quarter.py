@@ -178,8 +178,12 @@ class Clerk:
         self.page.wait_for_url(re.compile(r"/(home|school)$"))
 
     def sign_out(self) -> None:
-        self.page.locator("form[action$='/logout'] button").first.evaluate("b => b.form.submit()")
-        self.page.wait_for_url(re.compile(r"/(login|)$|/public"))
+        # The button sits in the phone's folded menu: the form is sent as the button would.
+        with self.page.expect_navigation():
+            self.page.locator("form[action$='/logout'] button").first.evaluate(
+                "b => b.form.submit()"
+            )
+        self.page.wait_for_url(re.compile(r"/login$"))
 
     def look(self, name: str) -> None:
         """Screenshots at 360 and 1280 px, and the page read as a Thai reader reads it."""
