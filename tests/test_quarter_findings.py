@@ -71,3 +71,19 @@ def test_a_thai_mail_subject_starts_on_the_subject_line(app: Flask) -> None:
     assert not re.search(rb"^Subject: *\r?\n", data, re.MULTILINE)
     parsed = message_from_bytes(data, policy=policy.default)
     assert str(parsed["Subject"]) == subject
+
+
+def test_the_file_buttons_speak_the_pages_language(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """The browser's own file button read "Choose File / No file chosen" on the school's
+    Thai result page (an English Chromium); the page's button says เลือกไฟล์ and the real
+    input, still labelled and focusable, lies over it."""
+    from tests.work_data import school_result
+
+    result = school_result(session)
+    client = login_as("school")
+    page = client.get(f"/results/{result.id}").get_data(as_text=True)
+    pick = page.split('<span class="file-pick">', 1)[1].split("</span></span>", 1)[0]
+    assert 'aria-hidden="true">เลือกไฟล์</span>' in pick
+    assert '<input id="files" name="files" type="file"' in pick
+    assert '<label for="files">' in page
+    assert "js/file-pick.js" in page

@@ -410,6 +410,9 @@ def _journey(clerk: Any, site: Site, today: date, be_year: int) -> None:
             {"name": "ภาพกิจกรรม.pdf", "mimeType": "application/pdf", "buffer": PDF},
         ],
     )
+    # The page's own file button, in Thai, names what was chosen.
+    assert page.locator("#files ~ .file-names").inner_text() == "ผิดไฟล์.pdf, ภาพกิจกรรม.pdf"
+    assert page.locator(".file-pick .btn").first.inner_text() == "เลือกไฟล์"
     page.fill("#completion", "100")
     page.fill("#narrative", "จัดกิจกรรมทดลองครบทุกห้องเรียน")
     page.click("#result-form button[type=submit]")
