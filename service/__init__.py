@@ -46,6 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from service.core import delivery, presentation, web
     from service.dashboard import views as dashboard_views
     from service.ops import views as ops_views
+    from service.org import views as org_views
     from service.projects import views as project_views
     from service.public import views as public_views
     from service.workflow import views as workflow_views
@@ -53,6 +54,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     web.init_app(app)
     delivery.init_app(app)
     app.register_blueprint(auth_views.bp)
+    app.register_blueprint(org_views.bp)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(workflow_views.bp)
     presentation.init_app(app)

@@ -67,11 +67,22 @@ def db_current() -> None:
 
 
 @click.command("demo-data")
-def demo_data_command() -> None:
-    """Load the demo: the BMA tree, the legacy project 50230000-3598, one user per role."""
+@click.option(
+    "--legacy-only",
+    is_flag=True,
+    help="Only the legacy project and its tree, without the living district around it.",
+)
+def demo_data_command(legacy_only: bool) -> None:
+    """Load the demo: the BMA tree, the legacy project 50230000-3598, one user per role and,
+    unless --legacy-only, a living district of this fiscal year and the last (as the clock
+    says). Loading twice changes nothing."""
+    from service.core.fiscal import local_today
+    from service.demo.district import load_district
     from service.demo.load import load_demo
 
     logins = load_demo(db.session())
+    if not legacy_only:
+        logins += load_district(db.session(), local_today())
     db.session.commit()
     click.echo("Demo data is loaded. Sign in at /login with one of these (role, email, password):")
     for role, email, password in logins:

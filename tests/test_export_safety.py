@@ -132,7 +132,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     generate += ["--districts", "2", "--departments", "1", "--schools-per-network", "1"]
     log = tmp / "web.log"
     try:
-        for command in (["db", "upgrade"], ["demo-data"], generate):
+        for command in (["db", "upgrade"], ["demo-data", "--legacy-only"], generate):
             subprocess.run(
                 flask + command,
                 cwd=ROOT,

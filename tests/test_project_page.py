@@ -251,7 +251,7 @@ def test_the_page_shows_the_projects_states_and_links_to_the_whole_history(
     officer = login_as("officer")
     page = thai_page(officer, f"/projects/{project.id}")
     # the project's own states here; its results' and the audit trail on the history page
-    result_trail = "การประเมินผล · Q"  # an evaluation's row in the history
+    result_trail = "การประเมินผล · ไตรมาสที่"  # an evaluation's row in the history
     assert "ล็อกแผนแล้ว" in visible_text(page) and result_trail not in visible_text(page)
     assert f'href="/projects/{project.id}/history"' in page
     assert "ประวัติการแก้ไข (" in visible_text(page)

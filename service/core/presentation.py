@@ -102,9 +102,11 @@ def user_roles() -> frozenset[Role]:
         roles: frozenset[Role] = frozenset()
         if current_user and current_user.is_authenticated:
             from service.extensions import db
+            from service.org.acting import authority
             from service.org.scope import role_names
 
-            roles = frozenset(role_names(db.session(), current_user._get_current_object()))
+            reader = authority(db.session())
+            roles = frozenset(role_names(db.session(), reader)) if reader else frozenset()
         g.tidtam_roles = roles
     result: frozenset[Role] = g.tidtam_roles
     return result

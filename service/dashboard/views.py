@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -25,6 +25,7 @@ from service.core.translate import lazy_gettext as _l
 from service.dashboard import DASHBOARD_ROLES, queries
 from service.extensions import db
 from service.fiscal.models import FiscalYear
+from service.org import acting
 from service.org.models import User
 from service.org.scope import in_scope, role_names
 
@@ -139,7 +140,9 @@ def _export_name(prefix: str, filters: queries.Filters) -> str:
 @login_required
 def index() -> ResponseReturnValue:
     session = db.session()
-    user: User = current_user._get_current_object()
+    user = acting.authority(session)
+    if user is None:  # pragma: no cover - behind login_required
+        abort(401)
     if not role_names(session, user) & DASHBOARD_ROLES:
         abort(403)
     today = local_today()

@@ -28,9 +28,8 @@ from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi
 from service.org.models import OrgUnit, Role, UnitKind, User
 from service.projects.models import Project, ProjectState
-from service.workflow import engine
 from service.workflow.engine import Option
-from service.workflow.screens import actor, gate, options_for, run_change, session
+from service.workflow.screens import actor, gate, options_for, run_change, session, take
 
 bp = Blueprint("evaluations", __name__)
 
@@ -289,12 +288,22 @@ def score() -> Response | tuple[str, int]:
             project=subject if isinstance(subject, Project) else None,
             kpi=subject if isinstance(subject, Kpi) else None,
         )
-        return engine.take(session(), actor(), "evaluation", evaluation.id, "score", data)
+        return take("evaluation", evaluation.id, "score", data)
 
     def again(form: dict[str, Any], errors: dict[str, str], status: int) -> tuple[str, int]:
         return _queue_page({key: data}, {key: errors}, status)
 
-    back = url_for("evaluations.queue", year=year.be_year, quarter=quarter, kind=kind) + f"#{key}"
+    filters = _filters()
+    kept: dict[str, Any] = {
+        "unit": filters.unit.code if filters.unit else None,
+        "q": filters.q or None,
+    }
+    if filters.page > 1:
+        kept["page"] = str(filters.page)
+    back = (
+        url_for("evaluations.queue", year=year.be_year, quarter=quarter, kind=kind, **kept)
+        + f"#{key}"
+    )
     return run_change(
         change,
         done=_("%(code)s is scored for quarter %(q)s.", code=subject.code, q=quarter),

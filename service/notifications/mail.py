@@ -48,7 +48,10 @@ def _compose(
     # email.mime with Header, not EmailMessage: the modern policy folds a long Thai subject
     # into encoded words ten times slower (45 ms a mail), which would bound the throughput.
     message = MIMEText(body, "plain", "utf-8")
-    message["Subject"] = Header(subject, "utf-8").encode()
+    # The Header itself, named: folded as the first line goes on after "Subject: ". Its
+    # encode() alone folds as if the line were empty, leaving "Subject:" bare and the
+    # subject read back with a leading space.
+    message["Subject"] = Header(subject, "utf-8", header_name="Subject")  # type: ignore[assignment]
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = formataddr((to_name, to_email), charset="utf-8")
     message["Date"] = formatdate(localtime=False, usegmt=True)

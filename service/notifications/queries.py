@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from service.notifications.messages import describe, summary
@@ -27,19 +28,29 @@ PREFERENCE_KINDS: tuple[str, ...] = (
 )
 
 
+def _unread(user: User) -> Select[Any]:
+    return select(func.count(Notification.id)).where(
+        Notification.recipient_id == user.id,
+        Notification.channel == Channel.IN_APP,
+        Notification.state == DeliveryState.SENT,
+        Notification.read_at.is_(None),
+    )
+
+
 def unread_count(session: Session, user: User) -> int:
     """In-app notifications delivered to `user` and not read yet."""
-    return int(
-        session.scalar(
-            select(func.count(Notification.id)).where(
-                Notification.recipient_id == user.id,
-                Notification.channel == Channel.IN_APP,
-                Notification.state == DeliveryState.SENT,
-                Notification.read_at.is_(None),
-            )
-        )
-        or 0
-    )
+    return int(session.scalar(_unread(user)) or 0)
+
+
+def header_facts(session: Session, user: User, today: date) -> tuple[int, bool]:
+    """What every page's header shows a signed-in user, in one statement: the unread
+    count for the bell, and whether they hold a delegation today (the "act for" link)."""
+    from service.org.acting import delegations_today_exist
+
+    row = session.execute(
+        select(_unread(user).scalar_subquery(), delegations_today_exist(user.id, today))
+    ).one()
+    return int(row[0] or 0), bool(row[1])
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     make_response,
     redirect,
@@ -26,6 +27,7 @@ from werkzeug.wrappers import Response
 
 from service.core.db import utcnow
 from service.core.fields import FormId, Invalid, value_of
+from service.core.fiscal import local_today
 from service.core.permissions import administers, is_admin_anywhere
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
@@ -67,6 +69,7 @@ from service.notifications.queries import (
     endpoint_deliveries,
     failed_counts,
     failed_notifications,
+    header_facts,
     preferences_of,
     unread_count,
 )
@@ -113,13 +116,23 @@ def delivery_state_label(value: object) -> str:
 
 @bp.app_context_processor
 def _bell() -> dict[str, object]:
-    """`unread_notifications()` for the bell in every page's header: one COUNT, run only
-    when the page draws the bell (a signed-in user)."""
+    """`unread_notifications()` for the bell in every page's header and `may_act_for()`
+    for its "act for someone" link: one statement for both, run only when the page draws
+    the bell (a signed-in user)."""
+
+    def facts() -> tuple[int, bool]:
+        if "tidtam_header" not in g:
+            g.tidtam_header = header_facts(db.session(), _user(), local_today())
+        found: tuple[int, bool] = g.tidtam_header
+        return found
 
     def unread_notifications() -> int:
-        return unread_count(db.session(), _user())
+        return facts()[0]
 
-    return {"unread_notifications": unread_notifications}
+    def may_act_for() -> bool:
+        return facts()[1]
+
+    return {"unread_notifications": unread_notifications, "may_act_for": may_act_for}
 
 
 def _user() -> User:

@@ -195,7 +195,9 @@ def withdraw_evidence(session: Session, actor: User, evidence: EvidenceFile) -> 
         raise Refused(403, allowed.reason)
     if evidence.withdrawn_at is not None:
         raise Refused(
-            409, _("“%(name)s” is already withdrawn", name=evidence.original_name), state="withdrawn"
+            409,
+            _("“%(name)s” is already withdrawn", name=evidence.original_name),
+            state="withdrawn",
         )
     if result.state not in WITHDRAWABLE:
         raise Refused(

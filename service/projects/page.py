@@ -561,7 +561,8 @@ def _trails(page: ProjectPage, spans: dict[tuple[str, int], list[StateSpan]]) ->
         for position, inst in enumerate(alloc.installments, start=1):
             names.append(("installment", inst.installment.id, recipient, str(position)))
     for evaluation in page.evaluations:
-        names.append(("evaluation", evaluation.id, None, f"Q{evaluation.quarter}"))
+        # The quarter's number alone: the page names it in the reader's language.
+        names.append(("evaluation", evaluation.id, None, str(evaluation.quarter)))
     trails = []
     for object_type, object_id, unit, number in names:
         found = spans.get((object_type, object_id))

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 from markupsafe import Markup, escape
 
 from service.audit.models import AuditEntry
@@ -33,6 +33,7 @@ from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
 from service.evaluations.permissions import sees_unpublished_scores
 from service.extensions import db
+from service.org import acting
 from service.org.models import User
 from service.projects.models import Project
 from service.projects.page import ProjectPage, build_project_page, load_project
@@ -46,7 +47,7 @@ bp = Blueprint("projects", __name__)
 def visible_project_or_404(project_id: int) -> Project:
     """The project, if the signed-in user's scope holds it; 404 otherwise."""
     session = db.session()
-    user: User = current_user._get_current_object()
+    user = signed_in_reader()
     found = load_project(session, project_id)
     if found is None or not sees_project(session, user, found[0]):
         abort(404)
@@ -81,7 +82,10 @@ def page_for(
 
 
 def signed_in_reader() -> User:
-    user: User = current_user._get_current_object()
+    """The reader whose scope the page uses: the signed-in user, or whom they act for."""
+    user = acting.authority(db.session())
+    if user is None:  # pragma: no cover - behind login_required
+        abort(401)
     return user
 
 
@@ -142,12 +146,14 @@ def work_for(page: ProjectPage) -> Work:
     from service.projects.permissions import may_edit_plan, may_report_result
 
     session = db.session()
-    user: User = current_user._get_current_object()
+    user = signed_in_reader()
     project = page.project
     engine.load_workflows()
     return Work(
         workflow=engine.workflow_for(project).name,
-        options=engine.options(session, user, project),
+        options=engine.options(
+            session, acting.signed_in() or user, project, acting_for=acting.acting_for(session)
+        ),
         may_edit=bool(may_edit_plan(session, user, project)),
         reportable=frozenset(
             result.id
@@ -245,7 +251,7 @@ def _audit_rows(session: Any, ids: Sequence[int]) -> list[tuple[Any, ...]]:
     for entry in (found[i] for i in ids if i in found):
         who = entry.actor.name if entry.actor else _("the system")
         if entry.acting_for:
-            who += f" ({_('for %(name)s', name=entry.acting_for.name)})"
+            who += f" {_('for %(name)s', name=entry.acting_for.name)}"
         change = ""
         if entry.to_state:
             before = state_label(entry.object_type, entry.from_state) or "—"

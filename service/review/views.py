@@ -25,8 +25,7 @@ from service.core.web import current_language
 from service.org.models import Role, User
 from service.org.scope import unit_ids_in_scope
 from service.projects.models import PlanStep, Project, ResultState, StepResult
-from service.workflow import engine
-from service.workflow.screens import NO_DECISION, actor, gate, options_for, session
+from service.workflow.screens import NO_DECISION, actor, gate, options_for, session, take_each
 
 bp = Blueprint("review", __name__)
 
@@ -177,7 +176,7 @@ def decide() -> Response | tuple[str, int]:
     done: list[int] = []
     refused: list[tuple[int, str]] = []
     db_session = session()
-    for outcome in engine.take_each(db_session, actor(), "step_result", ids, action, data):
+    for outcome in take_each("step_result", ids, action, data):
         if outcome.refused is None:
             done.append(outcome.ident)
             continue

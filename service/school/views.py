@@ -43,9 +43,8 @@ from service.projects.models import EvidenceFile, Project, StepResult
 from service.projects.permissions import can_see_result
 from service.projects.queries import visible_projects
 from service.school.queries import my_allocations, my_steps
-from service.workflow import engine
 from service.workflow.engine import Refused
-from service.workflow.screens import actor, options_for, run_change, session
+from service.workflow.screens import actor, options_for, run_change, session, take
 
 bp = Blueprint("school", __name__)
 
@@ -140,7 +139,7 @@ def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
                 current_app.config["MAX_CONTENT_LENGTH"],
             )
             written.append(path)
-        return engine.take(session(), actor(), "step_result", result.id, "submit", form)
+        return take("step_result", result.id, "submit", form)
 
     def again(errors: dict[str, str], status: int, **_typed: Any) -> Any:
         if _wants_json():

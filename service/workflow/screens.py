@@ -24,6 +24,7 @@ from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
 from service.extensions import db
+from service.org import acting
 from service.org.models import User
 from service.workflow import engine, registry
 from service.workflow.engine import Option, Refused
@@ -49,6 +50,16 @@ def plain(value: Any) -> str:
 
 
 def actor() -> User:
+    """Whose authority the page uses: the signed-in user, or the person they act for under
+    a delegation (service.org.acting). Pages gate, list and decide with it; what they record
+    names both people."""
+    user = acting.authority(session())
+    if user is None:  # pragma: no cover - every work page is behind login_required
+        abort(401)
+    return user
+
+
+def signed_in() -> User:
     """The signed-in user as a model instance bound to this request's session."""
     user: User = current_user._get_current_object()
     return user
@@ -60,7 +71,28 @@ def session() -> Session:
 
 def options_for(obj: Any) -> list[Option]:
     """The transitions out of `obj`'s state for the current user, allowed or with reasons."""
-    return engine.options(session(), actor(), obj)
+    return engine.options(session(), signed_in(), obj, acting_for=acting.acting_for(session()))
+
+
+def take(workflow: str, ident: int, name: str, data: dict[str, Any] | None = None) -> Any:
+    """`engine.take` by the signed-in user, for whoever they act for: the engine checks the
+    delegation and records both people."""
+    return engine.take(
+        session(),
+        signed_in(),
+        workflow,
+        ident,
+        name,
+        data,
+        acting_for=acting.acting_for(session()),
+    )
+
+
+def take_each(workflow: str, ids: list[int], name: str, data: dict[str, Any]) -> list[Any]:
+    """`engine.take_each` by the signed-in user, for whoever they act for."""
+    return engine.take_each(
+        session(), signed_in(), workflow, ids, name, data, acting_for=acting.acting_for(session())
+    )
 
 
 def option_label(option: Option) -> str:
@@ -159,7 +191,7 @@ def transition(workflow: str, ident: int, name: str) -> Response | tuple[str, in
     data = {key: request.form.get(key, "") for key in SIMPLE_INPUTS if key in request.form}
     back = safe_next(request.form.get("next")) or url_for("auth.home")
     try:
-        engine.take(session(), actor(), workflow, ident, name, data)
+        take(workflow, ident, name, data)
         session().commit()
     except Refused as refused:
         session().rollback()

@@ -98,7 +98,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     full_env = {**os.environ, **env}
     flask = [sys.executable, "-m", "flask", "--app", "service"]
     try:
-        for command in (["db", "upgrade"], ["demo-data"]):
+        for command in (["db", "upgrade"], ["demo-data", "--legacy-only"]):
             subprocess.run(flask + command, cwd=ROOT, env=full_env, check=True, capture_output=True)
         port = _free_port()
         log = (tmp / "web.log").open("wb")

@@ -1,0 +1,93 @@
+"""Acting for someone, in the browser (/acting): whom the signed-in person may act for
+today, and the buttons that start and end it. What acting means is service.org.acting."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from werkzeug.wrappers import Response
+
+from service.auth.views import safe_next
+from service.core.fields import FormId, Invalid, value_of
+from service.core.fiscal import local_today
+from service.core.translate import gettext as _
+from service.extensions import db
+from service.org import acting
+from service.org.models import Delegation, User
+
+bp = Blueprint("acting", __name__)
+
+
+@bp.app_context_processor
+def _acting_banner() -> dict[str, object]:
+    """`current_acting_principal()` for the header's "for <name>" strip: a statement only
+    while the browser session names someone to act for."""
+
+    def current_acting_principal() -> User | None:
+        if acting.signed_in() is None:
+            return None
+        return acting.acting_for(db.session())
+
+    return {"current_acting_principal": current_acting_principal}
+
+
+def _signed_in() -> User:
+    user = acting.signed_in()
+    if user is None:  # pragma: no cover - behind login_required
+        abort(401)
+    return user
+
+
+@bp.route("/acting")
+@login_required
+def choose() -> str:
+    """The delegations the signed-in person holds today, each with its button."""
+    session = db.session()
+    user = _signed_in()
+    today = local_today()
+    delegations = list(
+        session.scalars(
+            select(Delegation)
+            .options(joinedload(Delegation.principal))
+            .where(
+                Delegation.delegate_id == user.id,
+                Delegation.withdrawn_at.is_(None),
+                Delegation.starts_on <= today,
+                Delegation.ends_on >= today,
+            )
+            .order_by(Delegation.ends_on, Delegation.id)
+        )
+    )
+    return render_template(
+        "org/acting.html", delegations=delegations, current=acting.acting_for(session)
+    )
+
+
+@bp.route("/acting", methods=["POST"])
+@login_required
+def start() -> Response | tuple[str, int]:
+    """Act for the chosen principal from the next page on; refused (403) without a
+    delegation in force today."""
+    session = db.session()
+    user = _signed_in()
+    try:
+        principal_id = value_of(FormId(), request.form, "principal_id")
+    except Invalid as problem:
+        flash(f"{problem.message}", "error")
+        return redirect(url_for("acting.choose"))
+    delegation = acting.start_acting(session, user, principal_id)
+    if delegation is None:
+        abort(403)
+    flash(_("You now act for %(name)s.", name=delegation.principal.name), "info")
+    return redirect(safe_next(request.form.get("next")) or url_for("auth.home"))
+
+
+@bp.route("/acting/end", methods=["POST"])
+@login_required
+def end() -> Response:
+    """Act as oneself again."""
+    acting.stop_acting()
+    flash(_("You act as yourself again."), "info")
+    return redirect(safe_next(request.form.get("next")) or url_for("auth.home"))

@@ -1,0 +1,209 @@
+"""Acting for someone in the browser (issue 14 §3): a deputy who holds a delegation chooses
+whom they act for; every page then says "แทน <name>", every record names both people, an
+ended or withdrawn delegation cannot be used, and acting never reaches past the principal's
+scope."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.audit.models import AuditEntry
+from service.budget.models import AllocationState, Approval
+from service.budget.operations import create_allocation
+from service.core.fiscal import local_today
+from service.fiscal.models import FiscalYear
+from service.org.models import Delegation, Role, User
+from service.org.operations import create_delegation, withdraw_delegation
+from service.projects.models import Project
+from service.projects.operations import create_project
+from service.workflow.engine import take
+from tests.conftest import csrf_token, login
+from tests.project_data import make_district, make_user
+from tests.work_data import (
+    in_app_context,  # noqa: F401
+    unit,
+    user,
+)
+
+APPROVER_NAME = "นางวิไล ผู้อำนวยการ"
+
+
+def _project(session: Session) -> Project:
+    year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2567)).one()
+    return create_project(
+        session,
+        user(session, "officer"),
+        code="50230000-9301",
+        name="โครงการทดสอบการทำงานแทน",
+        fiscal_year=year,
+        owner_unit=unit(session, "50230000"),
+        responsible_unit=unit(session, "50230700"),
+        approved_budget=Decimal("100000.00"),
+    )
+
+
+def _deputy(session: Session, principal: User, *, days: int = 3) -> tuple[User, str, Delegation]:
+    """A deputy (an officer of the division) holding `principal`'s delegation from today."""
+    deputy, password = make_user(session, Role.OFFICER, unit(session, "50230700"), "deputy@t.local")
+    today = local_today()
+    delegation = create_delegation(
+        session, principal, principal, deputy, today, today + timedelta(days=days), "ลาพักผ่อน"
+    )
+    session.commit()
+    return deputy, password, delegation
+
+
+def _act_for(client: FlaskClient, principal: User) -> int:
+    token = csrf_token(client, "/acting")
+    data = {"csrf_token": token, "principal_id": str(principal.id)}
+    return client.post("/acting", data=data).status_code
+
+
+def test_the_deputy_chooses_and_every_page_says_for_whom(
+    client: FlaskClient, session: Session
+) -> None:
+    approver = user(session, "approver")
+    _deputy_user, password, _delegation = _deputy(session, approver)
+    login(client, "deputy@t.local", password)
+    # The header offers the choice to whoever holds a delegation today, and to nobody else.
+    assert 'href="/acting"' in client.get("/budget").get_data(as_text=True)
+    assert client.get("/approvals").status_code == 403  # as themselves: an officer
+    choose = client.get("/acting").get_data(as_text=True)
+    assert APPROVER_NAME in choose
+    assert _act_for(client, approver) == 302
+    for path in ("/approvals", "/budget", "/dashboard", "/notifications", "/acting"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        page = response.get_data(as_text=True)
+        assert f"แทน {APPROVER_NAME}" in page, path
+        assert 'action="/acting/end"' in page, path
+    # Ended explicitly: the deputy is themselves again.
+    token = csrf_token(client, "/budget")
+    assert client.post("/acting/end", data={"csrf_token": token}).status_code == 302
+    assert f"แทน {APPROVER_NAME}" not in client.get("/budget").get_data(as_text=True)
+    assert client.get("/approvals").status_code == 403
+
+
+def test_records_made_while_acting_name_the_deputy_and_whom_they_acted_for(
+    client: FlaskClient,
+    session: Session,
+    in_app_context: None,  # noqa: F811
+) -> None:
+    officer, approver = user(session, "officer"), user(session, "approver")
+    project = _project(session)
+    allocation = create_allocation(
+        session, officer, project, unit(session, "50230771"), Decimal("30000"), "ค่าวัสดุ"
+    )
+    take(session, officer, "allocation", allocation.id, "submit")
+    session.commit()
+    deputy, password, _delegation = _deputy(session, approver)
+    login(client, "deputy@t.local", password)
+    assert _act_for(client, approver) == 302
+    token = csrf_token(client, "/approvals")
+    response = client.post(
+        f"/actions/allocation/{allocation.id}/approve",
+        data={"csrf_token": token, "next": "/approvals"},
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    assert allocation.state is AllocationState.APPROVED
+    approval = session.scalars(
+        select(Approval).where(
+            Approval.subject_type == "allocation", Approval.subject_id == allocation.id
+        )
+    ).one()
+    assert (approval.approver_id, approval.acting_for_id) == (deputy.id, approver.id)
+    row = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.object_type == "allocation",
+            AuditEntry.object_id == allocation.id,
+            AuditEntry.action == "allocation.approve",
+        )
+    ).one()
+    assert (row.actor_id, row.acting_for_id) == (deputy.id, approver.id)
+    # A change that is not a transition (an allocation made on the budget page) too.
+    response = client.post(
+        "/budget/allocations",
+        data={
+            "csrf_token": csrf_token(client, "/budget"),
+            "project_id": str(project.id),
+            "recipient_unit_id": str(unit(session, "50230772").id),
+            "amount": "20000",
+            "purpose": "ค่าอาหาร",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    made = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "allocation.create").order_by(AuditEntry.id)
+    ).all()[-1]
+    assert (made.actor_id, made.acting_for_id) == (deputy.id, approver.id)
+    # The project's page and its history say "X แทน Y".
+    page = client.get(f"/projects/{project.id}").get_data(as_text=True)
+    assert f"{deputy.name} แทน {APPROVER_NAME}" in page
+    history = client.get(f"/projects/{project.id}/history").get_data(as_text=True)
+    assert f"{deputy.name} แทน {APPROVER_NAME}" in history
+
+
+def test_an_ended_or_withdrawn_delegation_cannot_be_used(
+    client: FlaskClient, session: Session
+) -> None:
+    approver = user(session, "approver")
+    _deputy_user, password, delegation = _deputy(session, approver)
+    login(client, "deputy@t.local", password)
+    assert _act_for(client, approver) == 302
+    assert client.get("/approvals").status_code == 200
+    withdraw_delegation(session, approver, delegation)
+    session.commit()
+    # The next page forgets the choice, says so, and refuses the principal's screens.
+    page = client.get("/budget").get_data(as_text=True)
+    assert f"แทน {APPROVER_NAME}" not in page
+    assert "การทำงานแทนสิ้นสุดแล้ว" in page
+    assert client.get("/approvals").status_code == 403
+    assert 'href="/acting"' not in page
+    assert _act_for(client, approver) == 403
+    # A delegation that ended yesterday is refused as well.
+    yesterday = local_today() - timedelta(days=1)
+    ended = create_delegation(
+        session, approver, approver, _deputy_user, yesterday - timedelta(days=3), yesterday
+    )
+    session.commit()
+    assert ended.id and _act_for(client, approver) == 403
+    assert client.get("/approvals").status_code == 403
+
+
+def test_acting_does_not_reach_past_the_principals_scope(
+    client: FlaskClient, session: Session
+) -> None:
+    """An officer of another district acts for a school clerk: they see what the clerk
+    sees, no longer their own district, and none of an officer's screens."""
+    _district, division, _school = make_district(session, "50990000")
+    year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2567)).one()
+    deputy, password = make_user(session, Role.OFFICER, division, "far-officer@t.local")
+    own = create_project(
+        session,
+        deputy,
+        code="50990000-0001",
+        name="โครงการของเขตอื่น",
+        fiscal_year=year,
+        owner_unit=_district,
+        responsible_unit=division,
+        approved_budget=Decimal("1000.00"),
+    )
+    clerk = user(session, "school")
+    today = local_today()
+    create_delegation(session, clerk, clerk, deputy, today, today)
+    session.commit()
+    login(client, "far-officer@t.local", password)
+    assert client.get(f"/projects/{own.id}").status_code == 200
+    assert client.get("/review").status_code == 200
+    assert _act_for(client, clerk) == 302
+    assert client.get(f"/projects/{own.id}").status_code == 404
+    assert client.get("/review").status_code == 403
+    assert client.get("/school").status_code == 200
+    legacy = session.scalars(select(Project).where(Project.code == "50230000-3598")).one()
+    assert client.get(f"/projects/{legacy.id}").status_code == 200
