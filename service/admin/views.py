@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 
 from service.admin import operations as admin_ops
 from service.auth.models import ApiToken
+from service.auth.sessions import second_factor_given
 from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import MAX_ID, BeYear, Day, Invalid, Money, value_of
 from service.core.labels import field_label, label
@@ -741,7 +742,13 @@ def create_token() -> Response | tuple[str, int]:
 
     def change() -> tuple[ApiToken, str]:
         owner = _get(User, _int("user_id"))
-        return admin_ops.create_token(session(), actor(), owner, request.form.get("name", ""))
+        return admin_ops.create_token(
+            session(),
+            actor(),
+            owner,
+            request.form.get("name", ""),
+            proved_second_factor=second_factor_given(),
+        )
 
     def shown(made: tuple[ApiToken, str]) -> Response:
         row, secret = made
