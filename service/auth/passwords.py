@@ -53,9 +53,9 @@ def problems(password: str, *, name: str = "", email: str = "") -> list[str]:
     if password.strip().lower() in common_passwords():
         found.append(_("this password is one of the most common ones; choose another"))
     folded = _folded(password)
-    own = [_folded(email), _folded(email.split("@")[0])]
-    own += [_folded(part) for part in name.split() if len(_folded(part)) >= 3]
-    if folded and any(word and (word in folded or folded in word) for word in own if word):
+    own = [_folded(email), _folded(email.split("@")[0]), *(_folded(part) for part in name.split())]
+    # Words of three letters or more: "a" in any password is no leak of one's name.
+    if folded and any(len(word) >= 3 and (word in folded or folded in word) for word in own):
         found.append(_("a password must not contain your name or e-mail"))
     return found
 
