@@ -11,7 +11,6 @@ import time
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
