@@ -1,6 +1,8 @@
 // A real OpenID Connect provider for the sign-in tests (tests/oidc_provider.py starts it).
 //
-// Environment: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, ID_TOKEN_TTL (seconds).
+// Environment: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, ID_TOKEN_TTL (seconds), and
+// TOKEN_DELAY_MS: how long the token endpoint holds its answer after making it (a slow
+// network), so that a short-lived ID token arrives expired.
 // Accounts are made up on the spot: the login name is the e-mail, verified unless the name
 // starts with "unverified"; the subject is "sub-" + the e-mail. The login page is one field
 // (no password): the tests are about Tidtam's side of the flow, not the provider's.
@@ -48,6 +50,12 @@ const provider = new Provider(issuer, {
     await grant.save();
     return grant;
   },
+});
+
+const tokenDelay = Number(process.env.TOKEN_DELAY_MS || 0);
+provider.use(async (ctx, next) => {
+  await next();
+  if (tokenDelay && ctx.path === "/token") await new Promise((done) => setTimeout(done, tokenDelay));
 });
 
 const page = (uid) => `<!doctype html><html lang="en"><head><title>Test provider</title></head>
