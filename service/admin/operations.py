@@ -398,16 +398,16 @@ def link_sso_identity(session: Session, actor: User, user: User, identity: str) 
     such as a citizen id); empty unlinks. Raises Refused(403) unless `actor` manages the
     account, Refused(409) when another account holds that identity."""
     _managed(session, actor, user, _("link single sign-on"))
-    identity = _text(identity or "", "sso_identity", 255, required=False) or None
-    if identity is not None:
-        holder = session.scalar(select(User).where(User.sso_identity == identity))
+    linked = _text(identity or "", "sso_identity", 255, required=False) or None
+    if linked is not None:
+        holder = session.scalar(select(User).where(User.sso_identity == linked))
         if holder is not None and holder.id != user.id:
             raise Refused(
                 409,
                 _("another account is linked to this identity"),
                 fields={"sso_identity": _("another account is linked to this identity")},
             )
-    _update(session, actor, user, {"sso_identity": identity}, action="user.sso_link", kind="user")
+    _update(session, actor, user, {"sso_identity": linked}, action="user.sso_link", kind="user")
     return user
 
 

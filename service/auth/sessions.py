@@ -73,7 +73,7 @@ def signed_in(session: Session, cookie_id: str) -> User | None:
     user: User = rows[0][0]
     row: UserSession = rows[0][1]
     remember_roles(session, user, (found[-1] for found in rows))
-    user.session_key = key  # type: ignore[attr-defined]
+    user.session_key = key
     g.user_session = row
     now = utcnow()
     if now - row.last_seen_at > LAST_SEEN_RESOLUTION:

@@ -176,7 +176,7 @@ def _sign_in(
         user_agent=request.headers.get("User-Agent", ""),
         address=_address(),
     )
-    user.session_key = key  # type: ignore[attr-defined]
+    user.session_key = key
     login_user(user)
     db.session.commit()
     if user.password_must_change:

@@ -107,6 +107,10 @@ class User(UserMixin, Base):
         back_populates="user", foreign_keys="RoleAssignment.user_id"
     )
 
+    #: The key of the browser session this object was read for (service.auth.sessions); not
+    #: a column.
+    session_key = ""
+
     __table_args__ = (
         CheckConstraint("language IN ('th', 'en')", name="language_known"),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
@@ -119,7 +123,7 @@ class User(UserMixin, Base):
     def get_id(self) -> str:
         # The cookie names the person, their session generation and the server-side session
         # row (service.auth.sessions); the row's key is set when the session starts.
-        return f"{self.id}:{self.session_version}:{getattr(self, 'session_key', '')}"
+        return f"{self.id}:{self.session_version}:{self.session_key}"
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"
