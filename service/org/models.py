@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from service.core.db import Base, Money, UTCDateTime, enum_column, utcnow
 
@@ -94,7 +95,9 @@ class User(UserMixin, Base):
     # every device remembered for the second factor stops working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     # Set by an admin's temporary password: no page opens until the person chooses their own.
-    password_must_change: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_must_change: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     # What the identity provider calls this person (the OIDC_IDENTITY_CLAIM's value: a
     # verified e-mail or a citizen id); None until the first single sign-on or an admin links it.
     sso_identity: Mapped[str | None] = mapped_column(String(255), unique=True)
