@@ -6,6 +6,7 @@ from a session that gave the second factor."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pyotp
@@ -58,6 +59,11 @@ def _enrol(client: FlaskClient, user: User) -> tuple[str, list[str]]:
     return secret.group(1), codes
 
 
+def _next_code(secret: str) -> str:
+    """The code of the next 30 s step (accepted: clocks drift), later than the one enrolled."""
+    return pyotp.TOTP(secret).at(time.time() + 30)
+
+
 def _code_step(client: FlaskClient, code: str, remember: bool = False):  # type: ignore[no-untyped-def]
     token = csrf_token(client, "/login/second-factor")
     data = {"code": code, "csrf_token": token}
@@ -81,7 +87,9 @@ def test_an_approver_enrols_then_signs_in_with_a_code(
     assert later.get("/home").status_code == 302  # not signed in by the password alone
     wrong = _code_step(later, "000000")
     assert wrong.status_code == 422
-    done = _code_step(later, pyotp.TOTP(secret).now())
+    # The code just used to enrol is spent; the next one opens the session, once.
+    assert _code_step(later, pyotp.TOTP(secret).now()).status_code == 422
+    done = _code_step(later, _next_code(secret))
     assert done.status_code == 302
     assert later.get("/home").status_code == 200
     row = session.scalars(
@@ -96,6 +104,9 @@ def test_an_approver_enrols_then_signs_in_with_a_code(
         )
     ).all()
     assert {"why": "second_factor", "address": "127.0.0.1"} in failures
+    replayed = browser(app)
+    post_login(replayed, approver.email, PASSWORD)
+    assert _code_step(replayed, _next_code(secret)).status_code == 422
 
 
 def test_a_recovery_code_works_once(app: Flask, session: Session, required: None) -> None:
@@ -125,7 +136,7 @@ def test_a_remembered_device_skips_the_code_until_the_password_changes(
     secret, _codes = _enrol(browser(app), approver)
     device = browser(app)
     post_login(device, approver.email, PASSWORD)
-    assert _code_step(device, pyotp.TOTP(secret).now(), remember=True).status_code == 302
+    assert _code_step(device, _next_code(secret), remember=True).status_code == 302
     device.post("/logout", data={"csrf_token": csrf_token(device, "/home")})
     # Signed out, the device is still remembered: the password is enough on it.
     assert post_login(device, approver.email, PASSWORD).headers["Location"].endswith("/home")

@@ -35,6 +35,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("totp_enabled_at", service.core.db.UTCDateTime(timezone=True), nullable=True)
         )
+        batch.add_column(sa.Column("totp_last_step", sa.Integer(), nullable=True))
         batch.create_unique_constraint(op.f("uq_app_user_sso_identity"), ["sso_identity"])
     op.create_table(
         "user_session",
@@ -80,6 +81,7 @@ def downgrade() -> None:
     op.drop_table("user_session")
     with op.batch_alter_table("app_user") as batch:
         batch.drop_constraint(op.f("uq_app_user_sso_identity"), type_="unique")
+        batch.drop_column("totp_last_step")
         batch.drop_column("totp_enabled_at")
         batch.drop_column("totp_secret")
         batch.drop_column("sso_identity")

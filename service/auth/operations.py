@@ -20,10 +20,11 @@ from service.audit.operations import record
 from service.auth import passwords
 from service.auth.models import RecoveryCode, UserSession
 from service.auth.second_factor import (
+    fresh_step,
     hash_recovery_code,
     new_recovery_codes,
     required_by_role,
-    totp_matches,
+    totp_step,
 )
 from service.auth.sessions import hash_key, new_key
 from service.core.db import utcnow
@@ -195,7 +196,8 @@ def reset_password(session: Session, user: User, new: str) -> User:
 def enrol_totp(session: Session, user: User, *, secret: str, code: str) -> list[str]:
     """Keep `secret` as `user`'s TOTP secret once `code` proves their app shows it; the new
     recovery codes (old ones are spent), to be shown once. Raises Refused(422) naming `code`."""
-    if not totp_matches(secret, code or ""):
+    step = totp_step(secret, code or "")
+    if step is None:
         raise Refused(
             422,
             _("the code does not match; check the phone's clock and try the next code"),
@@ -203,6 +205,7 @@ def enrol_totp(session: Session, user: User, *, secret: str, code: str) -> list[
         )
     user.totp_secret = secret
     user.totp_enabled_at = utcnow()
+    user.totp_last_step = step
     codes = _replace_recovery_codes(session, user)
     session.flush()
     record(
@@ -228,11 +231,14 @@ def _replace_recovery_codes(session: Session, user: User) -> list[str]:
 
 
 def check_second_factor(session: Session, user: User, code: str) -> bool:
-    """Whether `code` is `user`'s TOTP code of now or one of their unused recovery codes
-    (which is spent and recorded)."""
+    """Whether `code` is `user`'s TOTP code of now, not given before, or one of their unused
+    recovery codes (which is spent and recorded)."""
     if user.totp_secret is None:
         return False
-    if totp_matches(user.totp_secret, code or ""):
+    step = fresh_step(user, code or "")
+    if step is not None:
+        user.totp_last_step = step
+        session.flush()
         return True
     row = session.scalar(
         select(RecoveryCode).where(
@@ -281,6 +287,7 @@ def clear_second_factor(session: Session, user: User) -> None:
     """Forget `user`'s TOTP secret and recovery codes. Bare: the caller records."""
     user.totp_secret = None
     user.totp_enabled_at = None
+    user.totp_last_step = None
     session.execute(
         update(RecoveryCode)
         .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))

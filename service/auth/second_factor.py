@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 import pyotp
+import pyotp.exceptions
 import segno
 from flask import current_app, has_app_context
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -54,12 +55,28 @@ def qr_svg(uri: str) -> str:
     return svg
 
 
-def totp_matches(secret: str, code: str) -> bool:
-    """The code of now, or of the 30 s step either side (a phone's clock drifts)."""
+def totp_step(secret: str, code: str) -> int | None:
+    """The 30 s step whose code `code` is: now's, or the step either side (a phone's clock
+    drifts); None when it is none of them."""
     digits = "".join(code.split())
-    return (
-        len(digits) == 6 and digits.isdigit() and pyotp.TOTP(secret).verify(digits, valid_window=1)
-    )
+    if len(digits) != 6 or not digits.isdigit():
+        return None
+    try:
+        step: int = pyotp.TOTP(secret).verify_and_get_timecode(digits, valid_window=1)
+    except pyotp.exceptions.OTPVerificationError:
+        return None
+    return step
+
+
+def fresh_step(user: User, code: str) -> int | None:
+    """The step of `code` when it is `user`'s and later than the last code they gave (a code
+    seen once, by anyone looking over a shoulder, is spent)."""
+    if user.totp_secret is None:
+        return None
+    step = totp_step(user.totp_secret, code)
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        return None
+    return step
 
 
 def new_recovery_codes() -> list[str]:

@@ -104,6 +104,8 @@ class User(UserMixin, Base):
     # The TOTP secret (base32), kept once the person proved they enrolled it.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The 30 s step of the last code accepted: a code seen once is not accepted again.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     roles: Mapped[list[RoleAssignment]] = relationship(
