@@ -237,7 +237,8 @@ def create_user(
     session: Session, actor: User, *, email: str, name: str, password: str, language: str = "th"
 ) -> User:
     """An account holding no role yet. Raises Refused(403) unless `actor` is an admin,
-    Refused(422) for a malformed or taken email, a short password or an unknown language."""
+    Refused(422) for a malformed or taken email, a password the policy refuses
+    (service.auth.passwords) or an unknown language."""
     if not is_admin_anywhere(session, actor):
         raise Refused(403, _("only an admin may %(action)s", action=_("create accounts")))
     name = _text(name, "name", 255)
@@ -253,6 +254,11 @@ def create_user(
             _("%(field)s is longer than %(count)s", field=field_label("password"), count=200),
             fields={"password": _("at most %(count)s characters", count=200)},
         )
+    from service.auth.passwords import problems
+
+    weak = problems(password or "", name=name, email=email or "")
+    if weak:
+        raise Refused(422, weak[0], fields={"password": " ".join(weak)})
     try:
         user = org_ops.create_user(
             session, email=email, name=name, password=password, language=language

@@ -146,7 +146,7 @@ def _after_first_factor(user: User, method: str, target: str | None) -> Response
     if second_factor.asked_of(db_session, user):
         if user.totp_secret is not None and second_factor.is_remembered(user, request.cookies):
             return _sign_in(user, method, second=True, target=target)
-        session.clear()
+        _clear_keeping_language()
         session[_PENDING] = {
             "u": user.id,
             "v": user.session_version,
@@ -159,15 +159,21 @@ def _after_first_factor(user: User, method: str, target: str | None) -> Response
     return _sign_in(user, method, second=False, target=target)
 
 
+def _clear_keeping_language() -> None:
+    """A new sign-in starts from an empty session (nothing an attacker planted survives),
+    but in the language the person chose."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
 def _sign_in(
     user: User, method: str, *, second: bool, target: str | None, remember_device: bool = False
 ) -> Response:
     """Open the session (its row, the cookie), commit, and go where the person was going
     (first to the password page when an admin gave them a temporary one)."""
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    _clear_keeping_language()
     _row, key = auth_ops.start_session(
         db.session(),
         user,
