@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -24,6 +25,8 @@ from service.org.models import Role, User
 from tests.conftest import DEMO_PASSWORDS, csrf_token, login
 from tests.signin_support import PASSWORD, a_person, an_address, browser, post_login
 from tests.smtp import mail_sink
+from tests.stack import committed_stack
+from tests.workers import running_worker
 
 NEW = "violet-harbour-pencil-42"
 
@@ -263,3 +266,27 @@ def test_forgot_password_is_rate_limited(app: Flask, session: Session) -> None:
         for _ in range(4)
     ]
     assert codes == [302, 302, 302, 429]
+
+
+@pytest.mark.worker
+def test_a_real_worker_mails_the_link(tmp_path: Path, app: Flask) -> None:
+    """The whole way: the page commits the request, a real Celery worker makes and mails
+    the link through a real SMTP server, the link sets the password."""
+    with mail_sink() as sink, committed_stack(tmp_path, "reset", **sink.env()) as stack:
+        client = stack.app.test_client()
+        token = csrf_token(client, "/password/forgot")
+        asked = client.post(
+            "/password/forgot", data={"email": "officer@demo.tidtam.local", "csrf_token": token}
+        )
+        assert asked.status_code == 302
+        with running_worker(stack.env, queues="notifications", log=tmp_path / "worker.log"):
+            mail = sink.wait_for(1, timeout=60)[0]
+        assert mail.to == ["officer@demo.tidtam.local"]
+        link = re.search(r"https?://\S+(/password/reset/\S+)", mail.body)
+        assert link, mail.body
+        token = csrf_token(client, link.group(1))
+        done = client.post(
+            link.group(1), data={"new_password": NEW, "confirm": NEW, "csrf_token": token}
+        )
+        assert done.status_code == 302
+        login(client, "officer@demo.tidtam.local", NEW)

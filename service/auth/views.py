@@ -109,6 +109,11 @@ def _failed(response: Response) -> bool:
     return response.status_code != 302
 
 
+def _refused(response: Response) -> bool:
+    """A wrong code answers 422; a right one signs in (302) or shows recovery codes (200)."""
+    return response.status_code >= 400
+
+
 def _account_key() -> str:
     email = (request.form.get("email") or "").strip().lower()
     return f"login-account:{email}"
@@ -261,7 +266,7 @@ def _pending_user() -> tuple[User, dict[str, Any]] | None:
 
 
 @bp.route("/login/second-factor", methods=["GET", "POST"])
-@limiter.limit(CODE_LIMIT, key_func=_pending_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(CODE_LIMIT, key_func=_pending_key, methods=["POST"], deduct_when=_refused)
 def second_factor_step() -> str | Response | tuple[str, int]:
     """The code from the authenticator app (or a recovery code); or, for a person who must
     enrol first, the QR code to scan and the code it shows."""
