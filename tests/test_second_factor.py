@@ -204,3 +204,34 @@ def test_enrolling_from_the_account_page(app: Flask, session: Session) -> None:
         .headers["Location"]
         .endswith("/login/second-factor")
     )
+
+
+def test_wrong_codes_are_rate_limited(app: Flask, session: Session, required: None) -> None:
+    approver = a_person(session, Role.APPROVER)
+    secret, _codes = _enrol(browser(app), approver)
+    guesser = browser(app)
+    post_login(guesser, approver.email, PASSWORD)
+    answers = [_code_step(guesser, f"{n:06d}").status_code for n in range(6)]
+    assert answers == [422] * 5 + [429]
+    assert _code_step(guesser, _next_code(secret)).status_code == 429
+
+
+def test_an_admin_resets_a_lost_phone(app: Flask, session: Session, required: None) -> None:
+    approver = a_person(session, Role.APPROVER)
+    _enrol(browser(app), approver)
+    admin = session.scalar(select(User).where(User.email == "admin@demo.tidtam.local"))
+    assert admin is not None
+    from service.admin.operations import reset_second_factor
+
+    reset_second_factor(session, admin, approver)
+    session.commit()
+    # The approver enrols afresh at the next sign-in.
+    secret, _codes = _enrol(browser(app), approver)
+    session.expire_all()
+    assert approver.totp_secret == secret
+    actions = session.scalars(
+        select(AuditEntry.action).where(
+            AuditEntry.object_type == "user", AuditEntry.object_id == approver.id
+        )
+    ).all()
+    assert actions.count("user.totp_enrol") == 2 and "user.totp_reset" in actions
