@@ -167,6 +167,7 @@ class Fuzzer:
         if role != "anonymous":
             email = f"{role}@demo.tidtam.local"
             login(client, email, DEMO_PASSWORDS[email])
+            self.rows = self.count_rows()  # signing in is recorded (the sign-in history)
         return client, csrf_token(client, "/login" if role == "anonymous" else "/notifications")
 
     def send(self, role: str, client: FlaskClient, method: str, url: str, **kw: object) -> int:
