@@ -10,6 +10,7 @@ import uuid
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.security import generate_password_hash
 from sqlalchemy.orm import Session
 
 from service.org.models import OrgUnit, Role, User
@@ -23,6 +24,9 @@ def a_person(session: Session, role: Role | None = None, *, name: str = "Somchai
     """A new active account (password PASSWORD), holding `role` at the demo's root unit."""
     email = f"p-{uuid.uuid4().hex[:10]}@demo.tidtam.local"
     user = create_user(session, email=email, name=name, password=PASSWORD)
+    # A cheap hash for the tests' many sign-ins (scrypt takes half a second on a busy
+    # machine); what the service writes when a password changes is still scrypt.
+    user.password_hash = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
     if role is not None:
         root = session.scalar(
             select(OrgUnit).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.id)
