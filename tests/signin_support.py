@@ -10,8 +10,8 @@ import uuid
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from service.org.models import OrgUnit, Role, User
 from service.org.operations import create_user, grant_role
