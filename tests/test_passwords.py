@@ -139,6 +139,7 @@ def test_an_admins_temporary_password_must_be_changed_first(app: Flask, session:
     login(fresh, person.email, "temporary-ocean-7731")
     assert fresh.get("/home").headers["Location"].endswith("/account/password")
     assert fresh.get("/notifications").headers["Location"].endswith("/account/password")
+    assert fresh.get("/api/v1/me").status_code == 401  # the API from the browser too
     token = csrf_token(fresh, "/account/password")
     changed = fresh.post(
         "/account/password",

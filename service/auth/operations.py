@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.audit.operations import record
 from service.auth import passwords
@@ -237,9 +238,20 @@ def check_second_factor(session: Session, user: User, code: str) -> bool:
         return False
     step = fresh_step(user, code or "")
     if step is not None:
-        user.totp_last_step = step
-        session.flush()
-        return True
+        # Claimed in one statement: of two requests carrying the same code, one wins.
+        claimed: Any = session.execute(
+            update(User)
+            .where(
+                User.id == user.id,
+                or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:
+            set_committed_value(user, "totp_last_step", step)  # as the row now says
+            return True
+        return False
     row = session.scalar(
         select(RecoveryCode).where(
             RecoveryCode.user_id == user.id,
