@@ -42,6 +42,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     input_guard.init_app(app)  # before any route: it installs the bounded `int` converter
 
     from service import api, cli
+    from service.auth import account as account_views
+    from service.auth import sessions as auth_sessions
     from service.auth import views as auth_views
     from service.core import delivery, presentation, web
     from service.dashboard import views as dashboard_views
@@ -55,6 +57,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     delivery.init_app(app)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(org_views.bp)
+    app.register_blueprint(account_views.bp)
+    auth_sessions.init_app(app)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(workflow_views.bp)
     presentation.init_app(app)

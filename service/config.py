@@ -147,5 +147,28 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict[s
         # Reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none, the
         # client is the peer address; a header anyone can send never names the client).
         "PROXY_FIX_X_FOR": int(env.get("PROXY_FIX_X_FOR", "0")),
+        # Sign-in (service/auth/): passwords, the second factor and single sign-on.
+        "PASSWORD_MIN_LENGTH": int(env.get("PASSWORD_MIN_LENGTH", "10")),
+        "PASSWORD_RESET_MAX_AGE_MINUTES": int(env.get("PASSWORD_RESET_MAX_AGE_MINUTES", "30")),
+        # Approvers and admins must give a TOTP code (enrolling at their next sign-in); the
+        # default in production, off elsewhere (the demo's people sign in with a password).
+        "TWO_FACTOR_REQUIRED": _flag(env.get("TWO_FACTOR_REQUIRED"), default=production),
+        "TWO_FACTOR_REMEMBER_DAYS": int(env.get("TWO_FACTOR_REMEMBER_DAYS", "30")),
+        # OpenID Connect single sign-on: on when OIDC_ISSUER is set.
+        "OIDC_ISSUER": env.get("OIDC_ISSUER", "").rstrip("/"),
+        "OIDC_CLIENT_ID": env.get("OIDC_CLIENT_ID", ""),
+        "OIDC_CLIENT_SECRET": env.get("OIDC_CLIENT_SECRET", ""),
+        "OIDC_PROVIDER_NAME": env.get("OIDC_PROVIDER_NAME", ""),
+        "OIDC_SCOPES": env.get("OIDC_SCOPES", "openid email profile"),
+        "OIDC_IDENTITY_CLAIM": env.get("OIDC_IDENTITY_CLAIM", "email"),
+        "OIDC_LOCAL_PASSWORDS": _flag(env.get("OIDC_LOCAL_PASSWORDS"), default=True),
+        "OIDC_CLOCK_LEEWAY_SECONDS": int(env.get("OIDC_CLOCK_LEEWAY_SECONDS", "60")),
+        "OIDC_TIMEOUT_SECONDS": float(env.get("OIDC_TIMEOUT_SECONDS", "10")),
         "CELERY": celery,
     }
+
+
+def _flag(value: str | None, *, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")

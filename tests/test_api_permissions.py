@@ -545,6 +545,32 @@ ROWS = [
     ),
     Row(
         "POST",
+        f"{A}/users/{I}/temporary-password",
+        lambda w: f"{A}/users/{w['teacher']}/temporary-password",
+        ADMIN_ONLY,
+        lambda w: {"password": "temporary-meadow-3391"},
+    ),
+    Row(
+        "POST",
+        f"{A}/users/{I}/sessions/end",
+        lambda w: f"{A}/users/{w['teacher']}/sessions/end",
+        expect(403, admin=200, school_a=200),  # the teacher ends their own sessions too
+    ),
+    Row(
+        "POST",
+        f"{A}/users/{I}/second-factor/reset",
+        lambda w: f"{A}/users/{w['teacher']}/second-factor/reset",
+        ADMIN_ONLY,
+    ),
+    Row(
+        "POST",
+        f"{A}/users/{I}/sso-identity",
+        lambda w: f"{A}/users/{w['teacher']}/sso-identity",
+        ADMIN_ONLY,
+        lambda w: {"identity": "3100700456789"},
+    ),
+    Row(
+        "POST",
         f"{A}/users/{I}/roles",
         lambda w: f"{A}/users/{w['teacher']}/roles",
         expect(403, admin=201),

@@ -96,6 +96,9 @@ COUNT_ROWS = text("SELECT " + " + ".join(f"(SELECT count(*) FROM {t})" for t in 
 SKIPPED = {"static", "auth.logout"}  # a file server; signing out ends the role's run
 SLOW = {"projects.pdf"}  # a second a render: its ids only (its query is the page's)
 ADDRESS = {"REMOTE_ADDR": "192.0.2.77"}  # its own address: the login limits stay untouched
+#: Where each role signs in from: the hostile sign-in attempts sent from ADDRESS fill that
+#: address's limit of failed sign-ins, as they would a real attacker's.
+SIGN_IN_ADDRESS = {"REMOTE_ADDR": "192.0.2.78"}
 
 
 def sample(values: Sequence[str], turn: int, size: int) -> list[str]:
@@ -163,10 +166,12 @@ class Fuzzer:
 
     def client_for(self, role: str) -> tuple[FlaskClient, str]:
         client = self.app.test_client()
-        client.environ_base.update(ADDRESS)
         if role != "anonymous":
             email = f"{role}@demo.tidtam.local"
+            client.environ_base.update(SIGN_IN_ADDRESS)
             login(client, email, DEMO_PASSWORDS[email])
+            self.rows = self.count_rows()  # signing in is recorded (the sign-in history)
+        client.environ_base.update(ADDRESS)
         return client, csrf_token(client, "/login" if role == "anonymous" else "/notifications")
 
     def send(self, role: str, client: FlaskClient, method: str, url: str, **kw: object) -> int:

@@ -16,9 +16,9 @@ from sqlalchemy import text
 from service.core.db import db, utcnow
 from service.core.tasks import TaskName
 from service.ops.models import WorkerHeartbeat
-from workers import deadlines, notifications, rollups
+from workers import auth, deadlines, notifications, rollups
 
-__all__ = ["deadlines", "health", "notifications", "rollups"]
+__all__ = ["auth", "deadlines", "health", "notifications", "rollups"]
 
 
 @shared_task(name=TaskName.HEALTH, ignore_result=False)

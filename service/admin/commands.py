@@ -126,6 +126,54 @@ def deactivate_user_command(acting: str, email: str) -> None:
     )
 
 
+@admin_cli.command("set-temporary-password")
+@acting_option
+@click.argument("email")
+@click.password_option(help="the temporary password (asked for when not given)")
+def set_temporary_password_command(acting: str, email: str, password: str) -> None:
+    """Give a temporary password, to be changed at the next sign-in; every session ends."""
+    _run(
+        lambda: admin_ops.set_temporary_password(
+            db.session(), _user(acting), _user(email), password
+        ),
+        lambda user: f"user {user.email} has a temporary password",
+    )
+
+
+@admin_cli.command("end-sessions")
+@acting_option
+@click.argument("email")
+def end_sessions_command(acting: str, email: str) -> None:
+    """End every session of a person."""
+    _run(
+        lambda: admin_ops.end_all_sessions(db.session(), _user(acting), _user(email)),
+        lambda ended: f"{ended} sessions of {email} ended",
+    )
+
+
+@admin_cli.command("reset-second-factor")
+@acting_option
+@click.argument("email")
+def reset_second_factor_command(acting: str, email: str) -> None:
+    """Forget a person's authenticator app and recovery codes (a lost phone)."""
+    _run(
+        lambda: admin_ops.reset_second_factor(db.session(), _user(acting), _user(email)),
+        lambda user: f"second factor of {user.email} reset",
+    )
+
+
+@admin_cli.command("link-sso")
+@acting_option
+@click.argument("email")
+@click.argument("identity")
+def link_sso_command(acting: str, email: str, identity: str) -> None:
+    """Link an account to the identity provider's name for the person ("" unlinks)."""
+    _run(
+        lambda: admin_ops.link_sso_identity(db.session(), _user(acting), _user(email), identity),
+        lambda user: f"user {user.email} linked to {user.sso_identity or 'nobody'}",
+    )
+
+
 @admin_cli.command("grant-role")
 @acting_option
 @click.argument("email")

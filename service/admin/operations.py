@@ -237,7 +237,8 @@ def create_user(
     session: Session, actor: User, *, email: str, name: str, password: str, language: str = "th"
 ) -> User:
     """An account holding no role yet. Raises Refused(403) unless `actor` is an admin,
-    Refused(422) for a malformed or taken email, a short password or an unknown language."""
+    Refused(422) for a malformed or taken email, a password the policy refuses
+    (service.auth.passwords) or an unknown language."""
     if not is_admin_anywhere(session, actor):
         raise Refused(403, _("only an admin may %(action)s", action=_("create accounts")))
     name = _text(name, "name", 255)
@@ -253,6 +254,11 @@ def create_user(
             _("%(field)s is longer than %(count)s", field=field_label("password"), count=200),
             fields={"password": _("at most %(count)s characters", count=200)},
         )
+    from service.auth.passwords import problems
+
+    weak = problems(password or "", name=name, email=email or "")
+    if weak:
+        raise Refused(422, weak[0], fields={"password": " ".join(weak)})
     try:
         user = org_ops.create_user(
             session, email=email, name=name, password=password, language=language
@@ -319,6 +325,95 @@ def update_user(session: Session, actor: User, user: User, **changes: Any) -> Us
     if "phone" in changes:
         after["phone"] = _text(changes["phone"], "phone", 64, required=False)
     _update(session, actor, user, after, action="user.update", kind="user")
+    return user
+
+
+def _managed(session: Session, actor: User, user: User, what: str) -> None:
+    _admins_only(session, actor, what)
+    if not manages_user(session, actor, user):
+        raise Refused(403, _("only an admin who manages the account may change it"))
+
+
+def set_temporary_password(session: Session, actor: User, user: User, password: str) -> User:
+    """Give `user` a temporary password they must change at their next sign-in; every
+    session of theirs ends. Raises Refused(403) unless `actor` manages the account,
+    Refused(422) naming `password` when it fails the policy (service.auth.passwords)."""
+    from service.auth import operations as auth_ops
+    from service.auth.passwords import problems
+
+    _managed(session, actor, user, _("set passwords"))
+    found = problems(password or "", name=user.name, email=user.email)
+    if found:
+        raise Refused(422, found[0], fields={"password": " ".join(found)})
+    ended = auth_ops.set_password(session, user, password, must_change=True, keep=None)
+    record(
+        session,
+        action="user.password_set",
+        object_type="user",
+        object_id=user.id,
+        actor=actor,
+        changes={"password_must_change": [False, True], "sessions_ended": ended},
+    )
+    return user
+
+
+def end_all_sessions(session: Session, actor: User, user: User) -> int:
+    """End every session of `user` (a lost laptop, someone leaving); how many ended.
+    Raises Refused(403) unless `actor` is `user` or manages the account."""
+    from service.auth import operations as auth_ops
+
+    if actor.id != user.id:
+        _managed(session, actor, user, _("end sessions"))
+    ended = auth_ops.end_sessions(session, user)
+    record(
+        session,
+        action="user.sessions_end",
+        object_type="user",
+        object_id=user.id,
+        actor=actor,
+        changes={"sessions_ended": ended},
+    )
+    return ended
+
+
+def reset_second_factor(session: Session, actor: User, user: User) -> User:
+    """Forget `user`'s TOTP secret and recovery codes (a lost phone): they enrol again at
+    their next sign-in if their role requires it. Raises Refused(403) unless `actor`
+    manages the account, Refused(409) for one's own (that is the account page's to do)."""
+    from service.auth import operations as auth_ops
+
+    _managed(session, actor, user, _("reset second factors"))
+    if user.id == actor.id:
+        raise Refused(409, _("another admin must reset your own second factor"))
+    had = user.totp_secret is not None
+    auth_ops.clear_second_factor(session, user)
+    auth_ops.end_sessions(session, user)
+    record(
+        session,
+        action="user.totp_reset",
+        object_type="user",
+        object_id=user.id,
+        actor=actor,
+        changes={"second_factor": [had, False]},
+    )
+    return user
+
+
+def link_sso_identity(session: Session, actor: User, user: User, identity: str) -> User:
+    """Link `user` to the identity provider's name for them (the OIDC_IDENTITY_CLAIM value,
+    such as a citizen id); empty unlinks. Raises Refused(403) unless `actor` manages the
+    account, Refused(409) when another account holds that identity."""
+    _managed(session, actor, user, _("link single sign-on"))
+    linked = _text(identity or "", "sso_identity", 255, required=False) or None
+    if linked is not None:
+        holder = session.scalar(select(User).where(User.sso_identity == linked))
+        if holder is not None and holder.id != user.id:
+            raise Refused(
+                409,
+                _("another account is linked to this identity"),
+                fields={"sso_identity": _("another account is linked to this identity")},
+            )
+    _update(session, actor, user, {"sso_identity": linked}, action="user.sso_link", kind="user")
     return user
 
 
@@ -635,14 +730,27 @@ def _may_hold_tokens_of(session: Session, actor: User, owner: User) -> bool:
     return actor.id == owner.id or administers(session, actor, None)
 
 
-def create_token(session: Session, actor: User, owner: User, name: str) -> tuple[ApiToken, str]:
+def create_token(
+    session: Session,
+    actor: User,
+    owner: User,
+    name: str,
+    *,
+    proved_second_factor: bool = False,
+) -> tuple[ApiToken, str]:
     """A personal API token of `owner`: the row (its hash only) and the token itself, to be
-    shown once and never stored. Raises Refused(403) unless `actor` is `owner` or an admin
-    of the whole tree, Refused(422) for a missing name or a deactivated owner."""
+    shown once and never stored. A token outlives the session that made it, so an actor who
+    signs in with a second factor makes tokens only from a session that gave it
+    (`proved_second_factor`). Raises Refused(403) unless `actor` is `owner` or an admin of
+    the whole tree, or when the second factor is missing; Refused(422) for a missing name or
+    a deactivated owner."""
     from service.api.auth import new_token
+    from service.auth.second_factor import asked_of
 
     if not _may_hold_tokens_of(session, actor, owner):
         raise Refused(403, _("only the person themselves or an admin may make their tokens"))
+    if not proved_second_factor and asked_of(session, actor):
+        raise Refused(403, _("sign in with your second factor before making API tokens"))
     if not owner.active:
         raise Refused(
             422,

@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 
 from service.admin import operations as admin_ops
 from service.auth.models import ApiToken
+from service.auth.sessions import second_factor_given
 from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import MAX_ID, BeYear, Day, Invalid, Money, value_of
 from service.core.labels import field_label, label
@@ -481,6 +482,95 @@ def deactivate_user(user_id: int) -> Response | tuple[str, int]:
     )
 
 
+# ---- someone's sign-in -------------------------------------------------------------------------
+
+
+def _managed_user_or_404(user_id: int) -> User:
+    user = session().get(User, user_id) or abort(404)
+    if not manages_user(session(), actor(), user):
+        abort(404)
+    return user
+
+
+def _sign_in_page(user: User, **kw: Any) -> tuple[str, int]:
+    from service.auth.account import open_sessions, sign_in_history
+    from service.auth.sessions import describe_device
+
+    return _page(
+        "sign_in.html",
+        user=user,
+        sessions=open_sessions(user),
+        history=sign_in_history(user),
+        describe_device=describe_device,
+        **kw,
+    )
+
+
+@bp.route("/users/<int:user_id>/sign-in")
+@admin_page
+def user_sign_in(user_id: int) -> tuple[str, int]:
+    """A person's sign-in as their admin sees it: open sessions, history, and the changes
+    an admin makes to it (temporary password, end sessions, second factor, single sign-on)."""
+    return _sign_in_page(_managed_user_or_404(user_id))
+
+
+def _sign_in_change(user_id: int, change: Any, done: str) -> Response | tuple[str, int]:
+    user = _managed_user_or_404(user_id)
+    return run_change(
+        lambda: change(user),
+        done=done,
+        back=flask_url_for("admin.user_sign_in", user_id=user.id),
+        again=lambda **kw: _sign_in_page(user, **kw),
+    )
+
+
+@bp.route("/users/<int:user_id>/temporary-password", methods=["POST"])
+@admin_page
+def set_temporary_password(user_id: int) -> Response | tuple[str, int]:
+    return _sign_in_change(
+        user_id,
+        lambda user: admin_ops.set_temporary_password(
+            session(), actor(), user, request.form.get("password", "")
+        ),
+        _(
+            "The temporary password is set. Give it to the person; they choose their own at"
+            " their next sign-in."
+        ),
+    )
+
+
+@bp.route("/users/<int:user_id>/sessions/end", methods=["POST"])
+@admin_page
+def end_sessions(user_id: int) -> Response | tuple[str, int]:
+    return _sign_in_change(
+        user_id,
+        lambda user: admin_ops.end_all_sessions(session(), actor(), user),
+        _("Every session of the person is ended."),
+    )
+
+
+@bp.route("/users/<int:user_id>/second-factor/reset", methods=["POST"])
+@admin_page
+def reset_second_factor(user_id: int) -> Response | tuple[str, int]:
+    return _sign_in_change(
+        user_id,
+        lambda user: admin_ops.reset_second_factor(session(), actor(), user),
+        _("The second factor is reset."),
+    )
+
+
+@bp.route("/users/<int:user_id>/sso-identity", methods=["POST"])
+@admin_page
+def link_sso_identity(user_id: int) -> Response | tuple[str, int]:
+    return _sign_in_change(
+        user_id,
+        lambda user: admin_ops.link_sso_identity(
+            session(), actor(), user, request.form.get("sso_identity", "")
+        ),
+        _("The single sign-on link is saved."),
+    )
+
+
 def _withdrawable(assignment_id: int) -> RoleAssignment:
     """The role assignment, when the reader may withdraw it (403 otherwise, 404 if none)."""
     assignment = session().get(RoleAssignment, assignment_id) or abort(404)
@@ -741,7 +831,13 @@ def create_token() -> Response | tuple[str, int]:
 
     def change() -> tuple[ApiToken, str]:
         owner = _get(User, _int("user_id"))
-        return admin_ops.create_token(session(), actor(), owner, request.form.get("name", ""))
+        return admin_ops.create_token(
+            session(),
+            actor(),
+            owner,
+            request.form.get("name", ""),
+            proved_second_factor=second_factor_given(),
+        )
 
     def shown(made: tuple[ApiToken, str]) -> Response:
         row, secret = made

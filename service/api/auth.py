@@ -168,6 +168,8 @@ def authenticate() -> User:
         user = session.get(User, current_user.id)  # type: ignore[assignment]
         if user is None:
             raise Unauthorized(_("sign in again"))
+        if user.password_must_change:
+            raise Unauthorized(_("choose your own password first (/account/password)"))
         if request.method in UNSAFE:
             csrf.protect()
         g.api_auth = "session"

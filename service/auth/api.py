@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
 from sqlalchemy import select
 
 from service.admin import operations as admin_operations
@@ -14,6 +15,7 @@ from service.api.schemas import Presented
 from service.api.transitions import ID
 from service.auth.models import ApiToken
 from service.auth.schemas import NewTokenOut, TokenCreate, TokenOut
+from service.auth.sessions import second_factor_given
 from service.extensions import db
 from service.workflow.engine import missing
 
@@ -37,7 +39,11 @@ def list_tokens() -> Any:
 @commits
 def create_token(data: dict[str, Any]) -> Any:
     user = actor()
-    row, token = admin_operations.create_token(db.session(), user, user, data["name"])
+    # A token cannot vouch for a second factor; a browser session that gave one can.
+    proved = g.get("api_auth") == "session" and second_factor_given()
+    row, token = admin_operations.create_token(
+        db.session(), user, user, data["name"], proved_second_factor=proved
+    )
     return Presented(row, token=token)
 
 

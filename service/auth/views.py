@@ -1,46 +1,83 @@
-"""Login, logout and each role's landing page."""
+"""Signing in and out: password, single sign-on, the second factor, forgotten passwords,
+and each role's landing page.
+
+Signing in has two steps for whoever must give a second factor (service.auth.second_factor):
+the password (or the identity provider) names the person, who is kept *pending* in the
+session cookie for ten minutes, and the TOTP or recovery code opens the session. Nobody is
+signed in before the last step. Each session is a `user_session` row (service.auth.sessions).
+"""
 
 from __future__ import annotations
 
+import time
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response
-from wtforms import EmailField, PasswordField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from service.auth import operations as auth_ops
+from service.auth import reset, second_factor, sso
+from service.auth.passwords import password_matches
+from service.auth.sessions import current_session, signed_in
+from service.core.tasks import TaskName, enqueue_after_commit
 from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
 from service.extensions import db, limiter, login_manager
 from service.org.models import OrgUnit, Role, User
-from service.org.scope import active_roles, unit_filter, user_with_roles
+from service.org.scope import active_roles, unit_filter
 from service.projects.models import Project
 from service.projects.queries import visible_projects
+from service.workflow.engine import Refused
 
 bp = Blueprint("auth", __name__)
 
 # A hash to compare against when the email is unknown, so both paths take the same time.
 _DUMMY_HASH = "scrypt:32768:8:1$6S1ES4aGk3qaxzDo$" + "0" * 128
+#: How long a person who gave their password has to give their second factor.
+PENDING_SECONDS = 600
+_PENDING = "tidtam.pending_sign_in"
+_ENROL_SECRET = "tidtam.enrol_secret"
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=255)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
+    remember = BooleanField(_l("Remember this device"))
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=255)])
+
+
+class NewPasswordForm(FlaskForm):
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
+    confirm = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=200)])
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Cookies carry "id:session_version"; a bumped version ends every old session."""
-    ident, _sep, version = user_id.partition(":")
-    if not ident.isdigit() or not version.isdigit():
-        return None
-    user = user_with_roles(db.session(), int(ident))
-    if user is None or not user.active or user.session_version != int(version):
-        return None
-    return user
+    """The cookie's "id:generation:key" names a live session row, or nobody."""
+    return signed_in(db.session(), user_id)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -60,11 +97,21 @@ def safe_next(target: str | None) -> str | None:
 #: address shares its limit, so it is higher than one person's.
 ACCOUNT_LIMIT = "10 per minute"
 ADDRESS_LIMIT = "30 per minute"
+#: Wrong second-factor codes per pending sign-in's account.
+CODE_LIMIT = "5 per minute"
+#: Forgotten-password mails asked for per address and per e-mail (every request counts).
+FORGOT_ADDRESS_LIMIT = "10 per hour"
+FORGOT_ACCOUNT_LIMIT = "3 per hour"
 
 
 def _failed(response: Response) -> bool:
     """Only failed attempts count: a person signing in many times is not guessing."""
     return response.status_code != 302
+
+
+def _refused(response: Response) -> bool:
+    """A wrong code answers 422; a right one signs in (302) or shows recovery codes (200)."""
+    return response.status_code >= 400
 
 
 def _account_key() -> str:
@@ -77,38 +124,351 @@ def _address_key() -> str:
     return f"login-address:{request.remote_addr}"
 
 
+def _pending_key() -> str:
+    pending = session.get(_PENDING) or {}
+    return f"login-code:{pending.get('u', '-')}"
+
+
+def _forgot_key() -> str:
+    email = (request.form.get("email") or "").strip().lower()
+    return f"forgot-account:{email}"
+
+
+def _forgot_address_key() -> str:
+    return f"forgot-address:{request.remote_addr}"
+
+
+def _address() -> str:
+    return (request.remote_addr or "")[:64]
+
+
+# ---- signing in ------------------------------------------------------------------------------
+
+
+def _after_first_factor(user: User, method: str, target: str | None) -> Response:
+    """The person is known: ask for the second factor when they owe one, else sign in."""
+    db_session = db.session()
+    if second_factor.asked_of(db_session, user):
+        if user.totp_secret is not None and second_factor.is_remembered(user, request.cookies):
+            return _sign_in(user, method, second=True, target=target)
+        _clear_keeping_language()
+        session[_PENDING] = {
+            "u": user.id,
+            "v": user.session_version,
+            "m": method,
+            "n": target or "",
+            "t": int(time.time()),
+        }
+        db_session.commit()
+        return redirect(url_for("auth.second_factor_step"))
+    return _sign_in(user, method, second=False, target=target)
+
+
+def _clear_keeping_language() -> None:
+    """A new sign-in starts from an empty session (nothing an attacker planted survives),
+    but in the language the person chose."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+def _sign_in(
+    user: User, method: str, *, second: bool, target: str | None, remember_device: bool = False
+) -> Response:
+    """Open the session (its row, the cookie), commit, and go where the person was going
+    (first to the password page when an admin gave them a temporary one)."""
+    _clear_keeping_language()
+    _row, key = auth_ops.start_session(
+        db.session(),
+        user,
+        method=method,
+        second_factor=second,
+        user_agent=request.headers.get("User-Agent", ""),
+        address=_address(),
+    )
+    user.session_key = key
+    login_user(user)
+    db.session.commit()
+    if user.password_must_change:
+        flash(_("Choose a new password of your own before you go on."), "info")
+        response = redirect(url_for("account.password"))
+    else:
+        response = redirect(safe_next(target) or url_for("auth.home"))
+    if remember_device and second_factor.remember_days() > 0:
+        response.set_cookie(
+            second_factor.remember_cookie_name(user),
+            second_factor.remembered_token(user),
+            max_age=second_factor.remember_days() * 86400,
+            httponly=True,
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            samesite="Lax",
+        )
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(ACCOUNT_LIMIT, key_func=_account_key, methods=["POST"], deduct_when=_failed)
 @limiter.limit(ADDRESS_LIMIT, key_func=_address_key, methods=["POST"], deduct_when=_failed)
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("auth.home"))
     form = LoginForm()
+    passwords_allowed = sso.local_passwords_allowed()
+    if request.method == "POST" and not passwords_allowed:
+        flash(_("Sign in through the identity provider."), "error")
+        return _login_page(form), 403
     if form.validate_on_submit():
         email = (form.email.data or "").strip().lower()
         user = db.session.scalar(select(User).where(User.email == email))
         password = form.password.data or ""
         if user is None:
-            check_password_hash(_DUMMY_HASH, password)
-        elif user.active and check_password_hash(user.password_hash, password):
-            session.clear()
-            login_user(user)
-            return redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
+            password_matches(_DUMMY_HASH, password)  # the same work as for a known address
+            auth_ops.sign_in_failed(
+                db.session(), None, why="password", address=_address(), email=email
+            )
+        elif user.active and password_matches(user.password_hash, password):
+            return _after_first_factor(user, auth_ops.PASSWORD, request.args.get("next"))
+        else:
+            auth_ops.sign_in_failed(
+                db.session(),
+                user,
+                why="password" if user.active else "deactivated",
+                address=_address(),
+            )
+            db.session.commit()
         flash(_("Wrong email or password."), "error")
-    return render_template("auth/login.html", form=form)
+    return _login_page(form)
+
+
+def _login_page(form: LoginForm) -> str:
+    return render_template(
+        "auth/login.html",
+        form=form,
+        sso_enabled=sso.enabled(),
+        sso_name=current_app.config.get("OIDC_PROVIDER_NAME") or "",
+        passwords_allowed=sso.local_passwords_allowed(),
+    )
+
+
+def _pending_user() -> tuple[User, dict[str, Any]] | None:
+    """The person who gave their first factor in this browser, still in time."""
+    pending = session.get(_PENDING)
+    if not isinstance(pending, dict):
+        return None
+    if int(time.time()) - int(pending.get("t", 0)) > PENDING_SECONDS:
+        session.pop(_PENDING, None)
+        return None
+    user = db.session.get(User, pending.get("u"))
+    if user is None or not user.active or user.session_version != pending.get("v"):
+        return None
+    return user, pending
+
+
+@bp.route("/login/second-factor", methods=["GET", "POST"])
+@limiter.limit(CODE_LIMIT, key_func=_pending_key, methods=["POST"], deduct_when=_refused)
+def second_factor_step() -> str | Response | tuple[str, int]:
+    """The code from the authenticator app (or a recovery code); or, for a person who must
+    enrol first, the QR code to scan and the code it shows."""
+    found = _pending_user()
+    if found is None:
+        flash(_("Sign in again: the time to give the code ran out."), "info")
+        return redirect(url_for("auth.login"))
+    user, pending = found
+    form = CodeForm()
+    enrolling = user.totp_secret is None
+    if enrolling:
+        secret = session.get(_ENROL_SECRET) or second_factor.new_secret()
+        session[_ENROL_SECRET] = secret
+    if form.validate_on_submit():
+        code = form.code.data or ""
+        if enrolling:
+            try:
+                codes = auth_ops.enrol_totp(db.session(), user, secret=secret, code=code)
+            except Refused as refused:
+                db.session.rollback()
+                flash(refused.reason, "error")
+                return _code_page(user, form, secret), 422
+            response = _sign_in(user, pending["m"], second=True, target=pending["n"])
+            return _recovery_codes_page(codes, response.headers["Location"])
+        if auth_ops.check_second_factor(db.session(), user, code):
+            return _sign_in(
+                user,
+                pending["m"],
+                second=True,
+                target=pending["n"],
+                remember_device=bool(form.remember.data),
+            )
+        auth_ops.sign_in_failed(db.session(), user, why="second_factor", address=_address())
+        db.session.commit()
+        flash(_("The code is not right."), "error")
+        return _code_page(user, form, secret if enrolling else None), 422
+    return _code_page(user, form, secret if enrolling else None)
+
+
+def _code_page(user: User, form: CodeForm, secret: str | None) -> str:
+    context: dict[str, Any] = {"form": form, "enrolling": secret is not None}
+    if secret is not None:
+        uri = second_factor.provisioning_uri(user, secret)
+        context.update(secret=secret, qr=second_factor.qr_svg(uri))
+    context["remember_days"] = second_factor.remember_days()
+    return render_template("auth/second_factor.html", **context)
+
+
+def _recovery_codes_page(codes: list[str], onward: str) -> Response:
+    response = make_response(
+        render_template("auth/recovery_codes.html", codes=codes, onward=onward)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# ---- single sign-on ------------------------------------------------------------------------
+
+
+@bp.route("/login/sso")
+def sso_start() -> Response:
+    if not sso.enabled():
+        return redirect(url_for("auth.login"))
+    session["tidtam.sso_next"] = safe_next(request.args.get("next")) or ""
+    try:
+        response: Response = sso.start()
+    except sso.ProviderUnreachable:
+        return _sso_unavailable()
+    return response
+
+
+def _sso_unavailable() -> Response:
+    flash(_("The identity provider cannot be reached now. Try again in a moment."), "error")
+    response = redirect(url_for("auth.login"))
+    response.status_code = 303
+    return response
+
+
+@bp.route("/login/sso/callback")
+def sso_callback() -> Response:
+    if not sso.enabled():
+        return redirect(url_for("auth.login"))
+    target = session.pop("tidtam.sso_next", "") or None
+    db_session = db.session()
+    try:
+        identity = sso.finish()
+        user = sso.account_for(db_session, identity)
+    except sso.ProviderUnreachable:
+        return _sso_unavailable()
+    except sso.SignInRefused as refused:
+        db_session.rollback()
+        auth_ops.sign_in_failed(
+            db_session, refused.user, why=f"sso_{refused.why}", address=_address()
+        )
+        db_session.commit()
+        if refused.why == "unknown":
+            flash(
+                _(
+                    "The identity provider signed you in, but no Tidtam account is linked to"
+                    " you yet. Ask your admin to link your account."
+                ),
+                "error",
+            )
+        else:
+            flash(_("Single sign-on did not succeed. Start again."), "error")
+        return redirect(url_for("auth.login"))
+    return _after_first_factor(user, auth_ops.SSO, target)
+
+
+# ---- forgotten passwords ---------------------------------------------------------------------
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(FORGOT_ACCOUNT_LIMIT, key_func=_forgot_key, methods=["POST"])
+@limiter.limit(FORGOT_ADDRESS_LIMIT, key_func=_forgot_address_key, methods=["POST"])
+def forgot_password() -> str | Response:
+    """Asks for the e-mail and always answers the same, whether an account has it or not."""
+    form = ForgotForm()
+    if form.validate_on_submit():
+        email = (form.email.data or "").strip().lower()
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is not None and user.active:
+            from service.audit.operations import record
+
+            record(
+                db.session(),
+                action="user.password_reset_request",
+                object_type="user",
+                object_id=user.id,
+                changes={"address": _address()},
+            )
+            enqueue_after_commit(db.session(), TaskName.AUTH_PASSWORD_RESET_MAIL, user.id)
+            db.session.commit()
+        flash(
+            _(
+                "If an account has this e-mail, a link to choose a new password is on its"
+                " way. It works once, within %(minutes)s minutes.",
+                minutes=reset.max_age_seconds() // 60,
+            ),
+            "info",
+        )
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(ADDRESS_LIMIT, key_func=_address_key, methods=["POST"])
+def reset_password(token: str) -> str | Response | tuple[str, int]:
+    db_session = db.session()
+    user = reset.user_of_token(db_session, token)
+    if user is None:
+        return render_template("auth/reset_used.html"), 410
+    form = NewPasswordForm()
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        if form.new_password.data != form.confirm.data:
+            errors["confirm"] = _("the two passwords differ")
+        else:
+            try:
+                auth_ops.reset_password(db_session, user, form.new_password.data or "")
+            except Refused as refused:
+                db_session.rollback()
+                errors.update(refused.fields)
+            else:
+                db_session.commit()
+                if current_user.is_authenticated:
+                    logout_user()
+                flash(_("Your password is changed. Sign in with it."), "info")
+                return redirect(url_for("auth.login"))
+    response = render_template("auth/reset.html", form=form, errors=errors, user=user)
+    return (response, 422) if errors else response
+
+
+# ---- signing out, landing ---------------------------------------------------------------------
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
+    row = current_session()
     user = db.session.get(User, current_user.id)
-    if user is not None:
-        user.session_version += 1
+    if row is not None and user is not None:
+        auth_ops.end_session(db.session(), user, row, signing_out=True)
         db.session.commit()
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.before_app_request
+def _password_first() -> Response | None:
+    """A person holding an admin's temporary password goes nowhere but the password page."""
+    if request.endpoint in (None, "static") or request.path.startswith("/api/"):
+        return None
+    if request.endpoint in ("account.password", "auth.logout", "auth.login"):
+        return None
+    if "_user_id" not in session:
+        return None
+    if current_user.is_authenticated and current_user.password_must_change:
+        return redirect(url_for("account.password"))
+    return None
 
 
 @bp.route("/")

@@ -146,7 +146,9 @@ def language_url(code: str) -> str:
     args["lang"] = code
     if request.endpoint and request.url_rule is not None and request.method == "GET":
         try:
-            return url_for(request.endpoint, **(request.view_args or {}), **args)
+            # The path's own values win over a query parameter of the same name (?code= on
+            # /overview/units/<code> is not the unit's code).
+            return url_for(request.endpoint, **{**args, **(request.view_args or {})})
         except BuildError:  # a rule that cannot be rebuilt: fall back to the query alone
             pass
     return "?lang=" + code

@@ -21,6 +21,7 @@ QUEUES: Final = ("notifications", "deadlines", "rollups", "celery")
 TASK_ROUTES: Final = {
     "tidtam.outbox.*": {"queue": "notifications"},
     "tidtam.notifications.*": {"queue": "notifications"},
+    "tidtam.auth.*": {"queue": "notifications"},  # mails too
     "tidtam.deadlines.*": {"queue": "deadlines"},
     "tidtam.rollups.*": {"queue": "rollups"},
 }

@@ -42,6 +42,10 @@ from service.org.schemas import (
     PersonOut,
     RoleGrant,
     RoleOut,
+    SessionsEnded,
+    SignInState,
+    SsoIdentity,
+    TemporaryPassword,
     UnitCreate,
     UnitFilter,
     UnitOut,
@@ -215,6 +219,46 @@ def update_user(data: dict[str, Any], ident: int) -> Any:
 @commits
 def deactivate_user(ident: int) -> Any:
     return admin_operations.deactivate_user(db.session(), actor(), _user(ident))
+
+
+@blp.route(f"/users/<{ID}:ident>/temporary-password", methods=["POST"])
+@blp.arguments(TemporaryPassword)
+@blp.response(200, SignInState)
+@blp.doc(
+    summary="Set a temporary password, to be changed at the next sign-in; every session of"
+    " the person ends (admins who manage the account)"
+)
+@commits
+def set_temporary_password(data: dict[str, Any], ident: int) -> Any:
+    return admin_operations.set_temporary_password(
+        db.session(), actor(), _user(ident), data["password"]
+    )
+
+
+@blp.route(f"/users/<{ID}:ident>/sessions/end", methods=["POST"])
+@blp.response(200, SessionsEnded)
+@blp.doc(summary="End every session of the person (admins who manage the account)")
+@commits
+def end_sessions(ident: int) -> Any:
+    ended = admin_operations.end_all_sessions(db.session(), actor(), _user(ident))
+    return {"sessions_ended": ended}
+
+
+@blp.route(f"/users/<{ID}:ident>/second-factor/reset", methods=["POST"])
+@blp.response(200, SignInState)
+@blp.doc(summary="Forget the person's authenticator app and recovery codes (a lost phone)")
+@commits
+def reset_second_factor(ident: int) -> Any:
+    return admin_operations.reset_second_factor(db.session(), actor(), _user(ident))
+
+
+@blp.route(f"/users/<{ID}:ident>/sso-identity", methods=["POST"])
+@blp.arguments(SsoIdentity)
+@blp.response(200, SignInState)
+@blp.doc(summary="Link the account to the identity provider's name for the person (empty unlinks)")
+@commits
+def link_sso_identity(data: dict[str, Any], ident: int) -> Any:
+    return admin_operations.link_sso_identity(db.session(), actor(), _user(ident), data["identity"])
 
 
 @blp.route(f"/users/<{ID}:ident>/roles", methods=["POST"])

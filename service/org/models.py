@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from service.core.db import Base, Money, UTCDateTime, enum_column, utcnow
 
@@ -90,13 +91,30 @@ class User(UserMixin, Base):
     language: Mapped[str] = mapped_column(String(2), default="th")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     phone: Mapped[str] = mapped_column(String(64), default="")
-    # Bumped at logout and password change: a copied session cookie stops working.
+    # Bumped at password change, reset and deactivation: every session of the person and
+    # every device remembered for the second factor stops working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Set by an admin's temporary password: no page opens until the person chooses their own.
+    password_must_change: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    # What the identity provider calls this person (the OIDC_IDENTITY_CLAIM's value: a
+    # verified e-mail or a citizen id); None until the first single sign-on or an admin links it.
+    sso_identity: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The TOTP secret (base32), kept once the person proved they enrolled it.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The 30 s step of the last code accepted: a code seen once is not accepted again.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", foreign_keys="RoleAssignment.user_id"
     )
+
+    #: The key of the browser session this object was read for (service.auth.sessions); not
+    #: a column.
+    session_key = ""
 
     __table_args__ = (
         CheckConstraint("language IN ('th', 'en')", name="language_known"),
@@ -108,7 +126,9 @@ class User(UserMixin, Base):
         return self.active
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        # The cookie names the person, their session generation and the server-side session
+        # row (service.auth.sessions); the row's key is set when the session starts.
+        return f"{self.id}:{self.session_version}:{self.session_key}"
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"

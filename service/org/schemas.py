@@ -105,6 +105,32 @@ class UserUpdate(Input):
     phone = Text(validate=validate.Length(max=64))
 
 
+class TemporaryPassword(Input):
+    password = fields.String(
+        required=True,
+        validate=validate.Length(1, 200),
+        load_only=True,
+        metadata={"pattern": NO_NUL},
+    )
+
+
+class SsoIdentity(Input):
+    identity = Text(required=True, validate=validate.Length(max=255))
+
+
+class SignInState(Output):
+    """What an admin sees of someone's sign-in."""
+
+    id = fields.Integer(required=True)
+    password_must_change = fields.Boolean()
+    second_factor = fields.Function(lambda user: user.totp_secret is not None)
+    sso_identity = fields.String(allow_none=True)
+
+
+class SessionsEnded(Output):
+    sessions_ended = fields.Integer(required=True)
+
+
 class RoleGrant(Input):
     role = fields.Enum(Role, by_value=True, required=True)
     unit_id = Id(required=True)

@@ -1,0 +1,214 @@
+"""/account: a person's own sign-in: their password, their second factor, the sessions
+open in their name (device, address, last seen; each can be ended) and their sign-in
+history (the audit trail's sign-ins and failures on their account)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from service.audit.models import AuditEntry
+from service.auth import operations as auth_ops
+from service.auth import second_factor
+from service.auth.models import UserSession
+from service.auth.sessions import current_session, describe_device
+from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
+from service.extensions import db
+from service.org.models import User
+from service.workflow.engine import Refused
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+_ENROL_SECRET = "tidtam.enrol_secret"
+#: The audit actions that make up a person's sign-in history.
+SIGN_IN_ACTIONS = (
+    "user.sign_in",
+    "user.sign_in_failed",
+    "user.sign_out",
+    "user.session_end",
+    "user.sessions_end",
+    "user.password_change",
+    "user.password_reset",
+    "user.password_reset_request",
+    "user.password_set",
+    "user.totp_enrol",
+    "user.totp_remove",
+    "user.totp_reset",
+    "user.recovery_code_use",
+    "user.sso_link",
+)
+HISTORY_ROWS = 30
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(), Length(max=200)]
+    )
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
+    confirm = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=200)])
+
+
+class CodeOnlyForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
+
+
+def _me() -> User:
+    user: User = current_user._get_current_object()
+    return user
+
+
+def open_sessions(user: User) -> list[UserSession]:
+    return list(
+        db.session.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+            .order_by(UserSession.last_seen_at.desc())
+        )
+    )
+
+
+def sign_in_history(user: User) -> list[AuditEntry]:
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.object_type == "user",
+                AuditEntry.object_id == user.id,
+                AuditEntry.action.in_(SIGN_IN_ACTIONS),
+            )
+            .order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())
+            .limit(HISTORY_ROWS)
+        )
+    )
+
+
+@bp.route("")
+@login_required
+def overview() -> str:
+    user = _me()
+    this = current_session()
+    return render_template(
+        "auth/account.html",
+        user=user,
+        sessions=open_sessions(user),
+        this_session_id=this.id if this else None,
+        describe_device=describe_device,
+        history=sign_in_history(user),
+        second_factor_required=second_factor.required_by_role(db.session(), user),
+        remember_days=second_factor.remember_days(),
+        form=CodeOnlyForm(),
+    )
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password() -> str | Response | tuple[str, int]:
+    user = _me()
+    form = ChangePasswordForm()
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        if form.new_password.data != form.confirm.data:
+            errors["confirm"] = _("the two passwords differ")
+        else:
+            try:
+                auth_ops.change_password(
+                    db.session(),
+                    user,
+                    current=form.current_password.data or "",
+                    new=form.new_password.data or "",
+                    keep=current_session(),
+                )
+            except Refused as refused:
+                db.session.rollback()
+                errors.update(refused.fields)
+            else:
+                # The generation moved on: this browser's cookie is written again with it.
+                login_user(user)
+                db.session.commit()
+                flash(_("Your password is changed. Your other sessions have ended."), "info")
+                return redirect(url_for("account.overview"))
+    elif request.method == "POST":
+        errors.update({name: " ".join(found) for name, found in form.errors.items()})
+    page = render_template("auth/password.html", form=form, errors=errors, user=user)
+    return (page, 422) if errors else page
+
+
+@bp.route("/sessions/<int:session_id>/end", methods=["POST"])
+@login_required
+def end_session(session_id: int) -> Response:
+    row = db.session.get(UserSession, session_id)
+    if row is None:
+        abort(404)
+    try:
+        auth_ops.end_session(db.session(), _me(), row)
+    except Refused as refused:
+        db.session.rollback()
+        abort(refused.status)
+    db.session.commit()
+    flash(_("The session is ended."), "info")
+    return redirect(url_for("account.overview"))
+
+
+@bp.route("/second-factor", methods=["GET", "POST"])
+@login_required
+def enrol() -> str | Response | tuple[str, int]:
+    """Enrol an authenticator app while signed in (the QR code, then its code)."""
+    user = _me()
+    if user.totp_secret is not None:
+        return redirect(url_for("account.overview"))
+    secret = session.get(_ENROL_SECRET) or second_factor.new_secret()
+    session[_ENROL_SECRET] = secret
+    form = CodeOnlyForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            codes = auth_ops.enrol_totp(
+                db.session(), user, secret=secret, code=form.code.data or ""
+            )
+        except Refused as refused:
+            db.session.rollback()
+            flash(refused.reason, "error")
+            status = 422
+        else:
+            row = current_session()
+            if row is not None:
+                row.second_factor = True  # this session has just shown the app's code
+            db.session.commit()
+            session.pop(_ENROL_SECRET, None)
+            from service.auth.views import _recovery_codes_page
+
+            return _recovery_codes_page(codes, url_for("account.overview"))
+    uri = second_factor.provisioning_uri(user, secret)
+    context: dict[str, Any] = {
+        "form": form,
+        "enrolling": True,
+        "secret": secret,
+        "qr": second_factor.qr_svg(uri),
+        "remember_days": 0,
+    }
+    return render_template("auth/second_factor.html", **context), status
+
+
+@bp.route("/second-factor/off", methods=["POST"])
+@login_required
+def turn_off() -> Response:
+    form = CodeOnlyForm()
+    try:
+        if not form.validate_on_submit():
+            raise Refused(422, _("the code does not match"))
+        auth_ops.turn_off_totp(db.session(), _me(), code=form.code.data or "")
+    except Refused as refused:
+        db.session.rollback()
+        flash(_("Not done: %(reason)s", reason=refused.reason), "error")
+        return redirect(url_for("account.overview"))
+    db.session.commit()
+    flash(_("The second factor is turned off."), "info")
+    return redirect(url_for("account.overview"))
