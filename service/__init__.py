@@ -64,6 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     # The role work screens (school, review, budget, editor, evaluations, admin).
     from service.admin import views as admin_views
+    from service.audit import views as audit_views
     from service.budget import views as budget_views
     from service.evaluations import views as evaluation_views
     from service.projects import work_views as project_work_views
@@ -79,6 +80,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         project_work_views,
         evaluation_views,
         admin_views,
+        audit_views,
     ):
         app.register_blueprint(work_views.bp)
 

@@ -10,13 +10,15 @@ from sqlalchemy.orm import Session, joinedload
 from service.api.auth import actor
 from service.api.blueprint import Blueprint
 from service.api.paging import paginate
-from service.api.schemas import AuditOut, PageArgs, page_of
+from service.api.schemas import AuditExportArgs, AuditOut, PageArgs, page_of
 from service.api.scoping import get_project, get_visible
 from service.api.transitions import ID
+from service.audit.export import TrailRequest, default_range, trail_download
 from service.audit.models import AuditEntry
+from service.audit.permissions import may_export_trail
 from service.core.permissions import manages_user
 from service.extensions import db
-from service.org.models import Delegation, User
+from service.org.models import Delegation, OrgUnit, User
 from service.workflow.engine import missing
 
 blp = Blueprint("api_audit", __name__, url_prefix="/api/v1", description="Audit trail")
@@ -46,6 +48,26 @@ def trail(args: dict[str, Any], object_type: str, ident: int) -> Any:
         .order_by(AuditEntry.occurred_at, AuditEntry.id)
     )
     return paginate(session, stmt, args)
+
+
+@blp.route("/audit-export")
+@blp.arguments(AuditExportArgs, location="query")
+@blp.response(
+    200,
+    content_type="text/csv",
+    description="CSV (or XLSX with format=xlsx) of the unit's audit entries in chain order,"
+    " each with its previous hash and hash (docs/audit-chain.md)",
+)
+@blp.doc(summary="A unit's audit trail over a range of days, with its hash chain")
+def export(args: dict[str, Any]) -> Any:
+    session = db.session()
+    user = actor()
+    unit = session.get(OrgUnit, args["unit_id"])
+    if unit is None or not may_export_trail(session, user, unit):
+        raise missing("org_unit", args["unit_id"])
+    first, last = default_range()
+    asked = TrailRequest(unit, args.get("from_") or first, args.get("to") or last, args["format"])
+    return trail_download(session, asked)
 
 
 def _manages(session: Session, caller: User, object_type: str, ident: int) -> bool:

@@ -103,6 +103,18 @@ class EvaluationFilter(PageArgs):
     project = Ref()
 
 
+class AuditExportArgs(Input):
+    unit_id = Ref(required=True, metadata={"description": "an org unit id; includes its subtree"})
+    from_ = Day(data_key="from", metadata={"description": "first day (Bangkok), ISO"})
+    to = Day(metadata={"description": "last day (Bangkok), ISO"})
+    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
+
+    @validates_schema
+    def _in_order(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
+            raise ValidationError("must not be before from", field_name="to")
+
+
 class UnitFilter(PageArgs):
     parent = Ref()
     kind = fields.Enum(UnitKind, by_value=True)
