@@ -43,6 +43,7 @@ REQUEUE = timedelta(minutes=10)
 OTHER_EVENTS = {
     "allocation.create",
     "installment.request",
+    "installment.payment",
     "delegation.create",
     "delegation.withdraw",
 }

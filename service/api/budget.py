@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -15,10 +16,14 @@ from service.api.schemas import (
     AllocationDetailOut,
     AllocationFilter,
     AllocationOut,
+    DisbursementArgs,
+    DisbursementOut,
     InstallmentCreate,
     InstallmentDetailOut,
     InstallmentFilter,
     InstallmentOut,
+    PaymentCreate,
+    PaymentOut,
     Presented,
     page_of,
 )
@@ -33,11 +38,15 @@ from service.api.scoping import (
 from service.api.transitions import ID, add_transition_routes
 from service.budget import operations
 from service.budget.models import Allocation, Approval, Installment
+from service.budget.queries import disbursement, unit_projects
+from service.core.fiscal import fiscal_year_of, local_today
 from service.core.translate import gettext as _
 from service.extensions import db
 from service.fiscal.models import FiscalYear
+from service.org.models import OrgUnit
+from service.org.scope import in_scope
 from service.projects.models import Project
-from service.workflow.engine import Refused
+from service.workflow.engine import Refused, missing
 
 blp = Blueprint(
     "api_budget", __name__, url_prefix="/api/v1", description="Allocations, installments"
@@ -169,6 +178,68 @@ def list_installments(args: dict[str, Any]) -> Any:
 def get_installment(ident: int) -> Any:
     session = db.session()
     return present_installment(session, get_visible(session, actor(), "installment", ident))
+
+
+@blp.route(f"/installments/<{ID}:ident>/payments")
+@blp.response(200, PaymentOut(many=True))
+@blp.doc(summary="The payments of an installment, oldest first")
+def list_payments(ident: int) -> Any:
+    session = db.session()
+    installment = get_visible(session, actor(), "installment", ident)
+    return installment.payments
+
+
+@blp.route(f"/installments/<{ID}:ident>/payments", methods=["POST"])
+@blp.arguments(PaymentCreate)
+@blp.response(201, PaymentOut)
+@blp.doc(
+    summary="Record one payment of an approved installment (day, amount, document number);"
+    " the payment that completes it makes it paid"
+)
+def create_payment(data: dict[str, Any], ident: int) -> Any:
+    session = db.session()
+    user = actor()
+    get_visible(session, user, "installment", ident)
+    payment = operations.record_payment(session, user, ident, **data)
+    session.commit()
+    return payment
+
+
+def _span(session: Session, be_year: int | None) -> tuple[FiscalYear, tuple[date, date]]:
+    year_number = be_year or fiscal_year_of(local_today())
+    year = session.scalar(select(FiscalYear).where(FiscalYear.be_year == year_number))
+    if year is None:
+        raise Refused(
+            422,
+            _("no fiscal year %(year)s", year=year_number),
+            fields={"fiscal_year": _("no such fiscal year")},
+        )
+    return year, (year.starts_on, year.ends_on)
+
+
+@blp.route(f"/projects/<{ID}:ident>/disbursement")
+@blp.response(200, DisbursementOut)
+@blp.doc(summary="The project's money paid against its plan, month end by month end")
+def project_disbursement(ident: int) -> Any:
+    session = db.session()
+    project = get_project(session, actor(), ident)
+    year = project.fiscal_year
+    return disbursement(session, [project], (year.starts_on, year.ends_on), local_today(), "en")
+
+
+@blp.route(f"/units/<{ID}:ident>/disbursement")
+@blp.arguments(DisbursementArgs, location="query")
+@blp.response(200, DisbursementOut)
+@blp.doc(summary="The unit's (and its subtree's) money paid against the plan, by month end")
+def unit_disbursement(args: dict[str, Any], ident: int) -> Any:
+    session = db.session()
+    user = actor()
+    unit = session.get(OrgUnit, ident)
+    if unit is None or not in_scope(session, user, unit):
+        raise missing("org_unit", ident)
+    year, span = _span(session, args.get("fiscal_year"))
+    projects = unit_projects(session, unit, year.id)
+    return disbursement(session, projects, span, local_today(), "en")
 
 
 add_transition_routes(

@@ -150,6 +150,7 @@ class TransitionInput(Input):
     self_value = Measure()
     self_narrative = Text(validate=validate.Length(max=20000))
     paid_on = Day()
+    document_ref = Text(validate=validate.Length(max=64))
 
 
 class BulkTransitionInput(TransitionInput):
@@ -555,6 +556,38 @@ class InstallmentDetailOut(InstallmentOut):
 class InstallmentCreate(Input):
     amount = Amount(required=True)
     purpose = Text(load_default="", validate=validate.Length(max=5000))
+
+
+class PaymentCreate(Input):
+    paid_on = Day(required=True)
+    amount = Amount(required=True)
+    document_ref = Text(required=True, validate=validate.Length(min=1, max=64))
+
+
+class PaymentOut(Output):
+    id = fields.Integer(required=True)
+    installment_id = fields.Integer(required=True)
+    paid_on = fields.Date(required=True)
+    amount = Money(required=True)
+    document_ref = fields.String(required=True)
+    recorded_by_id = fields.Integer(allow_none=True)
+    recorded_at = fields.DateTime()
+
+
+class MoneyPointOut(Output):
+    month_end = fields.Date(required=True, attribute="day")
+    planned = Money(required=True)
+    paid = Money(allow_none=True, metadata={"description": "null for months not begun"})
+
+
+class DisbursementOut(Output):
+    budget = Money(required=True)
+    paid = Money(required=True)
+    months = fields.List(fields.Nested(MoneyPointOut), required=True, attribute="points")
+
+
+class DisbursementArgs(Input):
+    fiscal_year = Ref(metadata={"description": "Buddhist Era year, e.g. 2566 (default: now)"})
 
 
 # ---- evaluations and audit -------------------------------------------------------------------

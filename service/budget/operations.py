@@ -3,8 +3,10 @@ the workflow engine; these only create rows in their initial state, recorded and
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.audit.operations import emit, record
@@ -13,20 +15,30 @@ from service.budget.models import (
     AllocationState,
     Installment,
     InstallmentState,
+    Payment,
 )
-from service.budget.permissions import above_limit, may_prepare, may_request_installment
+from service.budget.permissions import (
+    above_limit,
+    can_see_installment,
+    may_decide_installment,
+    may_prepare,
+    may_request_installment,
+)
 from service.budget.workflow import (
     allocation_left,
     allocation_refusal,
     budget_left,
     budget_refusal,
     left_for_the_field,
+    paid_so_far,
 )
+from service.core.fiscal import local_today
 from service.core.labels import label
+from service.core.thai import format_baht
 from service.core.translate import gettext as _
 from service.org.models import OrgUnit, User
 from service.projects.models import Project
-from service.workflow.engine import Refused
+from service.workflow.engine import Refused, lock, missing, resolve_principal, take
 
 
 def _amount(value: Decimal) -> Decimal:
@@ -171,3 +183,128 @@ def request_installment(
         },
     )
     return installment
+
+
+def record_payment(
+    session: Session,
+    actor: User,
+    installment_id: int,
+    *,
+    paid_on: date,
+    amount: Decimal,
+    document_ref: str,
+    acting_for: User | None = None,
+) -> Payment:
+    """One payment of the approved installment `installment_id`: its day, amount and the
+    reference number of the document it was paid against. The payment that completes the
+    installment takes its `pay` transition (the installment is then paid on that day).
+
+    The installment's row is locked first, so two payments at once are added one after the
+    other and never exceed it. Raises Refused: 404 (not visible), 403 (may not pay), 409 (not
+    approved, or paid already), 422 (amount above what is left, a day in the future, no
+    document number)."""
+    principal = resolve_principal(session, actor, acting_for, local_today())
+    installment = lock(session, Installment, installment_id)
+    if installment is None or not can_see_installment(session, principal, installment):
+        raise missing("installment", installment_id)
+    allowed = may_decide_installment(session, principal, installment)
+    if not allowed:
+        raise Refused(403, allowed.reason)
+    if installment.state is not InstallmentState.APPROVED:
+        raise Refused(
+            409,
+            _("the installment is %(state)s, not approved", state=label(installment.state)),
+            state=installment.state.value,
+        )
+    amount = _amount(amount)
+    document = (document_ref or "").strip()
+    if not document:
+        raise Refused(
+            422,
+            _("the document number is required"),
+            fields={"document_ref": _("is required")},
+        )
+    if len(document) > 64:
+        raise Refused(
+            422,
+            _("the document number is too long"),
+            fields={"document_ref": _("at most %(count)s characters", count=64)},
+        )
+    if paid_on > local_today():
+        raise Refused(
+            422,
+            _("a payment cannot be dated after today"),
+            fields={"paid_on": _("must not be after today")},
+        )
+    left = installment.amount - paid_so_far(session, installment.id)
+    if amount > left:
+        raise Refused(
+            422,
+            _(
+                "%(amount)s baht is more than the %(left)s baht left to pay of the installment"
+                " of %(whole)s",
+                amount=format_baht(amount),
+                left=format_baht(left),
+                whole=format_baht(installment.amount),
+            ),
+            fields={"amount": left_for_the_field(left)},
+        )
+    if amount == left:
+        take(
+            session,
+            actor,
+            "installment",
+            installment.id,
+            "pay",
+            {"paid_on": paid_on, "document_ref": document},
+            acting_for=acting_for,
+        )
+        payment = session.scalars(
+            select(Payment)
+            .where(Payment.installment_id == installment.id)
+            .order_by(Payment.id.desc())
+            .limit(1)
+        ).one()
+        return payment
+    payment = Payment(
+        installment_id=installment.id,
+        paid_on=paid_on,
+        amount=amount,
+        document_ref=document,
+        recorded_by_id=actor.id,
+    )
+    session.add(payment)
+    session.flush()
+    allocation = installment.allocation
+    record(
+        session,
+        action="installment.payment",
+        object_type="installment",
+        object_id=installment.id,
+        actor=actor,
+        acting_for=principal if principal.id != actor.id else None,
+        from_state=installment.state.value,
+        to_state=installment.state.value,
+        changes={
+            "payment_id": payment.id,
+            "amount": amount,
+            "paid_on": paid_on,
+            "document_ref": document,
+            "left": left - amount,
+        },
+    )
+    emit(
+        session,
+        kind="installment.payment",
+        object_type="installment",
+        object_id=installment.id,
+        actor=actor,
+        payload={
+            "to": installment.state.value,
+            "unit_id": allocation.project.responsible_unit_id,
+            "project_id": allocation.project_id,
+            "paid": amount,
+            "paid_on": paid_on,
+        },
+    )
+    return payment

@@ -72,6 +72,20 @@ def may_decide(session: Session, user: User, allocation: Allocation) -> Answer:
     return ALLOW
 
 
+def may_decide_installment(session: Session, user: User, installment: Installment) -> Answer:
+    """Approve, pay or reject an installment: those who decide its allocation; above the
+    officer's limit only the approver."""
+    allocation = installment.allocation
+    answer = may_decide(session, user, allocation)
+    if not answer:
+        return answer
+    if above_limit(allocation, installment.amount) and not holds_any(
+        session, user, (Role.APPROVER,), allocation.project.responsible_unit
+    ):
+        return deny(_("above the officer's limit only the approver approves installments"))
+    return answer
+
+
 def may_request_installment(session: Session, user: User, allocation: Allocation) -> Answer:
     """A school of the recipient unit, or the district, may ask for installment money."""
     if holds_within(session, user, (Role.SCHOOL,), allocation.recipient_unit):

@@ -21,12 +21,15 @@ from service.budget.models import (
     Installment,
     InstallmentState,
 )
-from service.budget.operations import create_allocation
+from service.budget.operations import create_allocation, record_payment
 from service.budget.permissions import above_limit, approval_rule
+from service.budget.queries import disbursement, unit_projects
+from service.budget.schemas import read_payment
 from service.budget.workflow import remember_guard_facts
+from service.core.charts import money_curve_chart
 from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import FormId, Invalid, Money, value_of
-from service.core.fiscal import local_date
+from service.core.fiscal import fiscal_year_of, local_date, local_today
 from service.core.labels import label
 from service.core.paging import page_number, paged, paged_rows
 from service.core.permissions import holds_anywhere
@@ -107,7 +110,7 @@ def _with_parents(statement: Any) -> Any:
     return statement.options(
         joinedload(Allocation.project).joinedload(Project.owner_unit),
         joinedload(Allocation.recipient_unit),
-        selectinload(Allocation.installments),
+        selectinload(Allocation.installments).selectinload(Installment.payments),
     )
 
 
@@ -264,6 +267,70 @@ def create() -> Response | tuple[str, int]:
         return _page(form, refused), refused.status
     flash(_("Allocation #%(id)s is drafted: submit it for approval.", id=allocation.id), "info")
     return redirect(url_for("budget.queue") + f"#allocation-{allocation.id}")
+
+
+@bp.route("/budget/installments/<int:installment_id>/payments", methods=["POST"])
+@login_required
+def pay(installment_id: int) -> Response:
+    """One payment of an approved installment, from the budget page's form."""
+    _require(Role.OFFICER, Role.APPROVER)
+    back = url_for("budget.queue") + f"#installment-{installment_id}-payments"
+    try:
+        data = read_payment(request.form, typed=True)
+        record_payment(session(), actor(), installment_id, **data)
+        session().commit()
+    except Refused as refused:
+        session().rollback()
+        if refused.status in (403, 404):
+            abort(refused.status)
+        flash_refused(refused)
+        return redirect(back)
+    flash(_("The payment is recorded."), "info")
+    return redirect(back)
+
+
+@bp.route("/budget/disbursement")
+@login_required
+def disbursement_page() -> Any:
+    """A unit's money paid against the plan, month by month, for one fiscal year."""
+    _require(Role.OFFICER, Role.APPROVER)
+    user = actor()
+    units = list(
+        session().scalars(
+            select(OrgUnit)
+            .where(
+                unit_filter(session(), user),
+                OrgUnit.kind.in_((UnitKind.DISTRICT_OFFICE, UnitKind.DIVISION, *RECIPIENT_KINDS)),
+            )
+            .order_by(OrgUnit.path)
+        )
+    )
+    years = list(session().scalars(select(FiscalYear).order_by(FiscalYear.be_year.desc())))
+    if not units or not years:
+        abort(404)
+    try:
+        unit_id = value_of(FormId(), request.args, "unit")
+        be_year = value_of(FormId(), request.args, "year")
+    except Invalid:
+        abort(404)
+    unit = next((u for u in units if u.id == unit_id), units[0])
+    today = local_today()
+    year = next((y for y in years if y.be_year == (be_year or fiscal_year_of(today))), years[0])
+    projects = unit_projects(session(), unit, year.id)
+    span = (year.starts_on, year.ends_on)
+    lang = current_language()
+    wide = disbursement(session(), projects, span, today, lang)
+    narrow = money_curve_chart(wide.points, wide.budget, span, today, lang, narrow=True)
+    return render_template(
+        "budget/disbursement.html",
+        units=units,
+        years=years,
+        unit=unit,
+        year=year,
+        curve=wide,
+        narrow=narrow,
+        projects=projects,
+    )
 
 
 @bp.route("/approvals")

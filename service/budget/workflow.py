@@ -26,6 +26,7 @@ from service.budget.models import (
     Approval,
     Installment,
     InstallmentState,
+    Payment,
 )
 from service.budget.permissions import (
     above_limit,
@@ -33,11 +34,12 @@ from service.budget.permissions import (
     can_see_allocation,
     can_see_installment,
     may_decide,
+    may_decide_installment,
     may_prepare,
 )
 from service.core.db import utcnow
 from service.core.labels import label
-from service.core.permissions import Answer, deny, holds_any
+from service.core.permissions import Answer, holds_any
 from service.core.sql import in_ids
 from service.core.thai import format_baht
 from service.core.translate import gettext as _
@@ -53,6 +55,7 @@ from service.workflow.engine import (
     display_facts,
     register,
     remember_for_display,
+    text_field,
 )
 
 A = AllocationState
@@ -145,7 +148,7 @@ def preparers(session: Session, subject_type: str, objects: Sequence[Any]) -> di
     the audit history, in any round, with whoever they acted for under a delegation."""
     found: dict[int, set[int]] = {}
     for obj in objects:
-        person = obj.created_by_id if subject_type == "allocation" else obj.requested_by_id
+        person = obj.requested_by_id if subject_type == "installment" else obj.created_by_id
         found[obj.id] = {person} if person is not None else set()
     if not found:
         return found
@@ -354,15 +357,7 @@ COMMITTED = (I.APPROVED, I.PAID)
 
 
 def _who_approves_installment(ctx: Context) -> Answer:
-    allocation = ctx.obj.allocation
-    answer = may_decide(ctx.session, ctx.principal, allocation)
-    if not answer:
-        return answer
-    if above_limit(allocation, ctx.obj.amount) and not holds_any(
-        ctx.session, ctx.principal, (Role.APPROVER,), allocation.project.responsible_unit
-    ):
-        return deny(_("above the officer's limit only the approver approves installments"))
-    return answer
+    return may_decide_installment(ctx.session, ctx.principal, ctx.obj)
 
 
 def allocation_left(
@@ -465,9 +460,34 @@ def _lock_allocation(ctx: Context) -> list[tuple[type, int]]:
     return [(Allocation, ctx.obj.allocation_id)]
 
 
+def paid_so_far(session: Session, installment_id: int) -> Decimal:
+    """The sum of the installment's payments."""
+    with session.no_autoflush:
+        total = session.scalar(
+            select(func.coalesce(func.sum(Payment.amount), 0)).where(
+                Payment.installment_id == installment_id
+            )
+        )
+    return Decimal(str(total)).quantize(Decimal("0.01"))
+
+
 def _pay(ctx: Context) -> dict[str, Any]:
-    ctx.obj.paid_on = ctx.data["paid_on"]
-    return {"paid_on": ctx.obj.paid_on}
+    """The last payment: whatever is left of the installment, on the day given."""
+    installment: Installment = ctx.obj
+    left = installment.amount - paid_so_far(ctx.session, installment.id)
+    installment.paid_on = ctx.data["paid_on"]
+    document = ctx.data.get("document_ref") or ""
+    if left > 0:
+        ctx.session.add(
+            Payment(
+                installment_id=installment.id,
+                paid_on=installment.paid_on,
+                amount=left,
+                document_ref=document,
+                recorded_by_id=ctx.actor.id,
+            )
+        )
+    return {"paid_on": installment.paid_on, "amount_paid": left, "document_ref": document}
 
 
 INSTALLMENT = register(
@@ -501,7 +521,10 @@ INSTALLMENT = register(
                 I.PAID,
                 _who_approves_installment,
                 ("บันทึกการจ่าย", "Record payment"),
-                requires=(date_field("paid_on"),),
+                requires=(
+                    date_field("paid_on"),
+                    text_field("document_ref", required=False, max_length=64),
+                ),
                 effect=_pay,
             ),
             Transition(

@@ -135,6 +135,7 @@ OBJECT_TYPES: dict[str, LazyString] = {
 ACTIONS: dict[str, LazyString] = {
     "allocation.create": _l("Allocation created"),
     "installment.request": _l("Installment requested"),
+    "installment.payment": _l("Part of an installment paid"),
     "delegation.create": _l("Delegation given"),
     "delegation.withdraw": _l("Delegation withdrawn"),
     "project.create": _l("Project created"),

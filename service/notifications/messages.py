@@ -59,6 +59,11 @@ SUMMARIES: dict[str, dict[str, str]] = {
         "th": "จ่ายเงินประจำงวด {amount} บาท ให้{unit} โครงการ {project} แล้ว",
         "en": "The installment of {amount} baht for {unit} in project {project} was paid",
     },
+    "installment.payment": {
+        "th": "จ่ายเงินประจำงวดบางส่วน {paid} บาท จาก {amount} บาท ให้{unit} โครงการ {project} แล้ว",
+        "en": "{paid} baht of the installment of {amount} baht for {unit} in project {project}"
+        " was paid",
+    },
     "installment.reject": {
         "th": "คำขอเงินประจำงวด {amount} บาท ของ{unit} โครงการ {project} ไม่ได้รับอนุมัติ {reason}",
         "en": "The installment of {amount} baht for {unit} in project {project} was rejected. "
@@ -300,6 +305,8 @@ def summary(kind: str, payload: dict[str, Any], words: dict[str, str], lang: str
         values["reason"] = str(payload.get("reason") or "")
     if "amount" in payload and "amount" not in words:
         values["amount"] = _amount(payload["amount"])
+    if "paid" in payload:
+        values["paid"] = _amount(payload["paid"])
     if "days" in payload:
         days = int(payload["days"])
         values["days"] = str(days)

@@ -13,7 +13,7 @@ Each rule turns the events of its kinds into (event_id, user_id) pairs in SQL:
 | delegation.create, delegation.withdraw | the principal and the delegate |
 | step_result.accept | users with role school on the result's reporting unit |
 | installment.request | as an allocation submitted: approvers above the limit, else officers |
-| installment.approve, .pay, .reject | the person who asked for the installment |
+| installment.approve, .payment, .pay, .reject | the person who asked for the installment |
 | allocation.approve | its preparer and the school users of the receiving unit |
 | allocation.return, allocation.reject | its preparer |
 | project.submit, project.request_revision | approvers at or above the responsible unit |
@@ -175,8 +175,8 @@ def _named_person(
 
 
 def installment_requester(ids: EventIds) -> Select[int, int]:
-    """An installment approved, paid or rejected: whoever asked for it."""
-    kinds = ["installment.approve", "installment.pay", "installment.reject"]
+    """An installment approved, paid in part or in full, or rejected: whoever asked for it."""
+    kinds = ["installment.approve", "installment.payment", "installment.pay", "installment.reject"]
     return _named_person(ids, kinds, Installment, Installment.requested_by_id)
 
 
@@ -254,7 +254,14 @@ RULES: tuple[RecipientRule, ...] = (
         allocation_preparer,
     ),
     RecipientRule(
-        frozenset({"installment.approve", "installment.pay", "installment.reject"}),
+        frozenset(
+            {
+                "installment.approve",
+                "installment.payment",
+                "installment.pay",
+                "installment.reject",
+            }
+        ),
         installment_requester,
     ),
     RecipientRule(frozenset({"project.submit", "project.request_revision"}), plan_approvers),

@@ -1,0 +1,33 @@
+"""Reading the budget's forms and API bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from service.core.fields import Day, Invalid, Money, Text, value_of
+from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
+from service.workflow.engine import Refused
+
+PAYMENT_FIELDS = {
+    "paid_on": _l("Paid on"),
+    "amount": _l("Amount paid (baht)"),
+    "document_ref": _l("Document number"),
+}
+
+
+def read_payment(source: Mapping[str, Any], *, typed: bool) -> dict[str, Any]:
+    """paid_on, amount and document_ref of a payment. `typed` (a page) reads BE days and
+    amounts with thousands separators. Raises Refused(422) naming the field."""
+    try:
+        return {
+            "paid_on": value_of(Day(typed=typed, required=True), source, "paid_on"),
+            "amount": value_of(Money(commas=typed, required=True), source, "amount"),
+            "document_ref": value_of(Text(required=True), source, "document_ref"),
+        }
+    except Invalid as invalid:
+        reason = _(
+            "%(field)s: %(problem)s", field=PAYMENT_FIELDS[invalid.name], problem=invalid.message
+        )
+        raise Refused(422, reason, fields={invalid.name: invalid.message}) from None
