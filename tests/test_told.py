@@ -44,6 +44,7 @@ OTHER_EVENTS = {
     "allocation.create",
     "installment.request",
     "installment.payment",
+    "budget_transfer.create",
     "delegation.create",
     "delegation.withdraw",
 }

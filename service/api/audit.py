@@ -17,13 +17,14 @@ from service.audit.export import TrailRequest, default_range, trail_download
 from service.audit.models import AuditEntry
 from service.audit.permissions import may_export_trail
 from service.core.permissions import manages_user
+from service.core.translate import gettext as _
 from service.extensions import db
 from service.org.models import Delegation, OrgUnit, User
-from service.workflow.engine import missing
+from service.workflow.engine import Refused, missing
 
 blp = Blueprint("api_audit", __name__, url_prefix="/api/v1", description="Audit trail")
 
-WORKFLOW_OBJECTS = ("step_result", "allocation", "installment", "evaluation")
+WORKFLOW_OBJECTS = ("step_result", "allocation", "installment", "budget_transfer", "evaluation")
 ADMIN_OBJECTS = ("user", "delegation")
 OBJECT_TYPES = ("project", *WORKFLOW_OBJECTS, *ADMIN_OBJECTS)
 
@@ -66,7 +67,12 @@ def export(args: dict[str, Any]) -> Any:
     if unit is None or not may_export_trail(session, user, unit):
         raise missing("org_unit", args["unit_id"])
     first, last = default_range()
-    asked = TrailRequest(unit, args.get("from_") or first, args.get("to") or last, args["format"])
+    first, last = args.get("from_") or first, args.get("to") or last
+    if last < first:
+        raise Refused(
+            422, _("the last day is before the first"), fields={"to": _("must not be before from")}
+        )
+    asked = TrailRequest(unit, first, last, args["format"])
     return trail_download(session, asked)
 
 

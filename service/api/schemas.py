@@ -15,7 +15,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from service.budget.models import AllocationState, InstallmentState
+from service.budget.models import AllocationState, InstallmentState, TransferState
 from service.core.fields import (  # noqa: F401 (MAX_ID and Percent are used by importers)
     MAX_ID,
     NO_NUL,
@@ -108,11 +108,6 @@ class AuditExportArgs(Input):
     from_ = Day(data_key="from", metadata={"description": "first day (Bangkok), ISO"})
     to = Day(metadata={"description": "last day (Bangkok), ISO"})
     format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
-
-    @validates_schema
-    def _in_order(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
-            raise ValidationError("must not be before from", field_name="to")
 
 
 class UnitFilter(PageArgs):
@@ -556,6 +551,45 @@ class InstallmentDetailOut(InstallmentOut):
 class InstallmentCreate(Input):
     amount = Amount(required=True)
     purpose = Text(load_default="", validate=validate.Length(max=5000))
+
+
+class TransferOut(Output):
+    id = fields.Integer(required=True)
+    source_id = fields.Integer(required=True)
+    target_id = fields.Integer(required=True)
+    amount = Money(required=True)
+    reason = fields.String(required=True)
+    state = fields.Enum(TransferState, by_value=True, required=True)
+    version = fields.Integer(required=True)
+    approval_round = fields.Integer()
+    created_by_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    approved_at = fields.DateTime(allow_none=True)
+
+
+class TransferDetailOut(TransferOut):
+    approvals = fields.List(fields.Nested(ApprovalOut))
+
+
+class NewProjectIn(Input):
+    code = Text(required=True, validate=validate.Length(min=1, max=32))
+    name = Text(required=True, validate=validate.Length(min=1, max=500))
+
+
+class TransferCreate(Input):
+    source_id = Id(required=True)
+    target_id = Id(metadata={"description": "another project of the same unit and year"})
+    new_project = fields.Nested(
+        NewProjectIn,
+        metadata={"description": "without target_id: a new draft project receives the money"},
+    )
+    amount = Amount(required=True)
+    reason = Text(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class TransferFilter(PageArgs):
+    project = Ref(metadata={"description": "transfers out of or into this project"})
+    state = fields.Enum(TransferState, by_value=True)
 
 
 class PaymentCreate(Input):

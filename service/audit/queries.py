@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from service.audit.models import AuditEntry
-from service.budget.models import Allocation, Installment
+from service.budget.models import Allocation, BudgetTransfer, Installment
 from service.core.fiscal import DEFAULT_TZ
 from service.evaluations.models import Evaluation
 from service.kpis.models import Kpi
@@ -56,6 +56,12 @@ def _of_unit(unit: OrgUnit) -> ColumnElement[bool]:
         ("installment", installments),
         ("evaluation", evaluations),
         ("org_unit", subtree),
+        (
+            "budget_transfer",
+            select(BudgetTransfer.id).where(
+                or_(BudgetTransfer.source_id.in_(projects), BudgetTransfer.target_id.in_(projects))
+            ),
+        ),
     ]
     return or_(
         *(

@@ -13,11 +13,14 @@ from service.audit.operations import emit, record
 from service.budget.models import (
     Allocation,
     AllocationState,
+    BudgetTransfer,
     Installment,
     InstallmentState,
     Payment,
+    TransferState,
 )
 from service.budget.permissions import (
+    DISTRICT,
     above_limit,
     can_see_installment,
     may_decide_installment,
@@ -29,15 +32,19 @@ from service.budget.workflow import (
     allocation_refusal,
     budget_left,
     budget_refusal,
+    free_budget,
     left_for_the_field,
     paid_so_far,
+    transfer_refusal,
 )
 from service.core.fiscal import local_today
 from service.core.labels import label
+from service.core.permissions import needs_role
 from service.core.thai import format_baht
 from service.core.translate import gettext as _
 from service.org.models import OrgUnit, User
-from service.projects.models import Project
+from service.projects.models import Project, ProjectState
+from service.projects.operations import create_project
 from service.workflow.engine import Refused, lock, missing, resolve_principal, take
 
 
@@ -308,3 +315,108 @@ def record_payment(
         },
     )
     return payment
+
+
+def create_transfer(
+    session: Session,
+    actor: User,
+    source: Project,
+    amount: Decimal,
+    reason: str,
+    *,
+    target: Project | None = None,
+    new_project: dict[str, str] | None = None,
+) -> BudgetTransfer:
+    """A prepared budget transfer of `amount` from `source` to `target`, another project of
+    the same unit and fiscal year, or to a new draft project (`new_project`: its code and
+    name) made here for it. Approval moves the money (service.budget.workflow).
+
+    Raises Refused: 403 (may not prepare), 422 (no reason, the same project, another unit or
+    year, a project withdrawn or closed, more than the source may give without falling below
+    what it has allocated)."""
+    amount = _amount(amount)
+    reason = (reason or "").strip()
+    if not reason:
+        raise Refused(422, _("a transfer needs a reason"), fields={"reason": _("is required")})
+    allowed = needs_role(
+        session, actor, DISTRICT, source.responsible_unit, _("prepare budget transfers")
+    )
+    if not allowed:
+        raise Refused(403, allowed.reason)
+    if target is None:
+        if not new_project:
+            raise Refused(
+                422,
+                _("choose the project that receives the money"),
+                fields={"target_id": _("choose a project")},
+            )
+        target = create_project(
+            session,
+            actor,
+            code=new_project.get("code", ""),
+            name=new_project.get("name", ""),
+            fiscal_year=source.fiscal_year,
+            owner_unit=source.owner_unit,
+            responsible_unit=source.responsible_unit,
+            kind=source.kind,
+        )
+    closed = (ProjectState.WITHDRAWN, ProjectState.CLOSED)
+    if (
+        target.id == source.id
+        or target.owner_unit_id != source.owner_unit_id
+        or target.fiscal_year_id != source.fiscal_year_id
+        or target.state in closed
+    ):
+        raise Refused(
+            422,
+            _("the money goes to another open project of the same unit and fiscal year"),
+            fields={"target_id": _("choose another project of the same unit")},
+        )
+    if source.state in closed:
+        raise Refused(
+            422,
+            _("project %(code)s is closed or withdrawn", code=source.code),
+            fields={"source_id": _("choose an open project")},
+        )
+    free = free_budget(session, source)
+    if amount > free:
+        raise Refused(
+            422,
+            transfer_refusal(amount, free, source),
+            fields={"amount": left_for_the_field(free)},
+        )
+    transfer = BudgetTransfer(
+        source_id=source.id,
+        target_id=target.id,
+        amount=amount,
+        reason=reason,
+        state=TransferState.PREPARED,
+        created_by_id=actor.id,
+    )
+    session.add(transfer)
+    session.flush()
+    record(
+        session,
+        action="budget_transfer.create",
+        object_type="budget_transfer",
+        object_id=transfer.id,
+        actor=actor,
+        to_state=transfer.state.value,
+        changes={"amount": amount, "source_id": source.id, "target_id": target.id},
+        reason=reason,
+    )
+    emit(
+        session,
+        kind="budget_transfer.create",
+        object_type="budget_transfer",
+        object_id=transfer.id,
+        actor=actor,
+        payload={
+            "to": transfer.state.value,
+            "unit_id": source.responsible_unit_id,
+            "project_id": source.id,
+            "amount": amount,
+            "target_id": target.id,
+        },
+    )
+    return transfer

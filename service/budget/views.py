@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 from werkzeug.wrappers import Response
 
@@ -18,13 +18,14 @@ from service.budget.models import (
     Allocation,
     AllocationState,
     Approval,
+    BudgetTransfer,
     Installment,
     InstallmentState,
 )
-from service.budget.operations import create_allocation, record_payment
-from service.budget.permissions import above_limit, approval_rule
+from service.budget.operations import create_allocation, create_transfer, record_payment
+from service.budget.permissions import above_limit, approval_rule, endorsements_required
 from service.budget.queries import disbursement, unit_projects
-from service.budget.schemas import read_payment
+from service.budget.schemas import read_payment, read_transfer
 from service.budget.workflow import remember_guard_facts
 from service.core.charts import money_curve_chart
 from service.core.export import FORMATS, Column, download, rows_in_chunks
@@ -331,6 +332,82 @@ def disbursement_page() -> Any:
         narrow=narrow,
         projects=projects,
     )
+
+
+def _transfers_query() -> Any:
+    """The transfers out of or into the district's projects, newest first."""
+    ids = _district_project_ids()
+    return (
+        select(BudgetTransfer)
+        .where(or_(BudgetTransfer.source_id.in_(ids), BudgetTransfer.target_id.in_(ids)))
+        .options(
+            joinedload(BudgetTransfer.source),
+            joinedload(BudgetTransfer.target),
+            joinedload(BudgetTransfer.created_by),
+        )
+        .order_by(BudgetTransfer.id.desc())
+    )
+
+
+def _transfers_page(form: dict[str, Any] | None = None, refused: Refused | None = None) -> str:
+    listing = paged(session(), _transfers_query(), page_number(request.args.get("page")))
+    transfers = listing.rows
+    approvals = _approvals_of("budget_transfer", [t.id for t in transfers])
+    return render_template(
+        "budget/transfers.html",
+        projects=_district_projects(open_years_only=True),
+        transfers=transfers,
+        listing=listing,
+        page_url=lambda number: url_for("budget.transfers", page=number) + "#h-transfers",
+        options={t.id: options_for(t) for t in transfers},
+        approvals=approvals,
+        needed={t.id: endorsements_required(t) for t in transfers},
+        form=form or {},
+        errors=refused.fields if refused else {},
+    )
+
+
+@bp.route("/budget/transfers")
+@login_required
+def transfers() -> Any:
+    _require(Role.OFFICER, Role.APPROVER)
+    return _transfers_page()
+
+
+@bp.route("/budget/transfers", methods=["POST"])
+@login_required
+def create_transfer_view() -> Response | tuple[str, int]:
+    """A prepared transfer from the form; refused input comes back with the form filled."""
+    _require(Role.OFFICER, Role.APPROVER)
+    fields = ("source_id", "target_id", "new_code", "new_name", "amount", "reason")
+    form = {key: request.form.get(key, "").strip() for key in fields}
+    try:
+        data = read_transfer(form, typed=True)
+        mine = {p.id: p for p in _district_projects()}
+        source = mine.get(data["source_id"])
+        target = mine.get(data["target_id"]) if data["target_id"] else None
+        if source is None:
+            raise Refused(422, _("choose a project"), fields={"source_id": _("choose a project")})
+        if data["target_id"] and target is None:
+            raise Refused(422, _("choose a project"), fields={"target_id": _("choose a project")})
+        transfer = create_transfer(
+            session(),
+            actor(),
+            source,
+            data["amount"],
+            data["reason"],
+            target=target,
+            new_project=data["new_project"],
+        )
+        session().commit()
+    except Refused as refused:
+        session().rollback()
+        if refused.status in (403, 404):
+            abort(refused.status)
+        flash_refused(refused)
+        return _transfers_page(form, refused), refused.status
+    flash(_("Transfer #%(id)s is prepared: another person endorses it.", id=transfer.id), "info")
+    return redirect(url_for("budget.transfers") + f"#transfer-{transfer.id}")
 
 
 @bp.route("/approvals")

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.budget.models import Allocation, Installment
+from service.budget.models import Allocation, BudgetTransfer, Installment
 from service.core.thai import format_baht, format_date
 from service.evaluations.models import Evaluation
 from service.org.models import Delegation, OrgUnit, User
@@ -58,6 +58,31 @@ SUMMARIES: dict[str, dict[str, str]] = {
     "installment.pay": {
         "th": "จ่ายเงินประจำงวด {amount} บาท ให้{unit} โครงการ {project} แล้ว",
         "en": "The installment of {amount} baht for {unit} in project {project} was paid",
+    },
+    "budget_transfer.create": {
+        "th": "คำขอโอนงบประมาณ {amount} บาท จากโครงการ {project} ไปยังโครงการ {target} รอท่านเห็นชอบ",
+        "en": "A transfer of {amount} baht from project {project} to project {target} waits"
+        " for your endorsement",
+    },
+    "budget_transfer.endorse": {
+        "th": "การโอนงบประมาณ {amount} บาท จากโครงการ {project} ไปยังโครงการ {target}"
+        " ผ่านการเห็นชอบ รอท่านอนุมัติ",
+        "en": "The transfer of {amount} baht from project {project} to project {target} was"
+        " endorsed and waits for your approval",
+    },
+    "budget_transfer.approve": {
+        "th": "การโอนงบประมาณ {amount} บาท จากโครงการ {project} ไปยังโครงการ {target} ได้รับอนุมัติแล้ว",
+        "en": "The transfer of {amount} baht from project {project} to project {target} was"
+        " approved",
+    },
+    "budget_transfer.return": {
+        "th": "คำขอโอนงบประมาณ {amount} บาท จากโครงการ {project} ถูกส่งกลับให้แก้ไข {reason}",
+        "en": "The transfer of {amount} baht from project {project} was returned for changes."
+        " {reason}",
+    },
+    "budget_transfer.reject": {
+        "th": "คำขอโอนงบประมาณ {amount} บาท จากโครงการ {project} ไม่ได้รับอนุมัติ {reason}",
+        "en": "The transfer of {amount} baht from project {project} was rejected. {reason}",
     },
     "installment.payment": {
         "th": "จ่ายเงินประจำงวดบางส่วน {paid} บาท จาก {amount} บาท ให้{unit} โครงการ {project} แล้ว",
@@ -199,6 +224,9 @@ LINKS: dict[str, str] = {
     "installment.request": "/approvals#installment-{id}",
     "deadline.installment_waiting": "/approvals#installment-{id}",
     "allocation.approve": "/budget",
+    "budget_transfer.create": "/budget/transfers#transfer-{id}",
+    "budget_transfer.endorse": "/budget/transfers#transfer-{id}",
+    "budget_transfer.return": "/budget/transfers#transfer-{id}",
     "allocation.return": "/budget",
     "allocation.reject": "/budget",
     "evaluation.self_assess": "/evaluations",
@@ -259,6 +287,15 @@ def describe(
         if allocation:
             project = session.get(Project, allocation.project_id)
             unit = session.get(OrgUnit, allocation.recipient_unit_id)
+    elif object_type == "budget_transfer":
+        transfer = session.get(BudgetTransfer, object_id)
+        if transfer:
+            words["amount"] = _amount(transfer.amount)
+            project = session.get(Project, transfer.source_id)
+            target = session.get(Project, transfer.target_id)
+            words["target"] = f"{target.code} {target.name}" if target else ""
+            if project is not None:
+                unit = session.get(OrgUnit, project.responsible_unit_id)
     elif object_type == "project":
         project = session.get(Project, object_id)
         if project is not None:
