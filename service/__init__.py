@@ -67,6 +67,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from service.audit import views as audit_views
     from service.budget import views as budget_views
     from service.evaluations import views as evaluation_views
+    from service.projects import plan_views
     from service.projects import work_views as project_work_views
     from service.review import views as review_views
     from service.school import views as school_views
@@ -81,6 +82,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         evaluation_views,
         admin_views,
         audit_views,
+        plan_views,
     ):
         app.register_blueprint(work_views.bp)
 
