@@ -254,3 +254,44 @@ def test_payments_at_once_never_exceed_the_installment(race_engine: Engine) -> N
             select(func.sum(Payment.amount)).where(Payment.installment_id == installment_id)
         )
         assert Decimal(total) == Decimal("9000.00")
+
+
+def test_the_quarter_rollup_counts_partial_payments(session: Session) -> None:
+    from service.core.db import utcnow
+    from service.rollups.compute import run_rollup
+    from service.rollups.models import ProjectRollup
+    from tests.work_data import demo_project
+
+    project = demo_project(session)  # FY 2566; its two installments are approved, not paid
+    installment = session.scalars(
+        select(Installment)
+        .join(Installment.allocation)
+        .where(Installment.state == InstallmentState.APPROVED)
+        .order_by(Installment.id)
+    ).first()
+    assert installment is not None and installment.allocation.project_id == project.id
+    session.add_all(
+        [
+            Payment(
+                installment_id=installment.id,
+                paid_on=date(2023, 2, 1),
+                amount=Decimal("1000.00"),
+                document_ref="Q2",
+            ),
+            Payment(
+                installment_id=installment.id,
+                paid_on=date(2023, 5, 1),
+                amount=Decimal("2000.00"),
+                document_ref="Q3",
+            ),
+        ]
+    )
+    session.flush()
+    run_rollup(session, 2566, 2, now=utcnow())
+    row = session.scalars(
+        select(ProjectRollup).where(
+            ProjectRollup.project_id == project.id, ProjectRollup.quarter == 2
+        )
+    ).one()
+    session.refresh(row)
+    assert row.budget_paid == Decimal("1000.00")  # the May payment is of the next quarter
