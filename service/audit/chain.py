@@ -95,20 +95,24 @@ def link_hash(prev_hash: str, fields: list[str]) -> str:
 
 
 def note_unchained_entry(_mapper: Any, _connection: Any, entry: AuditEntry) -> None:
-    """AuditEntry `after_insert`: the session has entries to chain before it commits."""
+    """AuditEntry `after_insert`: the session has this entry to chain before it commits."""
     session = object_session(entry)
     if session is not None:
-        session.info[_UNCHAINED] = True
+        session.info.setdefault(_UNCHAINED, []).append(entry.id)
 
 
 def chain_audit_entries(session: Session) -> None:
     """Session `before_commit`: chain the entries this transaction wrote, under the chain
     head's row lock (held until the commit). Entries of other transactions still in flight
     are not visible here; committed entries are all chained already."""
-    written = session.info.pop(_UNCHAINED, False)
-    if not written and not any(isinstance(obj, AuditEntry) for obj in session.new):
+    if not session.info.get(_UNCHAINED) and not any(
+        isinstance(obj, AuditEntry) for obj in session.new
+    ):
         return
     session.flush()
+    # Only this session's own entries: rows written past the ORM (a bulk load) are not this
+    # commit's to chain, and `verify` reports them as outside the chain.
+    ids = sorted(set(session.info.pop(_UNCHAINED, [])))
     head = session.scalars(
         select(AuditChainHead)
         .where(AuditChainHead.stream == STREAM)
@@ -118,9 +122,15 @@ def chain_audit_entries(session: Session) -> None:
     if head is None:  # a database made without the migration that seeds the head
         head = AuditChainHead(stream=STREAM, last_seq=0, last_hash=GENESIS)
         session.add(head)
-    entries = session.scalars(
-        select(AuditEntry).where(AuditEntry.chain_seq.is_(None)).order_by(AuditEntry.id)
-    ).all()
+    entries: list[AuditEntry] = []
+    for start in range(0, len(ids), 500):
+        entries.extend(
+            session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.id.in_(ids[start : start + 500]), AuditEntry.chain_seq.is_(None))
+                .order_by(AuditEntry.id)
+            )
+        )
     for entry in entries:
         seq = head.last_seq + 1
         entry.chain_seq = seq
@@ -129,7 +139,6 @@ def chain_audit_entries(session: Session) -> None:
         head.last_seq = seq
         head.last_hash = entry.entry_hash
     session.flush()
-    session.info.pop(_UNCHAINED, None)  # the flush above noted nothing new
 
 
 def seal_existing(rows: Iterable[Any]) -> Iterator[tuple[int, int, str, str]]:
