@@ -102,6 +102,29 @@ def test_preview_confirm_reimport_update_and_locked(session: Session, login_as) 
     assert after["50230000-8801"].name == "โครงการอ่านคล่อง"
     assert after["50230000-8802"].state is ProjectState.LOCKED
 
+    # A draft with a step the file does not list loses it, and the file then matches it.
+    first = after["50230000-8801"]
+    from service.projects.models import PlanStep
+
+    session.add(
+        PlanStep(
+            project=first,
+            position=3,
+            name="เพิ่มเอง",
+            weight=10,
+            planned_start=first.steps[0].planned_start,
+            planned_end=first.steps[0].planned_end,
+            responsible_unit=first.responsible_unit,
+        )
+    )
+    session.commit()
+    status, page = _upload(officer, good_plan(name="โครงการอ่านคล่อง"))
+    assert 'data-testid="update">1<' in page
+    assert _confirm(officer, page) == 302
+    assert [s.position for s in _projects(session)["50230000-8801"].steps] == [1, 2]
+    status, page = _upload(officer, good_plan(name="โครงการอ่านคล่อง"))
+    assert 'data-testid="unchanged">1<' in page
+
 
 def test_every_problem_is_named_by_sheet_row_and_column(session: Session) -> None:
     projects = [

@@ -49,6 +49,7 @@ from service.projects.operations import (
     DISTRICT,
     create_project,
     link_strategies,
+    remove_steps,
     save_step,
     set_objectives_and_targets,
     update_project,
@@ -761,7 +762,14 @@ def _update_draft(
     strategies: dict[str, StrategyNode],
     kpis: dict[str, Kpi],
 ) -> None:
-    """A draft already there, changed through the editor's own operations."""
+    """A draft already there, changed through the editor's own operations: steps the file
+    no longer lists are removed first (refused, and so the whole import, for one that has
+    results reported)."""
+    listed = {step.position for step in plan.steps}
+    extra = [step.position for step in project.steps if step.position not in listed]
+    if extra:
+        remove_steps(session, user, project, extra)
+        session.expire(project, ["steps"])
     for step in plan.steps:
         save_step(
             session,
