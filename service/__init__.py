@@ -70,9 +70,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     # The role work screens (school, review, budget, editor, evaluations, admin).
     from service.admin import views as admin_views
+    from service.audit import views as audit_views
     from service.budget import views as budget_views
     from service.evaluations import views as evaluation_views
     from service.kpis import views as kpi_views
+    from service.projects import plan_views
     from service.projects import work_views as project_work_views
     from service.review import views as review_views
     from service.school import views as school_views
@@ -89,6 +91,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         kpi_views,
         admin_views,
         thread_views,
+        audit_views,
+        plan_views,
     ):
         app.register_blueprint(work_views.bp)
 

@@ -102,9 +102,11 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_data_command)
     app.cli.add_command(stack_command)
     from service.admin.commands import admin_cli
+    from service.audit.commands import audit_cli
     from service.demo.commands import generate_data_command
     from service.legacy.commands import import_legacy_command
 
     app.cli.add_command(generate_data_command)
     app.cli.add_command(import_legacy_command)
     app.cli.add_command(admin_cli)
+    app.cli.add_command(audit_cli)

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.api.auth import new_token
-from service.budget.models import Allocation, Installment
+from service.budget.models import Allocation, BudgetTransfer, Installment
 from service.core.db import utcnow
 from service.core.fiscal import local_today
 from service.evaluations.models import Evaluation
@@ -41,7 +41,7 @@ from service.kpis.models import (
 from service.notifications.operations import create_webhook, send_webhook_test
 from service.org.models import Delegation, RoleAssignment
 from service.projects.evidence import Upload
-from service.projects.models import PlanStep, StepResult
+from service.projects.models import PlanStep, Project, StepResult
 from service.strategy.models import StrategyNode
 from service.threads.operations import add_comment
 from tests.api_support import ROLES, demo_project, headers_for, problem_of, unit, user
@@ -122,6 +122,25 @@ def world(session: Session, app: Flask | None = None) -> W:
         uploaded_by_id=user(session, "officer").id,
     )
     session.add(kpi_file)
+    other = Project(
+        code="50230000-7001",
+        name="โครงการรับโอน",
+        fiscal_year_id=project.fiscal_year_id,
+        owner_unit_id=project.owner_unit_id,
+        responsible_unit_id=project.responsible_unit_id,
+        kind=project.kind,
+    )
+    session.add(other)
+    session.flush()
+    # Prepared by the approver: the officer may endorse it (another pair of eyes).
+    transfer = BudgetTransfer(
+        source_id=project.id,
+        target_id=other.id,
+        amount=Decimal("1000.00"),
+        reason="ปรับแผน",
+        created_by_id=user(session, "approver").id,
+    )
+    session.add(transfer)
     session.flush()
     assert result_a and allocation and installment and evaluation and year_2567 and assignment
     assert node is not None
@@ -132,6 +151,8 @@ def world(session: Session, app: Flask | None = None) -> W:
         "result_a": result_a.id,
         "allocation": allocation.id,
         "installment": installment.id,
+        "transfer": transfer.id,
+        "other_project": other.id,
         "evaluation": evaluation.id,
         "year": year_2567.id,
         "strategy_node": node.id,
@@ -193,8 +214,11 @@ INSTALLMENT_NAMES = "approve,pay,reject"
 EVALUATION_NAMES = "self_assess,score,publish,reopen"
 PROJECT_NAMES = "submit,lock,return,request_revision,reopen,close,withdraw"
 RESULT_NAMES = "start,submit,accept,return"
-AUDITED = "project,kpi,step_result,allocation,installment,evaluation,user,delegation"
+AUDITED = (
+    "project,kpi,step_result,allocation,installment,budget_transfer,evaluation,user,delegation"
+)
 THREAD = "any(step_result,allocation,installment,evaluation,project)"
+TRANSFER_NAMES = "endorse,approve,return,revise,reject,withdraw"
 
 ROWS = [
     # ---- budget
@@ -272,6 +296,81 @@ ROWS = [
         expect(403, approver=200, **SCHOOLS_404),
         lambda w: {"ids": [w["installment"]], "paid_on": w["today"]},
         bulk=True,
+    ),
+    Row(
+        "GET",
+        f"{A}/installments/{I}/payments",
+        lambda w: f"{A}/installments/{w['installment']}/payments",
+        expect(200, **SCHOOLS_404),
+    ),
+    Row(
+        "POST",
+        f"{A}/installments/{I}/payments",
+        lambda w: f"{A}/installments/{w['installment']}/payments",
+        # 90,000 is above the officer's limit: only the approver pays it out.
+        expect(403, approver=201, **SCHOOLS_404),
+        lambda w: {"paid_on": w["today"], "amount": "100.00", "document_ref": "ขบ 1/2569"},
+    ),
+    Row(
+        "GET",
+        f"{A}/projects/{I}/disbursement",
+        lambda w: f"{A}/projects/{w['project']}/disbursement",
+        expect(200),  # both schools report on the demo project
+    ),
+    Row(
+        "GET",
+        f"{A}/units/{I}/disbursement",
+        lambda w: f"{A}/units/{w['district']}/disbursement?fiscal_year=2566",
+        # the district office lies above the officer's division: outside their scope
+        expect(200, officer=404, **SCHOOLS_404),
+    ),
+    Row("GET", f"{A}/budget-transfers", lambda w: f"{A}/budget-transfers", expect(200)),
+    Row(
+        "POST",
+        f"{A}/budget-transfers",
+        lambda w: f"{A}/budget-transfers",
+        expect(403, officer=201, approver=201, **SCHOOLS_404),
+        lambda w: {
+            "source_id": w["project"],
+            "target_id": w["other_project"],
+            "amount": "500.00",
+            "reason": "ย้ายงบ",
+        },
+    ),
+    Row(
+        "GET",
+        f"{A}/budget-transfers/{I}",
+        lambda w: f"{A}/budget-transfers/{w['transfer']}",
+        expect(200, **SCHOOLS_404),
+    ),
+    Row(
+        "GET",
+        f"{A}/budget-transfers/{I}/transitions",
+        lambda w: f"{A}/budget-transfers/{w['transfer']}/transitions",
+        expect(200, **SCHOOLS_404),
+    ),
+    Row(
+        "POST",
+        f"{A}/budget-transfers/{I}/transitions/<any({TRANSFER_NAMES}):name>",
+        lambda w: f"{A}/budget-transfers/{w['transfer']}/transitions/endorse",
+        # the approver prepared it: four eyes, another person endorses
+        expect(403, officer=200, approver=422, **SCHOOLS_404),
+        lambda w: {},
+    ),
+    Row(
+        "POST",
+        f"{A}/budget-transfers/transitions/<any({TRANSFER_NAMES}):name>",
+        lambda w: f"{A}/budget-transfers/transitions/endorse",
+        expect(403, officer=200, approver=422, **SCHOOLS_404),
+        lambda w: {"ids": [w["transfer"]]},
+        bulk=True,
+    ),
+    Row(
+        "GET",
+        f"{A}/audit-export",
+        lambda w: f"{A}/audit-export?unit_id={w['division']}&format=csv",
+        # the evaluator's role lies on the evaluation office, not over the division
+        expect(200, evaluator=404, **SCHOOLS_404),
     ),
     # ---- evaluations
     Row("GET", f"{A}/evaluations", lambda w: f"{A}/evaluations", expect(200)),

@@ -177,7 +177,8 @@ def test_page_adds_gauge_s_curve_timeline_budget_evaluations_and_time_in_states(
     body = thai_page(login_as("officer"), f"/projects/{project.id}")
     text = visible_text(body)
     assert body.count('class="gauge"') == 1
-    assert body.count('class="chart chart-wide"') == 2  # S-curve and timeline
+    # S-curve, timeline and the disbursement curve
+    assert body.count('class="chart chart-wide"') == 3
     assert 'role="img"' in body and "aria-labelledby=" in body
     # the S-curve's text alternative: month ends with plan and actual
     assert "31 ธ.ค. 2565 60.00 20.00" in text

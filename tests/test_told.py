@@ -43,6 +43,8 @@ REQUEUE = timedelta(minutes=10)
 OTHER_EVENTS = {
     "allocation.create",
     "installment.request",
+    "installment.payment",
+    "budget_transfer.create",
     "delegation.create",
     "delegation.withdraw",
     "line_account.link",

@@ -14,7 +14,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry, OutboxEvent
-from service.budget.models import Allocation, AllocationState, Installment, InstallmentState
+from service.budget.models import (
+    Allocation,
+    AllocationState,
+    Approval,
+    BudgetTransfer,
+    Installment,
+    InstallmentState,
+    TransferState,
+)
 from service.evaluations.models import Evaluation, EvaluationState
 from service.org.models import OrgUnit, User
 from service.projects.models import PlanStep, Project, ResultState, StepResult
@@ -134,12 +142,55 @@ def build_evaluation(session: Session, state: str, _transition: str) -> Evaluati
     return evaluation
 
 
+def build_budget_transfer(session: Session, state: str, transition: str) -> BudgetTransfer:
+    source = _room_in_budget(session)
+    if transition == "endorse":
+        # A second endorsement is asked for only above the limit where three levels are due.
+        source.owner_unit.approval_limit = Decimal("5000.00")
+        source.owner_unit.approvals_required = 3
+    target = Project(
+        code="50230000-7777",
+        name="โครงการรับโอน",
+        fiscal_year_id=source.fiscal_year_id,
+        owner_unit_id=source.owner_unit_id,
+        responsible_unit_id=source.responsible_unit_id,
+        kind=source.kind,
+    )
+    session.add(target)
+    session.flush()
+    transfer = BudgetTransfer(
+        source_id=source.id,
+        target_id=target.id,
+        amount=Decimal("10000.00"),
+        reason="ปรับแผน",
+        state=TransferState(state),
+        approved_at=NOW if state == "approved" else None,
+    )
+    session.add(transfer)
+    session.flush()
+    if state == "endorsed":  # endorsed once, by someone other than who takes it next
+        endorser = "approver" if transition == "endorse" else "officer"
+        session.add(
+            Approval(
+                subject_type="budget_transfer",
+                subject_id=transfer.id,
+                level=1,
+                round=1,
+                approver_id=user(session, endorser).id,
+                amount=transfer.amount,
+            )
+        )
+        session.flush()
+    return transfer
+
+
 BUILDERS: dict[str, Callable[[Session, str, str], Any]] = {
     "project": build_project,
     "step_result": build_result,
     "allocation": build_allocation,
     "installment": build_installment,
     "evaluation": build_evaluation,
+    "budget_transfer": build_budget_transfer,
 }
 
 # Who takes each transition, and with what input.
@@ -167,6 +218,12 @@ TAKERS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("installment", "approve"): ("officer", {}),
     ("installment", "pay"): ("officer", {"paid_on": "2023-01-20"}),
     ("installment", "reject"): ("approver", {"reason": "เอกสารไม่ครบ"}),
+    ("budget_transfer", "endorse"): ("officer", {}),
+    ("budget_transfer", "approve"): ("approver", {}),
+    ("budget_transfer", "return"): ("officer", {"reason": "ระบุเหตุผลให้ชัด"}),
+    ("budget_transfer", "revise"): ("officer", {}),
+    ("budget_transfer", "reject"): ("approver", {"reason": "ไม่จำเป็น"}),
+    ("budget_transfer", "withdraw"): ("officer", {"reason": "ไม่โอนแล้ว"}),
     ("evaluation", "self_assess"): ("officer", {"self_value": "80", "self_narrative": "ตามแผน"}),
     ("evaluation", "score"): ("evaluator", {"score": "90", "sub_score_1": "2", "comment": "ดี"}),
     ("evaluation", "publish"): ("evaluator", {}),

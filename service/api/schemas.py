@@ -83,6 +83,8 @@ class TransitionInput(Input):
     self_value = Measure()
     self_narrative = Text(validate=validate.Length(max=20000))
     paid_on = Day()
+    document_ref = Text(validate=validate.Length(max=64))
+    document_ref = Text(validate=validate.Length(max=64))
 
 
 class BulkTransitionInput(TransitionInput):

@@ -13,18 +13,21 @@ from service.api.paging import paginate
 from service.api.schemas import PageArgs, page_of
 from service.api.scoping import get_project, get_visible
 from service.api.transitions import ID
+from service.audit.export import TrailRequest, default_range, trail_download
 from service.audit.models import AuditEntry
-from service.audit.schemas import AuditOut
+from service.audit.permissions import may_export_trail
+from service.audit.schemas import AuditExportArgs, AuditOut
 from service.core.permissions import manages_user
+from service.core.translate import gettext as _
 from service.extensions import db
 from service.kpis.models import Kpi
 from service.kpis.permissions import can_see_kpi
-from service.org.models import Delegation, User
-from service.workflow.engine import missing
+from service.org.models import Delegation, OrgUnit, User
+from service.workflow.engine import Refused, missing
 
 blp = Blueprint("api_audit", __name__, url_prefix="/api/v1", description="Audit trail")
 
-WORKFLOW_OBJECTS = ("step_result", "allocation", "installment", "evaluation")
+WORKFLOW_OBJECTS = ("step_result", "allocation", "installment", "budget_transfer", "evaluation")
 ADMIN_OBJECTS = ("user", "delegation")
 OBJECT_TYPES = ("project", "kpi", *WORKFLOW_OBJECTS, *ADMIN_OBJECTS)
 
@@ -53,6 +56,31 @@ def trail(args: dict[str, Any], object_type: str, ident: int) -> Any:
         .order_by(AuditEntry.occurred_at, AuditEntry.id)
     )
     return paginate(session, stmt, args)
+
+
+@blp.route("/audit-export")
+@blp.arguments(AuditExportArgs, location="query")
+@blp.response(
+    200,
+    content_type="text/csv",
+    description="CSV (or XLSX with format=xlsx) of the unit's audit entries in chain order,"
+    " each with its previous hash and hash (docs/audit-chain.md)",
+)
+@blp.doc(summary="A unit's audit trail over a range of days, with its hash chain")
+def export(args: dict[str, Any]) -> Any:
+    session = db.session()
+    user = actor()
+    unit = session.get(OrgUnit, args["unit_id"])
+    if unit is None or not may_export_trail(session, user, unit):
+        raise missing("org_unit", args["unit_id"])
+    first, last = default_range()
+    first, last = args.get("from_") or first, args.get("to") or last
+    if last < first:
+        raise Refused(
+            422, _("the last day is before the first"), fields={"to": _("must not be before from")}
+        )
+    asked = TrailRequest(unit, first, last, args["format"])
+    return trail_download(session, asked)
 
 
 def _manages(session: Session, caller: User, object_type: str, ident: int) -> bool:

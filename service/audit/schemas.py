@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
-from service.api.schemas import Output
+from service.api.schemas import Input, Output
+from service.core.fields import Day, Ref
 
 
 class AuditOut(Output):
@@ -20,3 +21,10 @@ class AuditOut(Output):
     to_state = fields.String(allow_none=True)
     changes = fields.Dict()
     reason = fields.String()
+
+
+class AuditExportArgs(Input):
+    unit_id = Ref(required=True, metadata={"description": "an org unit id; includes its subtree"})
+    from_ = Day(data_key="from", metadata={"description": "first day (Bangkok), ISO"})
+    to = Day(metadata={"description": "last day (Bangkok), ISO"})
+    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, aliased
 
 from service.api.auth import actor
 from service.api.blueprint import Blueprint
@@ -21,22 +22,34 @@ from service.api.scoping import (
 )
 from service.api.transitions import ID, add_transition_routes
 from service.budget import operations
-from service.budget.models import Allocation, Approval, Installment
+from service.budget.models import Allocation, Approval, BudgetTransfer, Installment
+from service.budget.queries import disbursement, unit_projects
 from service.budget.schemas import (
     AllocationCreate,
     AllocationDetailOut,
     AllocationFilter,
     AllocationOut,
+    DisbursementArgs,
+    DisbursementOut,
     InstallmentCreate,
     InstallmentDetailOut,
     InstallmentFilter,
     InstallmentOut,
+    PaymentCreate,
+    PaymentOut,
+    TransferCreate,
+    TransferDetailOut,
+    TransferFilter,
+    TransferOut,
 )
+from service.core.fiscal import fiscal_year_of, local_today
 from service.core.translate import gettext as _
 from service.extensions import db
 from service.fiscal.models import FiscalYear
+from service.org.models import OrgUnit
+from service.org.scope import in_scope, unit_filter
 from service.projects.models import Project
-from service.workflow.engine import Refused
+from service.workflow.engine import Refused, missing
 
 blp = Blueprint(
     "api_budget", __name__, url_prefix="/api/v1", description="Allocations, installments"
@@ -170,6 +183,145 @@ def get_installment(ident: int) -> Any:
     return present_installment(session, get_visible(session, actor(), "installment", ident))
 
 
+@blp.route(f"/installments/<{ID}:ident>/payments")
+@blp.response(200, PaymentOut(many=True))
+@blp.doc(summary="The payments of an installment, oldest first")
+def list_payments(ident: int) -> Any:
+    session = db.session()
+    installment = get_visible(session, actor(), "installment", ident)
+    return installment.payments
+
+
+@blp.route(f"/installments/<{ID}:ident>/payments", methods=["POST"])
+@blp.arguments(PaymentCreate)
+@blp.response(201, PaymentOut)
+@blp.doc(
+    summary="Record one payment of an approved installment (day, amount, document number);"
+    " the payment that completes it makes it paid"
+)
+def create_payment(data: dict[str, Any], ident: int) -> Any:
+    session = db.session()
+    user = actor()
+    get_visible(session, user, "installment", ident)
+    payment = operations.record_payment(session, user, ident, **data)
+    session.commit()
+    return payment
+
+
+def _span(session: Session, be_year: int | None) -> tuple[FiscalYear, tuple[date, date]]:
+    year_number = be_year or fiscal_year_of(local_today())
+    year = session.scalar(select(FiscalYear).where(FiscalYear.be_year == year_number))
+    if year is None:
+        raise Refused(
+            422,
+            _("no fiscal year %(year)s", year=year_number),
+            fields={"fiscal_year": _("no such fiscal year")},
+        )
+    return year, (year.starts_on, year.ends_on)
+
+
+@blp.route(f"/projects/<{ID}:ident>/disbursement")
+@blp.response(200, DisbursementOut)
+@blp.doc(summary="The project's money paid against its plan, month end by month end")
+def project_disbursement(ident: int) -> Any:
+    session = db.session()
+    project = get_project(session, actor(), ident)
+    year = project.fiscal_year
+    return disbursement(session, [project], (year.starts_on, year.ends_on), local_today(), "en")
+
+
+@blp.route(f"/units/<{ID}:ident>/disbursement")
+@blp.arguments(DisbursementArgs, location="query")
+@blp.response(200, DisbursementOut)
+@blp.doc(summary="The unit's (and its subtree's) money paid against the plan, by month end")
+def unit_disbursement(args: dict[str, Any], ident: int) -> Any:
+    session = db.session()
+    user = actor()
+    unit = session.get(OrgUnit, ident)
+    if unit is None or not in_scope(session, user, unit):
+        raise missing("org_unit", ident)
+    year, span = _span(session, args.get("fiscal_year"))
+    projects = unit_projects(session, unit, year.id)
+    return disbursement(session, projects, span, local_today(), "en")
+
+
+def present_transfer(session: Session, transfer: BudgetTransfer) -> Presented:
+    return Presented(transfer, approvals=_approvals(session, "budget_transfer", transfer.id))
+
+
+@blp.route("/budget-transfers")
+@blp.arguments(TransferFilter, location="query")
+@blp.response(200, page_of(TransferOut, "TransferPage"))
+@blp.doc(summary="Budget transfers of projects the caller may see, a page at a time")
+def list_transfers(args: dict[str, Any]) -> Any:
+    session = db.session()
+    user = actor()
+    # service.budget.permissions.can_see_transfer as SQL: a project of either end whose
+    # responsible or owning unit is in the caller's scope.
+    responsible, owner = aliased(OrgUnit), aliased(OrgUnit)
+    visible = (
+        select(Project.id)
+        .join(responsible, responsible.id == Project.responsible_unit_id)
+        .join(owner, owner.id == Project.owner_unit_id)
+        .where(unit_filter(session, user, responsible) | unit_filter(session, user, owner))
+    )
+    stmt = (
+        select(BudgetTransfer)
+        .where(or_(BudgetTransfer.source_id.in_(visible), BudgetTransfer.target_id.in_(visible)))
+        .order_by(BudgetTransfer.id)
+    )
+    if "project" in args:
+        stmt = stmt.where(
+            or_(
+                BudgetTransfer.source_id == args["project"],
+                BudgetTransfer.target_id == args["project"],
+            )
+        )
+    if "state" in args:
+        stmt = stmt.where(BudgetTransfer.state == args["state"])
+    return paginate(session, stmt, args)
+
+
+@blp.route("/budget-transfers", methods=["POST"])
+@blp.arguments(TransferCreate)
+@blp.response(201, TransferDetailOut)
+@blp.doc(
+    summary="Prepare a transfer of part of a project's approved budget to another project of"
+    " the same unit (or a new one); another person endorses, then it is approved"
+)
+def create_transfer(data: dict[str, Any]) -> Any:
+    session = db.session()
+    user = actor()
+    source = get_project(session, user, data["source_id"])
+    target = get_project(session, user, data["target_id"]) if "target_id" in data else None
+    transfer = operations.create_transfer(
+        session,
+        user,
+        source,
+        data["amount"],
+        data["reason"],
+        target=target,
+        new_project=data.get("new_project"),
+    )
+    session.commit()
+    return present_transfer(session, transfer)
+
+
+@blp.route(f"/budget-transfers/<{ID}:ident>")
+@blp.response(200, TransferDetailOut)
+@blp.doc(summary="One budget transfer with its endorsements and approval")
+def get_transfer(ident: int) -> Any:
+    session = db.session()
+    return present_transfer(session, get_visible(session, actor(), "budget_transfer", ident))
+
+
+add_transition_routes(
+    blp,
+    workflow="budget_transfer",
+    path="budget-transfers",
+    out_schema=TransferDetailOut,
+    present=present_transfer,
+)
 add_transition_routes(
     blp,
     workflow="allocation",

@@ -33,6 +33,15 @@ class AllocationState(enum.StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class TransferState(enum.StrEnum):
+    PREPARED = "prepared"
+    ENDORSED = "endorsed"
+    APPROVED = "approved"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
 class InstallmentState(enum.StrEnum):
     REQUESTED = "requested"
     APPROVED = "approved"
@@ -90,6 +99,9 @@ class Installment(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     allocation: Mapped[Allocation] = relationship(back_populates="installments")
+    payments: Mapped[list[Payment]] = relationship(
+        order_by="Payment.paid_on, Payment.id", back_populates="installment"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -131,7 +143,72 @@ class Approval(Base):
             "level",
             unique=True,
         ),
-        CheckConstraint("subject_type IN ('allocation', 'installment')", name="subject_known"),
+        CheckConstraint(
+            "subject_type IN ('allocation', 'installment', 'budget_transfer')",
+            name="subject_known",
+        ),
         CheckConstraint("level >= 1", name="level_positive"),
         CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+
+class Payment(Base):
+    """One payment of an approved installment: the day, the amount and the reference of the
+    document it was paid against (the government finance system's number). The payments of
+    an installment never add up to more than it (service.budget.operations.record_payment,
+    under the installment's row lock); the one that completes it makes it paid."""
+
+    __tablename__ = "payment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    installment_id: Mapped[int] = mapped_column(ForeignKey("installment.id"))
+    paid_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    document_ref: Mapped[str] = mapped_column(String(64), default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    installment: Mapped[Installment] = relationship(back_populates="payments")
+    recorded_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_payment_installment", "installment_id"),
+        Index("ix_payment_paid_on", "paid_on"),
+    )
+
+
+class BudgetTransfer(Base):
+    """Part of one project's approved budget moved to another project of the same unit
+    (โอนเปลี่ยนแปลงงบประมาณ), with a reason, through its workflow (service.budget.workflow).
+    Approval moves the money; until then both budgets stand."""
+
+    __tablename__ = "budget_transfer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[TransferState] = mapped_column(
+        enum_column(TransferState, "transfer_state"), default=TransferState.PREPARED
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approval_round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    source: Mapped[Project] = relationship(foreign_keys=[source_id])
+    target: Mapped[Project] = relationship(foreign_keys=[target_id])
+    created_by: Mapped[User | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("source_id <> target_id", name="two_projects"),
+        CheckConstraint("state <> 'approved' OR approved_at IS NOT NULL", name="approved_has_time"),
+        Index("ix_budget_transfer_source", "source_id", "state"),
+        Index("ix_budget_transfer_target", "target_id", "state"),
     )

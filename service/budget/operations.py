@@ -3,30 +3,49 @@ the workflow engine; these only create rows in their initial state, recorded and
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.audit.operations import emit, record
 from service.budget.models import (
     Allocation,
     AllocationState,
+    BudgetTransfer,
     Installment,
     InstallmentState,
+    Payment,
+    TransferState,
 )
-from service.budget.permissions import above_limit, may_prepare, may_request_installment
+from service.budget.permissions import (
+    DISTRICT,
+    above_limit,
+    can_see_installment,
+    may_decide_installment,
+    may_prepare,
+    may_request_installment,
+)
 from service.budget.workflow import (
     allocation_left,
     allocation_refusal,
     budget_left,
     budget_refusal,
+    free_budget,
     left_for_the_field,
+    paid_so_far,
+    transfer_refusal,
 )
+from service.core.fiscal import local_today
 from service.core.labels import label
+from service.core.permissions import needs_role
+from service.core.thai import format_baht
 from service.core.translate import gettext as _
 from service.org.models import OrgUnit, User
-from service.projects.models import Project
-from service.workflow.engine import Refused
+from service.projects.models import Project, ProjectState
+from service.projects.operations import create_project
+from service.workflow.engine import Refused, lock, missing, resolve_principal, take
 
 
 def _amount(value: Decimal) -> Decimal:
@@ -171,3 +190,233 @@ def request_installment(
         },
     )
     return installment
+
+
+def record_payment(
+    session: Session,
+    actor: User,
+    installment_id: int,
+    *,
+    paid_on: date,
+    amount: Decimal,
+    document_ref: str,
+    acting_for: User | None = None,
+) -> Payment:
+    """One payment of the approved installment `installment_id`: its day, amount and the
+    reference number of the document it was paid against. The payment that completes the
+    installment takes its `pay` transition (the installment is then paid on that day).
+
+    The installment's row is locked first, so two payments at once are added one after the
+    other and never exceed it. Raises Refused: 404 (not visible), 403 (may not pay), 409 (not
+    approved, or paid already), 422 (amount above what is left, a day in the future, no
+    document number)."""
+    principal = resolve_principal(session, actor, acting_for, local_today())
+    installment = lock(session, Installment, installment_id)
+    if installment is None or not can_see_installment(session, principal, installment):
+        raise missing("installment", installment_id)
+    allowed = may_decide_installment(session, principal, installment)
+    if not allowed:
+        raise Refused(403, allowed.reason)
+    if installment.state is not InstallmentState.APPROVED:
+        raise Refused(
+            409,
+            _("the installment is %(state)s, not approved", state=label(installment.state)),
+            state=installment.state.value,
+        )
+    amount = _amount(amount)
+    document = (document_ref or "").strip()
+    if not document:
+        raise Refused(
+            422,
+            _("the document number is required"),
+            fields={"document_ref": _("is required")},
+        )
+    if len(document) > 64:
+        raise Refused(
+            422,
+            _("the document number is too long"),
+            fields={"document_ref": _("at most %(count)s characters", count=64)},
+        )
+    if paid_on > local_today():
+        raise Refused(
+            422,
+            _("a payment cannot be dated after today"),
+            fields={"paid_on": _("must not be after today")},
+        )
+    left = installment.amount - paid_so_far(session, installment.id)
+    if amount > left:
+        raise Refused(
+            422,
+            _(
+                "%(amount)s baht is more than the %(left)s baht left to pay of the installment"
+                " of %(whole)s",
+                amount=format_baht(amount),
+                left=format_baht(left),
+                whole=format_baht(installment.amount),
+            ),
+            fields={"amount": left_for_the_field(left)},
+        )
+    if amount == left:
+        take(
+            session,
+            actor,
+            "installment",
+            installment.id,
+            "pay",
+            {"paid_on": paid_on, "document_ref": document},
+            acting_for=acting_for,
+        )
+        payment = session.scalars(
+            select(Payment)
+            .where(Payment.installment_id == installment.id)
+            .order_by(Payment.id.desc())
+            .limit(1)
+        ).one()
+        return payment
+    payment = Payment(
+        installment_id=installment.id,
+        paid_on=paid_on,
+        amount=amount,
+        document_ref=document,
+        recorded_by_id=actor.id,
+    )
+    session.add(payment)
+    session.flush()
+    allocation = installment.allocation
+    record(
+        session,
+        action="installment.payment",
+        object_type="installment",
+        object_id=installment.id,
+        actor=actor,
+        acting_for=principal if principal.id != actor.id else None,
+        from_state=installment.state.value,
+        to_state=installment.state.value,
+        changes={
+            "payment_id": payment.id,
+            "amount": amount,
+            "paid_on": paid_on,
+            "document_ref": document,
+            "left": left - amount,
+        },
+    )
+    emit(
+        session,
+        kind="installment.payment",
+        object_type="installment",
+        object_id=installment.id,
+        actor=actor,
+        payload={
+            "to": installment.state.value,
+            "unit_id": allocation.project.responsible_unit_id,
+            "project_id": allocation.project_id,
+            "paid": amount,
+            "paid_on": paid_on,
+        },
+    )
+    return payment
+
+
+def create_transfer(
+    session: Session,
+    actor: User,
+    source: Project,
+    amount: Decimal,
+    reason: str,
+    *,
+    target: Project | None = None,
+    new_project: dict[str, str] | None = None,
+) -> BudgetTransfer:
+    """A prepared budget transfer of `amount` from `source` to `target`, another project of
+    the same unit and fiscal year, or to a new draft project (`new_project`: its code and
+    name) made here for it. Approval moves the money (service.budget.workflow).
+
+    Raises Refused: 403 (may not prepare), 422 (no reason, the same project, another unit or
+    year, a project withdrawn or closed, more than the source may give without falling below
+    what it has allocated)."""
+    amount = _amount(amount)
+    reason = (reason or "").strip()
+    if not reason:
+        raise Refused(422, _("a transfer needs a reason"), fields={"reason": _("is required")})
+    allowed = needs_role(
+        session, actor, DISTRICT, source.responsible_unit, _("prepare budget transfers")
+    )
+    if not allowed:
+        raise Refused(403, allowed.reason)
+    if target is None:
+        if not new_project:
+            raise Refused(
+                422,
+                _("choose the project that receives the money"),
+                fields={"target_id": _("choose a project")},
+            )
+        target = create_project(
+            session,
+            actor,
+            code=new_project.get("code", ""),
+            name=new_project.get("name", ""),
+            fiscal_year=source.fiscal_year,
+            owner_unit=source.owner_unit,
+            responsible_unit=source.responsible_unit,
+            kind=source.kind,
+        )
+    closed = (ProjectState.WITHDRAWN, ProjectState.CLOSED)
+    if (
+        target.id == source.id
+        or target.owner_unit_id != source.owner_unit_id
+        or target.fiscal_year_id != source.fiscal_year_id
+        or target.state in closed
+    ):
+        raise Refused(
+            422,
+            _("the money goes to another open project of the same unit and fiscal year"),
+            fields={"target_id": _("choose another project of the same unit")},
+        )
+    if source.state in closed:
+        raise Refused(
+            422,
+            _("project %(code)s is closed or withdrawn", code=source.code),
+            fields={"source_id": _("choose an open project")},
+        )
+    free = free_budget(session, source)
+    if amount > free:
+        raise Refused(
+            422,
+            transfer_refusal(amount, free, source),
+            fields={"amount": left_for_the_field(free)},
+        )
+    transfer = BudgetTransfer(
+        source_id=source.id,
+        target_id=target.id,
+        amount=amount,
+        reason=reason,
+        state=TransferState.PREPARED,
+        created_by_id=actor.id,
+    )
+    session.add(transfer)
+    session.flush()
+    record(
+        session,
+        action="budget_transfer.create",
+        object_type="budget_transfer",
+        object_id=transfer.id,
+        actor=actor,
+        to_state=transfer.state.value,
+        changes={"amount": amount, "source_id": source.id, "target_id": target.id},
+        reason=reason,
+    )
+    emit(
+        session,
+        kind="budget_transfer.create",
+        object_type="budget_transfer",
+        object_id=transfer.id,
+        actor=actor,
+        payload={
+            "to": transfer.state.value,
+            "unit_id": source.responsible_unit_id,
+            "project_id": source.id,
+            "amount": amount,
+            "target_id": target.id,
+        },
+    )
+    return transfer

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from service.budget.models import Allocation, Installment
+from service.budget.models import Allocation, BudgetTransfer, Installment
 from service.core.permissions import (
     ALLOW,
     Answer,
@@ -72,6 +72,20 @@ def may_decide(session: Session, user: User, allocation: Allocation) -> Answer:
     return ALLOW
 
 
+def may_decide_installment(session: Session, user: User, installment: Installment) -> Answer:
+    """Approve, pay or reject an installment: those who decide its allocation; above the
+    officer's limit only the approver."""
+    allocation = installment.allocation
+    answer = may_decide(session, user, allocation)
+    if not answer:
+        return answer
+    if above_limit(allocation, installment.amount) and not holds_any(
+        session, user, (Role.APPROVER,), allocation.project.responsible_unit
+    ):
+        return deny(_("above the officer's limit only the approver approves installments"))
+    return answer
+
+
 def may_request_installment(session: Session, user: User, allocation: Allocation) -> Answer:
     """A school of the recipient unit, or the district, may ask for installment money."""
     if holds_within(session, user, (Role.SCHOOL,), allocation.recipient_unit):
@@ -79,3 +93,67 @@ def may_request_installment(session: Session, user: User, allocation: Allocation
     if holds_any(session, user, DISTRICT, allocation.project.responsible_unit):
         return ALLOW
     return deny(_("only the recipient or the district may request installments"))
+
+
+# ---- budget transfers --------------------------------------------------------------------------
+
+
+def can_see_transfer(session: Session, user: User, transfer: BudgetTransfer) -> bool:
+    return any(
+        in_scope(session, user, unit)
+        for project in (transfer.source, transfer.target)
+        for unit in (project.responsible_unit, project.owner_unit)
+    )
+
+
+def transfer_rule(transfer: BudgetTransfer) -> tuple[Decimal | None, int]:
+    """(the officer's limit, approvals required above it) for the source project's district."""
+    limit, required = inherited_limit(transfer.source.owner_unit)
+    return (limit if isinstance(limit, Decimal) else None), required
+
+
+def transfer_above_limit(transfer: BudgetTransfer) -> bool:
+    limit, _required = transfer_rule(transfer)
+    return limit is not None and transfer.amount > limit
+
+
+def endorsements_required(transfer: BudgetTransfer) -> int:
+    """Endorsements before the approval: always one (a second person looks at every move of
+    money between projects), more above the limit when the district asks for more levels."""
+    if not transfer_above_limit(transfer):
+        return 1
+    _limit, required = transfer_rule(transfer)
+    return max(1, required - 1)
+
+
+def may_prepare_transfer(session: Session, user: User, transfer: BudgetTransfer) -> Answer:
+    return needs_role(
+        session,
+        user,
+        DISTRICT,
+        transfer.source.responsible_unit,
+        _("prepare budget transfers"),
+    )
+
+
+def may_endorse_transfer(session: Session, user: User, transfer: BudgetTransfer) -> Answer:
+    return needs_role(
+        session, user, DISTRICT, transfer.source.responsible_unit, _("endorse budget transfers")
+    )
+
+
+def may_decide_transfer(session: Session, user: User, transfer: BudgetTransfer) -> Answer:
+    """Approve or reject: officers and approvers up to the limit, approvers above it."""
+    owner = transfer.source.responsible_unit
+    answer = needs_role(session, user, DISTRICT, owner, _("approve budget transfers"))
+    if not answer:
+        return answer
+    if transfer_above_limit(transfer) and not holds_any(session, user, (Role.APPROVER,), owner):
+        limit, _required = transfer_rule(transfer)
+        return deny(
+            _(
+                "above the officer's limit of %(limit)s baht only the approver decides",
+                limit=format_baht(limit) if isinstance(limit, Decimal) else "",
+            )
+        )
+    return ALLOW

@@ -1,18 +1,20 @@
-"""What the budget API reads and answers: allocations and their installments."""
+"""What the budget's pages and API read and answer: allocations, installments, payments,
+transfers and the disbursement curve."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from marshmallow import fields, validate
+from marshmallow.validate import Length
 
 from service.api.schemas import Input, Output, PageArgs
-from service.budget.models import AllocationState, InstallmentState
-from service.core.fields import (
-    Amount,
-    Id,
-    Money,
-    Ref,
-    Text,
-)
+from service.budget.models import AllocationState, InstallmentState, TransferState
+from service.core.fields import Amount, Day, FormId, Id, Invalid, Money, Ref, Text, value_of
+from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
+from service.workflow.engine import Refused
 
 
 class AllocationFilter(PageArgs):
@@ -86,3 +88,128 @@ class InstallmentCreate(Input):
 
 
 # ---- evaluations and audit -------------------------------------------------------------------
+
+
+class TransferOut(Output):
+    id = fields.Integer(required=True)
+    source_id = fields.Integer(required=True)
+    target_id = fields.Integer(required=True)
+    amount = Money(required=True)
+    reason = fields.String(required=True)
+    state = fields.Enum(TransferState, by_value=True, required=True)
+    version = fields.Integer(required=True)
+    approval_round = fields.Integer()
+    created_by_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    approved_at = fields.DateTime(allow_none=True)
+
+
+class TransferDetailOut(TransferOut):
+    approvals = fields.List(fields.Nested(ApprovalOut))
+
+
+class NewProjectIn(Input):
+    code = Text(required=True, validate=validate.Length(min=1, max=32))
+    name = Text(required=True, validate=validate.Length(min=1, max=500))
+
+
+class TransferCreate(Input):
+    source_id = Id(required=True)
+    target_id = Id(metadata={"description": "another project of the same unit and year"})
+    new_project = fields.Nested(
+        NewProjectIn,
+        metadata={"description": "without target_id: a new draft project receives the money"},
+    )
+    amount = Amount(required=True)
+    reason = Text(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class TransferFilter(PageArgs):
+    project = Ref(metadata={"description": "transfers out of or into this project"})
+    state = fields.Enum(TransferState, by_value=True)
+
+
+class PaymentCreate(Input):
+    paid_on = Day(required=True)
+    amount = Amount(required=True)
+    document_ref = Text(required=True, validate=validate.Length(min=1, max=64))
+
+
+class PaymentOut(Output):
+    id = fields.Integer(required=True)
+    installment_id = fields.Integer(required=True)
+    paid_on = fields.Date(required=True)
+    amount = Money(required=True)
+    document_ref = fields.String(required=True)
+    recorded_by_id = fields.Integer(allow_none=True)
+    recorded_at = fields.DateTime()
+
+
+class MoneyPointOut(Output):
+    month_end = fields.Date(required=True, attribute="day")
+    planned = Money(required=True)
+    paid = Money(allow_none=True, metadata={"description": "null for months not begun"})
+
+
+class DisbursementOut(Output):
+    budget = Money(required=True)
+    paid = Money(required=True)
+    months = fields.List(fields.Nested(MoneyPointOut), required=True, attribute="points")
+
+
+class DisbursementArgs(Input):
+    fiscal_year = Ref(metadata={"description": "Buddhist Era year, e.g. 2566 (default: now)"})
+
+
+PAYMENT_FIELDS = {
+    "paid_on": _l("Paid on"),
+    "amount": _l("Amount paid (baht)"),
+    "document_ref": _l("Document number"),
+}
+
+
+def read_payment(source: Mapping[str, Any], *, typed: bool) -> dict[str, Any]:
+    """paid_on, amount and document_ref of a payment. `typed` (a page) reads BE days and
+    amounts with thousands separators. Raises Refused(422) naming the field."""
+    try:
+        return {
+            "paid_on": value_of(Day(typed=typed, required=True), source, "paid_on"),
+            "amount": value_of(Money(commas=typed, required=True), source, "amount"),
+            "document_ref": value_of(Text(required=True), source, "document_ref"),
+        }
+    except Invalid as invalid:
+        reason = _(
+            "%(field)s: %(problem)s", field=PAYMENT_FIELDS[invalid.name], problem=invalid.message
+        )
+        raise Refused(422, reason, fields={invalid.name: invalid.message}) from None
+
+
+TRANSFER_FIELDS = {
+    "source_id": _l("From project"),
+    "target_id": _l("To project"),
+    "new_code": _l("New project code"),
+    "new_name": _l("New project name"),
+    "amount": _l("Amount (baht)"),
+    "reason": _l("Reason"),
+}
+
+
+def read_transfer(source: Mapping[str, Any], *, typed: bool) -> dict[str, Any]:
+    """source_id, target_id (or new_project: code and name), amount and reason of a budget
+    transfer. Raises Refused(422) naming the field."""
+    try:
+        found = {
+            "source_id": value_of(FormId(required=True), source, "source_id"),
+            "target_id": value_of(FormId(), source, "target_id"),
+            "amount": value_of(Money(commas=typed, required=True), source, "amount"),
+            "reason": value_of(Text(required=True, validate=Length(max=5000)), source, "reason"),
+        }
+        code = value_of(Text(validate=Length(max=32)), source, "new_code")
+        name = value_of(Text(validate=Length(max=500)), source, "new_name")
+    except Invalid as invalid:
+        reason = _(
+            "%(field)s: %(problem)s", field=TRANSFER_FIELDS[invalid.name], problem=invalid.message
+        )
+        raise Refused(422, reason, fields={invalid.name: invalid.message}) from None
+    found["new_project"] = {"code": code or "", "name": name or ""} if code or name else None
+    return found

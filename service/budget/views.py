@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from werkzeug.wrappers import Response
 
@@ -17,15 +17,19 @@ from service.budget.models import (
     Allocation,
     AllocationState,
     Approval,
+    BudgetTransfer,
     Installment,
     InstallmentState,
 )
-from service.budget.operations import create_allocation
-from service.budget.permissions import above_limit, approval_rule
+from service.budget.operations import create_allocation, create_transfer, record_payment
+from service.budget.permissions import above_limit, approval_rule, endorsements_required
+from service.budget.queries import disbursement, unit_projects
+from service.budget.schemas import read_payment, read_transfer
 from service.budget.workflow import remember_guard_facts
+from service.core.charts import money_curve_chart
 from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import FormId, Invalid, Money, value_of
-from service.core.fiscal import local_date
+from service.core.fiscal import fiscal_year_of, local_date, local_today
 from service.core.labels import label
 from service.core.paging import page_number, paged, paged_rows
 from service.core.permissions import holds_anywhere
@@ -111,7 +115,7 @@ def _with_parents(statement: Any) -> Any:
     return statement.options(
         joinedload(Allocation.project).joinedload(Project.owner_unit),
         joinedload(Allocation.recipient_unit),
-        selectinload(Allocation.installments),
+        selectinload(Allocation.installments).selectinload(Installment.payments),
     )
 
 
@@ -276,6 +280,142 @@ def _id_or_none(form: dict[str, str], name: str) -> int | None:
 def _drafted(allocation: Allocation) -> Response:
     flash(_("Allocation #%(id)s is drafted: submit it for approval.", id=allocation.id), "info")
     return redirect(url_for("budget.queue") + f"#allocation-{allocation.id}")
+
+
+@bp.route("/budget/installments/<int:installment_id>/payments", methods=["POST"])
+@district
+def pay(installment_id: int) -> Response | tuple[Any, int]:
+    """One payment of an approved installment, from the budget page's form."""
+    back = url_for("budget.queue") + f"#installment-{installment_id}-payments"
+
+    def change() -> Any:
+        data = read_payment(request.form, typed=True)
+        return record_payment(session(), actor(), installment_id, **data)
+
+    def again(form: dict[str, Any], errors: dict[str, str], status: int) -> Response:
+        return redirect(back)
+
+    return run_change(change, done=_("The payment is recorded."), back=back, again=again)
+
+
+@bp.route("/budget/disbursement")
+@district
+def disbursement_page() -> Any:
+    """A unit's money paid against the plan, month by month, for one fiscal year."""
+    user = actor()
+    units = list(
+        session().scalars(
+            select(OrgUnit)
+            .where(
+                unit_filter(session(), user),
+                OrgUnit.kind.in_((UnitKind.DISTRICT_OFFICE, UnitKind.DIVISION, *RECIPIENT_KINDS)),
+            )
+            .order_by(OrgUnit.path)
+        )
+    )
+    years = list(session().scalars(select(FiscalYear).order_by(FiscalYear.be_year.desc())))
+    if not units or not years:
+        abort(404)
+    try:
+        unit_id = value_of(FormId(), request.args, "unit")
+        be_year = value_of(FormId(), request.args, "year")
+    except Invalid:
+        abort(404)
+    unit = next((u for u in units if u.id == unit_id), units[0])
+    today = local_today()
+    year = next((y for y in years if y.be_year == (be_year or fiscal_year_of(today))), years[0])
+    projects = unit_projects(session(), unit, year.id)
+    span = (year.starts_on, year.ends_on)
+    lang = current_language()
+    wide = disbursement(session(), projects, span, today, lang)
+    narrow = money_curve_chart(wide.points, wide.budget, span, today, lang, narrow=True)
+    return render_template(
+        "budget/disbursement.html",
+        units=units,
+        years=years,
+        unit=unit,
+        year=year,
+        curve=wide,
+        narrow=narrow,
+        projects=projects,
+    )
+
+
+def _transfers_query() -> Any:
+    """The transfers out of or into the district's projects, newest first."""
+    ids = _district_project_ids()
+    return (
+        select(BudgetTransfer)
+        .where(or_(BudgetTransfer.source_id.in_(ids), BudgetTransfer.target_id.in_(ids)))
+        .options(
+            joinedload(BudgetTransfer.source),
+            joinedload(BudgetTransfer.target),
+            joinedload(BudgetTransfer.created_by),
+        )
+        .order_by(BudgetTransfer.id.desc())
+    )
+
+
+def _transfers_page(form: dict[str, Any] | None = None, refused: Refused | None = None) -> str:
+    listing = paged(session(), _transfers_query(), page_number(request.args.get("page")))
+    transfers = listing.rows
+    approvals = _approvals_of("budget_transfer", [t.id for t in transfers])
+    return render_template(
+        "budget/transfers.html",
+        projects=_district_projects(open_years_only=True),
+        transfers=transfers,
+        listing=listing,
+        page_url=lambda number: url_for("budget.transfers", page=number) + "#h-transfers",
+        options={t.id: options_for(t) for t in transfers},
+        approvals=approvals,
+        needed={t.id: endorsements_required(t) for t in transfers},
+        form=form or {},
+        errors=refused.fields if refused else {},
+    )
+
+
+@bp.route("/budget/transfers")
+@district
+def transfers() -> Any:
+    return _transfers_page()
+
+
+@bp.route("/budget/transfers", methods=["POST"])
+@district
+def create_transfer_view() -> Response | tuple[Any, int]:
+    """A prepared transfer from the form; refused input comes back with the form filled."""
+    fields = ("source_id", "target_id", "new_code", "new_name", "amount", "reason")
+    form = {key: request.form.get(key, "").strip() for key in fields}
+
+    def change() -> Any:
+        data = read_transfer(form, typed=True)
+        mine = {p.id: p for p in _district_projects()}
+        source = mine.get(data["source_id"])
+        target = mine.get(data["target_id"]) if data["target_id"] else None
+        if source is None:
+            raise Refused(422, _("choose a project"), fields={"source_id": _("choose a project")})
+        if data["target_id"] and target is None:
+            raise Refused(422, _("choose a project"), fields={"target_id": _("choose a project")})
+        return create_transfer(
+            session(),
+            actor(),
+            source,
+            data["amount"],
+            data["reason"],
+            target=target,
+            new_project=data["new_project"],
+        )
+
+    def again(form: dict[str, Any], errors: dict[str, str], status: int) -> tuple[str, int]:
+        return _transfers_page(form, Refused(status, "", fields=errors)), status
+
+    def prepared(transfer: Any) -> Response:
+        flash(
+            _("Transfer #%(id)s is prepared: another person endorses it.", id=transfer.id), "info"
+        )
+        return redirect(url_for("budget.transfers") + f"#transfer-{transfer.id}")
+
+    return run_change(change, done="", back="", again=again, answer=prepared)
 
 
 @bp.route("/approvals")

@@ -24,20 +24,30 @@ from service.budget.models import (
     Allocation,
     AllocationState,
     Approval,
+    BudgetTransfer,
     Installment,
     InstallmentState,
+    Payment,
+    TransferState,
 )
 from service.budget.permissions import (
     above_limit,
     approval_rule,
     can_see_allocation,
     can_see_installment,
+    can_see_transfer,
+    endorsements_required,
     may_decide,
+    may_decide_installment,
+    may_decide_transfer,
+    may_endorse_transfer,
     may_prepare,
+    may_prepare_transfer,
+    transfer_above_limit,
 )
 from service.core.db import utcnow
 from service.core.labels import label
-from service.core.permissions import Answer, deny, holds_any
+from service.core.permissions import Answer, holds_any
 from service.core.sql import in_ids
 from service.core.thai import format_baht
 from service.core.translate import gettext as _
@@ -54,6 +64,7 @@ from service.workflow.engine import (
     display_facts,
     register,
     remember_for_display,
+    text_field,
 )
 
 A = AllocationState
@@ -146,6 +157,7 @@ def _who_endorses(ctx: Context) -> Answer:
 PREPARING = {
     "allocation": ("allocation.create", "allocation.submit"),
     "installment": ("installment.request",),
+    "budget_transfer": ("budget_transfer.create", "budget_transfer.revise"),
 }
 
 
@@ -155,7 +167,7 @@ def preparers(session: Session, subject_type: str, objects: Sequence[Any]) -> di
     the audit history, in any round, with whoever they acted for under a delegation."""
     found: dict[int, set[int]] = {}
     for obj in objects:
-        person = obj.created_by_id if subject_type == "allocation" else obj.requested_by_id
+        person = obj.requested_by_id if subject_type == "installment" else obj.created_by_id
         found[obj.id] = {person} if person is not None else set()
     if not found:
         return found
@@ -364,15 +376,7 @@ COMMITTED = (I.APPROVED, I.PAID)
 
 
 def _who_approves_installment(ctx: Context) -> Answer:
-    allocation = ctx.obj.allocation
-    answer = may_decide(ctx.session, ctx.principal, allocation)
-    if not answer:
-        return answer
-    if above_limit(allocation, ctx.obj.amount) and not holds_any(
-        ctx.session, ctx.principal, (Role.APPROVER,), allocation.project.responsible_unit
-    ):
-        return deny(_("above the officer's limit only the approver approves installments"))
-    return answer
+    return may_decide_installment(ctx.session, ctx.principal, ctx.obj)
 
 
 def allocation_left(
@@ -475,9 +479,34 @@ def _lock_allocation(ctx: Context) -> list[tuple[type, int]]:
     return [(Allocation, ctx.obj.allocation_id)]
 
 
+def paid_so_far(session: Session, installment_id: int) -> Decimal:
+    """The sum of the installment's payments."""
+    with session.no_autoflush:
+        total = session.scalar(
+            select(func.coalesce(func.sum(Payment.amount), 0)).where(
+                Payment.installment_id == installment_id
+            )
+        )
+    return Decimal(str(total)).quantize(Decimal("0.01"))
+
+
 def _pay(ctx: Context) -> dict[str, Any]:
-    ctx.obj.paid_on = ctx.data["paid_on"]
-    return {"paid_on": ctx.obj.paid_on}
+    """The last payment: whatever is left of the installment, on the day given."""
+    installment: Installment = ctx.obj
+    left = installment.amount - paid_so_far(ctx.session, installment.id)
+    installment.paid_on = ctx.data["paid_on"]
+    document = ctx.data.get("document_ref") or ""
+    if left > 0:
+        ctx.session.add(
+            Payment(
+                installment_id=installment.id,
+                paid_on=installment.paid_on,
+                amount=left,
+                document_ref=document,
+                recorded_by_id=ctx.actor.id,
+            )
+        )
+    return {"paid_on": installment.paid_on, "amount_paid": left, "document_ref": document}
 
 
 INSTALLMENT = register(
@@ -511,7 +540,10 @@ INSTALLMENT = register(
                 I.PAID,
                 _who_approves_installment,
                 ("บันทึกการจ่าย", "Record payment"),
-                requires=(date_field("paid_on"),),
+                requires=(
+                    date_field("paid_on"),
+                    text_field("document_ref", required=False, max_length=64),
+                ),
                 effect=_pay,
             ),
             Transition(
@@ -521,6 +553,192 @@ INSTALLMENT = register(
                 _who_approves_installment,
                 ("ไม่อนุมัติ", "Reject"),
                 requires=(REASON,),
+            ),
+        ),
+    )
+)
+
+
+# ---- budget transfers (โอนเปลี่ยนแปลงงบประมาณ) ------------------------------------------------
+
+T = TransferState
+#: Transfers still on their way: their amount is held back from the source's free budget.
+TRANSFER_PENDING = (T.PREPARED, T.ENDORSED, T.RETURNED)
+
+
+def free_budget(session: Session, project: Project, excluding: int | None = None) -> Decimal:
+    """What `project` may still give away: its approved budget less what it has allocated
+    (approved, disbursing, completed) and less the transfers out of it still on their way
+    (but the transfer `excluding`)."""
+    pending = [
+        BudgetTransfer.source_id == project.id,
+        BudgetTransfer.state.in_(TRANSFER_PENDING),
+    ]
+    if excluding is not None:
+        pending.append(BudgetTransfer.id != excluding)
+    with session.no_autoflush:
+        held = session.scalar(
+            select(func.coalesce(func.sum(BudgetTransfer.amount), 0)).where(*pending)
+        )
+    return budget_left(session, project) - Decimal(str(held)).quantize(Decimal("0.01"))
+
+
+def transfer_refusal(amount: Decimal, free: Decimal, project: Project) -> str:
+    return _(
+        "%(amount)s baht would leave project %(code)s below what it has allocated: it may"
+        " give at most %(free)s baht",
+        amount=format_baht(amount),
+        code=project.code,
+        free=format_baht(free),
+    )
+
+
+def _source_keeps_its_allocations(ctx: Context) -> str | None:
+    transfer: BudgetTransfer = ctx.obj
+    source = ctx.session.get(Project, transfer.source_id)
+    assert source is not None
+    free = free_budget(ctx.session, source, excluding=transfer.id)
+    return None if transfer.amount <= free else transfer_refusal(transfer.amount, free, source)
+
+
+def _who_prepares_transfer(ctx: Context) -> Answer:
+    return may_prepare_transfer(ctx.session, ctx.principal, ctx.obj)
+
+
+def _who_endorses_transfer(ctx: Context) -> Answer:
+    return may_endorse_transfer(ctx.session, ctx.principal, ctx.obj)
+
+
+def _who_decides_transfer(ctx: Context) -> Answer:
+    return may_decide_transfer(ctx.session, ctx.principal, ctx.obj)
+
+
+def _endorsers(ctx: Context) -> set[int]:
+    people: set[int] = set()
+    for approval in _approvals(ctx, "budget_transfer"):
+        people.add(approval.approver_id)
+        if approval.acting_for_id is not None:
+            people.add(approval.acting_for_id)
+    return people
+
+
+def _transfer_endorsement_needed(ctx: Context) -> str | None:
+    given = _approvals(ctx, "budget_transfer")
+    if len(given) >= endorsements_required(ctx.obj):
+        return _("every endorsement is in: the approver approves now")
+    if _endorsers(ctx) & {ctx.principal.id, ctx.actor.id}:
+        return _("you have endorsed this round already")
+    return None
+
+
+def _transfer_endorsed_enough(ctx: Context) -> str | None:
+    given = _approvals(ctx, "budget_transfer")
+    needed = endorsements_required(ctx.obj)
+    if len(given) < needed:
+        return _("needs %(count)s more endorsement(s) before approval", count=needed - len(given))
+    if _endorsers(ctx) & {ctx.principal.id, ctx.actor.id}:
+        return _("the same person cannot endorse and approve")
+    return None
+
+
+def _lock_both_projects(ctx: Context) -> list[tuple[type, int]]:
+    # Always in id order: two transfers between the same projects lock them alike.
+    return [(Project, ident) for ident in sorted((ctx.obj.source_id, ctx.obj.target_id))]
+
+
+def _move_the_money(ctx: Context) -> dict[str, Any]:
+    transfer: BudgetTransfer = ctx.obj
+    changes = _add_approval(ctx, "budget_transfer")
+    source = ctx.session.get(Project, transfer.source_id)
+    target = ctx.session.get(Project, transfer.target_id)
+    assert source is not None and target is not None
+    now = utcnow()
+    before = (source.approved_budget, target.approved_budget)
+    source.approved_budget -= transfer.amount
+    target.approved_budget += transfer.amount
+    source.budget_transferred_at = target.budget_transferred_at = now
+    transfer.approved_at = now
+    return {
+        **changes,
+        "source_budget": [before[0], source.approved_budget],
+        "target_budget": [before[1], target.approved_budget],
+    }
+
+
+TRANSFER = register(
+    Workflow(
+        name="budget_transfer",
+        model=BudgetTransfer,
+        states=tuple(s.value for s in TransferState),
+        initial=T.PREPARED.value,
+        visible=can_see_transfer,
+        unit_of=lambda t: t.source.responsible_unit_id,
+        project_of=lambda t: t.source_id,
+        payload=lambda t: {
+            "amount": t.amount,
+            "target_id": t.target_id,
+            "above_limit": transfer_above_limit(t),
+        },
+        transitions=(
+            Transition(
+                "endorse",
+                (T.PREPARED, T.ENDORSED),
+                T.ENDORSED,
+                _who_endorses_transfer,
+                ("เห็นชอบการโอน", "Endorse the transfer"),
+                guards=(_not_the_preparer("budget_transfer"), _transfer_endorsement_needed),
+                effect=lambda ctx: _add_approval(ctx, "budget_transfer"),
+            ),
+            Transition(
+                "approve",
+                (T.ENDORSED,),
+                T.APPROVED,
+                _who_decides_transfer,
+                ("อนุมัติการโอน", "Approve the transfer"),
+                guards=(
+                    _not_the_preparer("budget_transfer"),
+                    _transfer_endorsed_enough,
+                    _source_keeps_its_allocations,
+                ),
+                locks=_lock_both_projects,
+                effect=_move_the_money,
+            ),
+            Transition(
+                "return",
+                (T.PREPARED, T.ENDORSED),
+                T.RETURNED,
+                _who_endorses_transfer,
+                ("ส่งกลับแก้ไข", "Requires changes"),
+                guards=(_not_the_preparer("budget_transfer"),),
+                requires=(REASON,),
+                effect=lambda ctx: _cancel_approvals(ctx, "budget_transfer"),
+            ),
+            Transition(
+                "revise",
+                (T.RETURNED,),
+                T.PREPARED,
+                _who_prepares_transfer,
+                ("แก้ไขและส่งใหม่", "Revise and resubmit"),
+                guards=(_source_keeps_its_allocations,),
+            ),
+            Transition(
+                "reject",
+                (T.PREPARED, T.ENDORSED),
+                T.REJECTED,
+                _who_decides_transfer,
+                ("ไม่อนุมัติการโอน", "Reject the transfer"),
+                guards=(_not_the_preparer("budget_transfer"),),
+                requires=(REASON,),
+                effect=lambda ctx: _cancel_approvals(ctx, "budget_transfer"),
+            ),
+            Transition(
+                "withdraw",
+                (T.PREPARED, T.ENDORSED, T.RETURNED),
+                T.WITHDRAWN,
+                _who_prepares_transfer,
+                ("ถอนคำขอโอน", "Withdraw the transfer"),
+                requires=(REASON,),
+                effect=lambda ctx: _cancel_approvals(ctx, "budget_transfer"),
             ),
         ),
     )

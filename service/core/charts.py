@@ -391,3 +391,57 @@ def bar_chart(
         )
     chart.height = int(len(rows) * chart.row + 8)
     return chart
+
+
+# --------------------------------------------------------------------------------------------
+# Disbursement curve
+
+
+@dataclass(frozen=True)
+class MoneyPoint:
+    """A month end: the money the plan expects spent by then and the money paid by then."""
+
+    day: date
+    planned: Decimal
+    paid: Decimal | None  # None: the month has not begun yet
+
+
+def money_curve_chart(
+    points: Sequence[MoneyPoint],
+    budget: Decimal,
+    span: tuple[date, date],
+    today: date,
+    lang: str,
+    narrow: bool = False,
+) -> SCurve:
+    """The monthly disbursement curve: the plan's cumulative money and the money paid, each
+    month end, as a percent of `budget` (the S-curve's frame, so both charts read alike).
+    The paid line stops at the last month that has begun."""
+    chart = (
+        SCurve(width=360, height=250, left=30, right=350, top=12, bottom=220, font=13)
+        if narrow
+        else SCurve()
+    )
+    axis = TimeAxis(span[0], span[1], chart.left, chart.right)
+    chart.month_ticks = axis.month_ticks(lang, every=3 if narrow else 1)
+    chart.y_ticks = [Tick(chart.y(Decimal(v)), str(v)) for v in (0, 25, 50, 75, 100)]
+
+    def share(amount: Decimal) -> Decimal:
+        return _pct(amount * 100 / budget) if budget > 0 else Decimal(0)
+
+    start = f"{axis.x(span[0])},{chart.y(Decimal(0))}"
+    chart.planned_path = "M" + " L".join(
+        [start, *(f"{axis.x_end(p.day)},{chart.y(share(p.planned))}" for p in points)]
+    )
+    paid = [p for p in points if p.paid is not None]
+    if paid:
+        chart.actual_path = "M" + " L".join(
+            [start]
+            + [
+                f"{axis.x_end(min(p.day, today))},{chart.y(share(p.paid or Decimal(0)))}"
+                for p in paid
+            ]
+        )
+    if axis.contains(today):
+        chart.today_x = axis.x_end(today)
+    return chart

@@ -13,7 +13,7 @@ import enum
 
 from flask_babel.speaklater import LazyString
 
-from service.budget.models import AllocationState, InstallmentState
+from service.budget.models import AllocationState, InstallmentState, TransferState
 from service.core.translate import lazy_gettext as _l
 from service.evaluations.models import EvaluationState
 from service.kpis.models import KpiLevel, KpiType, MeasureKind
@@ -76,6 +76,14 @@ LABELS: dict[type[enum.Enum], dict[str, LazyString]] = {
         InstallmentState.PAID.value: _l("Paid"),
         InstallmentState.REJECTED.value: _l("Rejected"),
     },
+    TransferState: {
+        TransferState.PREPARED.value: _l("Prepared"),
+        TransferState.ENDORSED.value: _l("Endorsed"),
+        TransferState.APPROVED.value: _l("Approved"),
+        TransferState.RETURNED.value: _l("Returned"),
+        TransferState.REJECTED.value: _l("Rejected"),
+        TransferState.WITHDRAWN.value: _l("Withdrawn"),
+    },
     EvaluationState: {
         EvaluationState.OPEN.value: _l("Open"),
         EvaluationState.SELF_ASSESSED.value: _l("Self-assessed"),
@@ -118,6 +126,7 @@ OBJECT_TYPES: dict[str, LazyString] = {
     "progress_report": _l("Progress report"),
     "allocation": _l("Allocation"),
     "installment": _l("Installment"),
+    "budget_transfer": _l("Budget transfer"),
     "evaluation": _l("Evaluation"),
     "org_unit": _l("Unit"),
     "unit": _l("Unit"),
@@ -142,6 +151,8 @@ OBJECT_TYPES: dict[str, LazyString] = {
 ACTIONS: dict[str, LazyString] = {
     "allocation.create": _l("Allocation created"),
     "installment.request": _l("Installment requested"),
+    "installment.payment": _l("Part of an installment paid"),
+    "budget_transfer.create": _l("Budget transfer prepared"),
     "delegation.create": _l("Delegation given"),
     "delegation.withdraw": _l("Delegation withdrawn"),
     "project.create": _l("Project created"),
@@ -266,6 +277,13 @@ FIELDS: dict[str, LazyString] = {
     "files": _l("Attached files"),
     "file": _l("File"),
     "identity": _l("Identity at the identity provider"),
+    "source_id": _l("From project"),
+    "target_id": _l("To project"),
+    "new_project": _l("New project"),
+    "from": _l("From"),
+    "to": _l("To"),
+    "document_ref": _l("Document number"),
+    "format": _l("File format"),
     "allocation": _l("Allocation"),
     "contact_name": _l("Contact person"),
     "contact_phone": _l("Contact phone"),

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 def listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
     """(target, event name, listener) for every listener, in the order they are registered."""
     from service.api.auth import write_token_use
+    from service.audit.chain import chain_audit_entries, note_unchained_entry
+    from service.audit.models import AuditEntry
     from service.core import tasks
     from service.notifications.operations import relay_outbox_after_commit
     from service.org.scope import ROLE_SOURCES, forget_cached_roles, forget_cached_roles_of_writer
@@ -43,6 +45,10 @@ def listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
         (Session, "after_soft_rollback", forget_cached_roles),
         # An API token's last use is stamped in the transaction its request commits.
         (Session, "before_commit", write_token_use),
+        # Audit entries are chained (hash of the one before) just before their transaction
+        # commits, under the chain head's row lock: the last lock the transaction takes.
+        (AuditEntry, "after_insert", note_unchained_entry),
+        (Session, "before_commit", chain_audit_entries),
     ]
     for model in ROLE_SOURCES:
         for name in ("after_insert", "after_update", "after_delete"):

@@ -14,7 +14,7 @@ from flask_babel.speaklater import LazyString
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.budget.models import Allocation, Installment
+from service.budget.models import Allocation, BudgetTransfer, Installment
 from service.core.thai import format_baht, format_date
 from service.core.translate import gettext as _
 from service.core.translate import in_language
@@ -125,6 +125,29 @@ SUMMARIES: dict[str, LazyString] = {
     "deadline.evaluation_score": _l(
         "%(subject)s for Q%(quarter)s FY%(year)s is not scored, %(days)s days late"
     ),
+    "budget_transfer.create": _l(
+        "A transfer of %(amount)s baht from project %(project)s to project %(target)s waits for "
+        "your endorsement"
+    ),
+    "budget_transfer.endorse": _l(
+        "The transfer of %(amount)s baht from project %(project)s to project %(target)s was "
+        "endorsed and waits for your approval"
+    ),
+    "budget_transfer.approve": _l(
+        "The transfer of %(amount)s baht from project %(project)s to project %(target)s was "
+        "approved"
+    ),
+    "budget_transfer.return": _l(
+        "The transfer of %(amount)s baht from project %(project)s was returned for changes. "
+        "%(reason)s"
+    ),
+    "budget_transfer.reject": _l(
+        "The transfer of %(amount)s baht from project %(project)s was rejected. %(reason)s"
+    ),
+    "installment.payment": _l(
+        "%(paid)s baht of the installment of %(amount)s baht for %(unit)s in project %(project)s "
+        "was paid"
+    ),
 }
 
 #: Put before the summary of a reminder sent up to the recipient's superior.
@@ -170,6 +193,9 @@ LINKS: dict[str, str] = {
     "installment.request": "/approvals#installment-{id}",
     "deadline.installment_waiting": "/approvals#installment-{id}",
     "allocation.approve": "/budget",
+    "budget_transfer.create": "/budget/transfers#transfer-{id}",
+    "budget_transfer.endorse": "/budget/transfers#transfer-{id}",
+    "budget_transfer.return": "/budget/transfers#transfer-{id}",
     "allocation.return": "/budget",
     "allocation.reject": "/budget",
     "evaluation.self_assess": "/evaluations",
@@ -232,6 +258,15 @@ def describe(
         if allocation:
             project = session.get(Project, allocation.project_id)
             unit = session.get(OrgUnit, allocation.recipient_unit_id)
+    elif object_type == "budget_transfer":
+        transfer = session.get(BudgetTransfer, object_id)
+        if transfer:
+            words["amount"] = _amount(transfer.amount)
+            project = session.get(Project, transfer.source_id)
+            target = session.get(Project, transfer.target_id)
+            words["target"] = f"{target.code} {target.name}" if target else ""
+            if project is not None:
+                unit = session.get(OrgUnit, project.responsible_unit_id)
     elif object_type == "project":
         project = session.get(Project, object_id)
         if project is not None:
@@ -291,6 +326,8 @@ def summary(kind: str, payload: dict[str, Any], words: dict[str, str], lang: str
         values["reason"] = str(payload.get("reason") or "")
     if "amount" in payload and "amount" not in words:
         values["amount"] = _amount(payload["amount"])
+    if "paid" in payload:
+        values["paid"] = _amount(payload["paid"])
     if "days" in payload:
         days = int(payload["days"])
         values["days"] = str(days)

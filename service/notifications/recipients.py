@@ -13,7 +13,7 @@ Each rule turns the events of its kinds into (event_id, user_id) pairs in SQL:
 | delegation.create, delegation.withdraw | the principal and the delegate |
 | step_result.accept | users with role school on the result's reporting unit |
 | installment.request | as an allocation submitted: approvers above the limit, else officers |
-| installment.approve, .pay, .reject | the person who asked for the installment |
+| installment.approve, .payment, .pay, .reject | the person who asked for the installment |
 | allocation.approve | its preparer and the school users of the receiving unit |
 | allocation.return, allocation.reject | its preparer |
 | project.submit, project.request_revision | approvers at or above the responsible unit |
@@ -22,6 +22,9 @@ Each rule turns the events of its kinds into (event_id, user_id) pairs in SQL:
 | evaluation.self_assess | the evaluation's assigned evaluator |
 | line_account.link, line_group.link | the person who linked (a LINE account: its owner, who hears it on LINE at once) |
 | comment.mention | the people the comment newly @mentions (each of whom may see its subject) |
+| budget_transfer.create | officers of the source project's responsible unit, nearest (one endorses) |
+| budget_transfer.endorse | approvers at or above the source project's responsible unit |
+| budget_transfer.approve, .return, .reject | the person who prepared the transfer |
 
 Every other event is silent on purpose, with its reason in `SILENT` (a test holds every
 transition of every workflow table to one or the other).
@@ -41,7 +44,7 @@ from sqlalchemy import Select, and_, false, func, select, union
 from sqlalchemy.orm import aliased
 
 from service.audit.models import OutboxEvent
-from service.budget.models import Allocation, Installment
+from service.budget.models import Allocation, BudgetTransfer, Installment
 from service.core.sql import concat_text
 from service.evaluations.models import Evaluation
 from service.kpis.models import Kpi
@@ -178,8 +181,8 @@ def _named_person(
 
 
 def installment_requester(ids: EventIds) -> Select[int, int]:
-    """An installment approved, paid or rejected: whoever asked for it."""
-    kinds = ["installment.approve", "installment.pay", "installment.reject"]
+    """An installment approved, paid in part or in full, or rejected: whoever asked for it."""
+    kinds = ["installment.approve", "installment.payment", "installment.pay", "installment.reject"]
     return _named_person(ids, kinds, Installment, Installment.requested_by_id)
 
 
@@ -271,6 +274,33 @@ def comment_mentioned(ids: EventIds) -> Select[int, int]:
     )
 
 
+def _transfer_holders(ids: EventIds, role: Role, kind: str) -> Select[int, int]:
+    holders = nearest_role_holders([role], name=f"transfer_{role.value}")
+    return (
+        select(OutboxEvent.id.label("event_id"), holders.c.user_id)
+        .join(BudgetTransfer, BudgetTransfer.id == OutboxEvent.object_id)
+        .join(Project, Project.id == BudgetTransfer.source_id)
+        .join(holders, holders.c.unit_id == Project.responsible_unit_id)
+        .where(OutboxEvent.id.in_(list(ids)), OutboxEvent.kind == kind)
+    )
+
+
+def transfer_endorsers(ids: EventIds) -> Select[int, int]:
+    """A transfer prepared: the officers of the source project's responsible unit, nearest."""
+    return _transfer_holders(ids, Role.OFFICER, "budget_transfer.create")
+
+
+def transfer_approvers(ids: EventIds) -> Select[int, int]:
+    """A transfer endorsed: the approvers at or above the source's responsible unit."""
+    return _transfer_holders(ids, Role.APPROVER, "budget_transfer.endorse")
+
+
+def transfer_preparer(ids: EventIds) -> Select[int, int]:
+    """A transfer approved, returned or rejected: whoever prepared it."""
+    kinds = ["budget_transfer.approve", "budget_transfer.return", "budget_transfer.reject"]
+    return _named_person(ids, kinds, BudgetTransfer, BudgetTransfer.created_by_id)
+
+
 @dataclass(frozen=True)
 class RecipientRule:
     kinds: frozenset[str]
@@ -289,7 +319,14 @@ RULES: tuple[RecipientRule, ...] = (
         allocation_preparer,
     ),
     RecipientRule(
-        frozenset({"installment.approve", "installment.pay", "installment.reject"}),
+        frozenset(
+            {
+                "installment.approve",
+                "installment.payment",
+                "installment.pay",
+                "installment.reject",
+            }
+        ),
         installment_requester,
     ),
     RecipientRule(frozenset({"project.submit", "project.request_revision"}), plan_approvers),
@@ -299,6 +336,12 @@ RULES: tuple[RecipientRule, ...] = (
     RecipientRule(frozenset({"delegation.create", "delegation.withdraw"}), delegation_parties),
     RecipientRule(frozenset({"line_account.link", "line_group.link"}), line_linker),
     RecipientRule(frozenset({"comment.mention"}), comment_mentioned),
+    RecipientRule(frozenset({"budget_transfer.create"}), transfer_endorsers),
+    RecipientRule(frozenset({"budget_transfer.endorse"}), transfer_approvers),
+    RecipientRule(
+        frozenset({"budget_transfer.approve", "budget_transfer.return", "budget_transfer.reject"}),
+        transfer_preparer,
+    ),
 )
 
 #: Every event kind someone is told of.
@@ -315,6 +358,8 @@ SILENT: dict[str, str] = {
     "project.withdraw": "the planning officer's own act on a plan nobody else has taken up",
     "step_result.start": "a school starting work asks nothing of anyone",
     "evaluation.score": "the evaluator's own draft: the owners are told when it is published",
+    "budget_transfer.revise": "the preparer takes back their own returned transfer to mend it",
+    "budget_transfer.withdraw": "the preparer's own act; the transfer leaves the queue",
 }
 
 

@@ -81,6 +81,9 @@ class Project(Base):
     contact_name: Mapped[str] = mapped_column(String(255), default="")
     contact_phone: Mapped[str] = mapped_column(String(64), default="")
     approved_budget: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    # When a budget transfer in or out of it was last approved (None: never); the page reads
+    # the transfers only for a project that has some.
+    budget_transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state: Mapped[ProjectState] = mapped_column(
         enum_column(ProjectState, "project_state"), default=ProjectState.DRAFT
     )

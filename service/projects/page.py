@@ -28,6 +28,12 @@ from service.budget.models import (
     Installment,
     InstallmentState,
 )
+from service.budget.queries import (
+    BudgetHistory,
+    budget_history,
+    installment_paid,
+    installment_payments,
+)
 from service.core.fiscal import local_date
 from service.core.progress import (
     FULL,
@@ -129,6 +135,10 @@ class BudgetChain:
     granted: Decimal  # installments approved or paid
     paid: Decimal
     allocations: list[AllocationRow]
+    #: (day, amount) of every payment, for the disbursement curve.
+    payments: list[tuple[date, Decimal]] = field(default_factory=list)
+    #: Original, transfers in and out, current (None where it was not read).
+    history: BudgetHistory | None = None
 
 
 @dataclass
@@ -360,7 +370,10 @@ def _budget_chain(session: Session, project: Project) -> BudgetChain:
         session.scalars(
             select(Allocation)
             .where(Allocation.project_id == project.id)
-            .options(joinedload(Allocation.installments), joinedload(Allocation.recipient_unit))
+            .options(
+                joinedload(Allocation.installments).joinedload(Installment.payments),
+                joinedload(Allocation.recipient_unit),
+            )
             .order_by(Allocation.id)
         )
         .unique()
@@ -395,6 +408,7 @@ def _budget_chain(session: Session, project: Project) -> BudgetChain:
             approvals[(approval.subject_type, approval.subject_id)].append(approval)
     zero = Decimal("0.00")
     allocated = granted = paid = zero
+    payments: list[tuple[date, Decimal]] = []
     chain_rows = []
     for allocation in allocations:
         if allocation.state in ALLOCATED_STATES:
@@ -403,15 +417,25 @@ def _budget_chain(session: Session, project: Project) -> BudgetChain:
         for installment in allocation.installments:
             if installment.state in GRANTED_INSTALLMENT_STATES:
                 granted += installment.amount
-            if installment.state is InstallmentState.PAID:
-                paid += installment.amount
+            paid += installment_paid(installment)
+            payments.extend(installment_payments(installment))
             installments.append(
                 InstallmentRow(installment, approvals[("installment", installment.id)])
             )
         chain_rows.append(
             AllocationRow(allocation, approvals[("allocation", allocation.id)], installments)
         )
-    return BudgetChain(project.approved_budget, allocated, granted, paid, chain_rows)
+    return BudgetChain(
+        project.approved_budget,
+        allocated,
+        granted,
+        paid,
+        chain_rows,
+        payments,
+        budget_history(session, project)
+        if project.budget_transferred_at is not None
+        else BudgetHistory(project.approved_budget, [], project.approved_budget, []),
+    )
 
 
 def _audit_of(subjects: dict[str, list[int]]) -> ColumnElement[bool]:

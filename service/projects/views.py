@@ -4,7 +4,7 @@ whose scope holds the project (anyone else gets a 404: the page does not say it 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,13 +14,16 @@ from flask_login import login_required
 from markupsafe import Markup, escape
 
 from service.audit.models import AuditEntry
+from service.budget.queries import curve_points
 from service.core.charts import (
     STATUS_COLOURS,
     Gauge,
+    MoneyPoint,
     SCurve,
     Timeline,
     chart_span,
     gauge,
+    money_curve_chart,
     s_curve_chart,
     timeline_chart,
 )
@@ -63,6 +66,10 @@ class PageCharts:
     s_curve_narrow: SCurve
     timeline: Timeline
     timeline_narrow: Timeline
+    #: The monthly disbursement curve against the plan (money paid, money planned).
+    money: SCurve | None = None
+    money_narrow: SCurve | None = None
+    money_points: list[MoneyPoint] = field(default_factory=list)
 
 
 def page_for(
@@ -98,12 +105,17 @@ def charts_for(page: ProjectPage) -> PageCharts:
     reports = [(r.report.reported_on, r.report.percent) for r in page.reports]
     bars = [(row.step.position, row.plan, row.status) for row in page.steps]
     events = page.progress_events
+    budget = page.project.approved_budget
+    points = curve_points([(budget, plans)], page.budget.payments, span, page.today)
     return PageCharts(
         gauge=gauge(page.actual, page.planned),
         s_curve=s_curve_chart(plans, events, reports, span, page.today, lang),
         s_curve_narrow=s_curve_chart(plans, events, reports, span, page.today, lang, True),
         timeline=timeline_chart(bars, span, page.today, lang),
         timeline_narrow=timeline_chart(bars, span, page.today, lang, True),
+        money=money_curve_chart(points, budget, span, page.today, lang),
+        money_narrow=money_curve_chart(points, budget, span, page.today, lang, True),
+        money_points=points,
     )
 
 

@@ -34,15 +34,23 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     func,
     literal,
     or_,
     select,
     union,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
-from service.budget.models import Allocation, AllocationState, Installment, InstallmentState
+from service.budget.models import (
+    Allocation,
+    AllocationState,
+    Installment,
+    InstallmentState,
+    Payment,
+)
 from service.core.db import UTCDateTime
 from service.core.fiscal import DEFAULT_TZ, FiscalQuarter, local_date, quarter_bounds
 from service.core.progress import DEFAULT_TOLERANCE
@@ -218,15 +226,26 @@ def rollup_projects(
         .group_by(Allocation.project_id)
         .subquery("allocated")
     )
+    # Money paid by the quarter's end: every payment, and each installment paid before
+    # payments were recorded (none of its own) as one payment on its paid day.
+    money_out = union_all(
+        select(
+            Payment.installment_id.label("installment_id"),
+            Payment.paid_on.label("paid_on"),
+            Payment.amount.label("amount"),
+        ),
+        select(Installment.id, Installment.paid_on, Installment.amount).where(
+            Installment.state == InstallmentState.PAID,
+            ~exists().where(Payment.installment_id == Installment.id),
+        ),
+    ).subquery("money_out")
     paid = (
-        select(Allocation.project_id, func.sum(Installment.amount).label("amount"))
+        select(Allocation.project_id, func.sum(money_out.c.amount).label("amount"))
+        .select_from(money_out)
+        .join(Installment, Installment.id == money_out.c.installment_id)
         .join(Allocation, Allocation.id == Installment.allocation_id)
         .join(Project, Project.id == Allocation.project_id)
-        .where(
-            in_range,
-            Installment.state == InstallmentState.PAID,
-            Installment.paid_on <= quarter_end,
-        )
+        .where(in_range, money_out.c.paid_on <= quarter_end)
         .group_by(Allocation.project_id)
         .subquery("paid")
     )

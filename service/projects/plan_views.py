@@ -1,0 +1,142 @@
+"""/plan-import: the annual plan from a spreadsheet. Download the template, upload a filled
+file, read the preview (what will be created or updated, every problem with its sheet, row
+and column), confirm; nothing is written before the confirmation, and then all or nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import login_required
+from sqlalchemy import select
+
+from service.core.fiscal import fiscal_year_of, local_today
+from service.core.permissions import holds_anywhere
+from service.core.translate import gettext as _
+from service.fiscal.models import FiscalYear
+from service.org.models import OrgUnit, Role
+from service.org.scope import unit_filter
+from service.projects.annual_plan import apply_plan, read_plan, template_bytes
+from service.workflow.engine import Refused
+from service.workflow.screens import actor, flash_refused, session
+
+bp = Blueprint("plan_import", __name__)
+
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _require() -> None:
+    if not any(holds_anywhere(session(), actor(), r) for r in (Role.OFFICER, Role.APPROVER)):
+        abort(403)
+
+
+def _folder() -> Path:
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "plan-imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _held(token: str) -> Path:
+    """The uploaded file waiting for confirmation (404 for a token not of this user)."""
+    if not token.isalnum() or len(token) > 64:
+        abort(404)
+    path = _folder() / f"{actor().id}-{token}.xlsx"
+    if not path.exists():
+        abort(404)
+    return path
+
+
+@bp.get("/plan-import")
+@login_required
+def start() -> str:
+    _require()
+    return render_template("editor/plan_import.html", preview=None)
+
+
+@bp.get("/plan-import/template.xlsx")
+@login_required
+def template() -> Response:
+    _require()
+    units = list(
+        session().scalars(
+            select(OrgUnit).where(unit_filter(session(), actor())).order_by(OrgUnit.path)
+        )
+    )
+    year = session().scalar(
+        select(FiscalYear.be_year)
+        .where(FiscalYear.be_year >= fiscal_year_of(local_today()))
+        .order_by(FiscalYear.be_year)
+    ) or fiscal_year_of(local_today())
+    response = Response(template_bytes(session(), units, year), mimetype=_XLSX)
+    response.headers["Content-Disposition"] = f'attachment; filename="plan-{year}.xlsx"'
+    return response
+
+
+@bp.post("/plan-import")
+@login_required
+def upload() -> Any:
+    """Read the file and show what it would do; keep it for the confirmation."""
+    _require()
+    sent = request.files.get("file")
+    data = sent.read() if sent is not None else b""
+    if not data:
+        flash(_("choose an XLSX file"), "error")
+        return render_template("editor/plan_import.html", preview=None), 422
+    preview = read_plan(session(), actor(), data)
+    session().rollback()  # reading writes nothing; leave no transaction open
+    token = ""
+    if preview.ok:
+        token = secrets.token_hex(16)
+        (_folder() / f"{actor().id}-{token}.xlsx").write_bytes(data)
+    return render_template(
+        "editor/plan_import.html",
+        preview=preview,
+        token=token,
+        digest=hashlib.sha256(data).hexdigest()[:12],
+        filename=sent.filename if sent is not None else "",
+    ), (200 if preview.ok else 422)
+
+
+@bp.post("/plan-import/<token>")
+@login_required
+def confirm(token: str) -> Any:
+    """Apply the file read at upload, read again now: all of it, or nothing."""
+    _require()
+    path = _held(token)
+    preview = read_plan(session(), actor(), path.read_bytes())
+    if not preview.ok:
+        session().rollback()
+        return render_template("editor/plan_import.html", preview=preview, token=""), 422
+    try:
+        done = apply_plan(session(), actor(), preview)
+        session().commit()
+    except Refused as refused:
+        session().rollback()
+        flash_refused(refused)
+        return redirect(url_for("plan_import.start"))
+    path.unlink(missing_ok=True)
+    flash(
+        _(
+            "The plan is imported: %(created)s created, %(updated)s updated, %(unchanged)s"
+            " unchanged, %(locked)s locked and left alone.",
+            created=done.get("create", 0),
+            updated=done.get("update", 0),
+            unchanged=done.get("unchanged", 0),
+            locked=done.get("locked", 0),
+        ),
+        "info",
+    )
+    return redirect(url_for("plan_import.start"))
