@@ -26,10 +26,11 @@ API = "/api/v1"
 #: The most statements one step-result submission by a school's token may send (the same on
 #: SQLite and PostgreSQL): the token with its user and roles, the locked row with its step
 #: and project, the update, the audit row, the outbox event. Before issue 13: 6, and 7 with
-#: `last_used_at` (written and committed on its own first).
-BOUND = 5
+#: `last_used_at` (written and committed on its own first). One more since the project's
+#: figures are kept in the transaction that moves them (the waiting count): one upsert.
+BOUND = 6
 #: The same when the token's `last_used_at` is a minute old: one UPDATE more, at the commit.
-BOUND_WITH_LAST_USED = 6
+BOUND_WITH_LAST_USED = 7
 
 
 @contextmanager

@@ -41,6 +41,7 @@ class TaskName:
     ROLLUPS_COMPUTE: Final = "tidtam.rollups.compute"
     ROLLUPS_QUARTER_END: Final = "tidtam.rollups.quarter_end"
     ROLLUPS_CURRENT: Final = "tidtam.rollups.current"
+    ROLLUPS_FIGURES: Final = "tidtam.rollups.figures"
 
 
 #: Every task name, for the test that holds the service and the worker to the same list.
