@@ -179,6 +179,7 @@ def _page(form: dict[str, Any] | None = None, refused: Refused | None = None) ->
         session(),
         _with_parents(_queue_query()),
         page_number(request.args.get("page")),
+        after=request.args.get("after"),
     )
     allocations = listing.rows
     remember_guard_facts(session(), allocations, [i for a in allocations for i in a.installments])

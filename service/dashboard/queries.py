@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from service.core import keyset
 from service.core.paging import count_rows
 from service.core.progress import DEFAULT_TOLERANCE, is_behind_schedule
 from service.core.sql import matches_text
@@ -73,6 +74,8 @@ class Filters:
     sort: str = "code"
     descending: bool = False
     page: int = 1
+    #: A cursor (`?after=`): the rows after it, read by key, instead of page `page`.
+    after: str | None = None
 
     @property
     def needs_figures(self) -> bool:
@@ -114,6 +117,10 @@ class Listing:
     total: int
     page: int
     pages: int
+    #: The cursor this page was read after, and the one of the rows after it (see
+    #: `service.core.paging.Paged`).
+    after: str | None = None
+    next_after: str | None = None
 
 
 def _base_conditions(
@@ -279,12 +286,32 @@ def project_listing(
         # 33,000 rows, and the count reads an index only (a window count made it sort them
         # all: 0.85 s).
         total = session.scalar(_count_statement(where, filters)) or 0
-        page_ids = list(session.scalars(_cheap_ids(where, filters).limit(page_size).offset(offset)))
+        ordered = _cheap_ids(where, filters)
+        after = None
+        if filters.after:
+            try:
+                found, following = keyset.page_after(session, ordered, filters.after, page_size)
+                after = filters.after
+            except keyset.BadCursor:
+                found, following = keyset.page_after(session, ordered, None, page_size)
+                page = 1
+        else:
+            found, following = keyset.page_after(session, ordered.offset(offset), None, page_size)
+        page_ids = [row[0] for row in found]
         rows = []
         if page_ids:
             statement = _page_statement(filters.sort, filters.descending, stored)
             listed = session.execute(statement, {"page_ids": page_ids, "day": day})
             rows = [_row(values) for values in listed]
+        pages = max((total + page_size - 1) // page_size, 1)
+        return Listing(
+            rows=rows,
+            total=total,
+            page=0 if after else page,
+            pages=pages,
+            after=after,
+            next_after=following,
+        )
     else:
         # Another day than the figures': aggregate the source rows for that day.
         _tune_for_aggregates(session)
