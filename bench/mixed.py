@@ -431,7 +431,8 @@ def mixed(
         threading.Thread(target=user_loop, args=(p, random.Random(rng.random()))) for p in users
     ]
     threads += [threading.Thread(target=bare_loop) for _ in range(bare_clients)]
-    writers = 8
+    # Enough writers that a write waiting seconds in the queue does not hold the rate back.
+    writers = 32
     threads += [threading.Thread(target=writer, args=(i, writers)) for i in range(writers)]
     begin = started_at = time.perf_counter()
     for thread in threads:

@@ -2,10 +2,12 @@
 behind-schedule flag, overdue steps and budget, sortable, filterable and paginated in SQL.
 
 The same rows feed the public list (with `public_only`) and the CSV/XLSX exports (all pages).
-At 100,000 projects the default view (sorted by code, no behind filter) stays cheap: the page
-of 50 ids is chosen first from the project table alone, and the aggregates are computed for
-those 50 only. Sorting or filtering on a derived figure aggregates over the projects in
-scope, still in one statement of subqueries joined once.
+For today (the figures' day) every sort and filter reads the project table and the kept
+figures (`project_figures`, one row per project, kept by the changes that move them): the
+page of 50 ids is chosen by an ordered scan that stops after 50 rows, read by offset or by
+key (`?after=`), and counted in a statement of its own. For another day (a report as of a
+past date) the figures are aggregated from steps, results, allocations and installments,
+still in one statement of subqueries joined once.
 """
 
 from __future__ import annotations
