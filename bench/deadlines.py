@@ -51,6 +51,8 @@ def engine_day(session: Session) -> date:
     if starts_on is None:
         raise RuntimeError("no open fiscal year: the deadline engine would chase nothing")
     return starts_on + DAY_INTO_YEAR
+
+
 MAILS = 1000
 
 

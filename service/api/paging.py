@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError
 from sqlalchemy import Select, func
 from sqlalchemy.orm import Session
 
 from service.core import keyset
 from service.core.paging import count_rows
+from service.core.translate import gettext as _
+from service.workflow.engine import Refused
 
 
 def paginate(
@@ -34,15 +35,18 @@ def paginate(
 
     `count_apart`: count in a statement of its own, for lists so long that a window count
     would make the page sort them all (an evaluator's million results), where an index can
-    give the page in order and the count can read an index alone. Raises ValidationError
-    (422 naming `after`) for a cursor that does not fit the list."""
+    give the page in order and the count can read an index alone. Raises Refused (422
+    naming `after`) for a cursor that does not fit the list."""
     page, per_page = int(args.get("page", 1)), int(args.get("per_page", 20))
     cursor = args.get("after")
     if cursor is not None:
         try:
             rows, following = keyset.page_after(session, stmt, cursor, per_page)
         except keyset.BadCursor as error:
-            raise ValidationError({"after": [str(error)]}) from error
+            # A well-formed cursor of another list or an old order: the list's refusal, not
+            # the input layer's (the document cannot tell which cursors a list gave out).
+            reason = _("this cursor does not belong to this list: ask for its first page again")
+            raise Refused(422, reason, fields={"after": reason}) from error
         total = count_rows(session, stmt)
         items = [row[0] for row in rows]
         return {

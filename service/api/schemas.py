@@ -57,7 +57,7 @@ class PageArgs(Input):
     page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
     after = fields.String(
-        validate=validate.Length(max=2000),
+        validate=[validate.Length(min=1, max=2000), validate.Regexp(r"^[A-Za-z0-9_-]+$")],
         metadata={"description": "the `next` cursor of the page before: the rows after it"},
     )
 
