@@ -27,7 +27,8 @@ API = "/api/v1"
 #: SQLite and PostgreSQL): the token with its user and roles, the locked row with its step
 #: and project, the update, the audit row, the outbox event. Before issue 13: 6, and 7 with
 #: `last_used_at` (written and committed on its own first). One more since the project's
-#: figures are kept in the transaction that moves them (the waiting count): one upsert.
+#: figures are kept in the transaction that moves them (the waiting count): one upsert, and on
+#: PostgreSQL the figures row locked before it (concurrent changes of one project).
 BOUND = 6
 #: The same when the token's `last_used_at` is a minute old: one UPDATE more, at the commit.
 BOUND_WITH_LAST_USED = 7
@@ -48,6 +49,11 @@ def commits(engine: Engine) -> Iterator[list[Session]]:
         yield seen
     finally:
         event.remove(Session, "after_commit", committed)
+
+
+def _locks(session: Session) -> int:
+    """The figures row lock PostgreSQL takes before recomputing (SQLite has one writer)."""
+    return 1 if session.get_bind().dialect.name == "postgresql" else 0
 
 
 def _token_row(session: Session, headers: dict[str, str]) -> ApiToken:
@@ -94,7 +100,7 @@ def test_one_transition_sends_few_statements_and_commits_once(
     assert token.last_used_at is None
 
     first, first_commits = _submit(client, headers, result.id)
-    assert len(first) <= BOUND_WITH_LAST_USED, _summary(first)
+    assert len(first) <= BOUND_WITH_LAST_USED + _locks(session), _summary(first)
     assert first_commits == 1, "last_used_at was committed on its own"
     # The stamp is the request's last write, in its transaction: after its own change.
     assert first[-1].lstrip().upper().startswith("UPDATE API_TOKEN"), _summary(first)
@@ -104,7 +110,7 @@ def test_one_transition_sends_few_statements_and_commits_once(
     assert stamped is not None
 
     again, again_commits = _submit(client, headers, result.id)
-    assert len(again) <= BOUND, _summary(again)
+    assert len(again) <= BOUND + _locks(session), _summary(again)
     assert again_commits == 1
     assert not any("api_token SET" in s for s in again), "stamped again within the minute"
 
@@ -112,7 +118,7 @@ def test_one_transition_sends_few_statements_and_commits_once(
     token.last_used_at = utcnow() - timedelta(minutes=2)
     session.commit()
     later, _commits = _submit(client, headers, result.id)
-    assert len(later) <= BOUND_WITH_LAST_USED, _summary(later)
+    assert len(later) <= BOUND_WITH_LAST_USED + _locks(session), _summary(later)
     session.expire_all()
     restamped = _token_row(session, headers["school_a"]).last_used_at
     assert restamped is not None and restamped > utcnow() - timedelta(minutes=1)

@@ -5,11 +5,14 @@ repairs what drifted."""
 from __future__ import annotations
 
 import random
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
@@ -22,8 +25,14 @@ from service.core.fiscal import local_today
 from service.core.tasks import TaskName
 from service.org.models import OrgUnit, UnitKind, User
 from service.projects.figures import COLUMNS, computed_figures, figures_today, repair_figures
-from service.projects.models import PlanStep, Project, ProjectFigures, StepResult
+from service.projects.models import (
+    PlanStep,
+    Project,
+    ProjectFigures,
+    StepResult,
+)
 from service.workflow.engine import Refused, options, take
+from tests.conftest import on_postgres
 from tests.stack import committed_stack, eventually
 from tests.workers import running_worker
 
@@ -207,3 +216,43 @@ def test_the_nightly_task_on_a_worker_repairs_drift(tmp_path: Path) -> None:
         with stack.app.app_context():
             assert_figures_current(db.session(), "the task")
             db.session.remove()
+
+
+@pytest.mark.skipif(not on_postgres(), reason="SQLite runs one writer at a time")
+def test_two_transactions_changing_one_project_leave_its_figures_current(tmp_path: Path) -> None:
+    """A re-weighted step and a budget change of the same project, in two transactions at
+    once: the second recompute waits for the first commit and reads it."""
+    with committed_stack(tmp_path, "figures_race") as stack:
+        engine = stack.app.extensions["tidtam.db"]
+        with stack.app.app_context():
+            first, second = Session(bind=engine), Session(bind=engine)
+            # The demo's first step is accepted at 100 %: its weight moves actual progress.
+            step = first.scalars(select(PlanStep).order_by(PlanStep.id)).first()
+            assert step is not None
+            step.weight += Decimal("10")
+            first.flush()  # figures row locked and recomputed, not committed
+
+            failed: list[BaseException] = []
+
+            def change_budget() -> None:
+                try:
+                    project = second.scalars(select(Project)).one()
+                    project.approved_budget = Decimal("123456.00")
+                    second.flush()  # waits for the first transaction's lock
+                    second.commit()
+                except BaseException as error:  # reported by the test below
+                    failed.append(error)
+
+            other = threading.Thread(target=change_budget)
+            other.start()
+            time.sleep(0.5)
+            assert not failed, failed
+            assert other.is_alive(), "the second recompute did not wait"
+            first.commit()
+            other.join(timeout=30)
+            assert not failed, failed
+            check = Session(bind=engine)
+            assert_figures_current(check, "two transactions")
+            check.close()
+            first.close()
+            second.close()

@@ -209,7 +209,21 @@ def keep_figures_current(session: Session, _context: Any = None) -> None:
                 select(Allocation.project_id).where(Allocation.id.in_(sorted(allocations)))
             )
         )
-    refresh_figures(session.connection(), or_(false(), *conditions), figures_today())
+    chosen = or_(false(), *conditions)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Two transactions changing the same project (a school submits one result while an
+        # officer accepts another) would each recompute from a snapshot without the other's
+        # change, and the last to write would win. Lock the rows first: the recompute below
+        # then starts after the other has committed and reads its change too. (SQLite runs
+        # one writer at a time.)
+        connection.execute(
+            select(ProjectFigures.project_id)
+            .where(ProjectFigures.project_id.in_(select(Project.id).where(chosen)))
+            .order_by(ProjectFigures.project_id)
+            .with_for_update()
+        )
+    refresh_figures(connection, chosen, figures_today())
 
 
 @dataclass(frozen=True)
