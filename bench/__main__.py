@@ -30,7 +30,9 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
-ALL = ("web", "transitions", "deadlines", "rollups", "importer", "worker")
+ALL = ("web", "mixed", "scale", "transitions", "deadlines", "rollups", "importer", "worker")
+#: The smaller size of the scale row (first views at this size beside the main size).
+SCALE_SMALL = 10_000
 
 
 def say(line: str) -> None:
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")
 
-    from bench.database import ensure_database, ensure_redis, postgres_version
+    from bench.database import ensure_database, ensure_redis, postgres_version, sized_database
 
     server_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER)
     redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
@@ -147,10 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     ensure_redis(redis_url)
-    database = ensure_database(server_url, args.projects, args.seed, say)
+    database = ensure_database(
+        server_url, args.projects, args.seed, say, sized_database(args.projects)
+    )
     url = database["url"]
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "web": lambda: _web(url, redis_url, args.clients, args.seconds),
+        "mixed": lambda: _mixed(url, redis_url, args.clients, 2 * args.seconds),
+        "scale": lambda: _scale(server_url, redis_url, args, results.get("mixed")),
         "transitions": lambda: _transitions(server_url),
         "deadlines": lambda: _other("deadlines", url),
         "rollups": lambda: _other("rollups", url),
@@ -227,6 +233,33 @@ def _importer(server_url: str) -> dict[str, Any]:
     if module is None:
         return _missing("legacy import pages/s", "not written yet")
     result: dict[str, Any] = module.run(server_url, say)
+    return result
+
+
+def _mixed(url: str, redis_url: str, clients: int, seconds: float) -> dict[str, Any]:
+    from bench import mixed
+
+    result = mixed.run(url, redis_url, say, clients=clients, seconds=seconds)
+    result["figures"] = mixed.figure_rows(result)
+    return result
+
+
+def _scale(
+    server_url: str, redis_url: str, args: argparse.Namespace, main_run: dict[str, Any] | None
+) -> dict[str, Any]:
+    """First views at SCALE_SMALL projects beside the same at the main size (from the mixed
+    run, or measured here), and their ratio per page kind."""
+    from bench import mixed
+    from bench.database import ensure_database, sized_database
+
+    def first_views(projects: int) -> dict[str, Any]:
+        database = ensure_database(server_url, projects, args.seed, say, sized_database(projects))
+        return mixed.run(database["url"], redis_url, say, clients=args.clients, mixed_phase=False)
+
+    small = first_views(SCALE_SMALL)
+    large = main_run if main_run and "first_views" in main_run else first_views(args.projects)
+    result = {"small": small["first_views"], "large": large["first_views"]}
+    result["figures"] = mixed.scale_rows(result, SCALE_SMALL, args.projects)
     return result
 
 

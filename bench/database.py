@@ -45,8 +45,18 @@ def postgres_version(url: str) -> str:
     return version
 
 
+def sized_database(projects: int) -> str:
+    """The bench database of a size: `tidtam_bench` at the default 100,000 projects, else
+    `tidtam_bench_<N>` (the scale row compares two sizes side by side without regenerating)."""
+    return DATABASE if projects == 100_000 else f"{DATABASE}_{projects}"
+
+
 def ensure_database(
-    server_url: str, projects: int, seed: int, say: Callable[[str], None]
+    server_url: str,
+    projects: int,
+    seed: int,
+    say: Callable[[str], None],
+    database: str = DATABASE,
 ) -> dict[str, Any]:
     """Create, migrate and fill the bench database unless it already holds exactly this data
     set. Returns what was done: {"url", "generated", "generate_seconds", "rows"}."""
@@ -55,12 +65,12 @@ def ensure_database(
     server = make_engine(database_url(server_url, "postgres"), isolation_level="AUTOCOMMIT")
     with server.connect() as conn:
         exists = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": DATABASE}
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": database}
         ).scalar()
         if not exists:
-            conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
+            conn.execute(text(f'CREATE DATABASE "{database}"'))
     server.dispose()
-    url = database_url(server_url)
+    url = database_url(server_url, database)
     command.upgrade(alembic_config(url), "head")
     # The VACUUM ANALYZE below covers what the generator would analyze.
     options = GenerateOptions(projects=projects, seed=seed, mode="truncate", analyze=False)
@@ -71,10 +81,10 @@ def ensure_database(
     same = len(runs) == 1 and {k: runs[0].get(k) for k in wanted} == wanted
     result: dict[str, Any] = {"url": url, "generated": not same, "rows": None}
     if same:
-        say(f"bench database {DATABASE} already holds {projects:,} projects from seed {seed}")
+        say(f"bench database {database} already holds {projects:,} projects from seed {seed}")
         result["rows"] = runs[0].get("rows")
     else:
-        say(f"generating {projects:,} projects (seed {seed}) into {DATABASE} …")
+        say(f"generating {projects:,} projects (seed {seed}) into {database} …")
         started = time.perf_counter()
         with engine.begin() as conn:
             summary = generate(conn, options, lambda line: say("  " + line))

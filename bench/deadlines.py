@@ -33,8 +33,26 @@ from service.deadlines.rules import ensure_default_rules
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderRule
 
-#: A day inside the generated years, when plenty is due, overdue and waiting.
-DAY = date(2024, 3, 15)
+#: How far into the latest open fiscal year the engine runs: mid-March, when plenty is due,
+#: overdue and waiting. Only open years are chased (closed years' leftovers are history): a
+#: fixed day in a year the generator closes measured a run with nothing to do (0
+#: notifications), so the day is read from the database.
+DAY_INTO_YEAR = timedelta(days=165)
+
+
+def engine_day(session: Session) -> date:
+    """Mid-March of the latest open fiscal year."""
+    starts_on = session.scalar(
+        select(FiscalYear.starts_on)
+        .where(FiscalYear.is_open.is_(True))
+        .order_by(FiscalYear.be_year.desc())
+        .limit(1)
+    )
+    if starts_on is None:
+        raise RuntimeError("no open fiscal year: the deadline engine would chase nothing")
+    return starts_on + DAY_INTO_YEAR
+
+
 MAILS = 1000
 
 
@@ -54,13 +72,15 @@ def _bare_count(session: Session, ctx: Context) -> int:
     )
 
 
-def measure_engine(database_url: str, day: date = DAY) -> dict[str, Any]:
+def measure_engine(database_url: str, day: date | None = None) -> dict[str, Any]:
     register_listeners()  # measured with the listeners the app runs with
     engine = make_engine(database_url)
-    figures: dict[str, Any] = {"day": day.isoformat(), "rules": {}}
+    figures: dict[str, Any] = {"rules": {}}
     with engine.connect() as connection:
         transaction = connection.begin()
         session = Session(bind=connection)
+        day = day or engine_day(session)
+        figures["day"] = day.isoformat()
         try:
             ensure_default_rules(session)
             rules = list(session.scalars(select(ReminderRule).order_by(ReminderRule.id)))

@@ -346,3 +346,13 @@ def test_the_service_runs_without_the_generator(tmp_path: Path, database_url: st
         check=True,
     )
     assert shown.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_project_has_its_figures(generated: Session) -> None:
+    """Rows loaded in bulk pass no listener: the generator computes every project's figures,
+    and a full recompute finds nothing missing or drifted."""
+    from service.projects.figures import figures_today, repair_figures
+
+    found = repair_figures(generated.connection(), figures_today())
+    assert found.checked == scalar(generated, "SELECT count(*) FROM project")
+    assert (found.missing, found.drifted) == (0, 0)

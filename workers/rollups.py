@@ -14,6 +14,7 @@ from service.core.db import db, utcnow
 from service.core.fiscal import FiscalQuarter, local_today
 from service.core.logs import log_event
 from service.core.tasks import TaskName
+from service.projects.figures import figures_today, repair_figures
 from service.rollups.compute import RollupError, quarter_just_ended, run_rollup
 
 log = logging.getLogger("tidtam.workers")
@@ -73,3 +74,22 @@ def current() -> dict[str, int]:
     today = FiscalQuarter.of(local_today(current_app.config["TIMEZONE"]))
     compute.apply_async((today.year, today.quarter))
     return {"fiscal_year": today.year, "quarter": today.quarter}
+
+
+@shared_task(name=TaskName.ROLLUPS_FIGURES, ignore_result=True)
+def figures() -> dict[str, int]:
+    """Recompute every project's figures from its source rows for today (Bangkok): planned
+    progress and overdue steps move with the day. Rows missing or drifted from their source
+    rows (a write round the operations) are counted, logged and repaired."""
+    session = db.session()
+    found = repair_figures(session.connection(), figures_today(), commit=session.commit)
+    session.commit()
+    summary = {
+        "checked": found.checked,
+        "missing": found.missing,
+        "drifted": found.drifted,
+        "written": found.written,
+    }
+    level = logging.WARNING if found.missing or found.drifted else logging.INFO
+    log_event(log, "figures.repaired", level, **summary)
+    return summary

@@ -36,6 +36,13 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": TaskName.ROLLUPS_QUARTER_END,
         "schedule": crontab(minute=30, hour=0, day_of_month=1, month_of_year="1,4,7,10"),
     },
+    # Planned progress and overdue steps move with the day: each project's figures are
+    # recomputed for the new Bangkok day just after midnight, drift counted and repaired.
+    "rollups-figures-nightly": {
+        "task": TaskName.ROLLUPS_FIGURES,
+        "schedule": crontab(minute=1, hour=0),
+        "options": {"expires": 3000},
+    },
     "rollups-current-quarter-nightly": {
         "task": TaskName.ROLLUPS_CURRENT,
         "schedule": crontab(minute=15, hour=1),

@@ -121,7 +121,7 @@ def _units_page(**kw: Any) -> tuple[str, int]:
     form; the new unit's parent is named by its code from one list of all units. Every unit
     with a form, and a parent menu of every unit, was 1.8 MB for the country's 1,286 units."""
     search = _searched(
-        select(OrgUnit).where(_administered()).order_by(OrgUnit.path),
+        select(OrgUnit).where(_administered()).order_by(OrgUnit.path, OrgUnit.id),
         "admin.units",
         OrgUnit.code,
         OrgUnit.name_th,
@@ -143,7 +143,10 @@ def _searched(statement: Select[Any], endpoint: str, *columns: Any) -> dict[str,
     q = request.args.get("q", "")[:200].strip()
     return {
         "listing": paged(
-            session(), _narrowed(statement, *columns), page_number(request.args.get("page"))
+            session(),
+            _narrowed(statement, *columns),
+            page_number(request.args.get("page")),
+            after=request.args.get("after"),
         ),
         "q": q,
         "page_url": lambda number: flask_url_for(endpoint, q=q or None, page=number),
@@ -376,7 +379,7 @@ def _users_page(**kw: Any) -> tuple[str, int]:
     form holding every unit was 25 s and 200 MB for the country's 1,950 users and 1,286
     units."""
     search = _searched(
-        select(User).where(_users_administered()).order_by(User.email),
+        select(User).where(_users_administered()).order_by(User.email, User.id),
         "admin.users",
         User.email,
         User.name,

@@ -4,7 +4,8 @@ permission predicates the pages use.
 - Auth: a browser session (changes need the X-CSRFToken header) or a personal API token
   (`Authorization: Bearer tdt_…`, see service.api.auth).
 - Errors: application/problem+json everywhere under /api/v1 (service.api.errors).
-- Lists: `?page=&per_page=` (≤ 100) answered as {"items", "page", "per_page", "total"}.
+- Lists: `?page=&per_page=` (≤ 100) or `?after=<next>&per_page=` answered as
+  {"items", "page", "per_page", "total", "next"}.
 - Money, percents and measures are decimal strings; unknown input fields are refused.
 - The OpenAPI 3 document is /api/v1/openapi.json; /api/v1/docs renders it as a page with no
   script and no CDN (the service runs on closed networks under a strict CSP).
@@ -60,7 +61,8 @@ DESCRIPTION = """Tidtam's REST API.
 
 Authenticate with a personal API token (`Authorization: Bearer tdt_…`, made at
 `POST /api/v1/tokens`) or a browser session (then send `X-CSRFToken` with every change).
-Lists take `page` and `per_page` (at most 100) and answer `{items, page, per_page, total}`.
+Lists take `page` and `per_page` (at most 100) and answer `{items, page, per_page, total,
+next}`; `after=<next>` reads the rows after the page before by key, in the list's order.
 Money, percents and measures are decimal strings ("90000.00"). Unknown fields are refused.
 Errors are `application/problem+json`: `detail` says why, `errors` names bad fields, `state`
 is the object's current state when a transition is refused. Transitions take `If-Match:

@@ -1,9 +1,13 @@
-"""Pages of lists: `?page=1&per_page=20` (at most 100), answered in an envelope
+"""Pages of lists: `?page=1&per_page=20` (at most 100), or `?after=<cursor>&per_page=20`,
+answered in an envelope
 
-    {"items": [...], "page": 1, "per_page": 20, "total": 1234}
+    {"items": [...], "page": 1, "per_page": 20, "total": 1234, "next": "<cursor>" | null}
 
-One query per page: the total rides along as a window count (`count(*) OVER ()`), and
-many-to-one relations are joined into the same query by the caller's loader options.
+`next` is the cursor of the rows after this page (null on the last one): asking with
+`?after=` reads the next rows by key, in the list's order, at the cost of the page alone
+however deep it is (`service.core.keyset`); the total is then counted in a statement of its
+own. A page number reads by offset: one query, the total riding along as a window count, and
+many-to-one relations joined into the same query by the caller's loader options.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from typing import Any
 from sqlalchemy import Select, func
 from sqlalchemy.orm import Session
 
+from service.core import keyset
 from service.core.paging import count_rows
+from service.core.translate import gettext as _
+from service.workflow.engine import Refused
 
 
 def paginate(
@@ -23,20 +30,47 @@ def paginate(
     *,
     count_apart: bool = False,
 ) -> dict[str, Any]:
-    """One page of `stmt` (which must be ordered) with the total count of its rows.
+    """One page of `stmt` (which must be ordered, ending in a unique key) with the total count
+    of its rows and the cursor of the next page.
 
     `count_apart`: count in a statement of its own, for lists so long that a window count
     would make the page sort them all (an evaluator's million results), where an index can
-    give the page in order and the count can read an index alone."""
+    give the page in order and the count can read an index alone. Raises Refused (422
+    naming `after`) for a cursor that does not fit the list."""
     page, per_page = int(args.get("page", 1)), int(args.get("per_page", 20))
+    cursor = args.get("after")
+    if cursor is not None:
+        try:
+            rows, following = keyset.page_after(session, stmt, cursor, per_page)
+        except keyset.BadCursor as error:
+            # A well-formed cursor of another list or an old order: the list's refusal, not
+            # the input layer's (the document cannot tell which cursors a list gave out).
+            reason = _("this cursor does not belong to this list: ask for its first page again")
+            raise Refused(422, reason, fields={"after": reason}) from error
+        total = count_rows(session, stmt)
+        items = [row[0] for row in rows]
+        return {
+            "items": items,
+            "page": page,
+            "per_page": per_page,
+            "total": total,
+            "next": following,
+        }
     offset = (page - 1) * per_page
+    keys = keyset.order_keys(stmt)
+    width = len(keys)
+    with_keys = stmt.add_columns(*(column for column, _descending in keys))
     if count_apart:
         total = count_rows(session, stmt)
-        items = [row[0] for row in session.execute(stmt.limit(per_page).offset(offset))]
+        rows = list(session.execute(with_keys.limit(per_page).offset(offset)).all())
     else:
-        counted = stmt.add_columns(func.count().over().label("total"))
-        rows = session.execute(counted.limit(per_page).offset(offset)).all()
-        items = [row[0] for row in rows]
+        counted = with_keys.add_columns(func.count().over().label("total"))
+        rows = list(session.execute(counted.limit(per_page).offset(offset)).all())
         # Past the last page (or nothing at all): the window count has no row to ride on.
         total = int(rows[0][-1]) if rows else count_rows(session, stmt)
-    return {"items": items, "page": page, "per_page": per_page, "total": total}
+        rows = [row[:-1] for row in rows]
+    items = [row[0] for row in rows]
+    following = (
+        keyset.encode(list(rows[-1][-width:])) if rows and offset + len(rows) < total else None
+    )
+    return {"items": items, "page": page, "per_page": per_page, "total": total, "next": following}

@@ -51,6 +51,10 @@ class Output(Schema):
 class PageArgs(Input):
     page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    after = fields.String(
+        validate=[validate.Length(min=1, max=2000), validate.Regexp(r"^[A-Za-z0-9_-]+$")],
+        metadata={"description": "the `next` cursor of the page before: the rows after it"},
+    )
 
 
 def page_of(item: type[Schema] | Schema, name: str) -> type[Schema]:
@@ -61,6 +65,11 @@ def page_of(item: type[Schema] | Schema, name: str) -> type[Schema]:
             "page": fields.Integer(required=True),
             "per_page": fields.Integer(required=True),
             "total": fields.Integer(required=True),
+            "next": fields.String(
+                required=True,
+                allow_none=True,
+                metadata={"description": "pass as `after` for the next page; null on the last"},
+            ),
         },
         name=name,
     )

@@ -187,6 +187,7 @@ def _page(form: dict[str, Any] | None = None, errors: dict[str, str] | None = No
         session(),
         _with_parents(_queue_query()),
         page_number(request.args.get("page")),
+        after=request.args.get("after"),
     )
     allocations = listing.rows
     remember_guard_facts(session(), allocations, [i for a in allocations for i in a.installments])

@@ -284,6 +284,7 @@ FIELDS: dict[str, LazyString] = {
     "to": _l("To"),
     "document_ref": _l("Document number"),
     "format": _l("File format"),
+    "after": _l("Next page's position"),
     "allocation": _l("Allocation"),
     "contact_name": _l("Contact person"),
     "contact_phone": _l("Contact phone"),

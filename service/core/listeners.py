@@ -26,6 +26,7 @@ def listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
     from service.core import tasks
     from service.notifications.operations import relay_outbox_after_commit
     from service.org.scope import ROLE_SOURCES, forget_cached_roles, forget_cached_roles_of_writer
+    from service.projects.figures import keep_figures_current
     from service.projects.participants import record_participants_of_new_results
     from service.workflow.engine import forget_display_facts
 
@@ -40,6 +41,9 @@ def listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
         (Session, "before_flush", relay_outbox_after_commit),
         # Recording a step result records who takes part in the project (the scope index).
         (Session, "after_flush", record_participants_of_new_results),
+        # A change to a step, result, budget, allocation or installment recomputes the
+        # project's figures in the same flush (the lists read them).
+        (Session, "after_flush", keep_figures_current),
         # The roles and scope read once per session are forgotten when they may have changed.
         (Session, "after_commit", forget_cached_roles),
         (Session, "after_soft_rollback", forget_cached_roles),

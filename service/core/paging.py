@@ -23,6 +23,10 @@ class Paged(Generic[T]):
     total: int
     page: int
     pages: int
+    #: The cursor this page was read after (`?after=`), None for a page read by number.
+    after: str | None = None
+    #: The cursor of the rows after this page (None on the last): its Next link reads by key.
+    next_after: str | None = None
 
 
 def page_number(raw: str | None) -> int:
@@ -42,16 +46,42 @@ def count_rows(session: Session, statement: Select[Any]) -> int:
     return int(session.scalar(counted) or 0)
 
 
-def paged(session: Session, statement: Select[Any], page: int, size: int = PAGE_ROWS) -> Paged[Any]:
-    """Page `page` of `statement` (ordered, selecting one entity), clamped to the last page,
-    with the count of all its rows."""
+def paged(
+    session: Session,
+    statement: Select[Any],
+    page: int,
+    size: int = PAGE_ROWS,
+    *,
+    after: str | None = None,
+) -> Paged[Any]:
+    """Page `page` of `statement` (ordered, ending in a unique key, selecting one entity),
+    clamped to the last page, with the count of all its rows and the cursor of the rows after
+    it. With `after` (a cursor), the rows after it instead, read by key: the cost of the page
+    alone however deep (an unusable cursor reads the first page)."""
+    from service.core import keyset
+
     total = int(
         session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
     )
     pages = max((total + size - 1) // size, 1)
+    if after:
+        try:
+            found, following = keyset.page_after(session, statement, after, size)
+            return Paged(
+                rows=[row[0] for row in found],
+                total=total,
+                page=0,
+                pages=pages,
+                after=after,
+                next_after=following,
+            )
+        except keyset.BadCursor:
+            pass
     page = min(max(page, 1), pages)
-    rows = list(session.scalars(statement.limit(size).offset((page - 1) * size)))
-    return Paged(rows=rows, total=total, page=page, pages=pages)
+    found, following = keyset.page_after(session, statement.offset((page - 1) * size), None, size)
+    return Paged(
+        rows=[row[0] for row in found], total=total, page=page, pages=pages, next_after=following
+    )
 
 
 def paged_rows(rows: list[T], page: int, size: int = PAGE_ROWS) -> Paged[T]:

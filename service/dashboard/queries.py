@@ -2,10 +2,12 @@
 behind-schedule flag, overdue steps and budget, sortable, filterable and paginated in SQL.
 
 The same rows feed the public list (with `public_only`) and the CSV/XLSX exports (all pages).
-At 100,000 projects the default view (sorted by code, no behind filter) stays cheap: the page
-of 50 ids is chosen first from the project table alone, and the aggregates are computed for
-those 50 only. Sorting or filtering on a derived figure aggregates over the projects in
-scope, still in one statement of subqueries joined once.
+For today (the figures' day) every sort and filter reads the project table and the kept
+figures (`project_figures`, one row per project, kept by the changes that move them): the
+page of 50 ids is chosen by an ordered scan that stops after 50 rows, read by offset or by
+key (`?after=`), and counted in a statement of its own. For another day (a report as of a
+past date) the figures are aggregated from steps, results, allocations and installments,
+still in one statement of subqueries joined once.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from service.core import keyset
 from service.core.paging import count_rows
 from service.core.progress import DEFAULT_TOLERANCE, is_behind_schedule
 from service.core.sql import matches_text
@@ -46,7 +49,8 @@ from service.projects.aggregates import (
     step_figures,
     zero_if_null,
 )
-from service.projects.models import Project, ProjectState
+from service.projects.figures import figures_today
+from service.projects.models import Project, ProjectFigures, ProjectState
 from service.projects.queries import visible_projects
 
 PAGE_SIZE = 50
@@ -72,6 +76,8 @@ class Filters:
     sort: str = "code"
     descending: bool = False
     page: int = 1
+    #: A cursor (`?after=`): the rows after it, read by key, instead of page `page`.
+    after: str | None = None
 
     @property
     def needs_figures(self) -> bool:
@@ -113,6 +119,10 @@ class Listing:
     total: int
     page: int
     pages: int
+    #: The cursor this page was read after, and the one of the rows after it (see
+    #: `service.core.paging.Paged`).
+    after: str | None = None
+    next_after: str | None = None
 
 
 def _base_conditions(
@@ -180,6 +190,35 @@ def _listing_select(project_ids: Any, day: date | ColumnElement[date]) -> RowsSe
     )
 
 
+def _stored_select(project_ids: Any) -> RowsSelect:
+    """The listing's columns read from the kept figures (`project_figures`): one row per
+    project, no aggregate. Valid for the figures' day (today); a missing row reads as zeros
+    until the nightly recompute writes it."""
+    unit = aliased(OrgUnit)
+    kept = ProjectFigures
+    return (
+        select(
+            Project.id,
+            Project.code,
+            Project.name,
+            Project.state,
+            unit.code.label("unit_code"),
+            unit.name_th,
+            unit.name_en,
+            func.coalesce(kept.actual_progress, 0).label("actual"),
+            func.coalesce(kept.planned_progress, 0).label("planned"),
+            func.coalesce(kept.overdue_steps, 0).label("overdue"),
+            Project.approved_budget,
+            func.coalesce(kept.budget_allocated, 0).label("allocated"),
+            func.coalesce(kept.budget_granted, 0).label("granted"),
+            func.coalesce(kept.budget_paid, 0).label("paid"),
+        )
+        .join(unit, unit.id == Project.responsible_unit_id)
+        .outerjoin(kept, kept.project_id == Project.id)
+        .where(Project.id.in_(project_ids))
+    )
+
+
 def _scoped(where: list[ColumnElement[bool]]) -> Any:
     """The ids of the projects in scope, as a CTE (one evaluation of the scope conditions)."""
     return select(Project.id.label("id")).where(*where).cte("scoped")
@@ -241,19 +280,42 @@ def project_listing(
     where = _base_conditions(session, user, filters, public_only)
     page = max(filters.page, 1)
     offset = (page - 1) * page_size
-    if not filters.needs_figures:
-        # Choose the page from the project table alone, then aggregate for its ids only.
-        # Two statements, not a window count riding on the page: with an index on the sort
-        # key, a tree-wide reader's page of 50 stops after 50 of 33,000 rows, and the count
-        # reads an index only (a window count made it sort them all: 0.85 s).
-        total = session.scalar(select(func.count()).select_from(Project).where(*where)) or 0
-        page_ids = list(session.scalars(_cheap_ids(where, filters).limit(page_size).offset(offset)))
+    stored = day == figures_today()
+    if not filters.needs_figures or stored:
+        # Choose the page from the project table (and the kept figures) alone, then read
+        # the rows of its ids only. Two statements, not a window count riding on the page:
+        # with an index on the sort key, a tree-wide reader's page of 50 stops after 50 of
+        # 33,000 rows, and the count reads an index only (a window count made it sort them
+        # all: 0.85 s).
+        total = session.scalar(_count_statement(where, filters)) or 0
+        ordered = _cheap_ids(where, filters)
+        after = None
+        if filters.after:
+            try:
+                found, following = keyset.page_after(session, ordered, filters.after, page_size)
+                after = filters.after
+            except keyset.BadCursor:
+                found, following = keyset.page_after(session, ordered, None, page_size)
+                page = 1
+        else:
+            found, following = keyset.page_after(session, ordered.offset(offset), None, page_size)
+        page_ids = [row[0] for row in found]
         rows = []
         if page_ids:
-            statement = _page_statement(filters.sort, filters.descending)
+            statement = _page_statement(filters.sort, filters.descending, stored)
             listed = session.execute(statement, {"page_ids": page_ids, "day": day})
             rows = [_row(values) for values in listed]
+        pages = max((total + page_size - 1) // page_size, 1)
+        return Listing(
+            rows=rows,
+            total=total,
+            page=0 if after else page,
+            pages=pages,
+            after=after,
+            next_after=following,
+        )
     else:
+        # Another day than the figures': aggregate the source rows for that day.
         _tune_for_aggregates(session)
         scoped = _scoped(where)
         statement = _listing_select(select(scoped.c.id), day)
@@ -269,12 +331,30 @@ def project_listing(
     return Listing(rows=rows, total=total, page=page, pages=pages)
 
 
+def _behind_kept() -> ColumnElement[bool]:
+    return ProjectFigures.planned_progress - ProjectFigures.actual_progress > DEFAULT_TOLERANCE
+
+
+def _count_statement(where: list[ColumnElement[bool]], filters: Filters) -> Any:
+    """How many projects the listing has: the project table alone, or with the kept
+    figures when only projects behind plan are asked for."""
+    statement = select(func.count()).select_from(Project).where(*where)
+    if filters.behind:
+        statement = statement.join(ProjectFigures, ProjectFigures.project_id == Project.id).where(
+            _behind_kept()
+        )
+    return statement
+
+
 @functools.cache
-def _page_statement(sort: str, descending: bool) -> RowsSelect:
+def _page_statement(sort: str, descending: bool, stored: bool = False) -> RowsSelect:
     """The listing of one page of projects, by sort order, with the ids (`page_ids`) and
     the day (`day`) left as parameters: built and compiled once per process, not per
-    request (building it took a tenth of the dashboard's time)."""
+    request (building it took a tenth of the dashboard's time). `stored`: read the kept
+    figures (the day is then today's and unused)."""
     ids: Any = bindparam("page_ids", expanding=True)
+    if stored:
+        return _order(_stored_select(ids), sort, descending)
     return _order(_listing_select(ids, bindparam("day", type_=Date)), sort, descending)
 
 
@@ -289,21 +369,28 @@ def _tune_for_aggregates(session: Session) -> None:
 
 def _cheap_ids(where: list[ColumnElement[bool]], filters: Filters) -> Any:
     """The ids of the projects meeting `where`, in the order of a sort key read from the
-    project table alone (see `_CHEAP_SORTS`)."""
+    project table or the kept figures (one row each: no aggregate)."""
     unit = aliased(OrgUnit)
-    cheap = {
+    kept = ProjectFigures
+    key = filters.sort if filters.sort in SORT_KEYS else "code"
+    expression: Any = {
         "code": Project.code,
         "name": Project.name,
         "unit": unit.name_th,
         "approved": Project.approved_budget,
-    }[filters.sort if filters.sort in _CHEAP_SORTS else "code"]
-    order = cheap.desc() if filters.descending else cheap.asc()
-    return (
-        select(Project.id)
-        .join(unit, unit.id == Project.responsible_unit_id)
-        .where(*where)
-        .order_by(order, Project.code.asc(), Project.id.asc())
-    )
+        "actual": func.coalesce(kept.actual_progress, 0),
+        "planned": func.coalesce(kept.planned_progress, 0),
+        "gap": func.coalesce(kept.planned_progress, 0) - func.coalesce(kept.actual_progress, 0),
+        "overdue": func.coalesce(kept.overdue_steps, 0),
+        "paid": func.coalesce(kept.budget_paid, 0),
+    }[key]
+    order = expression.desc() if filters.descending else expression.asc()
+    statement = select(Project.id).join(unit, unit.id == Project.responsible_unit_id)
+    if key not in _CHEAP_SORTS or filters.behind:
+        statement = statement.outerjoin(kept, kept.project_id == Project.id)
+    if filters.behind:
+        statement = statement.where(_behind_kept())
+    return statement.where(*where).order_by(order, Project.code.asc(), Project.id.asc())
 
 
 def export_ids(
@@ -317,7 +404,7 @@ def export_ids(
     """The ids of every row of the listing, in its order (for exports, which then read the
     rows a chunk at a time with `rows_of`): a list of ints, small even at 100,000 projects."""
     where = _base_conditions(session, user, filters, public_only)
-    if not filters.needs_figures:
+    if not filters.needs_figures or day == figures_today():
         return list(session.scalars(_cheap_ids(where, filters)))
     _tune_for_aggregates(session)
     statement = _listing_select(select(_scoped(where).c.id), day)
@@ -331,7 +418,7 @@ def export_ids(
 def rows_of(session: Session, ids: Sequence[int], filters: Filters, day: date) -> list[Row]:
     """The listing's rows of the projects `ids`, in the order of `ids` (a project deleted
     since the ids were read is left out)."""
-    statement = _page_statement(filters.sort, filters.descending)
+    statement = _page_statement(filters.sort, filters.descending, day == figures_today())
     found = {
         row.project_id: row
         for row in map(_row, session.execute(statement, {"page_ids": list(ids), "day": day}))

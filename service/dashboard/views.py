@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -72,6 +73,7 @@ def read_filters(
         sort=sort,
         descending=descending,
         page=page if (page := page_number(args.get("page"))) < 100_000 else 1,
+        after=args.get("after", "")[:2000] or None,
     )
 
 
@@ -212,6 +214,19 @@ SORT_NAMES = {
 @bp.app_template_global("sort_choices")
 def sort_choices() -> list[tuple[str, str]]:
     return [(key, str(SORT_NAMES[key])) for key in queries.SORT_KEYS]
+
+
+@bp.app_template_global("with_after")
+def with_after(url: str, cursor: str) -> str:
+    """`url` asking for the rows after `cursor` (its page number dropped, its anchor kept)."""
+    parts = urlsplit(url)
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k not in ("page", "after")
+    ]
+    query.append(("after", cursor))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 @bp.app_template_global("pages_around")

@@ -111,7 +111,9 @@ def _subject_query(year: FiscalYear, filters: QueueFilters) -> Any:
     """The quarter's subjects (projects not drafts or withdrawn, or KPIs) under the filters,
     by code."""
     model: type[Project] | type[Kpi] = Project if filters.kind == "project" else Kpi
-    statement: Any = select(model).where(model.fiscal_year_id == year.id).order_by(model.code)
+    statement: Any = (
+        select(model).where(model.fiscal_year_id == year.id).order_by(model.code, model.id)
+    )
     if model is Project:
         statement = statement.where(
             Project.state.not_in((ProjectState.DRAFT, ProjectState.WITHDRAWN))
@@ -131,7 +133,9 @@ def _subjects(year: FiscalYear, quarter: int, filters: QueueFilters) -> Paged[Su
     """One page of the quarter's subjects with their evaluations: the whole country's 33,000
     projects a year made one page of 45 MB."""
     model: type[Project] | type[Kpi] = Project if filters.kind == "project" else Kpi
-    page = paged(session(), _subject_query(year, filters), filters.page)
+    page = paged(
+        session(), _subject_query(year, filters), filters.page, after=request.args.get("after")
+    )
     column = Evaluation.project_id if model is Project else Evaluation.kpi_id
     found = {
         (e.project_id or e.kpi_id): e
@@ -148,7 +152,14 @@ def _subjects(year: FiscalYear, quarter: int, filters: QueueFilters) -> Paged[Su
         evaluation = found.get(obj.id)
         options = options_for(evaluation) if evaluation is not None else []
         subjects.append(Subject(filters.kind, obj, evaluation, options))
-    return Paged(rows=subjects, total=page.total, page=page.page, pages=page.pages)
+    return Paged(
+        rows=subjects,
+        total=page.total,
+        page=page.page,
+        pages=page.pages,
+        after=page.after,
+        next_after=page.next_after,
+    )
 
 
 def _queue_page(

@@ -51,6 +51,7 @@ from service.kpis.models import (
 from service.legacy.parser import ParsedPage
 from service.org.models import OrgUnit, UnitKind, User
 from service.projects import participants
+from service.projects.figures import figures_today, refresh_figures
 from service.projects.models import (
     PlanStep,
     ProgressReport,
@@ -380,6 +381,7 @@ class LegacyImporter:
         )
         # Core inserts pass by the ORM hook that keeps project_participant.
         participants.record_project(conn, project_id)
+        refresh_figures(conn, Project.id == project_id, figures_today())
         if reports:
             conn.execute(
                 _table(ProgressReport).insert(),

@@ -87,7 +87,7 @@ def me() -> Any:
 @blp.doc(summary="Org units in the caller's scope, in tree order")
 def list_units(args: dict[str, Any]) -> Any:
     session = db.session()
-    stmt = select(OrgUnit).where(unit_filter(session, actor())).order_by(OrgUnit.path)
+    stmt = select(OrgUnit).where(unit_filter(session, actor())).order_by(OrgUnit.path, OrgUnit.id)
     if "parent" in args:
         stmt = stmt.where(OrgUnit.parent_id == args["parent"])
     if "kind" in args:

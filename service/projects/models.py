@@ -124,6 +124,36 @@ class Project(Base):
         return f"<Project {self.code}>"
 
 
+class ProjectFigures(Base):
+    """A project's figures, kept in the transaction of every change that moves them
+    (`service.projects.figures`), so lists read one row per project instead of aggregating
+    its steps, results, allocations and installments.
+
+    Planned progress and overdue steps depend on the day as well: they are as of
+    `figures_day`, the Bangkok day of the last change or of the nightly refresh."""
+
+    __tablename__ = "project_figures"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), primary_key=True)
+    actual_progress: Mapped[Decimal] = mapped_column(Percent, default=Decimal("0.00"))
+    planned_progress: Mapped[Decimal] = mapped_column(Percent, default=Decimal("0.00"))
+    overdue_steps: Mapped[int] = mapped_column(Integer, default=0)
+    waiting_results: Mapped[int] = mapped_column(Integer, default=0)
+    budget_approved: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    budget_allocated: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    budget_granted: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    budget_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    figures_day: Mapped[date] = mapped_column(Date)
+
+    __table_args__ = (
+        # The dashboard's sorts on a figure, each with the id to page by key.
+        Index("ix_project_figures_actual", "actual_progress", "project_id"),
+        Index("ix_project_figures_planned", "planned_progress", "project_id"),
+        Index("ix_project_figures_overdue", "overdue_steps", "project_id"),
+        Index("ix_project_figures_paid", "budget_paid", "project_id"),
+    )
+
+
 class ProjectObjective(Base):
     """วัตถุประสงค์, numbered 2.1, 2.2 … by position."""
 

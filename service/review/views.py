@@ -59,7 +59,7 @@ def _waiting() -> Select[StepResult]:
     )
 
 
-def review_queue(page: int = 1) -> Paged[StepResult]:
+def review_queue(page: int = 1, after: str | None = None) -> Paged[StepResult]:
     """The queue a page at a time with the total; each result with its step, project, unit,
     submitter and evidence loaded (a district's whole queue was 2,000 results and their lazy
     loads: 2.5 s, 800 KB)."""
@@ -69,7 +69,7 @@ def review_queue(page: int = 1) -> Paged[StepResult]:
         joinedload(StepResult.submitted_by),
         selectinload(StepResult.evidence),
     )
-    return paged(session(), waiting, page)
+    return paged(session(), waiting, page, after=after)
 
 
 def _export_rows(db_session: Any, ids: Sequence[int], lang: str) -> list[tuple[Any, ...]]:
@@ -121,7 +121,7 @@ def _export(fmt: str) -> Any:
 
 def _queue_page(status: int = 200, chosen: frozenset[int] = frozenset()) -> tuple[str, int]:
     """The queue page; after a refused POST, with the reason typed and the results ticked."""
-    listing = review_queue(page_number(request.args.get("page")))
+    listing = review_queue(page_number(request.args.get("page")), request.args.get("after"))
     page = render_template(
         "review/queue.html",
         results=listing.rows,
