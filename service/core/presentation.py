@@ -79,10 +79,15 @@ class NavItem:
 
 
 #: Where each role works, in menu order. Part B adds its work screens here.
+#: Shown only to someone not signed in.
+ANONYMOUS: frozenset[Role] = frozenset()
+
 NAVIGATION: list[tuple[NavItem, frozenset[Role] | None]] = [
     (NavItem("auth.home", _l("Home")), frozenset(Role)),
     (NavItem("dashboard.index", _l("Dashboard")), DASHBOARD_ROLES),
-    (NavItem("rollups.overview", _l("Overview by unit")), DASHBOARD_ROLES),
+    # Officers and approvers reach the overviews from the dashboard's links: the bar holds one
+    # line at 1280 px only with their work screens in it.
+    (NavItem("rollups.overview", _l("Overview by unit")), frozenset({Role.EVALUATOR, Role.ADMIN})),
     # The role work screens (part B).
     (NavItem("school.home", _l("My steps")), frozenset({Role.SCHOOL})),
     (NavItem("review.queue", _l("Review queue")), frozenset({Role.OFFICER, Role.APPROVER})),
@@ -92,7 +97,9 @@ NAVIGATION: list[tuple[NavItem, frozenset[Role] | None]] = [
     (NavItem("evaluations.queue", _l("Evaluations")), frozenset({Role.EVALUATOR})),
     (NavItem("kpis.index", _l("KPIs")), frozenset({Role.OFFICER, Role.APPROVER, Role.EVALUATOR})),
     (NavItem("admin.index", _l("Administration")), frozenset({Role.ADMIN})),
-    (NavItem("public.project_list", _l("Public project list")), None),
+    # The public list is the way in for someone not signed in; the dashboard is everyone
+    # else's list of projects.
+    (NavItem("public.project_list", _l("Public project list")), ANONYMOUS),
 ]
 
 
@@ -119,7 +126,10 @@ def navigation() -> list[NavItem]:
     for item, allowed in NAVIGATION:
         if item.endpoint not in _endpoints():
             continue
-        if allowed is None or roles & allowed:
+        if allowed is ANONYMOUS:
+            if not current_user.is_authenticated:
+                items.append(item)
+        elif allowed is None or roles & allowed:
             items.append(item)
     return items
 
