@@ -524,6 +524,19 @@ ROWS = [
         DISTRICT_201,
         lambda w: {"unit_id": w["school_b_unit"]},
     ),
+    # ---- the overview figures: the dashboard's roles, a unit within the caller's scope
+    Row(
+        "GET",
+        f"{A}/overview/units/<code>",
+        lambda w: f"{A}/overview/units/50230700?fiscal_year={w['fiscal_year_be']}",
+        expect(200, school_a=403, school_b=403),
+    ),
+    Row(
+        "GET",
+        f"{A}/overview/strategy",
+        lambda w: f"{A}/overview/strategy?fiscal_year={w['fiscal_year_be']}",
+        expect(200, school_a=403, school_b=403),
+    ),
     # ---- KPIs: the owning district's officer and approver manage them; schools see none
     Row("GET", f"{A}/kpis", lambda w: f"{A}/kpis", expect(200)),
     Row(

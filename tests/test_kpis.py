@@ -186,7 +186,7 @@ def test_a_school_and_another_districts_officer_see_nothing_of_it(
     assert linked.status_code == 404
     client.post("/logout", data={"csrf_token": token})
     login(client, "school@demo.tidtam.local", "demo-school-2566")
-    assert client.get("/kpis").status_code == 403
+    assert kpi.code not in client.get("/kpis?year=2566").get_data(as_text=True)
     assert client.get(f"/kpis/{kpi.id}").status_code == 404
 
 
@@ -313,3 +313,53 @@ def test_kpi_pages_in_thai_have_no_english(login_as, session: Session) -> None: 
         assert not english_on(response.get_data(as_text=True)), path
     project = client.get(f"/projects/{demo_project(session).id}").get_data(as_text=True)
     assert "ตัวชี้วัดระดับผลผลิต" in project and "(output)" not in project
+
+
+def test_a_school_sees_and_reports_the_kpis_its_own_unit_owns(
+    client: FlaskClient, session: Session
+) -> None:
+    from decimal import Decimal
+
+    from service.kpis.operations import create_kpi
+    from tests.work_data import user
+
+    officer = user(session, "officer")
+    year = demo_project(session).fiscal_year
+    own, other = (
+        create_kpi(
+            session,
+            officer,
+            code=code,
+            name=f"ตัวชี้วัดของ {school}",
+            fiscal_year=year,
+            owner_unit=unit(session, school),
+            target=Decimal("80"),
+        )
+        for code, school in (("5023-9801", "5023077101"), ("5023-9802", "5023077102"))
+    )
+    session.commit()
+    login(client, "school@demo.tidtam.local", "demo-school-2566")
+    home = client.get("/", follow_redirects=True).get_data(as_text=True)
+    header = home[home.index("<header") : home.index("</header>")]
+    assert 'href="/kpis"' in header and "ตัวชี้วัด" in header  # the menu item
+    listing = client.get(f"/kpis?year={year.be_year}").get_data(as_text=True)
+    assert own.code in listing
+    assert (
+        other.code not in listing and "5023-6525" not in listing
+    )  # another school's, the district's
+    csv = client.get(f"/kpis?year={year.be_year}&format=csv").get_data(as_text=True)
+    assert own.code in csv and other.code not in csv
+    assert client.get(f"/kpis/{other.id}").status_code == 404
+    page = client.get(f"/kpis/{own.id}").get_data(as_text=True)
+    assert f'action="/kpis/{own.id}/results"' in page  # it reports its own
+    assert f"/kpis/{own.id}/edit" not in page  # the officers manage it
+    assert not [k for text in strings(page) for k in raw_keys(text)]
+    token = csrf_token(client, f"/kpis/{own.id}")
+    assert client.get(f"/kpis/{own.id}/edit").status_code in (403, 404)
+    reported = client.post(
+        f"/kpis/{own.id}/results",
+        data={"csrf_token": token, "quarter": "1", "value": "75", "narrative": "ภาคเรียนที่ 1"},
+    )
+    assert reported.status_code == 302
+    session.expire_all()
+    assert [r.value for r in session.get(Kpi, own.id).results] == [Decimal("75")]  # type: ignore[union-attr]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.admin.operations import create_reminder_rule, set_rule_active
+from service.audit.models import OutboxEvent
 from service.core.db import db, utcnow
 from service.deadlines.engine import run_rule
+from service.evaluations.models import Evaluation
 from service.fiscal.models import FiscalYear
+from service.kpis.operations import create_kpi, report_result
 from service.notifications.messages import describe, link_for, summary
 from service.notifications.models import (
     Channel,
@@ -28,13 +32,15 @@ from service.notifications.models import (
     ReminderKind,
     ReminderRule,
 )
+from service.notifications.operations import relay_outbox
 from service.notifications.recipients import NOTIFIED_KINDS, SILENT
-from service.org.models import OrgUnit
+from service.org.models import OrgUnit, Role, User
 from service.workflow.engine import Refused, load_workflows
 from tests.conftest import DEMO_PASSWORDS, csrf_token, login
+from tests.notify_data import _user, add_outsiders
 from tests.smtp import mail_sink
 from tests.stack import committed_stack, eventually
-from tests.work_data import demo_project, school_result, user
+from tests.work_data import demo_project, school_result, unit, user
 from tests.workers import running_worker
 
 REQUEUE = timedelta(minutes=10)
@@ -50,6 +56,7 @@ OTHER_EVENTS = {
     "line_account.link",
     "line_group.link",
     "comment.mention",
+    "kpi.result",
 }
 
 TRANSITIONS = sorted(
@@ -292,3 +299,80 @@ def test_health_knows_whether_a_worker_is_alive(tmp_path: Path) -> None:
                 return str(answer["status"])
 
             assert eventually(lambda: status() == "ok", timeout=60)
+
+
+def _told_of(session: Session, kind: str) -> set[str]:
+    """Relay what waits and say who was told (in the app) of the newest event of `kind`."""
+    event = session.scalars(
+        select(OutboxEvent.id).where(OutboxEvent.kind == kind).order_by(OutboxEvent.id.desc())
+    ).first()
+    assert event is not None
+    assert event in relay_outbox(session, now=utcnow(), requeue_after=REQUEUE).event_ids
+    return set(
+        session.scalars(
+            select(User.email)
+            .join(Notification, Notification.recipient_id == User.id)
+            .where(
+                Notification.delivery_key.startswith(f"event:{event}:"),
+                Notification.channel == Channel.IN_APP,
+            )
+        )
+    )
+
+
+def test_a_kpi_result_tells_its_evaluators_and_for_a_school_its_officers(
+    app: Flask, session: Session
+) -> None:
+    add_outsiders(session)  # officers, approvers and schools elsewhere: never told
+    second = _user(session, "evaluator-2@test.local", Role.EVALUATOR, unit(session, "10000000"))
+    officer, school = user(session, "officer"), user(session, "school")
+    school_unit = unit(session, "5023077101")
+    year = demo_project(session).fiscal_year
+    kpi = create_kpi(
+        session,
+        officer,
+        code="5023-9901",
+        name="ร้อยละของนักเรียนที่อ่านออกเขียนได้",
+        fiscal_year=year,
+        owner_unit=school_unit,
+        target=Decimal("90"),
+    )
+    # A school reports: the evaluators (none is assigned yet) and the school's officers.
+    report_result(session, school, kpi, 1, value=Decimal("72.5"), narrative="ภาคเรียนที่ 1")
+    assert _told_of(session, "kpi.result") == {
+        "evaluator@demo.tidtam.local",
+        "evaluator-2@test.local",
+        "officer@demo.tidtam.local",
+    }
+    # The quarter's evaluator is assigned: only they hear of it; an officer reporting is not
+    # told of their own act, and no school is told.
+    session.add(
+        Evaluation(
+            subject_type="kpi",
+            kpi_id=kpi.id,
+            fiscal_year_id=year.id,
+            quarter=2,
+            evaluator_id=second.id,
+        )
+    )
+    session.flush()
+    report_result(session, officer, kpi, 2, value=Decimal("80"))
+    assert _told_of(session, "kpi.result") == {"evaluator-2@test.local"}
+    # An unchanged report is no news.
+    report_result(session, officer, kpi, 2, value=Decimal("80"))
+    assert relay_outbox(session, now=utcnow(), requeue_after=REQUEUE).event_ids == []
+    # The line names the school, the KPI and the quarter, and links to the KPI's page.
+    note = session.scalars(
+        select(Notification).where(
+            Notification.kind == "kpi.result",
+            Notification.recipient_id == officer.id,
+            Notification.channel == Channel.IN_APP,
+        )
+    ).one()
+    with app.app_context():
+        words = describe(session, note.object_type, note.object_id, note.payload, "th", note.kind)
+        line = summary(note.kind, note.payload, words, "th")
+    assert school_unit.name("th") in line and "ตัวชี้วัด 5023-9901" in line
+    assert "ไตรมาสที่ 1" in line and "72.5 ร้อยละ" in line
+    assert words["link"].endswith(f"/kpis/{kpi.id}")
+    assert link_for("kpi.result", kpi.id, None) == f"/kpis/{kpi.id}"

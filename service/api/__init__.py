@@ -40,6 +40,7 @@ RESOURCES = (
     "service.budget.api",
     "service.evaluations.api",
     "service.kpis.api",
+    "service.rollups.api",
     "service.audit.api",
     "service.auth.api",
     "service.notifications.api",

@@ -95,7 +95,10 @@ NAVIGATION: list[tuple[NavItem, frozenset[Role] | None]] = [
     (NavItem("budget.approvals", _l("Approvals")), frozenset({Role.APPROVER})),
     (NavItem("editor.new", _l("New project")), frozenset({Role.OFFICER, Role.APPROVER})),
     (NavItem("evaluations.queue", _l("Evaluations")), frozenset({Role.EVALUATOR})),
-    (NavItem("kpis.index", _l("KPIs")), frozenset({Role.OFFICER, Role.APPROVER, Role.EVALUATOR})),
+    (
+        NavItem("kpis.index", _l("KPIs")),
+        frozenset({Role.OFFICER, Role.APPROVER, Role.EVALUATOR, Role.SCHOOL}),
+    ),
     (NavItem("admin.index", _l("Administration")), frozenset({Role.ADMIN})),
     # The public list is the way in for someone not signed in; the dashboard is everyone
     # else's list of projects.

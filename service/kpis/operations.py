@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.audit.operations import record
+from service.audit.operations import emit, record
 from service.core.db import utcnow
 from service.core.thai import normalize_thai
 from service.core.translate import gettext as _
@@ -26,7 +26,14 @@ from service.kpis.models import (
     KpiType,
     MeasureKind,
 )
-from service.kpis.permissions import can_see_kpi, may_manage_kpi, may_manage_kpis, may_report_kpi
+from service.kpis.permissions import (
+    DISTRICT,
+    can_see_kpi,
+    may_manage_kpi,
+    may_manage_kpis,
+    may_report_kpi,
+    works_for,
+)
 from service.org.models import OrgUnit, User
 from service.projects.evidence import Upload, check_upload, display_name
 from service.projects.models import Project
@@ -305,6 +312,20 @@ def report_result(
             object_id=kpi.id,
             actor=actor,
             changes={"quarter": quarter, **recorded},
+        )
+        # The evaluators who score the quarter, and (when a school reported) the owning
+        # unit's officers, who answer for the KPI.
+        emit(
+            session,
+            kind="kpi.result",
+            object_type="kpi",
+            object_id=kpi.id,
+            actor=actor,
+            payload={
+                "quarter": quarter,
+                "by_school": not works_for(session, actor, DISTRICT, kpi.owner_unit),
+                "unit_id": kpi.owner_unit_id,
+            },
         )
     return result
 

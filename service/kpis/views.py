@@ -62,13 +62,15 @@ from service.org.models import OrgUnit, Role, UnitKind
 from service.org.scope import active_roles, role_names
 from service.projects.evidence import Upload
 from service.projects.models import Project
+from service.projects.queries import sees_project
 from service.workflow.engine import Refused
 from service.workflow.screens import actor, flash_refused, session
 
 bp = Blueprint("kpis", __name__)
 
-#: Who works with KPIs (schools see the KPIs of their projects on the project page).
-KPI_ROLES = frozenset({Role.OFFICER, Role.APPROVER, Role.EVALUATOR, Role.ADMIN})
+#: Who works with KPIs. A school sees (and reports) those its own unit owns: `visible_kpis`
+#: holds a school to its unit.
+KPI_ROLES = frozenset({Role.OFFICER, Role.APPROVER, Role.EVALUATOR, Role.ADMIN, Role.SCHOOL})
 
 
 def _visible(kpi_id: int) -> Kpi:
@@ -378,6 +380,8 @@ def _kpi_page(
         render_template(
             "kpis/page.html",
             kpi=kpi,
+            # Only the linked projects the reader may open (a school sees its own).
+            projects=[p for p in kpi.projects if sees_project(session(), user, p)],
             rows=rows,
             achieved=_latest(kpi),
             labels=subscore_labels(),

@@ -20,6 +20,7 @@ from service.core.translate import gettext as _
 from service.core.translate import in_language
 from service.core.translate import lazy_gettext as _l
 from service.evaluations.models import Evaluation
+from service.kpis.models import Kpi, KpiQuarterResult
 from service.notifications.models import LineGroup
 from service.org.models import Delegation, OrgUnit, User
 from service.projects.models import PlanStep, Project, StepResult
@@ -144,6 +145,9 @@ SUMMARIES: dict[str, LazyString] = {
     "budget_transfer.reject": _l(
         "The transfer of %(amount)s baht from project %(project)s was rejected. %(reason)s"
     ),
+    "kpi.result": _l(
+        "%(unit)s reported the result of %(subject)s for Q%(quarter)s FY%(year)s: %(value)s"
+    ),
     "installment.payment": _l(
         "%(paid)s baht of the installment of %(amount)s baht for %(unit)s in project %(project)s "
         "was paid"
@@ -205,6 +209,7 @@ LINKS: dict[str, str] = {
     "delegation.withdraw": "/notifications",
     "line_account.link": "/notifications/settings",
     "line_group.link": "/line/groups",
+    "kpi.result": "/kpis/{id}",
 }
 
 
@@ -285,6 +290,21 @@ def describe(
             elif evaluation.kpi is not None:
                 with in_language(lang):
                     words["subject"] = _("KPI %(code)s", code=evaluation.kpi.code)
+    elif object_type == "kpi":
+        kpi = session.get(Kpi, object_id)
+        if kpi is not None:
+            words["year"] = str(kpi.fiscal_year.be_year)
+            with in_language(lang):
+                words["subject"] = _("KPI %(code)s", code=kpi.code)
+            unit = session.get(OrgUnit, kpi.owner_unit_id)
+            reported = session.scalar(
+                select(KpiQuarterResult.value).where(
+                    KpiQuarterResult.kpi_id == kpi.id,
+                    KpiQuarterResult.quarter == int(payload.get("quarter") or 0),
+                )
+            )
+            if reported is not None:
+                words["value"] = f"{reported.normalize():f} {kpi.unit_label}"
     elif object_type == "line_group":
         group = session.get(LineGroup, object_id)
         if group is not None and group.unit_id is not None:

@@ -25,6 +25,7 @@ Each rule turns the events of its kinds into (event_id, user_id) pairs in SQL:
 | budget_transfer.create | officers of the source project's responsible unit, nearest (one endorses) |
 | budget_transfer.endorse | approvers at or above the source project's responsible unit |
 | budget_transfer.approve, .return, .reject | the person who prepared the transfer |
+| kpi.result | the evaluator assigned to the quarter's evaluation (else the active evaluators); reported by a school, also the owning unit's officers, nearest |
 
 Every other event is silent on purpose, with its reason in `SILENT` (a test holds every
 transition of every workflow table to one or the other).
@@ -301,6 +302,55 @@ def transfer_preparer(ids: EventIds) -> Select[int, int]:
     return _named_person(ids, kinds, BudgetTransfer, BudgetTransfer.created_by_id)
 
 
+def kpi_result_readers(ids: EventIds) -> Select[int, int]:
+    """A KPI's quarter result reported: the evaluator assigned to score that quarter, or, while
+    none is, the active evaluators; when a school reported it,
+    also the officers of the owning unit, nearest (they answer for the KPI)."""
+    quarter = OutboxEvent.payload["quarter"].as_integer()
+    by_school = func.coalesce(OutboxEvent.payload["by_school"].as_boolean(), false())
+    kind = OutboxEvent.kind == "kpi.result"
+    assigned_to = and_(
+        Evaluation.kpi_id == Kpi.id,
+        Evaluation.fiscal_year_id == Kpi.fiscal_year_id,
+        Evaluation.quarter == quarter,
+        Evaluation.evaluator_id.is_not(None),
+    )
+    assigned = (
+        select(OutboxEvent.id.label("event_id"), Evaluation.evaluator_id.label("user_id"))
+        .join(Kpi, Kpi.id == OutboxEvent.object_id)
+        .join(Evaluation, assigned_to)
+        .join(User, and_(User.id == Evaluation.evaluator_id, User.active.is_(True)))
+        .where(OutboxEvent.id.in_(list(ids)), kind)
+    )
+    # Evaluators see every unit (their role is tree-wide, held at the evaluation office, off
+    # the district's chain): while nobody scores the quarter, each of them may.
+    unassigned = (
+        select(OutboxEvent.id.label("event_id"), RoleAssignment.user_id.label("user_id"))
+        .join(Kpi, Kpi.id == OutboxEvent.object_id)
+        .join(
+            RoleAssignment,
+            and_(
+                RoleAssignment.role == Role.EVALUATOR,
+                RoleAssignment.withdrawn_at.is_(None),
+            ),
+        )
+        .join(User, and_(User.id == RoleAssignment.user_id, User.active.is_(True)))
+        .where(
+            OutboxEvent.id.in_(list(ids)),
+            kind,
+            ~select(Evaluation.id).where(assigned_to).exists(),
+        )
+    )
+    officers = nearest_role_holders([Role.OFFICER], name="kpi_officer")
+    owners = (
+        select(OutboxEvent.id.label("event_id"), officers.c.user_id)
+        .join(Kpi, Kpi.id == OutboxEvent.object_id)
+        .join(officers, officers.c.unit_id == Kpi.owner_unit_id)
+        .where(OutboxEvent.id.in_(list(ids)), kind, by_school)
+    )
+    return select(union(assigned, unassigned, owners).subquery("kpi_result_reader"))
+
+
 @dataclass(frozen=True)
 class RecipientRule:
     kinds: frozenset[str]
@@ -342,6 +392,7 @@ RULES: tuple[RecipientRule, ...] = (
         frozenset({"budget_transfer.approve", "budget_transfer.return", "budget_transfer.reject"}),
         transfer_preparer,
     ),
+    RecipientRule(frozenset({"kpi.result"}), kpi_result_readers),
 )
 
 #: Every event kind someone is told of.

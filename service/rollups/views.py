@@ -92,9 +92,14 @@ def progress(task_id: str) -> ResponseReturnValue:
 # service.rollups.queries for which and why); both within what the reader may see.
 
 
+def sees_overview(user: User) -> bool:
+    """Who reads the overview (pages and API): the dashboard's roles."""
+    return bool(role_names(db.session(), user) & DASHBOARD_ROLES)
+
+
 def _reader() -> User:
     user: User = current_user._get_current_object()
-    if not role_names(db.session(), user) & DASHBOARD_ROLES:
+    if not sees_overview(user):
         abort(403)
     return user
 
@@ -200,19 +205,12 @@ def _budget_chart(f: Figures) -> Any:
     )
 
 
-@bp.route("/overview/units/<code>")
-@login_required
-def unit_view(code: str) -> ResponseReturnValue:
-    """A unit's projects at a glance: its figures, its children's (drill down to each), the
-    projects furthest behind plan (drill down to the project), and its quarter ends; as CSV or
-    XLSX with `format`."""
-    user = _reader()
+def unit_overview(
+    user: User, unit: OrgUnit, year: FiscalYear
+) -> tuple[Figures, list[tuple[OrgUnit, Figures]], Source]:
+    """A unit's figures, its children's (those with projects) and where they come from, over
+    what `user` may see (the unit page and /api/v1/overview/units/{code})."""
     session = db.session()
-    unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code[:32]))
-    if unit is None or not in_scope(session, user, unit):
-        abort(404)
-    year = _year_asked(user)
-    today = local_today()
     children = list(
         session.scalars(
             select(OrgUnit)
@@ -227,10 +225,36 @@ def unit_view(code: str) -> ResponseReturnValue:
         )
         source = Source(source.quarter, computed_at)
     else:
-        figures = rollup_queries.unit_figures(session, user, year, [unit, *children], today)
-    total = figures.get(unit.id, EMPTY)
-    lang = current_language()
+        figures = rollup_queries.unit_figures(session, user, year, [unit, *children], local_today())
     rows = [(c, figures[c.id]) for c in children if c.id in figures]
+    return figures.get(unit.id, EMPTY), rows, source
+
+
+def strategy_overview(
+    user: User, year: FiscalYear
+) -> tuple[list[tuple[StrategyNode, Figures]], Source]:
+    """The strategy tree (nodes with projects, depth first) with each node's figures over what
+    `user` may see (the strategy page and /api/v1/overview/strategy)."""
+    nodes = list(db.session().scalars(select(StrategyNode)))
+    figures, source = _strategy_figures(user, year)
+    return _tree(nodes, figures, None), source
+
+
+@bp.route("/overview/units/<code>")
+@login_required
+def unit_view(code: str) -> ResponseReturnValue:
+    """A unit's projects at a glance: its figures, its children's (drill down to each), the
+    projects furthest behind plan (drill down to the project), and its quarter ends; as CSV or
+    XLSX with `format`."""
+    user = _reader()
+    session = db.session()
+    unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code[:32]))
+    if unit is None or not in_scope(session, user, unit):
+        abort(404)
+    year = _year_asked(user)
+    today = local_today()
+    total, rows, source = unit_overview(user, unit, year)
+    lang = current_language()
     fmt = request.args.get("format")
     if fmt is not None:
         if fmt not in FORMATS:
@@ -318,9 +342,7 @@ def strategy_view() -> ResponseReturnValue:
     user = _reader()
     session = db.session()
     year = _year_asked(user)
-    nodes = list(session.scalars(select(StrategyNode)))
-    figures, source = _strategy_figures(user, year)
-    tree = _tree(nodes, figures, None)
+    tree, source = strategy_overview(user, year)
     fmt = request.args.get("format")
     if fmt is not None:
         if fmt not in FORMATS:
