@@ -30,7 +30,17 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
-ALL = ("web", "mixed", "scale", "transitions", "deadlines", "rollups", "importer", "worker")
+ALL = (
+    "web",
+    "mixed",
+    "scale",
+    "transitions",
+    "deadlines",
+    "rollups",
+    "importer",
+    "plan_import",
+    "worker",
+)
 #: The smaller size of the scale row (first views at this size beside the main size).
 SCALE_SMALL = 10_000
 
@@ -161,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "deadlines": lambda: _other("deadlines", url),
         "rollups": lambda: _other("rollups", url),
         "importer": lambda: _importer(server_url),
+        "plan_import": lambda: _plan_import(server_url),
         "worker": lambda: _worker(url, redis_url),
     }
     results: dict[str, Any] = {}
@@ -234,6 +245,12 @@ def _importer(server_url: str) -> dict[str, Any]:
         return _missing("legacy import pages/s", "not written yet")
     result: dict[str, Any] = module.run(server_url, say)
     return result
+
+
+def _plan_import(server_url: str) -> dict[str, Any]:
+    from bench import plan_import
+
+    return plan_import.run(server_url, say)
 
 
 def _mixed(url: str, redis_url: str, clients: int, seconds: float) -> dict[str, Any]:

@@ -3,18 +3,22 @@
 and read again (the re-import that changes nothing), timed apart.
 
     python -m bench.plan_import [DATABASE_URL] [--projects 400]
+    python -m bench --only plan_import      (the row of `make bench`, on PostgreSQL)
 
 Without a URL it runs on a scratch SQLite file (the figure in the README and the report was
 measured so); with a PostgreSQL URL of a scratch database it migrates it and loads the demo
-first. The row follows the bench table's shape (`figures`)."""
+first. In `make bench` (`run`) it makes a scratch database of its own on the bench's server
+and drops it after. The row follows the bench table's shape (`figures`)."""
 
 from __future__ import annotations
 
 import argparse
 import io
 import json
+import secrets
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 TARGET_SECONDS = 15.0
+#: A district's plan: 400 projects of five steps and two texts each, 3,200 rows.
+PROJECTS = 400
 
 
 def workbook(projects: int, be_year: int = 2567) -> tuple[bytes, int]:
@@ -137,10 +143,36 @@ def measure(url: str, projects: int) -> dict[str, Any]:
     }
 
 
+def run(server_url: str, say: Callable[[str], None], projects: int = PROJECTS) -> dict[str, Any]:
+    """`make bench`'s row: `measure` on a scratch database of the PostgreSQL server (made,
+    migrated, given the demo, and dropped after), as the legacy importer's row does."""
+    from sqlalchemy import text
+
+    from bench.database import database_url
+    from service.core.db import make_engine
+
+    name = f"tidtam_bench_plan_{secrets.token_hex(4)}"
+    admin = make_engine(database_url(server_url, "postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        result = measure(database_url(server_url, name), projects)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    seconds = result["seconds"]
+    say(
+        f"  plan import: {result['rows']:,} rows, preview {seconds['preview']} s, apply"
+        f" {seconds['apply']} s, the same file again {seconds['reimport preview']} s"
+    )
+    return result
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("url", nargs="?")
-    parser.add_argument("--projects", type=int, default=400)
+    parser.add_argument("--projects", type=int, default=PROJECTS)
     args = parser.parse_args()
     if args.url:
         print(json.dumps(measure(args.url, args.projects), indent=2, ensure_ascii=False))

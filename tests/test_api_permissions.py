@@ -593,6 +593,27 @@ ROWS = [
         lambda w: f"{A}/kpis/evidence/{w['kpi_file']}/withdraw",
         expect(403, officer=200, approver=200, **SCHOOLS_404),
     ),
+    # ---- the annual plan from a spreadsheet (tests/test_plan_import_api.py sends real files)
+    Row(
+        "GET",
+        f"{A}/plan-imports/template.xlsx",
+        lambda w: f"{A}/plan-imports/template.xlsx",
+        expect(403, officer=200, approver=200),
+    ),
+    Row(
+        "POST",
+        f"{A}/plan-imports",
+        lambda w: f"{A}/plan-imports",
+        # The file is a multipart part: a JSON body is refused before anything is looked up.
+        expect(422),
+    ),
+    Row(
+        "POST",
+        f"{A}/plan-imports/<string(length=32):preview_id>",
+        lambda w: f"{A}/plan-imports/{'0' * 32}",
+        # Nobody's preview: a preview is its uploader's alone.
+        expect(403, officer=404, approver=404),
+    ),
     # ---- audit
     Row(
         "GET",

@@ -21,6 +21,7 @@ from service.audit.operations import record
 from service.cli import alembic_config
 from service.core.db import make_engine
 from tests.conftest import create_database, drop_database, on_postgres
+from tests.test_thai_refusals import english_in
 
 REVISION = "54df158fef32"
 
@@ -57,9 +58,13 @@ def test_committed_entries_are_chained_and_the_chain_verifies(app: Flask, sessio
         assert after.entry_hash == link_hash(before.entry_hash or "", fields_of(after))
     head = session.get(AuditChainHead, STREAM)
     assert head is not None and head.last_hash == entries[-1].entry_hash
-    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    result = app.test_cli_runner().invoke(args=["audit", "--lang", "en", "verify"])
     assert result.exit_code == 0, result.output
     assert "intact" in result.output
+    # Without --lang, the deployment's language (Thai here), and no English in it.
+    thai = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert thai.exit_code == 0 and "สมบูรณ์" in thai.output, thai.output
+    assert not english_in(thai.output), thai.output
 
 
 def test_a_row_changed_with_sql_is_named(app: Flask, session: Session) -> None:
@@ -73,9 +78,13 @@ def test_a_row_changed_with_sql_is_named(app: Flask, session: Session) -> None:
     assert verdict.broken is not None
     assert verdict.broken.entry_id == target.id
     assert "content" in verdict.broken.problem
-    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    result = app.test_cli_runner().invoke(args=["audit", "--lang", "en", "verify"])
     assert result.exit_code == 1
-    assert f"entry {target.id} " in result.output
+    assert f"entry {target.id} " in result.output and "does not match its hash" in result.output
+    thai = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert thai.exit_code == 1
+    assert f"รายการ {target.id} " in thai.output and "ถูกแก้ไข" in thai.output, thai.output
+    assert not english_in(thai.output), thai.output
 
 
 def test_a_row_removed_or_slipped_in_is_named(session: Session) -> None:
@@ -102,12 +111,17 @@ def test_a_row_removed_or_slipped_in_is_named(session: Session) -> None:
     assert "outside" in verdict.broken.problem
 
 
-def test_the_last_entry_removed_is_caught_by_the_head(session: Session) -> None:
+def test_the_last_entry_removed_is_caught_by_the_head(app: Flask, session: Session) -> None:
     entries = _write(session, 2)
     _unprotected(session)
     session.execute(text("DELETE FROM audit_entry WHERE id = :id"), {"id": entries[-1].id})
     verdict = verify(session)
     assert verdict.broken is not None and "head" in verdict.broken.problem
+    english = app.test_cli_runner().invoke(args=["audit", "--lang", "en", "verify"])
+    assert english.exit_code == 1 and "broken at its head" in english.output, english.output
+    thai = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert thai.exit_code == 1 and "หัวห่วงโซ่" in thai.output, thai.output
+    assert not english_in(thai.output), thai.output
 
 
 @pytest.fixture(scope="module")

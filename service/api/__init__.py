@@ -37,6 +37,7 @@ RESOURCES = (
     "service.org.api",
     "service.projects.api",
     "service.projects.results_api",
+    "service.projects.plan_api",
     "service.budget.api",
     "service.evaluations.api",
     "service.kpis.api",

@@ -156,7 +156,9 @@ class Break:
 
     entry_id: int | None
     seq: int | None
-    problem: str
+    problem: str  # in English, for logs and tests; `kind` and `numbers` say it in any language
+    kind: str = ""  # missing, previous, changed, outside, head
+    numbers: tuple[int, ...] = ()
 
     def __str__(self) -> str:
         return f"entry {self.entry_id} (chain position {self.seq}): {self.problem}"
@@ -183,17 +185,21 @@ def verify(session: Session, batch: int = 2000) -> Verdict:
     rows = session.scalars(stmt.execution_options(yield_per=batch, populate_existing=True))
     try:
         for entry in rows:
-            problem = None
+            problem, kind = None, ""
+            numbers: tuple[int, ...] = ()
             if entry.chain_seq != expected_seq:
                 problem = f"position {expected_seq} is missing (an entry was removed)"
+                kind, numbers = "missing", (expected_seq,)
             elif entry.prev_hash != prev:
                 problem = "its previous hash is not the hash of the entry before it"
+                kind = "previous"
             else:
                 digest = link_hash(prev, fields_of(entry))
                 if digest != entry.entry_hash:
                     problem = "its content does not match its hash (changed)"
+                    kind = "changed"
             if problem is not None:
-                return Verdict(checked, Break(entry.id, entry.chain_seq, problem))
+                return Verdict(checked, Break(entry.id, entry.chain_seq, problem, kind, numbers))
             prev = digest
             expected_seq += 1
             checked += 1
@@ -203,7 +209,9 @@ def verify(session: Session, batch: int = 2000) -> Verdict:
         select(AuditEntry.id).where(AuditEntry.chain_seq.is_(None)).order_by(AuditEntry.id)
     )
     if outside is not None:
-        return Verdict(checked, Break(outside, None, "it is outside the chain (inserted past it)"))
+        return Verdict(
+            checked, Break(outside, None, "it is outside the chain (inserted past it)", "outside")
+        )
     head = session.scalars(
         select(AuditChainHead)
         .where(AuditChainHead.stream == STREAM)
@@ -218,6 +226,8 @@ def verify(session: Session, batch: int = 2000) -> Verdict:
                 head.last_seq,
                 f"the chain head names position {head.last_seq} but the chain ends at"
                 f" {last_seq} (the last entries were removed)",
+                "head",
+                (head.last_seq, last_seq),
             ),
         )
     return Verdict(checked, None)

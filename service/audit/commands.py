@@ -1,16 +1,79 @@
-"""`flask --app service audit verify`: walk the audit chain and name its first broken link."""
+"""`flask --app service audit verify`: walk the audit chain and name its first broken link.
+What it prints is in the language `flask audit --lang th|en` names, else the deployment's
+default (BABEL_DEFAULT_LOCALE), as the admin commands do."""
 
 from __future__ import annotations
 
 import sys
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
-from service.audit.chain import verify
+from service.audit.chain import Break, verify
 from service.core.db import db
+from service.core.translate import gettext as _
+from service.core.translate import in_language
 
-audit_cli = AppGroup("audit", help="The audit trail's hash chain.")
+
+@click.group("audit", cls=AppGroup)
+@click.option(
+    "--lang",
+    type=click.Choice(["th", "en"]),
+    default=None,
+    help="the language of what is printed (default: BABEL_DEFAULT_LOCALE)",
+)
+@click.pass_context
+def audit_cli(context: click.Context, lang: str | None) -> None:
+    """The audit trail's hash chain."""
+    context.meta[_LANGUAGE] = lang
+
+
+_LANGUAGE = "tidtam.audit.language"
+
+
+def _language() -> str:
+    chosen = click.get_current_context().meta.get(_LANGUAGE)
+    return str(chosen or current_app.config.get("BABEL_DEFAULT_LOCALE", "th"))
+
+
+def _problem(broken: Break) -> str:
+    """What is wrong with the broken link, in the current language."""
+    numbers = broken.numbers
+    if broken.kind == "missing":
+        return _("position %(seq)s is missing (an entry was removed)", seq=numbers[0])
+    if broken.kind == "previous":
+        return _("its previous hash is not the hash of the entry before it")
+    if broken.kind == "changed":
+        return _("its content does not match its hash (changed)")
+    if broken.kind == "outside":
+        return _("it is outside the chain (inserted past it)")
+    if broken.kind == "head":
+        return _(
+            "the chain head names position %(head)s but the chain ends at %(last)s"
+            " (the last entries were removed)",
+            head=numbers[0],
+            last=numbers[1],
+        )
+    return broken.problem
+
+
+def _where(broken: Break) -> str:
+    problem = _problem(broken)
+    if broken.entry_id is None:
+        return _("audit chain broken at its head: %(problem)s", problem=problem)
+    if broken.seq is None:
+        return _(
+            "audit chain broken at entry %(entry)s: %(problem)s",
+            entry=broken.entry_id,
+            problem=problem,
+        )
+    return _(
+        "audit chain broken at entry %(entry)s (chain position %(seq)s): %(problem)s",
+        entry=broken.entry_id,
+        seq=broken.seq,
+        problem=problem,
+    )
 
 
 @audit_cli.command("verify")
@@ -21,9 +84,10 @@ def verify_command() -> None:
         verdict = verify(session)
     finally:
         session.rollback()
-    if verdict.broken is None:
-        click.echo(f"audit chain intact: {verdict.checked} entries")
-        return
-    click.echo(f"audit chain broken at {verdict.broken}", err=True)
-    click.echo(f"{verdict.checked} entries before it are intact", err=True)
+    with in_language(_language()):
+        if verdict.broken is None:
+            click.echo(_("audit chain intact: %(count)s entries", count=verdict.checked))
+            return
+        click.echo(_where(verdict.broken), err=True)
+        click.echo(_("%(count)s entries before it are intact", count=verdict.checked), err=True)
     sys.exit(1)

@@ -251,6 +251,10 @@ def clean_text(value: Any) -> str:
     return " ".join(to_arabic_digits(normalize_thai(text)).split())
 
 
+#: How far down the header of a sheet may end (a title row and a two-row header fit).
+HEADER_ROWS = 5
+
+
 class _Cells:
     """The cells of a sheet by (row, column), merged ranges filled from their first cell."""
 
@@ -266,6 +270,14 @@ class _Cells:
                 for column in range(merged.min_col, merged.max_col + 1):
                     self.values[(row_number, column)] = first
         self.last_row = max((r for r, _c in self.values), default=0)
+        # The header is the template's one row, or the last of the first rows whose first cell
+        # is the code column's header: an office's file may put a title above it, or head its
+        # columns in two rows with merged cells (merged down, the header fills both rows).
+        self.first_row = 2
+        code_header = clean_text(PROJECT_COLUMNS[0][1])
+        for row in range(1, min(self.last_row, HEADER_ROWS) + 1):
+            if clean_text(self.values.get((row, 1))) == code_header:
+                self.first_row = row + 1
 
 
 class _Reader:
@@ -301,7 +313,8 @@ class _Reader:
 
     def day(self, value: Any, where: Problem) -> date | None:
         """A date cell or text; an Excel date whose year is 2400 or later is a BE year typed
-        into a date cell. Notes each value's era to find files that mix them."""
+        into a date cell. Notes the era of each typed year (text, or BE in a date cell) to
+        find files that mix them."""
         if isinstance(value, datetime):
             value = value.date()
         if isinstance(value, date):
@@ -311,7 +324,8 @@ class _Reader:
                     return value.replace(year=value.year - 543)
                 except ValueError:  # 29 February of a BE year that is not a CE leap year
                     return None
-            self.eras.append(("CE", where))
+            # A real date of the Common Era is no sign of the file's era: Excel keeps every
+            # date so, also those a Thai office sees in the Buddhist calendar.
             return value
         text = clean_text(value)
         digits = [int(part) for part in text.replace("-", "/").split("/") if part.isdigit()]
@@ -379,7 +393,7 @@ def _read_projects(session: Session, reader: _Reader, sheet: Any) -> dict[str, P
     years = set(session.scalars(select(FiscalYear.be_year)))
     plans: dict[str, PlanRow] = {}
     seen: Counter[str] = Counter()
-    for row in range(2, cells.last_row + 1):
+    for row in range(cells.first_row, cells.last_row + 1):
         raw = {key: cells.values.get((row, i + 1)) for i, (key, _h) in enumerate(columns)}
         if all(clean_text(v) == "" for v in raw.values()):
             continue
@@ -452,7 +466,7 @@ def _read_steps(session: Session, reader: _Reader, sheet: Any, plans: dict[str, 
     units = set(session.scalars(select(OrgUnit.code)))
     bounds = {y.be_year: (y.starts_on, y.ends_on) for y in session.scalars(select(FiscalYear))}
     first_row: dict[str, int] = {}
-    for row in range(2, cells.last_row + 1):
+    for row in range(cells.first_row, cells.last_row + 1):
         raw = {key: cells.values.get((row, i + 1)) for i, (key, _h) in enumerate(columns)}
         if all(clean_text(v) == "" for v in raw.values()):
             continue
@@ -535,7 +549,7 @@ def _read_texts(session: Session, reader: _Reader, sheet: Any, plans: dict[str, 
     columns = TEXT_COLUMNS
     cells = _Cells(sheet, len(columns))
     kpis = set(session.scalars(select(Kpi.code)))
-    for row in range(2, cells.last_row + 1):
+    for row in range(cells.first_row, cells.last_row + 1):
         raw = {key: cells.values.get((row, i + 1)) for i, (key, _h) in enumerate(columns)}
         if all(clean_text(v) == "" for v in raw.values()):
             continue

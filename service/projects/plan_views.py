@@ -22,12 +22,13 @@ from flask import (
 )
 from flask_login import login_required
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from service.core.fiscal import fiscal_year_of, local_today
 from service.core.permissions import holds_anywhere
 from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
-from service.org.models import OrgUnit, Role
+from service.org.models import OrgUnit, Role, User
 from service.org.scope import unit_filter
 from service.projects.annual_plan import apply_plan, read_plan, template_bytes
 from service.workflow.engine import Refused
@@ -35,7 +36,7 @@ from service.workflow.screens import actor, flash_refused, session
 
 bp = Blueprint("plan_import", __name__)
 
-_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _require() -> None:
@@ -49,12 +50,26 @@ def _folder() -> Path:
     return folder
 
 
+def hold(user_id: int, data: bytes) -> str:
+    """Keep the file `user_id` uploaded until they confirm it; its token (also the API's
+    preview id: a preview made in one is confirmed in either)."""
+    token = secrets.token_hex(16)
+    (_folder() / f"{user_id}-{token}.xlsx").write_bytes(data)
+    return token
+
+
+def held(user_id: int, token: str) -> Path | None:
+    """The file `user_id` uploaded under `token`, or None (a token of someone else's is none)."""
+    if not token.isalnum() or len(token) > 64:
+        return None
+    path = _folder() / f"{user_id}-{token}.xlsx"
+    return path if path.exists() else None
+
+
 def _held(token: str) -> Path:
     """The uploaded file waiting for confirmation (404 for a token not of this user)."""
-    if not token.isalnum() or len(token) > 64:
-        abort(404)
-    path = _folder() / f"{actor().id}-{token}.xlsx"
-    if not path.exists():
+    path = held(actor().id, token)
+    if path is None:
         abort(404)
     return path
 
@@ -66,23 +81,29 @@ def start() -> str:
     return render_template("editor/plan_import.html", preview=None)
 
 
-@bp.get("/plan-import/template.xlsx")
-@login_required
-def template() -> Response:
-    _require()
+def template_download(db_session: Session, user: User) -> Response:
+    """The template for `user`: the units they see in its drop-downs, this fiscal year (or
+    the next one there is) in its example."""
     units = list(
-        session().scalars(
-            select(OrgUnit).where(unit_filter(session(), actor())).order_by(OrgUnit.path)
+        db_session.scalars(
+            select(OrgUnit).where(unit_filter(db_session, user)).order_by(OrgUnit.path)
         )
     )
-    year = session().scalar(
+    year = db_session.scalar(
         select(FiscalYear.be_year)
         .where(FiscalYear.be_year >= fiscal_year_of(local_today()))
         .order_by(FiscalYear.be_year)
     ) or fiscal_year_of(local_today())
-    response = Response(template_bytes(session(), units, year), mimetype=_XLSX)
+    response = Response(template_bytes(db_session, units, year), mimetype=XLSX)
     response.headers["Content-Disposition"] = f'attachment; filename="plan-{year}.xlsx"'
     return response
+
+
+@bp.get("/plan-import/template.xlsx")
+@login_required
+def template() -> Response:
+    _require()
+    return template_download(session(), actor())
 
 
 @bp.post("/plan-import")
@@ -99,8 +120,7 @@ def upload() -> Any:
     session().rollback()  # reading writes nothing; leave no transaction open
     token = ""
     if preview.ok:
-        token = secrets.token_hex(16)
-        (_folder() / f"{actor().id}-{token}.xlsx").write_bytes(data)
+        token = hold(actor().id, data)
     return render_template(
         "editor/plan_import.html",
         preview=preview,
