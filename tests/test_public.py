@@ -35,7 +35,7 @@ def test_public_list_and_page_need_no_login(client: FlaskClient, session: Sessio
     assert "สยป. ประเมินโครงการ : ไตรมาสที่ 2 100" in text
     assert client.get(f"/public/projects/{project.id}/print").status_code == 200
     history = client.get(f"/public/projects/{project.id}/history")
-    assert history.status_code == 200 and "การประเมินผล · Q" in visible_text(
+    assert history.status_code == 200 and "การประเมินผล · ไตรมาสที่ 2" in visible_text(
         history.get_data(as_text=True)
     )
     assert "Content-Security-Policy" in page.headers
