@@ -378,7 +378,19 @@ def _journey(clerk: Any, site: Site, today: date, be_year: int) -> None:
     # The approver approves the first and pays it on a Buddhist Era day ...
     page = approver.goto("/budget")
     _act(approver, f"tr[data-installment='{installments[0]}']", "approve")
-    _act(approver, f"tr[data-installment='{installments[0]}']", "pay", paid_on=_be(today))
+    # ... and records its payment against the finance system's document (the whole amount:
+    # the installment is then paid).
+    amount = approver.site.scalar("SELECT amount FROM installment WHERE id = :i", i=installments[0])
+    payment = approver.page.locator(f"tr[data-payments='{installments[0]}'] form")
+    payment.locator("[name=paid_on]").fill(_be(today))
+    payment.locator("[name=amount]").fill(str(amount))
+    payment.locator("[name=document_ref]").fill("กค 0402.4/1234")
+    payment.locator("button[type=submit]").click()
+    approver.page.wait_for_load_state()
+    assert (
+        approver.site.scalar("SELECT state FROM installment WHERE id = :i", i=installments[0])
+        == "paid"
+    )
     approver.look("installment-paid")
     approver.sign_out()
     # ... and the deputy, acting for the approver, approves the second.
