@@ -19,6 +19,7 @@ from limits.strategies import FixedWindowRateLimiter, RateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.core.db import db
+from service.core.translate import lazy_gettext as _l
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -91,6 +92,9 @@ def init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     app.wsgi_app = TrustedProxies(app)  # type: ignore[method-assign]
     login_manager.login_view = "auth.login"
+    # Flask-Login's own English message otherwise lands on a Thai login page.
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.localize_callback = str
     # "basic", not "strong": "strong" ties a session to the browser's User-Agent and address,
     # so a browser update or a phone changing networks signs the person out, while a thief
     # copies the User-Agent with the cookie. Sessions end for real server-side instead: the

@@ -94,10 +94,13 @@ def running_provider(
             process.stdout.close()
 
 
-def sign_in_at_provider(authorize_url: str, login: str, redirect_uri: str) -> str:
+def sign_in_at_provider(
+    authorize_url: str, login: str, redirect_uri: str, browser: requests.Session | None = None
+) -> str:
     """Follow the provider from Tidtam's authorization redirect through its login page as
-    `login` (an e-mail) until it sends the browser back: the callback URL it names."""
-    browser = requests.Session()
+    `login` (an e-mail) until it sends the browser back: the callback URL it names.
+    `browser`: one holding the provider's cookies (a new one by default)."""
+    browser = browser or requests.Session()
     url = authorize_url
     for _ in range(10):
         answer = browser.get(url, allow_redirects=False, timeout=5)

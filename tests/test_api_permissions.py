@@ -11,6 +11,7 @@ approve nothing (403). For bulk routes the status is the one item's status insid
 from __future__ import annotations
 
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.api.auth import new_token
+from service.auth.models import UserSession
 from service.budget.models import Allocation, BudgetTransfer, Installment
 from service.core.db import utcnow
 from service.core.fiscal import local_today
@@ -83,6 +85,10 @@ def world(session: Session, app: Flask | None = None) -> W:
     )
     session.add(delegation)
     token, _secret = new_token(session, user(session, "officer"), "the officer's script")
+    officer_session = UserSession(
+        user_id=user(session, "officer").id, key_hash=uuid.uuid4().hex, method="password"
+    )
+    session.add(officer_session)
     assert result_a is not None
     comment, _written = add_comment(
         session,
@@ -166,6 +172,7 @@ def world(session: Session, app: Flask | None = None) -> W:
         "evaluator": user(session, "evaluator").id,
         "delegation": delegation.id,
         "token": token.id,
+        "officer_session": officer_session.id,
         "comment": comment.id,
         "comment_file": comment.attachments[0].id,
         "webhook": endpoint.id,
@@ -767,6 +774,14 @@ ROWS = [
         "DELETE",
         f"{A}/tokens/{I}",
         lambda w: f"{A}/tokens/{w['token']}",
+        expect(404, officer=204),
+    ),
+    # A person's own sessions: only the officer's is theirs to end; others' do not exist.
+    Row("GET", f"{A}/me/sessions", lambda w: f"{A}/me/sessions", expect(200)),
+    Row(
+        "POST",
+        f"{A}/me/sessions/{I}/end",
+        lambda w: f"{A}/me/sessions/{w['officer_session']}/end",
         expect(404, officer=204),
     ),
     # ---- threads: whoever sees the work sees and writes in its thread; only the author

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -121,3 +122,10 @@ def test_thai_by_default_english_on_request(client: FlaskClient) -> None:
     assert 'lang="th"' in client.get("/login").get_data(as_text=True)
     assert 'lang="en"' in client.get("/login?lang=en").get_data(as_text=True)
     assert 'lang="en"' in client.get("/login").get_data(as_text=True)  # remembered
+
+
+def test_a_page_that_needs_a_sign_in_says_so_in_thai(app: Flask) -> None:
+    client = app.test_client()
+    client.get("/login?lang=th")
+    page = client.get("/account", follow_redirects=True).get_data(as_text=True)
+    assert "กรุณาเข้าสู่ระบบก่อนเปิดหน้านี้" in page and "Please log in" not in page

@@ -13,12 +13,13 @@ import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from service.admin.operations import create_token
 from service.audit.models import AuditEntry
 from service.auth.models import UserSession
+from service.auth.second_factor import open_secret, seal_secret, secret_box
 from service.extensions import limiter
 from service.org.models import Role, User
 from service.workflow.engine import Refused
@@ -59,6 +60,16 @@ def _enrol(client: FlaskClient, user: User) -> tuple[str, list[str]]:
     return secret.group(1), codes
 
 
+def _assert_sealed(app: Flask, session: Session, user: User, secret: str) -> None:
+    """The column holds `secret` only encrypted: not the base32, in any case, and it opens
+    with this deployment's key."""
+    stored = session.scalar(
+        text("SELECT totp_secret FROM app_user WHERE id = :id"), {"id": user.id}
+    )
+    assert stored and secret not in stored and secret.lower() not in stored.lower()
+    assert secret_box(app.config["SECRET_KEY"]).decrypt(stored.encode()).decode() == secret
+
+
 def _next_code(secret: str) -> str:
     """The code of the next 30 s step (accepted: clocks drift), later than the one enrolled."""
     return pyotp.TOTP(secret).at(time.time() + 30)
@@ -80,7 +91,7 @@ def test_an_approver_enrols_then_signs_in_with_a_code(
     secret, _codes = _enrol(first, approver)
     assert first.get("/home").status_code == 200
     session.expire_all()
-    assert approver.totp_secret == secret
+    _assert_sealed(app, session, approver, secret)
 
     later = browser(app)
     post_login(later, approver.email, PASSWORD)
@@ -228,10 +239,19 @@ def test_an_admin_resets_a_lost_phone(app: Flask, session: Session, required: No
     # The approver enrols afresh at the next sign-in.
     secret, _codes = _enrol(browser(app), approver)
     session.expire_all()
-    assert approver.totp_secret == secret
+    _assert_sealed(app, session, approver, secret)
     actions = session.scalars(
         select(AuditEntry.action).where(
             AuditEntry.object_type == "user", AuditEntry.object_id == approver.id
         )
     ).all()
     assert actions.count("user.totp_enrol") == 2 and "user.totp_reset" in actions
+
+
+def test_a_secret_sealed_under_another_key_opens_to_nothing(app: Flask) -> None:
+    """After SECRET_KEY changes, a stored secret gives no code (the person uses a recovery
+    code or an admin resets the factor) rather than an error page."""
+    secret = pyotp.random_base32()
+    with app.app_context():
+        assert open_secret(seal_secret(secret)) == secret
+        assert open_secret(secret_box("another key").encrypt(secret.encode()).decode()) is None

@@ -2,14 +2,17 @@
 package on Node): the code flow with PKCE, state and nonce checked, the ID token verified
 against the provider's keys. Cases: success (linking by verified e-mail, then by the linked
 identity), wrong state, wrong nonce, an expired ID token, an unknown person (refused until an
-admin links them), an unverified e-mail, and the provider down."""
+admin links them), an unverified e-mail, the provider down; and signing out, which ends the
+provider's session too (RP-initiated logout)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -19,8 +22,9 @@ from service.admin.operations import link_sso_identity
 from service.audit.models import AuditEntry
 from service.auth.models import UserSession
 from service.org.models import Role, User
+from tests.conftest import csrf_token, login
 from tests.oidc_provider import Provider, running_provider, sign_in_at_provider
-from tests.signin_support import a_person, browser
+from tests.signin_support import PASSWORD, a_person, browser
 from tests.smtp import free_port
 
 CALLBACK = "/login/sso/callback"
@@ -195,3 +199,67 @@ def test_local_passwords_can_be_switched_off(app: Flask, session: Session, sso: 
         assert 'id="password"' not in page and "Sign in with ThaID (test)" in page
     finally:
         app.config["OIDC_LOCAL_PASSWORDS"] = True
+
+
+def _at_provider(agent: requests.Session, url: str, back_to: str) -> str:
+    """Follow the provider's redirects from `url` in `agent` (a browser holding the provider's
+    cookies): the URL it sends the browser back to Tidtam with, or "login page" when it asks
+    who the person is."""
+    for _ in range(10):
+        answer = agent.get(url, allow_redirects=False, timeout=5)
+        if answer.status_code == 200 and "/interaction/" in answer.url:
+            return "login page"
+        assert answer.status_code in (302, 303), (answer.status_code, answer.text[:300])
+        url = urljoin(url, answer.headers["Location"])
+        if url.startswith(back_to):
+            return url
+    raise AssertionError("the provider never answered")
+
+
+def test_signing_out_after_single_sign_on_ends_the_providers_session_too(
+    app: Flask, session: Session, sso: Provider
+) -> None:
+    person = a_person(session, Role.OFFICER)
+    at_provider = requests.Session()  # the browser's cookies at the provider
+    client = browser(app)
+    assert _at_provider(at_provider, _to_provider(browser(app)), sso.redirect_uri) == "login page"
+    sign_in_at_provider(_to_provider(browser(app)), person.email, sso.redirect_uri, at_provider)
+    back = _at_provider(at_provider, _to_provider(client), sso.redirect_uri)
+    assert back.startswith(sso.redirect_uri)  # the provider's session is open: no login page
+    assert client.get(_callback_path(back)).status_code == 302
+    assert client.get("/home").status_code == 200
+
+    out = client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    assert out.status_code == 302
+    to_provider = out.headers["Location"]
+    login_page = app.config["PUBLIC_URL"].rstrip("/") + "/login"
+    query = parse_qs(urlsplit(to_provider).query)
+    assert to_provider.startswith(sso.issuer)
+    assert query["post_logout_redirect_uri"] == [login_page] and query["id_token_hint"]
+    assert client.get("/home").status_code == 302  # signed out of Tidtam already
+
+    # The provider asks to confirm (its own page), ends its session, and sends the browser back.
+    confirm = at_provider.get(to_provider, timeout=5)
+    assert confirm.status_code == 200, confirm.text[:300]
+    form = re.search(r'<form[^>]*action="([^"]+)"', confirm.text)
+    xsrf = re.search(r'name="xsrf" value="([^"]+)"', confirm.text)
+    assert form and xsrf, confirm.text[:500]
+    done = at_provider.post(
+        urljoin(to_provider, form.group(1)),
+        data={"xsrf": xsrf.group(1), "logout": "yes"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert done.status_code in (302, 303) and done.headers["Location"].startswith(login_page)
+    # Single sign-on now asks who the person is again.
+    assert _at_provider(at_provider, _to_provider(browser(app)), sso.redirect_uri) == "login page"
+
+
+def test_signing_out_after_a_password_leaves_the_provider_alone(
+    app: Flask, session: Session, sso: Provider
+) -> None:
+    person = a_person(session)
+    client = browser(app)
+    login(client, person.email, PASSWORD)
+    out = client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    assert out.headers["Location"].endswith("/login")

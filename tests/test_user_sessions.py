@@ -11,6 +11,7 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEntry
 from service.auth.models import UserSession
 from service.auth.sessions import describe_device
 from service.core.db import utcnow
@@ -130,3 +131,45 @@ def test_devices_are_named_from_the_user_agent() -> None:
         describe_device("Mozilla/5.0 (Windows NT 10.0) Chrome/129.0 Edg/129.0") == "Edge · Windows"
     )
     assert describe_device("") == "?"
+
+
+def test_the_api_lists_a_persons_sessions_and_ends_one(app: Flask, session: Session) -> None:
+    """GET /api/v1/me/sessions and POST …/end: what /account shows and does, audited the
+    same; another person's session does not exist for the caller."""
+    person, other = a_person(session, Role.OFFICER), a_person(session)
+    laptop, phone = browser(app), browser(app, ANDROID)
+    login(laptop, person.email, PASSWORD)
+    login(phone, person.email, PASSWORD)
+    listed = laptop.get("/api/v1/me/sessions")
+    assert listed.status_code == 200
+    rows = listed.get_json()
+    assert sorted(row["device"] for row in rows) == ["Chrome · Android", "Firefox · Linux"]
+    assert [row["current"] for row in rows if row["device"] == "Firefox · Linux"] == [True]
+    assert {"address", "last_seen_at", "created_at", "method", "second_factor"} <= rows[0].keys()
+    phone_id = next(row["id"] for row in rows if row["device"] == "Chrome · Android")
+
+    token = csrf_token(laptop, "/account")
+    headers = {"X-CSRFToken": token}
+    assert laptop.post(f"/api/v1/me/sessions/{phone_id}/end").status_code == 400  # no CSRF
+    assert laptop.post(f"/api/v1/me/sessions/{phone_id}/end", headers=headers).status_code == 204
+    assert phone.get("/home").status_code == 302
+    assert [row["device"] for row in laptop.get("/api/v1/me/sessions").get_json()] == [
+        "Firefox · Linux"
+    ]
+    session.expire_all()
+    ended = session.get(UserSession, phone_id)
+    assert ended is not None and ended.ended_at is not None
+    audited = session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.action == "user.session_end", AuditEntry.object_id == person.id
+        )
+    )
+    assert audited is not None and audited.changes == {"session": phone_id}
+
+    others = browser(app)
+    login(others, other.email, PASSWORD)
+    theirs = others.get("/api/v1/me/sessions").get_json()
+    assert len(theirs) == 1
+    stolen = laptop.post(f"/api/v1/me/sessions/{theirs[0]['id']}/end", headers=headers)
+    assert stolen.status_code == 404
+    assert others.get("/home").status_code == 200

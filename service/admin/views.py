@@ -496,13 +496,13 @@ def _managed_user_or_404(user_id: int) -> User:
 
 
 def _sign_in_page(user: User, **kw: Any) -> tuple[str, int]:
-    from service.auth.account import open_sessions, sign_in_history
-    from service.auth.sessions import describe_device
+    from service.auth.account import sign_in_history
+    from service.auth.sessions import describe_device, open_sessions
 
     return _page(
         "sign_in.html",
         user=user,
-        sessions=open_sessions(user),
+        sessions=open_sessions(session(), user),
         history=sign_in_history(user),
         describe_device=describe_device,
         **kw,

@@ -18,7 +18,7 @@ from service.audit.models import AuditEntry
 from service.auth import operations as auth_ops
 from service.auth import second_factor
 from service.auth.models import UserSession
-from service.auth.sessions import current_session, describe_device
+from service.auth.sessions import current_session, describe_device, open_sessions
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.extensions import db
@@ -65,16 +65,6 @@ def _me() -> User:
     return user
 
 
-def open_sessions(user: User) -> list[UserSession]:
-    return list(
-        db.session.scalars(
-            select(UserSession)
-            .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
-            .order_by(UserSession.last_seen_at.desc())
-        )
-    )
-
-
 def sign_in_history(user: User) -> list[AuditEntry]:
     return list(
         db.session.scalars(
@@ -98,7 +88,7 @@ def overview() -> str:
     return render_template(
         "auth/account.html",
         user=user,
-        sessions=open_sessions(user),
+        sessions=open_sessions(db.session(), user),
         this_session_id=this.id if this else None,
         describe_device=describe_device,
         history=sign_in_history(user),

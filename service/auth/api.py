@@ -1,5 +1,8 @@
 """/api/v1/tokens: personal API tokens, made by a user for themself, shown once. Making and
-revoking one are the operations the /admin/tokens page calls (service.admin.operations)."""
+revoking one are the operations the /admin/tokens page calls (service.admin.operations).
+
+/api/v1/me/sessions: the caller's own signed-in browsers, and ending one, through the query
+and the operation the /account page uses."""
 
 from __future__ import annotations
 
@@ -13,13 +16,21 @@ from service.api.auth import actor
 from service.api.blueprint import Blueprint, commits
 from service.api.schemas import Presented
 from service.api.transitions import ID
-from service.auth.models import ApiToken
-from service.auth.schemas import NewTokenOut, TokenCreate, TokenOut
-from service.auth.sessions import second_factor_given
+from service.auth import operations as auth_operations
+from service.auth.models import ApiToken, UserSession
+from service.auth.schemas import NewTokenOut, SessionOut, TokenCreate, TokenOut
+from service.auth.sessions import (
+    current_session,
+    describe_device,
+    open_sessions,
+    second_factor_given,
+)
 from service.extensions import db
 from service.workflow.engine import missing
 
-blp = Blueprint("api_tokens", __name__, url_prefix="/api/v1", description="Personal API tokens")
+blp = Blueprint(
+    "api_tokens", __name__, url_prefix="/api/v1", description="Personal API tokens and sessions"
+)
 
 
 @blp.route("/tokens")
@@ -58,4 +69,34 @@ def revoke_token(ident: int) -> Any:
     if row is None or row.user_id != user.id:
         raise missing("api_token", ident)
     admin_operations.revoke_token(session, user, row)
+    return None
+
+
+@blp.route("/me/sessions")
+@blp.response(200, SessionOut(many=True))
+@blp.doc(summary="The caller's sessions not ended (device, address, last seen), latest first")
+def list_my_sessions() -> Any:
+    user = actor()
+    this = current_session() if g.get("api_auth") == "session" else None
+    return [
+        Presented(
+            row,
+            device=describe_device(row.user_agent),
+            current=this is not None and row.id == this.id,
+        )
+        for row in open_sessions(db.session(), user)
+    ]
+
+
+@blp.route(f"/me/sessions/<{ID}:ident>/end", methods=["POST"])
+@blp.response(204)
+@blp.doc(summary="End one of the caller's sessions (that browser is signed out)")
+@commits
+def end_my_session(ident: int) -> Any:
+    session = db.session()
+    user = actor()
+    row = session.get(UserSession, ident)
+    if row is None:
+        raise missing("user_session", ident)
+    auth_operations.end_session(session, user, row)
     return None

@@ -25,6 +25,7 @@ from service.auth.second_factor import (
     hash_recovery_code,
     new_recovery_codes,
     required_by_role,
+    seal_secret,
     totp_step,
 )
 from service.auth.sessions import hash_key, new_key
@@ -204,7 +205,7 @@ def enrol_totp(session: Session, user: User, *, secret: str, code: str) -> list[
             _("the code does not match; check the phone's clock and try the next code"),
             fields={"code": _("the code does not match")},
         )
-    user.totp_secret = secret
+    user.totp_secret = seal_secret(secret)
     user.totp_enabled_at = utcnow()
     user.totp_last_step = step
     codes = _replace_recovery_codes(session, user)

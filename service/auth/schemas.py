@@ -25,6 +25,23 @@ class NewTokenOut(TokenOut):
     )
 
 
+class SessionOut(Output):
+    """One of the caller's signed-in browsers, as /account lists them."""
+
+    id = fields.Integer(required=True)
+    device = fields.String(
+        required=True, metadata={"description": "browser and system, read from its User-Agent"}
+    )
+    address = fields.String(required=True, metadata={"description": "the last address seen"})
+    method = fields.String(required=True, metadata={"description": "`password` or `sso`"})
+    second_factor = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+    last_seen_at = fields.DateTime(required=True)
+    current = fields.Boolean(
+        required=True, metadata={"description": "the session this request was made in"}
+    )
+
+
 class TokenCreate(Input):
     name = Text(required=True, validate=validate.Length(1, 100))
 

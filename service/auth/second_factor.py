@@ -7,13 +7,18 @@ Who must give one: anyone who enrolled; and, when the deployment says so
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import logging
 import secrets
 from typing import Any
 
 import pyotp
 import pyotp.exceptions
 import segno
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app, has_app_context
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
@@ -26,6 +31,7 @@ from service.org.scope import role_names
 GUARDED_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
 RECOVERY_CODES = 10
 ISSUER = "Tidtam"
+log = logging.getLogger(__name__)
 
 
 def required_by_role(session: Session, user: User) -> bool:
@@ -42,6 +48,39 @@ def asked_of(session: Session, user: User) -> bool:
 
 def new_secret() -> str:
     return pyotp.random_base32()
+
+
+# ---- the secret at rest -----------------------------------------------------------------------
+#
+# app_user.totp_secret holds a Fernet token (AES-128-CBC with HMAC-SHA256), never the base32
+# secret: whoever reads a backup or the database alone cannot make anyone's codes. The key is
+# derived from SECRET_KEY with HKDF rather than set apart, so a deployment has no second secret
+# to lose; migrations/versions/*_totp_secret_encrypted.py derives it the same way.
+
+_HKDF_INFO = b"tidtam.totp-secret.v1"
+
+
+def secret_box(secret_key: str) -> Fernet:
+    """The Fernet key for TOTP secrets, derived from the deployment's `secret_key`."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(
+        secret_key.encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal_secret(secret: str) -> str:
+    """`secret` (base32) encrypted for app_user.totp_secret."""
+    return secret_box(current_app.config["SECRET_KEY"]).encrypt(secret.encode()).decode()
+
+
+def open_secret(sealed: str) -> str | None:
+    """The base32 secret inside `sealed`; None when this SECRET_KEY did not seal it (the key
+    changed: the person signs in with a recovery code, or an admin resets their factor)."""
+    try:
+        return secret_box(current_app.config["SECRET_KEY"]).decrypt(sealed.encode()).decode()
+    except InvalidToken:
+        log.warning("a TOTP secret does not open with this SECRET_KEY")
+        return None
 
 
 def provisioning_uri(user: User, secret: str) -> str:
@@ -71,9 +110,10 @@ def totp_step(secret: str, code: str) -> int | None:
 def fresh_step(user: User, code: str) -> int | None:
     """The step of `code` when it is `user`'s and later than the last code they gave (a code
     seen once, by anyone looking over a shoulder, is spent)."""
-    if user.totp_secret is None:
+    secret = open_secret(user.totp_secret) if user.totp_secret is not None else None
+    if secret is None:
         return None
-    step = totp_step(user.totp_secret, code)
+    step = totp_step(secret, code)
     if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
         return None
     return step

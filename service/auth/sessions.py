@@ -86,6 +86,17 @@ def current_session() -> UserSession | None:
     return g.get("user_session")
 
 
+def open_sessions(session: Session, user: User) -> list[UserSession]:
+    """`user`'s sessions not ended, the last seen first (the /account page and the API)."""
+    return list(
+        session.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+            .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+        )
+    )
+
+
 def second_factor_given() -> bool:
     """Whether this browser's session was opened with a second factor."""
     row = current_session()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from authlib.integrations.flask_client import OAuth
@@ -98,6 +99,7 @@ class Identity:
     value: str
     verified_email: str | None
     claims: dict[str, Any]
+    id_token: str = ""  # as the provider signed it: the hint its end_session_endpoint asks for
 
 
 def finish() -> Identity:
@@ -136,7 +138,30 @@ def finish() -> Identity:
         if verified is None:
             raise SignInRefused("email_not_verified")
         value = verified
-    return Identity(value.strip(), verified, claims)
+    return Identity(value.strip(), verified, claims, str(token.get("id_token") or ""))
+
+
+def end_session_url(id_token: str) -> str | None:
+    """Where to send a browser signing out of Tidtam so that the provider ends its session
+    too (OpenID Connect RP-Initiated Logout 1.0), coming back to the login page; None when
+    the provider names no end_session_endpoint or cannot be asked (the person is signed out
+    of Tidtam all the same)."""
+    try:
+        metadata = _client().load_server_metadata()
+    except (requests.RequestException, ValueError, KeyError) as error:
+        log.warning("identity provider unreachable at sign-out: %s", error)
+        return None
+    endpoint = metadata.get("end_session_endpoint")
+    if not isinstance(endpoint, str) or not endpoint:
+        return None
+    base = current_app.config.get("PUBLIC_URL", "").rstrip("/")
+    params = {
+        "client_id": current_app.config["OIDC_CLIENT_ID"],
+        "post_logout_redirect_uri": base + url_for("auth.login"),
+    }
+    if id_token:
+        params["id_token_hint"] = id_token
+    return endpoint + ("&" if "?" in endpoint else "?") + urlencode(params)
 
 
 def _reason(error: Exception) -> str:

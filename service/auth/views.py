@@ -53,6 +53,7 @@ _DUMMY_HASH = "scrypt:32768:8:1$6S1ES4aGk3qaxzDo$" + "0" * 128
 PENDING_SECONDS = 600
 _PENDING = "tidtam.pending_sign_in"
 _ENROL_SECRET = "tidtam.enrol_secret"
+_SSO_ID_TOKEN = "tidtam.sso_id_token"
 
 
 class LoginForm(FlaskForm):
@@ -145,12 +146,15 @@ def _address() -> str:
 # ---- signing in ------------------------------------------------------------------------------
 
 
-def _after_first_factor(user: User, method: str, target: str | None) -> Response:
-    """The person is known: ask for the second factor when they owe one, else sign in."""
+def _after_first_factor(
+    user: User, method: str, target: str | None, *, id_token: str = ""
+) -> Response:
+    """The person is known: ask for the second factor when they owe one, else sign in.
+    `id_token`: the provider's, after a single sign-on, for signing out there too."""
     db_session = db.session()
     if second_factor.asked_of(db_session, user):
         if user.totp_secret is not None and second_factor.is_remembered(user, request.cookies):
-            return _sign_in(user, method, second=True, target=target)
+            return _sign_in(user, method, second=True, target=target, id_token=id_token)
         _clear_keeping_language()
         session[_PENDING] = {
             "u": user.id,
@@ -158,10 +162,11 @@ def _after_first_factor(user: User, method: str, target: str | None) -> Response
             "m": method,
             "n": target or "",
             "t": int(time.time()),
+            "h": id_token,
         }
         db_session.commit()
         return redirect(url_for("auth.second_factor_step"))
-    return _sign_in(user, method, second=False, target=target)
+    return _sign_in(user, method, second=False, target=target, id_token=id_token)
 
 
 def _clear_keeping_language() -> None:
@@ -174,11 +179,19 @@ def _clear_keeping_language() -> None:
 
 
 def _sign_in(
-    user: User, method: str, *, second: bool, target: str | None, remember_device: bool = False
+    user: User,
+    method: str,
+    *,
+    second: bool,
+    target: str | None,
+    remember_device: bool = False,
+    id_token: str = "",
 ) -> Response:
     """Open the session (its row, the cookie), commit, and go where the person was going
     (first to the password page when an admin gave them a temporary one)."""
     _clear_keeping_language()
+    if id_token:
+        session[_SSO_ID_TOKEN] = id_token  # the hint the provider asks for at sign-out
     _row, key = auth_ops.start_session(
         db.session(),
         user,
@@ -289,7 +302,13 @@ def second_factor_step() -> str | Response | tuple[str, int]:
                 db.session.rollback()
                 flash(refused.reason, "error")
                 return _code_page(user, form, secret), 422
-            response = _sign_in(user, pending["m"], second=True, target=pending["n"])
+            response = _sign_in(
+                user,
+                pending["m"],
+                second=True,
+                target=pending["n"],
+                id_token=pending.get("h", ""),
+            )
             return _recovery_codes_page(codes, response.headers["Location"])
         if auth_ops.check_second_factor(db.session(), user, code):
             return _sign_in(
@@ -298,6 +317,7 @@ def second_factor_step() -> str | Response | tuple[str, int]:
                 second=True,
                 target=pending["n"],
                 remember_device=bool(form.remember.data),
+                id_token=pending.get("h", ""),
             )
         auth_ops.sign_in_failed(db.session(), user, why="second_factor", address=_address())
         db.session.commit()
@@ -373,7 +393,7 @@ def sso_callback() -> Response:
         else:
             flash(_("Single sign-on did not succeed. Start again."), "error")
         return redirect(url_for("auth.login"))
-    return _after_first_factor(user, auth_ops.SSO, target)
+    return _after_first_factor(user, auth_ops.SSO, target, id_token=identity.id_token)
 
 
 # ---- forgotten passwords ---------------------------------------------------------------------
@@ -446,14 +466,22 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
+    """End this session; after a single sign-on, send the browser on to the provider to end
+    its session too (RP-initiated logout), which sends it back to the login page."""
     row = current_session()
     user = db.session.get(User, current_user.id)
+    through_provider = row is not None and row.method == auth_ops.SSO
+    id_token = session.get(_SSO_ID_TOKEN, "")
     if row is not None and user is not None:
         auth_ops.end_session(db.session(), user, row, signing_out=True)
         db.session.commit()
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")
+    if through_provider and sso.enabled():
+        provider_logout = sso.end_session_url(id_token)
+        if provider_logout is not None:
+            return redirect(provider_logout)
     return redirect(url_for("auth.login"))
 
 

@@ -137,6 +137,7 @@ OBJECT_TYPES: dict[str, LazyString] = {
     "strategy_node": _l("Strategy"),
     "reminder_rule": _l("Reminder rule"),
     "api_token": _l("API token"),
+    "user_session": _l("Sign-in session"),
     "webhook_endpoint": _l("Webhook"),
     "line_group": _l("LINE group"),
     "notification": _l("Notification"),

@@ -101,8 +101,9 @@ class User(UserMixin, Base):
     # What the identity provider calls this person (the OIDC_IDENTITY_CLAIM's value: a
     # verified e-mail or a citizen id); None until the first single sign-on or an admin links it.
     sso_identity: Mapped[str | None] = mapped_column(String(255), unique=True)
-    # The TOTP secret (base32), kept once the person proved they enrolled it.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The TOTP secret, kept once the person proved they enrolled it: encrypted (a Fernet token,
+    # service/auth/second_factor.seal_secret), never the base32 secret itself.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The 30 s step of the last code accepted: a code seen once is not accepted again.
     totp_last_step: Mapped[int | None] = mapped_column(Integer)

@@ -12,13 +12,17 @@ import Provider from "oidc-provider";
 const port = Number(process.env.PORT || 9000);
 const issuer = `http://127.0.0.1:${port}`;
 const clientId = process.env.CLIENT_ID || "tidtam";
+const redirectUri = process.env.REDIRECT_URI || "http://127.0.0.1:5000/login/sso/callback";
+// Where Tidtam asks to come back after signing out here: its login page.
+const postLogoutUri = redirectUri.replace(/\/login\/sso\/callback$/, "/login");
 
 const provider = new Provider(issuer, {
   clients: [
     {
       client_id: clientId,
       client_secret: process.env.CLIENT_SECRET || "tidtam-secret",
-      redirect_uris: [process.env.REDIRECT_URI || "http://127.0.0.1:5000/login/sso/callback"],
+      redirect_uris: [redirectUri],
+      post_logout_redirect_uris: [postLogoutUri],
       grant_types: ["authorization_code"],
       response_types: ["code"],
       token_endpoint_auth_method: "client_secret_basic",
