@@ -271,33 +271,13 @@ def _decisions(session: Session, user: User, lang: str, days: int) -> list[FeedE
     for allocation in allocations:
         if not _decides(session, user, allocation):
             continue
-        asked = _local_day(allocation.submitted_at or allocation.created_at)
-        due = asked + timedelta(days=days)
-        project = allocation.project
-        found.append(
-            FeedEvent(
-                uid=f"allocation-{allocation.id}-decision",
-                starts=due,
-                ends=due,
-                summary=word(
-                    "allocation",
-                    lang,
-                    amount=format_baht(allocation.amount),
-                    unit=allocation.recipient_unit.name(lang),
-                    code=project.code,
-                ),
-                description=_project_line(project, lang)
-                + "\n"
-                + word("submitted", lang, day=format_date(asked, lang)),
-                path=(
-                    f"/approvals#allocation-{allocation.id}"
-                    if above_limit(allocation)
-                    else f"/budget#allocation-{allocation.id}"
-                ),
-                sequence=allocation.version,
-                category="decision",
-            )
+        path = (
+            f"/approvals#allocation-{allocation.id}"
+            if above_limit(allocation)
+            else f"/budget#allocation-{allocation.id}"
         )
+        asked = _local_day(allocation.submitted_at or allocation.created_at)
+        found.append(_decision("allocation", allocation, allocation, asked, days, path, lang))
     installments = session.scalars(
         select(Installment)
         .join(Allocation, Allocation.id == Installment.allocation_id)
@@ -313,35 +293,48 @@ def _decisions(session: Session, user: User, lang: str, days: int) -> list[FeedE
     for installment in installments:
         if not _decides(session, user, installment):
             continue
-        asked = _local_day(installment.requested_at)
-        due = asked + timedelta(days=days)
         allocation = installment.allocation
-        project = allocation.project
-        found.append(
-            FeedEvent(
-                uid=f"installment-{installment.id}-decision",
-                starts=due,
-                ends=due,
-                summary=word(
-                    "installment",
-                    lang,
-                    amount=format_baht(installment.amount),
-                    unit=allocation.recipient_unit.name(lang),
-                    code=project.code,
-                ),
-                description=_project_line(project, lang)
-                + "\n"
-                + word("submitted", lang, day=format_date(asked, lang)),
-                path=(
-                    f"/approvals#installment-{installment.id}"
-                    if above_limit(allocation, installment.amount)
-                    else f"/budget#allocation-{allocation.id}"
-                ),
-                sequence=installment.version,
-                category="decision",
-            )
+        path = (
+            f"/approvals#installment-{installment.id}"
+            if above_limit(allocation, installment.amount)
+            else f"/budget#allocation-{allocation.id}"
         )
+        asked = _local_day(installment.requested_at)
+        found.append(_decision("installment", installment, allocation, asked, days, path, lang))
     return found
+
+
+def _decision(
+    kind: str,
+    subject: Allocation | Installment,
+    allocation: Allocation,
+    asked: date,
+    days: int,
+    path: str,
+    lang: str,
+) -> FeedEvent:
+    """An allocation or installment waiting for the reader's decision, due `days` after it
+    was asked for."""
+    due = asked + timedelta(days=days)
+    project = allocation.project
+    return FeedEvent(
+        uid=f"{kind}-{subject.id}-decision",
+        starts=due,
+        ends=due,
+        summary=word(
+            kind,
+            lang,
+            amount=format_baht(subject.amount),
+            unit=allocation.recipient_unit.name(lang),
+            code=project.code,
+        ),
+        description=_project_line(project, lang)
+        + "\n"
+        + word("submitted", lang, day=format_date(asked, lang)),
+        path=path,
+        sequence=subject.version,
+        category="decision",
+    )
 
 
 def _self_assessments(session: Session, user: User, lang: str, days: int) -> list[FeedEvent]:
