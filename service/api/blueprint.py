@@ -4,8 +4,9 @@ list every year); and `commits`, the one commit of a request that changes someth
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 from flask_smorest import Blueprint as SmorestBlueprint
@@ -29,6 +30,18 @@ def commits(handler: Handler) -> Handler:
         return result
 
     return committing  # type: ignore[return-value]
+
+
+def commit_or_remove(written: Iterable[Path]) -> None:
+    """`commits` for a change that wrote files (evidence, attachments): commit, and when the
+    commit fails, roll back and remove the files, which no row names then."""
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
 
 
 class StrictParser(FlaskParser):

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
 from service.api.auth import actor
-from service.api.blueprint import Blueprint
+from service.api.blueprint import Blueprint, commits
 from service.api.paging import paginate
 from service.api.schemas import Presented, page_of
 from service.api.scoping import (
@@ -199,13 +199,12 @@ def list_payments(ident: int) -> Any:
     summary="Record one payment of an approved installment (day, amount, document number);"
     " the payment that completes it makes it paid"
 )
+@commits
 def create_payment(data: dict[str, Any], ident: int) -> Any:
     session = db.session()
     user = actor()
     get_visible(session, user, "installment", ident)
-    payment = operations.record_payment(session, user, ident, **data)
-    session.commit()
-    return payment
+    return operations.record_payment(session, user, ident, **data)
 
 
 def _span(session: Session, be_year: int | None) -> tuple[FiscalYear, tuple[date, date]]:
@@ -289,6 +288,7 @@ def list_transfers(args: dict[str, Any]) -> Any:
     summary="Prepare a transfer of part of a project's approved budget to another project of"
     " the same unit (or a new one); another person endorses, then it is approved"
 )
+@commits
 def create_transfer(data: dict[str, Any]) -> Any:
     session = db.session()
     user = actor()
@@ -303,7 +303,6 @@ def create_transfer(data: dict[str, Any]) -> Any:
         target=target,
         new_project=data.get("new_project"),
     )
-    session.commit()
     return present_transfer(session, transfer)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from service.api.auth import actor
-from service.api.blueprint import Blueprint, commits
+from service.api.blueprint import Blueprint, commit_or_remove, commits
 from service.api.paging import paginate
 from service.api.schemas import Input, page_of
 from service.api.scoping import get_project, get_unit, in_subtree
@@ -199,11 +199,7 @@ def attach(_files: dict[str, Any], ident: int, quarter: int) -> Any:
         Path(current_app.config["UPLOAD_FOLDER"]),
         current_app.config["MAX_CONTENT_LENGTH"],
     )
-    try:
-        session.commit()
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+    commit_or_remove([path])
     return evidence
 
 

@@ -846,6 +846,19 @@ def retry_failed_by(
     """An admin of the whole tree retries one failed delivery (audited). Returns False when
     it had not failed. Raises Refused(403) for anyone else."""
     require(may_administer(session, actor, None, _("retry failed notifications")))
+    return _retry_recorded(session, actor, notification_id, now, requeue_after)
+
+
+def _retry_recorded(
+    session: Session,
+    actor: User,
+    notification_id: int,
+    now: datetime,
+    requeue_after: timedelta,
+    **about: Any,
+) -> bool:
+    """`retry_failed` by `actor`, with its audit row (`about` adds to its changes). False,
+    and nothing recorded, when the delivery had not failed."""
     if not retry_failed(session, notification_id, now=now, requeue_after=requeue_after):
         return False
     record(
@@ -854,7 +867,7 @@ def retry_failed_by(
         object_type="notification",
         object_id=notification_id,
         actor=actor,
-        changes={"state": ["failed", "pending"]},
+        changes={"state": ["failed", "pending"], **about},
     )
     return True
 
@@ -1103,17 +1116,9 @@ def retry_endpoint_delivery(
     )
     if found is None:
         raise missing("notification", notification_id)
-    if not retry_failed(session, notification_id, now=now, requeue_after=requeue_after):
-        return False
-    record(
-        session,
-        action="notification.retry",
-        object_type="notification",
-        object_id=notification_id,
-        actor=actor,
-        changes={"state": ["failed", "pending"], "endpoint_id": endpoint.id},
+    return _retry_recorded(
+        session, actor, notification_id, now, requeue_after, endpoint_id=endpoint.id
     )
-    return True
 
 
 def _unit(session: Session, unit_id: int | None) -> OrgUnit:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from service.api.auth import actor
-from service.api.blueprint import Blueprint, commits
+from service.api.blueprint import Blueprint, commit_or_remove, commits
 from service.api.paging import paginate
 from service.api.schemas import page_of
 from service.api.transitions import ID
@@ -102,25 +102,18 @@ def _multipart() -> dict[str, Any]:
 def add_with_files(subject_type: str, subject_id: int) -> Any:
     data = _multipart()
     uploads = [Upload(f.filename or "", f.read()) for f in data["files"] if f.filename]
-    written: list[Path] = []
-    try:
-        comment, written = operations.add_comment(
-            db.session(),
-            actor(),
-            subject_type,
-            subject_id,
-            data["body"],
-            uploads=uploads,
-            mentions=data["mentions"],
-            folder=Path(current_app.config["UPLOAD_FOLDER"]),
-            max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
-        )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+    comment, written = operations.add_comment(
+        db.session(),
+        actor(),
+        subject_type,
+        subject_id,
+        data["body"],
+        uploads=uploads,
+        mentions=data["mentions"],
+        folder=Path(current_app.config["UPLOAD_FOLDER"]),
+        max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+    )
+    commit_or_remove(written)
     return comment
 
 
