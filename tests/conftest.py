@@ -89,6 +89,18 @@ def app_environment(instance: Path, database_url: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(autouse=True)
+def _command_line_language() -> Iterator[None]:
+    """`--lang` names the process's language for Click's own words (service.core.terminal); a
+    command invoked in a test leaves it as it found it."""
+    before = os.environ.get("LANGUAGE")
+    yield
+    if before is None:
+        os.environ.pop("LANGUAGE", None)
+    else:
+        os.environ["LANGUAGE"] = before
+
+
 @pytest.fixture(scope="session")
 def instance_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("instance")

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from service.admin import operations as admin_ops
 from service.core.db import db
 from service.core.labels import field_label, label
+from service.core.terminal import lang_option, language
 from service.core.thai import format_date
 from service.core.translate import gettext as _
 from service.core.translate import in_language
@@ -27,24 +27,9 @@ from service.workflow.engine import Refused
 
 
 @click.group("admin", cls=AppGroup)
-@click.option(
-    "--lang",
-    type=click.Choice(["th", "en"]),
-    default=None,
-    help="the language of what is printed (default: BABEL_DEFAULT_LOCALE)",
-)
-@click.pass_context
-def admin_cli(context: click.Context, lang: str | None) -> None:
+@lang_option
+def admin_cli() -> None:
     """Administration changes, made as an admin (--as EMAIL)."""
-    context.meta[_LANGUAGE] = lang
-
-
-_LANGUAGE = "tidtam.language"
-
-
-def _language() -> str:
-    chosen = click.get_current_context().meta.get(_LANGUAGE)
-    return str(chosen or current_app.config.get("BABEL_DEFAULT_LOCALE", "th"))
 
 
 acting_option = click.option(
@@ -77,7 +62,7 @@ def _run(change: Callable[[], Any], done: Callable[[Any], str]) -> None:
     """Run `change` (an operation), commit once and print `done(result)`; on a refusal roll
     back, print the reason and exit 1."""
     session = db.session()
-    with in_language(_language()):
+    with in_language(language()):
         try:
             result = change()
             session.commit()
@@ -244,8 +229,8 @@ def add_fiscal_year_command(acting: str, be_year: int) -> None:
         lambda year: _(
             "fiscal year %(year)s added (%(starts)s to %(ends)s)",
             year=year.be_year,
-            starts=format_date(year.starts_on, _language()),
-            ends=format_date(year.ends_on, _language()),
+            starts=format_date(year.starts_on, language()),
+            ends=format_date(year.ends_on, language()),
         ),
     )
 
@@ -258,7 +243,7 @@ def set_fiscal_year_command(acting: str, be_year: int, is_open: bool | None) -> 
     """Open or close fiscal year BE_YEAR (--open or --closed: never assumed)."""
     if is_open is None:
         # Not click.UsageError: its frame ("Usage: … Error: …") is English only.
-        with in_language(_language()):
+        with in_language(language()):
             click.echo(_("say --open or --closed"), err=True)
         raise SystemExit(2)
     _run(

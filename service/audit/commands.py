@@ -7,34 +7,19 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from service.audit.chain import Break, verify
 from service.core.db import db
+from service.core.terminal import lang_option, language
 from service.core.translate import gettext as _
 from service.core.translate import in_language
 
 
 @click.group("audit", cls=AppGroup)
-@click.option(
-    "--lang",
-    type=click.Choice(["th", "en"]),
-    default=None,
-    help="the language of what is printed (default: BABEL_DEFAULT_LOCALE)",
-)
-@click.pass_context
-def audit_cli(context: click.Context, lang: str | None) -> None:
+@lang_option
+def audit_cli() -> None:
     """The audit trail's hash chain."""
-    context.meta[_LANGUAGE] = lang
-
-
-_LANGUAGE = "tidtam.audit.language"
-
-
-def _language() -> str:
-    chosen = click.get_current_context().meta.get(_LANGUAGE)
-    return str(chosen or current_app.config.get("BABEL_DEFAULT_LOCALE", "th"))
 
 
 def _problem(broken: Break) -> str:
@@ -84,7 +69,7 @@ def verify_command() -> None:
         verdict = verify(session)
     finally:
         session.rollback()
-    with in_language(_language()):
+    with in_language(language()):
         if verdict.broken is None:
             click.echo(_("audit chain intact: %(count)s entries", count=verdict.checked))
             return
