@@ -29,21 +29,19 @@ PROJECT = "/projects/{project_id}"
 
 #: role -> path -> the most statements one request may send (the same on SQLite and
 #: PostgreSQL); an API list asked for by key (`?after=`) may send one more (its count).
-#: The approver's approvals and budget pages and the evaluator's queue were added with
-#: paging by key (issue 13). Issue 13 asks for the project page in ten or fewer (27, 29 and
-#: 27 before: the reader and their roles, the project and its parts are now read together).
-#: The HTML pages count one more: the header's bell counts the unread notifications (issue
-#: 14). The project page's thread (issue 15) reads its comments and the people who may be
-#: mentioned (two), and /school counts the comments under its allocations (one). /budget
-#: reads the installments' payments (issue 16) and counts the comments under allocations and
-#: installments (issue 15): three.
+#: Issue 13 asks for the project page in ten or fewer (27, 29 and 27 before): the reader,
+#: their roles, their session and the header's bell are read in one statement; the project
+#: and its parts together; a school taking part is seen from the page's results; the thread
+#: reads its comments, and the people a comment may tell only when that list is opened.
+#: /school counts the comments under its allocations (one); /budget reads the
+#: installments' payments and counts the comments under allocations and installments.
 BOUNDS: dict[str, dict[str, int]] = {
     "officer": {
-        PROJECT: 12,
-        "/dashboard": 9,
-        "/school": 11,
-        "/review": 6,
-        "/budget": 16,
+        PROJECT: 10,
+        "/dashboard": 8,
+        "/school": 10,
+        "/review": 5,
+        "/budget": 15,
         "/api/v1/projects": 3,
         "/api/v1/results": 4,
         "/api/v1/allocations": 3,
@@ -51,8 +49,8 @@ BOUNDS: dict[str, dict[str, int]] = {
         "/api/v1/evaluations": 3,
     },
     "school": {
-        PROJECT: 13,
-        "/school": 9,
+        PROJECT: 10,
+        "/school": 8,
         "/api/v1/projects": 3,
         "/api/v1/results": 4,
         "/api/v1/allocations": 4,
@@ -60,15 +58,15 @@ BOUNDS: dict[str, dict[str, int]] = {
         "/api/v1/evaluations": 4,
     },
     "approver": {
-        "/approvals": 6,
-        "/dashboard": 9,
-        "/budget": 17,
+        "/approvals": 5,
+        "/dashboard": 8,
+        "/budget": 16,
     },
     "evaluator": {
-        PROJECT: 12,
-        "/dashboard": 8,
-        "/evaluations": 10,
-        "/school": 10,
+        PROJECT: 10,
+        "/dashboard": 7,
+        "/evaluations": 9,
+        "/school": 9,
         "/api/v1/projects": 3,
         "/api/v1/results": 4,
         "/api/v1/allocations": 2,

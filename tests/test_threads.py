@@ -76,7 +76,14 @@ def test_a_school_asks_with_a_file_and_the_officer_it_mentions_is_told(
     login(client, "school@demo.tidtam.local", "demo-school-2566")
     page = client.get(f"/results/{result.id}").get_data(as_text=True)
     assert 'data-thread="step_result-' in page
-    assert officer.name in page  # offered for a mention: the officer sees the result
+    # Who may be told is fetched when the reader opens the list: the officer sees the result,
+    # the school itself is not offered.
+    assert f'data-people="/threads/step_result/{result.id}/people"' in page
+    people = client.get(f"/threads/step_result/{result.id}/people").get_data(as_text=True)
+    assert officer.name in people and school.name not in people
+    assert f'name="mentions" value="{officer.id}"' in people
+    # The conversation's own page lists them with the form (no script needed).
+    assert officer.name in client.get(f"/threads/step_result/{result.id}").get_data(as_text=True)
 
     response = _post_comment(
         client,
@@ -137,6 +144,7 @@ def test_the_thread_is_seen_only_by_who_sees_the_work(
     _kok_school(session)
     login(client, "kok@demo.tidtam.local", "kok-school-2566")
     assert client.get(f"/threads/step_result/{result.id}").status_code == 404
+    assert client.get(f"/threads/step_result/{result.id}/people").status_code == 404
     assert _post_comment(client, f"/threads/step_result/{result.id}", "แอบดู").status_code == 404
     token = csrf_token(client, "/school")
     assert (

@@ -22,6 +22,8 @@ from werkzeug.wrappers import Response
 
 from service.auth.models import UserSession
 from service.core.db import db, utcnow
+from service.core.fiscal import local_today
+from service.notifications.queries import header_columns
 from service.org.models import User
 from service.org.scope import remember_roles, with_active_roles
 
@@ -49,14 +51,16 @@ def parse_cookie_id(user_id: str) -> tuple[int, int, str] | None:
 
 def signed_in(session: Session, cookie_id: str) -> User | None:
     """The person whose session cookie says `cookie_id`, with their roles (kept as
-    `active_roles` keeps them) and their session row (`g.user_session`), in one statement;
-    None when the session ended, the generation moved on or the person is deactivated."""
+    `active_roles` keeps them), their session row (`g.user_session`) and, for a page, what
+    its header shows them (`g.tidtam_header`), in one statement; None when the session
+    ended, the generation moved on or the person is deactivated."""
     parsed = parse_cookie_id(cookie_id)
     if parsed is None:
         return None
     user_id, version, key = parsed
+    header = header_columns(user_id, local_today()) if _draws_header() else ()
     stmt = with_active_roles(
-        select(User, UserSession)
+        select(User, UserSession, *header)
         .join(
             UserSession,
             and_(
@@ -75,10 +79,18 @@ def signed_in(session: Session, cookie_id: str) -> User | None:
     remember_roles(session, user, (found[-1] for found in rows))
     user.session_key = key
     g.user_session = row
+    if header:
+        g.tidtam_header = (int(rows[0][2] or 0), bool(rows[0][3]))
     now = utcnow()
     if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
         g.setdefault(_TOUCH, (row.id, now, (request.remote_addr or "")[:64]))
     return user
+
+
+def _draws_header() -> bool:
+    """A page is being asked for (its header shows the bell and the "act for" link), not an
+    API call or a form's POST, which draw no header."""
+    return request.method == "GET" and not request.path.startswith("/api/")
 
 
 def current_session() -> UserSession | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.orm import Session
 
 from service.notifications.messages import describe, summary
@@ -28,9 +28,9 @@ PREFERENCE_KINDS: tuple[str, ...] = (
 )
 
 
-def _unread(user: User) -> Select[Any]:
+def _unread(user_id: int) -> Select[Any]:
     return select(func.count(Notification.id)).where(
-        Notification.recipient_id == user.id,
+        Notification.recipient_id == user_id,
         Notification.channel == Channel.IN_APP,
         Notification.state == DeliveryState.SENT,
         Notification.read_at.is_(None),
@@ -39,17 +39,22 @@ def _unread(user: User) -> Select[Any]:
 
 def unread_count(session: Session, user: User) -> int:
     """In-app notifications delivered to `user` and not read yet."""
-    return int(session.scalar(_unread(user)) or 0)
+    return int(session.scalar(_unread(user.id)) or 0)
+
+
+def header_columns(user_id: int, today: date) -> tuple[ScalarSelect[int], ScalarSelect[bool]]:
+    """What every page's header shows a signed-in user, as two columns a statement can carry:
+    the unread count for the bell, and whether they hold a delegation today (the "act for"
+    link). The statement that reads the person carries them on a page (service.auth.sessions)."""
+    from service.org.acting import delegations_today_exist
+
+    return _unread(user_id).scalar_subquery(), delegations_today_exist(user_id, today)
 
 
 def header_facts(session: Session, user: User, today: date) -> tuple[int, bool]:
-    """What every page's header shows a signed-in user, in one statement: the unread
-    count for the bell, and whether they hold a delegation today (the "act for" link)."""
-    from service.org.acting import delegations_today_exist
-
-    row = session.execute(
-        select(_unread(user).scalar_subquery(), delegations_today_exist(user.id, today))
-    ).one()
+    """The header's facts in a statement of their own (a page whose person was read without
+    them)."""
+    row = session.execute(select(*header_columns(user.id, today))).one()
     return int(row[0] or 0), bool(row[1])
 
 

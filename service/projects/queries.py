@@ -52,15 +52,26 @@ def sees_project(session: Session, user: User, project: Project) -> bool:
     """`visible_projects` for one project, by its units and a primary-key probe.
 
     When the project's units are loaded with it (the project page), they are matched
-    against the reader's role units by path, and only a reader who sees neither (a school
-    taking part in a district's project) asks whether a unit of theirs takes part: the
-    project's few participant rows joined to their units, no list of unit ids needed."""
+    against the reader's role units by path, then the units of its loaded results (a school
+    taking part in a district's project), and only a reader who sees none of them asks
+    whether a unit of theirs takes part: the project's few participant rows joined to their
+    units, no list of unit ids needed."""
     loaded = project.__dict__
     responsible, owner = loaded.get("responsible_unit"), loaded.get("owner_unit")
     if responsible is not None and owner is not None:
         if any(tree_wide(a) for a in active_roles(session, user)):
             return True
         if in_scope(session, user, responsible) or in_scope(session, user, owner):
+            return True
+        # A unit reporting a result takes part (project_participant is derived from the
+        # results): the page's results come with their units, so most schools are answered
+        # here; the participant rows answer the rest.
+        if "steps" in loaded and any(
+            in_scope(session, user, result.unit)
+            for step in project.steps
+            for result in step.__dict__.get("results", ())
+            if "unit" in result.__dict__
+        ):
             return True
         scope = unit_filter(session, user)
         return bool(

@@ -46,13 +46,14 @@ bp = Blueprint("threads", __name__)
 
 @dataclass
 class ThreadView:
-    """What the thread macro draws: the subject's comments, who may be mentioned, and the
-    reader's draft when a comment was refused."""
+    """What the thread macro draws: the subject's comments, who may be mentioned (None: asked
+    for when the reader opens "Tell people", see `people`), and the reader's draft when a
+    comment was refused."""
 
     subject_type: str
     subject_id: int
     comments: list[Comment]
-    people: list[User]
+    people: list[User] | None
     reader_id: int
     draft: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
@@ -67,10 +68,12 @@ class ThreadView:
 
 
 def thread_view(
-    subject_type: str, subject: Any, *, seen: bool = False, **kw: Any
+    subject_type: str, subject: Any, *, seen: bool = False, people: bool = True, **kw: Any
 ) -> ThreadView | None:
     """The thread of `subject` for the signed-in reader; None when they may not see it.
-    `seen`: the page has just held the reader to the subject's predicate (not asked again)."""
+    `seen`: the page has just held the reader to the subject's predicate (not asked again).
+    `people=False`: who may be mentioned is read when the reader opens the list, not with
+    the page (a thread under a piece of work, which most readers only read)."""
     reader = actor()
     if subject is None:
         return None
@@ -80,7 +83,7 @@ def thread_view(
         subject_type,
         subject.id,
         comments_of(session(), subject_type, subject.id),
-        mentionable(session(), subject_type, subject),
+        mentionable(session(), subject_type, subject) if people else None,
         reader.id,
         **kw,
     )
@@ -134,6 +137,16 @@ def _thread_page(subject_type: str, subject: Any, status: int = 200, **kw: Any) 
 @login_required
 def page(kind: str, ident: int) -> Any:
     return _thread_page(kind, _visible(kind, ident))
+
+
+@bp.route("/threads/<kind>/<int:ident>/people")
+@login_required
+def people(kind: str, ident: int) -> Any:
+    """The "Tell people (@)" choices of a thread shown under a piece of work, fetched when
+    the reader opens them (static/js/mentions.js)."""
+    subject = _visible(kind, ident)
+    found = mentionable(session(), kind, subject)
+    return render_template("threads/_people.html", people=[p for p in found if p.id != actor().id])
 
 
 @bp.route("/threads/<kind>/<int:ident>", methods=["POST"])

@@ -59,6 +59,8 @@ def test_a_returned_result_is_answered_in_its_thread(
 
     # The school answers there, with a photo, and tells the officer.
     school.page.fill(f"#body-step_result-{result_id}", "แนบรูปถ่ายกิจกรรมแล้วค่ะ ขอบคุณค่ะ")
+    # Who may be told is fetched when the list is opened (static/js/mentions.js).
+    thread.locator("details.mentions summary").click()
     thread.locator("label.check", has_text="นายสมชาย รักงาน").locator("input").check()
     school.page.set_input_files(
         f"#files-step_result-{result_id}",
