@@ -6,7 +6,8 @@ A domain adds a workflow by writing `service/<domain>/workflow.py` with a table 
 hand. The words come from one place each: state names from `service.core.labels.LABELS`
 (keyed by the model's state enum, so a "submitted" project and a "submitted" result may be
 named differently), kind names from `service.core.labels.OBJECT_TYPES` (the audit trail's
-names for object types), transition names from the table's own (Thai, English) pair.
+names for object types), both declared in the domain's `labels.py`; transition names from the
+table's own (Thai, English) pair.
 """
 
 from __future__ import annotations
