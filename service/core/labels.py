@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import enum
 import importlib
-import pkgutil
 from collections.abc import Hashable, Iterable, Mapping
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from flask_babel.speaklater import LazyString
 
-import service
+from service.core.rooms import domain_modules
 
 #: The registries a labels module may declare, each merged over every module into the one below.
 REGISTRIES = ("LABELS", "OBJECT_TYPES", "ACTIONS", "FIELDS")
@@ -37,12 +35,7 @@ COMMON_MODULE = "service.core.common_labels"
 
 def label_modules() -> list[str]:
     """The modules naming a domain's words: `service.<domain>.labels` for every domain."""
-    root = Path(next(iter(service.__path__)))
-    return sorted(
-        f"service.{found.name}.labels"
-        for found in pkgutil.iter_modules([str(root)])
-        if found.ispkg and found.name != "core" and (root / found.name / "labels.py").is_file()
-    )
+    return domain_modules("labels")
 
 
 def declared_by(module: ModuleType) -> dict[str, Mapping[Hashable, Any]]:

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import enum
 import importlib
-import pkgutil
-from pathlib import Path
 
 from sqlalchemy import inspect as sa_inspect
 
-import service
 from service.core.labels import LABELS, OBJECT_TYPES
+from service.core.rooms import domain_modules
 from service.workflow.engine import REGISTRY, Workflow
 
 _discovered = False
@@ -28,12 +26,7 @@ _discovered = False
 
 def workflow_modules() -> list[str]:
     """The modules holding workflow tables: `service.<domain>.workflow` for every domain."""
-    root = Path(next(iter(service.__path__)))
-    return sorted(
-        f"service.{found.name}.workflow"
-        for found in pkgutil.iter_modules([str(root)])
-        if found.ispkg and (root / found.name / "workflow.py").is_file()
-    )
+    return domain_modules("workflow")
 
 
 def workflows() -> dict[str, Workflow]:
