@@ -226,7 +226,7 @@ def test_every_input_of_the_api_has_a_label(app: Flask) -> None:
                 for name in schemas.get(ref, {}).get("properties", {}):
                     if name not in FIELDS:
                         unnamed.add(name)
-    assert not unnamed, f"inputs without a label in service/core/labels.py FIELDS: {unnamed}"
+    assert not unnamed, f"inputs without a label in FIELDS (the domain's labels.py): {unnamed}"
 
 
 # ---- the command line -----------------------------------------------------------------------

@@ -28,9 +28,9 @@ from werkzeug.wrappers import Response
 from service.core.db import utcnow
 from service.core.fields import FormId, Invalid, value_of
 from service.core.fiscal import local_today
+from service.core.labels import label
 from service.core.permissions import administers, is_admin_anywhere
 from service.core.translate import gettext as _
-from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
 from service.extensions import csrf, db
 from service.notifications.line import InvalidSignatureError, LineSettings, parse_events
@@ -83,35 +83,15 @@ bp = Blueprint("notifications", __name__)
 #: Channels a person chooses for; webhooks are a unit's, set up by admins.
 PERSONAL_CHANNELS = (Channel.IN_APP, Channel.EMAIL, Channel.LINE)
 
-CHANNEL_NAMES = {
-    Channel.IN_APP: _l("In Tidtam"),
-    Channel.EMAIL: _l("Email"),
-    Channel.WEBHOOK: _l("Webhook"),
-    Channel.LINE: _l("LINE"),
-}
-MODE_NAMES = {
-    DeliveryMode.IMMEDIATE: _l("Immediately"),
-    DeliveryMode.DIGEST: _l("Daily digest"),
-    DeliveryMode.OFF: _l("Off"),
-}
-STATE_NAMES = {
-    DeliveryState.PENDING: _l("waiting"),
-    DeliveryState.SENDING: _l("sending"),
-    DeliveryState.SENT: _l("sent"),
-    DeliveryState.FAILED: _l("failed"),
-    DeliveryState.DIGEST: _l("held for the digest"),
-}
-
 
 @bp.app_template_filter("channel_label")
 def channel_label(value: object) -> str:
-    found = CHANNEL_NAMES.get(Channel(str(getattr(value, "value", value))))
-    return str(found)
+    return label(Channel(str(getattr(value, "value", value))))
 
 
 @bp.app_template_filter("delivery_state_label")
 def delivery_state_label(value: object) -> str:
-    return str(STATE_NAMES[DeliveryState(str(getattr(value, "value", value)))])
+    return label(DeliveryState(str(getattr(value, "value", value))))
 
 
 @bp.app_context_processor
@@ -187,7 +167,6 @@ def _settings_page(new_code: LineLinkCode | None = None) -> str:
         kinds=PREFERENCE_KINDS,
         channels=PERSONAL_CHANNELS,
         modes=list(DeliveryMode),
-        mode_names=MODE_NAMES,
         chosen={
             **{
                 (kind, channel): DeliveryMode.DIGEST

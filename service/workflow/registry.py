@@ -6,20 +6,19 @@ A domain adds a workflow by writing `service/<domain>/workflow.py` with a table 
 hand. The words come from one place each: state names from `service.core.labels.LABELS`
 (keyed by the model's state enum, so a "submitted" project and a "submitted" result may be
 named differently), kind names from `service.core.labels.OBJECT_TYPES` (the audit trail's
-names for object types), transition names from the table's own (Thai, English) pair.
+names for object types), both declared in the domain's `labels.py`; transition names from the
+table's own (Thai, English) pair.
 """
 
 from __future__ import annotations
 
 import enum
 import importlib
-import pkgutil
-from pathlib import Path
 
 from sqlalchemy import inspect as sa_inspect
 
-import service
 from service.core.labels import LABELS, OBJECT_TYPES
+from service.core.rooms import domain_modules
 from service.workflow.engine import REGISTRY, Workflow
 
 _discovered = False
@@ -27,12 +26,7 @@ _discovered = False
 
 def workflow_modules() -> list[str]:
     """The modules holding workflow tables: `service.<domain>.workflow` for every domain."""
-    root = Path(next(iter(service.__path__)))
-    return sorted(
-        f"service.{found.name}.workflow"
-        for found in pkgutil.iter_modules([str(root)])
-        if found.ispkg and (root / found.name / "workflow.py").is_file()
-    )
+    return domain_modules("workflow")
 
 
 def workflows() -> dict[str, Workflow]:
