@@ -251,9 +251,12 @@ def test_an_over_long_request_line_is_answered_in_problem_json(served: Served) -
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 414"), head
         assert b"content-type: application/problem+json" in head.lower(), head
+        assert b"content-language: th" in head.lower(), head
         problem = json.loads(body)
         assert problem["status"] == 414
-        assert problem["title"] == "URI Too Long"
+        # The headers were never read: in the deployment's language (Thai by default).
+        assert problem["title"] == "ที่อยู่ยาวเกินไป"
+        assert problem["detail"].startswith("ที่อยู่ยาวเกิน"), problem
 
 
 def connection_killing_app() -> Flask:

@@ -50,6 +50,8 @@ TITLED = (
     N_("Precondition Failed"),
     N_("Request Entity Too Large"),
     N_("Unsupported Media Type"),
+    N_("Request-URI Too Long"),  # "URI Too Long" from Python 3.13
+    N_("URI Too Long"),
     N_("Unprocessable Entity"),
     N_("Precondition Required"),
     N_("Too Many Requests"),

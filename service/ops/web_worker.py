@@ -1,38 +1,46 @@
 """The gunicorn worker `make web` runs: gunicorn's sync worker, except that a request line
 gunicorn refuses as too long (before the app sees the request) is answered in problem+json,
-as every other refusal of the API is, not with gunicorn's own HTML page."""
+as every other refusal of the API is, in the deployment's language, not with gunicorn's own
+English HTML page."""
 
 from __future__ import annotations
 
-import json
 import socket
 from typing import Any
 
+from flask import Flask
 from gunicorn import util
 from gunicorn.http.errors import LimitRequestLine
 from gunicorn.workers.sync import SyncWorker
 
+from service.api.errors import problem
+from service.core.translate import gettext as _
+from service.core.translate import in_language
+
 
 class ProblemWorker(SyncWorker):
     def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
-        if not isinstance(exc, LimitRequestLine):
+        if not isinstance(exc, LimitRequestLine) or not isinstance(self.wsgi, Flask):
             super().handle_error(req, client, addr, exc)
             return
         self.log.warning("Invalid request from ip=%s: %s", (addr or ("",))[0], exc)
-        limit = self.cfg.limit_request_line
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "URI Too Long",
-                "status": 414,
-                "detail": f"the request line is longer than the {limit} bytes this server reads",
-            }
-        ).encode()
-        head = (
-            "HTTP/1.1 414 URI Too Long\r\nConnection: close\r\n"
-            f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n\r\n"
+        app: Flask = self.wsgi
+        # The request's headers were never read: the deployment's language speaks.
+        language = str(app.config.get("BABEL_DEFAULT_LOCALE", "th"))
+        with app.app_context(), in_language(language):
+            answer = problem(
+                414,
+                _(
+                    "The address is longer than the %(limit)s bytes this server reads.",
+                    limit=self.cfg.limit_request_line,
+                ),
+                headers={"Content-Language": language, "Connection": "close"},
+            )
+        body = answer.get_data()
+        head = f"HTTP/1.1 {answer.status}\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in answer.headers.items()
         )
         try:
-            util.write_nonblock(client, head.encode("latin1") + body)
+            util.write_nonblock(client, head.encode("latin1") + b"\r\n" + body)
         except OSError:
             self.log.debug("Failed to send error message.")
