@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -38,6 +37,7 @@ from service.auth.sessions import current_session, signed_in
 from service.core.tasks import TaskName, enqueue_after_commit
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
+from service.core.web import safe_next
 from service.extensions import db, limiter, login_manager
 from service.org.models import OrgUnit, Role, User
 from service.org.scope import active_roles, unit_filter
@@ -79,18 +79,6 @@ class NewPasswordForm(FlaskForm):
 def load_user(user_id: str) -> User | None:
     """The cookie's "id:generation:key" names a live session row, or nobody."""
     return signed_in(db.session(), user_id)
-
-
-def safe_next(target: str | None) -> str | None:
-    """`target` if it is a path on this site, else None (no open redirects)."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target:
-        return None
-    return target
 
 
 #: Failed sign-ins allowed per account (from anywhere) and per client address (to any

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 
 from service.core.fields import ids_in
 from service.core.translate import gettext as _
-from service.core.web import current_language
+from service.core.web import current_language, safe_next
 from service.org.models import User
 from service.projects.evidence import Upload
 from service.threads import operations
@@ -108,8 +108,6 @@ def _visible(subject_type: str, subject_id: int) -> Any:
 def _back(default: str, comment_id: int | None = None) -> str:
     """The page the form named in `next` (a path on this site), else `default`; anchored at
     comment `comment_id` when given."""
-    from service.auth.views import safe_next
-
     target = safe_next(request.form.get("next")) or default
     return target if comment_id is None else target.split("#")[0] + f"#comment-{comment_id}"
 
