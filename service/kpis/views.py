@@ -64,7 +64,7 @@ from service.projects.evidence import Upload
 from service.projects.models import Project
 from service.projects.queries import sees_project
 from service.workflow.engine import Refused
-from service.workflow.screens import actor, run_change, session
+from service.workflow.screens import actor, gate, run_change, session
 
 bp = Blueprint("kpis", __name__)
 
@@ -284,10 +284,8 @@ def _read_kpi_form(kpi: Kpi | None) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 @bp.route("/kpis/new", methods=["GET", "POST"])
-@login_required
+@gate(lambda db_session, _user: bool(_manageable_units(db_session)))
 def new() -> Any:
-    if not _manageable_units(session()):
-        abort(403)
     if request.method == "GET":
         return _form_page(None, _stored_form(None), {})
     values, problems = _read_kpi_form(None)
