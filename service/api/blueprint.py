@@ -1,6 +1,7 @@
 """The API's blueprint class: flask-smorest's, with unknown query parameters refused like
 unknown body fields (webargs ignores them by default, so `?fiscalyear=2566` would silently
-list every year); and `commits`, the one commit of a request that changes something."""
+list every year); and `commits`, the one commit of a request that changes something (with
+`commit_or_remove` and `commit_then` for changes that touch files too)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,14 @@ def commit_or_remove(written: Iterable[Path]) -> None:
         for path in written:
             path.unlink(missing_ok=True)
         raise
+
+
+def commit_then(let_go: Callable[[], None]) -> None:
+    """`commits` for a change that consumed something outside the database (an uploaded plan's
+    preview file): commit, and only then `let_go()` of it; when the commit fails it is kept,
+    so the caller can try again."""
+    db.session.commit()
+    let_go()
 
 
 class StrictParser(FlaskParser):

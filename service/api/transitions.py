@@ -21,7 +21,7 @@ from flask import request
 from sqlalchemy.orm import Session
 
 from service.api.auth import actor
-from service.api.blueprint import Blueprint
+from service.api.blueprint import Blueprint, commits
 from service.api.schemas import MAX_ID, BulkOut, BulkTransitionInput, OptionOut, TransitionInput
 from service.api.scoping import get_visible
 from service.core.fields import ids_in
@@ -122,6 +122,7 @@ def add_transition_routes(
     @blp.arguments(TransitionInput)
     @blp.response(200, out_schema)
     @blp.doc(summary=f"Take a transition of the {noun}; answers the {noun} in its new state")
+    @commits
     def take(data: dict[str, Any], ident: int, name: str) -> Any:
         session = db.session()
         user = actor()
@@ -135,7 +136,6 @@ def add_transition_routes(
             acting_for=acting_for(session, user),
             expected_version=expected_version(),
         )
-        session.commit()
         return present(session, obj)
 
     @blp.route(
@@ -147,6 +147,7 @@ def add_transition_routes(
     @blp.arguments(BulkTransitionInput)
     @blp.response(200, BulkOut)
     @blp.doc(summary=f"Take one transition on many {noun}s, each on its own, answered per item")
+    @commits
     def bulk(data: dict[str, Any], name: str) -> Any:
         session = db.session()
         user = actor()
@@ -165,5 +166,4 @@ def add_transition_routes(
                 item["status"] = refused.status
                 item.update(detail=refused.reason, state=refused.state, errors=refused.fields)
                 results.append(item)
-        session.commit()
         return {"results": results}

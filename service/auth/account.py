@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -24,6 +24,7 @@ from service.core.translate import lazy_gettext as _l
 from service.extensions import db
 from service.org.models import User
 from service.workflow.engine import Refused
+from service.workflow.screens import run_change
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -104,47 +105,50 @@ def password() -> str | Response | tuple[str, int]:
     user = _me()
     form = ChangePasswordForm()
     errors: dict[str, str] = {}
+
+    def page(errors: dict[str, str]) -> tuple[str, int]:
+        shown = render_template("auth/password.html", form=form, errors=errors, user=user)
+        return shown, 422 if errors else 200
+
+    def change() -> None:
+        auth_ops.change_password(
+            db.session(),
+            user,
+            current=form.current_password.data or "",
+            new=form.new_password.data or "",
+            keep=current_session(),
+        )
+        # The generation moved on: this browser's cookie is written again with it.
+        login_user(user)
+
     if form.validate_on_submit():
         if form.new_password.data != form.confirm.data:
             errors["confirm"] = _("the two passwords differ")
         else:
-            try:
-                auth_ops.change_password(
-                    db.session(),
-                    user,
-                    current=form.current_password.data or "",
-                    new=form.new_password.data or "",
-                    keep=current_session(),
-                )
-            except Refused as refused:
-                db.session.rollback()
-                errors.update(refused.fields)
-            else:
-                # The generation moved on: this browser's cookie is written again with it.
-                login_user(user)
-                db.session.commit()
-                flash(_("Your password is changed. Your other sessions have ended."), "info")
-                return redirect(url_for("account.overview"))
+            return run_change(
+                change,
+                done=_("Your password is changed. Your other sessions have ended."),
+                back=url_for("account.overview"),
+                again=lambda errors, **_refused: page(errors),
+                error_pages=(),
+            )
     elif request.method == "POST":
         errors.update({name: " ".join(found) for name, found in form.errors.items()})
-    page = render_template("auth/password.html", form=form, errors=errors, user=user)
-    return (page, 422) if errors else page
+    return page(errors)
 
 
 @bp.route("/sessions/<int:session_id>/end", methods=["POST"])
 @login_required
-def end_session(session_id: int) -> Response:
+def end_session(session_id: int) -> Response | tuple[Any, int]:
     row = db.session.get(UserSession, session_id)
     if row is None:
         abort(404)
-    try:
-        auth_ops.end_session(db.session(), _me(), row)
-    except Refused as refused:
-        db.session.rollback()
-        abort(refused.status)
-    db.session.commit()
-    flash(_("The session is ended."), "info")
-    return redirect(url_for("account.overview"))
+    return run_change(
+        lambda: auth_ops.end_session(db.session(), _me(), row),
+        done=_("The session is ended."),
+        back=url_for("account.overview"),
+        again=lambda **_refused: redirect(url_for("account.overview")),
+    )
 
 
 @bp.route("/second-factor", methods=["GET", "POST"])
@@ -157,48 +161,57 @@ def enrol() -> str | Response | tuple[str, int]:
     secret = session.get(_ENROL_SECRET) or second_factor.new_secret()
     session[_ENROL_SECRET] = secret
     form = CodeOnlyForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            codes = auth_ops.enrol_totp(
-                db.session(), user, secret=secret, code=form.code.data or ""
-            )
-        except Refused as refused:
-            db.session.rollback()
-            flash(refused.reason, "error")
-            status = 422
-        else:
-            row = current_session()
-            if row is not None:
-                row.second_factor = True  # this session has just shown the app's code
-            db.session.commit()
-            session.pop(_ENROL_SECRET, None)
-            from service.auth.views import _recovery_codes_page
 
-            return _recovery_codes_page(codes, url_for("account.overview"))
-    uri = second_factor.provisioning_uri(user, secret)
-    context: dict[str, Any] = {
-        "form": form,
-        "enrolling": True,
-        "secret": secret,
-        "qr": second_factor.qr_svg(uri),
-        "remember_days": 0,
-    }
-    return render_template("auth/second_factor.html", **context), status
+    def page(status: int = 200) -> tuple[str, int]:
+        uri = second_factor.provisioning_uri(user, secret)
+        context: dict[str, Any] = {
+            "form": form,
+            "enrolling": True,
+            "secret": secret,
+            "qr": second_factor.qr_svg(uri),
+            "remember_days": 0,
+        }
+        return render_template("auth/second_factor.html", **context), status
+
+    def change() -> list[str]:
+        codes = auth_ops.enrol_totp(db.session(), user, secret=secret, code=form.code.data or "")
+        row = current_session()
+        if row is not None:
+            row.second_factor = True  # this session has just shown the app's code
+        return codes
+
+    def show_codes(codes: list[str]) -> Response:
+        session.pop(_ENROL_SECRET, None)
+        from service.auth.views import _recovery_codes_page
+
+        return _recovery_codes_page(codes, url_for("account.overview"))
+
+    if form.validate_on_submit():
+        return run_change(
+            change,
+            done="",
+            back="",
+            again=lambda **_refused: page(422),
+            answer=show_codes,
+            error_pages=(),
+        )
+    return page()
 
 
 @bp.route("/second-factor/off", methods=["POST"])
 @login_required
-def turn_off() -> Response:
+def turn_off() -> Response | tuple[Any, int]:
     form = CodeOnlyForm()
-    try:
+
+    def change() -> None:
         if not form.validate_on_submit():
             raise Refused(422, _("the code does not match"))
         auth_ops.turn_off_totp(db.session(), _me(), code=form.code.data or "")
-    except Refused as refused:
-        db.session.rollback()
-        flash(_("Not done: %(reason)s", reason=refused.reason), "error")
-        return redirect(url_for("account.overview"))
-    db.session.commit()
-    flash(_("The second factor is turned off."), "info")
-    return redirect(url_for("account.overview"))
+
+    return run_change(
+        change,
+        done=_("The second factor is turned off."),
+        back=url_for("account.overview"),
+        again=lambda **_refused: redirect(url_for("account.overview")),
+        error_pages=(),
+    )

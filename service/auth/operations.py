@@ -30,6 +30,7 @@ from service.auth.second_factor import (
 )
 from service.auth.sessions import hash_key, new_key
 from service.core.db import utcnow
+from service.core.tasks import TaskName, enqueue_after_commit
 from service.core.translate import gettext as _
 from service.org.models import User
 from service.workflow.engine import Refused
@@ -174,6 +175,23 @@ def change_password(
         changes={"sessions_ended": ended, "was_temporary": was_temporary},
     )
     return user
+
+
+def ask_password_reset(session: Session, email: str, *, address: str) -> None:
+    """Someone asks for a link to choose a new password: when an active account has `email`,
+    record the request and mail the link after commit. Nothing tells the asker whether one
+    has it (the page answers the same either way)."""
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None or not user.active:
+        return
+    record(
+        session,
+        action="user.password_reset_request",
+        object_type="user",
+        object_id=user.id,
+        changes={"address": address},
+    )
+    enqueue_after_commit(session, TaskName.AUTH_PASSWORD_RESET_MAIL, user.id)
 
 
 def reset_password(session: Session, user: User, new: str) -> User:

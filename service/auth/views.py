@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -35,15 +34,15 @@ from service.auth import operations as auth_ops
 from service.auth import reset, second_factor, sso
 from service.auth.passwords import password_matches
 from service.auth.sessions import current_session, signed_in
-from service.core.tasks import TaskName, enqueue_after_commit
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
+from service.core.web import safe_next
 from service.extensions import db, limiter, login_manager
 from service.org.models import OrgUnit, Role, User
 from service.org.scope import active_roles, unit_filter
 from service.projects.models import Project
 from service.projects.queries import visible_projects
-from service.workflow.engine import Refused
+from service.workflow.screens import committed, run_change
 
 bp = Blueprint("auth", __name__)
 
@@ -79,18 +78,6 @@ class NewPasswordForm(FlaskForm):
 def load_user(user_id: str) -> User | None:
     """The cookie's "id:generation:key" names a live session row, or nobody."""
     return signed_in(db.session(), user_id)
-
-
-def safe_next(target: str | None) -> str | None:
-    """`target` if it is a path on this site, else None (no open redirects)."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target:
-        return None
-    return target
 
 
 #: Failed sign-ins allowed per account (from anywhere) and per client address (to any
@@ -150,7 +137,9 @@ def _after_first_factor(
     user: User, method: str, target: str | None, *, id_token: str = ""
 ) -> Response:
     """The person is known: ask for the second factor when they owe one, else sign in.
-    `id_token`: the provider's, after a single sign-on, for signing out there too."""
+    `id_token`: the provider's, after a single sign-on, for signing out there too. Whatever
+    naming the person wrote (a single sign-on's link) is committed with the session's row,
+    or, when a code is owed, here."""
     db_session = db.session()
     if second_factor.asked_of(db_session, user):
         if user.totp_secret is not None and second_factor.is_remembered(user, request.cookies):
@@ -164,7 +153,7 @@ def _after_first_factor(
             "t": int(time.time()),
             "h": id_token,
         }
-        db_session.commit()
+        committed(lambda: None)  # a single sign-on's link, kept while the code is owed
         return redirect(url_for("auth.second_factor_step"))
     return _sign_in(user, method, second=False, target=target, id_token=id_token)
 
@@ -189,6 +178,12 @@ def _sign_in(
 ) -> Response:
     """Open the session (its row, the cookie), commit, and go where the person was going
     (first to the password page when an admin gave them a temporary one)."""
+    committed(lambda: _open_session(user, method, second=second, id_token=id_token))
+    return _onward(user, target, remember_device=remember_device)
+
+
+def _open_session(user: User, method: str, *, second: bool, id_token: str = "") -> None:
+    """The session's row and the cookie, in the transaction the caller commits."""
     _clear_keeping_language()
     if id_token:
         session[_SSO_ID_TOKEN] = id_token  # the hint the provider asks for at sign-out
@@ -202,7 +197,10 @@ def _sign_in(
     )
     user.session_key = key
     login_user(user)
-    db.session.commit()
+
+
+def _onward(user: User, target: str | None, *, remember_device: bool = False) -> Response:
+    """Where a person who has just signed in goes next."""
     if user.password_must_change:
         flash(_("Choose a new password of your own before you go on."), "info")
         response = redirect(url_for("account.password"))
@@ -243,13 +241,10 @@ def login() -> str | Response | tuple[str, int]:
         elif user.active and password_matches(user.password_hash, password):
             return _after_first_factor(user, auth_ops.PASSWORD, request.args.get("next"))
         else:
-            auth_ops.sign_in_failed(
-                db.session(),
-                user,
-                why="password" if user.active else "deactivated",
-                address=_address(),
+            why = "password" if user.active else "deactivated"
+            committed(
+                lambda: auth_ops.sign_in_failed(db.session(), user, why=why, address=_address())
             )
-            db.session.commit()
         flash(_("Wrong email or password."), "error")
     return _login_page(form)
 
@@ -296,20 +291,25 @@ def second_factor_step() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         code = form.code.data or ""
         if enrolling:
-            try:
+
+            def enrol() -> list[str]:
+                # The secret kept and the session opened commit together, or neither does.
                 codes = auth_ops.enrol_totp(db.session(), user, secret=secret, code=code)
-            except Refused as refused:
-                db.session.rollback()
-                flash(refused.reason, "error")
-                return _code_page(user, form, secret), 422
-            response = _sign_in(
-                user,
-                pending["m"],
-                second=True,
-                target=pending["n"],
-                id_token=pending.get("h", ""),
+                _open_session(user, pending["m"], second=True, id_token=pending.get("h", ""))
+                return codes
+
+            def show_codes(codes: list[str]) -> Response:
+                onward = _onward(user, pending["n"]).headers["Location"]
+                return _recovery_codes_page(codes, onward)
+
+            return run_change(
+                enrol,
+                done="",
+                back="",
+                again=lambda **_refused: (_code_page(user, form, secret), 422),
+                answer=show_codes,
+                error_pages=(),
             )
-            return _recovery_codes_page(codes, response.headers["Location"])
         if auth_ops.check_second_factor(db.session(), user, code):
             return _sign_in(
                 user,
@@ -319,8 +319,11 @@ def second_factor_step() -> str | Response | tuple[str, int]:
                 remember_device=bool(form.remember.data),
                 id_token=pending.get("h", ""),
             )
-        auth_ops.sign_in_failed(db.session(), user, why="second_factor", address=_address())
-        db.session.commit()
+        committed(
+            lambda: auth_ops.sign_in_failed(
+                db.session(), user, why="second_factor", address=_address()
+            )
+        )
         flash(_("The code is not right."), "error")
         return _code_page(user, form, secret if enrolling else None), 422
     return _code_page(user, form, secret if enrolling else None)
@@ -378,10 +381,8 @@ def sso_callback() -> Response:
         return _sso_unavailable()
     except sso.SignInRefused as refused:
         db_session.rollback()
-        auth_ops.sign_in_failed(
-            db_session, refused.user, why=f"sso_{refused.why}", address=_address()
-        )
-        db_session.commit()
+        who, why = refused.user, f"sso_{refused.why}"
+        committed(lambda: auth_ops.sign_in_failed(db_session, who, why=why, address=_address()))
         if refused.why == "unknown":
             flash(
                 _(
@@ -402,33 +403,24 @@ def sso_callback() -> Response:
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit(FORGOT_ACCOUNT_LIMIT, key_func=_forgot_key, methods=["POST"])
 @limiter.limit(FORGOT_ADDRESS_LIMIT, key_func=_forgot_address_key, methods=["POST"])
-def forgot_password() -> str | Response:
+def forgot_password() -> str | Response | tuple[Any, int]:
     """Asks for the e-mail and always answers the same, whether an account has it or not."""
     form = ForgotForm()
     if form.validate_on_submit():
         email = (form.email.data or "").strip().lower()
-        user = db.session.scalar(select(User).where(User.email == email))
-        if user is not None and user.active:
-            from service.audit.operations import record
-
-            record(
-                db.session(),
-                action="user.password_reset_request",
-                object_type="user",
-                object_id=user.id,
-                changes={"address": _address()},
-            )
-            enqueue_after_commit(db.session(), TaskName.AUTH_PASSWORD_RESET_MAIL, user.id)
-            db.session.commit()
-        flash(
-            _(
+        return run_change(
+            lambda: auth_ops.ask_password_reset(db.session(), email, address=_address()),
+            done=_(
                 "If an account has this e-mail, a link to choose a new password is on its"
                 " way. It works once, within %(minutes)s minutes.",
                 minutes=reset.max_age_seconds() // 60,
             ),
-            "info",
+            back=url_for("auth.login"),
+            again=lambda status, **_refused: (
+                render_template("auth/forgot.html", form=form),
+                status,
+            ),
         )
-        return redirect(url_for("auth.login"))
     return render_template("auth/forgot.html", form=form)
 
 
@@ -441,23 +433,31 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
         return render_template("auth/reset_used.html"), 410
     form = NewPasswordForm()
     errors: dict[str, str] = {}
+
+    def page(errors: dict[str, str]) -> tuple[str, int]:
+        response = render_template("auth/reset.html", form=form, errors=errors, user=user)
+        return response, 422 if errors else 200
+
+    def changed(_user: User) -> Response:
+        if current_user.is_authenticated:
+            logout_user()
+        flash(_("Your password is changed. Sign in with it."), "info")
+        return redirect(url_for("auth.login"))
+
     if form.validate_on_submit():
         if form.new_password.data != form.confirm.data:
             errors["confirm"] = _("the two passwords differ")
         else:
-            try:
-                auth_ops.reset_password(db_session, user, form.new_password.data or "")
-            except Refused as refused:
-                db_session.rollback()
-                errors.update(refused.fields)
-            else:
-                db_session.commit()
-                if current_user.is_authenticated:
-                    logout_user()
-                flash(_("Your password is changed. Sign in with it."), "info")
-                return redirect(url_for("auth.login"))
-    response = render_template("auth/reset.html", form=form, errors=errors, user=user)
-    return (response, 422) if errors else response
+            new = form.new_password.data or ""
+            return run_change(
+                lambda: auth_ops.reset_password(db_session, user, new),
+                done="",
+                back="",
+                again=lambda errors, **_refused: page(errors),
+                answer=changed,
+                error_pages=(),
+            )
+    return page(errors)
 
 
 # ---- signing out, landing ---------------------------------------------------------------------
@@ -473,8 +473,7 @@ def logout() -> Response:
     through_provider = row is not None and row.method == auth_ops.SSO
     id_token = session.get(_SSO_ID_TOKEN, "")
     if row is not None and user is not None:
-        auth_ops.end_session(db.session(), user, row, signing_out=True)
-        db.session.commit()
+        committed(lambda: auth_ops.end_session(db.session(), user, row, signing_out=True))
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")

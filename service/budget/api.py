@@ -101,6 +101,7 @@ def list_allocations(args: dict[str, Any]) -> Any:
 @blp.arguments(AllocationCreate)
 @blp.response(201, AllocationDetailOut)
 @blp.doc(summary="A draft allocation from a project to a network or school")
+@commits
 def create_allocation(data: dict[str, Any]) -> Any:
     session = db.session()
     user = actor()
@@ -120,7 +121,6 @@ def create_allocation(data: dict[str, Any]) -> Any:
         data["amount"],
         data["purpose"],
     )
-    session.commit()
     return present_allocation(session, allocation)
 
 
@@ -136,6 +136,7 @@ def get_allocation(ident: int) -> Any:
 @blp.arguments(InstallmentCreate)
 @blp.response(201, InstallmentDetailOut)
 @blp.doc(summary="Request an installment (เงินประจำงวด) against an approved allocation")
+@commits
 def request_installment(data: dict[str, Any], ident: int) -> Any:
     session = db.session()
     user = actor()
@@ -143,7 +144,6 @@ def request_installment(data: dict[str, Any], ident: int) -> Any:
     installment = operations.request_installment(
         session, user, allocation, data["amount"], data["purpose"]
     )
-    session.commit()
     return present_installment(session, installment)
 
 

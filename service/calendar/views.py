@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect
 from flask import session as cookie
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response as Answer
 
 from service.calendar import operations
 from service.calendar.feed import feed_events, render
@@ -17,6 +18,7 @@ from service.core.translate import gettext as _
 from service.extensions import db
 from service.org.models import User
 from service.org.scope import user_with_roles
+from service.workflow.screens import committed, run_change
 
 bp = Blueprint("calendar", __name__)
 
@@ -63,8 +65,7 @@ def feed(token: str) -> Response:
         current_app.config.get("PUBLIC_URL", ""),
         urlsplit(current_app.config.get("PUBLIC_URL", "")).hostname or "tidtam",
     )
-    if operations.stamp_use(found):
-        session.commit()
+    committed(lambda: operations.stamp_use(found))
     response = Response(body, mimetype="text/calendar")
     response.headers["Content-Disposition"] = 'inline; filename="tidtam.ics"'
     response.headers["Cache-Control"] = "private, no-store"
@@ -75,17 +76,39 @@ def feed(token: str) -> Response:
 @login_required
 def renew() -> ResponseReturnValue:
     """Make the person's feed URL (revoking the one in force) and show it once."""
-    _row, token = operations.renew_feed(db.session(), _user())
-    db.session.commit()
-    cookie[_NEW_URL] = feed_url(token)
-    flash(_("Your calendar feed has a new address; the old one no longer works."), "info")
-    return redirect(SETTINGS)
+
+    def shown_once(made: tuple[Any, str]) -> Answer:
+        cookie[_NEW_URL] = feed_url(made[1])
+        flash(_("Your calendar feed has a new address; the old one no longer works."), "info")
+        return redirect(SETTINGS)
+
+    return run_change(
+        lambda: operations.renew_feed(db.session(), _user()),
+        done="",
+        back=SETTINGS,
+        again=_settings_again,
+        answer=shown_once,
+    )
 
 
 @bp.route("/calendar/feed/revoke", methods=["POST"])
 @login_required
 def revoke() -> ResponseReturnValue:
-    if operations.revoke_feed(db.session(), _user()):
-        db.session.commit()
-        flash(_("Your calendar feed is revoked: its address no longer works."), "info")
+
+    def revoked(done: bool) -> Answer:
+        if done:
+            flash(_("Your calendar feed is revoked: its address no longer works."), "info")
+        return redirect(SETTINGS)
+
+    return run_change(
+        lambda: operations.revoke_feed(db.session(), _user()),
+        done="",
+        back=SETTINGS,
+        again=_settings_again,
+        answer=revoked,
+    )
+
+
+def _settings_again(**_refused: Any) -> Answer:
+    """A refused change of the feed: back to the settings page, the reason flashed."""
     return redirect(SETTINGS)

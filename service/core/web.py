@@ -6,6 +6,7 @@ import logging
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, render_template, request, session
 from flask_login import current_user
@@ -68,6 +69,18 @@ def current_language() -> str:
 #: Everything else (the signed-in pages, the API, the health details) is stored nowhere.
 STORABLE_BLUEPRINTS = frozenset({"public"})
 STORABLE_ENDPOINTS = frozenset({"static"})
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (no open redirects)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
 
 
 def storable(endpoint: str | None, blueprint: str | None) -> bool:

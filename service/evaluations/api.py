@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from service.api.auth import actor, require_role
-from service.api.blueprint import Blueprint
+from service.api.blueprint import Blueprint, commits
 from service.api.paging import paginate
 from service.api.schemas import page_of
 from service.api.scoping import get_project, get_visible, visible_evaluations
@@ -68,6 +68,7 @@ def list_evaluations(args: dict[str, Any]) -> Any:
 @blp.arguments(EvaluationCreate)
 @blp.response(201, EvaluationDetailOut)
 @blp.doc(summary="Open the quarter's evaluation of a project or KPI (evaluators; idempotent)")
+@commits
 def open_one(data: dict[str, Any]) -> Any:
     session = db.session()
     user = actor()
@@ -86,7 +87,6 @@ def open_one(data: dict[str, Any]) -> Any:
         if kpi is None:
             raise Refused(422, _("no such KPI"), fields={"kpi_id": _("no such KPI")})
     evaluation = open_evaluation(session, user, year, data["quarter"], project=project, kpi=kpi)
-    session.commit()
     return evaluation
 
 

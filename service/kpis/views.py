@@ -64,7 +64,7 @@ from service.projects.evidence import Upload
 from service.projects.models import Project
 from service.projects.queries import sees_project
 from service.workflow.engine import Refused
-from service.workflow.screens import actor, flash_refused, session
+from service.workflow.screens import actor, gate, run_change, session
 
 bp = Blueprint("kpis", __name__)
 
@@ -284,27 +284,28 @@ def _read_kpi_form(kpi: Kpi | None) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 @bp.route("/kpis/new", methods=["GET", "POST"])
-@login_required
+@gate(lambda db_session, _user: bool(_manageable_units(db_session)))
 def new() -> Any:
-    if not _manageable_units(session()):
-        abort(403)
     if request.method == "GET":
         return _form_page(None, _stored_form(None), {})
     values, problems = _read_kpi_form(None)
     form = request.form.to_dict()
     if problems:
         return _form_page(None, form, problems, 422)
-    try:
-        kpi = operations.create_kpi(session(), actor(), **values)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        flash_refused(refused)
-        return _form_page(
-            None, form, {k: str(v) for k, v in refused.fields.items()}, refused.status
-        )
-    flash(_("KPI %(code)s is created.", code=kpi.code), "info")
-    return redirect(url_for("kpis.page", kpi_id=kpi.id))
+
+    def created(kpi: Kpi) -> Response:
+        flash(_("KPI %(code)s is created.", code=kpi.code), "info")
+        return redirect(url_for("kpis.page", kpi_id=kpi.id))
+
+    return run_change(
+        lambda: operations.create_kpi(session(), actor(), **values),
+        done="",
+        back="",
+        again=lambda errors, status, **_: _form_page(None, form, _texts(errors), status),
+        answer=created,
+        error_pages=(),
+        name_fields=True,
+    )
 
 
 @bp.route("/kpis/<int:kpi_id>/edit", methods=["GET", "POST"])
@@ -319,17 +320,27 @@ def edit(kpi_id: int) -> Any:
     form = request.form.to_dict()
     if problems:
         return _form_page(kpi, form, problems, 422)
-    try:
-        operations.update_kpi(session(), actor(), kpi, values)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        flash_refused(refused)
-        return _form_page(
-            _visible(kpi_id), form, {k: str(v) for k, v in refused.fields.items()}, refused.status
-        )
-    flash(_("KPI %(code)s is saved.", code=kpi.code), "info")
-    return redirect(url_for("kpis.page", kpi_id=kpi.id))
+
+    def saved(_result: Any) -> Response:
+        flash(_("KPI %(code)s is saved.", code=kpi.code), "info")
+        return redirect(url_for("kpis.page", kpi_id=kpi.id))
+
+    return run_change(
+        lambda: operations.update_kpi(session(), actor(), kpi, values),
+        done="",
+        back="",
+        again=lambda errors, status, **_: _form_page(
+            _visible(kpi_id), form, _texts(errors), status
+        ),
+        answer=saved,
+        error_pages=(),
+        name_fields=True,
+    )
+
+
+def _texts(errors: dict[str, Any]) -> dict[str, str]:
+    """A refusal's field problems as the form shows them."""
+    return {k: str(v) for k, v in errors.items()}
 
 
 def _kpi_page(
@@ -405,14 +416,15 @@ def page(kpi_id: int) -> Any:
 
 @bp.route("/kpis/<int:kpi_id>/projects", methods=["POST"])
 @login_required
-def link(kpi_id: int) -> Response:
+def link(kpi_id: int) -> Response | tuple[Any, int]:
     """Link (or, with `unlink`, unlink) the project whose code is given."""
     kpi = _visible(kpi_id)
     code = request.form.get("project_code", "").replace("\x00", "").strip()[:32]
     project = session().scalar(
         select(Project).where(Project.code == code, Project.fiscal_year_id == kpi.fiscal_year_id)
     )
-    try:
+
+    def change() -> None:
         if project is None:
             raise Refused(
                 422,
@@ -423,20 +435,18 @@ def link(kpi_id: int) -> Response:
             operations.unlink_project(session(), actor(), kpi, project)
         else:
             operations.link_project(session(), actor(), kpi, project)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        if refused.status == 403:
-            abort(403)
-        flash_refused(refused)
-        return redirect(url_for("kpis.page", kpi_id=kpi_id) + "#h-projects")
-    flash(
-        _("%(code)s is unlinked.", code=code)
+
+    back = url_for("kpis.page", kpi_id=kpi_id) + "#h-projects"
+    return run_change(
+        change,
+        done=_("%(code)s is unlinked.", code=code)
         if request.form.get("unlink")
         else _("%(code)s is linked.", code=code),
-        "info",
+        back=back,
+        again=lambda **_refused: redirect(back),
+        error_pages=(403,),
+        name_fields=True,
     )
-    return redirect(url_for("kpis.page", kpi_id=kpi_id) + "#h-projects")
 
 
 @bp.route("/kpis/<int:kpi_id>/results", methods=["POST"])
@@ -458,7 +468,8 @@ def report(kpi_id: int) -> Any:
     ]
     folder = Path(current_app.config["UPLOAD_FOLDER"])
     written: list[Path] = []
-    try:
+
+    def change() -> None:
         result = operations.report_result(
             session(),
             actor(),
@@ -474,25 +485,22 @@ def report(kpi_id: int) -> Any:
                 session(), actor(), result, upload, folder, current_app.config["MAX_CONTENT_LENGTH"]
             )
             written.append(path)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
+
+    def undo() -> None:
         for path in written:
             path.unlink(missing_ok=True)
-        flash_refused(refused)
-        return _kpi_page(
-            _visible(kpi_id),
-            {quarter: form},
-            {quarter: {k: str(v) for k, v in refused.fields.items()}},
-            refused.status,
-        )
-    except BaseException:
-        session().rollback()
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    flash(_("The result of quarter %(q)s is saved.", q=quarter), "info")
-    return redirect(url_for("kpis.page", kpi_id=kpi_id) + f"#q{quarter}")
+
+    return run_change(
+        change,
+        done=_("The result of quarter %(q)s is saved.", q=quarter),
+        back=url_for("kpis.page", kpi_id=kpi_id) + f"#q{quarter}",
+        again=lambda errors, status, **_: _kpi_page(
+            _visible(kpi_id), {quarter: form}, {quarter: _texts(errors)}, status
+        ),
+        undo=undo,
+        error_pages=(),
+        name_fields=True,
+    )
 
 
 def _visible_evidence(evidence_id: int) -> KpiEvidenceFile:
@@ -524,17 +532,14 @@ def evidence(evidence_id: int) -> Response:
 
 @bp.route("/kpis/evidence/<int:evidence_id>/withdraw", methods=["POST"])
 @login_required
-def withdraw(evidence_id: int) -> Response:
+def withdraw(evidence_id: int) -> Response | tuple[Any, int]:
     row = _visible_evidence(evidence_id)
     kpi_id = row.result.kpi_id
-    try:
-        operations.withdraw_evidence(session(), actor(), row)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        if refused.status in (403, 404):
-            abort(refused.status)
-        flash_refused(refused)
-    else:
-        flash(_("%(name)s is withdrawn.", name=row.original_name), "info")
-    return redirect(url_for("kpis.page", kpi_id=kpi_id))
+    back = url_for("kpis.page", kpi_id=kpi_id)
+    return run_change(
+        lambda: operations.withdraw_evidence(session(), actor(), row),
+        done=_("%(name)s is withdrawn.", name=row.original_name),
+        back=back,
+        again=lambda **_refused: redirect(back),
+        name_fields=True,
+    )

@@ -76,7 +76,7 @@ from service.notifications.queries import (
 from service.org.models import OrgUnit, Role, User
 from service.org.scope import active_roles
 from service.workflow.engine import Refused
-from service.workflow.screens import run_change
+from service.workflow.screens import committed, run_change
 
 bp = Blueprint("notifications", __name__)
 
@@ -147,11 +147,19 @@ def read() -> ResponseReturnValue:
     except Invalid:
         abort(400)
     ids = None if ident is None else [ident]
-    changed = mark_read(db.session(), _user(), ids, now=utcnow())
-    db.session.commit()
-    if request.accept_mimetypes.best == "application/json":
-        return jsonify(marked=changed, unread=unread_count(db.session(), _user()))
-    return redirect("/notifications")
+
+    def marked(changed: int) -> Any:
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(marked=changed, unread=unread_count(db.session(), _user()))
+        return redirect("/notifications")
+
+    return run_change(
+        lambda: mark_read(db.session(), _user(), ids, now=utcnow()),
+        done="",
+        back="/notifications",
+        again=lambda **_refused: redirect("/notifications"),
+        answer=marked,
+    )
 
 
 def _line_settings() -> LineSettings:
@@ -190,14 +198,20 @@ def settings() -> ResponseReturnValue:
     user = _user()
     session = db.session()
     if request.method == "POST":
-        for kind in PREFERENCE_KINDS:
-            for channel in PERSONAL_CHANNELS:
-                value = request.form.get(f"{kind}:{channel.value}")
-                if value in {mode.value for mode in DeliveryMode}:
-                    set_preference(session, user, kind, channel, DeliveryMode(value))
-        session.commit()
-        flash(_("Your notification settings are saved."), "info")
-        return redirect("/notifications/settings")
+
+        def change() -> None:
+            for kind in PREFERENCE_KINDS:
+                for channel in PERSONAL_CHANNELS:
+                    value = request.form.get(f"{kind}:{channel.value}")
+                    if value in {mode.value for mode in DeliveryMode}:
+                        set_preference(session, user, kind, channel, DeliveryMode(value))
+
+        return run_change(
+            change,
+            done=_("Your notification settings are saved."),
+            back="/notifications/settings",
+            again=lambda status, **_refused: (_settings_page(), status),
+        )
     return _settings_page()
 
 
@@ -205,20 +219,35 @@ def settings() -> ResponseReturnValue:
 @login_required
 def line_code() -> ResponseReturnValue:
     """A one-time code to send to the Official Account, shown in this answer only."""
-    code = make_line_code(db.session(), _user(), now=utcnow())
-    db.session.commit()
-    response = make_response(_settings_page(new_code=code))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+
+    def shown_once(code: LineLinkCode) -> Response:
+        return _no_store(_settings_page(new_code=code))
+
+    return run_change(
+        lambda: make_line_code(db.session(), _user(), now=utcnow()),
+        done="",
+        back="/notifications/settings",
+        again=lambda status, **_refused: (_settings_page(), status),
+        answer=shown_once,
+    )
 
 
 @bp.route("/notifications/line/unlink", methods=["POST"])
 @login_required
-def line_unlink() -> Response:
-    if unlink_line_account(db.session(), _user()):
-        db.session.commit()
-        flash(_("Your LINE account is unlinked: nothing more is sent to it."), "info")
-    return redirect("/notifications/settings")
+def line_unlink() -> ResponseReturnValue:
+
+    def unlinked(done: bool) -> Response:
+        if done:
+            flash(_("Your LINE account is unlinked: nothing more is sent to it."), "info")
+        return redirect("/notifications/settings")
+
+    return run_change(
+        lambda: unlink_line_account(db.session(), _user()),
+        done="",
+        back="/notifications/settings",
+        again=lambda **_refused: redirect("/notifications/settings"),
+        answer=unlinked,
+    )
 
 
 # ---- a unit's LINE groups --------------------------------------------------------------------
@@ -271,32 +300,32 @@ def line_group_code() -> ResponseReturnValue:
     unit = db.session.get(OrgUnit, unit_id) if unit_id else None
     if unit is None or unit.id not in {u.id for u in _linkable_units(_user())}:
         abort(404)
-    try:
-        code = make_line_code(db.session(), _user(), unit=unit, now=utcnow())
-    except Refused as refused:
-        db.session.rollback()
-        abort(refused.status)
-    db.session.commit()
-    page, status = _groups_page(new_code=code)
-    response = make_response(page, status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+
+    def shown_once(code: LineLinkCode) -> Response:
+        page, status = _groups_page(new_code=code)
+        return _no_store(page, status)
+
+    return run_change(
+        lambda: make_line_code(db.session(), _user(), unit=unit, now=utcnow()),
+        done="",
+        back="/line/groups",
+        again=lambda status, **_refused: _groups_page(status=status),
+        answer=shown_once,
+    )
 
 
 @bp.route("/line/groups/<int:group_id>/unlink", methods=["POST"])
 @login_required
-def line_group_unlink(group_id: int) -> Response:
+def line_group_unlink(group_id: int) -> ResponseReturnValue:
     group = db.session.get(LineGroup, group_id)
     if group is None or group.unit_id not in {u.id for u in _linkable_units(_user())}:
         abort(404)
-    try:
-        unlink_line_group(db.session(), _user(), group)
-    except Refused as refused:
-        db.session.rollback()
-        abort(refused.status)
-    db.session.commit()
-    flash(_("The LINE group is unlinked: nothing more is sent to it."), "info")
-    return redirect("/line/groups")
+    return run_change(
+        lambda: unlink_line_group(db.session(), _user(), group),
+        done=_("The LINE group is unlinked: nothing more is sent to it."),
+        back="/line/groups",
+        again=lambda status, **_refused: _groups_page(status=status),
+    )
 
 
 @bp.route("/line/webhook", methods=["POST"])
@@ -312,17 +341,25 @@ def line_webhook() -> ResponseReturnValue:
     except (InvalidSignatureError, ValueError, KeyError, TypeError):
         return jsonify(error="invalid signature or body"), 400
     session = db.session()
-    for event in events:
-        now = utcnow()
-        if event.type == "join" and event.group_id:
-            line_group_joined(session, event.group_id, now=now)
-        elif event.type == "leave" and event.group_id:
-            line_group_left(session, event.group_id, now=now)
-        elif event.type == "message" and event.text:
-            line_message_received(
-                session, user_id=event.user_id, group_id=event.group_id, text=event.text, now=now
-            )
-    session.commit()
+
+    def record_events() -> None:
+        for event in events:
+            now = utcnow()
+            if event.type == "join" and event.group_id:
+                line_group_joined(session, event.group_id, now=now)
+            elif event.type == "leave" and event.group_id:
+                line_group_left(session, event.group_id, now=now)
+            elif event.type == "message" and event.text:
+                line_message_received(
+                    session,
+                    user_id=event.user_id,
+                    group_id=event.group_id,
+                    text=event.text,
+                    now=now,
+                )
+
+    # Not a form: LINE is answered "ok" once the events are committed.
+    committed(record_events)
     return jsonify(ok=True)
 
 
@@ -351,27 +388,35 @@ def failed() -> str:
 
 @bp.route("/admin/notifications/<int:notification_id>/retry", methods=["POST"])
 @login_required
-def retry(notification_id: int) -> Response:
+def retry(notification_id: int) -> ResponseReturnValue:
     _admin_only()
     settings = DeliverySettings.of(current_app)
-    if retry_failed_by(
-        db.session(),
-        _user(),
-        notification_id,
-        now=utcnow(),
-        requeue_after=settings.requeue_after,
-    ):
-        db.session.commit()
-        flash(_("The notification will be sent again."), "info")
-    else:
-        db.session.rollback()
-        flash(_("That notification has not failed."), "error")
-    return redirect("/admin/notifications/failed")
+
+    def retried(again: bool) -> Response:
+        if again:
+            flash(_("The notification will be sent again."), "info")
+        else:  # nothing was written: the delivery had not failed
+            flash(_("That notification has not failed."), "error")
+        return redirect("/admin/notifications/failed")
+
+    return run_change(
+        lambda: retry_failed_by(
+            db.session(),
+            _user(),
+            notification_id,
+            now=utcnow(),
+            requeue_after=settings.requeue_after,
+        ),
+        done="",
+        back="/admin/notifications/failed",
+        again=lambda **_refused: redirect("/admin/notifications/failed"),
+        answer=retried,
+    )
 
 
 @bp.route("/admin/notifications/retry-failed", methods=["POST"])
 @login_required
-def retry_all() -> Response:
+def retry_all() -> ResponseReturnValue:
     """Every failed delivery of the chosen channel and kind (or all) is tried again."""
     _admin_only()
     channel_value = request.form.get("channel", "")
@@ -381,17 +426,25 @@ def retry_all() -> Response:
     if kind is not None and len(kind) > 64:
         abort(400)
     settings = DeliverySettings.of(current_app)
-    ids = retry_failed_all(
-        db.session(),
-        _user(),
-        channel=Channel(channel_value) if channel_value else None,
-        kind=kind,
-        now=utcnow(),
-        requeue_after=settings.requeue_after,
+
+    def retried(ids: list[int]) -> Response:
+        flash(_("%(count)s notifications will be sent again.", count=len(ids)), "info")
+        return redirect("/admin/notifications/failed")
+
+    return run_change(
+        lambda: retry_failed_all(
+            db.session(),
+            _user(),
+            channel=Channel(channel_value) if channel_value else None,
+            kind=kind,
+            now=utcnow(),
+            requeue_after=settings.requeue_after,
+        ),
+        done="",
+        back="/admin/notifications/failed",
+        again=lambda **_refused: redirect("/admin/notifications/failed"),
+        answer=retried,
     )
-    db.session.commit()
-    flash(_("%(count)s notifications will be sent again.", count=len(ids)), "info")
-    return redirect("/admin/notifications/failed")
 
 
 def _form_id(name: str) -> int | None:

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
-from service.auth.views import safe_next
 from service.core.fields import FormId, Invalid, value_of
 from service.core.fiscal import local_today
 from service.core.translate import gettext as _
+from service.core.web import safe_next
 from service.extensions import db
 from service.org import acting
 from service.org.models import Delegation, User

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from service.api.auth import actor
-from service.api.blueprint import Blueprint
+from service.api.blueprint import Blueprint, commits
 from service.api.paging import paginate
 from service.api.schemas import Presented, page_of
 from service.api.scoping import get_project, get_unit, in_subtree, project_overdue
@@ -107,6 +107,7 @@ def list_projects(args: dict[str, Any]) -> Any:
 @blp.arguments(ProjectCreate)
 @blp.response(201, ProjectDetailOut)
 @blp.doc(summary="Register a draft project (district officers and approvers)")
+@commits
 def create_project(data: dict[str, Any]) -> Any:
     session = db.session()
     user = actor()
@@ -129,7 +130,6 @@ def create_project(data: dict[str, Any]) -> Any:
         approved_budget=data["approved_budget"],
         **texts,
     )
-    session.commit()
     return present_project(session, project)
 
 
@@ -145,6 +145,7 @@ def get_one(ident: int) -> Any:
 @blp.arguments(ProjectUpdate)
 @blp.response(200, ProjectDetailOut)
 @blp.doc(summary="Change a draft project's texts, flags or budget (If-Match: version)")
+@commits
 def update(data: dict[str, Any], ident: int) -> Any:
     session = db.session()
     user = actor()
@@ -161,7 +162,6 @@ def update(data: dict[str, Any], ident: int) -> Any:
             state=project.state.value,
         )
     operations.update_project(session, user, project, data)
-    session.commit()
     return present_project(session, project)
 
 
@@ -189,6 +189,7 @@ def list_steps(args: dict[str, Any], ident: int) -> Any:
 @blp.arguments(StepInput)
 @blp.response(201, StepOut)
 @blp.doc(summary="Add the step at `position`, or change it (draft plans only)")
+@commits
 def save_step(data: dict[str, Any], ident: int) -> Any:
     session = db.session()
     user = actor()
@@ -201,7 +202,6 @@ def save_step(data: dict[str, Any], ident: int) -> Any:
         responsible_unit=get_unit(session, unit_id, "responsible_unit_id") if unit_id else None,
         **data,
     )
-    session.commit()
     return present_step(step, local_today())
 
 
@@ -222,12 +222,12 @@ def list_reports(ident: int) -> Any:
 @blp.arguments(ReportInput)
 @blp.response(201, ReportOut)
 @blp.doc(summary="Add a dated progress report (the district)")
+@commits
 def add_report(data: dict[str, Any], ident: int) -> Any:
     session = db.session()
     user = actor()
     project = get_project(session, user, ident)
     report = operations.add_progress_report(session, user, project, **data)
-    session.commit()
     return report
 
 

@@ -13,7 +13,7 @@ from marshmallow import fields
 from sqlalchemy.orm import Session
 
 from service.api.auth import actor
-from service.api.blueprint import Blueprint
+from service.api.blueprint import Blueprint, commit_then
 from service.api.schemas import Input, Output
 from service.core.permissions import holds_anywhere
 from service.core.translate import gettext as _
@@ -193,6 +193,5 @@ def confirm(preview_id: str) -> Any:
             ),
         )
     apply_plan(session, user, found)  # a Refused rolls all of it back (the request's end)
-    session.commit()
-    path.unlink(missing_ok=True)
+    commit_then(lambda: path.unlink(missing_ok=True))
     return {"counts": _counts(found), "changes": _changes(found)}

@@ -31,8 +31,7 @@ from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, User
 from service.org.scope import unit_filter
 from service.projects.annual_plan import apply_plan, read_plan, template_bytes
-from service.workflow.engine import Refused
-from service.workflow.screens import actor, flash_refused, session
+from service.workflow.screens import actor, run_change, session
 
 bp = Blueprint("plan_import", __name__)
 
@@ -140,23 +139,28 @@ def confirm(token: str) -> Any:
     if not preview.ok:
         session().rollback()
         return render_template("editor/plan_import.html", preview=preview, token=""), 422
-    try:
-        done = apply_plan(session(), actor(), preview)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        flash_refused(refused)
+
+    def imported(done: dict[str, int]) -> Any:
+        path.unlink(missing_ok=True)  # the held file goes once the plan is committed
+        flash(
+            _(
+                "The plan is imported: %(created)s created, %(updated)s updated, %(unchanged)s"
+                " unchanged, %(locked)s locked and left alone.",
+                created=done.get("create", 0),
+                updated=done.get("update", 0),
+                unchanged=done.get("unchanged", 0),
+                locked=done.get("locked", 0),
+            ),
+            "info",
+        )
         return redirect(url_for("plan_import.start"))
-    path.unlink(missing_ok=True)
-    flash(
-        _(
-            "The plan is imported: %(created)s created, %(updated)s updated, %(unchanged)s"
-            " unchanged, %(locked)s locked and left alone.",
-            created=done.get("create", 0),
-            updated=done.get("update", 0),
-            unchanged=done.get("unchanged", 0),
-            locked=done.get("locked", 0),
-        ),
-        "info",
+
+    return run_change(
+        lambda: apply_plan(session(), actor(), preview),
+        done="",
+        back=url_for("plan_import.start"),
+        again=lambda **_refused: redirect(url_for("plan_import.start")),
+        answer=imported,
+        error_pages=(),
+        name_fields=True,
     )
-    return redirect(url_for("plan_import.start"))

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, select, union_all
 from sqlalchemy.orm import Session, joinedload
 
 from service.api.auth import actor
-from service.api.blueprint import Blueprint
+from service.api.blueprint import Blueprint, commits
 from service.api.paging import paginate
 from service.api.schemas import Presented, page_of
 from service.api.scoping import get_unit, get_visible, in_subtree, visible_result_branches
@@ -95,6 +95,7 @@ def get_one(ident: int) -> Any:
 @blp.arguments(AssignInput)
 @blp.response(201, ResultOut)
 @blp.doc(summary="Make a unit report on the step (idempotent)")
+@commits
 def assign(data: dict[str, Any], ident: int) -> Any:
     session = db.session()
     user = actor()
@@ -106,7 +107,6 @@ def assign(data: dict[str, Any], ident: int) -> Any:
     assert step is not None
     unit = get_unit(session, data["unit_id"], "unit_id", within=step.project.owner_unit)
     result = operations.assign_result(session, user, step, unit)
-    session.commit()
     return _present(session, result)
 
 

@@ -25,7 +25,15 @@ from service.core.web import current_language
 from service.org.models import Role, User
 from service.org.scope import unit_ids_in_scope
 from service.projects.models import PlanStep, Project, ResultState, StepResult
-from service.workflow.screens import NO_DECISION, actor, gate, options_for, session, take_each
+from service.workflow.screens import (
+    NO_DECISION,
+    actor,
+    gate,
+    options_for,
+    run_change,
+    session,
+    take_each,
+)
 
 bp = Blueprint("review", __name__)
 
@@ -173,24 +181,36 @@ def decide() -> Response | tuple[str, int]:
         flash(_("Choose at least one result."), "error")
         return redirect(url_for("review.queue"))
     data = {"reason": reason} if action == "return" else {}
-    done: list[int] = []
-    refused: list[tuple[int, str]] = []
-    db_session = session()
-    for outcome in take_each("step_result", ids, action, data):
-        if outcome.refused is None:
-            done.append(outcome.ident)
-            continue
-        problem = outcome.refused.reason
-        if outcome.refused.fields:
-            fields = outcome.refused.fields.items()
-            problem += " (" + ", ".join(f"{field_label(k)}: {v}" for k, v in fields) + ")"
-        refused.append((outcome.ident, problem))
-    db_session.commit()
-    verb = _("accepted") if action == "accept" else _("returned")
-    summary = _(
-        "%(done)d %(verb)s, %(refused)d refused", done=len(done), verb=verb, refused=len(refused)
+
+    def answered(outcomes: list[Any]) -> Response:
+        done: list[int] = []
+        refused: list[tuple[int, str]] = []
+        for outcome in outcomes:
+            if outcome.refused is None:
+                done.append(outcome.ident)
+                continue
+            problem = outcome.refused.reason
+            if outcome.refused.fields:
+                fields = outcome.refused.fields.items()
+                problem += " (" + ", ".join(f"{field_label(k)}: {v}" for k, v in fields) + ")"
+            refused.append((outcome.ident, problem))
+        verb = _("accepted") if action == "accept" else _("returned")
+        summary = _(
+            "%(done)d %(verb)s, %(refused)d refused",
+            done=len(done),
+            verb=verb,
+            refused=len(refused),
+        )
+        if refused:
+            summary += ": " + "; ".join(f"#{ident} {problem}" for ident, problem in refused)
+        flash(summary, "error" if refused else "info")
+        return redirect(url_for("review.queue"))
+
+    # Each item is taken (or refused) in its own savepoint; the refusals are answered per item.
+    return run_change(
+        lambda: take_each("step_result", ids, action, data),
+        done="",
+        back=url_for("review.queue"),
+        again=lambda **_refused: redirect(url_for("review.queue")),
+        answer=answered,
     )
-    if refused:
-        summary += ": " + "; ".join(f"#{ident} {problem}" for ident, problem in refused)
-    flash(summary, "error" if refused else "info")
-    return redirect(url_for("review.queue"))

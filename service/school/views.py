@@ -30,6 +30,7 @@ from service.budget.permissions import can_see_allocation
 from service.core.fields import Invalid, Money, value_of
 from service.core.fiscal import local_today
 from service.core.translate import gettext as _
+from service.core.web import safe_next
 from service.org.models import OrgUnit
 from service.org.scope import active_roles, unit_filter
 from service.projects.evidence import (
@@ -287,8 +288,6 @@ def request_installment_view(allocation_id: int) -> Response | tuple[str, int]:
             back=back,
         )
         return page, status
-
-    from service.auth.views import safe_next
 
     return run_change(
         change,

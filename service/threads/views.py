@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 
 from service.core.fields import ids_in
 from service.core.translate import gettext as _
-from service.core.web import current_language
+from service.core.web import current_language, safe_next
 from service.org.models import User
 from service.projects.evidence import Upload
 from service.threads import operations
@@ -39,7 +39,7 @@ from service.threads.queries import (
     subject_words,
 )
 from service.workflow.engine import Refused
-from service.workflow.screens import actor, flash_refused, session
+from service.workflow.screens import actor, run_change, session
 
 bp = Blueprint("threads", __name__)
 
@@ -111,8 +111,6 @@ def _visible(subject_type: str, subject_id: int) -> Any:
 def _back(default: str, comment_id: int | None = None) -> str:
     """The page the form named in `next` (a path on this site), else `default`; anchored at
     comment `comment_id` when given."""
-    from service.auth.views import safe_next
-
     target = safe_next(request.form.get("next")) or default
     return target if comment_id is None else target.split("#")[0] + f"#comment-{comment_id}"
 
@@ -154,44 +152,43 @@ def people(kind: str, ident: int) -> Any:
 def add(kind: str, ident: int) -> Any:
     """Add a comment (with files and mentions) and go back to where it was written."""
     subject_type, subject_id = kind, ident
-    subject = _visible(subject_type, subject_id)
+    _visible(subject_type, subject_id)  # 404 before anything is read or written
     body = request.form.get("body", "")
     uploads = [
         Upload(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename
     ]
     written: list[Path] = []
-    try:
-        mentions = ids_in(request.form.getlist("mentions"))
-        comment, written = operations.add_comment(
+
+    def change() -> Comment:
+        comment, paths = operations.add_comment(
             session(),
             actor(),
             subject_type,
             subject_id,
             body,
             uploads=uploads,
-            mentions=mentions,
+            mentions=ids_in(request.form.getlist("mentions")),
             folder=Path(current_app.config["UPLOAD_FOLDER"]),
             max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
         )
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        for path in written:
-            path.unlink(missing_ok=True)
-        if refused.status in (403, 404):
-            abort(refused.status)
-        flash_refused(refused)
+        written.extend(paths)
+        return comment
+
+    def again(errors: dict[str, Any], status: int, **_form: Any) -> Any:
         subject = _visible(subject_type, subject_id)
-        return _thread_page(
-            subject_type, subject, refused.status, draft={"body": body}, errors=refused.fields
-        )
-    except BaseException:
-        session().rollback()
+        return _thread_page(subject_type, subject, status, draft={"body": body}, errors=errors)
+
+    def added(comment: Comment) -> Response:
+        flash(_("Your comment is added."), "info")
+        return redirect(_back(PAGES[subject_type].format(id=subject_id), comment.id))
+
+    def undo() -> None:
         for path in written:
             path.unlink(missing_ok=True)
-        raise
-    flash(_("Your comment is added."), "info")
-    return redirect(_back(PAGES[subject_type].format(id=subject_id), comment.id))
+
+    return run_change(
+        change, done="", back="", again=again, answer=added, undo=undo, name_fields=True
+    )
 
 
 def _comment(comment_id: int) -> Comment:
@@ -206,17 +203,20 @@ def _comment(comment_id: int) -> Comment:
 def edit(comment_id: int) -> Any:
     """The author rewords their comment; the earlier wording stays in its history."""
     comment = _comment(comment_id)
-    try:
-        operations.edit_comment(session(), actor(), comment, request.form.get("body", ""))
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        if refused.status == 404:
-            abort(404)
-        flash_refused(refused)
-        return redirect(_back(comment_link(comment)))
-    flash(_("Your comment is changed; the earlier wording is kept."), "info")
-    return redirect(_back(comment_link(comment), comment.id))
+
+    def done(_result: Any) -> Response:
+        flash(_("Your comment is changed; the earlier wording is kept."), "info")
+        return redirect(_back(comment_link(comment), comment.id))
+
+    return run_change(
+        lambda: operations.edit_comment(session(), actor(), comment, request.form.get("body", "")),
+        done="",
+        back="",
+        again=lambda **_refused: redirect(_back(comment_link(comment))),
+        answer=done,
+        error_pages=(404,),
+        name_fields=True,
+    )
 
 
 @bp.route("/comments/<int:comment_id>/withdraw", methods=["POST"])
@@ -224,17 +224,20 @@ def edit(comment_id: int) -> Any:
 def withdraw(comment_id: int) -> Any:
     """The author withdraws their comment: it stays in the thread, shown as withdrawn."""
     comment = _comment(comment_id)
-    try:
-        operations.withdraw_comment(session(), actor(), comment)
-        session().commit()
-    except Refused as refused:
-        session().rollback()
-        if refused.status == 404:
-            abort(404)
-        flash_refused(refused)
-        return redirect(_back(comment_link(comment)))
-    flash(_("Your comment is withdrawn."), "info")
-    return redirect(_back(comment_link(comment), comment.id))
+
+    def done(_result: Any) -> Response:
+        flash(_("Your comment is withdrawn."), "info")
+        return redirect(_back(comment_link(comment), comment.id))
+
+    return run_change(
+        lambda: operations.withdraw_comment(session(), actor(), comment),
+        done="",
+        back="",
+        again=lambda **_refused: redirect(_back(comment_link(comment))),
+        answer=done,
+        error_pages=(404,),
+        name_fields=True,
+    )
 
 
 @bp.route("/comments/files/<int:attachment_id>")

@@ -18,11 +18,10 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from service.auth.views import safe_next
 from service.core.labels import field_label, label
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
-from service.core.web import current_language
+from service.core.web import current_language, safe_next
 from service.extensions import db
 from service.org import acting
 from service.org.models import User
@@ -116,6 +115,7 @@ def flash_refused(refused: Refused) -> None:
 
 
 View = TypeVar("View", bound=Callable[..., Any])
+Result = TypeVar("Result")
 
 
 def gate(allowed: Callable[[Session, User], bool]) -> Callable[[View], View]:
@@ -137,6 +137,21 @@ def gate(allowed: Callable[[Session, User], bool]) -> Callable[[View], View]:
     return decorate
 
 
+def committed(change: Callable[[], Result]) -> Result:
+    """The one commit of a page request: run `change` (operations: they flush, record and
+    emit, and never commit), commit once and give back what it returned. Anything raised
+    rolls back and commits nothing. `run_change` and the transition endpoint go through
+    here; so do the pages whose answer is not a form shown again: signing in and out (the
+    session's row and the failed attempts it records) and the LINE webhook."""
+    try:
+        result = change()
+        session().commit()
+    except BaseException:
+        session().rollback()
+        raise
+    return result
+
+
 def run_change(
     change: Callable[[], Any],
     *,
@@ -146,27 +161,30 @@ def run_change(
     answer: Callable[[Any], Response | tuple[Any, int]] | None = None,
     undo: Callable[[], None] | None = None,
     error_pages: tuple[int, ...] = (403, 404),
+    name_fields: bool = False,
 ) -> Response | tuple[Any, int]:
     """A page POST's one path: run `change` (an operation: it flushes, records and emits),
-    commit once, flash `done` and redirect to `back` (or, with `answer`, show what
-    `answer(result)` gives: a token shown once). On Refused, roll back: 403 and 404 answer
-    as error pages; any other refusal re-renders the form through `again(form=…, errors=…,
-    status=…)` with the input as typed and the reason flashed. `undo` takes back what the
-    change did outside the database (files it wrote) whenever it is not committed;
-    `error_pages` are the refusals answered as error pages rather than with the form."""
+    commit once (`committed`), flash `done` and redirect to `back` (or, with `answer`, show
+    what `answer(result)` gives: a token shown once). On Refused, roll back: 403 and 404
+    answer as error pages; any other refusal re-renders the form through `again(form=…,
+    errors=…, status=…)` with the input as typed and the reason flashed (`name_fields`: each
+    field's problem flashed too, for pages that show no field errors of their own). `undo`
+    takes back what the change did outside the database (files it wrote) whenever it is not
+    committed; `error_pages` are the refusals answered as error pages rather than with the
+    form."""
     try:
-        result = change()
-        session().commit()
+        result = committed(change)
     except Refused as refused:
-        session().rollback()
         if undo is not None:
             undo()
         if refused.status in error_pages:
             abort(refused.status)
-        flash(_("Not done: %(reason)s", reason=refused.reason), "error")
+        if name_fields:
+            flash_refused(refused)
+        else:
+            flash(_("Not done: %(reason)s", reason=refused.reason), "error")
         return again(form=request.form.to_dict(), errors=refused.fields, status=refused.status)
     except BaseException:
-        session().rollback()
         if undo is not None:
             undo()
         raise
@@ -191,10 +209,8 @@ def transition(workflow: str, ident: int, name: str) -> Response | tuple[str, in
     data = {key: request.form.get(key, "") for key in SIMPLE_INPUTS if key in request.form}
     back = safe_next(request.form.get("next")) or url_for("auth.home")
     try:
-        take(workflow, ident, name, data)
-        session().commit()
+        committed(lambda: take(workflow, ident, name, data))
     except Refused as refused:
-        session().rollback()
         if refused.status in (403, 404):
             abort(refused.status)
         flash_refused(refused)
