@@ -115,6 +115,23 @@ def test_overdue_repeats_then_escalates_to_the_head(session: Session) -> None:
     }
 
 
+def test_a_head_among_the_people_told_gets_one_alert_marked_escalated(
+    session: Session,
+) -> None:
+    # The division's head officer is among the officers a missing report tells, and the
+    # head the rule escalates to: one alert per channel, saying it is escalated.
+    demo_project(session)
+    rule = _rule(session, ReminderKind.REPORT_MISSING, offset=5, repeat=7, escalate=0)
+    fired = _fire(session, rule, date(2023, 2, 20))
+    assert {email for email, _k, _p in fired} == {OFFICER}
+    assert all(n == 1 for n in Counter((e, k) for e, k, _p in fired).values())
+    assert all(p["escalated"] in (True, 1) for _e, _k, p in fired)
+    sent = session.scalars(
+        select(Notification.delivery_key).where(Notification.kind == "deadline.report_missing")
+    ).all()
+    assert len(sent) == len(set(sent)) == 2 * len(fired)  # in-app and mail, once each
+
+
 def test_ten_day_outage_sends_one_catch_up_alert_per_object(session: Session) -> None:
     rule = _rule(session, ReminderKind.STEP_OVERDUE, offset=1, repeat=1)
     # Step 2 (division, due 1 Nov) and step 3 (six schools, due 1 Dec) are open.
