@@ -19,6 +19,7 @@ from service.core.db import db, utcnow
 from service.deadlines.engine import report_month, run_rule
 from service.deadlines.rules import DEFAULT_RULES, ensure_default_rules
 from service.evaluations.models import Evaluation, EvaluationState
+from service.fiscal.models import FiscalYear
 from service.notifications.models import (
     Channel,
     DeliveryMode,
@@ -30,6 +31,7 @@ from service.notifications.operations import set_preference
 from service.org.models import User
 from service.projects.models import ProgressReport, ResultState, StepResult
 from tests.smtp import mail_sink
+from tests.sql_count import counting
 from tests.stack import committed_stack, eventually
 from tests.work_data import demo_project, school_result
 from tests.workers import running_worker
@@ -130,6 +132,31 @@ def test_a_head_among_the_people_told_gets_one_alert_marked_escalated(
         select(Notification.delivery_key).where(Notification.kind == "deadline.report_missing")
     ).all()
     assert len(sent) == len(set(sent)) == 2 * len(fired)  # in-app and mail, once each
+
+
+def test_each_rule_is_a_few_statements_and_a_rerun_inserts_nothing(
+    app: Flask, session: Session
+) -> None:
+    # However many objects wait: a lock, the staged candidates, one insert and the drop on
+    # PostgreSQL (one insert on SQLite); and the next hourly run adds no row.
+    session.execute(delete(ReminderRule))
+    rules = ensure_default_rules(session)
+    years = dict(session.execute(select(FiscalYear.id, FiscalYear.be_year)).all())
+    day = date(2023, 1, 20)
+
+    def run_all() -> list[int]:
+        counts = []
+        for rule in rules:
+            with counting(app.extensions["tidtam.db"]) as statements:
+                run_rule(session, rule, today=day, now=utcnow(), requeue_after=REQUEUE, years=years)
+            counts.append(len(statements))
+        return counts
+
+    assert max(run_all()) <= 4
+    first = session.scalar(select(func.count(Notification.id)))
+    assert first and len({r.kind for r in rules}) == len(ReminderKind)
+    assert max(run_all()) <= 4
+    assert session.scalar(select(func.count(Notification.id))) == first
 
 
 def test_ten_day_outage_sends_one_catch_up_alert_per_object(session: Session) -> None:

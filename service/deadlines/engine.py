@@ -441,14 +441,20 @@ def run_rule(
     requeue_after: timedelta,
     years: dict[int, int] | None = None,
 ) -> list[int]:
-    """Fire `rule` for `today` (a Bangkok day): one INSERT … SELECT … ON CONFLICT DO NOTHING.
-    Returns the ids of new notifications to dispatch. Does not commit."""
+    """Fire `rule` for `today` (a Bangkok day): one INSERT … SELECT of the keys not there yet
+    (PostgreSQL, the rule's runs taking turns), or … ON CONFLICT DO NOTHING (SQLite, whose
+    transactions take turns already). Returns the ids of new notifications to dispatch.
+    Does not commit."""
     if years is None:
         years = dict(session.execute(select(FiscalYear.id, FiscalYear.be_year)).all())
     ctx = Context(dialect=session.get_bind().dialect.name, today=today, rule=rule, years=years)
     candidates = rule_candidates(ctx)
     if ctx.dialect != "postgresql":
         return insert_notifications(session, candidates, now=now, requeue_after=requeue_after)
+    # Runs of one rule take turns: the later one, once the first has committed, finds every
+    # key it would insert there already. The insert then needs no ON CONFLICT (see
+    # `insert_notifications`); transaction-scoped, so it works through PgBouncer.
+    session.execute(select(func.pg_advisory_xact_lock(RUN_LOCK, rule.id)))
     # PostgreSQL plans no parallel workers for the SELECT of an INSERT … SELECT, and reads
     # the CTE of waiting objects once per channel's SELECT; CREATE TABLE … AS may use them,
     # and the insert then reads a small table. Half the rule's time at 100,000 projects.
@@ -460,9 +466,15 @@ def run_rule(
         f"CREATE TEMPORARY TABLE {_STAGED.name} ON COMMIT DROP AS {compiled}", compiled.params
     )
     try:
-        return insert_notifications(session, select(_STAGED), now=now, requeue_after=requeue_after)
+        return insert_notifications(
+            session, select(_STAGED), now=now, requeue_after=requeue_after, serialised=True
+        )
     finally:
         connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGED.name}")
+
+
+#: pg_advisory_xact_lock(RUN_LOCK, rule id) serialises the runs of a rule.
+RUN_LOCK = 2566_0002
 
 
 #: The candidates of one rule, staged (PostgreSQL): rule_candidates' columns.
