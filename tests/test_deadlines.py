@@ -27,7 +27,7 @@ from service.notifications.models import (
     ReminderKind,
     ReminderRule,
 )
-from service.notifications.operations import set_preference
+from service.notifications.operations import claim_delivery, set_preference
 from service.org.models import User
 from service.projects.models import ProgressReport, ResultState, StepResult
 from tests.smtp import mail_sink
@@ -97,6 +97,22 @@ def test_before_due_fires_once_in_its_window(session: Session) -> None:
     # A run that starts after the due day has passed sends no stale "due soon".
     session.execute(delete(Notification))
     assert _fire(session, rule, date(2022, 12, 2)) == []
+
+
+def test_the_rule_name_is_read_from_the_rule_when_sent(session: Session) -> None:
+    # Not stored in each of a run's rows: the delivery (a webhook's document) has it.
+    _only_school_result(session)
+    rule = _rule(session, ReminderKind.STEP_DUE, offset=-3)
+    assert _fire(session, rule, date(2022, 11, 28))
+    mail = session.scalars(
+        select(Notification).where(
+            Notification.kind == "deadline.step_due", Notification.channel == Channel.EMAIL
+        )
+    ).one()
+    assert "rule" not in mail.payload and mail.payload["rule_id"] == rule.id
+    claimed = claim_delivery(session, mail.id, now=utcnow(), lease=REQUEUE)
+    assert claimed.delivery is not None
+    assert claimed.delivery.payload["rule"] == "test step_due"
 
 
 def test_overdue_repeats_then_escalates_to_the_head(session: Session) -> None:

@@ -395,8 +395,9 @@ def rule_candidates(ctx: Context) -> Select:
             source.c.object_id,
             json_object(
                 ctx.dialect,
+                # The rule's name is not stored: it is a third of the row, and the send path
+                # reads it from the rule (`notifications.operations.with_rule_names`).
                 rule_id=literal(rule.id, Integer),
-                rule=literal(rule.name, String),
                 due=cast(source.c.anchor, String),
                 days=since_anchor,
                 occurrence=occurrence,

@@ -70,6 +70,7 @@ from service.notifications.models import (
     Notification,
     NotificationPreference,
     ReminderKind,
+    ReminderRule,
     WebhookEndpoint,
 )
 from service.notifications.recipients import event_candidates
@@ -503,6 +504,27 @@ class Delivery:
         return f"<{digest}.{self.id}@tidtam>"
 
 
+def _rule_names(session: Session, payloads: Sequence[dict[str, Any]]) -> dict[int, str]:
+    """The names of the reminder rules reminders of `payloads` were made by."""
+    wanted = {int(p["rule_id"]) for p in payloads if "rule_id" in p and "rule" not in p}
+    if not wanted:
+        return {}
+    return dict(
+        session.execute(
+            select(ReminderRule.id, ReminderRule.name).where(ReminderRule.id.in_(wanted))
+        ).all()
+    )
+
+
+def with_rule_names(payload: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+    """A reminder's payload as it is sent (a webhook's document carries it): with its rule's
+    name, which the deadline engine leaves out of the row it stores."""
+    payload = dict(payload)
+    if "rule_id" in payload and "rule" not in payload:
+        payload["rule"] = names.get(int(payload["rule_id"]), "")
+    return payload
+
+
 def _deliveries(session: Session, ids: Sequence[int]) -> list[Delivery]:
     rows = session.execute(
         select(Notification, User.email, User.name, User.language, LineAccount.line_user_id)
@@ -532,6 +554,7 @@ def _deliveries(session: Session, ids: Sequence[int]) -> list[Delivery]:
     groups = {
         g.id: g for g in session.scalars(select(LineGroup).where(LineGroup.id.in_(group_ids)))
     }
+    rule_names = _rule_names(session, [n.payload for n, *_ in rows])
     deliveries = []
     for n, email, name, language, line_user_id in rows:
         endpoint_id = endpoint_of(n)
@@ -552,7 +575,7 @@ def _deliveries(session: Session, ids: Sequence[int]) -> list[Delivery]:
                 kind=n.kind,
                 object_type=n.object_type,
                 object_id=n.object_id,
-                payload=dict(n.payload),
+                payload=with_rule_names(n.payload, rule_names),
                 delivery_key=n.delivery_key,
                 attempts=n.attempts,
                 created_at=n.created_at,
