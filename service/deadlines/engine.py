@@ -450,8 +450,11 @@ def run_rule(
         years = dict(session.execute(select(FiscalYear.id, FiscalYear.be_year)).all())
     ctx = Context(dialect=session.get_bind().dialect.name, today=today, rule=rule, years=years)
     candidates = rule_candidates(ctx)
+    key_prefix = f"deadline:{rule.id}:"
     if ctx.dialect != "postgresql":
-        return insert_notifications(session, candidates, now=now, requeue_after=requeue_after)
+        return insert_notifications(
+            session, candidates, now=now, requeue_after=requeue_after, key_prefix=key_prefix
+        )
     # Runs of one rule take turns: the later one, once the first has committed, finds every
     # key it would insert there already. The insert then needs no ON CONFLICT (see
     # `insert_notifications`); transaction-scoped, so it works through PgBouncer.
@@ -468,7 +471,12 @@ def run_rule(
     )
     try:
         return insert_notifications(
-            session, select(_STAGED), now=now, requeue_after=requeue_after, serialised=True
+            session,
+            select(_STAGED),
+            now=now,
+            requeue_after=requeue_after,
+            serialised=True,
+            key_prefix=key_prefix,
         )
     finally:
         connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGED.name}")

@@ -137,6 +137,7 @@ def insert_notifications(
     now: datetime,
     requeue_after: timedelta,
     serialised: bool = False,
+    key_prefix: str = "",
 ) -> list[int]:
     """Insert one notification per channel for each candidate row and return the ids of the
     new rows a dispatch task must deliver (email and webhook, not held for the digest).
@@ -155,6 +156,8 @@ def insert_notifications(
     keys takes first, and the candidates have one row per (key, recipient), so a plain
     INSERT of the keys not there yet suffices: no arbiter check and confirmation per row, no
     sorting for the lock order (a deadline run's first pass inserts 100,000 rows per rule).
+    `key_prefix`: every candidate's key starts with it (a deadline rule's "deadline:<id>:"),
+    so only existing keys in that range are compared, not the whole table's.
     """
     dialect = dialect_of(session)
     candidate = candidates.cte("candidate")
@@ -367,7 +370,13 @@ def insert_notifications(
     existing = aliased(Notification)
     # Keys already delivered are left out before sorting (an hourly rerun finds nearly all of
     # them there); ON CONFLICT still settles a key a concurrent run inserts meanwhile.
-    fresh = select(*every.c).where(~exists().where(existing.delivery_key == every.c.delivery_key))
+    known = exists().where(existing.delivery_key == every.c.delivery_key)
+    if key_prefix:
+        # A range of the unique index (keys compare bytewise): the rows of one rule, not the
+        # history of every notification.
+        following = key_prefix[:-1] + chr(ord(key_prefix[-1]) + 1)
+        known = known.where(existing.delivery_key >= key_prefix, existing.delivery_key < following)
+    fresh = select(*every.c).where(~known)
     if serialised and dialect == "postgresql":
         statement = (
             insert(Notification)
