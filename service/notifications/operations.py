@@ -369,7 +369,8 @@ def insert_notifications(
     every = union_all(*selects).subquery("every_channel")
     existing = aliased(Notification)
     # Keys already delivered are left out before sorting (an hourly rerun finds nearly all of
-    # them there); ON CONFLICT still settles a key a concurrent run inserts meanwhile.
+    # them there); ON CONFLICT still settles a key a concurrent run inserts meanwhile, unless
+    # the caller's lock makes runs take turns (`serialised`).
     known = exists().where(existing.delivery_key == every.c.delivery_key)
     if key_prefix:
         # A range of the unique index (keys compare bytewise): the rows of one rule, not the
