@@ -19,6 +19,7 @@ from service.core.db import db, utcnow
 from service.deadlines.engine import report_month, run_rule
 from service.deadlines.rules import DEFAULT_RULES, ensure_default_rules
 from service.evaluations.models import Evaluation, EvaluationState
+from service.fiscal.models import FiscalYear
 from service.notifications.models import (
     Channel,
     DeliveryMode,
@@ -26,10 +27,11 @@ from service.notifications.models import (
     ReminderKind,
     ReminderRule,
 )
-from service.notifications.operations import set_preference
+from service.notifications.operations import claim_delivery, set_preference
 from service.org.models import User
 from service.projects.models import ProgressReport, ResultState, StepResult
 from tests.smtp import mail_sink
+from tests.sql_count import counting
 from tests.stack import committed_stack, eventually
 from tests.work_data import demo_project, school_result
 from tests.workers import running_worker
@@ -97,6 +99,22 @@ def test_before_due_fires_once_in_its_window(session: Session) -> None:
     assert _fire(session, rule, date(2022, 12, 2)) == []
 
 
+def test_the_rule_name_is_read_from_the_rule_when_sent(session: Session) -> None:
+    # Not stored in each of a run's rows: the delivery (a webhook's document) has it.
+    _only_school_result(session)
+    rule = _rule(session, ReminderKind.STEP_DUE, offset=-3)
+    assert _fire(session, rule, date(2022, 11, 28))
+    mail = session.scalars(
+        select(Notification).where(
+            Notification.kind == "deadline.step_due", Notification.channel == Channel.EMAIL
+        )
+    ).one()
+    assert "rule" not in mail.payload and mail.payload["rule_id"] == rule.id
+    claimed = claim_delivery(session, mail.id, now=utcnow(), lease=REQUEUE)
+    assert claimed.delivery is not None
+    assert claimed.delivery.payload["rule"] == "test step_due"
+
+
 def test_overdue_repeats_then_escalates_to_the_head(session: Session) -> None:
     result = _only_school_result(session)
     rule = _rule(session, ReminderKind.STEP_OVERDUE, offset=1, repeat=7, escalate=14)
@@ -113,6 +131,48 @@ def test_overdue_repeats_then_escalates_to_the_head(session: Session) -> None:
     assert {key for alerts in fired.values() for _e, key, _p in alerts} == {
         f"step_result:{result.id}"
     }
+
+
+def test_a_head_among_the_people_told_gets_one_alert_marked_escalated(
+    session: Session,
+) -> None:
+    # The division's head officer is among the officers a missing report tells, and the
+    # head the rule escalates to: one alert per channel, saying it is escalated.
+    demo_project(session)
+    rule = _rule(session, ReminderKind.REPORT_MISSING, offset=5, repeat=7, escalate=0)
+    fired = _fire(session, rule, date(2023, 2, 20))
+    assert {email for email, _k, _p in fired} == {OFFICER}
+    assert all(n == 1 for n in Counter((e, k) for e, k, _p in fired).values())
+    assert all(p["escalated"] in (True, 1) for _e, _k, p in fired)
+    sent = session.scalars(
+        select(Notification.delivery_key).where(Notification.kind == "deadline.report_missing")
+    ).all()
+    assert len(sent) == len(set(sent)) == 2 * len(fired)  # in-app and mail, once each
+
+
+def test_each_rule_is_a_few_statements_and_a_rerun_inserts_nothing(
+    app: Flask, session: Session
+) -> None:
+    # However many objects wait: a lock, the staged candidates, one insert and the drop on
+    # PostgreSQL (one insert on SQLite); and the next hourly run adds no row.
+    session.execute(delete(ReminderRule))
+    rules = ensure_default_rules(session)
+    years = dict(session.execute(select(FiscalYear.id, FiscalYear.be_year)).all())
+    day = date(2023, 1, 20)
+
+    def run_all() -> list[int]:
+        counts = []
+        for rule in rules:
+            with counting(app.extensions["tidtam.db"]) as statements:
+                run_rule(session, rule, today=day, now=utcnow(), requeue_after=REQUEUE, years=years)
+            counts.append(len(statements))
+        return counts
+
+    assert max(run_all()) <= 4
+    first = session.scalar(select(func.count(Notification.id)))
+    assert first and len({r.kind for r in rules}) == len(ReminderKind)
+    assert max(run_all()) <= 4
+    assert session.scalar(select(func.count(Notification.id))) == first
 
 
 def test_ten_day_outage_sends_one_catch_up_alert_per_object(session: Session) -> None:

@@ -50,7 +50,12 @@ class Notification(Base):
     channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # e.g. "event:42:user:7:email" or "deadline:step:9:due-3:2566-12-01:user:7:in_app"
-    delivery_key: Mapped[str] = mapped_column(String(255), unique=True)
+    # Compared bytewise on PostgreSQL: the key is a machine word, and the unique index, the
+    # deadline engine's sort and its anti-join compare a quarter of a million of them in a
+    # first run, several times slower under a language's collation.
+    delivery_key: Mapped[str] = mapped_column(
+        String(255).with_variant(String(255, collation="C"), "postgresql"), unique=True
+    )
     state: Mapped[DeliveryState] = mapped_column(
         enum_column(DeliveryState, "delivery_state"), default=DeliveryState.PENDING
     )
@@ -70,11 +75,42 @@ class Notification(Base):
 
     recipient: Mapped[User] = relationship()
 
+    # Partial indexes, each holding only the rows its readers look for: a deadline run
+    # inserts a quarter of a million rows, in-app rows (already sent) and mail held for the
+    # digest, and each row now goes into three indexes rather than six.
     __table_args__ = (
-        Index("ix_notification_recipient_unread", "recipient_id", "read_at"),
-        Index("ix_notification_state", "state", "channel"),
-        Index("ix_notification_state_lease", "state", "lease_until"),
-        Index("ix_notification_endpoint", "endpoint_id"),
+        # The notification centre: a person's in-app rows.
+        Index(
+            "ix_notification_recipient_unread",
+            "recipient_id",
+            "read_at",
+            postgresql_where=text("channel = 'in_app'"),
+            sqlite_where=text("channel = 'in_app'"),
+        ),
+        # Rows still to deliver, held for the digest (per person) or failed; sent rows, the
+        # bulk of the table, are looked up by nobody by their state.
+        Index(
+            "ix_notification_state",
+            "state",
+            "channel",
+            "recipient_id",
+            postgresql_where=text("state <> 'sent'"),
+            sqlite_where=text("state <> 'sent'"),
+        ),
+        # The sweep of rows whose holder is gone: only leased rows have a lease.
+        Index(
+            "ix_notification_state_lease",
+            "state",
+            "lease_until",
+            postgresql_where=text("lease_until IS NOT NULL"),
+            sqlite_where=text("lease_until IS NOT NULL"),
+        ),
+        Index(
+            "ix_notification_endpoint",
+            "endpoint_id",
+            postgresql_where=text("endpoint_id IS NOT NULL"),
+            sqlite_where=text("endpoint_id IS NOT NULL"),
+        ),
     )
 
 

@@ -42,6 +42,7 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    insert,
     literal,
     null,
     or_,
@@ -69,6 +70,7 @@ from service.notifications.models import (
     Notification,
     NotificationPreference,
     ReminderKind,
+    ReminderRule,
     WebhookEndpoint,
 )
 from service.notifications.recipients import event_candidates
@@ -134,6 +136,8 @@ def insert_notifications(
     *,
     now: datetime,
     requeue_after: timedelta,
+    serialised: bool = False,
+    key_prefix: str = "",
 ) -> list[int]:
     """Insert one notification per channel for each candidate row and return the ids of the
     new rows a dispatch task must deliver (email and webhook, not held for the digest).
@@ -147,6 +151,13 @@ def insert_notifications(
     endpoint) and a LINE row per (event, group) of a unit in which a recipient holds an
     active role. One INSERT … SELECT … ON CONFLICT DO NOTHING: rows whose key exists already
     are skipped, however many runs race.
+
+    `serialised` (PostgreSQL): the caller holds a lock that every transaction inserting these
+    keys takes first, and the candidates have one row per (key, recipient), so a plain
+    INSERT of the keys not there yet suffices: no arbiter check and confirmation per row, no
+    sorting for the lock order (a deadline run's first pass inserts 100,000 rows per rule).
+    `key_prefix`: every candidate's key starts with it (a deadline rule's "deadline:<id>:"),
+    so only existing keys in that range are compared, not the whole table's.
     """
     dialect = dialect_of(session)
     candidate = candidates.cte("candidate")
@@ -358,20 +369,30 @@ def insert_notifications(
     every = union_all(*selects).subquery("every_channel")
     existing = aliased(Notification)
     # Keys already delivered are left out before sorting (an hourly rerun finds nearly all of
-    # them there); ON CONFLICT still settles a key a concurrent run inserts meanwhile.
-    fresh = (
-        select(*every.c)
-        .where(~exists().where(existing.delivery_key == every.c.delivery_key))
-        # In key order: two runs racing over the same keys lock them in the same order, so
-        # the later one waits for the first and skips, instead of deadlocking.
-        .order_by(every.c.delivery_key)
-    )
-    statement = (
-        upsert_insert(dialect, Notification)
-        .from_select(columns, fresh)
-        .on_conflict_do_nothing(index_elements=["delivery_key"])
-        .returning(Notification.id, Notification.state)
-    )
+    # them there); ON CONFLICT still settles a key a concurrent run inserts meanwhile, unless
+    # the caller's lock makes runs take turns (`serialised`).
+    known = exists().where(existing.delivery_key == every.c.delivery_key)
+    if key_prefix:
+        # A range of the unique index (keys compare bytewise): the rows of one rule, not the
+        # history of every notification.
+        following = key_prefix[:-1] + chr(ord(key_prefix[-1]) + 1)
+        known = known.where(existing.delivery_key >= key_prefix, existing.delivery_key < following)
+    fresh = select(*every.c).where(~known)
+    if serialised and dialect == "postgresql":
+        statement = (
+            insert(Notification)
+            .from_select(columns, fresh)
+            .returning(Notification.id, Notification.state)
+        )
+    else:
+        statement = (
+            upsert_insert(dialect, Notification)
+            # In key order: two runs racing over the same keys lock them in the same order,
+            # so the later one waits for the first and skips, instead of deadlocking.
+            .from_select(columns, fresh.order_by(every.c.delivery_key))
+            .on_conflict_do_nothing(index_elements=["delivery_key"])
+            .returning(Notification.id, Notification.state)
+        )
     if dialect == "postgresql":
         # Only the rows to dispatch come back: a deadline run's first pass inserts a quarter
         # of a million rows, nearly all in-app or held for the digest.
@@ -493,6 +514,27 @@ class Delivery:
         return f"<{digest}.{self.id}@tidtam>"
 
 
+def _rule_names(session: Session, payloads: Sequence[dict[str, Any]]) -> dict[int, str]:
+    """The names of the reminder rules reminders of `payloads` were made by."""
+    wanted = {int(p["rule_id"]) for p in payloads if "rule_id" in p and "rule" not in p}
+    if not wanted:
+        return {}
+    return dict(
+        session.execute(
+            select(ReminderRule.id, ReminderRule.name).where(ReminderRule.id.in_(wanted))
+        ).all()
+    )
+
+
+def with_rule_names(payload: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+    """A reminder's payload as it is sent (a webhook's document carries it): with its rule's
+    name, which the deadline engine leaves out of the row it stores."""
+    payload = dict(payload)
+    if "rule_id" in payload and "rule" not in payload:
+        payload["rule"] = names.get(int(payload["rule_id"]), "")
+    return payload
+
+
 def _deliveries(session: Session, ids: Sequence[int]) -> list[Delivery]:
     rows = session.execute(
         select(Notification, User.email, User.name, User.language, LineAccount.line_user_id)
@@ -522,6 +564,7 @@ def _deliveries(session: Session, ids: Sequence[int]) -> list[Delivery]:
     groups = {
         g.id: g for g in session.scalars(select(LineGroup).where(LineGroup.id.in_(group_ids)))
     }
+    rule_names = _rule_names(session, [n.payload for n, *_ in rows])
     deliveries = []
     for n, email, name, language, line_user_id in rows:
         endpoint_id = endpoint_of(n)
@@ -542,7 +585,7 @@ def _deliveries(session: Session, ids: Sequence[int]) -> list[Delivery]:
                 kind=n.kind,
                 object_type=n.object_type,
                 object_id=n.object_id,
-                payload=dict(n.payload),
+                payload=with_rule_names(n.payload, rule_names),
                 delivery_key=n.delivery_key,
                 attempts=n.attempts,
                 created_at=n.created_at,
