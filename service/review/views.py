@@ -41,21 +41,27 @@ district = gate(_in_the_district)
 
 def _waiting() -> Select[StepResult]:
     """Submitted results of projects whose responsible or owning unit is in the user's scope,
-    oldest submission first."""
+    the earliest due first (a step past its end waits on this review to count), then in the
+    order they came: read off step_result's (state, due_on, id) index a page at a time, the
+    scope as a set of the district's steps rather than a join to sort through."""
     user = actor()
     units = unit_ids_in_scope(session(), user)
     in_scope = (
         true()
         if units is None
-        else in_ids(dialect_of(session()), Project.responsible_unit_id, units)
-        | in_ids(dialect_of(session()), Project.owner_unit_id, units)
+        else StepResult.step_id.in_(
+            select(PlanStep.id)
+            .join(Project, Project.id == PlanStep.project_id)
+            .where(
+                in_ids(dialect_of(session()), Project.responsible_unit_id, units)
+                | in_ids(dialect_of(session()), Project.owner_unit_id, units)
+            )
+        )
     )
     return (
         select(StepResult)
-        .join(PlanStep, PlanStep.id == StepResult.step_id)
-        .join(Project, Project.id == PlanStep.project_id)
         .where(StepResult.state == ResultState.SUBMITTED, in_scope)
-        .order_by(StepResult.submitted_at, StepResult.id)
+        .order_by(StepResult.due_on, StepResult.id)
     )
 
 
