@@ -16,7 +16,7 @@ from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import ids_in
 from service.core.fiscal import local_date
 from service.core.labels import field_label
-from service.core.paging import Paged, page_number, paged
+from service.core.paging import PAGE_ROWS, Paged, page_number, paged
 from service.core.permissions import holds_anywhere
 from service.core.sql import dialect_of, in_ids
 from service.core.translate import gettext as _
@@ -65,7 +65,9 @@ def _waiting() -> Select[StepResult]:
     )
 
 
-def review_queue(page: int = 1, after: str | None = None) -> Paged[StepResult]:
+def review_queue(
+    page: int = 1, after: str | None = None, size: int = PAGE_ROWS
+) -> Paged[StepResult]:
     """The queue a page at a time with the total; each result with its step, project, unit,
     submitter and evidence loaded (a district's whole queue was 2,000 results and their lazy
     loads: 2.5 s, 800 KB)."""
@@ -75,7 +77,7 @@ def review_queue(page: int = 1, after: str | None = None) -> Paged[StepResult]:
         joinedload(StepResult.submitted_by),
         selectinload(StepResult.evidence),
     )
-    return paged(session(), waiting, page, after=after)
+    return paged(session(), waiting, page, size, after=after)
 
 
 def _export_rows(db_session: Any, ids: Sequence[int], lang: str) -> list[tuple[Any, ...]]:
