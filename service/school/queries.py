@@ -93,7 +93,8 @@ def _order(section: str) -> list[tuple[ColumnElement[Any], bool]]:
     """(column, descending) of a section's order: by the step's planned end, the accepted
     latest first; the id last, so that a cursor names one row."""
     descending = section == "done"
-    return [(StepResult.due_on, descending), (StepResult.id, descending)]
+    columns: list[ColumnElement[Any]] = [StepResult.due_on.expression, StepResult.id.expression]
+    return [(column, descending) for column in columns]
 
 
 def _reporting() -> ColumnElement[bool]:
