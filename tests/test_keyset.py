@@ -237,3 +237,89 @@ def test_the_review_queue_walks_by_key_as_by_number(app: Flask, session: Session
     assert by_key == by_number and len(by_key) == first.total
     dues = [session.get(StepResult, i).due_on for i in by_key]  # type: ignore[union-attr]
     assert dues == sorted(dues)
+
+
+def test_the_approvals_filter_in_sql_and_walk_by_key(app: Flask, session: Session) -> None:
+    """The approvals page states the officer's limit in SQL (the nearest limit up the owning
+    unit's path) and picks what the Python rule picks; each list walked by key, two a page,
+    gives the rows page numbers give."""
+    from service.budget.models import Allocation, AllocationState, Installment, InstallmentState
+    from service.budget.permissions import above_limit
+    from service.budget.views import _district_project_ids, _waiting_decisions
+    from service.core.paging import paged
+    from service.org.models import OrgUnit
+
+    approver = _email(session, "approver")
+    projects = list(session.scalars(select(Project).order_by(Project.id)).all())[:4]
+    # A lower limit on one project's owning unit: its own limit, not the district's, applies.
+    owner = session.get(OrgUnit, projects[0].owner_unit_id)
+    assert owner is not None
+    owner.approval_limit = Decimal("20000.00")
+    recipient = session.scalar(select(OrgUnit).where(OrgUnit.code == "5023077101"))
+    assert recipient is not None
+    for n, amount in enumerate(["10000", "30000", "60000", "45000", "90000", "50000.01"] * 2):
+        project = projects[n % len(projects)]
+        submitted = Allocation(
+            project=project,
+            recipient_unit=recipient,
+            amount=Decimal(amount),
+            state=AllocationState.SUBMITTED,
+            submitted_at=datetime(2023, 1, 1 + n % 3, tzinfo=UTC),
+        )
+        approved = Allocation(
+            project=project,
+            recipient_unit=recipient,
+            amount=Decimal("900000"),
+            state=AllocationState.APPROVED,
+        )
+        session.add_all([submitted, approved])
+        session.add(
+            Installment(
+                allocation=approved, amount=Decimal(amount), state=InstallmentState.REQUESTED
+            )
+        )
+    session.flush()
+    with app.test_request_context():
+        login_user(approver)
+        allocations, installments = _waiting_decisions()
+        district = set(session.scalars(_district_project_ids()))
+        assert {p.id for p in projects} <= district
+        every_allocation = session.scalars(select(Allocation)).all()
+        every_installment = session.scalars(select(Installment)).all()
+        for statement, in_python in (
+            (
+                allocations,
+                {
+                    a.id
+                    for a in every_allocation
+                    if a.project_id in district
+                    and a.state is AllocationState.SUBMITTED
+                    and above_limit(a)
+                },
+            ),
+            (
+                installments,
+                {
+                    i.id
+                    for i in every_installment
+                    if i.allocation.project_id in district
+                    and i.state is InstallmentState.REQUESTED
+                    and above_limit(i.allocation, i.amount)
+                },
+            ),
+        ):
+            every = list(session.scalars(statement).unique())
+            assert {o.id for o in every} == in_python
+            first = paged(session, statement, 1, 2)
+            assert first.total == len(every) >= 4
+            by_number = [o.id for o in first.rows]
+            for number in range(2, first.pages + 1):
+                by_number += [o.id for o in paged(session, statement, number, 2).rows]
+            by_key = [o.id for o in first.rows]
+            cursor = first.next_after
+            while cursor:
+                listing = paged(session, statement, 1, 2, after=cursor)
+                assert listing.total == first.total
+                by_key += [o.id for o in listing.rows]
+                cursor = listing.next_after
+            assert by_key == by_number == [o.id for o in every]
