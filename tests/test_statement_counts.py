@@ -144,3 +144,33 @@ def test_each_page_sends_no_more_statements_than_today(
         for what, sent in over.items()
     )
     assert not report, report
+
+
+@pytest.mark.parametrize("role", ["officer", "evaluator"])
+def test_a_page_read_by_key_costs_what_the_first_page_costs(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch, role: str
+) -> None:
+    """The school home's Next (a section's rows after a cursor) sends no more statements than
+    its first page, however deep: the sections are counted in one statement either way."""
+    import re
+
+    from service.school import queries
+
+    monkeypatch.setattr(queries, "SECTION_ROWS", 1)
+    email = f"{role}@demo.tidtam.local"
+    client = app.test_client()
+    login(client, email, DEMO_PASSWORDS[email])
+    client.get("/school")
+    with counting(app.extensions["tidtam.db"]) as first:
+        page = client.get("/school").get_data(as_text=True)
+    found = re.search(r'href="(/school\?section=\w+&amp;after=[^"#]+)#', page)
+    assert found is not None, "no section has a next page"
+    url = found.group(1).replace("&amp;", "&")
+    for _ in range(3):  # deeper and deeper
+        with counting(app.extensions["tidtam.db"]) as deeper:
+            page = client.get(url).get_data(as_text=True)
+        assert len(deeper) <= len(first), "\n".join(s[:120] for s in deeper)
+        found = re.search(r'href="(/school\?section=\w+&amp;after=[^"#]+)#', page)
+        if found is None:
+            break
+        url = found.group(1).replace("&amp;", "&")
