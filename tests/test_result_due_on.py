@@ -6,9 +6,11 @@ step's end; the migration fills the copy for results already there."""
 from __future__ import annotations
 
 import random
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +22,8 @@ from service.core.db import make_engine
 from service.org.models import OrgUnit, UnitKind
 from service.projects.due_on import drifted_results
 from service.projects.models import PlanStep, ResultState, StepResult
-from tests.conftest import create_database, drop_database
+from tests.conftest import create_database, drop_database, on_postgres
+from tests.stack import committed_stack
 
 
 def test_the_demo_starts_with_no_drift(session: Session) -> None:
@@ -164,3 +167,58 @@ def test_the_migration_fills_the_copy(tmp_path: Path) -> None:
     finally:
         engine.dispose()
         drop_database(url)
+
+
+@pytest.mark.skipif(not on_postgres(), reason="SQLite runs one writer at a time")
+def test_a_result_made_while_its_step_is_re_dated_takes_the_new_date(tmp_path: Path) -> None:
+    """One transaction re-dates a step; another, which loaded the step before that commit,
+    makes a result on it meanwhile. Whichever flushes first, the result ends with the new
+    date: the step's end is read under a share lock, not from the stale copy in memory."""
+    with committed_stack(tmp_path, "due_on_race") as stack:
+        engine = stack.app.extensions["tidtam.db"]
+        with stack.app.app_context():
+            first, second = Session(bind=engine), Session(bind=engine)
+            try:
+                step = first.scalars(select(PlanStep).order_by(PlanStep.id)).first()
+                assert step is not None
+                seen = second.get(PlanStep, step.id)  # the old date, in the second's memory
+                assert seen is not None
+                taken = set(
+                    second.scalars(select(StepResult.unit_id).where(StepResult.step_id == step.id))
+                )
+                school = second.scalars(
+                    select(OrgUnit)
+                    .where(OrgUnit.kind == UnitKind.SCHOOL, OrgUnit.id.not_in(taken))
+                    .order_by(OrgUnit.id)
+                ).first()
+                assert school is not None
+                later = step.planned_end + timedelta(days=30)
+                step.planned_end = later
+                first.flush()  # the step row is locked, its results updated, not committed
+                failed: list[BaseException] = []
+
+                def make_result() -> None:
+                    try:
+                        second.add(StepResult(step=seen, unit=school))
+                        second.flush()  # waits for the first transaction's step lock
+                        second.commit()
+                    except BaseException as error:  # reported by the test below
+                        failed.append(error)
+
+                other = threading.Thread(target=make_result)
+                other.start()
+                first.commit()
+                other.join(timeout=30)
+                assert not failed, failed
+                check = Session(bind=engine)
+                made = check.scalar(
+                    select(StepResult).where(
+                        StepResult.step_id == step.id, StepResult.unit_id == school.id
+                    )
+                )
+                assert made is not None and made.due_on == later
+                assert drifted_results(check) == 0
+                check.close()
+            finally:
+                first.close()
+                second.close()

@@ -41,7 +41,13 @@ def copy_planned_end_to_results(
     session: Session, _context: Any = None, _objects: Any = None
 ) -> None:
     """Session `before_flush`: each new result, and each result moved to another step, takes
-    its step's planned end as `due_on`."""
+    its step's planned end as `due_on`.
+
+    On PostgreSQL the end of a step already in the table is read from the row under a share
+    lock, not taken from the copy this session loaded: a transaction re-dating the step at
+    the same time has either committed (and its date is read) or waits for this one to
+    commit, and its own update of the step's results then sees this result. (SQLite runs one
+    writer at a time.)"""
     moved = [
         obj
         for obj in session.dirty
@@ -55,10 +61,33 @@ def copy_planned_end_to_results(
     if not (fresh or moved):
         return
     with session.no_autoflush:
+        steps = {id(result): _step_of(session, result) for result in [*fresh, *moved]}
+        stored: dict[int, Any] = {}
+        locked = [
+            step.id
+            for step in steps.values()
+            if step is not None
+            and inspect(step).persistent
+            and not inspect(step).attrs.planned_end.history.has_changes()
+        ]
+        if locked and session.get_bind().dialect.name == "postgresql":
+            table = PlanStep.__table__
+            stored = {
+                ident: end
+                for ident, end in session.connection().execute(
+                    select(table.c.id, table.c.planned_end)
+                    .where(table.c.id.in_(sorted(set(locked))))
+                    .order_by(table.c.id)
+                    .with_for_update(read=True)
+                )
+            }
         for result in [*fresh, *moved]:
-            step = _step_of(session, result)
-            if step is not None and result.due_on != step.planned_end:
-                result.due_on = step.planned_end
+            step = steps[id(result)]
+            if step is None:
+                continue
+            end = stored.get(step.id, step.planned_end) if step.id is not None else step.planned_end
+            if result.due_on != end:
+                result.due_on = end
 
 
 def hand_planned_end_to_results(session: Session, _context: Any = None) -> None:
