@@ -67,6 +67,31 @@ def test_committed_entries_are_chained_and_the_chain_verifies(app: Flask, sessio
     assert not english_in(thai.output), thai.output
 
 
+def test_the_commit_chains_the_sessions_own_entries_without_reading_them_back(
+    app: Flask, session: Session
+) -> None:
+    """An entry written in a savepoint rolled back (a refused item of a bulk action) is not
+    chained; the others are, in the order written, and the commit sends no SELECT of the
+    audit entries (it chains the objects it holds): the head's lock and two updates."""
+    from tests.sql_count import counting
+
+    kept = record(session, action="project.update", object_type="project", object_id=1)
+    savepoint = session.begin_nested()
+    dropped = record(session, action="project.update", object_type="project", object_id=2)
+    savepoint.rollback()
+    later = record(session, action="project.update", object_type="project", object_id=3)
+    session.flush()
+    with counting(app.extensions["tidtam.db"]) as sent:
+        session.commit()
+    assert dropped.chain_seq is None
+    assert kept.chain_seq is not None and later.chain_seq == kept.chain_seq + 1
+    assert later.prev_hash == kept.entry_hash
+    reads = [s for s in sent if s.lstrip().upper().startswith("SELECT") and "audit_entry" in s]
+    assert reads == [], sent
+    assert any("audit_chain_head" in s for s in sent), sent  # the counter sees the commit
+    assert verify(session).broken is None
+
+
 def test_a_row_changed_with_sql_is_named(app: Flask, session: Session) -> None:
     entries = _write(session, 3)
     _unprotected(session)

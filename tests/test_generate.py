@@ -356,3 +356,12 @@ def test_every_project_has_its_figures(generated: Session) -> None:
     found = repair_figures(generated.connection(), figures_today())
     assert found.checked == scalar(generated, "SELECT count(*) FROM project")
     assert (found.missing, found.drifted) == (0, 0)
+
+
+def test_every_result_carries_its_steps_planned_end(generated: Session) -> None:
+    """Rows loaded in bulk pass no listener: the generator writes each result's copy of its
+    step's planned end (what the result lists sort on) itself."""
+    from service.projects.due_on import drifted_results
+
+    assert scalar(generated, "SELECT count(*) FROM step_result") > 0
+    assert drifted_results(generated) == 0

@@ -29,6 +29,7 @@ from service.legacy import parse_path
 from service.legacy.importer import IMPORT_ACTION, LegacyImporter, import_pages
 from service.legacy.parser import ParsedPage, Step
 from service.models import AuditEntry, Base
+from service.projects.due_on import drifted_results
 from service.projects.models import Project
 from service.projects.queries import project_progress
 from service.strategy.models import StrategyNode
@@ -145,6 +146,8 @@ def test_the_reference_page_into_an_empty_database_is_the_demo_project(
     assert imported["kpis"][0][:2] == (legacy.KPI["code"], legacy.KPI["name"])
     assert imported["evaluations"][0][2] == Decimal(legacy.EVALUATION["score"])
     assert imported["progress"] == Decimal(legacy.REPORT["percent"])
+    # Its results were inserted past the ORM: they carry their steps' planned ends themselves.
+    assert drifted_results(empty_session) == 0
 
 
 def test_the_reference_page_into_the_demo_changes_nothing(session: Session) -> None:
@@ -237,6 +240,7 @@ def test_variations_import(session: Session) -> None:
         select(Project).where(Project.code == page("variant-contact-two.txt").code)
     ).one()
     assert contact.contact_name and contact.contact_phone
+    assert drifted_results(session) == 0
 
 
 def test_command_dry_run_json_changes_nothing(app: Flask, session: Session) -> None:

@@ -4,17 +4,23 @@ row for row, whatever the order's directions; a cursor that does not fit is a 42
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from flask_login import login_user
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from service.core import keyset
-from service.projects.models import PlanStep
+from service.org.models import User
+from service.projects.models import PlanStep, Project, ResultState, StepResult
 from tests.api_support import all_headers
+
+#: Results a school is still to report.
+TO_REPORT = (ResultState.NOT_STARTED, ResultState.IN_PROGRESS)
 
 LISTS = [
     "/api/v1/projects",
@@ -131,3 +137,189 @@ def test_the_dashboard_walks_by_key_as_by_number(session: Session) -> None:
                     cursor = listing.next_after
                 assert by_key == by_number, (sort, descending, behind)
                 assert len(by_key) == first.total
+
+
+def _email(session: Session, role: str) -> User:
+    found = session.scalar(select(User).where(User.email == f"{role}@demo.tidtam.local"))
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize("role", ["officer", "evaluator", "school"])
+def test_the_school_home_walks_each_section_by_key(
+    session: Session, monkeypatch: pytest.MonkeyPatch, role: str
+) -> None:
+    """Each section of the school home, walked a row at a time by key, gives every result of
+    the section once, in the order of the step's planned end read through plan_step (so the
+    copy on the result orders as the step does); the counts stay; the other sections stay at
+    their first rows."""
+    from service.core.sql import dialect_of, in_ids
+    from service.org.scope import unit_ids_in_scope
+    from service.school import queries
+
+    reader = _email(session, role)
+    today = date(2023, 1, 15)
+    units = unit_ids_in_scope(session, reader)
+    first = queries.my_steps(session, reader, today)
+    monkeypatch.setattr(queries, "SECTION_ROWS", 2)
+    walked_any = False
+    for section in queries.SECTIONS:
+        end = PlanStep.planned_end
+        condition = {
+            "returned": StepResult.state == ResultState.RETURNED,
+            "waiting": StepResult.state == ResultState.SUBMITTED,
+            "done": StepResult.state == ResultState.ACCEPTED,
+            "overdue": StepResult.state.in_(TO_REPORT) & (end < today),
+            "due_soon": StepResult.state.in_(TO_REPORT)
+            & (end >= today)
+            & (end <= today + queries.DUE_SOON),
+            "later": StepResult.state.in_(TO_REPORT) & (end > today + queries.DUE_SOON),
+        }[section]
+        order = (end.desc(), StepResult.id.desc()) if section == "done" else (end, StepResult.id)
+        expected = list(
+            session.scalars(
+                select(StepResult.id)
+                .join(PlanStep, PlanStep.id == StepResult.step_id)
+                .join(Project, Project.id == PlanStep.project_id)
+                .where(
+                    condition,
+                    Project.state.in_(queries.REPORTING),
+                    true()
+                    if units is None
+                    else in_ids(dialect_of(session), StepResult.unit_id, units),
+                )
+                .order_by(*order)
+            )
+        )
+        assert first.counts[section] == len(expected), section
+        walked = [r.id for r in getattr(queries.my_steps(session, reader, today), section)]
+        cursor = queries.my_steps(session, reader, today).next_after.get(section)
+        while cursor:
+            steps = queries.my_steps(session, reader, today, section=section, after=cursor)
+            assert steps.counts == first.counts
+            walked += [r.id for r in getattr(steps, section)]
+            for other in queries.SECTIONS:
+                if other != section:  # the others from their start
+                    start = [r.id for r in getattr(steps, other)]
+                    assert start == [r.id for r in getattr(first, other)][: len(start)]
+            cursor = steps.next_after.get(section)
+            walked_any = True
+        assert walked == expected, section
+    assert walked_any or role == "school"
+
+
+def test_the_review_queue_walks_by_key_as_by_number(app: Flask, session: Session) -> None:
+    """The review queue, two results a page: Next by key gives the rows page numbers give,
+    earliest due first."""
+    from service.review import views
+
+    officer = _email(session, "officer")
+    for result in session.scalars(
+        select(StepResult).where(StepResult.state != ResultState.ACCEPTED).limit(7)
+    ):
+        result.state = ResultState.SUBMITTED
+        result.submitted_at = result.submitted_at or datetime(2023, 1, 1, tzinfo=UTC)
+    session.flush()
+    with app.test_request_context():
+        login_user(officer)
+        first = views.review_queue(1, size=2)
+        by_number = [r.id for r in first.rows]
+        for number in range(2, first.pages + 1):
+            by_number += [r.id for r in views.review_queue(number, size=2).rows]
+        by_key = [r.id for r in first.rows]
+        cursor = first.next_after
+        while cursor:
+            listing = views.review_queue(1, cursor, size=2)
+            assert listing.total == first.total
+            by_key += [r.id for r in listing.rows]
+            cursor = listing.next_after
+    assert first.pages >= 2
+    assert by_key == by_number and len(by_key) == first.total
+    dues = [session.get(StepResult, i).due_on for i in by_key]  # type: ignore[union-attr]
+    assert dues == sorted(dues)
+
+
+def test_the_approvals_filter_in_sql_and_walk_by_key(app: Flask, session: Session) -> None:
+    """The approvals page states the officer's limit in SQL (the nearest limit up the owning
+    unit's path) and picks what the Python rule picks; each list walked by key, two a page,
+    gives the rows page numbers give."""
+    from service.budget.models import Allocation, AllocationState, Installment, InstallmentState
+    from service.budget.permissions import above_limit
+    from service.budget.views import _district_project_ids, _waiting_decisions
+    from service.core.paging import paged
+    from service.org.models import OrgUnit
+
+    approver = _email(session, "approver")
+    projects = list(session.scalars(select(Project).order_by(Project.id)).all())[:4]
+    # A lower limit on one project's owning unit: its own limit, not the district's, applies.
+    owner = session.get(OrgUnit, projects[0].owner_unit_id)
+    assert owner is not None
+    owner.approval_limit = Decimal("20000.00")
+    recipient = session.scalar(select(OrgUnit).where(OrgUnit.code == "5023077101"))
+    assert recipient is not None
+    for n, amount in enumerate(["10000", "30000", "60000", "45000", "90000", "50000.01"] * 2):
+        project = projects[n % len(projects)]
+        submitted = Allocation(
+            project=project,
+            recipient_unit=recipient,
+            amount=Decimal(amount),
+            state=AllocationState.SUBMITTED,
+            submitted_at=datetime(2023, 1, 1 + n % 3, tzinfo=UTC),
+        )
+        approved = Allocation(
+            project=project,
+            recipient_unit=recipient,
+            amount=Decimal("900000"),
+            state=AllocationState.APPROVED,
+        )
+        session.add_all([submitted, approved])
+        session.add(
+            Installment(
+                allocation=approved, amount=Decimal(amount), state=InstallmentState.REQUESTED
+            )
+        )
+    session.flush()
+    with app.test_request_context():
+        login_user(approver)
+        allocations, installments = _waiting_decisions()
+        district = set(session.scalars(_district_project_ids()))
+        assert {p.id for p in projects} <= district
+        every_allocation = session.scalars(select(Allocation)).all()
+        every_installment = session.scalars(select(Installment)).all()
+        for statement, in_python in (
+            (
+                allocations,
+                {
+                    a.id
+                    for a in every_allocation
+                    if a.project_id in district
+                    and a.state is AllocationState.SUBMITTED
+                    and above_limit(a)
+                },
+            ),
+            (
+                installments,
+                {
+                    i.id
+                    for i in every_installment
+                    if i.allocation.project_id in district
+                    and i.state is InstallmentState.REQUESTED
+                    and above_limit(i.allocation, i.amount)
+                },
+            ),
+        ):
+            every = list(session.scalars(statement).unique())
+            assert {o.id for o in every} == in_python
+            first = paged(session, statement, 1, 2)
+            assert first.total == len(every) >= 4
+            by_number = [o.id for o in first.rows]
+            for number in range(2, first.pages + 1):
+                by_number += [o.id for o in paged(session, statement, number, 2).rows]
+            by_key = [o.id for o in first.rows]
+            cursor = first.next_after
+            while cursor:
+                listing = paged(session, statement, 1, 2, after=cursor)
+                assert listing.total == first.total
+                by_key += [o.id for o in listing.rows]
+                cursor = listing.next_after
+            assert by_key == by_number == [o.id for o in every]

@@ -86,7 +86,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "plan_step": "id project_id position name weight planned_start planned_end "
         "responsible_unit_id",
         "step_result": "id step_id unit_id state completion accepted_completion narrative "
-        "submitted_by_id submitted_at reviewed_by_id reviewed_at review_reason version",
+        "submitted_by_id submitted_at reviewed_by_id reviewed_at review_reason version due_on",
         "progress_report": "id project_id reported_on percent narrative problems obstacles "
         "author_id created_at withdrawn_at",
         "allocation": "id project_id recipient_unit_id amount purpose state created_by_id "
@@ -1110,7 +1110,7 @@ class _Generator:
                     )
                     result_rows.append(
                         (result_id, step_id, unit_id, result_state, completion, None, "", None,
-                         None, None, None, "", 1)
+                         None, None, None, "", 1, end)
                     )  # fmt: skip
                     continue
                 submitted = _at(start + DAYS[int(r() * room)], 2 + int(r() * 8))
@@ -1119,7 +1119,7 @@ class _Generator:
                 if result_state == "submitted":
                     result_rows.append(
                         (result_id, step_id, unit_id, "submitted", completion, None, narrative,
-                         reporter.id, submitted, None, None, "", 2)
+                         reporter.id, submitted, None, None, "", 2, end)
                     )  # fmt: skip
                     continue
                 reviewed = submitted + DAYS[1 + int(r() * 6)]
@@ -1127,13 +1127,13 @@ class _Generator:
                     gained.append((reviewed.date(), share * int(completion) // 100))
                     result_rows.append(
                         (result_id, step_id, unit_id, "accepted", completion, completion,
-                         narrative, reporter.id, submitted, officer_id, reviewed, "", 3)
+                         narrative, reporter.id, submitted, officer_id, reviewed, "", 3, end)
                     )  # fmt: skip
                 else:
                     reason = self.choice(words.RETURN_REASONS)
                     result_rows.append(
                         (result_id, step_id, unit_id, "returned", completion, None, narrative,
-                         reporter.id, submitted, officer_id, reviewed, reason, 3)
+                         reporter.id, submitted, officer_id, reviewed, reason, 3, end)
                     )  # fmt: skip
         return gained
 

@@ -37,7 +37,7 @@ T = TypeVar("T")
 
 
 def visible_result_branches(session: Session, user: User) -> list[ColumnElement[bool]]:
-    """service.projects.permissions.can_see_result as SQL over StepResult JOIN PlanStep, as
+    """service.projects.permissions.can_see_result as SQL over StepResult alone, as
     disjoint branches to UNION ALL (one condition: everything): results reported by a unit in
     the user's scope, and results by other units on a project of a unit in scope.
 
@@ -63,7 +63,9 @@ def visible_result_branches(session: Session, user: User) -> list[ColumnElement[
     return [
         in_ids(dialect, StepResult.unit_id, units),
         and_(
-            PlanStep.project_id.in_(with_outsiders),
+            StepResult.step_id.in_(
+                select(PlanStep.id).where(PlanStep.project_id.in_(with_outsiders))
+            ),
             not_in_ids(dialect, StepResult.unit_id, units),
         ),
     ]

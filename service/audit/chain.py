@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, object_session
 
 from service.audit.models import AuditChainHead, AuditEntry
@@ -98,13 +98,26 @@ def note_unchained_entry(_mapper: Any, _connection: Any, entry: AuditEntry) -> N
     """AuditEntry `after_insert`: the session has this entry to chain before it commits."""
     session = object_session(entry)
     if session is not None:
-        session.info.setdefault(_UNCHAINED, []).append(entry.id)
+        session.info.setdefault(_UNCHAINED, []).append(entry)
+
+
+def _still_written(session: Session, entry: AuditEntry) -> bool:
+    """Whether `entry`, inserted by this session, is still a row of its transaction: one
+    inserted in a savepoint since rolled back (a refused item of a bulk action) has been
+    expunged, and is not there to chain."""
+    state = inspect(entry)
+    return state.persistent and state.session is session
 
 
 def chain_audit_entries(session: Session) -> None:
     """Session `before_commit`: chain the entries this transaction wrote, under the chain
     head's row lock (held until the commit). Entries of other transactions still in flight
-    are not visible here; committed entries are all chained already."""
+    are not visible here; committed entries are all chained already.
+
+    The entries are the objects this session inserted (noted at `after_insert`), taken as
+    the session holds them: reading them back would return these same objects from the
+    identity map, at the cost of a statement. Under the lock, the head gives the place after
+    the last committed entry; whatever other transactions do meanwhile waits for the lock."""
     if not session.info.get(_UNCHAINED) and not any(
         isinstance(obj, AuditEntry) for obj in session.new
     ):
@@ -112,7 +125,17 @@ def chain_audit_entries(session: Session) -> None:
     session.flush()
     # Only this session's own entries: rows written past the ORM (a bulk load) are not this
     # commit's to chain, and `verify` reports them as outside the chain.
-    ids = sorted(set(session.info.pop(_UNCHAINED, [])))
+    noted: list[AuditEntry] = session.info.pop(_UNCHAINED, [])
+    entries = sorted(
+        {
+            id(entry): entry
+            for entry in noted
+            if _still_written(session, entry) and entry.chain_seq is None
+        }.values(),
+        key=lambda entry: entry.id,
+    )
+    if not entries:
+        return
     head = session.scalars(
         select(AuditChainHead)
         .where(AuditChainHead.stream == STREAM)
@@ -122,15 +145,6 @@ def chain_audit_entries(session: Session) -> None:
     if head is None:  # a database made without the migration that seeds the head
         head = AuditChainHead(stream=STREAM, last_seq=0, last_hash=GENESIS)
         session.add(head)
-    entries: list[AuditEntry] = []
-    for start in range(0, len(ids), 500):
-        entries.extend(
-            session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.id.in_(ids[start : start + 500]), AuditEntry.chain_seq.is_(None))
-                .order_by(AuditEntry.id)
-            )
-        )
     for entry in entries:
         seq = head.last_seq + 1
         entry.chain_seq = seq

@@ -8,8 +8,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, joinedload
 
 from service.budget.models import (
@@ -21,6 +33,7 @@ from service.budget.models import (
     TransferState,
 )
 from service.core.charts import MoneyPoint, SCurve, money_curve_chart
+from service.core.db import Money
 from service.core.progress import StepPlan, planned_progress
 from service.org.models import OrgUnit
 from service.projects.models import PlanStep, Project, ProjectState
@@ -229,3 +242,37 @@ def budget_history(session: Session, project: Project) -> BudgetHistory:
     current = project.approved_budget
     original = current - sum((m.signed for m in moves), ZERO)
     return BudgetHistory(original, moves, current, pending)
+
+
+def officer_limits(session: Session) -> list[tuple[str, Decimal]]:
+    """(path, approval limit) of every unit that sets a limit, the deepest first: few (the
+    districts, an office), read once for `above_officer_limit`."""
+    return [
+        (str(path), Decimal(str(limit)))
+        for path, limit in session.execute(
+            select(OrgUnit.path, OrgUnit.approval_limit)
+            .where(OrgUnit.approval_limit.is_not(None))
+            .order_by(func.length(OrgUnit.path).desc(), OrgUnit.path)
+        )
+    ]
+
+
+def above_officer_limit(
+    limits: list[tuple[str, Decimal]], amount: Any, owner_path: Any
+) -> ColumnElement[bool]:
+    """`service.budget.permissions.above_limit` as SQL: `amount` is above the approval limit
+    in force for the project's owning unit whose path is `owner_path`: its own, or its
+    nearest ancestor's (`limits`, from `officer_limits`); no limit anywhere above it, never.
+
+    One CASE over the owning unit's path, the deepest limit first, so the approvals page
+    filters and pages in SQL rather than reading every waiting decision to filter it."""
+    if not limits:
+        return false()
+    limit = case(
+        *(
+            (owner_path.startswith(path, autoescape=True), literal(value, Money()))
+            for path, value in limits
+        ),
+        else_=null(),
+    )
+    return and_(limit.is_not(None), amount > limit)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from werkzeug.wrappers import Response
 
@@ -23,7 +23,12 @@ from service.budget.models import (
 )
 from service.budget.operations import create_allocation, create_transfer, record_payment
 from service.budget.permissions import above_limit, approval_rule, endorsements_required
-from service.budget.queries import disbursement, unit_projects
+from service.budget.queries import (
+    above_officer_limit,
+    disbursement,
+    officer_limits,
+    unit_projects,
+)
 from service.budget.schemas import read_payment, read_transfer
 from service.budget.workflow import remember_guard_facts
 from service.core.charts import money_curve_chart
@@ -31,7 +36,7 @@ from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import FormId, Invalid, Money, value_of
 from service.core.fiscal import fiscal_year_of, local_date, local_today
 from service.core.labels import label
-from service.core.paging import page_number, paged, paged_rows
+from service.core.paging import page_number, paged
 from service.core.permissions import holds_anywhere
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
@@ -96,6 +101,8 @@ def _district_projects_query(open_years_only: bool = False) -> Select[Project]:
 def _approvals_of(subject_type: str, ids: list[int]) -> dict[int, list[Approval]]:
     """The standing approvals of each of the `subject_type` objects `ids`, in one query."""
     found: dict[int, list[Approval]] = {ident: [] for ident in ids}
+    if not ids:
+        return found
     for approval in session().scalars(
         select(Approval)
         .where(
@@ -419,58 +426,83 @@ def create_transfer_view() -> Response | tuple[Any, int]:
     return run_change(change, done="", back="", again=again, answer=prepared)
 
 
+def _waiting_decisions() -> tuple[Select[Allocation], Select[Installment]]:
+    """The submitted allocations and requested installments of the approver's districts whose
+    amount is above the officer's limit in force for the project's owning unit: the oldest
+    first, as SQL (the limit is the district's rule up the org tree, stated as a CASE over the
+    owning unit's path), so a page reads its own rows only."""
+    ids = _district_project_ids()
+    limits = officer_limits(session())
+    owner = aliased(OrgUnit)
+    allocations = (
+        select(Allocation)
+        .join(Project, Project.id == Allocation.project_id)
+        .join(owner, owner.id == Project.owner_unit_id)
+        .where(
+            Allocation.project_id.in_(ids),
+            Allocation.state == AllocationState.SUBMITTED,
+            above_officer_limit(limits, Allocation.amount, owner.path),
+        )
+        .order_by(func.coalesce(Allocation.submitted_at, Allocation.created_at), Allocation.id)
+    )
+    installments = (
+        select(Installment)
+        .join(Allocation, Allocation.id == Installment.allocation_id)
+        .join(Project, Project.id == Allocation.project_id)
+        .join(owner, owner.id == Project.owner_unit_id)
+        .where(
+            Allocation.project_id.in_(ids),
+            Installment.state == InstallmentState.REQUESTED,
+            above_officer_limit(limits, Installment.amount, owner.path),
+        )
+        .order_by(Installment.requested_at, Installment.id)
+    )
+    return _with_parents(allocations), installments.options(
+        joinedload(Installment.allocation)
+        .joinedload(Allocation.project)
+        .joinedload(Project.owner_unit),
+        joinedload(Installment.allocation).joinedload(Allocation.recipient_unit),
+    )
+
+
 @bp.route("/approvals")
 @approvers
 def approvals() -> Any:
     """Decisions above the officer's limit: submitted allocations and requested installments
-    of the approver's districts. `?format=csv|xlsx` downloads every waiting allocation and
-    installment (one row each)."""
+    of the approver's districts, each list a page at a time (by number, or by key after a
+    cursor: `?after=` for allocations, `?installments_after=` for installments).
+    `?format=csv|xlsx` downloads every waiting allocation and installment (one row each)."""
     fmt = _export_format()
-    ids = _district_project_ids()
-    allocations = [
-        a
-        for a in session().scalars(
-            _with_parents(
-                select(Allocation)
-                .where(
-                    Allocation.project_id.in_(ids), Allocation.state == AllocationState.SUBMITTED
-                )
-                .order_by(Allocation.submitted_at, Allocation.id)
-            )
-        )
-        if above_limit(a)
-    ]
-    installments = [
-        i
-        for i in session().scalars(
-            select(Installment)
-            .join(Allocation, Allocation.id == Installment.allocation_id)
-            .where(Allocation.project_id.in_(ids), Installment.state == InstallmentState.REQUESTED)
-            .options(
-                joinedload(Installment.allocation)
-                .joinedload(Allocation.project)
-                .joinedload(Project.owner_unit),
-                joinedload(Installment.allocation).joinedload(Allocation.recipient_unit),
-            )
-            .order_by(Installment.requested_at, Installment.id)
-        )
-        if above_limit(i.allocation, i.amount)
-    ]
+    waiting_allocations, waiting_installments = _waiting_decisions()
     if fmt is not None:
         lang = current_language()
-        rows = [_approval_row("allocation", a, a.amount, lang) for a in allocations] + [
-            _approval_row("installment", i, i.amount, lang) for i in installments
+        rows = [
+            _approval_row("allocation", a, a.amount, lang)
+            for a in session().scalars(waiting_allocations)
+        ] + [
+            _approval_row("installment", i, i.amount, lang)
+            for i in session().scalars(waiting_installments)
         ]
         return _export_approvals(fmt, rows)
-    # Above the limit is the district's rule up the org tree: filtered here, then paged.
-    allocation_page = paged_rows(allocations, page_number(request.args.get("page")))
-    installment_page = paged_rows(installments, page_number(request.args.get("installments_page")))
+    allocation_page = paged(
+        session(),
+        waiting_allocations,
+        page_number(request.args.get("page")),
+        after=request.args.get("after"),
+    )
+    installment_page = paged(
+        session(),
+        waiting_installments,
+        page_number(request.args.get("installments_page")),
+        after=request.args.get("installments_after"),
+    )
     allocations, installments = allocation_page.rows, installment_page.rows
     remember_guard_facts(session(), allocations, installments)
 
     def page_url(key: str, anchor: str) -> Any:
         def url(number: int) -> str:
             args: dict[str, Any] = {**request.args.to_dict(), key: str(number)}
+            args.pop("after" if key == "page" else "installments_after", None)
             return url_for("budget.approvals", **args) + anchor
 
         return url
@@ -519,6 +551,6 @@ APPROVAL_COLUMNS = (
 
 
 def _export_approvals(fmt: str, rows: list[tuple[Any, ...]]) -> Any:
-    """The waiting decisions, already read as plain values (the limit is applied in Python,
-    as for the page; a district's waiting decisions are few)."""
+    """The waiting decisions, already read as plain values (a district's waiting decisions
+    above the limit are few)."""
     return download(fmt, "approvals", APPROVAL_COLUMNS, rows, _("Approvals"))

@@ -26,6 +26,7 @@ def listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
     from service.core import tasks
     from service.notifications.operations import relay_outbox_after_commit
     from service.org.scope import ROLE_SOURCES, forget_cached_roles, forget_cached_roles_of_writer
+    from service.projects.due_on import copy_planned_end_to_results, hand_planned_end_to_results
     from service.projects.figures import keep_figures_current
     from service.projects.participants import record_participants_of_new_results
     from service.workflow.engine import forget_display_facts
@@ -39,6 +40,11 @@ def listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
         (Session, "after_soft_rollback", tasks.drop_nudges),
         # A workflow transition (or any operation) that emits an outbox event kicks the relay.
         (Session, "before_flush", relay_outbox_after_commit),
+        # A result carries its step's planned end (what the result lists sort on): a new
+        # result takes it before it is written, a step's new end reaches its results in the
+        # same flush.
+        (Session, "before_flush", copy_planned_end_to_results),
+        (Session, "after_flush", hand_planned_end_to_results),
         # Recording a step result records who takes part in the project (the scope index).
         (Session, "after_flush", record_participants_of_new_results),
         # A change to a step, result, budget, allocation or installment recomputes the

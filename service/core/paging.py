@@ -57,12 +57,23 @@ def paged(
     """Page `page` of `statement` (ordered, ending in a unique key, selecting one entity),
     clamped to the last page, with the count of all its rows and the cursor of the rows after
     it. With `after` (a cursor), the rows after it instead, read by key: the cost of the page
-    alone however deep (an unusable cursor reads the first page)."""
+    alone however deep (an unusable cursor reads the first page). The count is a statement
+    of its own, left out when the first page holds every row."""
     from service.core import keyset
 
-    total = int(
-        session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
-    )
+    if not after and page <= 1:
+        # The first page tells its own total when it is the only one: counted apart only
+        # when there are more rows (most work queues fit on one page).
+        found, following = keyset.page_after(session, statement, None, size)
+        total = len(found) if following is None else count_rows(session, statement)
+        return Paged(
+            rows=[row[0] for row in found],
+            total=total,
+            page=1,
+            pages=max((total + size - 1) // size, 1),
+            next_after=following,
+        )
+    total = count_rows(session, statement)
     pages = max((total + size - 1) // size, 1)
     if after:
         try:
@@ -76,7 +87,7 @@ def paged(
                 next_after=following,
             )
         except keyset.BadCursor:
-            pass
+            page = 1
     page = min(max(page, 1), pages)
     found, following = keyset.page_after(session, statement.offset((page - 1) * size), None, size)
     return Paged(

@@ -217,15 +217,17 @@ def sort_choices() -> list[tuple[str, str]]:
 
 
 @bp.app_template_global("with_after")
-def with_after(url: str, cursor: str) -> str:
-    """`url` asking for the rows after `cursor` (its page number dropped, its anchor kept)."""
+def with_after(url: str, cursor: str, after_key: str = "after", page_key: str = "page") -> str:
+    """`url` asking for the rows after `cursor` (its page number dropped, its anchor kept).
+    A page with two lists names each list's cursor and page number apart (`after_key`,
+    `page_key`)."""
     parts = urlsplit(url)
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k not in ("page", "after")
+        if k not in (page_key, after_key)
     ]
-    query.append(("after", cursor))
+    query.append((after_key, cursor))
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 

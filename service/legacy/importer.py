@@ -459,6 +459,7 @@ class LegacyImporter:
             row: dict[str, Any] = {
                 "step_id": step_id,
                 "unit_id": division.id,
+                "due_on": end,  # the copy the ORM's listener keeps (a Core insert passes it by)
                 "state": ResultState.NOT_STARTED,
                 "completion": Decimal(0),
                 "accepted_completion": None,

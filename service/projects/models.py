@@ -229,6 +229,10 @@ class StepResult(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     step_id: Mapped[int] = mapped_column(ForeignKey("plan_step.id"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    # A copy of the step's planned end, what the result lists sort on: sorted off an index of
+    # this table instead of through a join with plan_step. Kept equal to the step's in every
+    # flush that makes a result or moves a step's end (service.projects.due_on); never set by hand.
+    due_on: Mapped[date] = mapped_column(Date)
     state: Mapped[ResultState] = mapped_column(
         enum_column(ResultState, "result_state"), default=ResultState.NOT_STARTED
     )
@@ -281,6 +285,11 @@ class StepResult(Base):
         Index("ix_step_result_state_unit", "state", "unit_id"),
         # A unit's results (the school's page, its reminders).
         Index("ix_step_result_unit_step", "unit_id", "step_id"),
+        # The result lists' order, read off the index a page at a time: every result (the
+        # API for tree-wide readers), and those of one state (the review queue, the school
+        # home's sections).
+        Index("ix_step_result_due", "due_on", "id"),
+        Index("ix_step_result_state_due", "state", "due_on", "id"),
     )
 
 

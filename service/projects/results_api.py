@@ -26,7 +26,7 @@ blp = Blueprint("api_results", __name__, url_prefix="/api/v1", description="Step
 
 
 def present_result(result: StepResult, today: date) -> Presented:
-    overdue = result.step.planned_end < today and result.state is not ResultState.ACCEPTED
+    overdue = result.due_on < today and result.state is not ResultState.ACCEPTED
     return Presented(result, overdue=overdue)
 
 
@@ -43,33 +43,39 @@ def list_results(args: dict[str, Any]) -> Any:
     user = actor()
     today = local_today()
     filters: list[ColumnElement[bool]] = []
+    # Filters on the step read plan_step by index, as a set of step ids: the rows themselves
+    # are read and ordered off step_result's own indexes (its copy of the planned end).
     if "fiscal_year" in args:
         year = select(FiscalYear.id).where(FiscalYear.be_year == args["fiscal_year"])
         in_year = select(Project.id).where(Project.fiscal_year_id.in_(year))
-        filters.append(PlanStep.project_id.in_(in_year))
+        filters.append(
+            StepResult.step_id.in_(select(PlanStep.id).where(PlanStep.project_id.in_(in_year)))
+        )
     if "project" in args:
-        filters.append(PlanStep.project_id == args["project"])
+        filters.append(
+            StepResult.step_id.in_(
+                select(PlanStep.id).where(PlanStep.project_id == args["project"])
+            )
+        )
     if "unit" in args:
         filters.append(in_subtree(session, args["unit"], StepResult.unit_id))
     if "state" in args:
         filters.append(StepResult.state == args["state"])
     if "overdue" in args:
-        overdue = (PlanStep.planned_end < today) & (StepResult.state != ResultState.ACCEPTED)
+        overdue = (StepResult.due_on < today) & (StepResult.state != ResultState.ACCEPTED)
         filters.append(overdue if args["overdue"] else ~overdue)
     # Narrow rows first (id and sort key per branch), the page's results loaded by id after.
     branches = [
-        select(StepResult.id.label("id"), PlanStep.planned_end.label("planned_end"))
-        .join(PlanStep, PlanStep.id == StepResult.step_id)
-        .where(branch, *filters)
+        select(StepResult.id.label("id"), StepResult.due_on.label("due_on")).where(branch, *filters)
         for branch in visible_result_branches(session, user)
     ]
     if len(branches) == 1:
-        # Tree-wide (evaluators, admins): ordered straight off the plan_step index.
-        statement = branches[0].order_by(PlanStep.planned_end, StepResult.id)
+        # Tree-wide (evaluators, admins): ordered straight off step_result's own index.
+        statement = branches[0].order_by(StepResult.due_on, StepResult.id)
         page = paginate(session, statement, args, count_apart=True)
     else:
         ordered = union_all(*branches).subquery("visible")
-        statement = select(ordered.c.id).order_by(ordered.c.planned_end, ordered.c.id)
+        statement = select(ordered.c.id).order_by(ordered.c.due_on, ordered.c.id)
         page = paginate(session, statement, args)
     loaded = {
         result.id: result

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select, true
-from sqlalchemy.orm import Session, aliased, joinedload, selectinload
+from sqlalchemy import ColumnElement, and_, case, exists, func, select, true, union_all
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from service.budget.models import Allocation
-from service.core.paging import count_rows
+from service.core import keyset
+from service.core.paging import Paged, paged
 from service.core.sql import dialect_of, in_ids
-from service.org.models import OrgUnit, User
+from service.org.models import User
 from service.org.scope import unit_ids_in_scope
 from service.projects.models import PlanStep, Project, ProjectState, ResultState, StepResult
 
@@ -22,13 +24,13 @@ OPEN_STATES = (ResultState.NOT_STARTED, ResultState.IN_PROGRESS, ResultState.RET
 REPORTING = (ProjectState.LOCKED, ProjectState.REVISION_REQUESTED)
 
 
-#: Rows shown per section of the page unless the reader asks for the whole section: a
-#: district's approver sees every school's results (thousands), a school on a phone a few.
+#: Rows shown per section of the page, and per page of a section walked by key (`?section=`
+#: and `?after=`): a district's approver sees every school's results (thousands), a school
+#: on a phone a few.
 SECTION_ROWS = 50
-#: Rows of the one section asked for whole: a tree-wide reader's accepted section is
-#: hundreds of thousands of results (it made a query of 239,000 parameters, a 500).
-WHOLE_ROWS = 1000
 SECTIONS = ("returned", "overdue", "due_soon", "later", "waiting", "done")
+#: The allocations' section of the page, paged by key as the steps' are.
+ALLOCATIONS = "allocations"
 
 
 @dataclass
@@ -38,100 +40,151 @@ class MySteps:
     due_soon: list[StepResult] = field(default_factory=list)
     later: list[StepResult] = field(default_factory=list)
     waiting: list[StepResult] = field(default_factory=list)  # submitted, with the district
-    done: list[StepResult] = field(default_factory=list)  # accepted, latest first
-    #: How many each section holds in all (its list may show only the first SECTION_ROWS).
+    done: list[StepResult] = field(default_factory=list)  # accepted, latest due first
+    #: How many each section holds in all (its list shows SECTION_ROWS at a time).
     counts: dict[str, int] = field(default_factory=dict)
+    #: The section read after a cursor, and that cursor (None: every section from its start).
+    section: str | None = None
+    after: str | None = None
+    #: Each section's cursor of the rows after those shown (absent on its last rows).
+    next_after: dict[str, str] = field(default_factory=dict)
 
 
 def _section(today: date) -> ColumnElement[str]:
-    """Which section of the page a result belongs in, as SQL."""
+    """Which section of the page a result belongs in, as SQL (`_section_of` in Python)."""
     return case(
         (StepResult.state == ResultState.RETURNED, "returned"),
         (StepResult.state == ResultState.SUBMITTED, "waiting"),
         (StepResult.state == ResultState.ACCEPTED, "done"),
-        (PlanStep.planned_end < today, "overdue"),
-        (PlanStep.planned_end <= today + DUE_SOON, "due_soon"),
+        (StepResult.due_on < today, "overdue"),
+        (StepResult.due_on <= today + DUE_SOON, "due_soon"),
         else_="later",
     )
 
 
-def my_steps(session: Session, user: User, today: date, whole: str | None = None) -> MySteps:
+def _section_of(result: StepResult, today: date) -> str:
+    if result.state is ResultState.RETURNED:
+        return "returned"
+    if result.state is ResultState.SUBMITTED:
+        return "waiting"
+    if result.state is ResultState.ACCEPTED:
+        return "done"
+    if result.due_on < today:
+        return "overdue"
+    return "due_soon" if result.due_on <= today + DUE_SOON else "later"
+
+
+def _in_section(section: str, today: date) -> ColumnElement[bool]:
+    """The rows of `section`, as conditions step_result's (state, due_on, id) index serves."""
+    waiting_to_report = StepResult.state.in_((ResultState.NOT_STARTED, ResultState.IN_PROGRESS))
+    return {
+        "returned": StepResult.state == ResultState.RETURNED,
+        "waiting": StepResult.state == ResultState.SUBMITTED,
+        "done": StepResult.state == ResultState.ACCEPTED,
+        "overdue": and_(waiting_to_report, StepResult.due_on < today),
+        "due_soon": and_(
+            waiting_to_report, StepResult.due_on >= today, StepResult.due_on <= today + DUE_SOON
+        ),
+        "later": and_(waiting_to_report, StepResult.due_on > today + DUE_SOON),
+    }[section]
+
+
+def _order(section: str) -> list[tuple[ColumnElement[Any], bool]]:
+    """(column, descending) of a section's order: by the step's planned end, the accepted
+    latest first; the id last, so that a cursor names one row."""
+    descending = section == "done"
+    columns: list[ColumnElement[Any]] = [StepResult.due_on.expression, StepResult.id.expression]
+    return [(column, descending) for column in columns]
+
+
+def _reporting() -> ColumnElement[bool]:
+    """The result's project is being reported on (its plan locked): checked per row read."""
+    return exists(
+        select(Project.id)
+        .join(PlanStep, PlanStep.project_id == Project.id)
+        .where(PlanStep.id == StepResult.step_id, Project.state.in_(REPORTING))
+    )
+
+
+def my_steps(
+    session: Session,
+    user: User,
+    today: date,
+    section: str | None = None,
+    after: str | None = None,
+) -> MySteps:
     """The results units in the user's scope report on, for projects whose plan is locked:
     returned first, then overdue, due within 14 days, later (each by planned end), waiting
-    for review, accepted (latest first). Each section holds its first SECTION_ROWS rows and
-    its count; `whole` names a section to list entirely (up to WHOLE_ROWS)."""
-    unit = aliased(OrgUnit)
-    section = _section(today).label("section")
+    for review, accepted (latest due first). Each section holds SECTION_ROWS rows and its
+    count: the first ones, or for `section` those after the cursor `after` (read by key,
+    the cost of a page however deep; a cursor that does not fit reads the first rows).
+
+    Two statements whatever the scope holds: the sections' counts, and their rows (each
+    section's first rows in the order of step_result's own copy of the planned end, off its
+    indexes, loaded with their step, project and unit in the same statement)."""
     units = unit_ids_in_scope(session, user)
-    in_scope = (
-        select(StepResult.id.label("id"), section)
-        .join(unit, unit.id == StepResult.unit_id)
-        .join(PlanStep, PlanStep.id == StepResult.step_id)
-        .join(Project, Project.id == PlanStep.project_id)
-        .where(
-            true() if units is None else in_ids(dialect_of(session), StepResult.unit_id, units),
-            Project.state.in_(REPORTING),
-        )
+    in_scope = and_(
+        true() if units is None else in_ids(dialect_of(session), StepResult.unit_id, units),
+        _reporting(),
     )
-    order = case(
-        (section == "done", func.coalesce(StepResult.reviewed_at, StepResult.submitted_at)),
-        else_=None,
-    )
-    # One pass: each row's rank in its section and its section's size ride together.
-    ranked = in_scope.add_columns(
-        func.row_number()
-        .over(
-            partition_by=section,
-            order_by=(
-                order.desc().nulls_last(),
-                PlanStep.planned_end,
-                Project.code,
-                PlanStep.position,
-                unit.code,
-            ),
-        )
-        .label("rank"),
-        func.count().over(partition_by=section).label("total"),
-    ).subquery("ranked")
-    keep = ranked.c.rank <= SECTION_ROWS
-    if whole in SECTIONS:
-        keep = keep | ((ranked.c.section == whole) & (ranked.c.rank <= WHOLE_ROWS))
-    shown = select(ranked.c.id, ranked.c.section, ranked.c.rank, ranked.c.total).where(keep)
-    picked = session.execute(shown).all()
     found = MySteps()
-    found.counts = dict.fromkeys(SECTIONS, 0) | {str(row.section): int(row.total) for row in picked}
-    results = {
-        r.id: r
-        for r in session.scalars(
-            select(StepResult)
-            .where(StepResult.id.in_([row.id for row in picked]))
-            .options(
-                joinedload(StepResult.step).joinedload(PlanStep.project),
-                joinedload(StepResult.unit),
-            )
+    counted = _section(today).label("section")
+    found.counts = dict.fromkeys(SECTIONS, 0) | {
+        str(name): int(count)
+        for name, count in session.execute(
+            select(counted, func.count()).where(in_scope).group_by(counted)
         )
     }
-    for row in sorted(picked, key=lambda row: row.rank):
-        getattr(found, str(row.section)).append(results[row.id])
+    picks = []
+    for name in SECTIONS:
+        keys = _order(name)
+        chosen = select(StepResult.id).where(in_scope, _in_section(name, today))
+        if name == section and after:
+            try:
+                chosen = chosen.where(keyset.after(keys, keyset.decode(after, keys)))
+                found.section, found.after = section, after
+            except keyset.BadCursor:
+                pass
+        ordered = chosen.order_by(*(c.desc() if d else c for c, d in keys))
+        picks.append(select(ordered.limit(SECTION_ROWS + 1).subquery().c.id))
+    rows = session.scalars(
+        select(StepResult)
+        .where(StepResult.id.in_(union_all(*picks)))
+        .options(
+            joinedload(StepResult.step).joinedload(PlanStep.project),
+            joinedload(StepResult.unit),
+        )
+    ).all()
+    by_section: dict[str, list[StepResult]] = {name: [] for name in SECTIONS}
+    for result in rows:
+        by_section[_section_of(result, today)].append(result)
+    for name, results in by_section.items():
+        descending = name == "done"
+        results.sort(key=lambda r: (r.due_on, r.id), reverse=descending)
+        if len(results) > SECTION_ROWS:
+            del results[SECTION_ROWS:]
+            last = results[-1]
+            found.next_after[name] = keyset.encode([last.due_on, last.id])
+        setattr(found, name, results)
     return found
 
 
 def my_allocations(
-    session: Session, user: User, whole: bool = False
-) -> tuple[list[Allocation], int]:
+    session: Session, user: User, after: str | None = None
+) -> tuple[Paged[Allocation], int]:
     """Allocations whose recipient lies in the user's scope, newest first, with their
-    installments, projects and recipients loaded: the first SECTION_ROWS (WHOLE_ROWS when
-    `whole`), and how many there are in all."""
+    installments, projects and recipients loaded: SECTION_ROWS of them (the first, or those
+    after the cursor `after`, read by key), and how many there are in all."""
     units = unit_ids_in_scope(session, user)
     mine = select(Allocation).where(
         true()
         if units is None
         else in_ids(dialect_of(session), Allocation.recipient_unit_id, units)
     )
-    total = count_rows(session, mine)
     shown = mine.options(
         selectinload(Allocation.installments),
         joinedload(Allocation.project),
         joinedload(Allocation.recipient_unit),
     ).order_by(Allocation.id.desc())
-    return list(session.scalars(shown.limit(WHOLE_ROWS if whole else SECTION_ROWS))), total
+    listing = paged(session, shown, 1, SECTION_ROWS, after=after)
+    return listing, listing.total

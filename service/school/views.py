@@ -43,7 +43,7 @@ from service.projects.evidence import (
 from service.projects.models import EvidenceFile, Project, StepResult
 from service.projects.permissions import can_see_result
 from service.projects.queries import visible_projects
-from service.school.queries import my_allocations, my_steps
+from service.school.queries import ALLOCATIONS, SECTIONS, my_allocations, my_steps
 from service.workflow.engine import Refused
 from service.workflow.screens import actor, options_for, run_change, session, take
 
@@ -58,20 +58,32 @@ def _wants_json() -> bool:
 @bp.route("/school")
 @login_required
 def home() -> str:
+    """The reader's steps by section and their allocations; `?section=<name>&after=<cursor>`
+    shows the rows of that section after the cursor (read by key), the others from the start."""
     user = actor()
     scope = unit_filter(session(), user)
     visible = visible_projects(session(), user)
-    whole = request.args.get("whole")  # a section to list in full
-    allocations, allocation_count = my_allocations(session(), user, whole=whole == "allocations")
+    section = request.args.get("section")
+    after = request.args.get("after") or None
+    allocations, allocation_count = my_allocations(
+        session(), user, after=after if section == ALLOCATIONS else None
+    )
+    paged_section = section if section in SECTIONS else None
+    steps = my_steps(session(), user, local_today(), section=paged_section, after=after)
+
+    def next_url(name: str, cursor: str) -> str:
+        return url_for("school.home", section=name, after=cursor) + f"#{name}"
+
     return render_template(
         "school/home.html",
         assignments=active_roles(session(), user),
         unit_count=session().scalar(select(func.count()).select_from(OrgUnit).where(scope)),
         project_count=session().scalar(select(func.count()).select_from(Project).where(visible)),
-        steps=my_steps(session(), user, local_today(), whole=whole),
-        allocations=allocations,
+        steps=steps,
+        allocations=allocations.rows,
+        allocation_page=allocations,
         allocation_count=allocation_count,
-        whole=whole,
+        next_url=next_url,
         today=local_today(),
     )
 
