@@ -360,3 +360,25 @@ def test_the_withdraw_question_is_for_admins_who_may_withdraw(login_as, session:
     client = login_as("officer")
     assert client.get(f"/admin/roles/{assignment.id}/withdraw").status_code == 403
     assert client.get("/admin/roles/999999/withdraw").status_code in (403, 404)
+
+
+def test_thai_digits_and_a_bad_email_on_the_users_page(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """An administrator typing with the Thai keyboard: a unit code in Thai digits names the
+    same unit; an email that is not one is shown beside the email field, not only on top."""
+    client = login_as("admin")
+    person = _new_user(client, session, "thai-digits@demo.tidtam.local")
+    thai = {"csrf_token": csrf_token(client, "/admin/?lang=th")}
+    granted = client.post(
+        f"/admin/users/{person.id}/roles",
+        data={**thai, "role": "school", "unit_code": "๕๐๒๓๐๗๗๑"},
+    )
+    assert granted.status_code == 302, granted.get_data(as_text=True)[:2000]
+    assert (Role.SCHOOL, "50230771") in _active_roles(session, person)
+    refused = client.post(
+        "/admin/users",
+        data={**thai, "email": "ไม่ใช่อีเมล", "name": "ครูทดสอบ", "password": "long-enough-pw-2569"},
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert 'id="email-error"' in page and "ไม่ใช่ที่อยู่อีเมล" in page
+    assert 'value="ไม่ใช่อีเมล"' in page

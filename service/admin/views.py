@@ -35,6 +35,7 @@ from service.core.labels import field_label, label
 from service.core.paging import page_number, paged
 from service.core.permissions import administers, is_admin_anywhere, manages_user, may_grant
 from service.core.sql import matches_text
+from service.core.thai import to_arabic_digits
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
@@ -261,7 +262,8 @@ def _unit_typed(typed: str, field: str) -> OrgUnit:
     """The administered unit `typed` names: its code (alone or before the picker's " — "),
     else its exact Thai name or English name (spaces and English case aside). A name several
     administered units share is refused (422) asking for the code, as is an unknown one."""
-    code = typed.split(UNIT_PICK_SEPARATOR, 1)[0].strip()
+    # A code typed with the Thai keyboard's digits (๕๐๒๓๐๐๐๐) is the same code.
+    code = to_arabic_digits(typed.split(UNIT_PICK_SEPARATOR, 1)[0].strip())
     unit = session().scalar(select(OrgUnit).where(OrgUnit.code == code, _administered()))
     if unit is not None:
         return unit
