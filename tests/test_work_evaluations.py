@@ -190,3 +190,10 @@ def test_a_score_from_a_page_left_open_does_not_overwrite_one_saved_since(
     )
     assert thai.status_code == 409
     assert "มีผู้บันทึกคะแนนไว้ระหว่างที่หน้านี้เปิดอยู่" in thai.get_data(as_text=True)
+    # Published meanwhile: the page says so, not "press save again".
+    evaluation = _evaluation(session, project.id, 3)
+    token = csrf_token(client, QUEUE)
+    client.post(f"/actions/evaluation/{evaluation.id}/publish", data={"csrf_token": token})
+    published = _score(client, project.id, version=_version_on(page, project.id), score="60")
+    assert published.status_code == 409
+    assert "press save again" not in published.get_data(as_text=True)

@@ -22,7 +22,7 @@ from service.core.permissions import holds_anywhere
 from service.core.sql import matches_text
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
-from service.evaluations.models import Evaluation
+from service.evaluations.models import Evaluation, EvaluationState
 from service.evaluations.operations import open_evaluation
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi
@@ -323,7 +323,12 @@ def score() -> Response | tuple[str, int]:
         )
         # The page showed the evaluation at `read_version` (0: not opened, or no score yet):
         # a score saved since by someone else is not overwritten unseen.
-        if read_version is not None and found is not None:
+        # A published one is left to the workflow, which says it is published.
+        if (
+            read_version is not None
+            and found is not None
+            and found.state is not EvaluationState.PUBLISHED
+        ):
             scored_since = read_version == 0 and found.score is not None
             if scored_since or 0 < read_version != found.version:
                 raise Refused(409, SCORED_MEANWHILE, fields={"score": SCORED_MEANWHILE_FIELD})
