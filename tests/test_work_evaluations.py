@@ -197,3 +197,12 @@ def test_a_score_from_a_page_left_open_does_not_overwrite_one_saved_since(
     published = _score(client, project.id, version=_version_on(page, project.id), score="60")
     assert published.status_code == 409
     assert "press save again" not in published.get_data(as_text=True)
+
+
+def test_the_queue_is_named_in_thai_in_the_tab_too(login_as) -> None:  # type: ignore[no-untyped-def]
+    """The browser tab (and the history, and a screen reader's first words) read the page's
+    title: "ไตรมาสที่ 3", not "Q3"."""
+    client = login_as("evaluator")
+    page = client.get(QUEUE + "&lang=th").get_data(as_text=True)
+    title = page.split("<title>")[1].split("</title>")[0]
+    assert "Q3" not in title and "ไตรมาส" in title and "2566" in title, title
