@@ -166,6 +166,14 @@ def test_an_ended_or_withdrawn_delegation_cannot_be_used(
     assert client.get("/approvals").status_code == 403
     assert 'href="/acting"' not in page
     assert _act_for(client, approver) == 403
+    # The /acting page left open: its button answers with a reason and the list as it is.
+    stale = client.post(
+        "/acting",
+        data={"csrf_token": csrf_token(client, "/acting"), "principal_id": str(approver.id)},
+    )
+    assert stale.status_code == 403
+    assert "การมอบอำนาจนี้สิ้นสุดหรือถูกถอนแล้ว" in stale.get_data(as_text=True)
+    assert APPROVER_NAME not in stale.get_data(as_text=True).split("<main")[1]
     # A delegation that ended yesterday is refused as well.
     yesterday = local_today() - timedelta(days=1)
     ended = create_delegation(

@@ -74,6 +74,10 @@ def _refuse_change_under_ended_delegation() -> Response | None:
 @login_required
 def choose() -> str:
     """The delegations the signed-in person holds today, each with its button."""
+    return _choices()
+
+
+def _choices() -> str:
     session = db.session()
     user = _signed_in()
     today = local_today()
@@ -109,7 +113,9 @@ def start() -> Response | tuple[str, int]:
         return redirect(url_for("acting.choose"))
     delegation = acting.start_acting(session, user, principal_id)
     if delegation is None:
-        abort(403)
+        # Withdrawn or ended while the page stood open: say so over the list as it is now.
+        flash(_("That delegation is no longer in force: you act as yourself."), "error")
+        return _choices(), 403
     flash(_("You now act for %(name)s.", name=delegation.principal.name), "info")
     return redirect(safe_next(request.form.get("next")) or url_for("auth.home"))
 
