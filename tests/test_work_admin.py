@@ -382,3 +382,28 @@ def test_thai_digits_and_a_bad_email_on_the_users_page(login_as, session: Sessio
     page = refused.get_data(as_text=True)
     assert 'id="email-error"' in page and "ไม่ใช่ที่อยู่อีเมล" in page
     assert 'value="ไม่ใช่อีเมล"' in page
+
+
+def test_a_refused_approval_limit_comes_back_as_typed_at_its_unit(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """A limit typed wrong (three decimals) is answered with that unit's form: the typed
+    value kept, the problem beside the limit field and named, in Thai."""
+    client = login_as("admin")
+    district = unit(session, "50230000")
+    before = district.approval_limit
+    refused = client.post(
+        f"/admin/units/{district.id}/limit",
+        data={
+            "csrf_token": csrf_token(client, "/admin/?lang=th"),
+            "approval_limit": "50,000.555",
+            "approvals_required": "2",
+        },
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert 'value="50,000.555"' in page and 'id="approval_limit-error"' in page
+    assert "ทศนิยมไม่เกิน 2 ตำแหน่ง" in page and "วงเงินอนุมัติ" in page
+    assert district.name_th in page
+    session.expire_all()
+    assert unit(session, "50230000").approval_limit == before

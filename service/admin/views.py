@@ -364,11 +364,16 @@ def set_limit(unit_id: int) -> Response | tuple[str, int]:
             approvals_required=_int("approvals_required", required=False),
         )
 
+    def again(form: dict[str, Any], errors: dict[str, str], status: int) -> tuple[str, int]:
+        # The unit's own form as typed, each field with its problem: on the list, the
+        # problem showed under the new-unit form, unnamed, and the typed limit was gone.
+        return _page("limit_refused.html", status, unit=unit, form=form, errors=errors)
+
     return run_change(
         change,
         done=_("The approval limit is saved."),
         back=flask_url_for("admin.units"),
-        again=_units_page,
+        again=again,
     )
 
 
