@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from service.auth.models import ApiToken
 from service.fiscal.models import FiscalYear
-from service.notifications.models import ReminderRule
+from service.notifications.models import ReminderKind, ReminderRule
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
 from service.strategy.models import StrategyNode
 from tests.conftest import csrf_token
@@ -407,3 +408,62 @@ def test_a_refused_approval_limit_comes_back_as_typed_at_its_unit(
     assert district.name_th in page
     session.expire_all()
     assert unit(session, "50230000").approval_limit == before
+
+
+def test_a_reminder_rule_saved_from_a_stale_page_does_not_undo_another_save(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """Two administrators have the reminder rules open. One moves a rule to 3 days before;
+    the other, from the older page, changes its repeat only: that save would put the old
+    offset back unseen. It is refused (409) in Thai with the typed values kept; saving
+    again from the answer replaces it knowingly."""
+    client = login_as("admin")
+    made = _post(
+        client,
+        "/admin/reminders",
+        kind=next(iter(ReminderKind)).value,
+        name="เตือนก่อนครบกำหนด",
+        offset_days="-5",
+        repeat_days="2",
+        escalate_after_days="",
+    )
+    assert made.status_code == 302, made.get_data(as_text=True)[:500]
+    rule = session.scalars(select(ReminderRule).order_by(ReminderRule.id.desc())).first()
+    assert rule is not None
+    page = client.get("/admin/reminders?lang=th").get_data(as_text=True)
+    form = page.split(f'action="/admin/reminders/{rule.id}"')[1].split("</form>")[0]
+    read = re.search(r'name="read" value="([0-9a-f]+)"', form)
+    assert read is not None
+    token = csrf_token(client, "/admin/?lang=th")
+    values = {
+        "csrf_token": token,
+        "name": rule.name,
+        "offset_days": str(rule.offset_days),
+        "repeat_days": "" if rule.repeat_days is None else str(rule.repeat_days),
+        "escalate_after_days": ""
+        if rule.escalate_after_days is None
+        else str(rule.escalate_after_days),
+    }
+    first = client.post(
+        f"/admin/reminders/{rule.id}", data={**values, "read": read.group(1), "offset_days": "-3"}
+    )
+    assert first.status_code == 302
+    stale = client.post(
+        f"/admin/reminders/{rule.id}", data={**values, "read": read.group(1), "repeat_days": "9"}
+    )
+    assert stale.status_code == 409
+    answer = stale.get_data(as_text=True)
+    assert "มีผู้แก้ไขกฎนี้ระหว่างที่หน้านี้เปิดอยู่" in answer and 'value="9"' in answer
+    session.expire_all()
+    assert (rule.offset_days, rule.repeat_days != 9) == (-3, True)
+    fresh = re.search(
+        r'name="read" value="([0-9a-f]+)"',
+        answer.split(f'action="/admin/reminders/{rule.id}"')[1].split("</form>")[0],
+    )
+    assert fresh is not None
+    again = client.post(
+        f"/admin/reminders/{rule.id}", data={**values, "read": fresh.group(1), "repeat_days": "9"}
+    )
+    assert again.status_code == 302
+    session.expire_all()
+    assert rule.repeat_days == 9

@@ -14,6 +14,7 @@ in the answer to the POST, never stored."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -749,7 +750,22 @@ def _reminders_page(**kw: Any) -> tuple[str, int]:
         session().scalars(select(ReminderRule).order_by(ReminderRule.kind, ReminderRule.id))
     )
     kw.setdefault("editing", None)
-    return _page("reminders.html", rules=rules, kinds=list(ReminderKind), **kw)
+    read = {r.id: _rule_as_read(r) for r in rules}
+    return _page("reminders.html", rules=rules, kinds=list(ReminderKind), read=read, **kw)
+
+
+def _rule_as_read(rule: ReminderRule) -> str:
+    """A short digest of what a rule's edit form shows: sent back with the form, it tells a
+    save from a page drawn before someone else's save (the table has no version column)."""
+    shown = (rule.name, rule.offset_days, rule.repeat_days, rule.escalate_after_days)
+    return hashlib.sha256(repr(shown).encode()).hexdigest()[:16]
+
+
+#: Why a rule's save from a page drawn before another save is refused (409).
+RULE_CHANGED = _l(
+    "someone changed this rule while your page was open: it now reads as shown; "
+    "save again to replace it with what you typed"
+)
 
 
 @bp.route("/reminders")
@@ -789,6 +805,9 @@ def update_rule(rule_id: int) -> Response | tuple[str, int]:
     rule = session().get(ReminderRule, rule_id) or abort(404)
 
     def change() -> None:
+        read = request.form.get("read")
+        if read is not None and read != _rule_as_read(rule):
+            raise Refused(409, str(RULE_CHANGED), fields={"name": str(RULE_CHANGED)})
         admin_ops.update_reminder_rule(
             session(),
             actor(),
