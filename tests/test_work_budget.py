@@ -266,3 +266,5 @@ def test_a_button_pressed_on_a_stale_page_offers_no_retry_and_keeps_the_reason(
     page = stale.get_data(as_text=True)
     assert "ลองอีกครั้ง" not in page and "ดูสถานะล่าสุด" in page
     assert 'data-testid="typed">ขอแก้วัตถุประสงค์<' in page and 'href="/budget"' in page
+    # The reason reads as Thai for every decision, a "ไม่อนุมัติ" too (not "จึงไม่อนุมัติไม่ได้").
+    assert "อยู่ในสถานะ “ส่งกลับแก้ไข” จึงทำรายการ “ส่งกลับแก้ไข” ไม่ได้" in page
