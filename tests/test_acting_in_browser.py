@@ -9,11 +9,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry
-from service.budget.models import AllocationState, Approval
+from service.budget.models import Allocation, AllocationState, Approval
 from service.budget.operations import create_allocation
 from service.core.fiscal import local_today
 from service.fiscal.models import FiscalYear
@@ -166,6 +166,14 @@ def test_an_ended_or_withdrawn_delegation_cannot_be_used(
     assert client.get("/approvals").status_code == 403
     assert 'href="/acting"' not in page
     assert _act_for(client, approver) == 403
+    # The /acting page left open: its button answers with a reason and the list as it is.
+    stale = client.post(
+        "/acting",
+        data={"csrf_token": csrf_token(client, "/acting"), "principal_id": str(approver.id)},
+    )
+    assert stale.status_code == 403
+    assert "การมอบอำนาจนี้สิ้นสุดหรือถูกถอนแล้ว" in stale.get_data(as_text=True)
+    assert APPROVER_NAME not in stale.get_data(as_text=True).split("<main")[1]
     # A delegation that ended yesterday is refused as well.
     yesterday = local_today() - timedelta(days=1)
     ended = create_delegation(
@@ -207,3 +215,50 @@ def test_acting_does_not_reach_past_the_principals_scope(
     assert client.get("/school").status_code == 200
     legacy = session.scalars(select(Project).where(Project.code == "50230000-3598")).one()
     assert client.get(f"/projects/{legacy.id}").status_code == 200
+
+
+def test_a_page_left_open_after_the_delegation_ended_changes_nothing(
+    client: FlaskClient, session: Session
+) -> None:
+    """The deputy acts for the approver and leaves the budget page open; an administrator
+    withdraws the delegation; the deputy then presses a button on that page. It was pressed
+    in the approver's name, so it is refused with a Thai message, not done in the deputy's
+    own name; their next change is their own."""
+    officer, approver = user(session, "officer"), user(session, "approver")
+    project = _project(session)
+    allocation = create_allocation(
+        session, officer, project, unit(session, "50230771"), Decimal("30000"), "ค่าวัสดุ"
+    )
+    take(session, officer, "allocation", allocation.id, "submit")
+    session.commit()
+    deputy, password, delegation = _deputy(session, approver)
+    login(client, "deputy@t.local", password)
+    assert _act_for(client, approver) == 302
+    token = csrf_token(client, "/budget")  # the page left open
+    withdraw_delegation(session, approver, delegation)
+    session.commit()
+    made_before = session.scalar(select(func.count(Allocation.id)))
+    form = {
+        "csrf_token": token,
+        "project_id": str(project.id),
+        "recipient_unit_id": str(unit(session, "50230772").id),
+        "amount": "20000",
+        "purpose": "ค่าอาหาร",
+    }
+    response = client.post("/budget/allocations", data=form)
+    assert (response.status_code, response.location) == (303, "/home")
+    returned = client.post(
+        f"/actions/allocation/{allocation.id}/return",
+        data={"csrf_token": token, "reason": "ขอแก้ไข", "next": "/budget"},
+    )
+    assert returned.status_code == 302  # the choice is forgotten: this one is the deputy's
+    page = client.get("/home").get_data(as_text=True)
+    assert "ไม่ได้ดำเนินการใด ๆ" in page and "การทำงานแทนสิ้นสุดแล้ว" in page
+    session.expire_all()
+    assert session.scalar(select(func.count(Allocation.id))) == made_before
+    mine = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.actor_id == deputy.id, AuditEntry.action.like("allocation.%")
+        )
+    ).all()
+    assert [(row.action, row.acting_for_id) for row in mine] == [("allocation.return", None)]

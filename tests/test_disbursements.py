@@ -161,11 +161,22 @@ def test_pages_show_the_payments_and_the_curves(
         },
     )
     assert response.status_code == 302
+    # A refused payment comes back as typed, the day's problem beside the day, in Thai: the
+    # typed amount and document number are not lost.
     refused = approver.post(
         f"/budget/installments/{installment.id}/payments",
-        data={"csrf_token": csrf_token(approver, "/budget"), "paid_on": "x", "amount": "1"},
+        data={
+            "csrf_token": csrf_token(approver, "/budget"),
+            "paid_on": "31/13/2569",
+            "amount": "๑,๒๐๐",
+            "document_ref": "ขบ 78/2567",
+        },
     )
-    assert refused.status_code == 302  # back to the form with the reason flashed
+    assert refused.status_code == 422
+    form = refused.get_data(as_text=True)
+    assert 'value="31/13/2569"' in form and 'value="๑,๒๐๐"' in form
+    assert 'value="ขบ 78/2567"' in form and 'id="paid_on-error"' in form
+    assert "ไม่ใช่วันที่" in form and "17,500.00" in form  # what is left to pay
     page = approver.get(f"/projects/{project_id}").get_data(as_text=True)
     assert "ขบ 77/2567" in page and "12,500.00" in page
     assert 'class="chart chart-wide"' in page and "money-title" in page

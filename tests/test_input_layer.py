@@ -227,3 +227,26 @@ def test_a_hostile_acting_for_header_is_a_422(
     )
     assert response.status_code == 422, response.get_data(as_text=True)[:300]
     assert problem_of(response)["errors"] == {"X-Acting-For": "not a user id"}
+
+
+def test_a_value_too_long_names_its_field_and_the_way_back(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """100,000 characters pasted into an allocation's purpose: the 400 says which field is too
+    long, in the page's language, and that the browser's Back button still has the input."""
+    client = login_as("officer")
+    project = demo_project(session)
+    before = audit_rows(session)
+    response = client.post(
+        "/budget/allocations",
+        data={
+            "csrf_token": csrf_token(client, "/budget?lang=th"),
+            "project_id": str(project.id),
+            "recipient_unit_id": str(unit(session, "5023077101").id),
+            "amount": "1000",
+            "purpose": "ก" * 100_000,
+        },
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "วัตถุประสงค์ ยาวเกินกว่าที่กำหนด (60,000 ตัวอักษร)" in page
+    assert "กดปุ่มย้อนกลับของเบราว์เซอร์" in page
+    assert audit_rows(session) == before

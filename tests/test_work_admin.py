@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from service.auth.models import ApiToken
 from service.fiscal.models import FiscalYear
-from service.notifications.models import ReminderRule
+from service.notifications.models import ReminderKind, ReminderRule
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
 from service.strategy.models import StrategyNode
 from tests.conftest import csrf_token
@@ -360,3 +361,109 @@ def test_the_withdraw_question_is_for_admins_who_may_withdraw(login_as, session:
     client = login_as("officer")
     assert client.get(f"/admin/roles/{assignment.id}/withdraw").status_code == 403
     assert client.get("/admin/roles/999999/withdraw").status_code in (403, 404)
+
+
+def test_thai_digits_and_a_bad_email_on_the_users_page(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """An administrator typing with the Thai keyboard: a unit code in Thai digits names the
+    same unit; an email that is not one is shown beside the email field, not only on top."""
+    client = login_as("admin")
+    person = _new_user(client, session, "thai-digits@demo.tidtam.local")
+    thai = {"csrf_token": csrf_token(client, "/admin/?lang=th")}
+    granted = client.post(
+        f"/admin/users/{person.id}/roles",
+        data={**thai, "role": "school", "unit_code": "๕๐๒๓๐๗๗๑"},
+    )
+    assert granted.status_code == 302, granted.get_data(as_text=True)[:2000]
+    assert (Role.SCHOOL, "50230771") in _active_roles(session, person)
+    refused = client.post(
+        "/admin/users",
+        data={**thai, "email": "ไม่ใช่อีเมล", "name": "ครูทดสอบ", "password": "long-enough-pw-2569"},
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert 'id="email-error"' in page and "ไม่ใช่ที่อยู่อีเมล" in page
+    assert 'value="ไม่ใช่อีเมล"' in page
+
+
+def test_a_refused_approval_limit_comes_back_as_typed_at_its_unit(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """A limit typed wrong (three decimals) is answered with that unit's form: the typed
+    value kept, the problem beside the limit field and named, in Thai."""
+    client = login_as("admin")
+    district = unit(session, "50230000")
+    before = district.approval_limit
+    refused = client.post(
+        f"/admin/units/{district.id}/limit",
+        data={
+            "csrf_token": csrf_token(client, "/admin/?lang=th"),
+            "approval_limit": "50,000.555",
+            "approvals_required": "2",
+        },
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert 'value="50,000.555"' in page and 'id="approval_limit-error"' in page
+    assert "ทศนิยมไม่เกิน 2 ตำแหน่ง" in page and "วงเงินอนุมัติ" in page
+    assert district.name_th in page
+    session.expire_all()
+    assert unit(session, "50230000").approval_limit == before
+
+
+def test_a_reminder_rule_saved_from_a_stale_page_does_not_undo_another_save(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """Two administrators have the reminder rules open. One moves a rule to 3 days before;
+    the other, from the older page, changes its repeat only: that save would put the old
+    offset back unseen. It is refused (409) in Thai with the typed values kept; saving
+    again from the answer replaces it knowingly."""
+    client = login_as("admin")
+    made = _post(
+        client,
+        "/admin/reminders",
+        kind=next(iter(ReminderKind)).value,
+        name="เตือนก่อนครบกำหนด",
+        offset_days="-5",
+        repeat_days="2",
+        escalate_after_days="",
+    )
+    assert made.status_code == 302, made.get_data(as_text=True)[:500]
+    rule = session.scalars(select(ReminderRule).order_by(ReminderRule.id.desc())).first()
+    assert rule is not None
+    page = client.get("/admin/reminders?lang=th").get_data(as_text=True)
+    form = page.split(f'action="/admin/reminders/{rule.id}"')[1].split("</form>")[0]
+    read = re.search(r'name="read" value="([0-9a-f]+)"', form)
+    assert read is not None
+    token = csrf_token(client, "/admin/?lang=th")
+    values = {
+        "csrf_token": token,
+        "name": rule.name,
+        "offset_days": str(rule.offset_days),
+        "repeat_days": "" if rule.repeat_days is None else str(rule.repeat_days),
+        "escalate_after_days": ""
+        if rule.escalate_after_days is None
+        else str(rule.escalate_after_days),
+    }
+    first = client.post(
+        f"/admin/reminders/{rule.id}", data={**values, "read": read.group(1), "offset_days": "-3"}
+    )
+    assert first.status_code == 302
+    stale = client.post(
+        f"/admin/reminders/{rule.id}", data={**values, "read": read.group(1), "repeat_days": "9"}
+    )
+    assert stale.status_code == 409
+    answer = stale.get_data(as_text=True)
+    assert "มีผู้แก้ไขกฎนี้ระหว่างที่หน้านี้เปิดอยู่" in answer and 'value="9"' in answer
+    session.expire_all()
+    assert (rule.offset_days, rule.repeat_days != 9) == (-3, True)
+    fresh = re.search(
+        r'name="read" value="([0-9a-f]+)"',
+        answer.split(f'action="/admin/reminders/{rule.id}"')[1].split("</form>")[0],
+    )
+    assert fresh is not None
+    again = client.post(
+        f"/admin/reminders/{rule.id}", data={**values, "read": fresh.group(1), "repeat_days": "9"}
+    )
+    assert again.status_code == 302
+    session.expire_all()
+    assert rule.repeat_days == 9

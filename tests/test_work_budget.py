@@ -238,3 +238,33 @@ def test_options_read_from_remembered_facts_are_the_options_read_one_by_one(
     remember_guard_facts(session, allocations, installments)
     engine.lock(session, Allocation, spent.id)
     assert engine.display_facts(session, "committed") is None
+
+
+def test_a_button_pressed_on_a_stale_page_offers_no_retry_and_keeps_the_reason(
+    login_as, client: FlaskClient, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """The allocation was returned on another page; this one, left open, returns it again
+    with a reason typed. The answer (409) says what happened, shows the reason typed and
+    leads to the list, not to a "try again" that can only be refused again."""
+    project = _project(session)
+    login_as("officer")
+    _create(client, project, unit(session, "50230771").id, "70000")
+    allocation = session.scalars(
+        select(Allocation).where(Allocation.project_id == project.id)
+    ).one()
+    _act(client, "allocation", allocation.id, "submit")
+    assert _act(client, "allocation", allocation.id, "return", reason="ครั้งแรก").status_code == 302
+    stale = client.post(
+        f"/actions/allocation/{allocation.id}/return",
+        data={
+            "csrf_token": csrf_token(client, "/budget?lang=th"),
+            "next": "/budget",
+            "reason": "ขอแก้วัตถุประสงค์",
+        },
+    )
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert "ลองอีกครั้ง" not in page and "ดูสถานะล่าสุด" in page
+    assert 'data-testid="typed">ขอแก้วัตถุประสงค์<' in page and 'href="/budget"' in page
+    # The reason reads as Thai for every decision, a "ไม่อนุมัติ" too (not "จึงไม่อนุมัติไม่ได้").
+    assert "อยู่ในสถานะ “ส่งกลับแก้ไข” จึงทำรายการ “ส่งกลับแก้ไข” ไม่ได้" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from flask.testing import FlaskClient
@@ -143,3 +144,65 @@ def test_the_queue_narrows_to_a_unit_or_a_text_a_page_at_a_time(login_as, sessio
     assert client.get(QUEUE + "&unit=99999999").status_code == 404
     # a page past the last is the last page, not an error
     assert subject in client.get(QUEUE + "&q=3598&page=40").get_data(as_text=True)
+
+
+def _version_on(page: str, project_id: int) -> str:
+    section = page.split(f'id="project-{project_id}"')[1].split("</section>")[0]
+    found = re.search(r'name="version" value="([0-9]+)"', section)
+    assert found is not None
+    return found.group(1)
+
+
+def test_a_score_from_a_page_left_open_does_not_overwrite_one_saved_since(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """Two pages of the queue are open (two evaluators, or one in two tabs). The first saves
+    90; the second, drawn before, saves 50: it is refused (409) with the 90 shown, the 50
+    kept in the form and a Thai reason; pressing save again on that page replaces it."""
+    client = login_as("evaluator")
+    project = demo_project(session)
+    stale = _version_on(client.get(QUEUE).get_data(as_text=True), project.id)
+    assert stale == "0"
+    assert _score(client, project.id, version=stale).status_code == 302
+    refused = _score(client, project.id, version=stale, score="50", comment="จากหน้าเก่า")
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert 'data-testid="score">90<' in page  # what was saved meanwhile
+    assert 'value="50"' in page and "จากหน้าเก่า" in page  # what was typed
+    assert _evaluation(session, project.id, 3).score == Decimal("90.00")
+    # Seen and meant: the page's version is now the saved one.
+    again = _score(client, project.id, version=_version_on(page, project.id), score="50")
+    assert again.status_code == 302
+    session.expire_all()
+    assert _evaluation(session, project.id, 3).score == Decimal("50.00")
+    # A page drawn at an earlier scored version is refused too, in Thai.
+    thai = client.post(
+        "/evaluations/score?lang=th",
+        data={
+            "csrf_token": csrf_token(client, QUEUE),
+            "subject_type": "project",
+            "subject_id": str(project.id),
+            "year": "2566",
+            "quarter": "3",
+            "score": "70",
+            "version": "1",
+        },
+    )
+    assert thai.status_code == 409
+    assert "มีผู้บันทึกคะแนนไว้ระหว่างที่หน้านี้เปิดอยู่" in thai.get_data(as_text=True)
+    # Published meanwhile: the page says so, not "press save again".
+    evaluation = _evaluation(session, project.id, 3)
+    token = csrf_token(client, QUEUE)
+    client.post(f"/actions/evaluation/{evaluation.id}/publish", data={"csrf_token": token})
+    published = _score(client, project.id, version=_version_on(page, project.id), score="60")
+    assert published.status_code == 409
+    assert "press save again" not in published.get_data(as_text=True)
+
+
+def test_the_queue_is_named_in_thai_in_the_tab_too(login_as) -> None:  # type: ignore[no-untyped-def]
+    """The browser tab (and the history, and a screen reader's first words) read the page's
+    title: "ไตรมาสที่ 3", not "Q3"."""
+    client = login_as("evaluator")
+    page = client.get(QUEUE + "&lang=th").get_data(as_text=True)
+    title = page.split("<title>")[1].split("</title>")[0]
+    assert "Q3" not in title and "ไตรมาส" in title and "2566" in title, title

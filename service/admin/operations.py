@@ -264,7 +264,9 @@ def create_user(
             session, email=email, name=name, password=password, language=language
         )
     except org_ops.OrgError as problem:
-        raise Refused(422, str(problem)) from None
+        # The form shows the problem beside the field it is about (the email, mostly).
+        fields = {problem.field: str(problem)} if problem.field else {}
+        raise Refused(422, str(problem), fields=fields) from None
     record(
         session,
         action="user.create",

@@ -14,6 +14,7 @@ in the answer to the POST, never stored."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -35,6 +36,7 @@ from service.core.labels import field_label, label
 from service.core.paging import page_number, paged
 from service.core.permissions import administers, is_admin_anywhere, manages_user, may_grant
 from service.core.sql import matches_text
+from service.core.thai import to_arabic_digits
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
@@ -261,7 +263,8 @@ def _unit_typed(typed: str, field: str) -> OrgUnit:
     """The administered unit `typed` names: its code (alone or before the picker's " — "),
     else its exact Thai name or English name (spaces and English case aside). A name several
     administered units share is refused (422) asking for the code, as is an unknown one."""
-    code = typed.split(UNIT_PICK_SEPARATOR, 1)[0].strip()
+    # A code typed with the Thai keyboard's digits (๕๐๒๓๐๐๐๐) is the same code.
+    code = to_arabic_digits(typed.split(UNIT_PICK_SEPARATOR, 1)[0].strip())
     unit = session().scalar(select(OrgUnit).where(OrgUnit.code == code, _administered()))
     if unit is not None:
         return unit
@@ -362,11 +365,16 @@ def set_limit(unit_id: int) -> Response | tuple[str, int]:
             approvals_required=_int("approvals_required", required=False),
         )
 
+    def again(form: dict[str, Any], errors: dict[str, str], status: int) -> tuple[str, int]:
+        # The unit's own form as typed, each field with its problem: on the list, the
+        # problem showed under the new-unit form, unnamed, and the typed limit was gone.
+        return _page("limit_refused.html", status, unit=unit, form=form, errors=errors)
+
     return run_change(
         change,
         done=_("The approval limit is saved."),
         back=flask_url_for("admin.units"),
-        again=_units_page,
+        again=again,
     )
 
 
@@ -742,7 +750,22 @@ def _reminders_page(**kw: Any) -> tuple[str, int]:
         session().scalars(select(ReminderRule).order_by(ReminderRule.kind, ReminderRule.id))
     )
     kw.setdefault("editing", None)
-    return _page("reminders.html", rules=rules, kinds=list(ReminderKind), **kw)
+    read = {r.id: _rule_as_read(r) for r in rules}
+    return _page("reminders.html", rules=rules, kinds=list(ReminderKind), read=read, **kw)
+
+
+def _rule_as_read(rule: ReminderRule) -> str:
+    """A short digest of what a rule's edit form shows: sent back with the form, it tells a
+    save from a page drawn before someone else's save (the table has no version column)."""
+    shown = (rule.name, rule.offset_days, rule.repeat_days, rule.escalate_after_days)
+    return hashlib.sha256(repr(shown).encode()).hexdigest()[:16]
+
+
+#: Why a rule's save from a page drawn before another save is refused (409).
+RULE_CHANGED = _l(
+    "someone changed this rule while your page was open: it now reads as shown; "
+    "save again to replace it with what you typed"
+)
 
 
 @bp.route("/reminders")
@@ -782,6 +805,9 @@ def update_rule(rule_id: int) -> Response | tuple[str, int]:
     rule = session().get(ReminderRule, rule_id) or abort(404)
 
     def change() -> None:
+        read = request.form.get("read")
+        if read is not None and read != _rule_as_read(rule):
+            raise Refused(409, str(RULE_CHANGED), fields={"name": str(RULE_CHANGED)})
         admin_ops.update_reminder_rule(
             session(),
             actor(),

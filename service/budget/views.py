@@ -22,7 +22,12 @@ from service.budget.models import (
     InstallmentState,
 )
 from service.budget.operations import create_allocation, create_transfer, record_payment
-from service.budget.permissions import above_limit, approval_rule, endorsements_required
+from service.budget.permissions import (
+    above_limit,
+    approval_rule,
+    can_see_allocation,
+    endorsements_required,
+)
 from service.budget.queries import (
     above_officer_limit,
     disbursement,
@@ -300,8 +305,25 @@ def pay(installment_id: int) -> Response | tuple[Any, int]:
         data = read_payment(request.form, typed=True)
         return record_payment(session(), actor(), installment_id, **data)
 
-    def again(form: dict[str, Any], errors: dict[str, str], status: int) -> Response:
-        return redirect(back)
+    def again(
+        form: dict[str, Any], errors: dict[str, str], status: int
+    ) -> Response | tuple[str, int]:
+        # The reason is flashed; the form comes back as typed, each field with its problem.
+        installment = session().get(Installment, installment_id)
+        if installment is None or not can_see_allocation(
+            session(), actor(), installment.allocation
+        ):
+            return redirect(back)
+        paid = sum((p.amount for p in installment.payments), Decimal("0.00"))
+        page = render_template(
+            "budget/payment_refused.html",
+            installment=installment,
+            left=installment.amount - paid,
+            form=form,
+            errors=errors,
+            back=back,
+        )
+        return page, status
 
     return run_change(change, done=_("The payment is recorded."), back=back, again=again)
 

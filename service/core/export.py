@@ -171,7 +171,7 @@ def download(
     db.session.close()
     if fmt == "csv":
         response = Response(
-            stream_with_context(csv_lines(columns, rows)), mimetype="text/csv; charset=utf-8"
+            stream_with_context(csv_lines(columns, rows)), content_type="text/csv; charset=utf-8"
         )
     else:
         response = Response(xlsx_bytes(columns, rows, title), mimetype=_XLSX)

@@ -60,8 +60,14 @@ def _bad_pairs(pairs: Iterable[tuple[str, Any]], limit: int) -> str | None:
         if not storable(key) or not storable(text):
             return gettext("The request holds characters that cannot be stored (such as NUL).")
         if len(text) > limit:
+            from service.core.labels import field_label
+
+            # Named as its form names it: a page has many fields, and the reader must
+            # find which one to shorten.
             return gettext(
-                "A value is longer than allowed (%(limit)s characters).", limit=f"{limit:,}"
+                "%(field)s is longer than allowed (%(limit)s characters).",
+                field=field_label(key),
+                limit=f"{limit:,}",
             )
     return None
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from werkzeug.wrappers import Response
 
 from service.core.export import FORMATS, Column, download, rows_in_chunks
-from service.core.fields import BeYear, Count, FormId, Invalid, value_of
+from service.core.fields import BeYear, Count, FormId, Invalid, Ref, value_of
 from service.core.fiscal import fiscal_year_of, local_today, quarter_of
 from service.core.labels import label
 from service.core.paging import Paged, page_number, paged
@@ -22,18 +22,38 @@ from service.core.permissions import holds_anywhere
 from service.core.sql import matches_text
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
-from service.evaluations.models import Evaluation
+from service.evaluations.models import Evaluation, EvaluationState
 from service.evaluations.operations import open_evaluation
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi
 from service.org.models import OrgUnit, Role, UnitKind, User
 from service.projects.models import Project, ProjectState
-from service.workflow.engine import Option
+from service.workflow.engine import Option, Refused
 from service.workflow.screens import actor, gate, options_for, run_change, session, take
 
 bp = Blueprint("evaluations", __name__)
 
 SCORE_FIELDS = ("score", "sub_score_1", "sub_score_2", "comment")
+
+#: Why a score from a page drawn before someone else's score is refused (409): the page
+#: comes back with that score shown and the input kept.
+SCORED_MEANWHILE = _l(
+    "someone saved a score while your page was open: it is shown above; press save again "
+    "to replace it with yours"
+)
+SCORED_MEANWHILE_FIELD = _l("scored meanwhile: check the score shown above")
+
+
+def _read_version() -> int | None:
+    """The evaluation's version the score form was drawn at (0: none or not yet scored);
+    None when the form does not say (an older page), and nothing is checked."""
+    try:
+        found: int | None = value_of(Ref(), request.form, "version")
+    except Invalid:
+        return None
+    return found
+
+
 #: Units an evaluator narrows the queue to: district offices and departments.
 EVALUATED_UNIT_KINDS = (UnitKind.DISTRICT_OFFICE, UnitKind.DEPARTMENT)
 
@@ -290,8 +310,29 @@ def score() -> Response | tuple[str, int]:
     data = {name: request.form.get(name, "") for name in SCORE_FIELDS}
     key = f"{kind}-{subject_id}"
 
+    read_version = _read_version()
+
     def change() -> Evaluation:
-        evaluation = open_evaluation(
+        column = Evaluation.project_id if kind == "project" else Evaluation.kpi_id
+        found = session().scalar(
+            select(Evaluation).where(
+                column == subject_id,
+                Evaluation.fiscal_year_id == year.id,
+                Evaluation.quarter == quarter,
+            )
+        )
+        # The page showed the evaluation at `read_version` (0: not opened, or no score yet):
+        # a score saved since by someone else is not overwritten unseen.
+        # A published one is left to the workflow, which says it is published.
+        if (
+            read_version is not None
+            and found is not None
+            and found.state is not EvaluationState.PUBLISHED
+        ):
+            scored_since = read_version == 0 and found.score is not None
+            if scored_since or 0 < read_version != found.version:
+                raise Refused(409, SCORED_MEANWHILE, fields={"score": SCORED_MEANWHILE_FIELD})
+        evaluation = found or open_evaluation(
             session(),
             actor(),
             year,

@@ -16,7 +16,12 @@ MAX_DELEGATION_DAYS = 366  # at most a year: a longer stand-in is a role of its 
 
 
 class OrgError(ValueError):
-    """Bad input for an org change; the message says what to fix."""
+    """Bad input for an org change; the message says what to fix, `field` which input it is
+    about (None when it is about no one input)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def create_unit(
@@ -60,13 +65,13 @@ def create_user(
     """
     email = email.strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise OrgError(_("%(email)s is not an email address", email=repr(email)))
+        raise OrgError(_("%(email)s is not an email address", email=repr(email)), "email")
     if len(password) < 10:
         raise OrgError(_("a password needs at least 10 characters"))
     if language not in ("th", "en"):
         raise OrgError(_("unknown language %(language)s", language=repr(language)))
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise OrgError(_("%(email)s already has an account", email=email))
+        raise OrgError(_("%(email)s already has an account", email=email), "email")
     user = User(
         email=email,
         name=normalize_thai(name),

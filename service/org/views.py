@@ -4,6 +4,7 @@ today, and the buttons that start and end it. What acting means is service.org.a
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
 from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -40,10 +41,43 @@ def _signed_in() -> User:
     return user
 
 
+#: POSTs that go through when the delegation acted under has ended: choosing or ending
+#: acting, and signing out.
+_NOT_FOR_THE_PRINCIPAL = frozenset({"acting.start", "acting.end", "auth.logout"})
+
+
+@bp.before_app_request
+def _refuse_change_under_ended_delegation() -> Response | None:
+    """A page's POST sent while acting for someone whose delegation has since ended (withdrawn
+    by an administrator, or its last day passed while the page stood open) is refused and
+    changes nothing: the person pressed the button in the principal's name, and it must not
+    be done in their own name instead. The choice is forgotten (service.org.acting says so)
+    and the person lands on their home page; their next change is their own."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.endpoint in _NOT_FOR_THE_PRINCIPAL:
+        return None
+    from service.api.errors import in_api
+
+    if in_api():  # the API acts by its token, never for someone
+        return None
+    if flask_session.get(acting.SESSION_KEY) is None or acting.signed_in() is None:
+        return None
+    if acting.acting_for(db.session()) is not None:
+        return None
+    flash(
+        _("Nothing was changed: you pressed it acting for someone, and that delegation has ended."),
+        "error",
+    )
+    return redirect(url_for("auth.home"), 303)
+
+
 @bp.route("/acting")
 @login_required
 def choose() -> str:
     """The delegations the signed-in person holds today, each with its button."""
+    return _choices()
+
+
+def _choices() -> str:
     session = db.session()
     user = _signed_in()
     today = local_today()
@@ -79,7 +113,9 @@ def start() -> Response | tuple[str, int]:
         return redirect(url_for("acting.choose"))
     delegation = acting.start_acting(session, user, principal_id)
     if delegation is None:
-        abort(403)
+        # Withdrawn or ended while the page stood open: say so over the list as it is now.
+        flash(_("That delegation is no longer in force: you act as yourself."), "error")
+        return _choices(), 403
     flash(_("You now act for %(name)s.", name=delegation.principal.name), "info")
     return redirect(safe_next(request.form.get("next")) or url_for("auth.home"))
 

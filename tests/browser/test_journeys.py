@@ -458,3 +458,24 @@ def test_the_bell_shows_at_360_px_without_opening_the_menu(person: Any, role: st
     someone.shoot("bell")
     bell.click()
     page.wait_for_url(re.compile(r"/notifications$"))
+
+
+def test_the_print_view_reads_on_a_phone(person: Any, server: Server) -> None:
+    """The A4 print view opened on a phone (to read, share or save as PDF): one column, the
+    facts readable, nothing wider than the screen; paper keeps its A4 layout."""
+    someone = person("approver")
+    someone.sign_in()
+    project_id = server.scalar("SELECT id FROM project WHERE code = :code", code=PROJECT_CODE)
+    page = someone.page
+    page.set_viewport_size({"width": 360, "height": 780})
+    for path in (f"/projects/{project_id}/print", f"/public/projects/{project_id}/print"):
+        someone.goto(path)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at 360 px"
+        # The facts stand under the gauge, each value under its name, not a word a line.
+        facts = page.locator("dl.facts").first.bounding_box()
+        assert facts is not None and facts["width"] >= 280, facts
+    page.screenshot(path=str(SHOTS / "approver-print-360.png"), full_page=True)
+    assert not someone.errors, someone.errors
