@@ -6,6 +6,7 @@ service.notifications.operations (the API calls the same ones)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -386,6 +387,9 @@ def failed() -> str:
     )
 
 
+FAILED_PAGE = "/admin/notifications/failed"
+
+
 @bp.route("/admin/notifications/<int:notification_id>/retry", methods=["POST"])
 @login_required
 def retry(notification_id: int) -> ResponseReturnValue:
@@ -397,9 +401,9 @@ def retry(notification_id: int) -> ResponseReturnValue:
             flash(_("The notification will be sent again."), "info")
         else:  # nothing was written: the delivery had not failed
             flash(_("That notification has not failed."), "error")
-        return redirect("/admin/notifications/failed")
+        return redirect(FAILED_PAGE)
 
-    return run_change(
+    return _retry(
         lambda: retry_failed_by(
             db.session(),
             _user(),
@@ -407,10 +411,7 @@ def retry(notification_id: int) -> ResponseReturnValue:
             now=utcnow(),
             requeue_after=settings.requeue_after,
         ),
-        done="",
-        back="/admin/notifications/failed",
-        again=lambda **_refused: redirect("/admin/notifications/failed"),
-        answer=retried,
+        retried,
     )
 
 
@@ -429,9 +430,9 @@ def retry_all() -> ResponseReturnValue:
 
     def retried(ids: list[int]) -> Response:
         flash(_("%(count)s notifications will be sent again.", count=len(ids)), "info")
-        return redirect("/admin/notifications/failed")
+        return redirect(FAILED_PAGE)
 
-    return run_change(
+    return _retry(
         lambda: retry_failed_all(
             db.session(),
             _user(),
@@ -440,10 +441,19 @@ def retry_all() -> ResponseReturnValue:
             now=utcnow(),
             requeue_after=settings.requeue_after,
         ),
+        retried,
+    )
+
+
+def _retry(change: Callable[[], Any], answer: Callable[[Any], Response]) -> ResponseReturnValue:
+    """A retry of failed deliveries through the pages' one commit; back to the failed list,
+    with the reason when refused."""
+    return run_change(
+        change,
         done="",
-        back="/admin/notifications/failed",
-        again=lambda **_refused: redirect("/admin/notifications/failed"),
-        answer=retried,
+        back=FAILED_PAGE,
+        again=lambda **_refused: redirect(FAILED_PAGE),
+        answer=answer,
     )
 
 

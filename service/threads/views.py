@@ -5,6 +5,7 @@ add, edit and withdraw comments. Every change is an operation of service.threads
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,19 +204,10 @@ def _comment(comment_id: int) -> Comment:
 def edit(comment_id: int) -> Any:
     """The author rewords their comment; the earlier wording stays in its history."""
     comment = _comment(comment_id)
-
-    def done(_result: Any) -> Response:
-        flash(_("Your comment is changed; the earlier wording is kept."), "info")
-        return redirect(_back(comment_link(comment), comment.id))
-
-    return run_change(
+    return _change_comment(
+        comment,
         lambda: operations.edit_comment(session(), actor(), comment, request.form.get("body", "")),
-        done="",
-        back="",
-        again=lambda **_refused: redirect(_back(comment_link(comment))),
-        answer=done,
-        error_pages=(404,),
-        name_fields=True,
+        _("Your comment is changed; the earlier wording is kept."),
     )
 
 
@@ -224,13 +216,23 @@ def edit(comment_id: int) -> Any:
 def withdraw(comment_id: int) -> Any:
     """The author withdraws their comment: it stays in the thread, shown as withdrawn."""
     comment = _comment(comment_id)
+    return _change_comment(
+        comment,
+        lambda: operations.withdraw_comment(session(), actor(), comment),
+        _("Your comment is withdrawn."),
+    )
+
+
+def _change_comment(comment: Comment, change: Callable[[], Any], said: str) -> Any:
+    """Make `change` to the reader's own `comment` through the pages' one commit, then go back
+    to where it stands, saying `said`; a refusal goes back with its reason."""
 
     def done(_result: Any) -> Response:
-        flash(_("Your comment is withdrawn."), "info")
+        flash(said, "info")
         return redirect(_back(comment_link(comment), comment.id))
 
     return run_change(
-        lambda: operations.withdraw_comment(session(), actor(), comment),
+        change,
         done="",
         back="",
         again=lambda **_refused: redirect(_back(comment_link(comment))),
