@@ -119,10 +119,13 @@ def charts_for(page: ProjectPage) -> PageCharts:
     )
 
 
-def render_project(template: str, project: Project, public: bool, full_history: bool = True) -> str:
+def render_project(
+    template: str, project: Project, public: bool, full_history: bool = True, pdf: bool = False
+) -> str:
     """`template` (the page, the public page, the print view or the history) for
     `project`; the pages themselves (not `full_history`) link to the history instead.
-    The public ones (`public`) show what anyone may see, whoever is signed in."""
+    The public ones (`public`) show what anyone may see, whoever is signed in. `pdf`: the
+    print view is for WeasyPrint, which reads media types only (no phone-width rules)."""
     page = page_for(project, full_history, reader=None if public else signed_in_reader())
     return render_template(
         template,
@@ -130,6 +133,7 @@ def render_project(template: str, project: Project, public: bool, full_history: 
         page_charts=charts_for(page),
         public=public,
         status_colours=STATUS_COLOURS,
+        pdf=pdf,
     )
 
 
@@ -302,5 +306,5 @@ def print_view(project_id: int) -> ResponseReturnValue:
 @login_required
 def pdf(project_id: int) -> ResponseReturnValue:
     project = visible_project_or_404(project_id)
-    html = render_project("projects/print.html", project, public=False)
+    html = render_project("projects/print.html", project, public=False, pdf=True)
     return pdf_response(html, f"project-{project.code}")
