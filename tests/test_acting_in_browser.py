@@ -262,3 +262,18 @@ def test_a_page_left_open_after_the_delegation_ended_changes_nothing(
         )
     ).all()
     assert [(row.action, row.acting_for_id) for row in mine] == [("allocation.return", None)]
+
+
+def test_acting_for_an_admin_does_not_open_the_deliveries_or_the_webhooks(
+    client: FlaskClient, session: Session
+) -> None:
+    """The failed deliveries and the webhooks (with their secrets) are the signed-in admin's
+    own: the pages' one role gate asks the signed-in person there, not whom they act for."""
+    admin = user(session, "admin")
+    _deputy_user, password, _delegation = _deputy(session, admin)
+    login(client, "deputy@t.local", password)
+    assert _act_for(client, admin) == 302
+    for path in ("/admin/notifications/failed", "/admin/webhooks"):
+        assert client.get(path).status_code == 403, path
+    token = csrf_token(client, "/budget")
+    assert client.post("/admin/webhooks", data={"csrf_token": token}).status_code == 403

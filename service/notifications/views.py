@@ -77,7 +77,7 @@ from service.notifications.queries import (
 from service.org.models import OrgUnit, Role, User
 from service.org.scope import active_roles
 from service.workflow.engine import Refused
-from service.workflow.screens import committed, run_change
+from service.workflow.screens import committed, gate, run_change, signed_in
 
 bp = Blueprint("notifications", __name__)
 
@@ -367,16 +367,15 @@ def line_webhook() -> ResponseReturnValue:
 # ---- failed deliveries -----------------------------------------------------------------------
 
 
-def _admin_only() -> None:
-    # Failed notifications of the whole tree: for the admins of a root unit.
-    if not administers(db.session(), _user(), None):
-        abort(403)
+#: The failed deliveries of the whole tree, and the webhooks with their secrets, are the
+#: signed-in admin's own to see: acting for someone under a delegation does not open them.
+whole_tree_admin = gate(lambda session, user: administers(session, user, None), whose=signed_in)
+admin_anywhere = gate(is_admin_anywhere, whose=signed_in)
 
 
 @bp.route("/admin/notifications/failed")
-@login_required
+@whole_tree_admin
 def failed() -> str:
-    _admin_only()
     session = db.session()
     return render_template(
         "notifications/failed.html",
@@ -391,9 +390,8 @@ FAILED_PAGE = "/admin/notifications/failed"
 
 
 @bp.route("/admin/notifications/<int:notification_id>/retry", methods=["POST"])
-@login_required
+@whole_tree_admin
 def retry(notification_id: int) -> ResponseReturnValue:
-    _admin_only()
     settings = DeliverySettings.of(current_app)
 
     def retried(again: bool) -> Response:
@@ -416,10 +414,9 @@ def retry(notification_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/admin/notifications/retry-failed", methods=["POST"])
-@login_required
+@whole_tree_admin
 def retry_all() -> ResponseReturnValue:
     """Every failed delivery of the chosen channel and kind (or all) is tried again."""
-    _admin_only()
     channel_value = request.form.get("channel", "")
     kind = request.form.get("kind", "") or None
     if channel_value and channel_value not in {c.value for c in Channel}:
@@ -525,11 +522,6 @@ def _webhooks_page(
     return page, status
 
 
-def _admin_anywhere() -> None:
-    if not is_admin_anywhere(db.session(), _user()):
-        abort(403)
-
-
 def _no_store(page: str, status: int = 200) -> Response:
     response = make_response(page, status)
     response.headers["Cache-Control"] = "no-store"
@@ -537,17 +529,15 @@ def _no_store(page: str, status: int = 200) -> Response:
 
 
 @bp.route("/admin/webhooks")
-@login_required
+@admin_anywhere
 def webhooks() -> tuple[str, int]:
-    _admin_anywhere()
     return _webhooks_page()
 
 
 @bp.route("/admin/webhooks", methods=["POST"])
-@login_required
+@admin_anywhere
 def create_webhook_page() -> Response | tuple[str, int]:
     """Make an endpoint and show its secret in this answer only."""
-    _admin_anywhere()
     unit_id = _form_id("unit_id")
     unit = db.session.get(OrgUnit, unit_id) if unit_id else None
     if unit is None:

@@ -118,16 +118,20 @@ View = TypeVar("View", bound=Callable[..., Any])
 Result = TypeVar("Result")
 
 
-def gate(allowed: Callable[[Session, User], bool]) -> Callable[[View], View]:
+def gate(
+    allowed: Callable[[Session, User], bool], *, whose: Callable[[], User] | None = None
+) -> Callable[[View], View]:
     """The role gate of a page: signed-in first (to the login page otherwise), then 403 for
-    anyone `allowed(session, user)` says no to. The gated view carries `allowed` as its
-    `gate`, so a test can see that every page of a screen has one."""
+    anyone `allowed(session, user)` says no to. The user is whose authority the page uses
+    (`actor`), or `whose()` for a page acting for someone does not open (`signed_in`). The
+    gated view carries `allowed` as its `gate`, so a test can see that every page of a
+    screen has one."""
 
     def decorate(view: View) -> View:
         @wraps(view)
         @login_required
         def gated(*args: Any, **kwargs: Any) -> Any:
-            if not allowed(session(), actor()):
+            if not allowed(session(), (whose or actor)()):
                 abort(403)
             return view(*args, **kwargs)
 
