@@ -93,13 +93,3 @@ def paged(
     return Paged(
         rows=[row[0] for row in found], total=total, page=page, pages=pages, next_after=following
     )
-
-
-def paged_rows(rows: list[T], page: int, size: int = PAGE_ROWS) -> Paged[T]:
-    """Page `page` of rows already read (for lists filtered by a rule SQL cannot state),
-    clamped to the last page."""
-    pages = max((len(rows) + size - 1) // size, 1)
-    page = min(max(page, 1), pages)
-    return Paged(
-        rows=rows[(page - 1) * size : page * size], total=len(rows), page=page, pages=pages
-    )
