@@ -107,9 +107,11 @@ def _prepare(url: str) -> tuple[list[list[int]], str, str]:
     API tokens."""
     from service.api.auth import new_token
     from service.core.db import make_engine
+    from service.core.listeners import register_listeners
     from service.org.models import OrgUnit, User
     from service.projects.models import PlanStep, Project, ResultState, StepResult
 
+    register_listeners()  # the results are made as the app makes them (due_on, figures)
     engine = make_engine(url)
     with Session(engine) as session:
         project = session.scalars(select(Project).where(Project.code == "50230000-3598")).one()
