@@ -24,7 +24,13 @@ from service.core.db import db
 from service.core.fiscal import local_today
 from service.core.tasks import TaskName
 from service.org.models import OrgUnit, UnitKind, User
-from service.projects.figures import COLUMNS, computed_figures, figures_today, repair_figures
+from service.projects.figures import (
+    COLUMNS,
+    computed_figures,
+    figures_today,
+    repair_figures,
+    settle_figures,
+)
 from service.projects.models import (
     PlanStep,
     Project,
@@ -67,7 +73,7 @@ def _exact(value: Any) -> Any:
 
 
 def assert_figures_current(session: Session, after: str) -> None:
-    session.flush()
+    settle_figures(session)  # as the commit would
     stored, recomputed = stored_and_recomputed(session)
     wrong = {p: (stored.get(p), row) for p, row in recomputed.items() if stored.get(p) != row}
     assert not wrong, f"after {after}: project -> (stored, recomputed) {wrong}"
@@ -230,7 +236,7 @@ def test_two_transactions_changing_one_project_leave_its_figures_current(tmp_pat
             step = first.scalars(select(PlanStep).order_by(PlanStep.id)).first()
             assert step is not None
             step.weight += Decimal("10")
-            first.flush()  # figures row locked and recomputed, not committed
+            settle_figures(first)  # as its commit begins: figures row locked and recomputed
 
             failed: list[BaseException] = []
 
@@ -238,8 +244,7 @@ def test_two_transactions_changing_one_project_leave_its_figures_current(tmp_pat
                 try:
                     project = second.scalars(select(Project)).one()
                     project.approved_budget = Decimal("123456.00")
-                    second.flush()  # waits for the first transaction's lock
-                    second.commit()
+                    second.commit()  # its recompute waits for the first transaction's lock
                 except BaseException as error:  # reported by the test below
                     failed.append(error)
 

@@ -27,7 +27,11 @@ def listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
     from service.notifications.operations import relay_outbox_after_commit
     from service.org.scope import ROLE_SOURCES, forget_cached_roles, forget_cached_roles_of_writer
     from service.projects.due_on import copy_planned_end_to_results, hand_planned_end_to_results
-    from service.projects.figures import keep_figures_current
+    from service.projects.figures import (
+        forget_pending_figures,
+        keep_figures_current,
+        settle_figures,
+    )
     from service.projects.participants import record_participants_of_new_results
     from service.workflow.engine import forget_display_facts
 
@@ -48,8 +52,10 @@ def listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
         # Recording a step result records who takes part in the project (the scope index).
         (Session, "after_flush", record_participants_of_new_results),
         # A change to a step, result, budget, allocation or installment recomputes the
-        # project's figures in the same flush (the lists read them).
+        # project's figures in its transaction (the lists read them): noted at each flush,
+        # recomputed just before the commit, before the audit chain takes its lock.
         (Session, "after_flush", keep_figures_current),
+        (Session, "after_transaction_end", forget_pending_figures),
         # The roles and scope read once per session are forgotten when they may have changed.
         (Session, "after_commit", forget_cached_roles),
         (Session, "after_soft_rollback", forget_cached_roles),
@@ -58,6 +64,7 @@ def listeners() -> list[tuple[Any, str, Callable[..., Any]]]:
         # Audit entries are chained (hash of the one before) just before their transaction
         # commits, under the chain head's row lock: the last lock the transaction takes.
         (AuditEntry, "after_insert", note_unchained_entry),
+        (Session, "before_commit", settle_figures),
         (Session, "before_commit", chain_audit_entries),
     ]
     for model in ROLE_SOURCES:

@@ -3,10 +3,11 @@
 What moves a figure: a plan step's weight or dates (planned progress, overdue), a step result's
 state or accepted completion (actual progress, overdue, waiting), the project's approved
 budget, an allocation's amount or state, an installment's amount or state. After every flush
-that inserts, changes or deletes one of those (`keep_figures_current`, an `after_flush`
-listener registered in `service.core.listeners`), the figures of the projects touched are
+that inserts, changes or deletes one of those, the projects touched are noted
+(`keep_figures_current`, an `after_flush` listener registered in `service.core.listeners`);
+just before the transaction commits (`settle_figures`, `before_commit`) their figures are
 recomputed from their source rows in one INSERT … SELECT … ON CONFLICT DO UPDATE, so they equal
-the recomputed value the moment the flush ends, whichever door the change came through.
+the recomputed value when the change commits, whichever door it came through.
 
 The figures are those of the dashboard and the project page (`service.projects.aggregates`):
 actual progress counts accepted completions only; planned progress and overdue steps are as of
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -30,9 +32,9 @@ from sqlalchemy import (
     Numeric,
     Select,
     and_,
+    bindparam,
     case,
     cast,
-    false,
     func,
     inspect,
     literal,
@@ -40,7 +42,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from service.budget.models import Allocation, Installment
 from service.core.fiscal import DEFAULT_TZ, local_today
@@ -89,8 +91,11 @@ def _round2(dialect: str, value: Any) -> Any:
     return func.round(value + literal_column("0.000000001"), 2)
 
 
-def computed_figures(dialect: str, chosen: ColumnElement[bool], day: date) -> Select[Any]:
-    """(COLUMNS…) of every project meeting `chosen`, recomputed from its source rows."""
+def computed_figures(
+    dialect: str, chosen: ColumnElement[bool], day: date | ColumnElement[date]
+) -> Select[Any]:
+    """(COLUMNS…) of every project meeting `chosen`, recomputed from its source rows, as of
+    `day` (a date, or a bind parameter)."""
     ids_select = select(Project.id).where(chosen)
     steps = step_figures(ids_select, day).subquery("steps")
     allocations = allocation_figures(ids_select).subquery("allocations")
@@ -117,7 +122,9 @@ def computed_figures(dialect: str, chosen: ColumnElement[bool], day: date) -> Se
             zero(installments.c.paid),
             _round2(dialect, zero(steps.c.planned)),
             zero(steps.c.overdue),
-            literal(day, ProjectFigures.figures_day.type),
+            day
+            if isinstance(day, ColumnElement)
+            else literal(day, ProjectFigures.figures_day.type),
         )
         .outerjoin(steps, steps.c.project_id == Project.id)
         .outerjoin(waiting, waiting.c.project_id == Project.id)
@@ -127,10 +134,11 @@ def computed_figures(dialect: str, chosen: ColumnElement[bool], day: date) -> Se
     )
 
 
-def refresh_figures(connection: Connection, chosen: ColumnElement[bool], day: date) -> int:
-    """Recompute the figures of the projects meeting `chosen` as of `day` and write the rows
-    that differ (inserting missing ones). Returns how many rows were written."""
-    dialect = connection.dialect.name
+def _refresh_statement(
+    dialect: str, chosen: ColumnElement[bool], day: date | ColumnElement[date]
+) -> Any:
+    """The upsert of the recomputed figures of the projects meeting `chosen`, writing only
+    the rows that differ, returning the project ids written."""
     statement = upsert_insert(dialect, ProjectFigures).from_select(
         COLUMNS, computed_figures(dialect, chosen, day)
     )
@@ -141,8 +149,44 @@ def refresh_figures(connection: Connection, chosen: ColumnElement[bool], day: da
         set_={name: statement.excluded[name] for name in changed},
         where=or_(*(table[name] != statement.excluded[name] for name in changed)),
     )
+    return statement.returning(ProjectFigures.project_id)
+
+
+def refresh_figures(connection: Connection, chosen: ColumnElement[bool], day: date) -> int:
+    """Recompute the figures of the projects meeting `chosen` as of `day` and write the rows
+    that differ (inserting missing ones). Returns how many rows were written."""
+    statement = _refresh_statement(connection.dialect.name, chosen, day)
     # Counted from RETURNING: the driver's rowcount of an upsert is not to be relied on.
-    return len(connection.execute(statement.returning(ProjectFigures.project_id)).all())
+    return len(connection.execute(statement).all())
+
+
+#: The projects a flush touched, as three lists bound at execution (`_flush_statements`).
+_TOUCHED = or_(
+    Project.id.in_(bindparam("projects", expanding=True)),
+    Project.id.in_(
+        select(PlanStep.project_id).where(PlanStep.id.in_(bindparam("steps", expanding=True)))
+    ),
+    Project.id.in_(
+        select(Allocation.project_id).where(
+            Allocation.id.in_(bindparam("allocations", expanding=True))
+        )
+    ),
+)
+
+
+@cache
+def _flush_statements(dialect: str) -> tuple[Any, Any]:
+    """(lock, refresh) for the projects a flush touched, built once per dialect: building
+    the recompute's statement tree costs more than running it for one project, and a
+    statement object built once is compiled once and keeps its cache key."""
+    lock = (
+        select(ProjectFigures.project_id)
+        .where(ProjectFigures.project_id.in_(select(Project.id).where(_TOUCHED)))
+        .order_by(ProjectFigures.project_id)
+        .with_for_update()
+    )
+    day = bindparam("day", type_=ProjectFigures.figures_day.type)
+    return lock, _refresh_statement(dialect, _TOUCHED, day)
 
 
 def _touched(session: Session) -> tuple[set[int], set[int], set[int]]:
@@ -189,41 +233,57 @@ def _touched(session: Session) -> tuple[set[int], set[int], set[int]]:
     return projects, steps, allocations
 
 
+_PENDING = "tidtam.figures_pending"
+
+
 def keep_figures_current(session: Session, _context: Any = None) -> None:
-    """Session `after_flush`: recompute the figures of the projects whose steps, results,
-    budget, allocations or installments this flush changed (registered by
-    `service.core.listeners`). One statement, none when nothing watched changed."""
+    """Session `after_flush`: note the projects whose steps, results, budget, allocations or
+    installments this flush changed; `settle_figures` recomputes them before the commit
+    (registered by `service.core.listeners`)."""
     projects, steps, allocations = _touched(session)
     if not (projects or steps or allocations):
         return
-    conditions: list[ColumnElement[bool]] = []
-    if projects:
-        conditions.append(Project.id.in_(sorted(projects)))
-    if steps:
-        conditions.append(
-            Project.id.in_(select(PlanStep.project_id).where(PlanStep.id.in_(sorted(steps))))
-        )
-    if allocations:
-        conditions.append(
-            Project.id.in_(
-                select(Allocation.project_id).where(Allocation.id.in_(sorted(allocations)))
-            )
-        )
-    chosen = or_(false(), *conditions)
+    pending = session.info.setdefault(
+        _PENDING, {"projects": set(), "steps": set(), "allocations": set()}
+    )
+    pending["projects"] |= projects
+    pending["steps"] |= steps
+    pending["allocations"] |= allocations
+
+
+def settle_figures(session: Session) -> None:
+    """Session `before_commit` (and for a reader that must see them before the commit):
+    recompute the figures of the projects this transaction's flushes touched. One statement,
+    and on PostgreSQL the figures rows locked just before it; none when nothing watched
+    changed.
+
+    At the commit rather than at each flush: the figures row of a project is the one row
+    every change of that project writes, and its lock is held until the commit. Taken last
+    (before only the audit chain head), it is held for the commit alone, so two people
+    working on one project wait for each other's commit, not for each other's request."""
+    session.flush()
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
     connection = session.connection()
+    lock, refresh = _flush_statements(connection.dialect.name)
+    touched = {name: sorted(ids) for name, ids in pending.items()}
     if connection.dialect.name == "postgresql":
         # Two transactions changing the same project (a school submits one result while an
         # officer accepts another) would each recompute from a snapshot without the other's
         # change, and the last to write would win. Lock the rows first: the recompute below
         # then starts after the other has committed and reads its change too. (SQLite runs
         # one writer at a time.)
-        connection.execute(
-            select(ProjectFigures.project_id)
-            .where(ProjectFigures.project_id.in_(select(Project.id).where(chosen)))
-            .order_by(ProjectFigures.project_id)
-            .with_for_update()
-        )
-    refresh_figures(connection, chosen, figures_today())
+        connection.execute(lock, touched)
+    connection.execute(refresh, {**touched, "day": figures_today()}).all()
+
+
+def forget_pending_figures(session: Session, transaction: SessionTransaction) -> None:
+    """Session `after_transaction_end`: what the outermost transaction touched and did not
+    commit (a rollback) is not to settle. A savepoint rolled back keeps the projects its
+    transaction touched before it: recomputing one more project changes nothing."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True)
