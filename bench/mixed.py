@@ -94,10 +94,14 @@ def _projects_of(session: Session, person: dict[str, Any], role: str, limit: int
             "AND p.state NOT IN ('draft', 'withdrawn') LIMIT :limit"
         )
     else:
+        # Owned or carried out in the person's subtree (an officer sits in a division of the
+        # district that owns the projects it carries out).
         sql = (
             "SELECT p.id FROM project p JOIN org_unit o ON o.id = p.owner_unit_id "
+            "JOIN org_unit r ON r.id = p.responsible_unit_id "
             "JOIN fiscal_year f ON f.id = p.fiscal_year_id "
-            "WHERE o.path LIKE :prefix AND f.be_year = :year ORDER BY md5(p.id::text) LIMIT :limit"
+            "WHERE (o.path LIKE :prefix OR r.path LIKE :prefix) AND f.be_year = :year "
+            "ORDER BY md5(p.id::text) LIMIT :limit"
         )
     subtree = person["path"] + "%"
     return list(

@@ -16,6 +16,7 @@ from service.budget.models import Allocation, AllocationState, Installment, Inst
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, UnitKind, User
 from service.org.operations import create_unit, create_user, grant_role
+from service.projects.figures import settle_figures
 from service.projects.models import (
     PlanStep,
     Project,
@@ -127,7 +128,7 @@ def make_project(
                     else None,
                 )
             )
-    session.flush()
+    settle_figures(session)  # as a commit would: the dashboard reads the figures
     return project
 
 
