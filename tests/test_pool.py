@@ -54,3 +54,55 @@ def test_a_busy_connection_is_not_pinged_an_idle_dead_one_is_replaced(
     finally:
         engine.dispose()
         killer.dispose()
+
+
+def _prepared_on_server(conn: object) -> int:
+    return int(conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one())  # type: ignore[attr-defined]
+
+
+def test_a_transaction_that_only_read_keeps_what_was_prepared() -> None:
+    """psycopg forgets its prepared statements at a ROLLBACK; a transaction that wrote nothing
+    ends by COMMIT instead (the same for it), so a page's statements are prepared once per
+    connection rather than parsed and planned on every request."""
+    engine = make_engine(_url(), pool_size=1, max_overflow=0)
+    try:
+        for _ in range(8):  # past psycopg's threshold of five executions
+            with engine.connect() as conn:  # ends in a rollback, as a page's session does
+                conn.execute(text("SELECT 1 + :n"), {"n": 1}).scalar_one()
+        with engine.connect() as conn:
+            assert _prepared_on_server(conn) >= 1
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            prepared = raw._prepared._names  # type: ignore[attr-defined]
+            assert any(b"SELECT 1 + " in key[0] for key in prepared)
+    finally:
+        engine.dispose()
+
+
+def test_a_transaction_that_wrote_is_rolled_back_whoever_wrote() -> None:
+    """Writes the engine never saw (a raw cursor) and writes it saw are both undone: whether a
+    transaction wrote is asked of the server, not guessed from the statements."""
+    engine = make_engine(_url(), pool_size=1, max_overflow=0)
+    table = f"tidtam_rollback_probe_{os.getpid()}"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE TABLE {table} (n integer)"))
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1")).scalar_one()
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            with raw.cursor() as cursor:  # past SQLAlchemy's events
+                cursor.execute(f"INSERT INTO {table} VALUES (1)")
+            conn.rollback()
+        with engine.connect() as conn:
+            conn.execute(text(f"INSERT INTO {table} VALUES (2)"))
+            # closed without a commit: rolled back
+        with engine.connect() as conn:
+            with pytest.raises(Exception):  # an aborted transaction ends by rollback too
+                conn.execute(text("SELECT 1 / 0"))
+            conn.rollback()
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        engine.dispose()

@@ -185,6 +185,51 @@ def _ping_when_idle(engine: Engine) -> None:
     event.listen(engine, "checkout", checkout)
 
 
+def _end_read_only_transactions_by_commit(engine: Engine) -> None:
+    """End a PostgreSQL transaction that wrote nothing with COMMIT rather than ROLLBACK.
+
+    psycopg forgets every statement it has prepared on the connection at a ROLLBACK (an
+    object the transaction made may be gone). Every page that only reads ends so (the
+    session closes, its transaction rolls back), so no page's statements were ever prepared:
+    each was parsed and planned afresh on every request (the project page's first statement,
+    8 ms of planning for 2 ms of reading at 100,000 projects).
+
+    A transaction that has written nothing has no transaction id yet (PostgreSQL assigns one
+    at the first write or row lock), and ending it by COMMIT or by ROLLBACK is the same: its
+    locks and settings end either way. That is asked of the server, not guessed from the
+    statements sent (a raw cursor or a function may write): one round trip more, and any
+    doubt (an aborted transaction, an error asking) rolls back as before."""
+    from psycopg.pq import TransactionStatus
+
+    in_transaction = TransactionStatus.INTRANS
+    dialect = engine.dialect
+    plain_rollback = dialect.do_rollback
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        # The pool hands its own wrapper of the psycopg connection.
+        raw = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)
+        if (
+            getattr(raw, "prepare_threshold", None) is not None
+            and raw.info.transaction_status == in_transaction
+        ):
+            try:
+                with raw.cursor() as cursor:
+                    cursor.execute(_WROTE_NOTHING, prepare=True)
+                    row = cursor.fetchone()
+                wrote_nothing = bool(row and row[0])
+            except Exception:
+                wrote_nothing = False  # any doubt: roll back as before
+            if wrote_nothing:
+                raw.commit()
+                return
+        plain_rollback(dbapi_connection)
+
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+
+_WROTE_NOTHING = "SELECT pg_current_xact_id_if_assigned() IS NULL"
+
+
 def make_engine(
     url: str,
     statement_timeout_ms: int = 0,
@@ -217,6 +262,8 @@ def make_engine(
         engine = create_engine(url, **kwargs)
         if not kwargs.get("pool_pre_ping"):
             _ping_when_idle(engine)
+        if url.startswith("postgresql") and not pgbouncer:
+            _end_read_only_transactions_by_commit(engine)
     return engine
 
 

@@ -14,9 +14,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 
@@ -42,6 +53,7 @@ from service.core.progress import (
     is_behind_schedule,
     planned_progress,
 )
+from service.core.sql import dialect_of, in_ids
 from service.evaluations.models import Evaluation, EvaluationState
 from service.evaluations.permissions import score_shown
 from service.kpis.models import Kpi, KpiQuarterResult, kpi_project
@@ -245,7 +257,7 @@ def _project_loaders() -> list[_AbstractLoad]:
     ]
 
 
-def _history_count_of(project_id: int) -> ScalarSelect[int]:
+def _history_count_of(project_id: Any) -> ScalarSelect[int]:
     """The number of audit rows of the project and of every part of it the page lists (its
     steps, step results, reports, allocations, installments and evaluations), as one scalar
     subquery: a sum of per-type counts, each an index probe of `ix_audit_entry_object`."""
@@ -284,22 +296,31 @@ def _history_count_of(project_id: int) -> ScalarSelect[int]:
     return select(total).scalar_subquery()
 
 
+@cache
+def _project_statement(history_count: bool) -> Select[Any]:
+    """`load_project`'s statement, built once: the project (and the count of its audit rows)
+    by a bound id. Building it, its loaders and its seven counts, cost more Python than
+    running it."""
+    project_id = bindparam("project_id", type_=Integer)
+    columns: list[ColumnElement[int] | ScalarSelect[int]] = []
+    if history_count:
+        columns.append(_history_count_of(project_id))
+    return (
+        select(Project, *columns)
+        .where(Project.id == project_id)
+        .options(*_project_loaders())
+        .execution_options(populate_existing=True)
+    )
+
+
 def load_project(
     session: Session, project_id: int, history_count: bool = False
 ) -> tuple[Project, int] | None:
     """The project with what its page shows of it (see `_project_loaders`), and with
     `history_count` the number of audit rows of it and its parts (0 without); None when there
     is no such project."""
-    columns: list[ColumnElement[int] | ScalarSelect[int]] = []
-    if history_count:
-        columns.append(_history_count_of(project_id))
     found = (
-        session.execute(
-            select(Project, *columns)
-            .where(Project.id == project_id)
-            .options(*_project_loaders())
-            .execution_options(populate_existing=True)
-        )
+        session.execute(_project_statement(history_count), {"project_id": project_id})
         .unique()
         .one_or_none()
     )
@@ -381,23 +402,24 @@ def _budget_chain(session: Session, project: Project) -> BudgetChain:
     )
     approvals: dict[tuple[str, int], list[Approval]] = defaultdict(list)
     if allocations:
-        # The project's allocations and installments by subquery: the approvals need not
-        # wait for the ids, and their statement is the same whatever their number.
-        of_project = select(Allocation.id).where(Allocation.project_id == project.id)
-        installments_of_project = select(Installment.id).where(
-            Installment.allocation_id.in_(of_project)
-        )
+        # By the ids of the allocations and installments loaded above, each side an index
+        # range of (subject_type, subject_id): the same by subquery was an OR of two
+        # semi-joins PostgreSQL answered by reading every approval (35 ms at 100,000
+        # projects).
+        dialect = dialect_of(session)
+        allocation_ids = [allocation.id for allocation in allocations]
+        installment_ids = [i.id for allocation in allocations for i in allocation.installments]
         rows = session.scalars(
             select(Approval)
             .where(
                 or_(
                     and_(
                         Approval.subject_type == "allocation",
-                        Approval.subject_id.in_(of_project),
+                        in_ids(dialect, Approval.subject_id, allocation_ids),
                     ),
                     and_(
                         Approval.subject_type == "installment",
-                        Approval.subject_id.in_(installments_of_project),
+                        in_ids(dialect, Approval.subject_id, installment_ids),
                     ),
                 )
             )
