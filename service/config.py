@@ -125,6 +125,13 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict[s
         "LINE_API_BASE_URL": env.get("LINE_API_BASE_URL", "https://api.line.me"),
         "LINE_ADD_FRIEND_URL": env.get("LINE_ADD_FRIEND_URL", ""),
         "LINE_TIMEOUT": float(env.get("LINE_TIMEOUT", "10")),
+        # Webhook endpoints may be on a loopback, private or link-local address (off: such an
+        # address is refused when an endpoint is made or changed and when a delivery is sent,
+        # so an admin's endpoint cannot reach the server's own network or a cloud's metadata
+        # service). On only for a chat tool on the deployment's own network, and in tests.
+        "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": _flag(
+            env.get("WEBHOOK_ALLOW_PRIVATE_ADDRESSES"), default=False
+        ),
         # Sub-score labels of an evaluation, as the legacy page prints them.
         "EVALUATION_SUBSCORE_LABELS": tuple(
             env.get("EVALUATION_SUBSCORE_LABELS", "2.1,2.2").split(",", 1)

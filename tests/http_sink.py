@@ -21,6 +21,9 @@ class HttpSink:
     url: str = ""
     posts: list[Post] = field(default_factory=list)
     status: int = 204
+    #: A Location header to answer with (a redirect), and the GETs that came (one followed).
+    location: str = ""
+    gets: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -33,6 +36,15 @@ def http_sink() -> Iterator[HttpSink]:
             body = self.rfile.read(length)
             sink.posts.append(Post(self.path, dict(self.headers.items()), body))
             self.send_response(sink.status)
+            if sink.location:
+                self.send_header("Location", sink.location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_GET(self) -> None:
+            sink.gets.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
             self.end_headers()
 
         def log_message(self, format: str, *args: object) -> None:

@@ -277,7 +277,9 @@ def test_a_person_a_units_group_and_its_endpoint_hear_each_event_once(
     with (
         line_sink() as sink,
         http_sink() as hooks,
-        committed_stack(tmp_path, "line", MAIL_PORT="9", **sink.env()) as stack,
+        committed_stack(
+            tmp_path, "line", MAIL_PORT="9", WEBHOOK_ALLOW_PRIVATE_ADDRESSES="1", **sink.env()
+        ) as stack,
     ):
         _school_id, unit_id = _setup_links(stack.app)
         with stack.app.app_context():

@@ -426,7 +426,9 @@ def test_webhook_posts_signed_json_once(tmp_path: Path, app: Flask) -> None:
     with (
         mail_sink() as sink,
         http_sink() as hooks,
-        committed_stack(tmp_path, "webhook", **sink.env()) as stack,
+        committed_stack(
+            tmp_path, "webhook", WEBHOOK_ALLOW_PRIVATE_ADDRESSES="1", **sink.env()
+        ) as stack,
     ):
         secret = "per-endpoint-secret"
         with stack.app.app_context():

@@ -252,6 +252,7 @@ COMMANDS: list[tuple[str, list[str], int]] = [
     ("add year", ["add-fiscal-year", "2590", "--as", ADMIN], 0),
     ("close year", ["set-fiscal-year", "2590", "--closed", "--as", ADMIN], 0),
     ("deactivate", ["deactivate-user", "school@demo.tidtam.local", "--as", ADMIN], 0),
+    ("deactivated", ["deactivate-user", "school@demo.tidtam.local", "--as", ADMIN], 1),
 ]
 
 

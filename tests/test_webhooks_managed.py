@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
@@ -48,8 +49,9 @@ def _audits(session: Session, action: str) -> int:
 
 
 def test_api_manages_a_units_endpoints_within_its_admins_scope(
-    client: FlaskClient, session: Session
+    app: Flask, client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE_ADDRESSES", True)  # 127.0.0.1
     admin = headers_for(session, "admin")
     school_unit = unit(session, SCHOOL_UNIT)
     made = client.post(
@@ -127,8 +129,9 @@ def test_api_manages_a_units_endpoints_within_its_admins_scope(
 
 
 def test_admin_pages_show_the_secret_once_and_the_log(  # type: ignore[no-untyped-def]
-    app: Flask, session: Session, login_as
+    app: Flask, session: Session, login_as, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE_ADDRESSES", True)  # 127.0.0.1
     client = login_as("admin")
     token = csrf_token(client, "/admin/webhooks")
     school_unit = unit(session, SCHOOL_UNIT)

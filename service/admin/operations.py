@@ -279,16 +279,25 @@ def create_user(
 
 
 def deactivate_user(session: Session, actor: User, user: User) -> User:
-    """Deactivate `user`: their sessions and tokens stop working at once. Deactivating twice
-    changes nothing. Raises Refused(403) unless `actor` manages the account, Refused(409) for
-    one's own."""
+    """Deactivate `user`: their sessions and tokens stop working at once. Raises
+    Refused(403) unless `actor` manages the account, Refused(409) for one's own and for an
+    account already deactivated (a second press, a page left open: nothing is changed or
+    recorded, and no door reports it done again)."""
     if not manages_user(session, actor, user):
         _admins_only(session, actor, _("deactivate accounts"))
         raise Refused(403, _("only an admin who manages the account may deactivate it"))
     if user.id == actor.id:
         raise Refused(409, _("you cannot deactivate your own account"))
     if not user.active:
-        return user
+        raise Refused(
+            409,
+            _(
+                "the account of %(name)s (%(email)s) was already deactivated: nothing changed",
+                name=user.name,
+                email=user.email,
+            ),
+            state="inactive",
+        )
     user.active = False
     user.session_version += 1
     session.flush()

@@ -32,7 +32,7 @@ from service.notifications.operations import (
     record_failure,
     record_sent,
 )
-from service.notifications.webhook import post
+from service.notifications.webhook import AddressRefused, post
 
 log = logging.getLogger("tidtam.notifications")
 
@@ -119,6 +119,7 @@ def _send(
             webhook_document(delivery, words, english),
             delivery.delivery_key,
             WEBHOOK_TIMEOUT,
+            allow_private=bool(current_app.config.get("WEBHOOK_ALLOW_PRIVATE_ADDRESSES")),
         )
         return
     if delivery.channel is Channel.LINE:
@@ -208,7 +209,9 @@ def deliver(
                     notification_id,
                     str(error),
                     held_until=held_until,
-                    max_attempts=settings.max_attempts,
+                    # A refused address is not tried again by itself: an admin changes the
+                    # endpoint and retries it from the failed list.
+                    max_attempts=0 if isinstance(error, AddressRefused) else settings.max_attempts,
                 )
                 session.commit()
                 failed_for_good = state is DeliveryState.FAILED

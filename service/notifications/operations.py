@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import (
     Integer,
     Select,
@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session, aliased
 from service.audit.models import OutboxEvent
 from service.audit.operations import emit, record
 from service.core.db import UTCDateTime, utcnow
+from service.core.labels import field_label
 from service.core.permissions import ALLOW, Answer, administers, deny, holds_any, may_administer
 from service.core.sql import concat_text, dialect_of, json_array_has, upsert_insert
 from service.core.tasks import TaskName, enqueue_after_commit, nudge_after_commit
@@ -973,6 +974,7 @@ def _endpoint_fields(session: Session, url: str, kinds: Sequence[str], name: str
     url = (url or "").strip()
     if not url.startswith(("http://", "https://")) or len(url) > 500:
         raise Refused(422, _("an http(s) address"), fields={"url": _("an http(s) address")})
+    _refuse_local_address(url)
     unknown = sorted(set(kinds) - set(PREFERENCE_KINDS))
     if unknown:
         reason = _("unknown kinds: %(kinds)s", kinds=", ".join(unknown))
@@ -982,6 +984,52 @@ def _endpoint_fields(session: Session, url: str, kinds: Sequence[str], name: str
         reason = _("at most %(count)s characters", count=100)
         raise Refused(422, reason, fields={"name": reason})
     return {"url": url, "kinds": sorted(set(kinds)), "name": name}
+
+
+def _address_words() -> dict[str, str]:
+    from service.notifications import webhook
+
+    return {
+        webhook.LOOPBACK: _("a loopback address (this server itself)"),
+        webhook.LINK_LOCAL: _("a link-local address (such as a cloud's metadata service)"),
+        webhook.UNSPECIFIED: _("an unspecified address"),
+        webhook.MULTICAST: _("a multicast address"),
+        webhook.PRIVATE: _("a private network address"),
+        webhook.RESERVED: _("a reserved address"),
+        webhook.NOT_PUBLIC: _("a special-use address"),
+    }
+
+
+def _refuse_local_address(url: str) -> None:
+    """Refused(422) for an address whose host is, or resolves to, one webhooks may not go to
+    (service.notifications.webhook; delivery checks again), unless the deployment allows it
+    (WEBHOOK_ALLOW_PRIVATE_ADDRESSES)."""
+    from service.notifications import webhook
+
+    allow = has_app_context() and bool(current_app.config.get("WEBHOOK_ALLOW_PRIVATE_ADDRESSES"))
+    try:
+        problem = webhook.url_problem(url, allow_private=allow)
+    except ValueError:
+        raise Refused(
+            422, _("an http(s) address"), fields={"url": _("an http(s) address")}
+        ) from None
+    if problem is None:
+        return
+    if problem.address == problem.host:
+        what = _(
+            "%(host)s is %(what)s; webhooks are sent only to public internet addresses",
+            host=problem.host,
+            what=_address_words()[problem.problem],
+        )
+    else:
+        what = _(
+            "%(host)s is %(what)s (%(address)s); webhooks are sent only to public internet"
+            " addresses",
+            host=problem.host,
+            what=_address_words()[problem.problem],
+            address=problem.address,
+        )
+    raise Refused(422, f"{field_label('url')}: {what}", fields={"url": what})
 
 
 def _require_endpoint_admin(session: Session, actor: User, unit: OrgUnit) -> None:

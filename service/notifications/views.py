@@ -516,6 +516,8 @@ def _webhooks_page(
         kinds=PREFERENCE_KINDS,
         new_secret=new_secret,
         form=form or {},
+        # The kinds ticked in a refused form, ticked again (to_dict keeps only one).
+        form_kinds=request.form.getlist("kinds") if form else [],
         errors=errors or {},
         whole_tree=administers(db.session(), _user(), None),
     )
@@ -568,11 +570,23 @@ def create_webhook_page() -> Response | tuple[str, int]:
 
 
 def _endpoint_page(
-    endpoint: WebhookEndpoint, *, new_secret: str = "", status: int = 200, **_kw: Any
+    endpoint: WebhookEndpoint,
+    *,
+    new_secret: str = "",
+    status: int = 200,
+    form: dict[str, Any] | None = None,
+    errors: Any = None,
+    typed_kinds: list[str] | None = None,
+    **_kw: Any,
 ) -> tuple[str, int]:
+    """The endpoint's page; after a refused change, its form shows what was typed (`form`,
+    `typed_kinds`) with each field's problem (`errors`)."""
     page = render_template(
         "notifications/webhook.html",
         endpoint=endpoint,
+        form=form or {},
+        errors=errors or {},
+        typed_kinds=typed_kinds,
         unit=db.session.get(OrgUnit, endpoint.unit_id),
         kinds=PREFERENCE_KINDS,
         log=endpoint_deliveries(db.session(), endpoint.id),
@@ -603,7 +617,13 @@ def update_webhook_page(endpoint_id: int) -> Response | tuple[str, int]:
         ),
         done=_("The webhook is saved."),
         back=f"/admin/webhooks/{endpoint_id}",
-        again=lambda **kw: _endpoint_page(endpoint, status=kw.get("status", 422)),
+        again=lambda **kw: _endpoint_page(
+            endpoint,
+            form=kw.get("form"),
+            errors=kw.get("errors"),
+            typed_kinds=request.form.getlist("kinds"),
+            status=kw.get("status", 422),
+        ),
     )
 
 

@@ -8,7 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from service.core.thai import normalize_thai
+from service.core import translate
+from service.core.fiscal import local_today
+from service.core.thai import format_date, normalize_thai
 from service.core.translate import gettext as _
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, UnitKind, User
 
@@ -120,7 +122,10 @@ def create_delegation(
     account sets it up (service.core.permissions.manages_user).
 
     Raises Refused(403) when the actor may not, Refused(422) for a reversed period or a
-    delegation to oneself. One operation for every door (the page, the API).
+    delegation to oneself, Refused(409) when the principal already delegated to the same
+    deputy for days that overlap (a delegation neither withdrawn nor ended): one is enough,
+    and a second would have to be withdrawn twice. One operation for every door (the page,
+    the API).
     """
     from service.core.permissions import manages_user
     from service.workflow.engine import Refused
@@ -145,6 +150,7 @@ def create_delegation(
             _("a delegation lasts at most %(days)s days", days=MAX_DELEGATION_DAYS),
             fields={"ends_on": _("too far after the start")},
         )
+    _refuse_overlap(session, principal, delegate, starts_on, ends_on)
     delegation = Delegation(
         principal=principal,
         delegate=delegate,
@@ -156,6 +162,49 @@ def create_delegation(
     session.flush()
     _announce_delegation(session, actor, delegation, "create")
     return delegation
+
+
+def _refuse_overlap(
+    session: Session, principal: User, delegate: User, starts_on: date, ends_on: date
+) -> None:
+    """Refused(409) naming the dates of a delegation from `principal` to `delegate` that is
+    neither withdrawn nor ended and shares a day with `starts_on`..`ends_on`."""
+    from service.workflow.engine import Refused
+
+    # The principal's row is locked first (PostgreSQL), so two requests making the same
+    # delegation at once are checked one after the other.
+    session.execute(select(User.id).where(User.id == principal.id).with_for_update())
+    existing = session.scalar(
+        select(Delegation)
+        .where(
+            Delegation.principal_id == principal.id,
+            Delegation.delegate_id == delegate.id,
+            Delegation.withdrawn_at.is_(None),
+            Delegation.ends_on >= local_today(),
+            Delegation.starts_on <= ends_on,
+            Delegation.ends_on >= starts_on,
+        )
+        .order_by(Delegation.starts_on, Delegation.id)
+        .limit(1)
+    )
+    if existing is None:
+        return
+    language = translate.current()
+    starts = format_date(existing.starts_on, language)
+    ends = format_date(existing.ends_on, language)
+    overlaps = _("overlaps the delegation of %(starts)s – %(ends)s", starts=starts, ends=ends)
+    raise Refused(
+        409,
+        _(
+            "%(principal)s has already delegated to %(delegate)s from %(starts)s to %(ends)s;"
+            " withdraw that delegation first, or choose days outside it",
+            principal=principal.name,
+            delegate=delegate.name,
+            starts=starts,
+            ends=ends,
+        ),
+        fields={"starts_on": overlaps, "ends_on": overlaps},
+    )
 
 
 def withdraw_delegation(session: Session, actor: User, delegation: Delegation) -> Delegation:
