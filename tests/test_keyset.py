@@ -323,3 +323,38 @@ def test_the_approvals_filter_in_sql_and_walk_by_key(app: Flask, session: Sessio
                 by_key += [o.id for o in listing.rows]
                 cursor = listing.next_after
             assert by_key == by_number == [o.id for o in every]
+
+
+def test_a_long_list_counts_up_to_its_limit_and_still_walks(
+    client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The results list of a tree-wide reader counts at most COUNT_LIMIT rows: past it the
+    total says the limit and `total_exact` false, and both ways of paging still reach every
+    row, the last page's `next` null."""
+    from service.api import paging
+
+    headers = all_headers(session)["evaluator"]
+    everything = client.get("/api/v1/results?per_page=100", headers=headers).get_json()
+    assert everything["total_exact"] is True
+    count = everything["total"]
+    assert count > 4
+    monkeypatch.setattr(paging, "COUNT_LIMIT", 3)
+    first = client.get("/api/v1/results?per_page=2", headers=headers).get_json()
+    assert (first["total"], first["total_exact"]) == (3, False)
+    by_key, cursor = [item["id"] for item in first["items"]], first["next"]
+    while cursor is not None:
+        body = client.get(f"/api/v1/results?per_page=2&after={cursor}", headers=headers).get_json()
+        by_key += [item["id"] for item in body["items"]]
+        cursor = body["next"]
+    by_number: list[int] = []
+    page = 1
+    while True:
+        body = client.get(f"/api/v1/results?per_page=2&page={page}", headers=headers).get_json()
+        by_number += [item["id"] for item in body["items"]]
+        if body["next"] is None:
+            break
+        page += 1
+    assert by_key == by_number == [item["id"] for item in everything["items"]]
+    # A small list is counted exactly, as before.
+    officer = all_headers(session)["officer"]
+    assert client.get("/api/v1/projects", headers=officer).get_json()["total_exact"] is True

@@ -5,7 +5,7 @@ permission predicates the pages use.
   (`Authorization: Bearer tdt_…`, see service.api.auth).
 - Errors: application/problem+json everywhere under /api/v1 (service.api.errors).
 - Lists: `?page=&per_page=` (≤ 100) or `?after=<next>&per_page=` answered as
-  {"items", "page", "per_page", "total", "next"}.
+  {"items", "page", "per_page", "total", "total_exact", "next"}.
 - Money, percents and measures are decimal strings; unknown input fields are refused.
 - The OpenAPI 3 document is /api/v1/openapi.json; /api/v1/docs renders it as a page with no
   script and no CDN (the service runs on closed networks under a strict CSP).

@@ -58,13 +58,21 @@ class PageArgs(Input):
 
 
 def page_of(item: type[Schema] | Schema, name: str) -> type[Schema]:
-    """The envelope of one page of `item`s: {"items": [...], "page", "per_page", "total"}."""
+    """The envelope of one page of `item`s: {"items": [...], "page", "per_page", "total",
+    "total_exact", "next"}."""
     return Schema.from_dict(
         {
             "items": fields.List(fields.Nested(item), required=True),
             "page": fields.Integer(required=True),
             "per_page": fields.Integer(required=True),
             "total": fields.Integer(required=True),
+            "total_exact": fields.Boolean(
+                required=True,
+                metadata={
+                    "description": "false when the list was counted only up to `total` "
+                    "(10,000): it holds more"
+                },
+            ),
             "next": fields.String(
                 required=True,
                 allow_none=True,

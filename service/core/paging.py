@@ -40,9 +40,13 @@ def page_number(raw: str | None) -> int:
     return number or 1
 
 
-def count_rows(session: Session, statement: Select[Any]) -> int:
-    """How many rows `statement` gives (its order dropped: counting needs none)."""
-    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+def count_rows(session: Session, statement: Select[Any], at_most: int | None = None) -> int:
+    """How many rows `statement` gives (its order dropped: counting needs none); with
+    `at_most`, counting stops past that many (the answer is then `at_most` + 1)."""
+    rows = statement.order_by(None)
+    if at_most is not None:
+        rows = rows.limit(at_most + 1)
+    counted = select(func.count()).select_from(rows.subquery())
     return int(session.scalar(counted) or 0)
 
 
