@@ -61,15 +61,7 @@ def paginate(
             reason = _("this cursor does not belong to this list: ask for its first page again")
             raise Refused(422, reason, fields={"after": reason}) from error
         total, exact = total_of()
-        items = [row[0] for row in rows]
-        return {
-            "items": items,
-            "page": page,
-            "per_page": per_page,
-            "total": total,
-            "total_exact": exact,
-            "next": following,
-        }
+        return _envelope([row[0] for row in rows], page, per_page, total, exact, following)
     offset = (page - 1) * per_page
     keys = keyset.order_keys(stmt)
     width = len(keys)
@@ -77,19 +69,25 @@ def paginate(
     exact = True
     if count_apart:
         total, exact = total_of()
-        rows = list(session.execute(with_keys.limit(per_page).offset(offset)).all())
+        # One row past the page: whether there are more, which a count that stopped short
+        # cannot tell.
+        rows = list(session.execute(with_keys.limit(per_page + 1).offset(offset)).all())
+        more = len(rows) > per_page
+        rows = rows[:per_page]
     else:
         counted = with_keys.add_columns(func.count().over().label("total"))
         rows = list(session.execute(counted.limit(per_page).offset(offset)).all())
         # Past the last page (or nothing at all): the window count has no row to ride on.
         total = int(rows[0][-1]) if rows else count_rows(session, stmt)
         rows = [row[:-1] for row in rows]
-    items = [row[0] for row in rows]
-    more = offset + len(rows) < total or not exact
-    if rows and more and not exact:
-        # Past the counted rows the count cannot tell whether this page is the last.
-        more = session.execute(with_keys.limit(1).offset(offset + len(rows))).first() is not None
+        more = offset + len(rows) < total
     following = keyset.encode(list(rows[-1][-width:])) if rows and more else None
+    return _envelope([row[0] for row in rows], page, per_page, total, exact, following)
+
+
+def _envelope(
+    items: list[Any], page: int, per_page: int, total: int, exact: bool, following: str | None
+) -> dict[str, Any]:
     return {
         "items": items,
         "page": page,
