@@ -8,6 +8,7 @@ import os
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from service.core import db as core_db
 from service.core.db import make_engine
@@ -98,7 +99,7 @@ def test_a_transaction_that_wrote_is_rolled_back_whoever_wrote() -> None:
             conn.execute(text(f"INSERT INTO {table} VALUES (2)"))
             # closed without a commit: rolled back
         with engine.connect() as conn:
-            with pytest.raises(Exception):  # an aborted transaction ends by rollback too
+            with pytest.raises(DBAPIError):  # an aborted transaction ends by rollback too
                 conn.execute(text("SELECT 1 / 0"))
             conn.rollback()
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0

@@ -297,7 +297,7 @@ def _history_count_of(project_id: Any) -> ScalarSelect[int]:
 
 
 @cache
-def _project_statement(history_count: bool) -> Select[Any]:
+def _project_statement(history_count: bool) -> Select[*tuple[Any, ...]]:
     """`load_project`'s statement, built once: the project (and the count of its audit rows)
     by a bound id. Building it, its loaders and its seven counts, cost more Python than
     running it."""
