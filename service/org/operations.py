@@ -15,6 +15,8 @@ from service.core.translate import gettext as _
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, UnitKind, User
 
 MAX_DELEGATION_DAYS = 366  # at most a year: a longer stand-in is a role of its own
+# The delegation's reason column holds 500 characters (the API's schema says so too).
+REASON_LENGTH = 500
 
 
 class OrgError(ValueError):
@@ -150,13 +152,20 @@ def create_delegation(
             _("a delegation lasts at most %(days)s days", days=MAX_DELEGATION_DAYS),
             fields={"ends_on": _("too far after the start")},
         )
+    reason = reason.strip()
+    if len(reason) > REASON_LENGTH:
+        raise Refused(
+            422,
+            _("the reason is too long"),
+            fields={"reason": _("at most %(count)s characters", count=REASON_LENGTH)},
+        )
     _refuse_overlap(session, principal, delegate, starts_on, ends_on)
     delegation = Delegation(
         principal=principal,
         delegate=delegate,
         starts_on=starts_on,
         ends_on=ends_on,
-        reason=reason.strip(),
+        reason=reason,
     )
     session.add(delegation)
     session.flush()
