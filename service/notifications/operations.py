@@ -972,8 +972,11 @@ def _endpoint_fields(session: Session, url: str, kinds: Sequence[str], name: str
     from service.notifications.queries import PREFERENCE_KINDS
 
     url = (url or "").strip()
-    if not url.startswith(("http://", "https://")) or len(url) > 500:
+    if not url.startswith(("http://", "https://")):
         raise Refused(422, _("an http(s) address"), fields={"url": _("an http(s) address")})
+    if len(url) > 500:
+        reason = _("at most %(count)s characters", count=500)
+        raise Refused(422, reason, fields={"url": reason})
     _refuse_local_address(url)
     unknown = sorted(set(kinds) - set(PREFERENCE_KINDS))
     if unknown:
