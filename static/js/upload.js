@@ -28,12 +28,24 @@
     });
   }
 
+  // The page's state badge (templates/work/_macros.html state_badge) as the server says it
+  // is now: the page may have been opened before another tab or person moved the result.
+  function showState(state) {
+    var shown = document.querySelector("[data-testid=state]");
+    if (!shown || !state.value) { return; }
+    var badge = document.createElement("span");
+    badge.className = "badge " + state.value;
+    badge.textContent = state.name;
+    shown.textContent = "";
+    shown.appendChild(badge);
+  }
+
   function labelOf(field) {
     var label = field.id ? form.querySelector("label[for='" + field.id + "']") : null;
     return label ? label.textContent.trim() : "";
   }
 
-  function showErrors(reason, fields) {
+  function showErrors(reason, fields, latest) {
     clearErrors();
     var box = document.createElement("div");
     box.className = "error-summary";
@@ -73,6 +85,15 @@
       only.textContent = reason;
       list.appendChild(only);
     }
+    if (latest) {
+      var more = document.createElement("li");
+      var go = document.createElement("a");
+      go.href = latest;
+      go.setAttribute("data-latest", "");
+      go.textContent = form.dataset.msgLatest;
+      more.appendChild(go);
+      list.appendChild(more);
+    }
     box.appendChild(title);
     box.appendChild(list);
     form.insertBefore(box, form.firstChild);
@@ -107,7 +128,12 @@
       say("", false);
       // Focus goes to the summary: the disabled button lost it to the page body.
       if (xhr.status === 413) { showErrors(form.dataset.msgTooLarge, {}); return; }
-      if (answer && answer.error) { showErrors(answer.error, answer.fields || {}); return; }
+      if (answer && answer.state) { showState(answer.state); }
+      if (answer && answer.error) {
+        // Moved meanwhile (409): the way to the page as it is now; what was typed stays here.
+        showErrors(answer.error, answer.fields || {}, xhr.status === 409 ? answer.latest : null);
+        return;
+      }
       showErrors(form.dataset.msgFailed, {});
     });
     xhr.addEventListener("error", function () {
