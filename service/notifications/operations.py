@@ -1131,11 +1131,22 @@ def rotate_webhook_secret(
 def withdraw_webhook(
     session: Session, actor: User, endpoint: WebhookEndpoint, *, now: datetime
 ) -> WebhookEndpoint:
-    """Stop delivering to `endpoint` (kept, stamped withdrawn; its log stays). Twice changes
-    nothing."""
+    """Stop delivering to `endpoint` (kept, stamped withdrawn; its log stays). Refused(409)
+    for one withdrawn already (a second press, a page left open: nothing is changed or
+    recorded, and no door reports it done again)."""
     _require_endpoint_admin(session, actor, _unit(session, endpoint.unit_id))
+    # The row is locked first (PostgreSQL): two presses at once withdraw it once.
+    session.refresh(endpoint, with_for_update=True)
     if endpoint.withdrawn_at is not None:
-        return endpoint
+        raise Refused(
+            409,
+            _(
+                "the webhook “%(name)s” (%(url)s) was already withdrawn: nothing changed",
+                name=endpoint.name,
+                url=endpoint.url,
+            ),
+            state="withdrawn",
+        )
     endpoint.withdrawn_at = now
     session.flush()
     record(
