@@ -40,12 +40,23 @@
     shown.appendChild(badge);
   }
 
+  function errorPageText(html) {
+    try {
+      var page = new DOMParser().parseFromString(html, "text/html");
+      var words = page.querySelector("main p");
+      return words ? words.textContent.trim() : "";
+    } catch (ignored) {
+      return "";
+    }
+  }
+
   function labelOf(field) {
     var label = field.id ? form.querySelector("label[for='" + field.id + "']") : null;
     return label ? label.textContent.trim() : "";
   }
 
-  function showErrors(reason, fields, latest) {
+  // `link`: a way on, [href, text, new tab?] (the page as it is now; the sign-in page).
+  function showErrors(reason, fields, link) {
     clearErrors();
     var box = document.createElement("div");
     box.className = "error-summary";
@@ -85,12 +96,13 @@
       only.textContent = reason;
       list.appendChild(only);
     }
-    if (latest) {
+    if (link) {
       var more = document.createElement("li");
       var go = document.createElement("a");
-      go.href = latest;
+      go.href = link[0];
       go.setAttribute("data-latest", "");
-      go.textContent = form.dataset.msgLatest;
+      go.textContent = link[1];
+      if (link[2]) { go.target = "_blank"; go.rel = "noopener"; }
       more.appendChild(go);
       list.appendChild(more);
     }
@@ -131,7 +143,21 @@
       if (answer && answer.state) { showState(answer.state); }
       if (answer && answer.error) {
         // Moved meanwhile (409): the way to the page as it is now; what was typed stays here.
-        showErrors(answer.error, answer.fields || {}, xhr.status === 409 ? answer.latest : null);
+        var latest = xhr.status === 409 && answer.latest ? [answer.latest, form.dataset.msgLatest] : null;
+        showErrors(answer.error, answer.fields || {}, latest);
+        return;
+      }
+      // Signed out meanwhile (the account stopped, the session ended): the answer is the
+      // sign-in page. Sending again never works; signing in in a new tab keeps what was typed.
+      if (xhr.responseURL && new URL(xhr.responseURL).pathname === form.dataset.login) {
+        showErrors(form.dataset.msgSignedOut, {}, [form.dataset.login, form.dataset.msgSignIn, true]);
+        return;
+      }
+      // An error page (400: this page is out of date, signed out or in elsewhere since it
+      // opened): its own words, and the page opened afresh in a new tab, this one kept.
+      var said = !answer && xhr.status >= 400 && xhr.status < 500 ? errorPageText(xhr.responseText) : "";
+      if (said) {
+        showErrors(said, {}, [window.location.pathname, form.dataset.msgReopen, true]);
         return;
       }
       showErrors(form.dataset.msgFailed, {});

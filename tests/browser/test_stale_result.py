@@ -85,3 +85,39 @@ def test_a_result_sent_again_from_a_stale_page_shows_where_it_stands(
         )
         == 1
     )
+
+
+def test_a_result_sent_after_signing_out_elsewhere_says_to_sign_in_again(
+    person: Any,  # noqa: F811
+    server: Server,  # noqa: F811
+) -> None:
+    """Signed out in another tab, the script got the page-out-of-date answer (400) and said
+    "the upload failed, try again", which never works. It now shows the server's reason, with
+    the page opened afresh in a new tab, what was typed still here."""
+    result_id = _open_result(server)
+    before = server.scalar("SELECT state FROM step_result WHERE id = :i", i=result_id)
+    school: Person = person("school")
+    school.sign_in()
+    school.goto(f"/results/{result_id}")
+    page = school.page
+    page.set_viewport_size({"width": 360, "height": 740})
+    other = school.context.new_page()
+    other.goto(server.url + "/home")
+    other.click("form[action='/logout'] button[type=submit]")
+    other.wait_for_url("**/login**")
+    other.close()
+
+    _send(page, "60", "ส่งหลังจากออกจากระบบในอีกแท็บ")
+    page.wait_for_selector("#result-form [data-error-summary]")
+    summary = page.locator("#result-form [data-error-summary]")
+    # The server's own words (this page is out of date: signed out since it opened), not
+    # "the upload failed, try again", and the page opened afresh in a new tab.
+    assert "ออกจากระบบหลังจากเปิดหน้านี้" in summary.inner_text()
+    assert "อัปโหลดไม่สำเร็จ" not in summary.inner_text()
+    reopen = summary.locator("a[data-latest]")
+    assert reopen.inner_text().strip() == "เปิดหน้านี้อีกครั้ง (แท็บใหม่)"
+    assert reopen.get_attribute("href") == f"/results/{result_id}"
+    assert reopen.get_attribute("target") == "_blank"
+    assert page.input_value("#narrative") == "ส่งหลังจากออกจากระบบในอีกแท็บ"
+    school.shoot("result-sent-after-signing-out")
+    assert server.scalar("SELECT state FROM step_result WHERE id = :i", i=result_id) == before
