@@ -798,15 +798,7 @@ def revoke_token(session: Session, actor: User, token: ApiToken) -> ApiToken:
     # The row is locked first (PostgreSQL): two presses at once revoke it once.
     session.refresh(token, with_for_update=True)
     if token.revoked_at is not None:
-        raise Refused(
-            409,
-            _(
-                "the token “%(name)s” (%(prefix)s…) was already revoked: nothing changed",
-                name=token.name,
-                prefix=token.prefix,
-            ),
-            state="revoked",
-        )
+        raise Refused(409, _("the token was already revoked: nothing changed"), state="revoked")
     token.revoked_at = utcnow()
     session.flush()
     record(
