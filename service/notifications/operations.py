@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import (
@@ -976,6 +977,11 @@ def _endpoint_fields(session: Session, url: str, kinds: Sequence[str], name: str
         raise Refused(422, _("an http(s) address"), fields={"url": _("an http(s) address")})
     if len(url) > 500:
         reason = _("at most %(count)s characters", count=500)
+        raise Refused(422, reason, fields={"url": reason})
+    if "@" in urlsplit(url).netloc:
+        # It would be shown in clear in the list and sent on every delivery; the receiver
+        # checks the signature (X-Tidtam-Signature) instead.
+        reason = _("must not contain a user name or password")
         raise Refused(422, reason, fields={"url": reason})
     _refuse_local_address(url)
     unknown = sorted(set(kinds) - set(PREFERENCE_KINDS))
