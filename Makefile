@@ -84,7 +84,7 @@ worker-ping: $(STAMP)
 	$(BIN)/celery -A workers.app inspect ping --timeout 5
 
 beat: $(STAMP)
-	$(BIN)/celery -A workers.app beat --loglevel INFO --schedule $${BEAT_SCHEDULE_FILE:-instance/celerybeat-schedule}
+	$(BIN)/celery -A workers.app beat --loglevel INFO --schedule $${BEAT_SCHEDULE_FILE:-$${TIDTAM_INSTANCE:-instance}/celerybeat-schedule}
 
 ## test: the whole suite (SQLite and the embedded broker unless TEST_DATABASE_URL / TEST_REDIS_URL say otherwise)
 test: $(STAMP) $(MO)

@@ -148,3 +148,30 @@ def test_the_admin_page_refuses_it_and_keeps_what_was_typed(  # type: ignore[no-
     assert f'value="{typed_end.day}/{typed_end.month}/{typed_end.year + 543}"' in page
     assert 'id="starts_on" aria-invalid="true"' in page
     assert (_count(session), _created(session)) == before
+
+
+def test_a_reason_longer_than_it_is_kept_comes_back_on_the_field(  # type: ignore[no-untyped-def]
+    login_as, session: Session
+) -> None:
+    """The page took a reason of any length: SQLite kept 10,000 characters in a column of
+    500, PostgreSQL refused the row (an error page). It is refused on its field, as typed."""
+    client = login_as("admin")
+    approver, officer = user(session, "approver"), user(session, "officer")
+    today = local_today()
+    before = (_count(session), _created(session))
+    refused = client.post(
+        "/admin/delegations",
+        data={
+            "csrf_token": csrf_token(client, "/admin/delegations"),
+            "principal_id": str(approver.id),
+            "delegate_id": str(officer.id),
+            "starts_on": (today + timedelta(days=1)).isoformat(),
+            "ends_on": (today + timedelta(days=3)).isoformat(),
+            "reason": "ก" * 10_000,
+        },
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "ไม่เกิน 500 ตัวอักษร" in page
+    assert 'id="reason" aria-invalid="true"' in page and "ก" * 10_000 in page
+    assert (_count(session), _created(session)) == before

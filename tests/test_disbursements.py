@@ -127,6 +127,45 @@ def test_bad_payments_are_refused_naming_the_field(session: Session) -> None:
     assert not_theirs.value.status in (403, 404)
 
 
+def test_a_payment_dated_after_today_or_before_the_year_is_refused_at_every_door(
+    session: Session,
+) -> None:
+    """A payment's day lies between the start of its project's fiscal year and today, whether
+    it is recorded as a payment or as the `pay` transition (the action button, the API's
+    transitions): 1 Jan 2500 (BE) or a day in 2057 was kept, and drawn on the curves."""
+    installment = _approved_installment(session)
+    year_starts = installment.allocation.project.fiscal_year.starts_on
+    before = year_starts - timedelta(days=1)
+    with pytest.raises(Refused) as early:
+        _pay(session, installment, "1.00", "x", before)
+    assert early.value.status == 422 and "paid_on" in early.value.fields
+    session.rollback()
+    approver = user(session, "approver")
+    for day in (TODAY + timedelta(days=1), before, date(1957, 1, 1)):
+        with pytest.raises(Refused) as refused:
+            take(
+                session,
+                approver,
+                "installment",
+                installment.id,
+                "pay",
+                {"paid_on": day.isoformat(), "document_ref": "A-1"},
+            )
+        assert refused.value.status == 422 and "paid_on" in refused.value.fields, day
+        session.rollback()
+    assert (
+        session.scalar(
+            select(func.count(Payment.id)).where(Payment.installment_id == installment.id)
+        )
+        == 0
+    )
+    # The first day of the year and today are both fine.
+    _pay(session, installment, "1.00", "A-2", year_starts)
+    take(session, approver, "installment", installment.id, "pay", {"paid_on": TODAY.isoformat()})
+    session.commit()
+    assert installment.state is InstallmentState.PAID
+
+
 def test_the_pay_transition_records_what_is_left(session: Session) -> None:
     installment = _approved_installment(session)
     _pay(session, installment, "5000.00", "A-1")

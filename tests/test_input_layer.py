@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -249,4 +250,40 @@ def test_a_value_too_long_names_its_field_and_the_way_back(login_as, session: Se
     page = response.get_data(as_text=True)
     assert "วัตถุประสงค์ ยาวเกินกว่าที่กำหนด (60,000 ตัวอักษร)" in page
     assert "กดปุ่มย้อนกลับของเบราว์เซอร์" in page
+    assert audit_rows(session) == before
+
+
+@pytest.mark.parametrize("raw", ["1e3", "1E3", "5e-1", "1_000"])
+def test_amounts_in_exponent_form_or_with_underscores_are_refused(
+    login_as, session: Session, raw: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Python's Decimal reads "1e3" as 1000 and "1_000" as 1000: an allocation of 1,000 baht
+    was made from "1e3", though the page asks for a number such as 90000.00 (and the API's
+    schema says so). Thai digits and thousands separators keep working."""
+    from service.core.fields import Money
+    from service.workflow.engine import decimal_field
+
+    with pytest.raises(ValidationError):
+        Money().deserialize(raw)
+    with pytest.raises(ValueError):
+        decimal_field("amount").parse(raw)
+    assert Money(commas=True).deserialize("๑,๐๐๐.๕๐") == Decimal("1000.50")
+    assert decimal_field("amount").parse("๑,๐๐๐") == Decimal("1000")
+    allocation = Allocation(
+        project=demo_project(session),
+        recipient_unit=unit(session, "5023077101"),
+        amount=Decimal("30000.00"),
+        state=AllocationState.APPROVED,
+        created_by_id=user(session, "officer").id,
+    )
+    session.add(allocation)
+    session.commit()
+    client = login_as("school")
+    before = audit_rows(session)
+    response = client.post(
+        f"/allocations/{allocation.id}/installments",
+        data={"csrf_token": csrf_token(client, "/school"), "amount": raw, "purpose": "x"},
+    )
+    assert response.status_code == 422
+    assert "90000.00" in response.get_data(as_text=True)
     assert audit_rows(session) == before

@@ -5,6 +5,7 @@ and beat a PUBLIC_URL made of its HOST and PORT unless one is given. Read from `
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -49,3 +50,41 @@ def test_the_web_process_serves_on_that_port() -> None:
         line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")
     )
     assert "--port ${PORT" in web and "--host ${HOST" in web
+
+
+def _schedule_file(command: str, **env: str) -> str:
+    """Where `command`'s celery beat keeps its schedule, as the shell expands it."""
+    argument = re.search(r"--schedule (\S+)", command)
+    assert argument is not None, command
+    clean = {k: v for k, v in os.environ.items() if k not in ("TIDTAM_INSTANCE", "MAKEFLAGS")}
+    clean.pop("BEAT_SCHEDULE_FILE", None)
+    return subprocess.run(
+        ["bash", "-c", f"echo {argument.group(1)}"],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def test_beat_keeps_its_schedule_in_the_instance_directory(tmp_path: Path) -> None:
+    """With TIDTAM_INSTANCE elsewhere (README: where the embedded default keeps its files) beat
+    wrote to ./instance/, which a fresh checkout lacks: it died and was started again every
+    two seconds."""
+    procfile_beat = next(
+        line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("beat:")
+    )
+    make_beat = subprocess.run(
+        ["make", "--no-print-directory", "-n", "beat"],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "MAKEFLAGS"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    for command in (procfile_beat, make_beat):
+        assert _schedule_file(command, TIDTAM_INSTANCE=str(tmp_path)) == str(
+            tmp_path / "celerybeat-schedule"
+        )
+        assert _schedule_file(command) == "instance/celerybeat-schedule"

@@ -238,3 +238,50 @@ def test_a_redirect_is_not_followed() -> None:
         with pytest.raises(DeliveryError, match="HTTP 302"):
             post(hooks.url, "s", {"a": 1}, "k", 5.0, allow_private=True)
         assert len(hooks.posts) == 1 and hooks.gets == []
+
+
+def test_an_address_too_long_is_refused_as_too_long(  # type: ignore[no-untyped-def]
+    session: Session, login_as
+) -> None:
+    """An https address of 3,000 characters was refused as 'must be an http or https
+    address', which it is: the page now says how long it may be."""
+    client = login_as("admin")
+    long_url = "https://example.org/" + "a" * 3000
+    refused = client.post(
+        "/admin/webhooks",
+        data={
+            "csrf_token": csrf_token(client, "/admin/webhooks"),
+            "unit_id": str(unit(session, SCHOOL_UNIT).id),
+            "url": long_url,
+            "name": "ยาวเกิน",
+        },
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "ไม่เกิน 500 ตัวอักษร" in page and "ต้องเป็นที่อยู่ http หรือ https" not in page
+    assert f'value="{long_url}"' in page and 'id="url" aria-invalid="true"' in page
+    assert _endpoints(session) == 0
+
+
+def test_an_address_with_a_password_in_it_is_refused(  # type: ignore[no-untyped-def]
+    session: Session, login_as
+) -> None:
+    """https://user:password@host/ was kept and shown in clear in the webhooks list (and sent
+    on every delivery): endpoints authenticate the signature, not a password in the address."""
+    client = login_as("admin")
+    token = csrf_token(client, "/admin/webhooks")
+    for url in ("https://user:pw@example.org/h", "https://token@example.org/h"):
+        refused = client.post(
+            "/admin/webhooks",
+            data={
+                "csrf_token": token,
+                "unit_id": str(unit(session, SCHOOL_UNIT).id),
+                "url": url,
+                "name": "มีรหัสผ่าน",
+            },
+        )
+        assert refused.status_code == 422, url
+        page = refused.get_data(as_text=True)
+        assert "ชื่อผู้ใช้หรือรหัสผ่าน" in page and 'id="url" aria-invalid="true"' in page
+        assert f'value="{url}"' in page
+    assert _endpoints(session) == 0

@@ -222,3 +222,37 @@ def test_retry_all_failed_per_channel_and_kind_is_audited(
         == 403
     )
     assert _audits(session, "notification.retry_all") == 2
+
+
+def test_a_second_withdrawal_says_it_was_withdrawn_already(  # type: ignore[no-untyped-def]
+    session: Session, login_as
+) -> None:
+    """From the endpoint's page left open in another tab, withdrawing it again flashed
+    "The webhook is withdrawn" though nothing changed; the API answered 204 again."""
+    client = login_as("admin")
+    token = csrf_token(client, "/admin/webhooks")
+    made = client.post(
+        "/admin/webhooks",
+        data={
+            "csrf_token": token,
+            "unit_id": str(unit(session, SCHOOL_UNIT).id),
+            "url": "https://203.0.114.7/h",
+            "name": "ห้องประชุม",
+        },
+    )
+    assert made.status_code == 200
+    endpoint = session.scalars(select(WebhookEndpoint)).one()
+    path = f"/admin/webhooks/{endpoint.id}/withdraw"
+    assert client.post(path, data={"csrf_token": token}).status_code == 302
+    assert "ยกเลิกเว็บฮุกแล้ว" in client.get("/admin/webhooks").get_data(as_text=True)
+    stale = client.post(path, data={"csrf_token": token})
+    assert stale.status_code == 409
+    page = stale.get_data(as_text=True)
+    assert "ถูกยกเลิกไปก่อนแล้ว" in page and "ห้องประชุม" in page
+    assert "ยกเลิกเว็บฮุกแล้ว จะไม่ส่ง" not in page
+    again = client.delete(
+        f"/api/v1/webhooks/{endpoint.id}",
+        headers={**headers_for(session, "admin"), "Accept-Language": "en"},
+    )
+    assert again.status_code == 409 and "already withdrawn" in again.get_data(as_text=True)
+    assert _audits(session, "webhook.withdraw") == 1

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEntry
 from service.auth.models import ApiToken
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
@@ -208,6 +209,24 @@ def test_api_token_is_shown_once_stored_hashed_and_revocable(login_as, session: 
     _post(client, f"/admin/tokens/{row.id}/revoke")
     session.expire_all()
     assert row.revoked_at is not None
+    revoked_at = row.revoked_at
+    # Again from the page left open in another tab: said to be revoked already, not "revoked".
+    assert "The token is revoked." in client.get("/admin/tokens").get_data(as_text=True)
+    again = _post(client, f"/admin/tokens/{row.id}/revoke")
+    assert again.status_code == 409
+    page = again.get_data(as_text=True)
+    assert "was already revoked" in page and "สคริปต์รายงาน" in page
+    assert "The token is revoked." not in page
+    session.expire_all()
+    assert row.revoked_at == revoked_at
+    assert (
+        session.scalar(
+            select(func.count(AuditEntry.id)).where(
+                AuditEntry.action == "api_token.revoke", AuditEntry.object_id == row.id
+            )
+        )
+        == 1
+    )
 
 
 def test_the_units_page_is_paged_searchable_and_names_the_parent_by_its_code(

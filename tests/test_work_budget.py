@@ -268,3 +268,38 @@ def test_a_button_pressed_on_a_stale_page_offers_no_retry_and_keeps_the_reason(
     assert 'data-testid="typed">ขอแก้วัตถุประสงค์<' in page and 'href="/budget"' in page
     # The reason reads as Thai for every decision, a "ไม่อนุมัติ" too (not "จึงไม่อนุมัติไม่ได้").
     assert "อยู่ในสถานะ “ส่งกลับแก้ไข” จึงทำรายการ “ส่งกลับแก้ไข” ไม่ได้" in page
+
+
+def test_the_payment_form_is_offered_only_to_whoever_may_pay(
+    login_as, client: FlaskClient, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """An installment above the officer's limit is paid by the approver only: the officer's
+    budget page said so beside the payment form it offered all the same, and pressing its
+    button answered with a bare 403 page, what was typed lost. The reason alone is shown."""
+    from service.budget.operations import create_allocation, request_installment
+    from service.workflow.engine import take
+
+    officer, approver = user(session, "officer"), user(session, "approver")
+    project = _project(session)
+    allocation = create_allocation(
+        session, officer, project, unit(session, "50230771"), Decimal("60000.00")
+    )
+    take(session, officer, "allocation", allocation.id, "submit")
+    take(session, officer, "allocation", allocation.id, "endorse")
+    take(session, approver, "allocation", allocation.id, "approve")
+    installment = request_installment(session, officer, allocation, Decimal("55000.00"))
+    take(session, approver, "installment", installment.id, "approve")
+    session.commit()
+    pay_form = f'action="/budget/installments/{installment.id}/payments"'
+
+    login_as("officer")
+    row = client.get("/budget?lang=en").get_data(as_text=True)
+    row = row.split(f'data-installment="{installment.id}"')[1].split("</tbody>")[0]
+    assert pay_form not in row
+    assert 'data-refused="pay"' in row and "only the approver" in row
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/budget")})
+
+    login_as("approver")
+    row = client.get("/budget?lang=en").get_data(as_text=True)
+    row = row.split(f'data-installment="{installment.id}"')[1].split("</tbody>")[0]
+    assert pay_form in row and 'data-refused="pay"' not in row

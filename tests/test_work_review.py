@@ -94,6 +94,10 @@ def test_return_one_with_a_reason_and_without_one(login_as, session: Session) ->
     assert refused.status_code == 302
     session.expire_all()
     assert results[0].state is ResultState.SUBMITTED  # a return needs a reason
+    # Said as not done, not as "rejected" (ปฏิเสธ), which a Thai reader takes for a decision
+    # on the result itself.
+    flashed = client.get("/review").get_data(as_text=True)
+    assert "ส่งกลับ 0 รายการ, ทำไม่ได้ 1 รายการ" in flashed and "ปฏิเสธ" not in flashed
     response = client.post(
         "/review",
         data={

@@ -782,9 +782,10 @@ def create_token(
 
 
 def revoke_token(session: Session, actor: User, token: ApiToken) -> ApiToken:
-    """Stamp the token revoked (it stops working at once); revoking twice changes nothing.
-    Raises Refused(404) unless `actor` owns it or administers the whole tree (another's
-    token is not told apart from none)."""
+    """Stamp the token revoked (it stops working at once). Raises Refused(404) unless
+    `actor` owns it or administers the whole tree (another's token is not told apart from
+    none), Refused(409) for one revoked already (a second press, a page left open: nothing is
+    changed or recorded, and no door reports it done again)."""
     if not _may_hold_tokens_of(session, actor, token.user):
         raise Refused(
             404,
@@ -794,8 +795,10 @@ def revoke_token(session: Session, actor: User, token: ApiToken) -> ApiToken:
                 id=token.id,
             ),
         )
+    # The row is locked first (PostgreSQL): two presses at once revoke it once.
+    session.refresh(token, with_for_update=True)
     if token.revoked_at is not None:
-        return token
+        raise Refused(409, _("the token was already revoked: nothing changed"), state="revoked")
     token.revoked_at = utcnow()
     session.flush()
     record(

@@ -35,6 +35,7 @@ from service.budget.workflow import (
     free_budget,
     left_for_the_field,
     paid_so_far,
+    refuse_payment_day,
     transfer_refusal,
 )
 from service.core.fiscal import local_today
@@ -237,12 +238,7 @@ def record_payment(
             _("the document number is too long"),
             fields={"document_ref": _("at most %(count)s characters", count=64)},
         )
-    if paid_on > local_today():
-        raise Refused(
-            422,
-            _("a payment cannot be dated after today"),
-            fields={"paid_on": _("must not be after today")},
-        )
+    refuse_payment_day(installment, paid_on, local_today())
     left = installment.amount - paid_so_far(session, installment.id)
     if amount > left:
         raise Refused(

@@ -13,6 +13,7 @@ for them (`_not_the_preparer`). Money above what is left is refused when it is a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -45,11 +46,12 @@ from service.budget.permissions import (
     may_prepare_transfer,
     transfer_above_limit,
 )
+from service.core import translate
 from service.core.db import utcnow
 from service.core.labels import label
 from service.core.permissions import Answer, holds_any
 from service.core.sql import in_ids
-from service.core.thai import format_baht
+from service.core.thai import format_baht, format_date
 from service.core.translate import gettext as _
 from service.org.models import Role
 from service.projects.models import Project
@@ -58,6 +60,7 @@ from service.workflow.engine import (
     REASON,
     Context,
     Guard,
+    Refused,
     Transition,
     Workflow,
     date_field,
@@ -490,9 +493,34 @@ def paid_so_far(session: Session, installment_id: int) -> Decimal:
     return Decimal(str(total)).quantize(Decimal("0.01"))
 
 
+def refuse_payment_day(installment: Installment, paid_on: date, today: date) -> None:
+    """Refused(422) on `paid_on` for a payment of `installment` dated after `today` or before
+    its project's fiscal year starts (its money is not there before). Every door that records
+    a payment checks it: `record_payment` and the `pay` transition."""
+    if paid_on > today:
+        raise Refused(
+            422,
+            _("a payment cannot be dated after today"),
+            fields={"paid_on": _("must not be after today")},
+        )
+    year = installment.allocation.project.fiscal_year
+    if paid_on < year.starts_on:
+        day = format_date(year.starts_on, translate.current())
+        raise Refused(
+            422,
+            _(
+                "a payment cannot be dated before fiscal year %(year)s starts on %(day)s",
+                year=year.be_year,
+                day=day,
+            ),
+            fields={"paid_on": _("must not be before %(day)s", day=day)},
+        )
+
+
 def _pay(ctx: Context) -> dict[str, Any]:
     """The last payment: whatever is left of the installment, on the day given."""
     installment: Installment = ctx.obj
+    refuse_payment_day(installment, ctx.data["paid_on"], ctx.today)
     left = installment.amount - paid_so_far(ctx.session, installment.id)
     installment.paid_on = ctx.data["paid_on"]
     document = ctx.data.get("document_ref") or ""

@@ -101,11 +101,19 @@ class DecimalString(fields.Decimal):
             raise ValidationError(
                 gettext("at most %(digits)s digits before the point", digits=self.digit_limit)
             )
+        if not plain_number(text):
+            raise ValidationError(gettext("must be a number such as 90000.00"))
         if number != number.quantize(Decimal(1).scaleb(-self.place_count)):
             raise ValidationError(
                 gettext("at most %(places)s decimal places", places=self.place_count)
             )
         return number.quantize(Decimal(1).scaleb(-self.place_count))
+
+
+def plain_number(text: str) -> bool:
+    """Digits (Thai ones too) with a sign and a point at most: Decimal also reads "1e3" and
+    "1_000" as 1000, which nobody means when typing an amount."""
+    return not any(c in "eE_" for c in text)
 
 
 def Money(**kwargs: Any) -> DecimalString:

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import (
@@ -972,8 +973,16 @@ def _endpoint_fields(session: Session, url: str, kinds: Sequence[str], name: str
     from service.notifications.queries import PREFERENCE_KINDS
 
     url = (url or "").strip()
-    if not url.startswith(("http://", "https://")) or len(url) > 500:
+    if not url.startswith(("http://", "https://")):
         raise Refused(422, _("an http(s) address"), fields={"url": _("an http(s) address")})
+    if len(url) > 500:
+        reason = _("at most %(count)s characters", count=500)
+        raise Refused(422, reason, fields={"url": reason})
+    if "@" in urlsplit(url).netloc:
+        # It would be shown in clear in the list and sent on every delivery; the receiver
+        # checks the signature (X-Tidtam-Signature) instead.
+        reason = _("must not contain a user name or password")
+        raise Refused(422, reason, fields={"url": reason})
     _refuse_local_address(url)
     unknown = sorted(set(kinds) - set(PREFERENCE_KINDS))
     if unknown:
@@ -1128,11 +1137,22 @@ def rotate_webhook_secret(
 def withdraw_webhook(
     session: Session, actor: User, endpoint: WebhookEndpoint, *, now: datetime
 ) -> WebhookEndpoint:
-    """Stop delivering to `endpoint` (kept, stamped withdrawn; its log stays). Twice changes
-    nothing."""
+    """Stop delivering to `endpoint` (kept, stamped withdrawn; its log stays). Refused(409)
+    for one withdrawn already (a second press, a page left open: nothing is changed or
+    recorded, and no door reports it done again)."""
     _require_endpoint_admin(session, actor, _unit(session, endpoint.unit_id))
+    # The row is locked first (PostgreSQL): two presses at once withdraw it once.
+    session.refresh(endpoint, with_for_update=True)
     if endpoint.withdrawn_at is not None:
-        return endpoint
+        raise Refused(
+            409,
+            _(
+                "the webhook “%(name)s” (%(url)s) was already withdrawn: nothing changed",
+                name=endpoint.name,
+                url=endpoint.url,
+            ),
+            state="withdrawn",
+        )
     endpoint.withdrawn_at = now
     session.flush()
     record(

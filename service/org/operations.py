@@ -15,6 +15,8 @@ from service.core.translate import gettext as _
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, UnitKind, User
 
 MAX_DELEGATION_DAYS = 366  # at most a year: a longer stand-in is a role of its own
+# The delegation's reason column holds 500 characters (the API's schema says so too).
+REASON_LENGTH = 500
 
 
 class OrgError(ValueError):
@@ -150,13 +152,20 @@ def create_delegation(
             _("a delegation lasts at most %(days)s days", days=MAX_DELEGATION_DAYS),
             fields={"ends_on": _("too far after the start")},
         )
+    reason = reason.strip()
+    if len(reason) > REASON_LENGTH:
+        raise Refused(
+            422,
+            _("the reason is too long"),
+            fields={"reason": _("at most %(count)s characters", count=REASON_LENGTH)},
+        )
     _refuse_overlap(session, principal, delegate, starts_on, ends_on)
     delegation = Delegation(
         principal=principal,
         delegate=delegate,
         starts_on=starts_on,
         ends_on=ends_on,
-        reason=reason.strip(),
+        reason=reason,
     )
     session.add(delegation)
     session.flush()
@@ -208,8 +217,10 @@ def _refuse_overlap(
 
 
 def withdraw_delegation(session: Session, actor: User, delegation: Delegation) -> Delegation:
-    """End a delegation now (it is kept, stamped withdrawn); withdrawing twice changes
-    nothing. Raises Refused(403) unless the actor is the principal or manages them."""
+    """End a delegation now (it is kept, stamped withdrawn). Raises Refused(403) unless the
+    actor is the principal or manages them, Refused(409) for one withdrawn already (a second
+    press, a page left open: nothing is changed or recorded, and no door reports it done
+    again)."""
     from service.core.db import utcnow
     from service.core.permissions import manages_user
     from service.workflow.engine import Refused
@@ -218,10 +229,22 @@ def withdraw_delegation(session: Session, actor: User, delegation: Delegation) -
         session, actor, delegation.principal
     ):
         raise Refused(403, _("only the person themselves or an admin may withdraw it"))
-    if delegation.withdrawn_at is None:
-        delegation.withdrawn_at = utcnow()
-        session.flush()
-        _announce_delegation(session, actor, delegation, "withdraw")
+    # The row is locked first (PostgreSQL): two presses at once withdraw it once.
+    session.refresh(delegation, with_for_update=True)
+    if delegation.withdrawn_at is not None:
+        raise Refused(
+            409,
+            _(
+                "the delegation from %(principal)s to %(delegate)s was already withdrawn:"
+                " nothing changed",
+                principal=delegation.principal.name,
+                delegate=delegation.delegate.name,
+            ),
+            state="withdrawn",
+        )
+    delegation.withdrawn_at = utcnow()
+    session.flush()
+    _announce_delegation(session, actor, delegation, "withdraw")
     return delegation
 
 

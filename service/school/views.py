@@ -29,6 +29,7 @@ from service.budget.operations import request_installment
 from service.budget.permissions import can_see_allocation
 from service.core.fields import Invalid, Money, value_of
 from service.core.fiscal import local_today
+from service.core.labels import label
 from service.core.translate import gettext as _
 from service.core.web import safe_next
 from service.org.models import OrgUnit
@@ -156,7 +157,15 @@ def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
 
     def again(errors: dict[str, str], status: int, **_typed: Any) -> Any:
         if _wants_json():
-            return jsonify(error=_flashed_reason(), fields=errors), status
+            # The script keeps the page it sent from: it is told where the result stands now
+            # (another tab or person moved it meanwhile) and where to see it.
+            now = _visible_result(result_id)
+            return jsonify(
+                error=_flashed_reason(),
+                fields=errors,
+                state={"value": now.state.value, "name": label(now.state)},
+                latest=url_for("school.result", result_id=result_id),
+            ), status
         return _render_result(_visible_result(result_id), form=form, errors=errors), status
 
     def submitted(_result: Any) -> Any:

@@ -32,7 +32,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from service.audit.operations import emit, record
 from service.core import translate
-from service.core.fields import read_day
+from service.core.fields import plain_number, read_day
 from service.core.fiscal import local_today
 from service.core.permissions import Answer
 from service.core.translate import gettext as _
@@ -138,6 +138,8 @@ def decimal_field(
         # raises InvalidOperation.
         if abs(number) >= Decimal(10) ** 12:
             raise ValueError(_("at most %(digits)s digits before the point", digits=12))
+        if not plain_number(str(value)):
+            raise ValueError(_("must be a number such as 90000.00"))
         if number != number.quantize(Decimal(1).scaleb(-places)):
             raise ValueError(_("at most %(places)s decimal places", places=places))
         if positive and number <= 0:

@@ -28,12 +28,35 @@
     });
   }
 
+  // The page's state badge (templates/work/_macros.html state_badge) as the server says it
+  // is now: the page may have been opened before another tab or person moved the result.
+  function showState(state) {
+    var shown = document.querySelector("[data-testid=state]");
+    if (!shown || !state.value) { return; }
+    var badge = document.createElement("span");
+    badge.className = "badge " + state.value;
+    badge.textContent = state.name;
+    shown.textContent = "";
+    shown.appendChild(badge);
+  }
+
+  function errorPageText(html) {
+    try {
+      var page = new DOMParser().parseFromString(html, "text/html");
+      var words = page.querySelector("main p");
+      return words ? words.textContent.trim() : "";
+    } catch (ignored) {
+      return "";
+    }
+  }
+
   function labelOf(field) {
     var label = field.id ? form.querySelector("label[for='" + field.id + "']") : null;
     return label ? label.textContent.trim() : "";
   }
 
-  function showErrors(reason, fields) {
+  // `link`: a way on, [href, text, new tab?] (the page as it is now; the sign-in page).
+  function showErrors(reason, fields, link) {
     clearErrors();
     var box = document.createElement("div");
     box.className = "error-summary";
@@ -73,6 +96,16 @@
       only.textContent = reason;
       list.appendChild(only);
     }
+    if (link) {
+      var more = document.createElement("li");
+      var go = document.createElement("a");
+      go.href = link[0];
+      go.setAttribute("data-latest", "");
+      go.textContent = link[1];
+      if (link[2]) { go.target = "_blank"; go.rel = "noopener"; }
+      more.appendChild(go);
+      list.appendChild(more);
+    }
     box.appendChild(title);
     box.appendChild(list);
     form.insertBefore(box, form.firstChild);
@@ -107,7 +140,26 @@
       say("", false);
       // Focus goes to the summary: the disabled button lost it to the page body.
       if (xhr.status === 413) { showErrors(form.dataset.msgTooLarge, {}); return; }
-      if (answer && answer.error) { showErrors(answer.error, answer.fields || {}); return; }
+      if (answer && answer.state) { showState(answer.state); }
+      if (answer && answer.error) {
+        // Moved meanwhile (409): the way to the page as it is now; what was typed stays here.
+        var latest = xhr.status === 409 && answer.latest ? [answer.latest, form.dataset.msgLatest] : null;
+        showErrors(answer.error, answer.fields || {}, latest);
+        return;
+      }
+      // Signed out meanwhile (the account stopped, the session ended): the answer is the
+      // sign-in page. Sending again never works; signing in in a new tab keeps what was typed.
+      if (xhr.responseURL && new URL(xhr.responseURL).pathname === form.dataset.login) {
+        showErrors(form.dataset.msgSignedOut, {}, [form.dataset.login, form.dataset.msgSignIn, true]);
+        return;
+      }
+      // An error page (400: this page is out of date, signed out or in elsewhere since it
+      // opened): its own words, and the page opened afresh in a new tab, this one kept.
+      var said = !answer && xhr.status >= 400 && xhr.status < 500 ? errorPageText(xhr.responseText) : "";
+      if (said) {
+        showErrors(said, {}, [window.location.pathname, form.dataset.msgReopen, true]);
+        return;
+      }
       showErrors(form.dataset.msgFailed, {});
     });
     xhr.addEventListener("error", function () {
