@@ -35,6 +35,7 @@ from service.projects.models import (
     PlanStep,
     Project,
     ProjectFigures,
+    ResultState,
     StepResult,
 )
 from service.workflow.engine import Refused, options, take
@@ -261,3 +262,27 @@ def test_two_transactions_changing_one_project_leave_its_figures_current(tmp_pat
             check.close()
             first.close()
             second.close()
+
+
+def test_a_change_asks_only_about_what_it_touched(session: Session) -> None:
+    """A result's change recomputes its project's figures named by its step alone: an OR with
+    the (empty) lists of projects and allocations is no semi-join, and PostgreSQL tested every
+    project against it (1.4 s a change at 100,000 projects, holding the figures row lock)."""
+    from tests.sql_count import counting
+
+    result = session.scalars(select(StepResult).order_by(StepResult.id)).first()
+    assert result is not None
+    engine = session.get_bind().engine  # type: ignore[union-attr]
+    with counting(engine) as sent:
+        result.narrative = "อีกครั้ง"
+        result.state = (
+            ResultState.IN_PROGRESS
+            if result.state != ResultState.IN_PROGRESS
+            else ResultState.NOT_STARTED
+        )
+        settle_figures(session)
+    upserts = [s for s in sent if s.lstrip().upper().startswith("INSERT INTO PROJECT_FIGURES")]
+    assert len(upserts) == 1, sent
+    assert "allocation.id IN" not in upserts[0]
+    assert " OR project.id IN" not in upserts[0]
+    assert_figures_current(session, "one result's change")
