@@ -230,3 +230,42 @@ def test_drafts_show_on_the_dashboard_but_not_in_public(session: Session, login_
     client = login_as("officer")
     assert draft.code in client.get("/dashboard?year=2566").get_data(as_text=True)
     assert draft.code not in client.get("/public/projects?year=2566").get_data(as_text=True)
+
+
+def _unit_options(body: str) -> list[str]:
+    import re
+
+    select = body[body.index('id="f-unit"') : body.index("</select>", body.index('id="f-unit"'))]
+    return re.findall(r'<option value="(\d+)"', select)
+
+
+def test_the_unit_filter_is_a_path_through_the_tree(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """An evaluator (the whole tree) is offered the administration and its districts, not
+    every division; a chosen district opens its divisions, a chosen division its district's
+    too; and the filter finds a district's projects by owner or by responsible unit."""
+    other, other_division, _school = make_district(session, "50990000")
+    own = make_project(session, owner=unit(session, "50230700"), name="ฝ่ายของเขต")
+    theirs = make_project(session, owner=other_division, name="ของเขตอื่น")
+    session.commit()
+    client = login_as("evaluator")
+
+    offered = _unit_options(client.get("/dashboard?year=2566").get_data(as_text=True))
+    assert {"10000000", "50230000", "50990000"} <= set(offered)
+    assert "50230700" not in offered and "50990700" not in offered
+
+    body = client.get("/dashboard?year=2566&unit=50230000").get_data(as_text=True)
+    offered = _unit_options(body)
+    assert {"10000000", "50230000", "50990000", "50230700"} <= set(offered)
+    assert "50990700" not in offered and "50230771" not in offered
+    assert own.code in body and theirs.code not in body
+    assert 'value="50230000" selected' in body
+
+    body = client.get("/dashboard?year=2566&unit=50990700").get_data(as_text=True)
+    offered = _unit_options(body)
+    assert {"50990000", "50990700"} <= set(offered) and "50230700" not in offered
+    assert theirs.code in body and own.code not in body
+    assert other.code == "50990000"
+
+    # A network under a division: the way down to it, with what lies beside it at each step.
+    offered = _unit_options(client.get("/dashboard?year=2566&unit=50230771").get_data(as_text=True))
+    assert {"10000000", "50230000", "50230700", "50230771", "50990000"} <= set(offered)

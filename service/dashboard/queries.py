@@ -26,20 +26,20 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
-    or_,
     select,
     text,
     true,
+    union,
 )
 from sqlalchemy.orm import Session, aliased
 
 from service.core import keyset
 from service.core.paging import count_rows
 from service.core.progress import DEFAULT_TOLERANCE, is_behind_schedule
-from service.core.sql import matches_text
+from service.core.sql import dialect_of, in_ids, matches_text
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, UnitKind, User
-from service.org.scope import unit_filter
+from service.org.scope import scope_roots, unit_filter
 from service.projects.aggregates import (
     RowsSelect,
     allocation_figures,
@@ -134,14 +134,24 @@ def _base_conditions(
     if user is not None:
         conditions.append(visible_projects(session, user, filters.year.id))
     if filters.unit is not None:
-        owner = aliased(OrgUnit)
-        responsible = aliased(OrgUnit)
-        prefix = filters.unit.path
+        # The chosen unit's subtree as ids (a district's: about a hundred), then two index
+        # ranges of this year's projects: an EXISTS matching paths tested every project of
+        # the year (a network chosen by an evaluator: 190 ms).
+        subtree = list(
+            session.scalars(select(OrgUnit.id).where(OrgUnit.path.startswith(filters.unit.path)))
+        )
+        dialect = dialect_of(session)
+        in_year = Project.fiscal_year_id == filters.year.id
         conditions.append(
-            exists().where(
-                owner.id == Project.owner_unit_id,
-                responsible.id == Project.responsible_unit_id,
-                or_(owner.path.startswith(prefix), responsible.path.startswith(prefix)),
+            Project.id.in_(
+                union(
+                    select(Project.id).where(
+                        in_ids(dialect, Project.responsible_unit_id, subtree), in_year
+                    ),
+                    select(Project.id).where(
+                        in_ids(dialect, Project.owner_unit_id, subtree), in_year
+                    ),
+                )
             )
         )
     q = filters.q.strip()
@@ -455,13 +465,33 @@ def default_year(session: Session, user: User | None, today: date) -> FiscalYear
     return years[0] if years else None
 
 
-def filter_units(session: Session, user: User | None) -> list[OrgUnit]:
-    """Units offered in the unit filter: those in the reader's scope above school level."""
+def filter_units(
+    session: Session, user: User | None, chosen: OrgUnit | None = None
+) -> list[OrgUnit]:
+    """Units offered in the unit filter, a path through the reader's scope above school
+    level: the top of the scope and the units one level below it; with a unit `chosen`, also
+    every unit on the way down to it and the units one level below each. An evaluator sees the
+    administration and its districts (not 800 divisions and networks), a district's
+    divisions once the district is chosen: every unit is two choices away, and the page
+    carries tens of options, not its reader's whole tree."""
     condition = unit_filter(session, user) if user is not None else true()
+    roots = scope_roots(session, user) if user is not None else None
+    opened = set(roots or ())
+    if chosen is not None:
+        opened |= {int(part) for part in chosen.path.strip("/").split("/") if part}
+    shown = OrgUnit.id.in_(opened) | OrgUnit.parent_id.in_(opened)
+    if roots is None:  # the whole tree: its roots and the units below them
+        top = select(OrgUnit.id).where(OrgUnit.parent_id.is_(None))
+        shown = shown | OrgUnit.parent_id.is_(None) | OrgUnit.parent_id.in_(top.scalar_subquery())
     return list(
         session.scalars(
             select(OrgUnit)
-            .where(condition, OrgUnit.kind.in_(FILTER_UNIT_KINDS), OrgUnit.withdrawn_at.is_(None))
+            .where(
+                condition,
+                OrgUnit.kind.in_(FILTER_UNIT_KINDS),
+                OrgUnit.withdrawn_at.is_(None),
+                shown,
+            )
             .order_by(OrgUnit.path)
         )
     )

@@ -177,7 +177,7 @@ def _body(user: User, today: Any) -> Markup:
         listing=listing,
         today=today,
         years=queries.fiscal_years(session),
-        units=queries.filter_units(session, user),
+        units=queries.filter_units(session, user, filters.unit if filters else None),
         sorts=sort_links(request.args, "dashboard.index", filters) if filters else {},
         page_url=lambda page: page_url(request.args, "dashboard.index", page),
         export_url=lambda fmt: export_url(request.args, "dashboard.index", fmt),

@@ -121,6 +121,15 @@ def unit_filter(session: Session, user: User, unit: Any = OrgUnit) -> ColumnElem
     return or_(*(unit.path.startswith(prefix) for prefix in prefixes))
 
 
+def scope_roots(session: Session, user: User) -> list[int] | None:
+    """The ids of the units at the top of the user's scope (their role units), None for
+    tree-wide roles (the whole tree: its roots)."""
+    assignments = active_roles(session, user)
+    if any(tree_wide(a) for a in assignments):
+        return None
+    return sorted({a.unit_id for a in assignments})
+
+
 def unit_ids_in_scope(session: Session, user: User) -> list[int] | None:
     """The ids of the units in the user's scope, None for tree-wide roles (everything).
 

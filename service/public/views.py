@@ -68,7 +68,7 @@ def project_list() -> ResponseReturnValue:
         listing=listing,
         today=today,
         years=queries.fiscal_years(session),
-        units=queries.filter_units(session, None),
+        units=queries.filter_units(session, None, filters.unit if filters else None),
         sorts=sort_links(request.args, "public.project_list", filters) if filters else {},
         page_url=lambda page: page_url(request.args, "public.project_list", page),
         export_url=lambda fmt: export_url(request.args, "public.project_list", fmt),
