@@ -63,16 +63,11 @@ def holds_within(session: Session, user: User, roles: Iterable[Role], unit: OrgU
 
 
 def holds_anywhere(session: Session, user: User, role: Role) -> bool:
-    return (
-        session.scalar(
-            select(RoleAssignment.id).where(
-                RoleAssignment.user_id == user.id,
-                RoleAssignment.role == role,
-                RoleAssignment.withdrawn_at.is_(None),
-            )
-        )
-        is not None
-    )
+    """Whether `user` holds `role` on some unit, from the roles read once per session (a
+    queue asked the database again for each of its 50 rows)."""
+    from service.org.scope import role_names
+
+    return role in role_names(session, user)
 
 
 def needs_role(

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, selectinload
 from werkzeug.wrappers import Response
 
 from service.core.export import FORMATS, Column, download, rows_in_chunks
@@ -160,11 +160,13 @@ def _subjects(year: FiscalYear, quarter: int, filters: QueueFilters) -> Paged[Su
     found = {
         (e.project_id or e.kpi_id): e
         for e in session().scalars(
-            select(Evaluation).where(
+            select(Evaluation)
+            .where(
                 Evaluation.fiscal_year_id == year.id,
                 Evaluation.quarter == quarter,
                 column.in_([obj.id for obj in page.rows] or [0]),
             )
+            .options(selectinload(Evaluation.revisions))
         )
     }
     subjects = []
