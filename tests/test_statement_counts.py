@@ -36,14 +36,17 @@ PROJECT = "/projects/{project_id}"
 #: /school counts the comments under its allocations (one); /budget reads the
 #: installments' payments and counts the comments under allocations and installments. A work
 #: queue's first page that holds every row is not counted apart; /approvals reads its limits
-#: first and pages both lists in SQL.
+#: first and pages both lists in SQL. /budget and /approvals read the district's project ids
+#: first and send them as one array: as a subquery PostgreSQL guessed three times as many
+#: projects and read every district's waiting installments (one statement more, 335 -> 212
+#: and 241 -> 52 ms at 100,000 projects).
 BOUNDS: dict[str, dict[str, int]] = {
     "officer": {
         PROJECT: 10,
         "/dashboard": 8,
         "/school": 9,
         "/review": 4,
-        "/budget": 14,
+        "/budget": 15,
         "/api/v1/projects": 3,
         "/api/v1/results": 4,
         "/api/v1/allocations": 3,
@@ -60,9 +63,9 @@ BOUNDS: dict[str, dict[str, int]] = {
         "/api/v1/evaluations": 4,
     },
     "approver": {
-        "/approvals": 5,
+        "/approvals": 6,
         "/dashboard": 8,
-        "/budget": 15,
+        "/budget": 16,
     },
     "evaluator": {
         PROJECT: 10,

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, true, union
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from werkzeug.wrappers import Response
 
@@ -43,12 +43,13 @@ from service.core.fiscal import fiscal_year_of, local_date, local_today
 from service.core.labels import label
 from service.core.paging import page_number, paged
 from service.core.permissions import holds_anywhere
+from service.core.sql import dialect_of, in_ids
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, UnitKind, User
-from service.org.scope import unit_filter
+from service.org.scope import unit_filter, unit_ids_in_scope
 from service.projects.models import Project, ProjectState
 from service.workflow.engine import Refused
 from service.workflow.screens import actor, gate, options_for, run_change, session
@@ -76,24 +77,40 @@ def _district_projects(open_years_only: bool = False) -> list[Project]:
     return list(session().scalars(_district_projects_query(open_years_only)))
 
 
-def _district_project_ids() -> Any:
-    """The ids of `_district_projects`, as a subquery (no need to load 1,400 projects to
-    filter allocations by them)."""
-    return _district_projects_query().with_only_columns(Project.id).order_by(None)
+def _district_project_ids() -> list[int]:
+    """The ids of `_district_projects` (a district's three years: about 1,400), read first
+    and sent as one array: as a subquery, PostgreSQL guessed three times as many and started
+    from every district's waiting installments (120 ms for the approvals page)."""
+    statement = _district_projects_query().with_only_columns(Project.id).order_by(None)
+    return list(session().scalars(statement))
+
+
+def _of_district_projects(column: Any) -> ColumnElement[bool]:
+    """`column` (a project id) is one of the district's projects."""
+    return in_ids(dialect_of(session()), column, _district_project_ids())
+
+
+def _in_district() -> ColumnElement[bool]:
+    """A condition on `Project`: its responsible or owning unit lies in the user's scope.
+    The scope's unit ids (a district's: about a hundred) are read once per request and the
+    projects found by two index ranges; matching paths, PostgreSQL read all 100,000 projects
+    three times for each budget page (60-90 ms each)."""
+    units = unit_ids_in_scope(session(), actor())
+    if units is None:
+        return true()
+    dialect = dialect_of(session())
+    return Project.id.in_(
+        union(
+            select(Project.id).where(in_ids(dialect, Project.responsible_unit_id, units)),
+            select(Project.id).where(in_ids(dialect, Project.owner_unit_id, units)),
+        )
+    )
 
 
 def _district_projects_query(open_years_only: bool = False) -> Select[Project]:
-    user = actor()
-    responsible = aliased(OrgUnit)
-    owner = aliased(OrgUnit)
     statement = (
         select(Project)
-        .join(responsible, responsible.id == Project.responsible_unit_id)
-        .join(owner, owner.id == Project.owner_unit_id)
-        .where(
-            unit_filter(session(), user, responsible) | unit_filter(session(), user, owner),
-            Project.state != ProjectState.WITHDRAWN,
-        )
+        .where(_in_district(), Project.state != ProjectState.WITHDRAWN)
         .order_by(Project.code)
     )
     if open_years_only:
@@ -135,7 +152,7 @@ def _queue_query() -> Any:
     """The allocations of the district's projects, newest first (the budget page's list)."""
     return (
         select(Allocation)
-        .where(Allocation.project_id.in_(_district_project_ids()))
+        .where(_of_district_projects(Allocation.project_id))
         .order_by(Allocation.id.desc())
     )
 
@@ -374,9 +391,15 @@ def disbursement_page() -> Any:
 def _transfers_query() -> Any:
     """The transfers out of or into the district's projects, newest first."""
     ids = _district_project_ids()
+    dialect = dialect_of(session())
     return (
         select(BudgetTransfer)
-        .where(or_(BudgetTransfer.source_id.in_(ids), BudgetTransfer.target_id.in_(ids)))
+        .where(
+            or_(
+                in_ids(dialect, BudgetTransfer.source_id, ids),
+                in_ids(dialect, BudgetTransfer.target_id, ids),
+            )
+        )
         .options(
             joinedload(BudgetTransfer.source),
             joinedload(BudgetTransfer.target),
@@ -453,7 +476,7 @@ def _waiting_decisions() -> tuple[Select[Allocation], Select[Installment]]:
     amount is above the officer's limit in force for the project's owning unit: the oldest
     first, as SQL (the limit is the district's rule up the org tree, stated as a CASE over the
     owning unit's path), so a page reads its own rows only."""
-    ids = _district_project_ids()
+    in_district = _of_district_projects(Allocation.project_id)
     limits = officer_limits(session())
     owner = aliased(OrgUnit)
     allocations = (
@@ -461,7 +484,7 @@ def _waiting_decisions() -> tuple[Select[Allocation], Select[Installment]]:
         .join(Project, Project.id == Allocation.project_id)
         .join(owner, owner.id == Project.owner_unit_id)
         .where(
-            Allocation.project_id.in_(ids),
+            in_district,
             Allocation.state == AllocationState.SUBMITTED,
             above_officer_limit(limits, Allocation.amount, owner.path),
         )
@@ -473,7 +496,7 @@ def _waiting_decisions() -> tuple[Select[Allocation], Select[Installment]]:
         .join(Project, Project.id == Allocation.project_id)
         .join(owner, owner.id == Project.owner_unit_id)
         .where(
-            Allocation.project_id.in_(ids),
+            in_district,
             Installment.state == InstallmentState.REQUESTED,
             above_officer_limit(limits, Installment.amount, owner.path),
         )
