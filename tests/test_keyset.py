@@ -282,7 +282,7 @@ def test_the_approvals_filter_in_sql_and_walk_by_key(app: Flask, session: Sessio
     with app.test_request_context():
         login_user(approver)
         allocations, installments = _waiting_decisions()
-        district = set(session.scalars(_district_project_ids()))
+        district = set(_district_project_ids())
         assert {p.id for p in projects} <= district
         every_allocation = session.scalars(select(Allocation)).all()
         every_installment = session.scalars(select(Installment)).all()

@@ -11,7 +11,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true, union
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    false,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    union,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from service.budget.models import Allocation, Installment
@@ -22,7 +34,7 @@ from service.core.translate import gettext as _
 from service.evaluations.models import Evaluation
 from service.kpis.models import Kpi
 from service.org.models import OrgUnit, Role, User
-from service.org.scope import active_roles, in_scope, unit_filter, unit_ids_in_scope
+from service.org.scope import active_roles, in_scope, unit_ids_in_scope
 from service.projects.models import (
     PlanStep,
     Project,
@@ -105,22 +117,35 @@ def visible_installments(session: Session, user: User) -> ColumnElement[bool]:
 
 
 def visible_evaluations(session: Session, user: User) -> ColumnElement[bool]:
-    """service.evaluations.permissions.can_see_evaluation as SQL."""
+    """service.evaluations.permissions.can_see_evaluation as SQL: the evaluations of the
+    projects whose responsible unit, and of the KPIs whose owner, lies in the user's scope.
+    Those projects' and KPIs' ids are read first (one statement) and sent as arrays, which
+    the evaluations' two unique indexes answer: matching paths tested all 300,000
+    evaluations, and ids in a subquery made PostgreSQL walk them all in id order (43-78 ms at
+    100,000 projects for a district's page of 20)."""
     if holds_anywhere(session, user, Role.EVALUATOR):
         return true()
-    kpi_owner = aliased(OrgUnit)
-    responsible = aliased(OrgUnit)
-    by_project = exists().where(
-        Project.id == Evaluation.project_id,
-        responsible.id == Project.responsible_unit_id,
-        unit_filter(session, user, responsible),
+    units = unit_ids_in_scope(session, user)
+    if units is None:
+        return true()
+    if not units:
+        return false()
+    dialect = dialect_of(session)
+    subjects = union_all(
+        select(literal("project").label("kind"), Project.id).where(
+            in_ids(dialect, Project.responsible_unit_id, units)
+        ),
+        select(literal("kpi").label("kind"), Kpi.id).where(
+            in_ids(dialect, Kpi.owner_unit_id, units)
+        ),
     )
-    by_kpi = exists().where(
-        Kpi.id == Evaluation.kpi_id,
-        kpi_owner.id == Kpi.owner_unit_id,
-        unit_filter(session, user, kpi_owner),
+    found: dict[str, list[int]] = {"project": [], "kpi": []}
+    for kind, ident in session.execute(subjects):
+        found[kind].append(ident)
+    return or_(
+        in_ids(dialect, Evaluation.project_id, found["project"]),
+        in_ids(dialect, Evaluation.kpi_id, found["kpi"]),
     )
-    return or_(by_project, by_kpi)
 
 
 def in_subtree(session: Session, unit_id: int, column: Any) -> ColumnElement[bool]:

@@ -47,7 +47,7 @@ from service.core.translate import gettext as _
 from service.extensions import db
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit
-from service.org.scope import in_scope, unit_filter
+from service.org.scope import in_scope, sees_everything, unit_filter
 from service.projects.models import Project
 from service.workflow.engine import Refused, missing
 
@@ -94,7 +94,7 @@ def list_allocations(args: dict[str, Any]) -> Any:
         stmt = stmt.where(in_subtree(session, args["unit"], Allocation.recipient_unit_id))
     if "state" in args:
         stmt = stmt.where(Allocation.state == args["state"])
-    return paginate(session, stmt, args)
+    return paginate(session, stmt, args, count_apart=sees_everything(session, user))
 
 
 @blp.route("/allocations", methods=["POST"])
@@ -172,7 +172,7 @@ def list_installments(args: dict[str, Any]) -> Any:
         stmt = stmt.where(in_subtree(session, args["unit"], Allocation.recipient_unit_id))
     if "state" in args:
         stmt = stmt.where(Installment.state == args["state"])
-    return paginate(session, stmt, args)
+    return paginate(session, stmt, args, count_apart=sees_everything(session, user))
 
 
 @blp.route(f"/installments/<{ID}:ident>")
@@ -278,7 +278,7 @@ def list_transfers(args: dict[str, Any]) -> Any:
         )
     if "state" in args:
         stmt = stmt.where(BudgetTransfer.state == args["state"])
-    return paginate(session, stmt, args)
+    return paginate(session, stmt, args, count_apart=sees_everything(session, user))
 
 
 @blp.route("/budget-transfers", methods=["POST"])

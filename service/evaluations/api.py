@@ -26,6 +26,7 @@ from service.extensions import db
 from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi
 from service.org.models import Role
+from service.org.scope import sees_everything
 from service.projects.api import fiscal_year
 from service.workflow.engine import Refused
 
@@ -61,7 +62,7 @@ def list_evaluations(args: dict[str, Any]) -> Any:
         stmt = stmt.where(Evaluation.state == args["state"])
     if "project" in args:
         stmt = stmt.where(Evaluation.project_id == args["project"])
-    return paginate(session, stmt, args)
+    return paginate(session, stmt, args, count_apart=sees_everything(session, user))
 
 
 @blp.route("/evaluations", methods=["POST"])
