@@ -472,8 +472,8 @@ def filter_units(
     level: the top of the scope and the units one level below it; with a unit `chosen`, also
     every unit on the way down to it and the units one level below each. An evaluator sees the
     administration and its districts (not 800 divisions and networks), a district's
-    divisions once the district is chosen: every unit is two choices away, and the page
-    carries tens of options, not its reader's whole tree."""
+    divisions once the district is chosen, a division's networks once it is: each choice
+    opens the level below it, and the page carries tens of options, not the whole tree."""
     condition = unit_filter(session, user) if user is not None else true()
     roots = scope_roots(session, user) if user is not None else None
     opened = set(roots or ())
@@ -483,17 +483,21 @@ def filter_units(
     if roots is None:  # the whole tree: its roots and the units below them
         top = select(OrgUnit.id).where(OrgUnit.parent_id.is_(None))
         shown = shown | OrgUnit.parent_id.is_(None) | OrgUnit.parent_id.in_(top.scalar_subquery())
-    return list(
+    units = list(
         session.scalars(
-            select(OrgUnit)
-            .where(
+            select(OrgUnit).where(
                 condition,
                 OrgUnit.kind.in_(FILTER_UNIT_KINDS),
                 OrgUnit.withdrawn_at.is_(None),
                 shown,
             )
-            .order_by(OrgUnit.path)
         )
+    )
+    # As a tree: each unit under its parent, brothers by code (paths are of ids).
+    codes = {unit.id: unit.code for unit in units}
+    return sorted(
+        units,
+        key=lambda unit: [codes.get(int(part), "") for part in unit.path.strip("/").split("/")],
     )
 
 
