@@ -395,7 +395,9 @@ def _cheap_ids(where: list[ColumnElement[bool]], filters: Filters) -> Any:
         "paid": func.coalesce(kept.budget_paid, 0),
     }[key]
     order = expression.desc() if filters.descending else expression.asc()
-    statement = select(Project.id).join(unit, unit.id == Project.responsible_unit_id)
+    statement = select(Project.id)
+    if key == "unit":  # every project has its responsible unit: joined only to sort on
+        statement = statement.join(unit, unit.id == Project.responsible_unit_id)
     if key not in _CHEAP_SORTS or filters.behind:
         statement = statement.outerjoin(kept, kept.project_id == Project.id)
     if filters.behind:

@@ -117,7 +117,14 @@ class Project(Base):
         CheckConstraint("approved_budget >= 0", name="budget_not_negative"),
         Index("ix_project_unit_year", "owner_unit_id", "fiscal_year_id"),
         Index("ix_project_responsible_year", "responsible_unit_id", "fiscal_year_id"),
-        Index("ix_project_year_state", "fiscal_year_id", "state"),
+        # A year's projects with what a tree-wide dashboard sorts and filters on, read off
+        # the index alone (the rows are wide: reading 33,000 of them took 100 ms).
+        Index(
+            "ix_project_year_state",
+            "fiscal_year_id",
+            "state",
+            postgresql_include=["id", "code", "responsible_unit_id", "approved_budget"],
+        ),
     )
 
     def __repr__(self) -> str:
