@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from service.budget.models import Allocation, Installment, InstallmentState
 from service.core.db import db, utcnow
-from service.deadlines.engine import report_month, run_rule
+from service.deadlines.engine import Context, report_month, rule_candidates, run_rule
 from service.deadlines.rules import DEFAULT_RULES, ensure_default_rules
 from service.evaluations.models import Evaluation, EvaluationState
 from service.fiscal.models import FiscalYear
@@ -26,14 +26,19 @@ from service.notifications.models import (
     Notification,
     ReminderKind,
     ReminderRule,
+    WebhookEndpoint,
 )
-from service.notifications.operations import claim_delivery, set_preference
+from service.notifications.operations import (
+    claim_delivery,
+    insert_notifications,
+    set_preference,
+)
 from service.org.models import User
 from service.projects.models import ProgressReport, ResultState, StepResult
 from tests.smtp import mail_sink
 from tests.sql_count import counting
 from tests.stack import committed_stack, eventually
-from tests.work_data import demo_project, school_result
+from tests.work_data import demo_project, school_result, unit
 from tests.workers import running_worker
 
 REQUEUE = timedelta(minutes=10)
@@ -173,6 +178,103 @@ def test_each_rule_is_a_few_statements_and_a_rerun_inserts_nothing(
     assert first and len({r.kind for r in rules}) == len(ReminderKind)
     assert max(run_all()) <= 4
     assert session.scalar(select(func.count(Notification.id))) == first
+
+
+def _rows(session: Session, since: int) -> set[tuple[object, ...]]:
+    """Every notification after id `since`, as all that a person or a delivery sees of it."""
+    return {
+        (
+            n.delivery_key,
+            n.recipient_id,
+            n.kind,
+            n.object_type,
+            n.object_id,
+            n.channel,
+            n.state,
+            tuple(sorted(n.payload.items())),
+            n.sent_at is None,
+            n.lease_until is None,
+            n.endpoint_id,
+            n.line_group_id,
+        )
+        for n in session.scalars(select(Notification).where(Notification.id > since))
+    }
+
+
+def test_a_run_writes_the_rows_of_the_plain_insert(session: Session) -> None:
+    # The run's path (on PostgreSQL: the rule's lock, the staged candidates, one INSERT of
+    # the keys not there yet) writes exactly the rows of the plain INSERT … ON CONFLICT DO
+    # NOTHING of the rule's candidates, every channel included; a rerun adds none.
+    session.execute(delete(ReminderRule))
+    rules = ensure_default_rules(session)
+    years = dict(session.execute(select(FiscalYear.id, FiscalYear.be_year)).all())
+    # Something waits for every rule on the day: open steps, January's report, and these.
+    project = demo_project(session)
+    result = school_result(session)
+    result.state = ResultState.SUBMITTED
+    result.submitted_at = datetime(2023, 2, 10, 3, 0, tzinfo=UTC)
+    allocation = session.scalars(select(Allocation).order_by(Allocation.id)).first()
+    assert allocation is not None
+    requested = datetime(2023, 2, 10, 3, 0, tzinfo=UTC)
+    session.add(
+        Installment(
+            allocation=allocation,
+            amount=1000,
+            state=InstallmentState.REQUESTED,
+            requested_at=requested,
+        )
+    )
+    session.add(
+        Evaluation(
+            subject_type="project",
+            project_id=project.id,
+            fiscal_year_id=project.fiscal_year_id,
+            quarter=1,
+            state=EvaluationState.OPEN,
+        )
+    )
+    # Every channel and a preference: the division's webhook, an officer's mail switched off.
+    officer = session.scalars(select(User).where(User.email == OFFICER)).one()
+    division = unit(session, "50230700")
+    session.add(WebhookEndpoint(unit_id=division.id, url="http://127.0.0.1:9/x", secret="s"))
+    set_preference(session, officer, "deadline.report_missing", Channel.EMAIL, DeliveryMode.OFF)
+    session.flush()
+    since = session.scalar(select(func.max(Notification.id))) or 0
+    day, now = date(2023, 2, 20), utcnow()
+    dialect = session.get_bind().dialect.name
+
+    with session.begin_nested() as plain:
+        for rule in rules:
+            ctx = Context(dialect=dialect, today=day, rule=rule, years=years)
+            insert_notifications(session, rule_candidates(ctx), now=now, requeue_after=REQUEUE)
+        expected = _rows(session, since)
+        plain.rollback()
+    assert {row[2] for row in expected} == {f"deadline.{k.value}" for k in ReminderKind} - {
+        "deadline.step_due"
+    }
+    assert {row[5] for row in expected} == {"in_app", "email", "webhook"}
+    report_mail = {(r[1], r[5]) for r in expected if r[2] == "deadline.report_missing"}
+    assert (officer.id, "in_app") in report_mail and (officer.id, "email") not in report_mail
+
+    for rule in rules:
+        run_rule(session, rule, today=day, now=now, requeue_after=REQUEUE, years=years)
+    assert _rows(session, since) == expected
+    for rule in rules:
+        assert run_rule(session, rule, today=day, now=now, requeue_after=REQUEUE) == []
+    assert _rows(session, since) == expected
+
+
+def test_notifications_are_inserted_without_a_check_per_row(session: Session) -> None:
+    # A foreign key is checked once per inserted row (on PostgreSQL an after-row trigger),
+    # a third of a deadline run's first pass at 100,000 projects: the table has none, its
+    # writers take recipients, endpoints and groups from the tables they would refer to.
+    bind = session.connection()
+    assert inspect(bind).get_foreign_keys("notification") == []
+    if bind.dialect.name == "postgresql":
+        triggers = session.scalar(
+            text("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'notification'::regclass")
+        )
+        assert triggers == 0
 
 
 def test_ten_day_outage_sends_one_catch_up_alert_per_object(session: Session) -> None:
