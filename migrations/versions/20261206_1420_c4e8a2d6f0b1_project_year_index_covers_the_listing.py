@@ -1,7 +1,7 @@
 """The year's index of projects carries what a tree-wide dashboard sorts on
 
 Revision ID: c4e8a2d6f0b1
-Revises: b3d5f7a9c1e4
+Revises: c8e2a4f6b0d1
 Create Date: 2026-12-06 14:20:00
 
 An evaluator's dashboard sorted by a figure (behind by, paid, progress) read every project of
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "c4e8a2d6f0b1"
-down_revision = "b3d5f7a9c1e4"
+down_revision = "c8e2a4f6b0d1"
 branch_labels = None
 depends_on = None
 
