@@ -174,11 +174,17 @@ def test_an_ended_or_withdrawn_delegation_cannot_be_used(
     assert stale.status_code == 403
     assert "การมอบอำนาจนี้สิ้นสุดหรือถูกถอนแล้ว" in stale.get_data(as_text=True)
     assert APPROVER_NAME not in stale.get_data(as_text=True).split("<main")[1]
-    # A delegation that ended yesterday is refused as well.
+    # A delegation that ended yesterday is refused as well (written as a row: no door sets up
+    # a delegation that has already ended).
     yesterday = local_today() - timedelta(days=1)
-    ended = create_delegation(
-        session, approver, approver, _deputy_user, yesterday - timedelta(days=3), yesterday
+    ended = Delegation(
+        principal=approver,
+        delegate=_deputy_user,
+        starts_on=yesterday - timedelta(days=3),
+        ends_on=yesterday,
+        reason="ลาพักผ่อน",
     )
+    session.add(ended)
     session.commit()
     assert ended.id and _act_for(client, approver) == 403
     assert client.get("/approvals").status_code == 403

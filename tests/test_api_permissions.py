@@ -294,14 +294,14 @@ ROWS = [
         lambda w: f"{A}/installments/{w['installment']}/transitions/pay",
         # 90,000 is above the officer's limit of 50,000: only the approver pays it out.
         expect(403, approver=200, **SCHOOLS_404),
-        lambda w: {"paid_on": w["today"]},
+        lambda w: {"paid_on": w["today"], "document_ref": "ขบ 2/2569"},
     ),
     Row(
         "POST",
         f"{A}/installments/transitions/<any({INSTALLMENT_NAMES}):name>",
         lambda w: f"{A}/installments/transitions/pay",
         expect(403, approver=200, **SCHOOLS_404),
-        lambda w: {"ids": [w["installment"]], "paid_on": w["today"]},
+        lambda w: {"ids": [w["installment"]], "paid_on": w["today"], "document_ref": "ขบ 3/2569"},
         bulk=True,
     ),
     Row(

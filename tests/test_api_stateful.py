@@ -31,6 +31,7 @@ INPUT = {
     "completion": "60.00",
     "narrative": "ดำเนินการแล้ว",
     "paid_on": "2023-02-01",
+    "document_ref": "ขบ 1/2566",
     "self_value": "80.0000",
     "self_narrative": "ประเมินตนเอง",
     "score": "85.00",

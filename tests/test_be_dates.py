@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.core.fields import Day, Invalid, read_day, value_of
+from service.core.fiscal import local_today
+from service.core.thai import to_thai_digits
 from service.projects.models import ProgressReport, Project
 from tests.conftest import csrf_token
 from tests.test_work_editor import _create, _form
@@ -175,11 +177,18 @@ def test_a_delegation_typed_in_be(login_as, session: Session) -> None:  # type: 
     assert refused.status_code == 422
     assert "ปี 2567 ดูเหมือนเป็นปี พ.ศ.: กรอกเป็น 1/1/2567" in refused.get_data(as_text=True)
     assert not session.scalars(select(Delegation).where(Delegation.reason == "ลาพักร้อนปีใหม่")).all()
+    # Next New Year (a delegation must not have ended already), typed in BE.
+    year = local_today().year + 1
     made = client.post(
-        "/admin/delegations", data={**form, "starts_on": "1 ม.ค. 2567", "ends_on": "๓๑/๑/๒๕๖๗"}
+        "/admin/delegations",
+        data={
+            **form,
+            "starts_on": f"1 ม.ค. {year + 543}",
+            "ends_on": to_thai_digits(f"31/1/{year + 543}"),
+        },
     )
     assert made.status_code == 302
     delegation = session.scalars(select(Delegation).where(Delegation.reason == "ลาพักร้อนปีใหม่")).one()
-    assert (delegation.starts_on, delegation.ends_on) == (date(2024, 1, 1), date(2024, 1, 31))
+    assert (delegation.starts_on, delegation.ends_on) == (date(year, 1, 1), date(year, 1, 31))
     page = client.get("/admin/delegations?lang=th").get_data(as_text=True)
-    assert "1 ม.ค. 2567" in page  # listed the Thai way
+    assert f"1 ม.ค. {year + 543}" in page  # listed the Thai way

@@ -161,7 +161,14 @@ def test_a_payment_dated_after_today_or_before_the_year_is_refused_at_every_door
     )
     # The first day of the year and today are both fine.
     _pay(session, installment, "1.00", "A-2", year_starts)
-    take(session, approver, "installment", installment.id, "pay", {"paid_on": TODAY.isoformat()})
+    take(
+        session,
+        approver,
+        "installment",
+        installment.id,
+        "pay",
+        {"paid_on": TODAY.isoformat(), "document_ref": "A-3"},
+    )
     session.commit()
     assert installment.state is InstallmentState.PAID
 

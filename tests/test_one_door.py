@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from service.api.auth import new_token
 from service.audit.models import AuditEntry
+from service.core.fiscal import local_today
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
@@ -164,7 +165,13 @@ NEW_UNIT = {"code": "5023077104", "name_th": "โรงเรียนใหม�
 NEW_USER = {"email": "new-teacher@demo.tidtam.local", "name": "ครูใหม่", "language": "en"}
 PASSWORD = "long-enough-secret"
 NODE = {"code": "7.2.2.9", "name": "ยุทธศาสตร์ย่อยใหม่"}
-DELEGATION = {"starts_on": "2024-01-01", "ends_on": "2024-01-31", "reason": "ลาพักร้อน"}
+# Next January: a delegation that has already ended is refused at every door.
+_NEXT_YEAR = local_today().year + 1
+DELEGATION = {
+    "starts_on": f"{_NEXT_YEAR}-01-01",
+    "ends_on": f"{_NEXT_YEAR}-01-31",
+    "reason": "ลาพักร้อน",
+}
 
 CHANGES = [
     Change(

@@ -90,6 +90,7 @@ def _data(rng: random.Random, name: str) -> dict[str, Any]:
         "narrative": "ผลการดำเนินงาน",
         "reason": "เหตุผลประกอบ",
         "paid_on": local_today().isoformat(),
+        "document_ref": "ขบ 1/2569",
         "amount": str(rng.choice([1000, 50000, 90000])),
     }
 

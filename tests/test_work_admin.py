@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry
 from service.auth.models import ApiToken
+from service.core.fiscal import local_today
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
@@ -117,14 +118,15 @@ def test_units_users_roles_and_delegations(login_as, session: Session) -> None: 
     assert granted.unit_id == school.id
 
     approver, officer = user(session, "approver"), user(session, "officer")
+    next_year = local_today().year + 1  # a delegation must not have ended already
     assert (
         _post(
             client,
             "/admin/delegations",
             principal_id=str(approver.id),
             delegate_id=str(officer.id),
-            starts_on="2024-01-01",
-            ends_on="2024-01-31",
+            starts_on=f"{next_year}-01-01",
+            ends_on=f"{next_year}-01-31",
             reason="ลาพักร้อน",
         ).status_code
         == 302
@@ -135,8 +137,8 @@ def test_units_users_roles_and_delegations(login_as, session: Session) -> None: 
         "/admin/delegations",
         principal_id=str(approver.id),
         delegate_id=str(officer.id),
-        starts_on="2024-02-01",
-        ends_on="2024-01-01",
+        starts_on=f"{next_year}-02-01",
+        ends_on=f"{next_year}-01-01",
     )
     assert reversed_.status_code == 422
     _post(client, f"/admin/delegations/{delegation.id}/withdraw")

@@ -136,12 +136,17 @@ def test_within_the_limit_one_approval_by_another_person_then_installments_are_p
 
     login_as("approver")
     assert _act(client, "installment", installment.id, "approve").status_code == 302
-    # Paying needs the day it was paid; without one the form comes back (422).
+    # Paying needs the day it was paid and the document number, as the payment form does;
+    # without them the form comes back (422).
     refused = _act(client, "installment", installment.id, "pay")
     assert refused.status_code == 422
     assert (
-        _act(client, "installment", installment.id, "pay", paid_on="2024-01-15").status_code == 302
+        _act(client, "installment", installment.id, "pay", paid_on="2024-01-15").status_code == 422
     )
+    paid = _act(
+        client, "installment", installment.id, "pay", paid_on="2024-01-15", document_ref="ขบ 1"
+    )
+    assert paid.status_code == 302
     session.expire_all()
     assert installment.state is InstallmentState.PAID
 

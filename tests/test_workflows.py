@@ -216,7 +216,7 @@ TAKERS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("allocation", "start_disbursing"): ("officer", {}),
     ("allocation", "complete"): ("officer", {}),
     ("installment", "approve"): ("officer", {}),
-    ("installment", "pay"): ("officer", {"paid_on": "2023-01-20"}),
+    ("installment", "pay"): ("officer", {"paid_on": "2023-01-20", "document_ref": "ขบ 5/2566"}),
     ("installment", "reject"): ("approver", {"reason": "เอกสารไม่ครบ"}),
     ("budget_transfer", "endorse"): ("officer", {}),
     ("budget_transfer", "approve"): ("approver", {}),

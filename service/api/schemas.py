@@ -15,6 +15,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from service.budget.models import DOCUMENT_REF_LENGTH
 from service.core.fields import (  # noqa: F401 (MAX_ID and Percent are used by importers)
     MAX_ID,
     NO_NUL,
@@ -100,8 +101,7 @@ class TransitionInput(Input):
     self_value = Measure()
     self_narrative = Text(validate=validate.Length(max=20000))
     paid_on = Day()
-    document_ref = Text(validate=validate.Length(max=64))
-    document_ref = Text(validate=validate.Length(max=64))
+    document_ref = Text(validate=validate.Length(max=DOCUMENT_REF_LENGTH))
 
 
 class BulkTransitionInput(TransitionInput):

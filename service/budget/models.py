@@ -152,6 +152,10 @@ class Approval(Base):
     )
 
 
+#: The characters a payment's document number may have (its column's length).
+DOCUMENT_REF_LENGTH = 64
+
+
 class Payment(Base):
     """One payment of an approved installment: the day, the amount and the reference of the
     document it was paid against (the government finance system's number). The payments of
@@ -164,7 +168,7 @@ class Payment(Base):
     installment_id: Mapped[int] = mapped_column(ForeignKey("installment.id"))
     paid_on: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Money)
-    document_ref: Mapped[str] = mapped_column(String(64), default="")
+    document_ref: Mapped[str] = mapped_column(String(DOCUMENT_REF_LENGTH), default="")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

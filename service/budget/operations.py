@@ -35,6 +35,7 @@ from service.budget.workflow import (
     free_budget,
     left_for_the_field,
     paid_so_far,
+    payment_document,
     refuse_payment_day,
     transfer_refusal,
 )
@@ -225,19 +226,7 @@ def record_payment(
             state=installment.state.value,
         )
     amount = _amount(amount)
-    document = (document_ref or "").strip()
-    if not document:
-        raise Refused(
-            422,
-            _("the document number is required"),
-            fields={"document_ref": _("is required")},
-        )
-    if len(document) > 64:
-        raise Refused(
-            422,
-            _("the document number is too long"),
-            fields={"document_ref": _("at most %(count)s characters", count=64)},
-        )
+    document = payment_document(document_ref)
     refuse_payment_day(installment, paid_on, local_today())
     left = installment.amount - paid_so_far(session, installment.id)
     if amount > left:

@@ -10,7 +10,12 @@ from marshmallow import fields, validate
 from marshmallow.validate import Length
 
 from service.api.schemas import Input, Output, PageArgs
-from service.budget.models import AllocationState, InstallmentState, TransferState
+from service.budget.models import (
+    DOCUMENT_REF_LENGTH,
+    AllocationState,
+    InstallmentState,
+    TransferState,
+)
 from service.core.fields import Amount, Day, FormId, Id, Invalid, Money, Ref, Text, value_of
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
@@ -132,7 +137,7 @@ class TransferFilter(PageArgs):
 class PaymentCreate(Input):
     paid_on = Day(required=True)
     amount = Amount(required=True)
-    document_ref = Text(required=True, validate=validate.Length(min=1, max=64))
+    document_ref = Text(required=True, validate=validate.Length(min=1, max=DOCUMENT_REF_LENGTH))
 
 
 class PaymentOut(Output):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry
 from service.budget.models import (
+    DOCUMENT_REF_LENGTH,
     Allocation,
     AllocationState,
     Approval,
@@ -48,7 +49,8 @@ from service.budget.permissions import (
 )
 from service.core import translate
 from service.core.db import utcnow
-from service.core.labels import label
+from service.core.fields import storable
+from service.core.labels import field_label, label
 from service.core.permissions import Answer, holds_any
 from service.core.sql import in_ids
 from service.core.thai import format_baht, format_date
@@ -59,6 +61,7 @@ from service.threads.operations import open_with_reason
 from service.workflow.engine import (
     REASON,
     Context,
+    Field,
     Guard,
     Refused,
     Transition,
@@ -67,7 +70,6 @@ from service.workflow.engine import (
     display_facts,
     register,
     remember_for_display,
-    text_field,
 )
 
 A = AllocationState
@@ -517,13 +519,54 @@ def refuse_payment_day(installment: Installment, paid_on: date, today: date) -> 
         )
 
 
+def payment_document(value: Any) -> str:
+    """The number of the document a payment is recorded against (the government finance
+    system's), stripped of blanks. The one rule of every door that records a payment: the
+    budget page's payment form and POST /api/v1/installments/<id>/payments
+    (`record_payment`), and the `pay` transition (its page and API doors): it is required,
+    text any database can store, and at most DOCUMENT_REF_LENGTH characters (its column).
+    Raises Refused(422) naming document_ref."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str) or not storable(value):
+        problem = _("must not contain NUL or invalid characters")
+        raise Refused(
+            422,
+            _("%(field)s: %(problem)s", field=field_label("document_ref"), problem=problem),
+            fields={"document_ref": problem},
+        )
+    document = value.strip()
+    if not document:
+        raise Refused(
+            422,
+            _("the document number is required"),
+            fields={"document_ref": _("is required")},
+        )
+    if len(document) > DOCUMENT_REF_LENGTH:
+        raise Refused(
+            422,
+            _("the document number is too long"),
+            fields={"document_ref": _("at most %(count)s characters", count=DOCUMENT_REF_LENGTH)},
+        )
+    return document
+
+
+def _document_ref(value: Any) -> str:
+    """`payment_document` as a transition's input: its problem for the field."""
+    try:
+        return payment_document(value)
+    except Refused as refused:
+        raise ValueError(refused.fields["document_ref"]) from None
+
+
 def _pay(ctx: Context) -> dict[str, Any]:
-    """The last payment: whatever is left of the installment, on the day given."""
+    """The last payment: whatever is left of the installment, on the day given, against the
+    document given."""
     installment: Installment = ctx.obj
     refuse_payment_day(installment, ctx.data["paid_on"], ctx.today)
     left = installment.amount - paid_so_far(ctx.session, installment.id)
     installment.paid_on = ctx.data["paid_on"]
-    document = ctx.data.get("document_ref") or ""
+    document = ctx.data["document_ref"]
     if left > 0:
         ctx.session.add(
             Payment(
@@ -570,7 +613,8 @@ INSTALLMENT = register(
                 ("บันทึกการจ่าย", "Record payment"),
                 requires=(
                     date_field("paid_on"),
-                    text_field("document_ref", required=False, max_length=64),
+                    # What the budget page's payment form asks for, by the same rule.
+                    Field("document_ref", _document_ref),
                 ),
                 effect=_pay,
             ),

@@ -1,5 +1,8 @@
 """What every request must get past before any view reads it.
 
+- A request line (`GET /path?query HTTP/1.1`) longer than gunicorn reads is refused with a
+  414, as `make web` refuses it (service.ops.web_worker), whatever server runs the app:
+  `flask run`'s server reads up to 65,536 bytes, so it passed on what gunicorn refuses.
 - Path ids: the app's `int` converter is bounded to the INTEGER column (1 … 2**31 − 1), so
   `/projects/99999999999` is a 404 like any other id that names nothing.
 - Query strings, forms, upload names and path parts holding a NUL or a lone surrogate, and
@@ -17,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, render_template, request
 from sqlalchemy.exc import DataError
@@ -25,6 +29,9 @@ from werkzeug.routing import IntegerConverter, Map
 from service.core.fields import MAX_ID, storable
 from service.core.translate import gettext
 
+#: Bytes of the request line gunicorn reads (its `limit_request_line`, 4094 unless set; 0: no
+#: limit). Under gunicorn the worker sets it to gunicorn's own (ProblemWorker.load_wsgi).
+REQUEST_LINE_LIMIT = 4094
 MAX_QUERY_VALUE = 2_000
 MAX_FORM_VALUE = 60_000  # a project's rationale may hold 50,000 characters
 MAX_JSON_DEPTH = 32
@@ -95,8 +102,38 @@ def _json_problem(value: Any) -> str | None:
     return None
 
 
+def request_line_length(environ: dict[str, Any]) -> int:
+    """Bytes of the request's line as it came (`GET /path?query HTTP/1.1`, without its CRLF),
+    the length gunicorn measures; WSGI's strings hold one character a byte."""
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not target:
+        query = environ.get("QUERY_STRING", "")
+        target = quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+        target += f"?{query}" if query else ""
+    method = environ.get("REQUEST_METHOD", "GET")
+    return len(method) + 1 + len(target) + 1 + len(environ.get("SERVER_PROTOCOL", "HTTP/1.1"))
+
+
+def refuse_a_long_request_line() -> Response | None:
+    """A 414 (a page, or problem+json under /api/v1, in the reader's language) for a request
+    line longer than REQUEST_LINE_LIMIT; None to let the request through."""
+    from flask import current_app
+
+    limit = int(current_app.config.get("REQUEST_LINE_LIMIT", REQUEST_LINE_LIMIT))
+    if limit <= 0 or request_line_length(request.environ) <= limit:
+        return None
+    return _refuse(
+        gettext("The address is longer than the %(limit)s bytes this server reads.", limit=limit),
+        414,
+    )
+
+
 def refuse_hostile_input() -> Response | None:
-    """A 400 for input no view should have to read; None to let the request through."""
+    """A 414 for a request line gunicorn would not read, a 400 for input no view should have
+    to read; None to let the request through."""
+    too_long = refuse_a_long_request_line()
+    if too_long is not None:
+        return too_long
     found = _bad_pairs(request.args.items(multi=True), MAX_QUERY_VALUE)
     if found is None and request.view_args:
         found = _bad_pairs(request.view_args.items(), MAX_QUERY_VALUE)

@@ -35,6 +35,9 @@ def keep_loaded_app_out_of_gc() -> None:
 class ProblemWorker(SyncWorker):
     def load_wsgi(self) -> None:
         super().load_wsgi()
+        if isinstance(self.wsgi, Flask):
+            # The app refuses what gunicorn would (service.core.input_guard): by the same limit.
+            self.wsgi.config["REQUEST_LINE_LIMIT"] = self.cfg.limit_request_line
         keep_loaded_app_out_of_gc()
 
     def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:

@@ -123,11 +123,12 @@ def create_delegation(
     The principal delegates their own authority, or an admin who manages the principal's
     account sets it up (service.core.permissions.manages_user).
 
-    Raises Refused(403) when the actor may not, Refused(422) for a reversed period or a
-    delegation to oneself, Refused(409) when the principal already delegated to the same
-    deputy for days that overlap (a delegation neither withdrawn nor ended): one is enough,
-    and a second would have to be withdrawn twice. One operation for every door (the page,
-    the API).
+    Raises Refused(403) when the actor may not, Refused(422) for a reversed period, a period
+    whose last day is before today (Bangkok; a start in the past is fine: the deputy acts
+    from now on only) or a delegation to oneself, Refused(409) when the principal already
+    delegated to the same deputy for days that overlap (a delegation neither withdrawn nor
+    ended): one is enough, and a second would have to be withdrawn twice. One operation for
+    every door (the page, the API).
     """
     from service.core.permissions import manages_user
     from service.workflow.engine import Refused
@@ -145,6 +146,12 @@ def create_delegation(
             422,
             _("the delegation ends before it starts"),
             fields={"ends_on": _("must not be before the start")},
+        )
+    if ends_on < local_today():
+        raise Refused(
+            422,
+            _("the delegation would already have ended: its last day must be today or later"),
+            fields={"ends_on": _("must be today or later")},
         )
     if (ends_on - starts_on).days >= MAX_DELEGATION_DAYS:
         raise Refused(

@@ -30,8 +30,12 @@ from service.workflow.engine import Option, Refused
 
 bp = Blueprint("actions", __name__)
 
-#: Inputs the generic endpoint accepts; transitions needing others have their own forms.
+#: Inputs the generic endpoint offers a field for; transitions needing others have their own
+#: forms.
 SIMPLE_INPUTS = ("reason", "paid_on")
+#: Inputs the generic endpoint passes on: besides those, a payment's document number (the
+#: budget page's payment form asks for it; paying through this endpoint needs it as well).
+ENDPOINT_INPUTS = (*SIMPLE_INPUTS, "document_ref")
 
 
 def state_name(state: Any) -> str:
@@ -210,7 +214,7 @@ def transition(workflow: str, ident: int, name: str) -> Response | tuple[str, in
     refusals answer with that status; 409/422 show the form again with the input kept."""
     if workflow not in engine.load_workflows():
         abort(404)
-    data = {key: request.form.get(key, "") for key in SIMPLE_INPUTS if key in request.form}
+    data = {key: request.form.get(key, "") for key in ENDPOINT_INPUTS if key in request.form}
     back = safe_next(request.form.get("next")) or url_for("auth.home")
     try:
         committed(lambda: take(workflow, ident, name, data))
