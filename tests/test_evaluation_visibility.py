@@ -177,3 +177,41 @@ def test_pages_and_the_api_ask_one_rule(session: Session, role: str, sees: bool)
     reader = user(session, role)
     assert can_see_evaluation(session, reader, evaluation) is sees
     assert can_see_score(session, reader, evaluation) is sees
+
+
+def test_the_api_list_gives_a_district_its_projects_and_kpis_evaluations_only(
+    app: Flask, session: Session
+) -> None:
+    """The list's scope (read as the ids of the projects and KPIs in scope): the district's
+    project and KPI evaluations, not another district's, and none to a school outside both."""
+    from service.kpis.models import Kpi
+    from tests.project_data import make_district, make_project
+
+    year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2566)).one()
+    evaluator = user(session, "evaluator")
+    _district, other_division, _school = make_district(session, "50980000")
+    ours = open_evaluation(session, evaluator, year, 2, project=demo_project(session))
+    kpi = session.scalars(select(Kpi).where(Kpi.code == "5023-6525")).one()
+    kpi_year = session.get(FiscalYear, kpi.fiscal_year_id)
+    assert kpi_year is not None
+    by_kpi = open_evaluation(session, evaluator, kpi_year, 2, kpi=kpi)
+    theirs = open_evaluation(
+        session, evaluator, year, 2, project=make_project(session, owner=other_division)
+    )
+    officer_api = headers_for(session, "officer")
+    approver_api = headers_for(session, "approver")
+    evaluator_api = headers_for(session, "evaluator")
+    session.commit()
+
+    def listed(headers: dict[str, str]) -> set[int]:
+        answer = app.test_client().get("/api/v1/evaluations?per_page=100", headers=headers)
+        assert answer.status_code == 200
+        return {item["id"] for item in answer.get_json()["items"]}
+
+    made = (ours, by_kpi, theirs)
+    for role, headers in (("officer", officer_api), ("approver", approver_api)):
+        reader = user(session, role)
+        expected = {e.id for e in made if can_see_evaluation(session, reader, e)}
+        assert listed(headers) & {e.id for e in made} == expected, role
+        assert ours.id in expected and theirs.id not in expected, role
+    assert {e.id for e in made} <= listed(evaluator_api)
