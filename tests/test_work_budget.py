@@ -6,6 +6,7 @@ import re
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -308,3 +309,31 @@ def test_the_payment_form_is_offered_only_to_whoever_may_pay(
     row = client.get("/budget?lang=en").get_data(as_text=True)
     row = row.split(f'data-installment="{installment.id}"')[1].split("</tbody>")[0]
     assert pay_form in row and 'data-refused="pay"' not in row
+
+
+def test_a_scope_too_wide_to_send_as_ids_shows_the_same_rows(
+    login_as, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Past IDS_SENT_AT_MOST projects in scope, the budget page, the transfers and the
+    approvals find the district's rows by a subquery instead: the same rows."""
+    import re
+
+    from service.budget import views
+
+    client = login_as("approver")
+    paths = ("/budget", "/budget/transfers", "/approvals")
+
+    def shown() -> dict[str, list[str]]:
+        found = {}
+        for path in paths:
+            answer = client.get(path)
+            assert answer.status_code == 200, path
+            found[path] = re.findall(
+                r'id="(?:allocation|transfer)-(\d+)"', answer.get_data(as_text=True)
+            )
+        return found
+
+    sent = shown()
+    assert sent["/budget"]
+    monkeypatch.setattr(views, "IDS_SENT_AT_MOST", 0)
+    assert shown() == sent

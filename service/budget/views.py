@@ -77,17 +77,31 @@ def _district_projects(open_years_only: bool = False) -> list[Project]:
     return list(session().scalars(_district_projects_query(open_years_only)))
 
 
-def _district_project_ids() -> list[int]:
+#: Past this many projects in scope (an administration-wide approver's), the scope goes to
+#: PostgreSQL as a subquery: its guess no longer matters, and an array would be 100,000 ids.
+IDS_SENT_AT_MOST = 10_000
+
+
+def _district_project_ids() -> list[int] | Any:
     """The ids of `_district_projects` (a district's three years: about 1,400), read first
     and sent as one array: as a subquery, PostgreSQL guessed three times as many and started
-    from every district's waiting installments (120 ms for the approvals page)."""
+    from every district's waiting installments (120 ms for the approvals page). A scope of
+    more than IDS_SENT_AT_MOST projects stays a subquery."""
     statement = _district_projects_query().with_only_columns(Project.id).order_by(None)
-    return list(session().scalars(statement))
+    ids = list(session().scalars(statement.limit(IDS_SENT_AT_MOST + 1)))
+    return ids if len(ids) <= IDS_SENT_AT_MOST else statement
+
+
+def _in_ids_or(column: Any, ids: list[int] | Any) -> ColumnElement[bool]:
+    """`column` IN `ids` (a list, sent as one array; or a subquery)."""
+    if isinstance(ids, list):
+        return in_ids(dialect_of(session()), column, ids)
+    return column.in_(ids)
 
 
 def _of_district_projects(column: Any) -> ColumnElement[bool]:
     """`column` (a project id) is one of the district's projects."""
-    return in_ids(dialect_of(session()), column, _district_project_ids())
+    return _in_ids_or(column, _district_project_ids())
 
 
 def _in_district() -> ColumnElement[bool]:
@@ -391,13 +405,12 @@ def disbursement_page() -> Any:
 def _transfers_query() -> Any:
     """The transfers out of or into the district's projects, newest first."""
     ids = _district_project_ids()
-    dialect = dialect_of(session())
     return (
         select(BudgetTransfer)
         .where(
             or_(
-                in_ids(dialect, BudgetTransfer.source_id, ids),
-                in_ids(dialect, BudgetTransfer.target_id, ids),
+                _in_ids_or(BudgetTransfer.source_id, ids),
+                _in_ids_or(BudgetTransfer.target_id, ids),
             )
         )
         .options(
