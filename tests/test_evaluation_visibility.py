@@ -215,3 +215,25 @@ def test_the_api_list_gives_a_district_its_projects_and_kpis_evaluations_only(
         assert listed(headers) & {e.id for e in made} == expected, role
         assert ours.id in expected and theirs.id not in expected, role
     assert {e.id for e in made} <= listed(evaluator_api)
+
+
+def test_a_scope_too_wide_to_send_as_ids_lists_the_same_evaluations(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.api import scoping
+
+    evaluator = user(session, "evaluator")
+    year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2566)).one()
+    open_evaluation(session, evaluator, year, 2, project=demo_project(session))
+    approver_api = headers_for(session, "approver")
+    session.commit()
+
+    def listed() -> list[int]:
+        answer = app.test_client().get("/api/v1/evaluations?per_page=100", headers=approver_api)
+        assert answer.status_code == 200
+        return [item["id"] for item in answer.get_json()["items"]]
+
+    sent = listed()
+    assert sent
+    monkeypatch.setattr(scoping, "IDS_SENT_AT_MOST", 0)
+    assert listed() == sent

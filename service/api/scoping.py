@@ -131,21 +131,33 @@ def visible_evaluations(session: Session, user: User) -> ColumnElement[bool]:
     if not units:
         return false()
     dialect = dialect_of(session)
+    projects = select(Project.id).where(in_ids(dialect, Project.responsible_unit_id, units))
+    kpis = select(Kpi.id).where(in_ids(dialect, Kpi.owner_unit_id, units))
     subjects = union_all(
-        select(literal("project").label("kind"), Project.id).where(
-            in_ids(dialect, Project.responsible_unit_id, units)
-        ),
-        select(literal("kpi").label("kind"), Kpi.id).where(
-            in_ids(dialect, Kpi.owner_unit_id, units)
-        ),
-    )
+        projects.add_columns(literal("project").label("kind")),
+        kpis.add_columns(literal("kpi").label("kind")),
+    ).limit(IDS_SENT_AT_MOST + 1)
     found: dict[str, list[int]] = {"project": [], "kpi": []}
-    for kind, ident in session.execute(subjects):
+    for ident, kind in session.execute(subjects):
         found[kind].append(ident)
+    if len(found["project"]) + len(found["kpi"]) > IDS_SENT_AT_MOST:
+        # A scope of most of the country (an approver over the whole administration): as
+        # subqueries, through the evaluations' indexes all the same.
+        return Evaluation.id.in_(
+            union(
+                select(Evaluation.id).where(Evaluation.project_id.in_(projects)),
+                select(Evaluation.id).where(Evaluation.kpi_id.in_(kpis)),
+            )
+        )
     return or_(
         in_ids(dialect, Evaluation.project_id, found["project"]),
         in_ids(dialect, Evaluation.kpi_id, found["kpi"]),
     )
+
+
+#: Past this many projects and KPIs in scope, a scope is sent to PostgreSQL as a subquery,
+#: not as an array of ids.
+IDS_SENT_AT_MOST = 10_000
 
 
 def in_subtree(session: Session, unit_id: int, column: Any) -> ColumnElement[bool]:
