@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from alembic import command
@@ -71,6 +72,18 @@ def _pay(session: Session, installment: Installment, amount: str, ref: str, day:
         paid_on=day,
         amount=Decimal(amount),
         document_ref=ref,
+    )
+
+
+def _pay_the_rest(session: Session, installment: Installment, ref: str, day: date = TODAY) -> Any:
+    """The `pay` transition: what is left of the installment, on `day`."""
+    return take(
+        session,
+        user(session, "approver"),
+        "installment",
+        installment.id,
+        "pay",
+        {"paid_on": day.isoformat(), "document_ref": ref},
     )
 
 
@@ -140,17 +153,9 @@ def test_a_payment_dated_after_today_or_before_the_year_is_refused_at_every_door
         _pay(session, installment, "1.00", "x", before)
     assert early.value.status == 422 and "paid_on" in early.value.fields
     session.rollback()
-    approver = user(session, "approver")
     for day in (TODAY + timedelta(days=1), before, date(1957, 1, 1)):
         with pytest.raises(Refused) as refused:
-            take(
-                session,
-                approver,
-                "installment",
-                installment.id,
-                "pay",
-                {"paid_on": day.isoformat(), "document_ref": "A-1"},
-            )
+            _pay_the_rest(session, installment, "A-1", day)
         assert refused.value.status == 422 and "paid_on" in refused.value.fields, day
         session.rollback()
     assert (
@@ -161,14 +166,7 @@ def test_a_payment_dated_after_today_or_before_the_year_is_refused_at_every_door
     )
     # The first day of the year and today are both fine.
     _pay(session, installment, "1.00", "A-2", year_starts)
-    take(
-        session,
-        approver,
-        "installment",
-        installment.id,
-        "pay",
-        {"paid_on": TODAY.isoformat(), "document_ref": "A-3"},
-    )
+    _pay_the_rest(session, installment, "A-3")
     session.commit()
     assert installment.state is InstallmentState.PAID
 
@@ -176,14 +174,7 @@ def test_a_payment_dated_after_today_or_before_the_year_is_refused_at_every_door
 def test_the_pay_transition_records_what_is_left(session: Session) -> None:
     installment = _approved_installment(session)
     _pay(session, installment, "5000.00", "A-1")
-    take(
-        session,
-        user(session, "approver"),
-        "installment",
-        installment.id,
-        "pay",
-        {"paid_on": TODAY.isoformat(), "document_ref": "A-2"},
-    )
+    _pay_the_rest(session, installment, "A-2")
     session.commit()
     total = session.scalar(
         select(func.sum(Payment.amount)).where(Payment.installment_id == installment.id)

@@ -1,0 +1,231 @@
+"""The rules a new delegation meets, on every door (the admin page, what was typed kept, and
+the API, problem+json in Thai or English), nothing written when refused:
+
+- one delegation at a time from a person to the same deputy: a second one whose days overlap a
+  delegation neither withdrawn nor ended is refused (409), naming the existing one's dates; a
+  withdrawn or an ended one, another deputy, or days next to it (not on it) are no obstacle;
+- a delegation whose last day has already passed lets nobody act for anyone: refused (422, on
+  its last day's field); one that began in the past and lasts until today or later is a
+  delegation in force and is accepted."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.audit.models import AuditEntry
+from service.core.fiscal import local_today
+from service.core.thai import format_be_date
+from service.org.models import Delegation
+from tests.api_support import all_headers, problem_of, user
+from tests.conftest import csrf_token
+
+API = "/api/v1"
+
+
+def _written(session: Session) -> tuple[int, int]:
+    """How many delegations there are, and how many were recorded made."""
+    delegations = session.scalar(select(func.count(Delegation.id)))
+    created = session.scalar(
+        select(func.count(AuditEntry.id)).where(AuditEntry.action == "delegation.create")
+    )
+    return int(delegations or 0), int(created or 0)
+
+
+def _api_delegate(
+    client: FlaskClient, headers: dict[str, str], to: int, starts: int, ends: int, lang: str
+) -> Any:
+    """The approver delegates to `to` from `starts` to `ends` days from today, through the API."""
+    today = local_today()
+    return client.post(
+        f"{API}/delegations",
+        json={
+            "delegate_id": to,
+            "starts_on": (today + timedelta(days=starts)).isoformat(),
+            "ends_on": (today + timedelta(days=ends)).isoformat(),
+            "reason": "ไปราชการ",
+        },
+        headers={**headers, "Accept-Language": lang},
+    )
+
+
+def _page_form(
+    client: FlaskClient, session: Session, starts_on: date, ends_on: date, reason: str
+) -> dict[str, str]:
+    """The admin page's form: the approver delegates to the officer."""
+    return {
+        "csrf_token": csrf_token(client, "/admin/delegations"),
+        "principal_id": str(user(session, "approver").id),
+        "delegate_id": str(user(session, "officer").id),
+        "starts_on": starts_on.isoformat(),
+        "ends_on": ends_on.isoformat(),
+        "reason": reason,
+    }
+
+
+def test_the_api_refuses_an_overlapping_delegation_to_the_same_deputy(
+    client: FlaskClient, session: Session
+) -> None:
+    headers = all_headers(session)
+    approver, officer, school = (
+        user(session, "approver"),
+        user(session, "officer"),
+        user(session, "school"),
+    )
+    today = local_today()
+    first_day, last_day = today + timedelta(days=10), today + timedelta(days=20)
+
+    def delegate(starts: int, ends: int, to: int = officer.id, lang: str = "th") -> Any:
+        return _api_delegate(client, headers["approver"], to, starts, ends, lang)
+
+    made = delegate(10, 20)
+    assert made.status_code == 201, made.get_data(as_text=True)  # type: ignore[attr-defined]
+    before = _written(session)
+    for starts, ends in ((10, 20), (15, 25), (5, 10), (20, 30), (0, 40)):
+        again = delegate(starts, ends)
+        assert again.status_code == 409, (starts, ends)  # type: ignore[attr-defined]
+        body = problem_of(again)
+        assert format_be_date(first_day) in body["detail"], body
+        assert format_be_date(last_day) in body["detail"], body
+        assert "มอบอำนาจให้" in body["detail"], body
+        assert set(body["errors"]) == {"starts_on", "ends_on"}
+    english = problem_of(delegate(12, 13, lang="en"))
+    assert english["detail"].startswith(
+        f"{approver.name} has already delegated to {officer.name} from "
+        f"{first_day.day} {first_day:%b} {first_day.year}"
+    ), english
+    assert _written(session) == before
+
+    # Days next to it, another deputy: no overlap.
+    assert delegate(21, 25).status_code == 201  # type: ignore[attr-defined]
+    assert delegate(5, 9).status_code == 201  # type: ignore[attr-defined]
+    assert delegate(10, 20, to=school.id).status_code == 201  # type: ignore[attr-defined]
+    # Withdrawn: the same days may be delegated again.
+    ident = made.get_json()["id"]  # type: ignore[attr-defined]
+    withdrawn = client.post(f"{API}/delegations/{ident}/withdraw", headers=headers["approver"])
+    assert withdrawn.status_code == 200
+    assert delegate(10, 20).status_code == 201  # type: ignore[attr-defined]
+
+
+def test_an_ended_delegation_is_no_obstacle(client: FlaskClient, session: Session) -> None:
+    headers = all_headers(session)
+    approver, officer = user(session, "approver"), user(session, "officer")
+    today = local_today()
+    session.add(
+        Delegation(
+            principal=approver,
+            delegate=officer,
+            starts_on=today - timedelta(days=30),
+            ends_on=today - timedelta(days=1),
+            reason="เมื่อเดือนก่อน",
+        )
+    )
+    session.commit()
+    made = client.post(
+        f"{API}/delegations",
+        json={
+            "delegate_id": officer.id,
+            "starts_on": (today - timedelta(days=5)).isoformat(),
+            "ends_on": (today + timedelta(days=5)).isoformat(),
+        },
+        headers=headers["approver"],
+    )
+    assert made.status_code == 201, made.get_data(as_text=True)
+
+
+def test_the_admin_page_refuses_it_and_keeps_what_was_typed(  # type: ignore[no-untyped-def]
+    login_as, session: Session
+) -> None:
+    client = login_as("admin")
+    today = local_today()
+    form = _page_form(
+        client, session, today + timedelta(days=1), today + timedelta(days=30), "ลาคลอด"
+    )
+    assert client.post("/admin/delegations", data=form).status_code == 302
+    before = _written(session)
+    typed = {
+        **form,
+        "starts_on": (today + timedelta(days=15)).isoformat(),
+        "ends_on": (today + timedelta(days=45)).isoformat(),
+        "reason": "ขยายเวลาลาคลอด",
+    }
+    refused = client.post("/admin/delegations", data=typed)
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    first, last = today + timedelta(days=1), today + timedelta(days=30)
+    assert f"{format_be_date(first)} ถึง {format_be_date(last)}" in page
+    assert f"{format_be_date(first)} – {format_be_date(last)}" in page
+    assert "ถอนการมอบอำนาจนั้นก่อน" in page
+    assert 'value="ขยายเวลาลาคลอด"' in page
+    typed_end = today + timedelta(days=45)
+    assert f'value="{typed_end.day}/{typed_end.month}/{typed_end.year + 543}"' in page
+    assert 'id="starts_on" aria-invalid="true"' in page
+    assert _written(session) == before
+
+
+def test_a_reason_longer_than_it_is_kept_comes_back_on_the_field(  # type: ignore[no-untyped-def]
+    login_as, session: Session
+) -> None:
+    """The page took a reason of any length: SQLite kept 10,000 characters in a column of
+    500, PostgreSQL refused the row (an error page). It is refused on its field, as typed."""
+    client = login_as("admin")
+    today = local_today()
+    before = _written(session)
+    typed = _page_form(
+        client, session, today + timedelta(days=1), today + timedelta(days=3), "ก" * 10_000
+    )
+    refused = client.post("/admin/delegations", data=typed)
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "ไม่เกิน 500 ตัวอักษร" in page
+    assert 'id="reason" aria-invalid="true"' in page and "ก" * 10_000 in page
+    assert _written(session) == before
+
+
+def test_the_api_refuses_a_delegation_that_has_already_ended(
+    client: FlaskClient, session: Session
+) -> None:
+    headers = all_headers(session)
+    officer = user(session, "officer")
+
+    def delegate(starts: int, ends: int, lang: str = "th") -> Any:
+        return _api_delegate(client, headers["approver"], officer.id, starts, ends, lang)
+
+    before = _written(session)
+    for starts, ends in ((-30, -1), (-1, -1), (-400, -300)):
+        refused = delegate(starts, ends)
+        assert refused.status_code == 422, (starts, ends)  # type: ignore[attr-defined]
+        body = problem_of(refused)
+        assert "วันสุดท้ายต้องเป็นวันนี้หรือหลังจากนี้" in body["detail"], body
+        assert body["errors"] == {"ends_on": "ต้องเป็นวันนี้หรือหลังจากนี้"}, body
+    english = problem_of(delegate(-10, -2, lang="en"))
+    assert "its last day must be today or later" in english["detail"], english
+    assert english["errors"] == {"ends_on": "must be today or later"}, english
+    assert _written(session) == before
+
+    # Begun a week ago, ending today: in force today, accepted.
+    made = delegate(-7, 0)
+    assert made.status_code == 201, made.get_data(as_text=True)  # type: ignore[attr-defined]
+
+
+def test_the_admin_page_refuses_an_ended_delegation_and_keeps_what_was_typed(  # type: ignore[no-untyped-def]
+    login_as, session: Session
+) -> None:
+    client = login_as("admin")
+    today = local_today()
+    first, last = today - timedelta(days=20), today - timedelta(days=3)
+    before = _written(session)
+    typed = _page_form(client, session, first, last, "ลาพักร้อนที่ผ่านมาแล้ว")
+    refused = client.post("/admin/delegations", data=typed)
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "วันสุดท้ายต้องเป็นวันนี้หรือหลังจากนี้" in page
+    assert 'id="ends_on" aria-invalid="true"' in page
+    assert 'value="ลาพักร้อนที่ผ่านมาแล้ว"' in page
+    for day in (first, last):
+        assert f'value="{day.day}/{day.month}/{day.year + 543}"' in page
+    assert _written(session) == before
