@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -201,6 +202,33 @@ def _rows(session: Session, since: int) -> set[tuple[object, ...]]:
     }
 
 
+def _waiting_installment(session: Session, requested: datetime) -> None:
+    """An installment of the first allocation, requested at `requested`."""
+    allocation = session.scalars(select(Allocation).order_by(Allocation.id)).first()
+    assert allocation is not None
+    session.add(
+        Installment(
+            allocation=allocation,
+            amount=1000,
+            state=InstallmentState.REQUESTED,
+            requested_at=requested,
+        )
+    )
+
+
+def _quarter_one(session: Session, project: Any, state: EvaluationState) -> None:
+    """The project's first-quarter evaluation, in `state`."""
+    session.add(
+        Evaluation(
+            subject_type="project",
+            project_id=project.id,
+            fiscal_year_id=project.fiscal_year_id,
+            quarter=1,
+            state=state,
+        )
+    )
+
+
 def test_a_run_writes_the_rows_of_the_plain_insert(session: Session) -> None:
     # The run's path (on PostgreSQL: the rule's lock, the staged candidates, one INSERT of
     # the keys not there yet) writes exactly the rows of the plain INSERT … ON CONFLICT DO
@@ -213,26 +241,8 @@ def test_a_run_writes_the_rows_of_the_plain_insert(session: Session) -> None:
     result = school_result(session)
     result.state = ResultState.SUBMITTED
     result.submitted_at = datetime(2023, 2, 10, 3, 0, tzinfo=UTC)
-    allocation = session.scalars(select(Allocation).order_by(Allocation.id)).first()
-    assert allocation is not None
-    requested = datetime(2023, 2, 10, 3, 0, tzinfo=UTC)
-    session.add(
-        Installment(
-            allocation=allocation,
-            amount=1000,
-            state=InstallmentState.REQUESTED,
-            requested_at=requested,
-        )
-    )
-    session.add(
-        Evaluation(
-            subject_type="project",
-            project_id=project.id,
-            fiscal_year_id=project.fiscal_year_id,
-            quarter=1,
-            state=EvaluationState.OPEN,
-        )
-    )
+    _waiting_installment(session, datetime(2023, 2, 10, 3, 0, tzinfo=UTC))
+    _quarter_one(session, project, EvaluationState.OPEN)
     # Every channel and a preference: the division's webhook, an officer's mail switched off.
     officer = session.scalars(select(User).where(User.email == OFFICER)).one()
     division = unit(session, "50230700")
@@ -305,33 +315,17 @@ def test_every_kind_reaches_its_people(session: Session, kind: ReminderKind) -> 
         expected = {OFFICER}
         day = date(2023, 2, 14)
     elif kind is ReminderKind.INSTALLMENT_WAITING:
-        allocation = session.scalars(select(Allocation).order_by(Allocation.id)).first()
-        assert allocation is not None
-        session.add(
-            Installment(
-                allocation=allocation,
-                amount=1000,
-                state=InstallmentState.REQUESTED,
-                requested_at=datetime(2023, 2, 10, 3, 0, tzinfo=UTC),
-            )
-        )
+        _waiting_installment(session, datetime(2023, 2, 10, 3, 0, tzinfo=UTC))
         expected = {APPROVER}
         day = date(2023, 2, 13)
     elif kind is ReminderKind.REPORT_MISSING:
         expected = {OFFICER}  # January 2023 has no progress report
     else:
-        session.add(
-            Evaluation(
-                subject_type="project",
-                project_id=project.id,
-                fiscal_year_id=project.fiscal_year_id,
-                quarter=1,
-                state=(
-                    EvaluationState.OPEN
-                    if kind is ReminderKind.EVALUATION_SELF
-                    else EvaluationState.SELF_ASSESSED
-                ),
-            )
+        self_assessing = kind is ReminderKind.EVALUATION_SELF
+        _quarter_one(
+            session,
+            project,
+            EvaluationState.OPEN if self_assessing else EvaluationState.SELF_ASSESSED,
         )
         expected = {OFFICER} if kind is ReminderKind.EVALUATION_SELF else {EVALUATOR}
     session.flush()
