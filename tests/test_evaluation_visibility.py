@@ -220,7 +220,7 @@ def test_the_api_list_gives_a_district_its_projects_and_kpis_evaluations_only(
 def test_a_scope_too_wide_to_send_as_ids_lists_the_same_evaluations(
     app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.api import scoping
+    from service.core import sql
 
     evaluator = user(session, "evaluator")
     year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2566)).one()
@@ -235,5 +235,5 @@ def test_a_scope_too_wide_to_send_as_ids_lists_the_same_evaluations(
 
     sent = listed()
     assert sent
-    monkeypatch.setattr(scoping, "IDS_SENT_AT_MOST", 0)
+    monkeypatch.setattr(sql, "IDS_SENT_AT_MOST", 0)
     assert listed() == sent

@@ -318,7 +318,7 @@ def test_a_scope_too_wide_to_send_as_ids_shows_the_same_rows(
     approvals find the district's rows by a subquery instead: the same rows."""
     import re
 
-    from service.budget import views
+    from service.core import sql
 
     client = login_as("approver")
     paths = ("/budget", "/budget/transfers", "/approvals")
@@ -335,5 +335,5 @@ def test_a_scope_too_wide_to_send_as_ids_shows_the_same_rows(
 
     sent = shown()
     assert sent["/budget"]
-    monkeypatch.setattr(views, "IDS_SENT_AT_MOST", 0)
+    monkeypatch.setattr(sql, "IDS_SENT_AT_MOST", 0)
     assert shown() == sent

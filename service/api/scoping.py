@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from service.budget.models import Allocation, Installment
+from service.core import sql as core_sql
 from service.core.labels import object_type_label
 from service.core.permissions import holds_anywhere
 from service.core.sql import dialect_of, in_ids, not_in_ids
@@ -136,11 +137,11 @@ def visible_evaluations(session: Session, user: User) -> ColumnElement[bool]:
     subjects = union_all(
         projects.add_columns(literal("project").label("kind")),
         kpis.add_columns(literal("kpi").label("kind")),
-    ).limit(IDS_SENT_AT_MOST + 1)
+    ).limit(core_sql.IDS_SENT_AT_MOST + 1)
     found: dict[str, list[int]] = {"project": [], "kpi": []}
     for ident, kind in session.execute(subjects):
         found[kind].append(ident)
-    if len(found["project"]) + len(found["kpi"]) > IDS_SENT_AT_MOST:
+    if len(found["project"]) + len(found["kpi"]) > core_sql.IDS_SENT_AT_MOST:
         # A scope of most of the country (an approver over the whole administration): as
         # subqueries, through the evaluations' indexes all the same.
         return Evaluation.id.in_(
@@ -153,11 +154,6 @@ def visible_evaluations(session: Session, user: User) -> ColumnElement[bool]:
         in_ids(dialect, Evaluation.project_id, found["project"]),
         in_ids(dialect, Evaluation.kpi_id, found["kpi"]),
     )
-
-
-#: Past this many projects and KPIs in scope, a scope is sent to PostgreSQL as a subquery,
-#: not as an array of ids.
-IDS_SENT_AT_MOST = 10_000
 
 
 def in_subtree(session: Session, unit_id: int, column: Any) -> ColumnElement[bool]:

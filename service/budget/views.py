@@ -43,7 +43,7 @@ from service.core.fiscal import fiscal_year_of, local_date, local_today
 from service.core.labels import label
 from service.core.paging import page_number, paged
 from service.core.permissions import holds_anywhere
-from service.core.sql import dialect_of, in_ids
+from service.core.sql import dialect_of, ids_read_first, in_ids_or_query
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
@@ -51,6 +51,7 @@ from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, UnitKind, User
 from service.org.scope import unit_filter, unit_ids_in_scope
 from service.projects.models import Project, ProjectState
+from service.projects.queries import run_or_owned_by
 from service.workflow.engine import Refused
 from service.workflow.screens import actor, gate, options_for, run_change, session
 
@@ -77,31 +78,17 @@ def _district_projects(open_years_only: bool = False) -> list[Project]:
     return list(session().scalars(_district_projects_query(open_years_only)))
 
 
-#: Past this many projects in scope (an administration-wide approver's), the scope goes to
-#: PostgreSQL as a subquery: its guess no longer matters, and an array would be 100,000 ids.
-IDS_SENT_AT_MOST = 10_000
-
-
 def _district_project_ids() -> list[int] | Any:
     """The ids of `_district_projects` (a district's three years: about 1,400), read first
-    and sent as one array: as a subquery, PostgreSQL guessed three times as many and started
-    from every district's waiting installments (120 ms for the approvals page). A scope of
-    more than IDS_SENT_AT_MOST projects stays a subquery."""
+    (`ids_read_first`): as a subquery, PostgreSQL guessed three times as many and started
+    from every district's waiting installments (120 ms for the approvals page)."""
     statement = _district_projects_query().with_only_columns(Project.id).order_by(None)
-    ids = list(session().scalars(statement.limit(IDS_SENT_AT_MOST + 1)))
-    return ids if len(ids) <= IDS_SENT_AT_MOST else statement
-
-
-def _in_ids_or(column: Any, ids: list[int] | Any) -> ColumnElement[bool]:
-    """`column` IN `ids` (a list, sent as one array; or a subquery)."""
-    if isinstance(ids, list):
-        return in_ids(dialect_of(session()), column, ids)
-    return column.in_(ids)
+    return ids_read_first(session(), statement)
 
 
 def _of_district_projects(column: Any) -> ColumnElement[bool]:
     """`column` (a project id) is one of the district's projects."""
-    return _in_ids_or(column, _district_project_ids())
+    return in_ids_or_query(dialect_of(session()), column, _district_project_ids())
 
 
 def _in_district() -> ColumnElement[bool]:
@@ -112,13 +99,7 @@ def _in_district() -> ColumnElement[bool]:
     units = unit_ids_in_scope(session(), actor())
     if units is None:
         return true()
-    dialect = dialect_of(session())
-    return Project.id.in_(
-        union(
-            select(Project.id).where(in_ids(dialect, Project.responsible_unit_id, units)),
-            select(Project.id).where(in_ids(dialect, Project.owner_unit_id, units)),
-        )
-    )
+    return Project.id.in_(union(*run_or_owned_by(dialect_of(session()), units)))
 
 
 def _district_projects_query(open_years_only: bool = False) -> Select[Project]:
@@ -405,12 +386,13 @@ def disbursement_page() -> Any:
 def _transfers_query() -> Any:
     """The transfers out of or into the district's projects, newest first."""
     ids = _district_project_ids()
+    dialect = dialect_of(session())
     return (
         select(BudgetTransfer)
         .where(
             or_(
-                _in_ids_or(BudgetTransfer.source_id, ids),
-                _in_ids_or(BudgetTransfer.target_id, ids),
+                in_ids_or_query(dialect, BudgetTransfer.source_id, ids),
+                in_ids_or_query(dialect, BudgetTransfer.target_id, ids),
             )
         )
         .options(

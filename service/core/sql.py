@@ -63,6 +63,27 @@ def in_ids(dialect: str, column: Any, ids: list[int]) -> ColumnElement[bool]:
     return column.in_(ids)
 
 
+#: Past this many ids, a scope read first (`ids_read_first`) goes to PostgreSQL as its
+#: subquery instead: an array of 100,000 ids (an administration-wide scope) helps no plan.
+IDS_SENT_AT_MOST = 10_000
+
+
+def ids_read_first(session: Session, statement: Any) -> list[int] | Any:
+    """The ids `statement` selects, read now to be sent as one array (`in_ids_or_query`):
+    PostgreSQL then plans with the real list, where it misjudges a subquery's size (a
+    district's projects: three times too many). `statement` itself when it selects more than
+    IDS_SENT_AT_MOST."""
+    ids = list(session.scalars(statement.limit(IDS_SENT_AT_MOST + 1)))
+    return ids if len(ids) <= IDS_SENT_AT_MOST else statement
+
+
+def in_ids_or_query(dialect: str, column: Any, ids: list[int] | Any) -> ColumnElement[bool]:
+    """`column` IN what `ids_read_first` gave: `in_ids` for a list, IN a subquery else."""
+    if isinstance(ids, list):
+        return in_ids(dialect, column, ids)
+    return column.in_(ids)
+
+
 def not_in_ids(dialect: str, column: Any, ids: list[int]) -> ColumnElement[bool]:
     """`column NOT IN (ids)` for a column without NULLs, likewise (`<> ALL(:ids)`)."""
     if dialect == "postgresql":

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, aliased
 from service.core import keyset
 from service.core.paging import count_rows
 from service.core.progress import DEFAULT_TOLERANCE, is_behind_schedule
-from service.core.sql import dialect_of, in_ids, matches_text
+from service.core.sql import dialect_of, matches_text
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, UnitKind, User
 from service.org.scope import scope_roots, unit_filter
@@ -51,7 +51,7 @@ from service.projects.aggregates import (
 )
 from service.projects.figures import figures_today
 from service.projects.models import Project, ProjectFigures, ProjectState
-from service.projects.queries import visible_projects
+from service.projects.queries import run_or_owned_by, visible_projects
 
 PAGE_SIZE = 50
 
@@ -140,20 +140,9 @@ def _base_conditions(
         subtree = list(
             session.scalars(select(OrgUnit.id).where(OrgUnit.path.startswith(filters.unit.path)))
         )
-        dialect = dialect_of(session)
         in_year = Project.fiscal_year_id == filters.year.id
-        conditions.append(
-            Project.id.in_(
-                union(
-                    select(Project.id).where(
-                        in_ids(dialect, Project.responsible_unit_id, subtree), in_year
-                    ),
-                    select(Project.id).where(
-                        in_ids(dialect, Project.owner_unit_id, subtree), in_year
-                    ),
-                )
-            )
-        )
+        ranges = run_or_owned_by(dialect_of(session), subtree, in_year)
+        conditions.append(Project.id.in_(union(*ranges)))
     q = filters.q.strip()
     if q:
         conditions.append(matches_text(q, Project.code, Project.name))
@@ -480,7 +469,7 @@ def filter_units(
     roots = scope_roots(session, user) if user is not None else None
     opened = set(roots or ())
     if chosen is not None:
-        opened |= {int(part) for part in chosen.path.strip("/").split("/") if part}
+        opened |= set(chosen.ancestor_ids)
     shown = OrgUnit.id.in_(opened) | OrgUnit.parent_id.in_(opened)
     if roots is None:  # the whole tree: its roots and the units below them
         top = select(OrgUnit.id).where(OrgUnit.parent_id.is_(None))
@@ -497,10 +486,7 @@ def filter_units(
     )
     # As a tree: each unit under its parent, brothers by code (paths are of ids).
     codes = {unit.id: unit.code for unit in units}
-    return sorted(
-        units,
-        key=lambda unit: [codes.get(int(part), "") for part in unit.path.strip("/").split("/")],
-    )
+    return sorted(units, key=lambda unit: [codes.get(i, "") for i in unit.ancestor_ids])
 
 
 def unit_by_code(session: Session, code: str) -> OrgUnit | None:

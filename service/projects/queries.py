@@ -39,13 +39,24 @@ def visible_projects(
         else true()
     )
     ids = union(
-        select(Project.id).where(in_ids(dialect, Project.responsible_unit_id, units), in_year),
-        select(Project.id).where(in_ids(dialect, Project.owner_unit_id, units), in_year),
+        *run_or_owned_by(dialect, units, in_year),
         select(ProjectParticipant.project_id).where(
             in_ids(dialect, ProjectParticipant.unit_id, units), participant_year
         ),
     )
     return and_(Project.id.in_(ids), in_year)
+
+
+def run_or_owned_by(
+    dialect: str, units: list[int], *where: ColumnElement[bool]
+) -> tuple[Select[int], Select[int]]:
+    """The ids of the projects (meeting `where`) whose responsible unit, and of those whose
+    owning unit, is one of `units`: two index ranges to UNION, where an OR across the two
+    columns or a match of the units' paths makes PostgreSQL test every project."""
+    return (
+        select(Project.id).where(in_ids(dialect, Project.responsible_unit_id, units), *where),
+        select(Project.id).where(in_ids(dialect, Project.owner_unit_id, units), *where),
+    )
 
 
 def sees_project(session: Session, user: User, project: Project) -> bool:
