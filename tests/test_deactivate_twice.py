@@ -6,27 +6,20 @@ with the state, the command line prints the reason and exits 1 like its other re
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.audit.models import AuditEntry
 from service.org.models import User
 from tests.api_support import headers_for, problem_of, rolled_back
 from tests.conftest import DEMO_PASSWORDS, csrf_token, login
+from tests.work_data import audited
 
 ADMIN = "admin@demo.tidtam.local"
 SCHOOL = "school@demo.tidtam.local"
 
 
 def _deactivations(session: Session, user_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count(AuditEntry.id)).where(
-                AuditEntry.action == "user.deactivate", AuditEntry.object_id == user_id
-            )
-        )
-        or 0
-    )
+    return audited(session, "user.deactivate", user_id)
 
 
 def _school(session: Session) -> User:

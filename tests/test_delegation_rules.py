@@ -17,12 +17,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.audit.models import AuditEntry
 from service.core.fiscal import local_today
 from service.core.thai import format_be_date
 from service.org.models import Delegation
 from tests.api_support import all_headers, problem_of, user
 from tests.conftest import csrf_token
+from tests.work_data import audited
 
 API = "/api/v1"
 
@@ -30,10 +30,7 @@ API = "/api/v1"
 def _written(session: Session) -> tuple[int, int]:
     """How many delegations there are, and how many were recorded made."""
     delegations = session.scalar(select(func.count(Delegation.id)))
-    created = session.scalar(
-        select(func.count(AuditEntry.id)).where(AuditEntry.action == "delegation.create")
-    )
-    return int(delegations or 0), int(created or 0)
+    return int(delegations or 0), audited(session, "delegation.create")
 
 
 def _api_delegate(

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.audit.models import AuditEntry
 from service.org.models import Role
 from service.org.operations import create_user, grant_role
 from service.projects.models import EvidenceFile, ResultState, StepResult
@@ -20,6 +19,7 @@ from tests.conftest import csrf_token, login
 from tests.work_data import (
     PDF,
     PNG,
+    audited,
     in_app_context,  # noqa: F401
     school_result,
     unit,
@@ -50,12 +50,7 @@ def _file(session: Session, result: StepResult, name: str) -> EvidenceFile:
 
 
 def _audit_count(session: Session, action: str) -> int:
-    return (
-        session.scalar(
-            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action)
-        )
-        or 0
-    )
+    return audited(session, action)
 
 
 def _withdraw(client: FlaskClient, result: StepResult, evidence: EvidenceFile):  # type: ignore[no-untyped-def]

@@ -16,7 +16,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.audit.models import AuditEntry
 from service.core.db import utcnow
 from service.notifications.dispatch import deliver
 from service.notifications.mail import DeliveryError
@@ -26,7 +25,7 @@ from service.notifications.webhook import AddressRefused, address_problem, post
 from tests.api_support import headers_for, user
 from tests.conftest import csrf_token
 from tests.http_sink import http_sink
-from tests.work_data import unit
+from tests.work_data import audited, unit
 
 SCHOOL_UNIT = "5023077101"
 
@@ -121,12 +120,7 @@ def test_the_api_refuses_a_local_address_naming_the_field(
     assert patched.status_code == 422 and "url" in patched.get_json()["errors"]
     shown = client.get(f"/api/v1/webhooks/{ident}", headers=admin).get_json()
     assert shown["url"] == "https://203.0.114.7/hook"
-    assert (
-        session.scalar(
-            select(func.count(AuditEntry.id)).where(AuditEntry.action == "webhook.update")
-        )
-        == 0
-    )
+    assert audited(session, "webhook.update") == 0
 
 
 def test_the_page_refuses_a_local_address_and_keeps_what_was_typed(  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry
@@ -28,7 +28,7 @@ from service.org.models import Role, User
 from service.org.operations import grant_role
 from tests.api_support import headers_for
 from tests.conftest import DEMO_PASSWORDS, csrf_token, login
-from tests.work_data import school_result, unit
+from tests.work_data import audited, school_result, unit
 
 SCHOOL_UNIT = "5023077101"
 OTHER_DISTRICT_ADMIN = "admin-elsewhere@test.tidtam.local"
@@ -43,9 +43,7 @@ def _teacher(session: Session) -> User:
 
 
 def _audits(session: Session, action: str) -> int:
-    return int(
-        session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == action)) or 0
-    )
+    return audited(session, action)
 
 
 def test_api_manages_a_units_endpoints_within_its_admins_scope(

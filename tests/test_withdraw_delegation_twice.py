@@ -8,15 +8,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.audit.models import AuditEntry
 from service.core.fiscal import local_today
 from service.org.models import Delegation, User
 from service.org.operations import create_delegation
 from tests.api_support import headers_for, problem_of, rolled_back
 from tests.conftest import DEMO_PASSWORDS, csrf_token, login
+from tests.work_data import audited
 
 ADMIN = "admin@demo.tidtam.local"
 
@@ -45,14 +45,7 @@ def _delegation(session: Session) -> Delegation:
 
 
 def _withdrawals(session: Session, ident: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count(AuditEntry.id)).where(
-                AuditEntry.action == "delegation.withdraw", AuditEntry.object_id == ident
-            )
-        )
-        or 0
-    )
+    return audited(session, "delegation.withdraw", ident)
 
 
 def test_the_page_says_it_was_withdrawn_already(app: Flask) -> None:

@@ -11,7 +11,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.audit.models import AuditEntry
 from service.auth.models import ApiToken
 from service.core.fiscal import local_today
 from service.fiscal.models import FiscalYear
@@ -20,6 +19,7 @@ from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
 from service.strategy.models import StrategyNode
 from tests.conftest import csrf_token
 from tests.work_data import (
+    audited,
     in_app_context,  # noqa: F401
     unit,
     user,
@@ -221,14 +221,7 @@ def test_api_token_is_shown_once_stored_hashed_and_revocable(login_as, session: 
     assert "The token is revoked." not in page
     session.expire_all()
     assert row.revoked_at == revoked_at
-    assert (
-        session.scalar(
-            select(func.count(AuditEntry.id)).where(
-                AuditEntry.action == "api_token.revoke", AuditEntry.object_id == row.id
-            )
-        )
-        == 1
-    )
+    assert audited(session, "api_token.revoke", row.id) == 1
 
 
 def test_the_units_page_is_paged_searchable_and_names_the_parent_by_its_code(

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEntry
 from service.org.models import OrgUnit, User
 from service.projects.models import PlanStep, Project, StepResult
 
@@ -72,3 +73,11 @@ def school_result(
             OrgUnit.code == school_code,
         )
     ).one()
+
+
+def audited(session: Session, action: str, object_id: int | None = None) -> int:
+    """How many audit entries record `action` (of the object `object_id`, when given)."""
+    counted = select(func.count(AuditEntry.id)).where(AuditEntry.action == action)
+    if object_id is not None:
+        counted = counted.where(AuditEntry.object_id == object_id)
+    return int(session.scalar(counted) or 0)
