@@ -17,12 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry
-from service.budget.models import Allocation, AllocationState
 from service.projects.evidence import Upload, display_name, store_evidence
 from service.projects.models import ProgressReport
 from tests.api_support import headers_for, problem_of
 from tests.conftest import csrf_token
-from tests.work_data import demo_project, school_result, unit, user
+from tests.work_data import demo_project, school_allocation, school_result, unit, user
 
 
 def audit_rows(session: Session) -> int:
@@ -80,15 +79,7 @@ def test_signed_in_hostile_ids_and_values_are_refused(login_as, session: Session
 
 
 def test_installment_amounts_out_of_range_are_refused(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
-    allocation = Allocation(
-        project=demo_project(session),
-        recipient_unit=unit(session, "5023077101"),
-        amount=Decimal("30000.00"),
-        state=AllocationState.APPROVED,
-        created_by_id=user(session, "officer").id,
-    )
-    session.add(allocation)
-    session.commit()
+    allocation = school_allocation(session)
     client = login_as("school")
     token = csrf_token(client, "/school")
     before = audit_rows(session)
@@ -269,15 +260,7 @@ def test_amounts_in_exponent_form_or_with_underscores_are_refused(
         decimal_field("amount").parse(raw)
     assert Money(commas=True).deserialize("๑,๐๐๐.๕๐") == Decimal("1000.50")
     assert decimal_field("amount").parse("๑,๐๐๐") == Decimal("1000")
-    allocation = Allocation(
-        project=demo_project(session),
-        recipient_unit=unit(session, "5023077101"),
-        amount=Decimal("30000.00"),
-        state=AllocationState.APPROVED,
-        created_by_id=user(session, "officer").id,
-    )
-    session.add(allocation)
-    session.commit()
+    allocation = school_allocation(session)
     client = login_as("school")
     before = audit_rows(session)
     response = client.post(

@@ -8,13 +8,11 @@ person of each screen reads it."""
 from __future__ import annotations
 
 import html
-from decimal import Decimal
 from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from service.budget.models import Allocation, AllocationState
 from service.workflow import engine
 from tests.api_support import demo_project, headers_for, problem_of
 from tests.conftest import csrf_token
@@ -22,6 +20,7 @@ from tests.test_api_bad_input import row_counts
 from tests.test_work_budget import _project
 from tests.work_data import (
     in_app_context,  # noqa: F401
+    school_allocation,
     school_result,
     unit,
     user,
@@ -130,15 +129,7 @@ def test_a_school_is_refused_an_installment_over_its_allocation_as_by_the_api(
     login_as,
     session: Session,  # type: ignore[no-untyped-def]
 ) -> None:
-    allocation = Allocation(
-        project=demo_project(session),
-        recipient_unit=unit(session, "5023077101"),
-        amount=Decimal("30000.00"),
-        state=AllocationState.APPROVED,
-        created_by_id=user(session, "officer").id,
-    )
-    session.add(allocation)
-    session.commit()
+    allocation = school_allocation(session)
     client = login_as("school")
     path = f"/allocations/{allocation.id}/installments"
     page = _refused_page(

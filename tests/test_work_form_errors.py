@@ -30,6 +30,7 @@ from tests.conftest import csrf_token
 from tests.work_data import (
     demo_project,
     in_app_context,  # noqa: F401
+    school_allocation,
     school_result,
     unit,
     user,
@@ -295,16 +296,7 @@ def test_the_admin_forms(login_as) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_a_refused_transition_and_installment_request(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
-    project = demo_project(session)
-    allocation = Allocation(
-        project=project,
-        recipient_unit=unit(session, "5023077101"),
-        amount=Decimal("30000.00"),
-        state=AllocationState.SUBMITTED,
-        created_by_id=user(session, "officer").id,
-    )
-    session.add(allocation)
-    session.commit()
+    allocation = school_allocation(session, AllocationState.SUBMITTED)
     client = login_as("approver")
     response = client.post(
         f"/actions/allocation/{allocation.id}/return",

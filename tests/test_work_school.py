@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.budget.models import Allocation, AllocationState, Installment
+from service.budget.models import Installment
 from service.org.models import Role
 from service.org.operations import create_user, grant_role
 from service.projects.models import EvidenceFile, ResultState
@@ -22,12 +22,11 @@ from tests.work_data import (
     JPG,
     PDF,
     PNG,
-    demo_project,
     in_app_context,  # noqa: F401
     office_file,
+    school_allocation,
     school_result,
     unit,
-    user,
 )
 
 
@@ -228,16 +227,7 @@ def test_post_without_csrf_token_is_refused(login_as, session: Session) -> None:
 
 
 def test_school_requests_an_installment_of_its_allocation(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
-    project = demo_project(session)
-    allocation = Allocation(
-        project=project,
-        recipient_unit=unit(session, "5023077101"),
-        amount=Decimal("30000.00"),
-        state=AllocationState.APPROVED,
-        created_by_id=user(session, "officer").id,
-    )
-    session.add(allocation)
-    session.commit()
+    allocation = school_allocation(session)
     client = login_as("school")
     page = client.get("/school").get_data(as_text=True)
     assert f'data-allocation="{allocation.id}"' in page and "สามหมื่นบาทถ้วน" in page

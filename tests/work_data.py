@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -81,3 +82,22 @@ def audited(session: Session, action: str, object_id: int | None = None) -> int:
     if object_id is not None:
         counted = counted.where(AuditEntry.object_id == object_id)
     return int(session.scalar(counted) or 0)
+
+
+def school_allocation(session: Session, state: Any = None) -> Any:
+    """30,000 baht of the demo project allocated to the demo school (approved unless `state`
+    says otherwise), committed."""
+    from decimal import Decimal
+
+    from service.budget.models import Allocation, AllocationState
+
+    allocation = Allocation(
+        project=demo_project(session),
+        recipient_unit=unit(session, "5023077101"),
+        amount=Decimal("30000.00"),
+        state=state or AllocationState.APPROVED,
+        created_by_id=user(session, "officer").id,
+    )
+    session.add(allocation)
+    session.commit()
+    return allocation
