@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import pyotp
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -110,6 +111,7 @@ def _bench_subjects(database_url: str) -> dict[str, Any]:
         others = [row.id for row in sizes if row.id != project_id]
         bare_id = session.execute(text("SELECT max(id) / 2 FROM project")).scalar_one()
         _row, token = new_token(session, user, "bench")
+        fresh_second_factor(session, [email])
         session.commit()
     engine.dispose()
     return {
@@ -128,35 +130,72 @@ def _cookies(response: http.client.HTTPResponse, jar: dict[str, str]) -> None:
         jar[name.strip()] = rest.split(";", 1)[0]
 
 
-def login(base: str, email: str, password: str) -> str:
-    """Sign in through the login form; returns the Cookie header of the signed-in session.
-    Raises RuntimeError when the form refuses."""
+_TOTP_KEY = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
+
+
+def fresh_second_factor(session: Session, emails: list[str]) -> None:
+    """Forget the second factor of the bench's people, so that each run signs them in as
+    production asks an approver or an admin the first time: enrolling with the key the page
+    shows (the key of an earlier run is not kept anywhere)."""
+    session.execute(
+        text(
+            "UPDATE app_user SET totp_secret = NULL, totp_enabled_at = NULL, "
+            "totp_last_step = NULL WHERE email = ANY(:emails)"
+        ),
+        {"emails": emails},
+    )
+
+
+def _exchange(
+    base: str, method: str, path: str, jar: dict[str, str], body: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """One request with the jar's cookies (updated from the answer): status, Location, body."""
     parts = urlsplit(base)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    jar: dict[str, str] = {}
-    connection.request("GET", "/login")
+    headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
+    encoded = None
+    if body is not None:
+        encoded = urlencode(body)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    connection.request(method, path, encoded, headers)
     response = connection.getresponse()
     page = response.read().decode()
     _cookies(response, jar)
+    connection.close()
+    return response.status, response.getheader("Location") or "", page
+
+
+def _form_token(page: str, where: str) -> str:
     match = _CSRF.search(page)
     if not match:
-        raise RuntimeError("no CSRF token on /login")
-    body = urlencode({"csrf_token": match.group(1), "email": email, "password": password})
-    connection.close()
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
-    connection.request(
-        "POST",
-        "/login",
-        body,
-        {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
-    )
-    response = connection.getresponse()
-    response.read()
-    if response.status != 302:
-        raise RuntimeError(f"login as {email} answered {response.status}")
-    _cookies(response, jar)
-    connection.close()
+        raise RuntimeError(f"no CSRF token on {where}")
+    return match.group(1)
+
+
+def login(base: str, email: str, password: str) -> str:
+    """Sign in through the login form, and through the second factor when production asks
+    for one (an approver, an admin: enrolling with the key the page shows, see
+    `fresh_second_factor`); returns the Cookie header of the signed-in session. Raises
+    RuntimeError when a step refuses or the session does not open a page."""
+    jar: dict[str, str] = {}
+    _status, _where, page = _exchange(base, "GET", "/login", jar)
+    form = {"csrf_token": _form_token(page, "/login"), "email": email, "password": password}
+    status, where, _page = _exchange(base, "POST", "/login", jar, form)
+    if status != 302:
+        raise RuntimeError(f"login as {email} answered {status}")
+    if urlsplit(where).path == "/login/second-factor":
+        _status, _where, page = _exchange(base, "GET", "/login/second-factor", jar)
+        key = _TOTP_KEY.search(page)
+        if not key:
+            raise RuntimeError(f"{email} has a second factor the bench does not know")
+        code = pyotp.TOTP(key.group(1)).now()
+        form = {"csrf_token": _form_token(page, "/login/second-factor"), "code": code}
+        status, _where, _page = _exchange(base, "POST", "/login/second-factor", jar, form)
+        if status not in (200, 302):
+            raise RuntimeError(f"the second factor of {email} answered {status}")
+    status, where, _page = _exchange(base, "GET", "/account", jar)
+    if status != 200:
+        raise RuntimeError(f"signed in as {email}, /account answered {status} {where}")
     return "; ".join(f"{k}={v}" for k, v in jar.items())
 
 
