@@ -82,7 +82,14 @@ def _district_project_ids() -> list[int] | Any:
     """The ids of `_district_projects` (a district's three years: about 1,400), read first
     (`ids_read_first`): as a subquery, PostgreSQL guessed three times as many and started
     from every district's waiting installments (120 ms for the approvals page)."""
-    statement = _district_projects_query().with_only_columns(Project.id).order_by(None)
+    units = unit_ids_in_scope(session(), actor())
+    if units is None:
+        statement = _district_projects_query().with_only_columns(Project.id).order_by(None)
+    else:
+        # The two index ranges alone, each with the state: as `Project.id IN (union)`, the
+        # outer project table was read whole to join them (22 vs 5 ms for a district).
+        live = Project.state != ProjectState.WITHDRAWN
+        statement = union(*run_or_owned_by(dialect_of(session()), units, live))
     return ids_read_first(session(), statement)
 
 

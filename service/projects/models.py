@@ -115,8 +115,21 @@ class Project(Base):
     __table_args__ = (
         UniqueConstraint("code", "fiscal_year_id"),
         CheckConstraint("approved_budget >= 0", name="budget_not_negative"),
-        Index("ix_project_unit_year", "owner_unit_id", "fiscal_year_id"),
-        Index("ix_project_responsible_year", "responsible_unit_id", "fiscal_year_id"),
+        # A district's projects by either unit, their ids and states off the index alone
+        # (`run_or_owned_by`): with only the keys, PostgreSQL preferred reading the year
+        # index whole (15 vs 1 ms for a district's 1,400 projects).
+        Index(
+            "ix_project_unit_year",
+            "owner_unit_id",
+            "fiscal_year_id",
+            postgresql_include=["state", "id"],
+        ),
+        Index(
+            "ix_project_responsible_year",
+            "responsible_unit_id",
+            "fiscal_year_id",
+            postgresql_include=["state", "id"],
+        ),
         # A year's projects with what a tree-wide dashboard sorts and filters on, read off
         # the index alone (the rows are wide: reading 33,000 of them took 100 ms).
         Index(
