@@ -132,7 +132,7 @@ def _base_conditions(
     if public_only:
         conditions.append(Project.state.in_(PUBLIC_STATES))
     if user is not None:
-        conditions.append(visible_projects(session, user, filters.year.id))
+        conditions.append(visible_projects(session, user, filters.year.id, read_first=True))
     if filters.unit is not None:
         # The chosen unit's subtree as ids (a district's: about a hundred), then two index
         # ranges of this year's projects: an EXISTS matching paths tested every project of

@@ -34,12 +34,17 @@ bp = Blueprint("dashboard", __name__)
 
 
 def read_filters(
-    session: Any, user: User | None, args: MultiDict[str, str], today: Any
+    session: Any,
+    user: User | None,
+    args: MultiDict[str, str],
+    today: Any,
+    years: list[FiscalYear] | None = None,
 ) -> queries.Filters | None:
     """The filters the query string asks for; None when there is no fiscal year at all.
 
     An unknown year or a unit outside the reader's scope is a 404 (it names nothing they may
-    list); an unknown sort key falls back to the code.
+    list); an unknown sort key falls back to the code. `years`: every fiscal year, already
+    read for the page's year menu (the asked year is found among them, not read again).
     """
     year: FiscalYear | None
     raw_year = args.get("year", "")
@@ -48,7 +53,10 @@ def read_filters(
             be_year = value_of(BeYear(), args, "year")
         except Invalid:
             abort(404)
-        year = session.scalar(select(FiscalYear).where(FiscalYear.be_year == be_year))
+        if years is None:
+            year = session.scalar(select(FiscalYear).where(FiscalYear.be_year == be_year))
+        else:
+            year = next((y for y in years if y.be_year == be_year), None)
         if year is None:
             abort(404)
     else:
@@ -169,14 +177,15 @@ def index() -> ResponseReturnValue:
 def _body(user: User, today: Any) -> Markup:
     """The dashboard below the menu: filters, the page of projects, paging and exports."""
     session = db.session()
-    filters = read_filters(session, user, request.args, today)
+    years = queries.fiscal_years(session)
+    filters = read_filters(session, user, request.args, today, years)
     listing = queries.project_listing(session, user, filters, today) if filters else None
     html = render_template(
         "dashboard/_body.html",
         filters=filters,
         listing=listing,
         today=today,
-        years=queries.fiscal_years(session),
+        years=years,
         units=queries.filter_units(session, user, filters.unit if filters else None),
         sorts=sort_links(request.args, "dashboard.index", filters) if filters else {},
         page_url=lambda page: page_url(request.args, "dashboard.index", page),

@@ -83,7 +83,7 @@ def list_projects(args: dict[str, Any]) -> Any:
         year_id = found if found is not None else 0
     stmt = (
         select(Project)
-        .where(visible_projects(session, user, year_id))
+        .where(visible_projects(session, user, year_id, read_first=True))
         .options(joinedload(Project.fiscal_year))
         .order_by(Project.code, Project.id)
     )

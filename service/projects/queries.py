@@ -8,14 +8,14 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, func, select,
 from sqlalchemy.orm import Session
 
 from service.core.progress import actual_progress
-from service.core.sql import dialect_of, in_ids
+from service.core.sql import dialect_of, ids_read_first, in_ids, in_ids_or_query
 from service.org.models import OrgUnit, User
 from service.org.scope import active_roles, in_scope, tree_wide, unit_filter, unit_ids_in_scope
 from service.projects.models import PlanStep, Project, ProjectParticipant, StepResult
 
 
 def visible_projects(
-    session: Session, user: User, fiscal_year_id: int | None = None
+    session: Session, user: User, fiscal_year_id: int | None = None, *, read_first: bool = False
 ) -> ColumnElement[bool]:
     """A condition on `Project`: its responsible or owning unit lies in the user's scope, or a
     unit in the user's scope reports a result on one of its steps (how a school sees a
@@ -25,7 +25,12 @@ def visible_projects(
     The unit ids in scope (a subtree: tens of units) are read first and sent along, and the
     condition is `id IN` a union of three index ranges (responsible, owner, participant),
     which PostgreSQL hashes once, instead of an OR it would test on every project; tree-wide
-    roles get a plain true."""
+    roles get a plain true.
+
+    `read_first`: the union's ids are read now and sent as one array (`ids_read_first`), for
+    a list that pages and counts them: PostgreSQL guessed the union six times too large and
+    hashed it against the whole year's index (a district's dashboard: 4-5 ms for each of its
+    count and page, 1 ms each from the array)."""
     in_year = Project.fiscal_year_id == fiscal_year_id if fiscal_year_id is not None else true()
     units = unit_ids_in_scope(session, user)
     if units is None:
@@ -44,6 +49,8 @@ def visible_projects(
             in_ids(dialect, ProjectParticipant.unit_id, units), participant_year
         ),
     )
+    if read_first:
+        return and_(in_ids_or_query(dialect, Project.id, ids_read_first(session, ids)), in_year)
     return and_(Project.id.in_(ids), in_year)
 
 

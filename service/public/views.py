@@ -48,7 +48,8 @@ def public_project_or_404(project_id: int) -> Project:
 def project_list() -> ResponseReturnValue:
     session = db.session()
     today = local_today()
-    filters = read_filters(session, None, request.args, today)
+    years = queries.fiscal_years(session)
+    filters = read_filters(session, None, request.args, today, years)
     fmt = request.args.get("format")
     if fmt is not None and fmt not in FORMATS:
         abort(404)
@@ -67,7 +68,7 @@ def project_list() -> ResponseReturnValue:
         filters=filters,
         listing=listing,
         today=today,
-        years=queries.fiscal_years(session),
+        years=years,
         units=queries.filter_units(session, None, filters.unit if filters else None),
         sorts=sort_links(request.args, "public.project_list", filters) if filters else {},
         page_url=lambda page: page_url(request.args, "public.project_list", page),
