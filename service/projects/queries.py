@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, select, true, union
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    select,
+    true,
+    union,
+)
 from sqlalchemy.orm import Session
 
 from service.core.progress import actual_progress
@@ -64,6 +75,16 @@ def run_or_owned_by(
         select(Project.id).where(in_ids(dialect, Project.responsible_unit_id, units), *where),
         select(Project.id).where(in_ids(dialect, Project.owner_unit_id, units), *where),
     )
+
+
+def run_or_owned_ids(
+    session: Session, units: list[int], *where: ColumnElement[bool]
+) -> list[int] | Select[int] | CompoundSelect:
+    """The ids of `run_or_owned_by` read now, to be sent as one array (`in_ids_or_query`):
+    PostgreSQL then plans with the real number of projects. As an OR across the two unit
+    columns in a subquery, an officer's review queue walked all 22,000 submitted results of
+    the country to find the 54 of his division (265 ms)."""
+    return ids_read_first(session, union(*run_or_owned_by(dialect_of(session), units, *where)))
 
 
 def sees_project(session: Session, user: User, project: Project) -> bool:

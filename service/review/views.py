@@ -18,13 +18,14 @@ from service.core.fiscal import local_date
 from service.core.labels import field_label
 from service.core.paging import PAGE_ROWS, Paged, page_number, paged
 from service.core.permissions import holds_anywhere
-from service.core.sql import dialect_of, in_ids
+from service.core.sql import dialect_of, in_ids_or_query
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
 from service.org.models import Role, User
 from service.org.scope import unit_ids_in_scope
-from service.projects.models import PlanStep, Project, ResultState, StepResult
+from service.projects.models import PlanStep, ResultState, StepResult
+from service.projects.queries import run_or_owned_ids
 from service.workflow.screens import (
     NO_DECISION,
     actor,
@@ -58,11 +59,12 @@ def _waiting() -> Select[StepResult]:
         true()
         if units is None
         else StepResult.step_id.in_(
-            select(PlanStep.id)
-            .join(Project, Project.id == PlanStep.project_id)
-            .where(
-                in_ids(dialect_of(session()), Project.responsible_unit_id, units)
-                | in_ids(dialect_of(session()), Project.owner_unit_id, units)
+            select(PlanStep.id).where(
+                in_ids_or_query(
+                    dialect_of(session()),
+                    PlanStep.project_id,
+                    run_or_owned_ids(session(), units),
+                )
             )
         )
     )
