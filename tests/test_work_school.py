@@ -285,3 +285,55 @@ def test_sections_show_their_first_rows_and_the_next_by_key(
     # A cursor that does not fit shows the first rows, not an error.
     page = client.get(f"/school?section={section}&after=not-a-cursor")
     assert page.status_code == 200
+
+
+@pytest.mark.parametrize("email", ["officer@demo.tidtam.local", "approver@demo.tidtam.local"])
+def test_reading_unit_by_unit_shows_the_same_sections(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch, email: str
+) -> None:
+    """A reader of several units gets each section unit by unit on PostgreSQL (a LATERAL
+    per unit): the same rows, the same order and the same cursors as one walk in the
+    section's order, first rows and rows after a cursor alike (on SQLite both are the walk)."""
+    from service.core.fiscal import local_today
+    from service.org.models import OrgUnit, User
+    from service.org.scope import unit_ids_in_scope
+    from service.school import queries
+    from tests.project_data import StepSpec, make_project
+
+    user = session.scalars(select(User).where(User.email == email)).one()
+    with app.test_request_context():
+        units = unit_ids_in_scope(session, user)
+        assert units is not None and len(units) > 1
+        # Two of the reader's units with seven results each, accepted and not, their planned
+        # ends in the opposite order of their ids (a walk by id reads other rows first).
+        two = [session.get(OrgUnit, ident) for ident in units[-2:]]
+        ends = ["2023-09-20", "2023-08-20", "2023-07-20", "2023-06-20", "2023-05-20", "2023-04-20"]
+        make_project(
+            session,
+            owner=two[0],
+            steps=[
+                StepSpec("10", "2022-10-01", end, [None if i % 2 else "100"] * 2, two)
+                for i, end in enumerate([*ends, "2023-03-20"])
+            ],
+        )
+        session.flush()
+        monkeypatch.setattr(queries, "SECTION_ROWS", 1)
+        today = local_today()
+
+        def walked(walked_one_by_one: int) -> dict[str, list[int]]:
+            """Each section's rows, page after page by its cursor, and the counts."""
+            monkeypatch.setattr(queries, "UNITS_WALKED_ONE_BY_ONE", walked_one_by_one)
+            first = queries.my_steps(session, user, today)
+            rows: dict[str, list[int]] = {"counts": [first.counts[n] for n in queries.SECTIONS]}
+            for name in queries.SECTIONS:
+                found = first
+                rows[name] = [r.id for r in getattr(found, name)]
+                while name in found.next_after:
+                    after = found.next_after[name]
+                    found = queries.my_steps(session, user, today, section=name, after=after)
+                    rows[name] += [r.id for r in getattr(found, name)]
+            return rows
+
+        one_by_one = walked(500)
+        assert one_by_one == walked(0)
+        assert len(one_by_one["overdue"]) > 6 and len(one_by_one["done"]) > 8, one_by_one

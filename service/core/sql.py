@@ -91,6 +91,14 @@ def not_in_ids(dialect: str, column: Any, ids: list[int]) -> ColumnElement[bool]
     return column.not_in(ids)
 
 
+def each_id(ids: list[int], name: str) -> Any:
+    """`ids` as a table of one column `id` (PostgreSQL: `unnest(:ids) AS name(id)`), to join
+    LATERAL to a subquery that runs once per id: each unit's own first rows off its own
+    index range, where `unit_id = ANY(:ids)` ordered by another column can only walk that
+    column's index past every other unit's rows, or read and sort all of theirs."""
+    return func.unnest(_id_array(ids)).table_valued("id").render_derived(name=name)
+
+
 def _id_array(ids: list[int]) -> Any:
     return bindparam(None, list(ids), type_=ARRAY(Integer))
 

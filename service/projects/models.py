@@ -302,7 +302,9 @@ class StepResult(Base):
             "state <> 'accepted' OR (accepted_completion IS NOT NULL AND reviewed_at IS NOT NULL)",
             name="accepted_has_review",
         ),
-        Index("ix_step_result_state_unit", "state", "unit_id"),
+        # A unit's results of a state in the order of their planned end: the school home's
+        # sections, read unit by unit for a network or a district (`my_steps`).
+        Index("ix_step_result_state_unit_due", "state", "unit_id", "due_on", "id"),
         # A unit's results (the school's page, its reminders).
         Index("ix_step_result_unit_step", "unit_id", "step_id"),
         # The result lists' order, read off the index a page at a time: every result (the

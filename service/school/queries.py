@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from service.budget.models import Allocation
 from service.core import keyset
 from service.core.paging import Paged, paged
-from service.core.sql import dialect_of, in_ids
+from service.core.sql import dialect_of, each_id, in_ids
 from service.org.models import User
 from service.org.scope import unit_ids_in_scope
 from service.projects.models import PlanStep, Project, ProjectState, ResultState, StepResult
@@ -29,6 +29,8 @@ REPORTING = (ProjectState.LOCKED, ProjectState.REVISION_REQUESTED)
 #: on a phone a few.
 SECTION_ROWS = 50
 SECTIONS = ("returned", "overdue", "due_soon", "later", "waiting", "done")
+#: Up to this many units in scope, each section's rows are read unit by unit (`my_steps`).
+UNITS_WALKED_ONE_BY_ONE = 500
 #: The allocations' section of the page, paged by key as the steps' are.
 ALLOCATIONS = "allocations"
 
@@ -135,18 +137,58 @@ def my_steps(
             select(counted, func.count()).where(in_scope).group_by(counted)
         )
     }
+    # A reader of several units (a network, a district) on PostgreSQL: each section's rows
+    # are found unit by unit (`each_id`), a page each at most. Walking the section's order
+    # past the whole country's rows to find theirs took 230 ms for a division whose units had
+    # few accepted results, and grew with the country.
+    per_unit = (
+        each_id(units, "scope_unit")
+        if units is not None
+        and 1 < len(units) <= UNITS_WALKED_ONE_BY_ONE
+        and dialect_of(session) == "postgresql"
+        else None
+    )
     picks = []
     for name in SECTIONS:
         keys = _order(name)
-        chosen = select(StepResult.id).where(in_scope, _in_section(name, today))
+        # Unit by unit, the unit is the lateral's own (`unit_id = ANY` beside it misleads
+        # PostgreSQL into another index).
+        mine = _reporting() if per_unit is not None else in_scope
+        chosen = select(StepResult.id).where(mine, _in_section(name, today))
         if name == section and after:
             try:
                 chosen = chosen.where(keyset.after(keys, keyset.decode(after, keys)))
                 found.section, found.after = section, after
             except keyset.BadCursor:
                 pass
-        ordered = chosen.order_by(*(c.desc() if d else c for c, d in keys))
-        picks.append(select(ordered.limit(SECTION_ROWS + 1).subquery().c.id))
+        order = [c.desc() if d else c for c, d in keys]
+        if per_unit is None:
+            ordered = chosen.order_by(*order).limit(SECTION_ROWS + 1)
+        else:
+            # Each unit's first rows off step_result's (state, unit_id, due_on, id) index,
+            # then the first of them all.
+            first = (
+                chosen.add_columns(StepResult.due_on)
+                .where(StepResult.unit_id == per_unit.c.id)
+                .order_by(*order)
+                .limit(SECTION_ROWS + 1)
+                .lateral(f"first_{name}")
+            )
+            ordered = (
+                select(first.c.id)
+                .select_from(per_unit)
+                .join(first, true())
+                .order_by(
+                    *(
+                        column.desc() if descending else column
+                        for column, (_key, descending) in zip(
+                            (first.c.due_on, first.c.id), keys, strict=True
+                        )
+                    )
+                )
+                .limit(SECTION_ROWS + 1)
+            )
+        picks.append(select(ordered.subquery().c.id))
     rows = session.scalars(
         select(StepResult)
         .where(StepResult.id.in_(union_all(*picks)))
