@@ -137,8 +137,13 @@ def _export(fmt: str) -> Any:
     return download(fmt, "review-queue", EXPORT_COLUMNS, rows, _("Review queue"))
 
 
-def _queue_page(status: int = 200, chosen: frozenset[int] = frozenset()) -> tuple[str, int]:
-    """The queue page; after a refused POST, with the reason typed and the results ticked."""
+def _queue_page(
+    status: int = 200,
+    chosen: frozenset[int] = frozenset(),
+    errors: dict[str, str] | None = None,
+) -> tuple[str, int]:
+    """The queue page; after a refused POST, with the reason typed, the results ticked and
+    the refused field's message (`errors`: field name -> message)."""
     listing = review_queue(page_number(request.args.get("page")), request.args.get("after"))
     page = render_template(
         "review/queue.html",
@@ -149,6 +154,7 @@ def _queue_page(status: int = 200, chosen: frozenset[int] = frozenset()) -> tupl
         options={r.id: {o.name: o for o in options_for(r)} for r in listing.rows},
         reason=request.values.get("reason", ""),
         chosen=chosen,
+        errors=errors or {},
     )
     return page, status
 
@@ -190,6 +196,11 @@ def decide() -> Response | tuple[str, int]:
     if not ids:
         flash(_("Choose at least one result."), "error")
         return redirect(url_for("review.queue"))
+    if action == "return" and not reason:
+        # Every return needs the reason the school will read: said at the field, before
+        # anything is taken, the results ticked kept (the row's own button ticks its row).
+        errors = {"reason": _("write the reason the school will read before returning")}
+        return _queue_page(422, frozenset(ids), errors)
     data = {"reason": reason} if action == "return" else {}
 
     def answered(outcomes: list[Any]) -> Response:
