@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import ColumnElement, Select, func, or_, select, true, union
+from sqlalchemy import ColumnElement, Select, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from werkzeug.wrappers import Response
 
@@ -51,7 +51,7 @@ from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, UnitKind, User
 from service.org.scope import unit_filter, unit_ids_in_scope
 from service.projects.models import Project, ProjectState
-from service.projects.queries import run_or_owned_by, run_or_owned_ids
+from service.projects.queries import run_or_owned, run_or_owned_ids
 from service.workflow.engine import Refused
 from service.workflow.screens import actor, gate, options_for, run_change, session
 
@@ -104,7 +104,7 @@ def _in_district() -> ColumnElement[bool]:
     units = unit_ids_in_scope(session(), actor())
     if units is None:
         return true()
-    return Project.id.in_(union(*run_or_owned_by(dialect_of(session()), units)))
+    return run_or_owned(dialect_of(session()), units)
 
 
 def _district_projects_query(open_years_only: bool = False) -> Select[Project]:

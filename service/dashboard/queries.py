@@ -29,7 +29,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    union,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -51,7 +50,7 @@ from service.projects.aggregates import (
 )
 from service.projects.figures import figures_today
 from service.projects.models import Project, ProjectFigures, ProjectState
-from service.projects.queries import run_or_owned_by, visible_projects
+from service.projects.queries import run_or_owned, visible_projects
 
 PAGE_SIZE = 50
 
@@ -141,8 +140,7 @@ def _base_conditions(
             session.scalars(select(OrgUnit.id).where(OrgUnit.path.startswith(filters.unit.path)))
         )
         in_year = Project.fiscal_year_id == filters.year.id
-        ranges = run_or_owned_by(dialect_of(session), subtree, in_year)
-        conditions.append(Project.id.in_(union(*ranges)))
+        conditions.append(run_or_owned(dialect_of(session), subtree, in_year))
     q = filters.q.strip()
     if q:
         conditions.append(matches_text(q, Project.code, Project.name))

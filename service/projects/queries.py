@@ -77,6 +77,14 @@ def run_or_owned_by(
     )
 
 
+def run_or_owned(
+    dialect: str, units: list[int], *where: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    """A condition on `Project`: it is one of `run_or_owned_by` (the two ranges' UNION as a
+    subquery, which PostgreSQL hashes once)."""
+    return Project.id.in_(union(*run_or_owned_by(dialect, units, *where)))
+
+
 def run_or_owned_ids(
     session: Session, units: list[int], *where: ColumnElement[bool]
 ) -> list[int] | Select[int] | CompoundSelect:
