@@ -163,6 +163,7 @@ def test_a_page_read_by_key_costs_what_the_first_page_costs(
 
     from service.school import queries
 
+    monkeypatch.setattr(queries, "FIRST_ROWS", 1)
     monkeypatch.setattr(queries, "SECTION_ROWS", 1)
     email = f"{role}@demo.tidtam.local"
     client = app.test_client()

@@ -266,6 +266,7 @@ def test_sections_show_their_first_rows_and_the_next_by_key(
     }
     section, total = max(counts.items(), key=lambda item: item[1])
     assert total >= 2, counts
+    monkeypatch.setattr(queries, "FIRST_ROWS", 1)
     monkeypatch.setattr(queries, "SECTION_ROWS", 1)
     seen: list[str] = []
     url = "/school"
@@ -285,6 +286,41 @@ def test_sections_show_their_first_rows_and_the_next_by_key(
     # A cursor that does not fit shows the first rows, not an error.
     page = client.get(f"/school?section={section}&after=not-a-cursor")
     assert page.status_code == 200
+
+
+def test_the_home_shows_a_few_rows_a_section_and_a_section_walked_more(  # type: ignore[no-untyped-def]
+    login_as, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The home shows FIRST_ROWS of each section (what to do next, on a phone); its Next, and
+    the section asked for alone, show SECTION_ROWS a page."""
+    from service.school import queries
+
+    monkeypatch.setattr(queries, "FIRST_ROWS", 1)
+    monkeypatch.setattr(queries, "SECTION_ROWS", 3)
+    client = login_as("officer")
+    home = client.get("/school").get_data(as_text=True)
+
+    def rows(page: str, section: str) -> list[str]:
+        part = page.split(f'id="{section}">')[1].split("</section>")[0]
+        return re.findall(r'data-result="(\d+)"', part)
+
+    counts = {
+        section: int(count)
+        for section, count in re.findall(
+            r'id="(\w+)">\s*<h2[^>]*>[^<]*<span class="badge[^"]*">(\d+)</span>', home
+        )
+    }
+    section, total = max(counts.items(), key=lambda item: item[1])
+    assert total >= 2, counts
+    assert all(len(rows(home, name)) == min(1, count) for name, count in counts.items())
+    found = re.search(rf'href="(/school\?section={section}&amp;after=[^"#]+)#{section}"', home)
+    assert found is not None
+    after = client.get(found.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert len(rows(after, section)) == min(3, total - 1)
+    assert rows(after, section)[0] not in rows(home, section)
+    alone = client.get(f"/school?section={section}").get_data(as_text=True)
+    assert len(rows(alone, section)) == min(3, total)
+    assert rows(alone, section)[0] == rows(home, section)[0]
 
 
 @pytest.mark.parametrize("email", ["officer@demo.tidtam.local", "approver@demo.tidtam.local"])
@@ -317,6 +353,7 @@ def test_reading_unit_by_unit_shows_the_same_sections(
             ],
         )
         session.flush()
+        monkeypatch.setattr(queries, "FIRST_ROWS", 1)
         monkeypatch.setattr(queries, "SECTION_ROWS", 1)
         today = local_today()
 

@@ -57,7 +57,13 @@ def dialect_of(session: Session) -> str:
 def in_ids(dialect: str, column: Any, ids: list[int]) -> ColumnElement[bool]:
     """`column IN (ids)`; on PostgreSQL `column = ANY(:ids)`, one array parameter: an IN
     list is a parameter per id (tens for a district's units), and psycopg converts a
-    statement of over 50 parameters afresh on every execution instead of once."""
+    statement of over 50 parameters afresh on every execution instead of once.
+
+    One id is `column = :id`: PostgreSQL reads `= ANY` of an array as a set even of one, and
+    an index on (column, x) then cannot give rows in x's order (a division's accepted results
+    latest first walked the whole country's accepted results, 40,000 rows, for eleven)."""
+    if len(ids) == 1:
+        return column == ids[0]
     if dialect == "postgresql":
         return column == any_(_id_array(ids))
     return column.in_(ids)
