@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -194,7 +195,9 @@ def test_acting_does_not_reach_past_the_principals_scope(
     client: FlaskClient, session: Session
 ) -> None:
     """An officer of another district acts for a school clerk: they see what the clerk
-    sees, no longer their own district, and none of an officer's screens."""
+    sees, no longer their own district, and none of an officer's screens. (No door sets up
+    such a delegation now, `test_a_deputy_works_where_the_person_does`: it is written as a
+    row, as one made before that rule, or before the deputy moved, would be.)"""
     _district, division, _school = make_district(session, "50990000")
     year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2567)).one()
     deputy, password = make_user(session, Role.OFFICER, division, "far-officer@t.local")
@@ -210,7 +213,7 @@ def test_acting_does_not_reach_past_the_principals_scope(
     )
     clerk = user(session, "school")
     today = local_today()
-    create_delegation(session, clerk, clerk, deputy, today, today)
+    session.add(Delegation(principal=clerk, delegate=deputy, starts_on=today, ends_on=today))
     session.commit()
     login(client, "far-officer@t.local", password)
     assert client.get(f"/projects/{own.id}").status_code == 200
@@ -221,6 +224,54 @@ def test_acting_does_not_reach_past_the_principals_scope(
     assert client.get("/school").status_code == 200
     legacy = session.scalars(select(Project).where(Project.code == "50230000-3598")).one()
     assert client.get(f"/projects/{legacy.id}").status_code == 200
+
+
+def test_a_deputy_works_where_the_person_does(session: Session) -> None:
+    """A deputy holds a role where the principal does (at the principal's unit or below),
+    a district role when the principal holds one: a school's clerk made deputy of the
+    district's approver could approve money for their own school. Refused at every door
+    with the field named; nothing is written."""
+    from service.org.operations import create_user, grant_role
+    from service.workflow.engine import Refused
+
+    approver, officer, clerk = (
+        user(session, "approver"),
+        user(session, "officer"),
+        user(session, "school"),
+    )
+    _district, division, _school = make_district(session, "50990000")
+    far, _password = make_user(session, Role.OFFICER, division, "far@t.local")
+    nobody = create_user(
+        session, email="nobody@t.local", name="ไม่มีบทบาท", password="a-long-password-2566"
+    )
+    today = local_today()
+    before = session.scalar(select(func.count()).select_from(Delegation))
+    for principal, deputy, field in (
+        (approver, clerk, "delegate_id"),  # a school's clerk for the district
+        (approver, far, "delegate_id"),  # an officer of another district
+        (officer, far, "delegate_id"),
+        (approver, nobody, "delegate_id"),  # no role anywhere
+        (nobody, officer, "principal_id"),  # nothing to hand over
+    ):
+        with pytest.raises(Refused) as refused:
+            create_delegation(session, user(session, "admin"), principal, deputy, today, today)
+        assert refused.value.status == 422 and field in refused.value.fields
+    assert session.scalar(select(func.count()).select_from(Delegation)) == before
+    # The district's own officer may stand in for its approver, and the approver for the
+    # officer; a clerk for a clerk of the same school too.
+    assert create_delegation(session, approver, approver, officer, today, today).id
+    assert create_delegation(session, officer, officer, approver, today, today).id
+    school2 = create_user(
+        session, email="clerk2@t.local", name="ธุรการสอง", password="clerk-two-pass-2566"
+    )
+    grant_role(session, school2, Role.SCHOOL, clerk_unit(session, clerk))
+    assert create_delegation(session, clerk, clerk, school2, today, today).id
+
+
+def clerk_unit(session: Session, clerk: User):  # type: ignore[no-untyped-def]
+    from service.org.scope import active_roles
+
+    return active_roles(session, clerk)[0].unit
 
 
 def test_a_page_left_open_after_the_delegation_ended_changes_nothing(

@@ -68,11 +68,16 @@ def test_the_api_refuses_an_overlapping_delegation_to_the_same_deputy(
     client: FlaskClient, session: Session
 ) -> None:
     headers = all_headers(session)
-    approver, officer, school = (
-        user(session, "approver"),
-        user(session, "officer"),
-        user(session, "school"),
+    approver, officer = user(session, "approver"), user(session, "officer")
+    from service.org.models import Role
+    from service.org.operations import create_user, grant_role
+    from service.org.scope import active_roles
+
+    deputy = create_user(  # the division's other officer
+        session, email="officer-b@t.local", name="เจ้าหน้าที่สอง", password="officer-b-pass-2566"
     )
+    grant_role(session, deputy, Role.OFFICER, active_roles(session, officer)[0].unit)
+    session.commit()
     today = local_today()
     first_day, last_day = today + timedelta(days=10), today + timedelta(days=20)
 
@@ -100,7 +105,7 @@ def test_the_api_refuses_an_overlapping_delegation_to_the_same_deputy(
     # Days next to it, another deputy: no overlap.
     assert delegate(21, 25).status_code == 201  # type: ignore[attr-defined]
     assert delegate(5, 9).status_code == 201  # type: ignore[attr-defined]
-    assert delegate(10, 20, to=school.id).status_code == 201  # type: ignore[attr-defined]
+    assert delegate(10, 20, to=deputy.id).status_code == 201  # type: ignore[attr-defined]
     # Withdrawn: the same days may be delegated again.
     ident = made.get_json()["id"]  # type: ignore[attr-defined]
     withdrawn = client.post(f"{API}/delegations/{ident}/withdraw", headers=headers["approver"])

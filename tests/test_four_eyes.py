@@ -33,7 +33,8 @@ from service.fiscal.models import FiscalYear
 from service.notifications.models import Notification
 from service.notifications.operations import relay_outbox
 from service.org.models import Role, User
-from service.org.operations import create_delegation, create_user
+from service.org.operations import create_delegation, create_user, grant_role
+from service.org.scope import active_roles
 from service.projects.models import Project
 from service.projects.operations import create_project
 from service.workflow.engine import Refused, take
@@ -205,6 +206,8 @@ def test_a_deputy_acting_for_the_preparer_is_refused(
     deputy = create_user(
         session, email="deputy@test.tidtam.local", name="นายรอง ทำแทน", password="deputy-pass-2566"
     )
+    # A deputy works where the officer does.
+    grant_role(session, deputy, Role.OFFICER, active_roles(session, officer)[0].unit)
     today = local_today()
     create_delegation(session, officer, officer, deputy, today, today + timedelta(days=3))
     _row, token = new_token(session, deputy, "the deputy's script")

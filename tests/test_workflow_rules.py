@@ -228,7 +228,7 @@ def test_acting_for_needs_a_delegation_and_is_recorded(session: Session) -> None
     deputy = create_user(
         session, email="deputy@demo.tidtam.local", name="รองฯ", password="deputy-password-1"
     )
-    grant_role(session, deputy, Role.SCHOOL, unit(session, "5023077202"))
+    grant_role(session, deputy, Role.OFFICER, unit(session, "5023077202"))
     result = build_result(session, "submitted", "accept")
     with pytest.raises(Refused, match="holds no delegation"):
         take(session, deputy, "step_result", result.id, "accept", acting_for=officer)

@@ -166,6 +166,7 @@ def create_delegation(
             _("the reason is too long"),
             fields={"reason": _("at most %(count)s characters", count=REASON_LENGTH)},
         )
+    _refuse_outsider(session, principal, delegate)
     _refuse_overlap(session, principal, delegate, starts_on, ends_on)
     delegation = Delegation(
         principal=principal,
@@ -178,6 +179,40 @@ def create_delegation(
     session.flush()
     _announce_delegation(session, actor, delegation, "create")
     return delegation
+
+
+def _refuse_outsider(session: Session, principal: User, delegate: User) -> None:
+    """Refused(422) unless `delegate` works where `principal` does: a role in the office
+    (the district, or the administration's office) of one of the principal's units, and a
+    district role (not only a school's) when the principal holds one. A school's clerk made
+    deputy of the district's director could approve money for their own school."""
+    from service.org.scope import active_roles
+    from service.workflow.engine import Refused
+
+    held = active_roles(session, principal)
+    if not held:
+        raise Refused(
+            422,
+            _("%(name)s holds no role to hand over", name=principal.name),
+            fields={"principal_id": _("holds no role")},
+        )
+    for mine in held:
+        # The office: the path's first two levels ("/1/3/" of "/1/3/4/5/"); the root's is
+        # the root, whose people stand in for one another anywhere in the tree.
+        office = "/" + "/".join(mine.unit.path.strip("/").split("/")[:2]) + "/"
+        for theirs in active_roles(session, delegate):
+            inside = theirs.unit.path.startswith(office)
+            if inside and (theirs.role is not Role.SCHOOL or mine.role is Role.SCHOOL):
+                return
+    raise Refused(
+        422,
+        _(
+            "a deputy works where the person does: %(name)s holds no role there"
+            " (a school's staff cannot act for a district office)",
+            name=delegate.name,
+        ),
+        fields={"delegate_id": _("must hold a role in the same office")},
+    )
 
 
 def _refuse_overlap(
