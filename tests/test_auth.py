@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -106,6 +108,30 @@ def test_logout_really_ends_the_session(client: FlaskClient, session: Session) -
     assert client.get("/home").status_code == 302
     # A copy of the old cookie is worthless too.
     client.set_cookie("session", stolen.value)
+    assert client.get("/home").status_code == 302
+
+
+def test_sign_out_from_a_page_left_open_since_an_earlier_sign_in(
+    client: FlaskClient, session: Session
+) -> None:
+    """The old page's token is the old session's: the press gets a page with a fresh Sign out
+    button (not a 400 that leaves the person signed in), and that button signs out. A post
+    without any token (another site) signs nobody out either."""
+    email = "officer@demo.tidtam.local"
+    login(client, email, DEMO_PASSWORDS[email])
+    stale = csrf_token(client, "/home")
+    client.post("/logout", data={"csrf_token": stale})
+    login(client, email, DEMO_PASSWORDS[email])
+    asked = client.post("/logout", data={"csrf_token": stale})
+    assert asked.status_code == 200
+    page = asked.get_data(as_text=True)
+    assert 'id="sign-out-again"' in page
+    assert client.get("/home").status_code == 200  # still signed in until the press
+    assert client.post("/logout", data={}).status_code == 200
+    assert client.get("/home").status_code == 200
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', page.split('id="sign-out-again"')[0])
+    assert fresh is not None
+    assert client.post("/logout", data={"csrf_token": fresh.group(1)}).status_code == 302
     assert client.get("/home").status_code == 302
 
 

@@ -25,6 +25,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, EmailField, PasswordField, StringField
@@ -37,7 +38,7 @@ from service.auth.sessions import current_session, signed_in
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import safe_next
-from service.extensions import db, limiter, login_manager
+from service.extensions import csrf, db, limiter, login_manager
 from service.org.models import OrgUnit, Role, User
 from service.org.scope import active_roles, unit_filter
 from service.projects.models import Project
@@ -464,10 +465,20 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
 
 
 @bp.route("/logout", methods=["POST"])
+@csrf.exempt  # checked below: a stale page asks again instead of leaving the person signed in
 @login_required
-def logout() -> Response:
+def logout() -> Response | str:
     """End this session; after a single sign-on, send the browser on to the provider to end
-    its session too (RP-initiated logout), which sends it back to the login page."""
+    its session too (RP-initiated logout), which sends it back to the login page.
+
+    From a page left open since an earlier sign-in (its CSRF token is the old session's),
+    the button answered 400 and the person stayed signed in, on a shared computer too. Such
+    a press gets a page with a fresh Sign out button instead: one more press signs out, and
+    another site still cannot sign anyone out."""
+    try:
+        csrf.protect()
+    except CSRFError:
+        return render_template("auth/logout.html")
     row = current_session()
     user = db.session.get(User, current_user.id)
     through_provider = row is not None and row.method == auth_ops.SSO
