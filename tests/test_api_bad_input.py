@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import g
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -139,6 +140,43 @@ def test_a_refused_transition_leaves_no_trace(client: FlaskClient, session: Sess
     )
     assert stale.status_code == 422 and "If-Match" in problem_of(stale)["errors"]
     assert row_counts(session) == before
+
+
+def test_a_decimal_comma_is_asked_as_a_point_not_read_as_thousands(
+    client: FlaskClient, session: Session
+) -> None:
+    """ "50,5" (a phone set to a decimal comma) was read as 505 and refused as over 100 on the
+    result form; it is refused as what it is, a percentage is the example given, and nothing
+    is taken. Thousands typed with commas are still thousands."""
+    from service.core.fields import Invalid, Money, value_of
+    from service.projects.workflow import COMPLETION
+
+    headers = all_headers(session)["school_a"]
+    result = session.scalar(
+        select(StepResult).where(StepResult.unit_id == unit(session, "5023077101").id)
+    )
+    assert result is not None
+    before = row_counts(session)
+    url = f"/api/v1/results/{result.id}/transitions/submit"
+    for typed in ("50,5", "1e2"):
+        response = client.post(
+            url,
+            json={"completion": typed, "narrative": "x"},
+            headers={**headers, "Accept-Language": "en"},
+        )
+        assert response.status_code == 422, response.get_data(as_text=True)
+        assert "such as 75.5" in problem_of(response)["errors"]["completion"]
+    assert row_counts(session) == before
+    with client.application.test_request_context():
+        g.lang = "en"
+        for typed, said in (("50,5", "with a point, such as 75.5"), ("1e2", "such as 75.5")):
+            with pytest.raises(ValueError, match=said):
+                COMPLETION.parse(typed)
+        with pytest.raises(ValueError, match="at most 100"):  # a thousand, over 100
+            COMPLETION.parse("1,000")
+        assert str(value_of(Money(commas=True), {"a": "1,234,567.50"}, "a")) == "1234567.50"
+        with pytest.raises(Invalid, match="point"):
+            value_of(Money(commas=True), {"a": "1,5"}, "a")
 
 
 def test_bulk_input_is_checked_before_anything_is_taken(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -107,6 +108,29 @@ def test_the_upload_script_gets_json(login_as, session: Session) -> None:  # typ
     refused = _submit(client, other.id, [], completion="150", xhr="1")
     assert refused.status_code == 422
     assert refused.json is not None and "completion" in refused.json["fields"]
+    # A refused file: the script shows `fields`, so the field's message says why, not only
+    # which file (it said "evil.exe" and nothing more).
+    bad = _submit(client, other.id, [(b"MZ", "evil.exe")], xhr="1")
+    assert bad.status_code == 422 and bad.json is not None
+    assert "evil.exe" in bad.json["fields"]["files"] and "PDF" in bad.json["fields"]["files"]
+
+
+def test_a_result_sent_again_shows_why_it_was_returned_as_a_note(  # type: ignore[no-untyped-def]
+    login_as, session: Session
+) -> None:
+    """Returned, the reason is the page's red message; sent again, it stays as a note of
+    what was asked, not as a problem still to fix."""
+    client = login_as("school")
+    result = school_result(session, position=4)
+    result.state, result.review_reason = ResultState.RETURNED, "แนบรูปกิจกรรมด้วย"
+    result.submitted_at = result.reviewed_at = datetime.now(UTC)
+    session.commit()
+    page = client.get(f"/results/{result.id}").get_data(as_text=True)
+    assert '<dd class="field-error">แนบรูปกิจกรรมด้วย</dd>' in page
+    assert _submit(client, result.id, [(PNG, "photo.png")]).status_code == 302
+    page = client.get(f"/results/{result.id}").get_data(as_text=True)
+    assert '<dd class="muted">แนบรูปกิจกรรมด้วย</dd>' in page
+    assert '<dd class="field-error">แนบรูปกิจกรรมด้วย' not in page
 
 
 def test_content_not_matching_its_extension_is_refused_and_input_kept(

@@ -88,12 +88,19 @@ class DecimalString(fields.Decimal):
                 gettext("must be a decimal such as %(example)s", example=self.metadata["example"])
             )
         text = str(value).strip()
+        example = self.metadata["example"]
         if self.commas:
+            if decimal_comma(text):
+                raise ValidationError(
+                    gettext("write decimals with a point, such as %(example)s", example=example)
+                )
             text = text.replace(",", "")
         try:
             number = Decimal(text)
         except InvalidOperation:
-            raise ValidationError(gettext("must be a number such as 90000.00")) from None
+            raise ValidationError(
+                gettext("must be a number such as %(example)s", example=example)
+            ) from None
         if not number.is_finite():
             raise ValidationError(gettext("must be a finite number"))
         # The size first: quantizing 1e400 would overflow the decimal context.
@@ -102,12 +109,21 @@ class DecimalString(fields.Decimal):
                 gettext("at most %(digits)s digits before the point", digits=self.digit_limit)
             )
         if not plain_number(text):
-            raise ValidationError(gettext("must be a number such as 90000.00"))
+            raise ValidationError(gettext("must be a number such as %(example)s", example=example))
         if number != number.quantize(Decimal(1).scaleb(-self.place_count)):
             raise ValidationError(
                 gettext("at most %(places)s decimal places", places=self.place_count)
             )
         return number.quantize(Decimal(1).scaleb(-self.place_count))
+
+
+def decimal_comma(text: str) -> bool:
+    """A comma that does not separate thousands ("50,5", "1,5": a decimal comma, as typed
+    on a phone set to another language). Read as a thousands separator, "50,5" became 505."""
+    if "," not in text:
+        return False
+    groups = text.strip().lstrip("+-").split(".")[0].split(",")
+    return not (1 <= len(groups[0]) <= 3 and all(len(group) == 3 for group in groups[1:]))
 
 
 def plain_number(text: str) -> bool:
@@ -142,7 +158,8 @@ def Amount(**kwargs: Any) -> DecimalString:
 
 
 def Percent(**kwargs: Any) -> DecimalString:
-    return DecimalString(places=2, digits=3, **kwargs)
+    metadata = {"example": "75.5", **kwargs.pop("metadata", {})}
+    return DecimalString(places=2, digits=3, metadata=metadata, **kwargs)
 
 
 def Measure(**kwargs: Any) -> DecimalString:

@@ -22,9 +22,13 @@ from service.workflow.engine import (
 )
 
 E = EvaluationState
-SCORE = decimal_field("score", minimum=Decimal(0), maximum=Decimal(100))
-SUB_1 = decimal_field("sub_score_1", minimum=Decimal(0), maximum=Decimal(100), required=False)
-SUB_2 = decimal_field("sub_score_2", minimum=Decimal(0), maximum=Decimal(100), required=False)
+SCORE = decimal_field("score", minimum=Decimal(0), maximum=Decimal(100), example="82.5")
+SUB_1 = decimal_field(
+    "sub_score_1", minimum=Decimal(0), maximum=Decimal(100), required=False, example="82.5"
+)
+SUB_2 = decimal_field(
+    "sub_score_2", minimum=Decimal(0), maximum=Decimal(100), required=False, example="82.5"
+)
 
 
 def _who_owns(ctx: Context) -> Answer:

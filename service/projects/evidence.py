@@ -82,28 +82,27 @@ def check_upload(upload: Upload, max_bytes: int) -> str:
     file, an extension not accepted, or content that is not what the extension says."""
     name = display_name(upload.filename)
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    field = {"files": name}
+
+    def refused(message: str) -> Refused:
+        # The field's message is the reason itself: the page marks the file field with it,
+        # and the upload script shows what `fields` says (a name alone told nobody why).
+        return Refused(422, message, fields={"files": message})
+
     if extension not in ACCEPTED:
-        raise Refused(
-            422,
-            _("%(name)s: only PDF, JPG, PNG, DOCX and XLSX files are accepted", name=name),
-            fields=field,
+        raise refused(
+            _("%(name)s: only PDF, JPG, PNG, DOCX and XLSX files are accepted", name=name)
         )
     if not upload.content:
-        raise Refused(422, _("%(name)s is empty", name=name), fields=field)
+        raise refused(_("%(name)s is empty", name=name))
     if len(upload.content) > max_bytes:
-        raise Refused(
-            422,
-            _("%(name)s is larger than %(size)s MB", name=name, size=max_bytes // (1024 * 1024)),
-            fields=field,
+        raise refused(
+            _("%(name)s is larger than %(size)s MB", name=name, size=max_bytes // (1024 * 1024))
         )
     kind = sniff(upload.content[:16], io.BytesIO(upload.content))
     wanted = "jpg" if extension == "jpeg" else extension
     if kind != wanted:
-        raise Refused(
-            422,
-            _("%(name)s is not really a %(kind)s file", name=name, kind=extension.upper()),
-            fields=field,
+        raise refused(
+            _("%(name)s is not really a %(kind)s file", name=name, kind=extension.upper())
         )
     return ACCEPTED[extension]
 

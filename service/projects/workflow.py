@@ -183,7 +183,7 @@ def _return(ctx: Context) -> dict[str, Any]:
     return {}
 
 
-COMPLETION = decimal_field("completion", minimum=Decimal(0), maximum=Decimal(100))
+COMPLETION = decimal_field("completion", minimum=Decimal(0), maximum=Decimal(100), example="75.5")
 NARRATIVE = text_field("narrative")
 
 STEP_RESULT = register(

@@ -32,7 +32,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from service.audit.operations import emit, record
 from service.core import translate
-from service.core.fields import plain_number, read_day
+from service.core.fields import decimal_comma, plain_number, read_day
 from service.core.fiscal import local_today
 from service.core.permissions import Answer
 from service.core.translate import gettext as _
@@ -120,6 +120,7 @@ def decimal_field(
     places: int = 2,
     required: bool = True,
     positive: bool = False,
+    example: str = "90000.00",
 ) -> Field:
     def parse(value: Any) -> Decimal | None:
         if value is None or value == "":
@@ -127,7 +128,9 @@ def decimal_field(
                 raise ValueError(_("is required"))
             return None
         if isinstance(value, float | bool):
-            raise ValueError(_("must be a decimal string such as 90000.00"))
+            raise ValueError(_("must be a decimal string such as %(example)s", example=example))
+        if decimal_comma(str(value)):
+            raise ValueError(_("write decimals with a point, such as %(example)s", example=example))
         try:
             number = Decimal(str(value).replace(",", "").strip())
         except InvalidOperation:
@@ -139,7 +142,7 @@ def decimal_field(
         if abs(number) >= Decimal(10) ** 12:
             raise ValueError(_("at most %(digits)s digits before the point", digits=12))
         if not plain_number(str(value)):
-            raise ValueError(_("must be a number such as 90000.00"))
+            raise ValueError(_("must be a number such as %(example)s", example=example))
         if number != number.quantize(Decimal(1).scaleb(-places)):
             raise ValueError(_("at most %(places)s decimal places", places=places))
         if positive and number <= 0:
