@@ -140,3 +140,64 @@ def test_the_pages_action_endpoint_asks_for_it_and_keeps_what_was_typed(  # type
     session.expire_all()
     assert installment.state is InstallmentState.PAID
     assert _payments(session, installment) == ["ขบ 92/2569"]
+
+
+def test_an_allocation_is_complete_only_when_nothing_of_it_waits(session: Session) -> None:
+    """ "Complete" was taken with an installment approved and unpaid (payments then went on
+    being recorded on a completed allocation): it is refused while an installment is asked
+    for or approved and not paid, and the budget page offers it with that reason; once each
+    is paid, it is taken."""
+    from service.workflow.engine import Refused, options
+
+    officer, approver = user(session, "officer"), user(session, "approver")
+    (installment,) = _approved_installments(session)
+    allocation = installment.allocation
+    take(session, officer, "allocation", allocation.id, "start_disbursing")
+    asked = request_installment(session, officer, allocation, Decimal("5000.00"))
+    session.commit()
+    for waiting in (2, 1):
+        try:
+            take(session, officer, "allocation", allocation.id, "complete")
+            raise AssertionError("complete was taken with installments waiting")
+        except Refused as refused:
+            assert f"{waiting} installment" in refused.reason or str(waiting) in refused.reason
+        session.rollback()
+        offered = {o.name: o for o in options(session, officer, allocation)}
+        assert not offered["complete"].allowed
+        if waiting == 2:
+            take(session, approver, "installment", asked.id, "reject", {"reason": "ซ้ำ"})
+            session.commit()
+    take(
+        session,
+        approver,
+        "installment",
+        installment.id,
+        "pay",
+        {"paid_on": TODAY.isoformat(), "document_ref": "กค 0001/1"},
+    )
+    take(session, officer, "allocation", allocation.id, "complete")
+    session.commit()
+    assert allocation.state.value == "completed"
+
+
+def test_a_part_paid_is_paid_on_every_page(session: Session) -> None:
+    """A payment of part of an installment counts as paid in the project's kept figures (the
+    dashboard's, the overview's, the exports') as on the project page and the disbursement
+    curve: they showed 16,000.00 and 18,001.50 for the same project."""
+    from service.budget.operations import record_payment
+    from service.projects.figures import ProjectFigures
+
+    approver = user(session, "approver")
+    (installment,) = _approved_installments(session)
+    project_id = installment.allocation.project_id
+    record_payment(
+        session,
+        approver,
+        installment.id,
+        paid_on=TODAY,
+        amount=Decimal("2001.50"),
+        document_ref="กค 0002/1",
+    )
+    session.commit()
+    kept = session.get(ProjectFigures, project_id)
+    assert kept is not None and kept.budget_paid == Decimal("2001.50")

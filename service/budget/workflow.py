@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry
@@ -222,6 +222,33 @@ def _endorsement_needed(ctx: Context) -> str | None:
     return None
 
 
+#: Installment states not settled yet: asked for and not decided, or approved and not paid.
+UNSETTLED = (InstallmentState.REQUESTED, InstallmentState.APPROVED)
+
+
+def _all_paid(ctx: Context) -> str | None:
+    """An allocation is complete when nothing of it waits: no installment asked for and not
+    decided, none approved and not paid in full. (It could be marked complete with 13,999.50
+    baht approved and unpaid, and payments went on being recorded after.)"""
+    allocation: Allocation = ctx.obj
+    known = display_facts(ctx.session, "unsettled")
+    if known is not None and allocation.id in known:
+        waiting = known[allocation.id]
+    else:
+        waiting = ctx.session.scalar(
+            select(func.count())
+            .select_from(Installment)
+            .where(Installment.allocation_id == allocation.id, Installment.state.in_(UNSETTLED))
+        )
+    if waiting:
+        return _(
+            "%(count)s installment(s) of this allocation are still to be decided or paid: "
+            "settle them first",
+            count=waiting,
+        )
+    return None
+
+
 def _enough_endorsements(ctx: Context) -> str | None:
     if not above_limit(ctx.obj):
         return None
@@ -369,7 +396,12 @@ ALLOCATION = register(
                 ("เริ่มเบิกจ่าย", "Start disbursing"),
             ),
             Transition(
-                "complete", (A.DISBURSING,), A.COMPLETED, _who_prepares, ("เบิกจ่ายครบ", "Complete")
+                "complete",
+                (A.DISBURSING,),
+                A.COMPLETED,
+                _who_prepares,
+                ("เบิกจ่ายครบ", "Complete"),
+                guards=(_all_paid,),
             ),
         ),
     )
@@ -450,12 +482,19 @@ def remember_guard_facts(
     if not allocation_ids:
         return
     committed: dict[int, Decimal] = dict.fromkeys(allocation_ids, Decimal("0"))
-    for allocation_id, amount in session.execute(
-        select(Installment.allocation_id, func.sum(Installment.amount))
-        .where(Installment.allocation_id.in_(allocation_ids), Installment.state.in_(COMMITTED))
+    unsettled: dict[int, int] = dict.fromkeys(allocation_ids, 0)
+    spent = Installment.state.in_(COMMITTED)
+    for allocation_id, amount, waiting in session.execute(
+        select(
+            Installment.allocation_id,
+            func.coalesce(func.sum(case((spent, Installment.amount), else_=0)), 0),
+            func.count().filter(Installment.state.in_(UNSETTLED)),
+        )
+        .where(Installment.allocation_id.in_(allocation_ids))
         .group_by(Installment.allocation_id)
     ):
         committed[allocation_id] = Decimal(str(amount))
+        unsettled[allocation_id] = int(waiting)
     approvals: dict[tuple[str, int], list[Approval]] = {
         ("allocation", a.id): [] for a in allocations
     }
@@ -476,6 +515,7 @@ def remember_guard_facts(
     for ident, people in preparers(session, "installment", installments).items():
         found[("installment", ident)] = people
     remember_for_display(session, "committed", committed)
+    remember_for_display(session, "unsettled", unsettled)
     remember_for_display(session, "approvals", approvals)
     remember_for_display(session, "preparers", found)
 
