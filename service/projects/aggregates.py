@@ -11,7 +11,8 @@ figures agree with the project page's (`service.projects.page`, `service.core.pr
 - overdue steps: planned end before the day and some result of the step not accepted, or
   no result at all (one school of six accepted leaves the step late for the other five);
 - allocated: allocations approved, disbursing or completed; granted: installments approved
-  or paid; paid: installments paid.
+  or paid; paid: the installments' payments (an installment paid before payments were
+  recorded, whole).
 
 SQLite hands aggregates back as floats: read them through :func:`percent_value` and
 :func:`money_value`, which make exact Decimals of them.
@@ -38,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from service.budget.models import Allocation, Installment
+from service.budget.models import Allocation, Installment, Payment
 from service.projects.models import PlanStep, ResultState, StepResult
 from service.projects.page import ALLOCATED_STATES, GRANTED_INSTALLMENT_STATES
 
@@ -153,7 +154,14 @@ def allocation_figures(project_ids: Any) -> RowsSelect:
 def installment_figures(project_ids: Any) -> RowsSelect:
     """Per project among `project_ids`: installments granted (approved or paid) and paid."""
     granted = case((Installment.state.in_(GRANTED_INSTALLMENT_STATES), Installment.amount), else_=0)
-    paid = case((Installment.state == "paid", Installment.amount), else_=0)
+    # What was paid: the sum of the installment's payments; one paid before payments were
+    # recorded counts whole (`service.budget.queries.installment_paid`, the project page's).
+    payments = (
+        select(func.sum(Payment.amount))
+        .where(Payment.installment_id == Installment.id)
+        .scalar_subquery()
+    )
+    paid = func.coalesce(payments, case((Installment.state == "paid", Installment.amount), else_=0))
     return (
         select(
             Allocation.project_id.label("project_id"),

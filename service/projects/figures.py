@@ -44,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, SessionTransaction
 
-from service.budget.models import Allocation, Installment
+from service.budget.models import Allocation, Installment, Payment
 from service.core.fiscal import DEFAULT_TZ, local_today
 from service.core.sql import upsert_insert
 from service.projects.aggregates import allocation_figures, installment_figures, step_figures
@@ -62,6 +62,9 @@ WATCHED: dict[type, tuple[str, ...]] = {
     StepResult: ("state", "accepted_completion", "step_id"),
     Allocation: ("amount", "state", "project_id"),
     Installment: ("amount", "state", "allocation_id"),
+    # A payment moves what is paid before its installment is paid in full (it then counted
+    # only installments in the paid state, and disagreed with the project page).
+    Payment: ("amount", "installment_id"),
 }
 #: Figures that do not depend on the day.
 STEADY = (
@@ -208,6 +211,13 @@ def _touched(session: Session) -> tuple[set[int], set[int], set[int]]:
     def note(obj: Any, values_of: Any) -> None:
         if isinstance(obj, Project):
             projects.add(obj.id)
+            return
+        if isinstance(obj, Payment):
+            for ident in values_of("installment_id"):
+                # Its installment is in the session: a payment is recorded under its lock.
+                installment = session.get(Installment, ident) if ident is not None else None
+                if installment is not None:
+                    allocations.add(installment.allocation_id)
             return
         key = {
             PlanStep: "project_id",
