@@ -58,3 +58,29 @@ def test_other_bad_requests_keep_their_message(login_as) -> None:  # type: ignor
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert STALE_TH not in page and RELOAD_TH not in page
+
+
+def test_a_stale_form_shows_what_was_typed_to_copy_back(login_as) -> None:  # type: ignore[no-untyped-def]
+    """Signed out in another tab, the score's comment typed on the old page was lost with the
+    400: it is shown back to copy, never a password, a code or the token, nor bare numbers."""
+    client: FlaskClient = login_as("evaluator")
+    comment = "โครงการดำเนินการครบ\nแต่ส่งรายงานช้า <b>สองสัปดาห์</b>"
+    response = client.post(
+        "/evaluations/score",
+        data={
+            "csrf_token": "from-the-old-session",
+            "subject_type": "project",
+            "subject_id": "17",
+            "score": "82.5",
+            "comment": comment,
+            "password": "not-to-be-echoed",
+            "totp_code": "123456",
+        },
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    typed = page.split('data-testid="typed"')[1].split("</section>")[0]
+    assert "โครงการดำเนินการครบ\nแต่ส่งรายงานช้า &lt;b&gt;สองสัปดาห์&lt;/b&gt;" in typed
+    assert "82.5" in typed and ">17<" not in typed
+    for secret in ("not-to-be-echoed", "123456", "from-the-old-session"):
+        assert secret not in page
