@@ -390,7 +390,8 @@ def test_audit_rows_of_a_transition_name_who_and_why(client: FlaskClient, sessio
         headers=headers["officer"],
     )
     assert response.status_code == 200, response.get_data(as_text=True)
-    assert session.scalar(select(func.count()).select_from(AuditEntry)) == before + 1
+    # The transition, and the reason opening the project's thread for the approver to read.
+    assert session.scalar(select(func.count()).select_from(AuditEntry)) == before + 2
     trail = client.get(f"{API}/audit/project/{project.id}", headers=headers["officer"]).get_json()
     last = trail["items"][-1]
     assert (last["from_state"], last["to_state"], last["reason"]) == (

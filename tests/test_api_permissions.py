@@ -219,7 +219,7 @@ A = "/api/v1"
 ALLOCATION_NAMES = "submit,endorse,approve,return,revise,reject,withdraw,start_disbursing,complete"
 INSTALLMENT_NAMES = "approve,pay,reject"
 EVALUATION_NAMES = "self_assess,score,publish,reopen"
-PROJECT_NAMES = "submit,lock,return,request_revision,reopen,close,withdraw"
+PROJECT_NAMES = "submit,lock,return,request_revision,decline_revision,reopen,close,withdraw"
 RESULT_NAMES = "start,submit,accept,return"
 AUDITED = (
     "project,kpi,step_result,allocation,installment,budget_transfer,evaluation,user,delegation"

@@ -130,6 +130,7 @@ WHO_IS_TOLD = [
     ("project.lock", {}, {OFFICER}),
     ("project.return", {}, {OFFICER}),
     ("project.reopen", {}, {OFFICER}),
+    ("project.decline_revision", {}, {OFFICER}),
     ("evaluation.reopen", {}, {OFFICER}),
     ("evaluation.self_assess", {}, {EVALUATOR}),
 ]

@@ -199,6 +199,7 @@ TAKERS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("project", "lock"): ("approver", {}),
     ("project", "return"): ("approver", {"reason": "ปรับน้ำหนักขั้นตอน"}),
     ("project", "request_revision"): ("officer", {"reason": "เปลี่ยนกำหนดการ"}),
+    ("project", "decline_revision"): ("approver", {"reason": "ยังไม่จำเป็นต้องปรับ"}),
     ("project", "reopen"): ("approver", {}),
     ("project", "close"): ("approver", {}),
     ("project", "withdraw"): ("officer", {"reason": "ยกเลิก"}),

@@ -81,6 +81,10 @@ SUMMARIES: dict[str, LazyString] = {
         "A revision of the plan of project %(project)s was requested; it waits for you. %(reason)s"
     ),
     "project.reopen": _l("The plan of project %(project)s is open for revision"),
+    "project.decline_revision": _l(
+        "The revision of the plan of project %(project)s was declined; the plan stays locked. "
+        "%(reason)s"
+    ),
     "evaluation.reopen": _l(
         "The evaluation of %(subject)s for Q%(quarter)s FY%(year)s was reopened. %(reason)s"
     ),

@@ -17,7 +17,7 @@ Each rule turns the events of its kinds into (event_id, user_id) pairs in SQL:
 | allocation.approve | its preparer and the school users of the receiving unit |
 | allocation.return, allocation.reject | its preparer |
 | project.submit, project.request_revision | approvers at or above the responsible unit |
-| project.lock, project.return, project.reopen | officers of the responsible unit, nearest |
+| project.lock, project.return, project.reopen, project.decline_revision | officers of the responsible unit, nearest |
 | evaluation.reopen | as evaluation.publish |
 | evaluation.self_assess | the evaluation's assigned evaluator |
 | line_account.link, line_group.link | the person who linked (a LINE account: its owner, who hears it on LINE at once) |
@@ -224,8 +224,18 @@ def plan_approvers(ids: EventIds) -> Select[int, int]:
     )
 
 
+#: A plan locked, returned, reopened, or its revision declined: told to its officers.
+PLAN_OFFICER_KINDS = [
+    "project.lock",
+    "project.return",
+    "project.reopen",
+    "project.decline_revision",
+]
+
+
 def plan_officers(ids: EventIds) -> Select[int, int]:
-    """A plan locked, returned or reopened: the officers of the responsible unit, nearest."""
+    """A plan locked, returned, reopened or its revision declined: the officers of the
+    responsible unit, nearest."""
     officers = nearest_role_holders([Role.OFFICER], name="plan_officer")
     return (
         select(OutboxEvent.id.label("event_id"), officers.c.user_id)
@@ -233,7 +243,7 @@ def plan_officers(ids: EventIds) -> Select[int, int]:
         .join(officers, officers.c.unit_id == Project.responsible_unit_id)
         .where(
             OutboxEvent.id.in_(list(ids)),
-            OutboxEvent.kind.in_(["project.lock", "project.return", "project.reopen"]),
+            OutboxEvent.kind.in_(PLAN_OFFICER_KINDS),
         )
     )
 
@@ -380,7 +390,7 @@ RULES: tuple[RecipientRule, ...] = (
         installment_requester,
     ),
     RecipientRule(frozenset({"project.submit", "project.request_revision"}), plan_approvers),
-    RecipientRule(frozenset({"project.lock", "project.return", "project.reopen"}), plan_officers),
+    RecipientRule(frozenset(PLAN_OFFICER_KINDS), plan_officers),
     RecipientRule(frozenset({"evaluation.publish", "evaluation.reopen"}), evaluation_owners),
     RecipientRule(frozenset({"evaluation.self_assess"}), evaluation_evaluator),
     RecipientRule(frozenset({"delegation.create", "delegation.withdraw"}), delegation_parties),

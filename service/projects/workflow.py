@@ -70,6 +70,18 @@ def _return_plan(ctx: Context) -> dict[str, Any]:
     return {}
 
 
+def _reason_in_thread(action: str) -> Any:
+    """An effect writing the transition's reason as the project's thread opening comment:
+    the approver reads why a revision is asked (it was in a notification and the history
+    alone), and the officer why it was declined, where they answer it."""
+
+    def effect(ctx: Context) -> dict[str, Any]:
+        open_with_reason(ctx.session, ctx.actor, "project", ctx.obj, action, ctx.data["reason"])
+        return {}
+
+    return effect
+
+
 PROJECT = register(
     Workflow(
         name="project",
@@ -112,6 +124,16 @@ PROJECT = register(
                 _who_edits,
                 ("ขอปรับแผน", "Request revision"),
                 requires=(REASON,),
+                effect=_reason_in_thread("project.request_revision"),
+            ),
+            Transition(
+                "decline_revision",
+                (P.REVISION_REQUESTED,),
+                P.LOCKED,
+                _who_approves,
+                ("ไม่อนุมัติการปรับแผน", "Decline the revision"),
+                requires=(REASON,),
+                effect=_reason_in_thread("project.decline_revision"),
             ),
             Transition(
                 "reopen",
