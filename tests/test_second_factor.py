@@ -199,7 +199,9 @@ def test_enrolling_from_the_account_page(app: Flask, session: Session) -> None:
     officer = a_person(session, Role.OFFICER)
     client = browser(app)
     post_login(client, officer.email, PASSWORD)
-    page = client.get("/account/second-factor").get_data(as_text=True)
+    page = client.get("/account/second-factor?lang=en").get_data(as_text=True)
+    # Chosen, not asked by the role: the page does not say the role asks for it.
+    assert "From now on, signing in will ask" in page and "Your role asks" not in page
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page)
     assert secret
     token = csrf_token(client, "/account/second-factor")

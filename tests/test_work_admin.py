@@ -481,3 +481,16 @@ def test_a_reminder_rule_saved_from_a_stale_page_does_not_undo_another_save(
     assert again.status_code == 302
     session.expire_all()
     assert rule.repeat_days == 9
+
+
+def test_granting_a_role_held_already_says_so(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """It answered "The role is granted." again, as if something new had been given."""
+    client = login_as("admin")
+    person = _new_user(client, session, "twice@demo.tidtam.local")
+    roles = f"/admin/users/{person.id}/roles"
+    first = _post(client, roles, role="school", unit_code="5023077101")
+    assert first.status_code == 302
+    again = _post(client, roles + "?lang=en", role="school", unit_code="5023077101")
+    assert again.status_code == 409
+    assert "already holds this role" in again.get_data(as_text=True)
+    assert len(_active_roles(session, person)) == 1

@@ -167,6 +167,8 @@ def enrol() -> str | Response | tuple[str, int]:
         context: dict[str, Any] = {
             "form": form,
             "enrolling": True,
+            # Chosen from the account page: the page says so, not that a role asks for it.
+            "optional": not second_factor.required_by_role(db.session(), user),
             "secret": secret,
             "qr": second_factor.qr_svg(uri),
             "remember_days": 0,
