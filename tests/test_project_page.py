@@ -98,10 +98,12 @@ def legacy_values_in_order(legacy: ParsedPage) -> list[str]:
         assert step.start and step.end
         values += [
             f"ขั้นตอน {step.order}",
-            f":{step.name}",
-            f":{step.weight}%",
-            f"เริ่มต้น :{be(step.start)}",
-            f"สิ้นสุด :{be(step.end)}",
+            # The old site's ":name", ":20%" and "เริ่มต้น :date", each value named instead
+            # of its colons beginning the lines on a phone.
+            step.name,
+            f"น้ำหนัก {step.weight}%",
+            f"เริ่มต้น {be(step.start)}",
+            f"สิ้นสุด {be(step.end)}",
         ]
     values.append("สนับสนุนตัวชี้วัดตามแผนฯ")
     for kpi in legacy.kpis:
@@ -167,7 +169,7 @@ def test_english_page_has_ce_dates_and_arabic_digits(login_as, project: Project)
     text = visible_text(body)
     assert 'lang="en"' in body
     assert "(1) Project progress 20.00 percent (30 Dec 2022)" in text
-    assert "Start :1 Oct 2022" in text
+    assert "Start 1 Oct 2022" in text
     assert "Strategy 7 – " in text and "7.2.2.2 " in text
     assert "Evaluated by SYP: quarter 2 100" in text
 
