@@ -494,3 +494,14 @@ def test_granting_a_role_held_already_says_so(login_as, session: Session) -> Non
     assert again.status_code == 409
     assert "already holds this role" in again.get_data(as_text=True)
     assert len(_active_roles(session, person)) == 1
+
+
+def test_an_email_needs_a_domain_with_a_dot(session: Session) -> None:
+    """ "a@b" was taken as an email (mail to it goes nowhere); a Thai domain is fine."""
+    from service.org.operations import OrgError, create_user
+
+    for bad in ("a@b", "a@b.", "a@.b", "@x.org", "a b@x.org", "a@x..org"):
+        with pytest.raises(OrgError):
+            create_user(session, email=bad, name="ก", password="long-enough-1")
+    made = create_user(session, email="ครู@โรงเรียน.ไทย", name="ครู", password="long-enough-1")
+    assert made.email == "ครู@โรงเรียน.ไทย"

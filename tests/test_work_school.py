@@ -180,11 +180,15 @@ def test_uploads_over_the_size_limit_are_refused(login_as, session: Session, app
                 "files": [(io.BytesIO(PDF + b"0" * 8192), "big.pdf")],
             },
             content_type="multipart/form-data",
+            headers={"Referer": f"http://localhost/results/{result.id}"},
         )
     finally:
         app.config["MAX_CONTENT_LENGTH"] = saved
     assert response.status_code == 413
-    assert "ไฟล์ที่อัปโหลดมีขนาดใหญ่เกินกำหนด" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "ไฟล์ที่อัปโหลดมีขนาดใหญ่เกินกำหนด" in page
+    # A way back to the form, not only to the start.
+    assert f'href="http://localhost/results/{result.id}"' in page
     session.expire_all()
     assert result.state is ResultState.NOT_STARTED
 

@@ -68,7 +68,14 @@ def create_user(
     Raises OrgError for a malformed or taken email, a short password or an unknown language.
     """
     email = email.strip().lower()
-    if "@" not in email or email.startswith("@") or email.endswith("@"):
+    local, _at, domain = email.rpartition("@")
+    # A domain with a dot ("a@b" was taken, and mail to it goes nowhere); Thai domains too.
+    if (
+        not local
+        or "." not in domain.strip(".")
+        or ".." in domain
+        or any(c.isspace() for c in email)
+    ):
         raise OrgError(_("%(email)s is not an email address", email=repr(email)), "email")
     if len(password) < 10:
         raise OrgError(_("a password needs at least 10 characters"))
