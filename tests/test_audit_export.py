@@ -82,6 +82,10 @@ def test_csv_and_xlsx_carry_the_chain_and_check_without_the_database(
         row = mine[0]
         assert row[8:10] == ["draft", "submitted"]
         assert row[14:16] == ["นายสมชาย รักงาน", "นางวิไล ผู้อำนวยการ"]  # who, for whom
+        # After the chain's codes, what they mean in the reader's language.
+        what, of_what, before, after = row[17:21]
+        assert of_what == "โครงการ" and (before, after) != ("draft", "submitted"), row[17:21]
+        assert what and what != "project.update"
         assert not any(r[5] == "org_unit.update" and r[7] == "999999" for r in rows)
     # One changed cell and the recipe names the row.
     text = (tmp_path / "trail.csv").read_text(encoding="utf-8-sig")

@@ -2,8 +2,9 @@
 
 The first fourteen columns are the chain's own fields in `service.audit.chain.FIELDS` order
 followed by the previous hash and the hash, all as text, so that an auditor can recompute
-every hash from the file alone (docs/audit-chain.md, docs/audit_verify.py); the names and the
-local time come after them, for people."""
+every hash from the file alone (docs/audit-chain.md, docs/audit_verify.py); the names, the
+local day and the action, object type and states named in the reader's language come after
+them, for people."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from service.audit.queries import entries_by_ids, unit_trail_ids
 from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import Day, FormId, Invalid, value_of
 from service.core.fiscal import fiscal_year_bounds, fiscal_year_of, local_date, local_today
+from service.core.labels import action_label, object_type_label
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.org.models import OrgUnit, User
 from service.workflow.engine import missing
+from service.workflow.registry import state_label
 
 
 def _name(user: User | None) -> str:
@@ -52,6 +55,12 @@ COLUMNS = (
     Column(_l("Who"), lambda e: _name(e.actor), width=24),
     Column(_l("Acting for"), lambda e: _name(e.acting_for), width=24),
     Column(_l("Day (Bangkok)"), lambda e: local_date(e.occurred_at), "date", width=12),
+    # The chain's columns keep the codes (the hashes are over them); these name them in the
+    # reader's language ("project.return", "submitted" were all a Thai reader had).
+    Column(_l("What was done"), lambda e: action_label(e.action), width=32),
+    Column(_l("Of what"), lambda e: object_type_label(e.object_type), width=20),
+    Column(_l("State before"), lambda e: state_label(e.object_type, e.from_state), width=18),
+    Column(_l("State after"), lambda e: state_label(e.object_type, e.to_state), width=18),
 )
 
 
