@@ -402,3 +402,22 @@ def test_reading_unit_by_unit_shows_the_same_sections(
         one_by_one = walked(500)
         assert one_by_one == walked(0)
         assert len(one_by_one["overdue"]) > 6 and len(one_by_one["done"]) > 8, one_by_one
+
+
+def test_the_project_page_offers_to_report_only_what_can_be_reported(  # type: ignore[no-untyped-def]
+    login_as, session: Session
+) -> None:
+    """A result sent for review is linked to be seen, not "reported" again."""
+    client = login_as("school")
+    result = school_result(session, position=4)
+    project_id = result.step.project_id
+
+    def link_text() -> str:
+        page = client.get(f"/projects/{project_id}?lang=en").get_data(as_text=True)
+        found = re.search(rf'<a href="/results/{result.id}">([^<]+)</a>', page)
+        assert found is not None
+        return found.group(1)
+
+    assert link_text() == "Report the result"
+    assert _submit(client, result.id, [(PNG, "photo.png")]).status_code == 302
+    assert link_text() == "See what was reported"
