@@ -201,3 +201,21 @@ def test_a_part_paid_is_paid_on_every_page(session: Session) -> None:
     session.commit()
     kept = session.get(ProjectFigures, project_id)
     assert kept is not None and kept.budget_paid == Decimal("2001.50")
+
+
+def test_an_empty_payment_form_names_every_missing_field_at_once(  # type: ignore[no-untyped-def]
+    session: Session, login_as
+) -> None:
+    """It named the day alone, and the document number only on the next try."""
+    (installment,) = _approved_installments(session)
+    client = login_as("approver")
+    token = csrf_token(client, "/budget")
+    response = client.post(
+        f"/budget/installments/{installment.id}/payments?lang=en",
+        data={"csrf_token": token, "paid_on": "", "amount": "", "document_ref": ""},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    for field in ("paid_on", "amount", "document_ref"):
+        assert f'id="{field}-error"' in page or f'aria-describedby="{field}-error"' in page, field
+    assert _payments(session, installment) == []

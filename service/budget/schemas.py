@@ -176,17 +176,27 @@ PAYMENT_FIELDS = {
 def read_payment(source: Mapping[str, Any], *, typed: bool) -> dict[str, Any]:
     """paid_on, amount and document_ref of a payment. `typed` (a page) reads BE days and
     amounts with thousands separators. Raises Refused(422) naming the field."""
-    try:
-        return {
-            "paid_on": value_of(Day(typed=typed, required=True), source, "paid_on"),
-            "amount": value_of(Money(commas=typed, required=True), source, "amount"),
-            "document_ref": value_of(Text(required=True), source, "document_ref"),
-        }
-    except Invalid as invalid:
-        reason = _(
-            "%(field)s: %(problem)s", field=PAYMENT_FIELDS[invalid.name], problem=invalid.message
+    wanted: dict[str, fields.Field] = {
+        "paid_on": Day(typed=typed, required=True),
+        "amount": Money(commas=typed, required=True),
+        "document_ref": Text(required=True),
+    }
+    found: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    # Every field's problem at once: an empty form named the day alone, and the document
+    # number only on the next try.
+    for name, field in wanted.items():
+        try:
+            found[name] = value_of(field, source, name)
+        except Invalid as invalid:
+            problems[invalid.name] = invalid.message
+    if problems:
+        reason = "; ".join(
+            _("%(field)s: %(problem)s", field=PAYMENT_FIELDS[name], problem=problem)
+            for name, problem in problems.items()
         )
-        raise Refused(422, reason, fields={invalid.name: invalid.message}) from None
+        raise Refused(422, reason, fields=problems)
+    return found
 
 
 TRANSFER_FIELDS = {
