@@ -63,17 +63,11 @@ def _who_approves(ctx: Context) -> Any:
     return may_approve_plan(ctx.session, ctx.principal, ctx.obj)
 
 
-def _return_plan(ctx: Context) -> dict[str, Any]:
-    open_with_reason(
-        ctx.session, ctx.actor, "project", ctx.obj, "project.return", ctx.data["reason"]
-    )
-    return {}
-
-
 def _reason_in_thread(action: str) -> Any:
     """An effect writing the transition's reason as the project's thread opening comment:
-    the approver reads why a revision is asked (it was in a notification and the history
-    alone), and the officer why it was declined, where they answer it."""
+    the officer reads why a plan was returned, the approver why a revision is asked (it was
+    in a notification and the history alone), the officer why it was declined, each where
+    they answer it."""
 
     def effect(ctx: Context) -> dict[str, Any]:
         open_with_reason(ctx.session, ctx.actor, "project", ctx.obj, action, ctx.data["reason"])
@@ -115,7 +109,7 @@ PROJECT = register(
                 _who_approves,
                 ("ส่งกลับแก้ไข", "Return for changes"),
                 requires=(REASON,),
-                effect=_return_plan,
+                effect=_reason_in_thread("project.return"),
             ),
             Transition(
                 "request_revision",
