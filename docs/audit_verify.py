@@ -39,8 +39,13 @@ def rows(path: Path) -> Iterator[list[str]]:
     if path.suffix.lower() == ".xlsx":
         from openpyxl import load_workbook
 
-        sheet = load_workbook(path, read_only=True).worksheets[0]
-        for values in list(sheet.iter_rows(values_only=True))[1:]:
+        # Read whole, then closed: a read-only workbook keeps its file open until closed.
+        book = load_workbook(path, read_only=True)
+        try:
+            data = list(book.worksheets[0].iter_rows(values_only=True))[1:]
+        finally:
+            book.close()
+        for values in data:
             yield ["" if v is None else str(v) for v in values]
         return
     with path.open(encoding="utf-8-sig", newline="") as handle:
