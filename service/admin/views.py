@@ -471,15 +471,11 @@ def grant_role(user_id: int) -> Response | tuple[str, int]:
             raise Refused(422, _("choose a role"), fields={"role": _("choose a role")})
         unit = _unit_named("unit_code", "unit_id")
         assert unit is not None
-        held = session().scalar(
-            select(RoleAssignment.id).where(
-                RoleAssignment.user_id == user.id,
-                RoleAssignment.role == Role(role),
-                RoleAssignment.unit_id == unit.id,
-                RoleAssignment.withdrawn_at.is_(None),
-            )
-        )
-        if held is not None:
+        from service.org.scope import active_roles
+
+        if any(
+            a.role is Role(role) and a.unit_id == unit.id for a in active_roles(session(), user)
+        ):
             # It said "The role is granted." again, as if something new had been given.
             raise Refused(
                 409,

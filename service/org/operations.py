@@ -203,12 +203,13 @@ def _refuse_outsider(session: Session, principal: User, delegate: User) -> None:
             _("%(name)s holds no role to hand over", name=principal.name),
             fields={"principal_id": _("holds no role")},
         )
+    theirs_all = active_roles(session, delegate)
     for mine in held:
-        # The office: the path's first two levels ("/1/3/" of "/1/3/4/5/"); the root's is
-        # the root, whose people stand in for one another anywhere in the tree.
-        office = "/" + "/".join(mine.unit.path.strip("/").split("/")[:2]) + "/"
-        for theirs in active_roles(session, delegate):
-            inside = theirs.unit.path.startswith(office)
+        # The office: the unit's first two ancestors (the root and the district of
+        # "/1/3/4/5/"); the root's is the root, whose people stand in anywhere in the tree.
+        office = mine.unit.ancestor_ids[:2]
+        for theirs in theirs_all:
+            inside = theirs.unit.ancestor_ids[: len(office)] == office
             if inside and (theirs.role is not Role.SCHOOL or mine.role is Role.SCHOOL):
                 return
     raise Refused(
