@@ -153,6 +153,10 @@ def test_filters_sort_and_pages(login_as, session: Session) -> None:  # type: ig
     assert client.get("/dashboard?year=2566&unit=50230000").status_code == 404
     assert client.get("/dashboard?year=2499").status_code == 404
     assert client.get("/dashboard?year=2566&sort=nonsense&page=x").status_code == 200
+    # a page past the end (an old link, a typed number) is the last page, not "no project"
+    past = client.get("/dashboard?year=2566&page=999").get_data(as_text=True)
+    assert past.count('<td data-label="') // 9 == 5
+    assert '<span aria-current="page">2</span>' in past and "No project matches" not in past
 
 
 def _demo(session: Session) -> Project:
@@ -167,6 +171,9 @@ def test_listing_pages_with_sql_sorting_on_derived_figures(session: Session) -> 
     listing = project_listing(session, officer(session), filters, DAY, page_size=2)
     assert listing.total == 5 and listing.pages == 3
     assert [r.project_id for r in listing.rows] == [projects[0].id, _demo(session).id]
+    past = Filters(year=year(session), sort="actual", descending=True, page=40)
+    last = project_listing(session, officer(session), past, DAY, page_size=2)
+    assert last.page == 3 and len(last.rows) == 1
     behind = project_listing(
         session, officer(session), Filters(year=year(session), behind=True, sort="code"), DAY
     )

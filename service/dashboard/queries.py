@@ -285,6 +285,10 @@ def project_listing(
         # 33,000 rows, and the count reads an index only (a window count made it sort them
         # all: 0.85 s).
         total = session.scalar(_count_statement(where, filters)) or 0
+        # A page past the end (an old link, a typed number) is the last page, as in the
+        # work queues: a reader is shown rows, not "no project matches".
+        page = min(page, max((total + page_size - 1) // page_size, 1))
+        offset = (page - 1) * page_size
         ordered = _cheap_ids(where, filters)
         after = None
         if filters.after:
@@ -322,8 +326,12 @@ def project_listing(
         counted = statement.add_columns(func.count().over().label("total"))
         ordered = _order(counted, filters.sort, filters.descending)
         found = list(session.execute(ordered.limit(page_size).offset(offset)))
-        rows = [_row(values) for values in found]
         total = found[0].total if found else count_rows(session, statement)
+        if not found and total:
+            page = (total + page_size - 1) // page_size
+            offset = (page - 1) * page_size
+            found = list(session.execute(ordered.limit(page_size).offset(offset)))
+        rows = [_row(values) for values in found]
     pages = max((total + page_size - 1) // page_size, 1)
     return Listing(rows=rows, total=total, page=page, pages=pages)
 
