@@ -141,6 +141,9 @@ def test_within_the_limit_one_approval_by_another_person_then_installments_are_p
     # without them the form comes back (422).
     refused = _act(client, "installment", installment.id, "pay")
     assert refused.status_code == 422
+    # the refusal names what it was about: the project, the recipient and the amount
+    about = refused.get_data(as_text=True).split('data-testid="about">')[1].split("</p>")[0]
+    assert project.code in about and "10,000.00" in about
     assert (
         _act(client, "installment", installment.id, "pay", paid_on="2024-01-15").status_code == 422
     )

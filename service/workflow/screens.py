@@ -207,6 +207,16 @@ def _action_label(workflow: str, name: str) -> str:
     return registry.transition_label(workflow, name, current_language())
 
 
+def _about(workflow: str, ident: int) -> str:
+    """What a refused action was about, in the reader's words (its project, step, unit and
+    amount), so that a refusal read later, or in a second tab, names its object."""
+    from service.notifications.messages import describe
+
+    words = describe(db.session(), workflow, ident, {}, current_language())
+    parts = ("project", "step", "subject", "unit", "amount")
+    return " · ".join(words[key] for key in parts if words.get(key) and words[key] != "—")
+
+
 @bp.route("/actions/<workflow>/<int:ident>/<name>", methods=["POST"])
 @login_required
 def transition(workflow: str, ident: int, name: str) -> Response | tuple[str, int]:
@@ -228,6 +238,7 @@ def transition(workflow: str, ident: int, name: str) -> Response | tuple[str, in
             ident=ident,
             name=name,
             label=_action_label(workflow, name),
+            about=_about(workflow, ident),
             refused=refused,
             data=data,
             back=back,
