@@ -228,6 +228,9 @@ def test_pages_and_api(session: Session, client: FlaskClient, login_as) -> None:
         data={"csrf_token": csrf_token(officer, "/budget/transfers"), "source_id": str(source.id)},
     )
     assert bad.status_code == 422
+    # both missing fields named at once, each beside its field
+    for field in ("amount", "reason"):
+        assert f'id="{field}-error"' in bad.get_data(as_text=True), field
     headers = {"Authorization": f"Bearer {token}"}
     api = client.post(
         "/api/v1/budget-transfers",

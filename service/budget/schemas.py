@@ -181,10 +181,17 @@ def read_payment(source: Mapping[str, Any], *, typed: bool) -> dict[str, Any]:
         "amount": Money(commas=typed, required=True),
         "document_ref": Text(required=True),
     }
+    return _read_all(wanted, source, PAYMENT_FIELDS)
+
+
+def _read_all(
+    wanted: Mapping[str, fields.Field], source: Mapping[str, Any], labels: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Each of `wanted` read from `source`, or Refused(422) naming every field refused at
+    once: an empty payment form named the day alone, and the document number only on the
+    next try."""
     found: dict[str, Any] = {}
     problems: dict[str, str] = {}
-    # Every field's problem at once: an empty form named the day alone, and the document
-    # number only on the next try.
     for name, field in wanted.items():
         try:
             found[name] = value_of(field, source, name)
@@ -192,7 +199,7 @@ def read_payment(source: Mapping[str, Any], *, typed: bool) -> dict[str, Any]:
             problems[invalid.name] = invalid.message
     if problems:
         reason = "; ".join(
-            _("%(field)s: %(problem)s", field=PAYMENT_FIELDS[name], problem=problem)
+            _("%(field)s: %(problem)s", field=labels[name], problem=problem)
             for name, problem in problems.items()
         )
         raise Refused(422, reason, fields=problems)
@@ -211,20 +218,16 @@ TRANSFER_FIELDS = {
 
 def read_transfer(source: Mapping[str, Any], *, typed: bool) -> dict[str, Any]:
     """source_id, target_id (or new_project: code and name), amount and reason of a budget
-    transfer. Raises Refused(422) naming the field."""
-    try:
-        found = {
-            "source_id": value_of(FormId(required=True), source, "source_id"),
-            "target_id": value_of(FormId(), source, "target_id"),
-            "amount": value_of(Money(commas=typed, required=True), source, "amount"),
-            "reason": value_of(Text(required=True, validate=Length(max=5000)), source, "reason"),
-        }
-        code = value_of(Text(validate=Length(max=32)), source, "new_code")
-        name = value_of(Text(validate=Length(max=500)), source, "new_name")
-    except Invalid as invalid:
-        reason = _(
-            "%(field)s: %(problem)s", field=TRANSFER_FIELDS[invalid.name], problem=invalid.message
-        )
-        raise Refused(422, reason, fields={invalid.name: invalid.message}) from None
+    transfer. Raises Refused(422) naming every field refused, as read_payment does."""
+    wanted: dict[str, fields.Field] = {
+        "source_id": FormId(required=True),
+        "target_id": FormId(),
+        "amount": Money(commas=typed, required=True),
+        "reason": Text(required=True, validate=Length(max=5000)),
+        "new_code": Text(validate=Length(max=32)),
+        "new_name": Text(validate=Length(max=500)),
+    }
+    found = _read_all(wanted, source, TRANSFER_FIELDS)
+    code, name = found.pop("new_code"), found.pop("new_name")
     found["new_project"] = {"code": code or "", "name": name or ""} if code or name else None
     return found
