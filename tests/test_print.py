@@ -32,7 +32,8 @@ def demo(session: Session) -> Project:
 
 
 def test_print_view_is_a4_with_a_thai_font_and_amounts_in_words(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
-    response = login_as("officer").get(f"/projects/{demo(session).id}/print")
+    client = login_as("officer")
+    response = client.get(f"/projects/{demo(session).id}/print")
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert re.search(r'href="/static/print\.css\?v=[0-9a-f]{12}"', body)  # versioned
@@ -42,6 +43,12 @@ def test_print_view_is_a4_with_a_thai_font_and_amounts_in_words(login_as, sessio
     assert "0.00 (ศูนย์บาทถ้วน)" in text  # paid
     assert "90,000.00 เก้าหมื่นบาทถ้วน" in text  # each network's allocation
     assert "พิมพ์ข้อมูล" not in text  # no links to itself
+    # the English reader reads the amounts in English words
+    english = visible_text(
+        client.get(f"/projects/{demo(session).id}/print?lang=en").get_data(as_text=True)
+    )
+    assert "180,000.00 (One hundred eighty thousand baht only)" in english
+    assert "บาท" not in english.split("180,000.00", 1)[1][:40]
     css = (ROOT / "static" / "print.css").read_text()
     assert re.search(r"@page\s*{[^}]*size:\s*A4", css)
     assert "Laksaman" in css and "TH Sarabun" not in css.split("*/", 1)[1]

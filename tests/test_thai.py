@@ -14,6 +14,7 @@ from service.core.thai import (
     ENGLISH_MONTHS_ABBR,
     THAI_MONTHS,
     THAI_MONTHS_ABBR,
+    baht_in_english,
     bahttext,
     be_year,
     ce_year,
@@ -259,6 +260,23 @@ def test_normalize_is_idempotent_on_thai_text(text: str) -> None:
 )
 def test_bahttext(amount: Decimal | int | str, words: str) -> None:
     assert bahttext(amount) == words
+
+
+@pytest.mark.parametrize(
+    ("amount", "words"),
+    [
+        ("0", "Zero baht only"),
+        ("0.50", "Fifty satang"),
+        ("1.25", "One baht and twenty-five satang"),
+        (90000, "Ninety thousand baht only"),
+        ("13999.505", "Thirteen thousand nine hundred ninety-nine baht and fifty-one satang"),
+        (1_000_001, "One million one baht only"),
+        (-21, "Minus twenty-one baht only"),
+        (2 * 10**12, "Two trillion baht only"),
+    ],
+)
+def test_baht_in_english(amount: Decimal | int | str, words: str) -> None:
+    assert baht_in_english(amount) == words
 
 
 def test_bahttext_rounds_half_up_to_satang() -> None:

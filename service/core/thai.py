@@ -20,6 +20,7 @@ __all__ = [
     "THAI_MONTHS",
     "THAI_MONTHS_ABBR",
     "DateStyle",
+    "baht_in_english",
     "bahttext",
     "be_year",
     "ce_year",
@@ -375,6 +376,63 @@ def bahttext(amount: Decimal | int | str) -> str:
     words = _read_integer(baht) + "บาท" if baht else ""
     words += _read_below_million(satang, False) + "สตางค์" if satang else "ถ้วน"
     return ("ลบ" if negative else "") + words
+
+
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
+
+
+def _english_integer(n: int) -> str:
+    """A positive integer in English words: 1,999 → "one thousand nine hundred ninety-nine"."""
+    for size, name in _SCALES:
+        if n >= size:
+            high, low = divmod(n, size)
+            return f"{_english_integer(high)} {name}" + (f" {_english_integer(low)}" if low else "")
+    if n >= 100:
+        high, low = divmod(n, 100)
+        return f"{_ONES[high]} hundred" + (f" {_english_integer(low)}" if low else "")
+    if n >= 20:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens] + (f"-{_ONES[ones]}" if ones else "")
+    return _ONES[n]
+
+
+def baht_in_english(amount: Decimal | int | str) -> str:
+    """``amount`` in English words, for the English reader of an official print: bahttext's
+    rounding and its parts (``Decimal("1.25")`` → ``"One baht and twenty-five satang"``,
+    90000 → ``"Ninety thousand baht only"``). Raises as bahttext does."""
+    value = _quantize(_to_decimal(amount, "amount"), 2)
+    satang_total = int(value.scaleb(2))
+    baht, satang = divmod(abs(satang_total), 100)
+    if baht == 0 and satang == 0:
+        return "Zero baht only"
+    parts = [f"{_english_integer(baht)} baht"] if baht else []
+    parts.append(f"{_english_integer(satang)} satang" if satang else "only")
+    words = (" and " if satang and baht else " ").join(parts)
+    words = ("minus " if satang_total < 0 else "") + words
+    return words[0].upper() + words[1:]
 
 
 def format_baht(amount: Decimal | int, places: int = 2) -> str:

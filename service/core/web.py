@@ -148,9 +148,12 @@ def _baht(value: Decimal | None) -> str:
 
 
 def _baht_words(value: Decimal | None) -> str:
-    from service.core.thai import bahttext
+    """An amount in words in the reader's language (Thai: as on cheques, BAHTTEXT)."""
+    from service.core.thai import baht_in_english, bahttext
 
-    return "" if value is None else bahttext(value)
+    if value is None:
+        return ""
+    return bahttext(value) if current_language() == "th" else baht_in_english(value)
 
 
 def _percent(value: Decimal | None) -> str:
