@@ -53,3 +53,58 @@ def strings(html: str) -> list[str]:
     reader = read(html)
     found = [_SPACE.sub(" ", piece).strip() for piece in reader.pieces + reader.attributes]
     return [piece for piece in found if piece]
+
+
+class _Labels(HTMLParser):
+    """The form fields of a page and the text a sighted reader sees in each field's label."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.fields: list[str] = []
+        self.seen: dict[str, str] = {}
+        self._open: list[list[str | None]] = []  # per open <label>: its `for`, then its text
+        self._hidden = 0  # depth inside a visually hidden element (.sr-label)
+        self._cell = False  # inside a table cell that names its column
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        classes = (named.get("class") or "").split()
+        if self._hidden or "sr-label" in classes:
+            self._hidden += tag not in ("input", "br")
+        if tag == "label":
+            self._open.append([named.get("for"), ""])
+        if tag == "td":
+            # a table cell's column names it: the header on a wide screen, `data-label`
+            # drawn beside the cell on a phone
+            self._cell = bool(named.get("data-label"))
+        if tag in ("input", "select", "textarea"):
+            if named.get("type") in ("hidden", "submit", "button") or named.get("aria-label"):
+                return
+            field = named.get("id") or named.get("name") or "?"
+            self.fields.append(field)
+            if self._cell:
+                self.seen[field] = "(column)"
+            if self._open and self._open[-1][0] is None:
+                self._open[-1][0] = field
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._cell = False
+        if tag == "label" and self._open:
+            field, text = self._open.pop()
+            if field:
+                self.seen[field] = self.seen.get(field, "") + (text or "").strip()
+        if self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._open and not self._hidden:
+            self._open[-1][1] = (self._open[-1][1] or "") + data
+
+
+def unlabelled_fields(html: str) -> list[str]:
+    """The ids of the page's form fields that no visible label names (a label hidden for
+    screen readers only, or none, leaves a sighted reader guessing what a box is for)."""
+    reader = _Labels()
+    reader.feed(html)
+    return [field for field in reader.fields if not reader.seen.get(field)]

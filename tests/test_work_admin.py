@@ -18,6 +18,7 @@ from service.notifications.models import ReminderKind, ReminderRule
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
 from service.strategy.models import StrategyNode
 from tests.conftest import csrf_token
+from tests.html_text import unlabelled_fields
 from tests.work_data import (
     audited,
     in_app_context,  # noqa: F401
@@ -46,6 +47,7 @@ def test_admin_pages_are_for_admins(login_as, client: FlaskClient, path: str) ->
     login_as("admin")
     page = client.get(path).get_data(as_text=True)
     assert "/admin/notifications/failed" in page
+    assert unlabelled_fields(page) == []
 
 
 def _post(client: FlaskClient, path: str, **data: str):  # type: ignore[no-untyped-def]
@@ -190,6 +192,12 @@ def test_years_strategy_and_reminder_rules(login_as, session: Session) -> None: 
         ).status_code
         == 422
     )
+    # every problem of the form at once, each beside its field
+    page = _post(
+        client, "/admin/reminders", kind="?", name=" ", offset_days="x", repeat_days="0"
+    ).get_data(as_text=True)
+    for field in ("kind", "name", "offset_days", "repeat_days"):
+        assert f'id="{field}-error"' in page, field
     _post(client, f"/admin/reminders/{rule.id}/active", active="0")
     session.expire_all()
     assert rule.active is False
@@ -397,6 +405,14 @@ def test_thai_digits_and_a_bad_email_on_the_users_page(login_as, session: Sessio
     page = refused.get_data(as_text=True)
     assert 'id="email-error"' in page and "ไม่ใช่ที่อยู่อีเมล" in page
     assert 'value="ไม่ใช่อีเมล"' in page
+    # every problem of the form at once, each beside its field: not one per try
+    everything = client.post(
+        "/admin/users", data={**thai, "email": "a@b", "name": " ", "password": "short"}
+    )
+    assert everything.status_code == 422
+    page = everything.get_data(as_text=True)
+    for field in ("name", "email", "password"):
+        assert f'id="{field}-error"' in page, field
 
 
 def test_a_refused_approval_limit_comes_back_as_typed_at_its_unit(

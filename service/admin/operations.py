@@ -241,24 +241,38 @@ def create_user(
     (service.auth.passwords) or an unknown language."""
     if not is_admin_anywhere(session, actor):
         raise Refused(403, _("only an admin may %(action)s", action=_("create accounts")))
-    name = _text(name, "name", 255)
-    if len(email or "") > 255:
-        raise Refused(
-            422,
-            _("%(field)s is longer than %(count)s", field=field_label("email"), count=255),
-            fields={"email": _("at most %(count)s characters", count=255)},
-        )
-    if len(password or "") > 200:
-        raise Refused(
-            422,
-            _("%(field)s is longer than %(count)s", field=field_label("password"), count=200),
-            fields={"password": _("at most %(count)s characters", count=200)},
-        )
     from service.auth.passwords import problems
 
-    weak = problems(password or "", name=name, email=email or "")
-    if weak:
-        raise Refused(422, weak[0], fields={"password": " ".join(weak)})
+    # Every field's problem at once: a form that names one at a time costs a round per field.
+    reasons: list[str] = []
+    fields: dict[str, str] = {}
+
+    def refuse(field: str, reason: str, detail: str) -> None:
+        reasons.append(reason)
+        fields[field] = detail
+
+    try:
+        name = _text(name, "name", 255)
+    except Refused as refused:
+        refuse("name", refused.reason, refused.fields["name"])
+    if len(email or "") > 255:
+        refuse(
+            "email",
+            _("%(field)s is longer than %(count)s", field=field_label("email"), count=255),
+            _("at most %(count)s characters", count=255),
+        )
+    elif wrong := org_ops.email_problem(session, (email or "").strip().lower()):
+        refuse("email", wrong, wrong)
+    if len(password or "") > 200:
+        refuse(
+            "password",
+            _("%(field)s is longer than %(count)s", field=field_label("password"), count=200),
+            _("at most %(count)s characters", count=200),
+        )
+    elif weak := problems(password or "", name=name, email=email or ""):
+        refuse("password", weak[0], " ".join(weak))
+    if reasons:
+        raise Refused(422, "; ".join(reasons), fields=fields)
     try:
         user = org_ops.create_user(
             session, email=email, name=name, password=password, language=language
@@ -618,7 +632,7 @@ def create_reminder_rule(
     """A reminder rule, active. Raises Refused(403) unless `actor` administers the whole
     tree, Refused(422) for a missing name, a repeat below 1 or a negative escalation."""
     require(may_administer(session, actor, None, _("change reminder rules")))
-    _check_rule(name, repeat_days, escalate_after_days)
+    check_rule(name, repeat_days, escalate_after_days)
     _refuse_duplicate_rule(session, kind, offset_days)
     rule = ReminderRule(
         kind=kind,
@@ -651,7 +665,7 @@ def create_reminder_rule(
     return rule
 
 
-def _check_rule(name: str, repeat_days: int | None, escalate_after_days: int | None) -> None:
+def check_rule(name: str, repeat_days: int | None, escalate_after_days: int | None) -> None:
     problems = {}
     if not normalize_thai(name or ""):
         problems["name"] = _("is required")
@@ -697,7 +711,7 @@ def update_reminder_rule(
     """Change a reminder rule's name and days (its kind stays; pausing is set_rule_active).
     Nothing changed records nothing. Raises as create_reminder_rule does."""
     require(may_administer(session, actor, None, _("change reminder rules")))
-    _check_rule(name, repeat_days, escalate_after_days)
+    check_rule(name, repeat_days, escalate_after_days)
     if rule.active:
         _refuse_duplicate_rule(session, rule.kind, offset_days, other_than=rule.id)
     after = {

@@ -782,6 +782,36 @@ RULE_CHANGED = _l(
 )
 
 
+def _rule_days(*, kind: bool) -> tuple[int, int | None, int | None]:
+    """A reminder rule form's days (and, with `kind`, its kind checked), every problem of
+    the form named at once (a missing name too): not one field per try."""
+    problems: dict[str, str] = {}
+    if kind and request.form.get("kind", "") not in {k.value for k in ReminderKind}:
+        problems["kind"] = _("choose a kind")
+    days: dict[str, int | None] = {}
+    for name, required in (
+        ("offset_days", True),
+        ("repeat_days", False),
+        ("escalate_after_days", False),
+    ):
+        try:
+            days[name] = _int(name, required=required)
+        except Refused as refused:
+            problems.update(refused.fields)
+    if problems:
+        # the rule's own checks too, on what could be read
+        try:
+            admin_ops.check_rule(
+                request.form.get("name", ""),
+                days.get("repeat_days"),
+                days.get("escalate_after_days"),
+            )
+        except Refused as refused:
+            problems = {**refused.fields, **problems}
+        raise Refused(422, _("some input is missing or wrong"), fields=problems)
+    return days["offset_days"] or 0, days["repeat_days"], days["escalate_after_days"]
+
+
 @bp.route("/reminders")
 @whole_tree_page
 def reminders() -> tuple[str, int]:
@@ -792,17 +822,15 @@ def reminders() -> tuple[str, int]:
 @whole_tree_page
 def create_rule() -> Response | tuple[str, int]:
     def change() -> None:
-        kind = request.form.get("kind", "")
-        if kind not in {k.value for k in ReminderKind}:
-            raise Refused(422, _("choose a kind"), fields={"kind": _("choose a kind")})
+        offset, repeat, escalate = _rule_days(kind=True)
         admin_ops.create_reminder_rule(
             session(),
             actor(),
-            kind=ReminderKind(kind),
+            kind=ReminderKind(request.form["kind"]),
             name=request.form.get("name", ""),
-            offset_days=_int("offset_days") or 0,
-            repeat_days=_int("repeat_days", required=False),
-            escalate_after_days=_int("escalate_after_days", required=False),
+            offset_days=offset,
+            repeat_days=repeat,
+            escalate_after_days=escalate,
         )
 
     return run_change(
@@ -822,14 +850,15 @@ def update_rule(rule_id: int) -> Response | tuple[str, int]:
         read = request.form.get("read")
         if read is not None and read != _rule_as_read(rule):
             raise Refused(409, str(RULE_CHANGED), fields={"name": str(RULE_CHANGED)})
+        offset, repeat, escalate = _rule_days(kind=False)
         admin_ops.update_reminder_rule(
             session(),
             actor(),
             rule,
             name=request.form.get("name", ""),
-            offset_days=_int("offset_days") or 0,
-            repeat_days=_int("repeat_days", required=False),
-            escalate_after_days=_int("escalate_after_days", required=False),
+            offset_days=offset,
+            repeat_days=repeat,
+            escalate_after_days=escalate,
         )
 
     return run_change(

@@ -60,14 +60,8 @@ def create_unit(
     return unit
 
 
-def create_user(
-    session: Session, *, email: str, name: str, password: str, language: str = "th"
-) -> User:
-    """Add a user with a scrypt password hash.
-
-    Raises OrgError for a malformed or taken email, a short password or an unknown language.
-    """
-    email = email.strip().lower()
+def email_problem(session: Session, email: str) -> str | None:
+    """Why `email` (stripped, lower case) cannot be a new account's, or None."""
     local, _at, domain = email.rpartition("@")
     # A domain with a dot ("a@b" was taken, and mail to it goes nowhere); Thai domains too.
     if (
@@ -76,13 +70,27 @@ def create_user(
         or ".." in domain
         or any(c.isspace() for c in email)
     ):
-        raise OrgError(_("%(email)s is not an email address", email=repr(email)), "email")
+        return _("%(email)s is not an email address", email=repr(email))
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        return _("%(email)s already has an account", email=email)
+    return None
+
+
+def create_user(
+    session: Session, *, email: str, name: str, password: str, language: str = "th"
+) -> User:
+    """Add a user with a scrypt password hash.
+
+    Raises OrgError for a malformed or taken email, a short password or an unknown language.
+    """
+    email = email.strip().lower()
+    problem = email_problem(session, email)
+    if problem:
+        raise OrgError(problem, "email")
     if len(password) < 10:
         raise OrgError(_("a password needs at least 10 characters"))
     if language not in ("th", "en"):
         raise OrgError(_("unknown language %(language)s", language=repr(language)))
-    if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise OrgError(_("%(email)s already has an account", email=email), "email")
     user = User(
         email=email,
         name=normalize_thai(name),
