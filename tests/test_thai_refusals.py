@@ -402,7 +402,7 @@ def test_admin_operations_refuse_in_thai(thai: None, session: Session) -> None:
 
     def deactivated_owner() -> Any:
         school.active = False
-        return admin_ops.create_token(session, admin, school, "สคริปต์")
+        return admin_ops.create_token(session, school, school, "สคริปต์")
 
     def others_token() -> Any:
         row, _secret = admin_ops.create_token(session, school, school, "ของโรงเรียน")
@@ -477,6 +477,9 @@ def test_admin_operations_refuse_in_thai(thai: None, session: Session) -> None:
             escalate_after_days=-1,
         ),
         "token for someone else": lambda: admin_ops.create_token(session, officer, school, "ก"),
+        "token an admin makes for another": lambda: admin_ops.create_token(
+            session, admin, school, "ก"
+        ),
         "token without name": lambda: admin_ops.create_token(session, school, school, ""),
         "token of a deactivated owner": deactivated_owner,
         "another's token": others_token,

@@ -205,6 +205,8 @@ def test_years_strategy_and_reminder_rules(login_as, session: Session) -> None: 
 
 def test_api_token_is_shown_once_stored_hashed_and_revocable(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
     client = login_as("admin")
+    admin = user(session, "admin")
+    # a user_id sent by an old page is not obeyed: the token is the admin's own
     officer = user(session, "officer")
     response = _post(client, "/admin/tokens", user_id=str(officer.id), name="สคริปต์รายงาน")
     assert response.status_code == 200
@@ -213,6 +215,7 @@ def test_api_token_is_shown_once_stored_hashed_and_revocable(login_as, session: 
     secret = page.split('data-testid="new-token">')[1].split("<")[0]
     assert secret.startswith("tdt_")
     row = session.scalars(select(ApiToken).where(ApiToken.name == "สคริปต์รายงาน")).one()
+    assert row.user_id == admin.id
     assert row.token_hash == hashlib.sha256(secret.encode()).hexdigest()
     listing = client.get("/admin/tokens").get_data(as_text=True)
     assert secret not in listing and row.prefix in listing

@@ -750,8 +750,8 @@ def set_rule_active(
 # ---- API tokens --------------------------------------------------------------------------------
 
 
-def _may_hold_tokens_of(session: Session, actor: User, owner: User) -> bool:
-    """A person manages their own tokens; an admin of the whole tree anyone's."""
+def _may_revoke_tokens_of(session: Session, actor: User, owner: User) -> bool:
+    """A person revokes their own tokens; an admin of the whole tree anyone's."""
     return actor.id == owner.id or administers(session, actor, None)
 
 
@@ -766,14 +766,20 @@ def create_token(
     """A personal API token of `owner`: the row (its hash only) and the token itself, to be
     shown once and never stored. A token outlives the session that made it, so an actor who
     signs in with a second factor makes tokens only from a session that gave it
-    (`proved_second_factor`). Raises Refused(403) unless `actor` is `owner` or an admin of
-    the whole tree, or when the second factor is missing; Refused(422) for a missing name or
-    a deactivated owner."""
+    (`proved_second_factor`). A token acts as its holder, and what it does is recorded as
+    theirs: only the holder makes one (an admin who could make the approver's token could
+    approve money as the approver, past the approver's second factor). Raises Refused(403)
+    unless `actor` is `owner`, or when the second factor is missing; Refused(422) for a
+    missing name or a deactivated owner."""
     from service.api.auth import new_token
     from service.auth.second_factor import asked_of
 
-    if not _may_hold_tokens_of(session, actor, owner):
-        raise Refused(403, _("only the person themselves or an admin may make their tokens"))
+    if actor.id != owner.id:
+        raise Refused(
+            403,
+            _("a token acts as the person who holds it: only they may make it"),
+            fields={"user_id": _("only for yourself")},
+        )
     if not proved_second_factor and asked_of(session, actor):
         raise Refused(403, _("sign in with your second factor before making API tokens"))
     if not owner.active:
@@ -800,7 +806,7 @@ def revoke_token(session: Session, actor: User, token: ApiToken) -> ApiToken:
     `actor` owns it or administers the whole tree (another's token is not told apart from
     none), Refused(409) for one revoked already (a second press, a page left open: nothing is
     changed or recorded, and no door reports it done again)."""
-    if not _may_hold_tokens_of(session, actor, token.user):
+    if not _may_revoke_tokens_of(session, actor, token.user):
         raise Refused(
             404,
             _(

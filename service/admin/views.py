@@ -886,8 +886,7 @@ def toggle_rule(rule_id: int) -> Response | tuple[str, int]:
 
 def _tokens_page(**kw: Any) -> tuple[str, int]:
     tokens = list(session().scalars(select(ApiToken).order_by(ApiToken.id.desc())))
-    users = list(session().scalars(select(User).where(User.active).order_by(User.email)))
-    return _page("tokens.html", tokens=tokens, users=users, **kw)
+    return _page("tokens.html", tokens=tokens, **kw)
 
 
 @bp.route("/tokens")
@@ -902,11 +901,11 @@ def create_token() -> Response | tuple[str, int]:
     """Make a token and show it once in this answer (never stored, never redirected)."""
 
     def change() -> tuple[ApiToken, str]:
-        owner = _get(User, _int("user_id"))
+        # the admin's own token: a token acts as its holder (admin_ops.create_token)
         return admin_ops.create_token(
             session(),
             actor(),
-            owner,
+            actor(),
             request.form.get("name", ""),
             proved_second_factor=second_factor_given(),
         )
