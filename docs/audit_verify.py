@@ -81,6 +81,13 @@ def check(path: Path) -> tuple[int, str | None]:
     return count, None
 
 
+def skipped(path: Path) -> int:
+    """How many chain positions between the first row and the last are not in the file: the
+    entries of other units (a unit's export), none in the export of the whole service."""
+    seqs = [int(row[0]) for row in rows(path) if row[0]]
+    return max(seqs) - min(seqs) + 1 - len(seqs) if seqs else 0
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -89,3 +96,8 @@ if __name__ == "__main__":
         print(f"BROKEN {problem} ({checked} rows before it check)")
         sys.exit(1)
     print(f"OK {checked} rows check")
+    if gap := skipped(Path(sys.argv[1])):
+        print(
+            f"{gap} positions between them are not in this file (other units' entries; "
+            "the root unit's export by its admin has every one)"
+        )

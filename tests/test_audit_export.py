@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from service.audit.operations import record
 from service.core.fiscal import local_today
 from service.org.models import OrgUnit, User
-from tests.conftest import DEMO_PASSWORDS, login
+from tests.conftest import DEMO_PASSWORDS, csrf_token, login
 from tests.work_data import demo_project
 
 ROOT = Path(__file__).parent.parent
@@ -110,3 +110,45 @@ def test_the_api_exports_and_a_unit_out_of_reach_is_not_found(
     assert school.get(f"/api/v1/audit-export?unit_id={unit.id}").status_code == 404
     assert school.get(f"/audit/export?unit_id={unit.id}&format=csv").status_code == 404
     assert client.get("/audit/export?unit_id=abc&format=csv").status_code == 422
+
+
+def test_the_root_units_export_by_its_admin_holds_every_entry(
+    session: Session, login_as, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """An auditor asks an admin for the root unit's export to see every link: accounts,
+    tokens and KPIs included. A district's export holds its KPIs, and no account's entry."""
+    from service.audit.models import AuditEntry
+    from service.kpis.models import Kpi
+
+    _entries(session)
+    admin = session.scalars(select(User).where(User.email == "admin@demo.tidtam.local")).one()
+    record(session, action="user.create", object_type="user", object_id=admin.id, actor=admin)
+    kpi = session.scalars(select(Kpi)).first()
+    assert kpi is not None
+    record(session, action="kpi.update", object_type="kpi", object_id=kpi.id, actor=admin)
+    session.commit()
+    root = session.scalars(select(OrgUnit).where(OrgUnit.parent_id.is_(None))).one()
+    today = local_today().isoformat()
+    recipe = _recipe()
+    client: FlaskClient = login_as("admin")
+    response = client.get(f"/audit/export?unit_id={root.id}&from={today}&to={today}&format=csv")
+    path = tmp_path / "root.csv"
+    path.write_bytes(response.data)
+    checked, problem = recipe.check(path)
+    assert problem is None
+    chained = session.scalars(select(AuditEntry.chain_seq).where(AuditEntry.chain_seq.is_not(None)))
+    assert recipe.skipped(path) == 0 and checked >= 1
+    assert {r[5] for r in recipe.rows(path)} >= {"user.create", "kpi.update", "org_unit.update"}
+    assert checked == len([seq for seq in chained if seq >= int(next(recipe.rows(path))[0])])
+    # the district's own export: its KPI, no account's entry, and the gap said
+    district = demo_project(session).owner_unit
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    approver = login_as("approver")
+    response = approver.get(
+        f"/audit/export?unit_id={district.id}&from={today}&to={today}&format=csv"
+    )
+    assert response.status_code == 200, response.text[:300]
+    path.write_bytes(response.data)
+    actions = {r[5] for r in recipe.rows(path)}
+    assert "kpi.update" in actions and "user.create" not in actions
+    assert recipe.skipped(path) >= 1

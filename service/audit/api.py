@@ -15,7 +15,7 @@ from service.api.scoping import get_project, get_visible
 from service.api.transitions import ID
 from service.audit.export import TrailRequest, default_range, trail_download
 from service.audit.models import AuditEntry
-from service.audit.permissions import may_export_trail
+from service.audit.permissions import exports_whole_service, may_export_trail
 from service.audit.schemas import AuditExportArgs, AuditOut
 from service.core.permissions import manages_user
 from service.core.translate import gettext as _
@@ -79,7 +79,8 @@ def export(args: dict[str, Any]) -> Any:
         raise Refused(
             422, _("the last day is before the first"), fields={"to": _("must not be before from")}
         )
-    asked = TrailRequest(unit, first, last, args["format"])
+    whole = exports_whole_service(session, user, unit)
+    asked = TrailRequest(unit, first, last, args["format"], whole)
     return trail_download(session, asked)
 
 

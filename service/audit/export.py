@@ -16,7 +16,7 @@ from typing import Any
 from flask import Response
 
 from service.audit.chain import changes_text, instant
-from service.audit.permissions import may_export_trail
+from service.audit.permissions import exports_whole_service, may_export_trail
 from service.audit.queries import entries_by_ids, unit_trail_ids
 from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import Day, FormId, Invalid, value_of
@@ -70,6 +70,8 @@ class TrailRequest:
     first: date
     last: date
     fmt: str
+    #: The root unit's export by its admin: the entries about no unit too.
+    whole_service: bool = False
 
 
 def default_range() -> tuple[date, date]:
@@ -96,11 +98,13 @@ def read_trail_request(session: Any, user: User, source: Mapping[str, Any]) -> T
     unit = session.get(OrgUnit, unit_id)
     if unit is None or not may_export_trail(session, user, unit):
         raise missing("org_unit", unit_id)
-    return TrailRequest(unit, first, last, fmt)
+    return TrailRequest(unit, first, last, fmt, exports_whole_service(session, user, unit))
 
 
 def trail_download(session: Any, asked: TrailRequest) -> Response:
-    ids = unit_trail_ids(session, asked.unit, asked.first, asked.last)
+    ids = unit_trail_ids(
+        session, asked.unit, asked.first, asked.last, whole_service=asked.whole_service
+    )
     rows = rows_in_chunks(ids, entries_by_ids)
     name = f"audit-{asked.unit.code}-{asked.first.isoformat()}-{asked.last.isoformat()}"
     return download(asked.fmt, name, COLUMNS, rows, _("Audit trail"))

@@ -15,8 +15,10 @@ from service.budget.models import Allocation, BudgetTransfer, Installment
 from service.core.fiscal import DEFAULT_TZ
 from service.evaluations.models import Evaluation
 from service.kpis.models import Kpi
+from service.notifications.models import LineGroup
 from service.org.models import OrgUnit
 from service.projects.models import PlanStep, Project, StepResult
+from service.threads.models import Comment
 
 
 def _projects_of(unit: OrgUnit) -> Any:
@@ -49,13 +51,28 @@ def _of_unit(unit: OrgUnit) -> ColumnElement[bool]:
             Evaluation.kpi_id.in_(select(Kpi.id).where(Kpi.owner_unit_id.in_(subtree))),
         )
     )
-    kinds: list[tuple[str, Any]] = [
+    subjects: list[tuple[str, Any]] = [
         ("project", projects),
         ("step_result", results),
         ("allocation", allocations),
         ("installment", installments),
         ("evaluation", evaluations),
+    ]
+    # The comments of the threads on those subjects.
+    comments = select(Comment.id).where(
+        or_(
+            *(
+                and_(Comment.subject_type == kind, Comment.subject_id.in_(ids))
+                for kind, ids in subjects
+            )
+        )
+    )
+    kinds: list[tuple[str, Any]] = [
+        *subjects,
         ("org_unit", subtree),
+        ("kpi", select(Kpi.id).where(Kpi.owner_unit_id.in_(subtree))),
+        ("line_group", select(LineGroup.id).where(LineGroup.unit_id.in_(subtree))),
+        ("comment", comments),
         (
             "budget_transfer",
             select(BudgetTransfer.id).where(
@@ -80,15 +97,21 @@ def day_bounds(first: date, last: date, tz: str = DEFAULT_TZ) -> tuple[datetime,
     )
 
 
-def unit_trail_ids(session: Session, unit: OrgUnit, first: date, last: date) -> list[int]:
+def unit_trail_ids(
+    session: Session, unit: OrgUnit, first: date, last: date, *, whole_service: bool = False
+) -> list[int]:
     """The ids of the unit's audit entries from `first` to `last` (local days), in chain
-    order (entries not chained yet last, by id)."""
+    order (entries not chained yet last, by id). With `whole_service` (the root unit's
+    admin), every entry: accounts, tokens, delegations, and things since gone."""
     start, end = day_bounds(first, last)
+    trail = select(AuditEntry.id).where(
+        AuditEntry.occurred_at >= start, AuditEntry.occurred_at < end
+    )
+    if not whole_service:
+        trail = trail.where(_of_unit(unit))
     return list(
         session.scalars(
-            select(AuditEntry.id)
-            .where(_of_unit(unit), AuditEntry.occurred_at >= start, AuditEntry.occurred_at < end)
-            .order_by(AuditEntry.chain_seq.is_(None), AuditEntry.chain_seq, AuditEntry.id)
+            trail.order_by(AuditEntry.chain_seq.is_(None), AuditEntry.chain_seq, AuditEntry.id)
         )
     )
 
