@@ -276,3 +276,33 @@ def test_the_unit_filter_is_a_path_through_the_tree(login_as, session: Session) 
     # A network under a division: the way down to it, with what lies beside it at each step.
     offered = _unit_options(client.get("/dashboard?year=2566&unit=50230771").get_data(as_text=True))
     assert {"10000000", "50230000", "50230700", "50230771", "50990000"} <= set(offered)
+
+
+def test_a_plan_not_approved_is_neither_behind_nor_approved_money(session: Session) -> None:
+    """A draft with past steps and a typed budget: nothing decided yet. It is listed, but not
+    flagged behind its (unapproved) plan, and the overview adds none of its money as
+    approved; once its plan is locked, both count."""
+    from service.rollups.queries import unit_figures
+
+    division = unit(session, "50230700")
+    draft = make_project(
+        session,
+        owner=division,
+        name="ร่าง ยังไม่อนุมัติ",
+        steps=[StepSpec("100", "2022-10-01", "2022-10-31", [])],
+        budget="777000.00",
+        state=ProjectState.DRAFT,
+    )
+    filters = Filters(year=year(session), sort="code")
+    rows = {r.project_id: r for r in project_listing(session, officer(session), filters, DAY).rows}
+    assert rows[draft.id].planned > 0 and not rows[draft.id].behind
+    behind = Filters(year=year(session), behind=True, sort="code")
+    assert draft.id not in {
+        r.project_id for r in project_listing(session, officer(session), behind, DAY).rows
+    }
+    before = unit_figures(session, officer(session), year(session), [division], DAY)[division.id]
+    draft.state = ProjectState.LOCKED
+    session.flush()
+    after = unit_figures(session, officer(session), year(session), [division], DAY)[division.id]
+    assert after.approved - before.approved == Decimal("777000.00")
+    assert after.behind == before.behind + 1 and after.projects == before.projects

@@ -49,7 +49,7 @@ from service.projects.aggregates import (
     zero_if_null,
 )
 from service.projects.figures import figures_today
-from service.projects.models import Project, ProjectFigures, ProjectState
+from service.projects.models import UNDER_WAY, Project, ProjectFigures, ProjectState
 from service.projects.queries import run_or_owned, visible_projects
 
 PAGE_SIZE = 50
@@ -102,7 +102,8 @@ class Row:
 
     @property
     def behind(self) -> bool:
-        return is_behind_schedule(self.actual, self.planned)
+        """Behind its approved plan (a draft has no plan to be behind yet)."""
+        return self.state in UNDER_WAY and is_behind_schedule(self.actual, self.planned)
 
     @property
     def gap(self) -> Decimal:
@@ -260,7 +261,10 @@ def _row(values: Any) -> Row:
 
 def _behind_condition(statement: RowsSelect) -> ColumnElement[bool]:
     columns = {c.name: c for c in statement.selected_columns}
-    return columns["planned"] - columns["actual"] > DEFAULT_TOLERANCE
+    return and_(
+        columns["state"].in_(UNDER_WAY),
+        columns["planned"] - columns["actual"] > DEFAULT_TOLERANCE,
+    )
 
 
 def project_listing(
@@ -337,7 +341,10 @@ def project_listing(
 
 
 def _behind_kept() -> ColumnElement[bool]:
-    return ProjectFigures.planned_progress - ProjectFigures.actual_progress > DEFAULT_TOLERANCE
+    return and_(
+        Project.state.in_(UNDER_WAY),
+        ProjectFigures.planned_progress - ProjectFigures.actual_progress > DEFAULT_TOLERANCE,
+    )
 
 
 def _count_statement(where: list[ColumnElement[bool]], filters: Filters) -> Any:

@@ -41,6 +41,12 @@ class ProjectState(enum.StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+#: The states of a project whose plan was approved: carried out and reported on. Only these
+#: can be behind their plan, and only their budgets add up as approved money; a draft's or a
+#: submitted plan's figures are what someone typed, not what was decided.
+UNDER_WAY = (ProjectState.LOCKED, ProjectState.REVISION_REQUESTED, ProjectState.CLOSED)
+
+
 class TargetKind(enum.StrEnum):
     QUANTITY = "quantity"
     QUALITY = "quality"

@@ -59,6 +59,7 @@ from service.fiscal.models import FiscalYear
 from service.kpis.models import Kpi, KpiQuarterResult
 from service.org.queries import unit_ancestors
 from service.projects.models import (
+    UNDER_WAY,
     PlanStep,
     Project,
     ProjectKind,
@@ -256,7 +257,11 @@ def rollup_projects(
             Project.id.label("project_id"),
             actual.label("actual"),
             planned.label("planned"),
-            Project.approved_budget.label("approved"),
+            # a plan not approved: its budget is not approved money, it cannot be behind
+            case((Project.state.in_(UNDER_WAY), Project.approved_budget), else_=0).label(
+                "approved"
+            ),
+            Project.state.in_(UNDER_WAY).label("under_way"),
             func.coalesce(allocated.c.amount, 0).label("allocated"),
             func.coalesce(paid.c.amount, 0).label("paid"),
         )
@@ -273,7 +278,10 @@ def rollup_projects(
         figures.c.actual,
         figures.c.planned,
         figures.c.actual - figures.c.planned,
-        figures.c.planned - figures.c.actual > literal(int(DEFAULT_TOLERANCE), Integer),
+        and_(
+            figures.c.under_way,
+            figures.c.planned - figures.c.actual > literal(int(DEFAULT_TOLERANCE), Integer),
+        ),
         figures.c.approved,
         figures.c.allocated,
         figures.c.paid,

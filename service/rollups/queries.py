@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, text, union
+from sqlalchemy import and_, case, func, or_, select, text, union
 from sqlalchemy.orm import Session, aliased
 
 from service.core.progress import DEFAULT_TOLERANCE
@@ -41,7 +41,7 @@ from service.projects.aggregates import (
     step_figures,
     zero_if_null,
 )
-from service.projects.models import Project, project_strategy
+from service.projects.models import UNDER_WAY, Project, project_strategy
 from service.projects.queries import visible_projects
 from service.rollups.compute import strategy_ancestors
 from service.rollups.models import ProjectRollup, StrategyRollup, UnitRollup
@@ -84,6 +84,8 @@ def _project_figures(session: Session, user: User, year: FiscalYear, day: date) 
     installments = installment_figures(ids).subquery("installments")
     actual = zero_if_null(steps.c.actual)
     planned = zero_if_null(steps.c.planned)
+    # A plan not approved yet is not behind, and its budget is not approved money.
+    under_way = Project.state.in_(UNDER_WAY)
     return (
         select(
             Project.id.label("project_id"),
@@ -91,8 +93,10 @@ def _project_figures(session: Session, user: User, year: FiscalYear, day: date) 
             Project.responsible_unit_id,
             actual.label("actual"),
             planned.label("planned"),
-            case((planned - actual > DEFAULT_TOLERANCE, 1), else_=0).label("behind"),
-            Project.approved_budget.label("approved"),
+            case((and_(under_way, planned - actual > DEFAULT_TOLERANCE), 1), else_=0).label(
+                "behind"
+            ),
+            case((under_way, Project.approved_budget), else_=0).label("approved"),
             zero_if_null(allocations.c.allocated).label("allocated"),
             zero_if_null(installments.c.granted).label("granted"),
             zero_if_null(installments.c.paid).label("paid"),
