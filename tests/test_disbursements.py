@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
@@ -19,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from service.api.auth import new_token
 from service.audit.models import AuditEntry, OutboxEvent
-from service.budget.models import Installment, InstallmentState, Payment
+from service.budget.models import Approval, Installment, InstallmentState, Payment
 from service.budget.operations import create_allocation, record_payment, request_installment
 from service.cli import alembic_config
 from service.core.db import make_engine
-from service.core.fiscal import local_today
+from service.core.fiscal import DEFAULT_TZ, local_today
 from service.demo.load import load_demo
 from service.fiscal.models import FiscalYear
 from service.projects.models import Project
@@ -60,6 +61,14 @@ def _approved_installment(session: Session, amount: str = "30000.00") -> Install
     take(session, approver, "allocation", allocation.id, "approve")
     installment = request_installment(session, officer, allocation, Decimal(amount))
     take(session, approver, "installment", installment.id, "approve")
+    # approved on the first day of the year: payments may be dated from then on
+    starts = datetime.combine(project.fiscal_year.starts_on, time(9), ZoneInfo(DEFAULT_TZ))
+    for approval in session.scalars(
+        select(Approval).where(
+            Approval.subject_type == "installment", Approval.subject_id == installment.id
+        )
+    ):
+        approval.approved_at = starts
     session.commit()
     return installment
 
@@ -164,8 +173,23 @@ def test_a_payment_dated_after_today_or_before_the_year_is_refused_at_every_door
         )
         == 0
     )
-    # The first day of the year and today are both fine.
-    _pay(session, installment, "1.00", "A-2", year_starts)
+    # Nor before the installment was approved: its money was not there.
+    approval = session.scalars(
+        select(Approval).where(
+            Approval.subject_type == "installment", Approval.subject_id == installment.id
+        )
+    ).one()
+    approval.approved_at = datetime.combine(
+        year_starts + timedelta(days=3), time(9), ZoneInfo(DEFAULT_TZ)
+    )
+    session.commit()
+    with pytest.raises(Refused) as unapproved:
+        _pay(session, installment, "1.00", "x", year_starts + timedelta(days=2))
+    assert unapproved.value.status == 422 and "paid_on" in unapproved.value.fields
+    assert "approved" in unapproved.value.reason
+    session.rollback()
+    # The day it was approved and today are both fine.
+    _pay(session, installment, "1.00", "A-2", year_starts + timedelta(days=3))
     _pay_the_rest(session, installment, "A-3")
     session.commit()
     assert installment.state is InstallmentState.PAID

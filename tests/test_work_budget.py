@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.budget.models import Allocation, AllocationState, Installment, InstallmentState
+from service.core.fiscal import local_today
 from service.fiscal.models import FiscalYear
 from service.projects.models import Project
 from service.projects.operations import create_project
@@ -145,10 +146,18 @@ def test_within_the_limit_one_approval_by_another_person_then_installments_are_p
     about = refused.get_data(as_text=True).split('data-testid="about">')[1].split("</p>")[0]
     assert project.code in about and "10,000.00" in about
     assert (
-        _act(client, "installment", installment.id, "pay", paid_on="2024-01-15").status_code == 422
+        _act(
+            client, "installment", installment.id, "pay", paid_on=local_today().isoformat()
+        ).status_code
+        == 422
     )
     paid = _act(
-        client, "installment", installment.id, "pay", paid_on="2024-01-15", document_ref="ขบ 1"
+        client,
+        "installment",
+        installment.id,
+        "pay",
+        paid_on=local_today().isoformat(),
+        document_ref="ขบ 1",
     )
     assert paid.status_code == 302
     session.expire_all()

@@ -114,7 +114,10 @@ def build_installment(session: Session, state: str, _transition: str) -> Install
         state=AllocationState.APPROVED,
     )
     installment = Installment(
-        allocation=allocation, amount=Decimal("10000.00"), state=InstallmentState(state)
+        allocation=allocation,
+        amount=Decimal("10000.00"),
+        state=InstallmentState(state),
+        requested_at=datetime(2023, 1, 10, 3, tzinfo=UTC),  # in the project's year
     )
     if state == "paid":
         installment.paid_on = date(2023, 1, 15)

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from service.audit.models import AuditEntry
 from service.budget.models import (
@@ -50,6 +50,7 @@ from service.budget.permissions import (
 from service.core import translate
 from service.core.db import utcnow
 from service.core.fields import storable
+from service.core.fiscal import local_date
 from service.core.labels import field_label, label
 from service.core.permissions import Answer, holds_any
 from service.core.sql import in_ids
@@ -557,6 +558,30 @@ def refuse_payment_day(installment: Installment, paid_on: date, today: date) -> 
             ),
             fields={"paid_on": _("must not be before %(day)s", day=day)},
         )
+    decided = decided_on(installment)
+    if paid_on < decided:
+        day = format_date(decided, translate.current())
+        raise Refused(
+            422,
+            _("a payment cannot be dated before its installment was approved, on %(day)s", day=day),
+            fields={"paid_on": _("must not be before %(day)s", day=day)},
+        )
+
+
+def decided_on(installment: Installment) -> date:
+    """The local day `installment` was approved (its last approval in force), or asked for
+    when no approval is on record: no money of it is paid before that day."""
+    session = object_session(installment)
+    approved = None
+    if session is not None:
+        approved = session.scalar(
+            select(func.max(Approval.approved_at)).where(
+                Approval.subject_type == "installment",
+                Approval.subject_id == installment.id,
+                Approval.cancelled_at.is_(None),
+            )
+        )
+    return local_date(approved or installment.requested_at)
 
 
 def payment_document(value: Any) -> str:
