@@ -261,3 +261,52 @@ def test_the_queue_asks_the_same_for_2_or_12_scored_subjects(
     few = statements()
     scored(10)
     assert statements() == few
+
+
+def test_a_quarter_that_has_not_begun_is_not_scored(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """Quarter 4 of the year after this one, scored and published in advance, showed on the
+    public page: a quarter is evaluated from its first day. The queue says when it begins,
+    and every door refuses, opening nothing."""
+    from service.core.fiscal import fiscal_year_bounds, fiscal_year_of, local_today
+    from service.fiscal.models import FiscalYear
+    from service.workflow.engine import Refused, take
+    from tests.project_data import make_project
+    from tests.work_data import unit, user
+
+    be_year = fiscal_year_of(local_today()) + 1
+    starts, ends = fiscal_year_bounds(be_year)
+    future = session.scalar(select(FiscalYear).where(FiscalYear.be_year == be_year))
+    if future is None:
+        session.add(FiscalYear(be_year=be_year, starts_on=starts, ends_on=ends))
+        session.flush()
+    project = make_project(session, owner=unit(session, "50230700"), be_year=be_year)
+    session.commit()
+    client = login_as("evaluator")
+    queue = f"/evaluations?year={be_year}&quarter=4"
+    section = client.get(queue + "&lang=en").get_data(as_text=True)
+    section = section.split(f'id="project-{project.id}"')[1].split("</section>")[0]
+    assert "Quarter 4 begins on" in section and 'action="/evaluations/score"' not in section
+    refused = client.post(
+        "/evaluations/score",
+        data={
+            "csrf_token": csrf_token(client, queue),
+            "subject_type": "project",
+            "subject_id": str(project.id),
+            "year": str(be_year),
+            "quarter": "4",
+            "score": "95",
+        },
+    )
+    assert refused.status_code in (409, 422)
+    found = select(Evaluation).where(Evaluation.project_id == project.id)
+    assert session.scalars(found).first() is None
+    # an evaluation opened in advance (by a script, say) is not scored or published either
+    from service.evaluations.operations import open_evaluation
+
+    opened = open_evaluation(session, None, project.fiscal_year, 4, project=project)
+    try:
+        take(session, user(session, "evaluator"), "evaluation", opened.id, "score", {"score": "95"})
+    except Refused as refusal:
+        assert "cannot be evaluated before" in refusal.reason
+    else:
+        raise AssertionError("a quarter not begun was scored")

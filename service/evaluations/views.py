@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import BeYear, Count, FormId, Invalid, Ref, value_of
-from service.core.fiscal import fiscal_year_of, local_today, quarter_of
+from service.core.fiscal import fiscal_year_of, local_today, quarter_bounds, quarter_of
 from service.core.labels import label
 from service.core.paging import Paged, page_number, paged
 from service.core.permissions import holds_anywhere
@@ -217,6 +217,8 @@ def _queue_page(
         page_url=lambda number: url_for("evaluations.queue", **query, page=number),
         export_url=lambda fmt: url_for("evaluations.queue", **query, format=fmt),
         labels=_subscore_labels(),
+        begins_on=(begins_on := quarter_bounds(year.be_year, quarter)[0]),
+        begun=local_today() >= begins_on,
         forms=forms or {},
         errors=errors or {},
     )

@@ -6,8 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from service.core import translate
 from service.core.db import utcnow
+from service.core.fiscal import quarter_bounds
 from service.core.permissions import Answer
+from service.core.thai import format_date
+from service.core.translate import gettext as _
 from service.evaluations.models import Evaluation, EvaluationRevision, EvaluationState
 from service.evaluations.permissions import can_see_evaluation, may_evaluate, may_self_assess
 from service.threads.operations import open_with_reason
@@ -37,6 +41,21 @@ def _who_owns(ctx: Context) -> Answer:
 
 def _who_evaluates(ctx: Context) -> Answer:
     return may_evaluate(ctx.session, ctx.principal, ctx.obj)
+
+
+def _quarter_begun(ctx: Context) -> str | None:
+    """A quarter is evaluated from its first day on: a score given (and published) for a
+    quarter that has not begun judges work nobody has done yet."""
+    evaluation: Evaluation = ctx.obj
+    starts, _ends = quarter_bounds(evaluation.fiscal_year.be_year, evaluation.quarter)
+    if ctx.today < starts:
+        return _(
+            "quarter %(quarter)s of %(year)s begins on %(day)s: it cannot be evaluated before",
+            quarter=evaluation.quarter,
+            year=evaluation.fiscal_year.be_year,
+            day=format_date(starts, translate.current()),
+        )
+    return None
 
 
 def _self_assess(ctx: Context) -> dict[str, Any]:
@@ -111,6 +130,7 @@ EVALUATION = register(
                 _who_owns,
                 ("ประเมินตนเอง", "Self-assess"),
                 requires=(decimal_field("self_value", places=4), text_field("self_narrative")),
+                guards=(_quarter_begun,),
                 effect=_self_assess,
             ),
             Transition(
@@ -120,6 +140,7 @@ EVALUATION = register(
                 _who_evaluates,
                 ("ให้คะแนน", "Score"),
                 requires=(SCORE, SUB_1, SUB_2, text_field("comment", required=False)),
+                guards=(_quarter_begun,),
                 effect=_score,
             ),
             Transition(
@@ -128,6 +149,7 @@ EVALUATION = register(
                 E.PUBLISHED,
                 _who_evaluates,
                 ("เผยแพร่ผล", "Publish"),
+                guards=(_quarter_begun,),
                 effect=_publish,
             ),
             Transition(
