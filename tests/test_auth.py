@@ -133,6 +133,12 @@ def test_sign_out_from_a_page_left_open_since_an_earlier_sign_in(
     assert fresh is not None
     assert client.post("/logout", data={"csrf_token": fresh.group(1)}).status_code == 302
     assert client.get("/home").status_code == 302
+    # Signed out already (in another tab): the login page says so, and signing in from it
+    # lands at home, not at /logout (a GET there answered 405).
+    again = client.post("/logout", data={"csrf_token": stale})
+    assert again.status_code == 302 and again.location.endswith("/login")
+    login(client, email, DEMO_PASSWORDS[email])
+    assert client.get("/home").status_code == 200
 
 
 def test_security_headers_on_pages_and_errors(client: FlaskClient) -> None:

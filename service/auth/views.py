@@ -466,7 +466,6 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
 
 @bp.route("/logout", methods=["POST"])
 @csrf.exempt  # checked below: a stale page asks again instead of leaving the person signed in
-@login_required
 def logout() -> Response | str:
     """End this session; after a single sign-on, send the browser on to the provider to end
     its session too (RP-initiated logout), which sends it back to the login page.
@@ -474,7 +473,13 @@ def logout() -> Response | str:
     From a page left open since an earlier sign-in (its CSRF token is the old session's),
     the button answered 400 and the person stayed signed in, on a shared computer too. Such
     a press gets a page with a fresh Sign out button instead: one more press signs out, and
-    another site still cannot sign anyone out."""
+    another site still cannot sign anyone out.
+
+    Pressed on a page left open after signing out in another tab, it says so on the login
+    page (it sent the person to sign in, then back to /logout by GET: a 405)."""
+    if not current_user.is_authenticated:
+        flash(_("You have signed out."), "info")
+        return redirect(url_for("auth.login"))
     try:
         csrf.protect()
     except CSRFError:
