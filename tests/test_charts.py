@@ -50,6 +50,9 @@ def test_s_curve_of_the_legacy_project() -> None:
     assert by_day[date(2022, 12, 31)].planned == Decimal("60.00")
     assert by_day[date(2022, 12, 31)].actual == Decimal("20.00")
     assert by_day[date(2023, 9, 30)].planned == Decimal("100.00")
+    # month ends after today have no actual figure yet: the line stops at today
+    assert by_day[date(2023, 1, 31)].actual == Decimal("20.00")
+    assert by_day[date(2023, 2, 28)].actual is None and by_day[date(2023, 9, 30)].actual is None
     assert chart.planned_path.startswith("M") and chart.actual_path.startswith("M")
     assert chart.today_x is not None and len(chart.reports) == 1
     assert chart.reports[0].y == chart.y(Decimal(20))

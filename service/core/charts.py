@@ -151,7 +151,8 @@ def chart_span(
 class CurvePoint:
     day: date
     planned: Decimal
-    actual: Decimal
+    #: None after today: what is done by a day still to come is not known.
+    actual: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,12 @@ def s_curve_chart(
         month_ends.append(min(_next_month(month) - timedelta(days=1), span[1]))
         month = _next_month(month)
     chart.table = [
-        CurvePoint(day, planned_progress(steps, day), actual_history(events, day))
+        CurvePoint(
+            day,
+            planned_progress(steps, day),
+            # a month end still to come: as of today, as the line stops there
+            actual_history(events, day) if day <= today else None,
+        )
         for day in month_ends
         if day >= span[0]
     ]
