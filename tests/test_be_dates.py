@@ -4,7 +4,7 @@ refused at once, in Thai, naming what was typed, and nothing is written."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from flask import Flask
@@ -151,6 +151,15 @@ def test_a_report_dated_in_be(login_as, session: Session) -> None:  # type: igno
         .order_by(ProgressReport.id)
     ).all()
     assert len(reports) == count + 1 and reports[-1].reported_on == day
+    # a day outside the year is refused with both ends in BE, as the form is typed
+    early = day - timedelta(days=1)
+    outside = client.post(
+        f"/projects/{project.id}/reports?lang=th",
+        data={"csrf_token": token, "reported_on": be(early), "percent": "10", "narrative": "ก"},
+    )
+    assert outside.status_code == 422
+    page = outside.get_data(as_text=True)
+    assert f"1 ต.ค. {day.year + 543}" in page and day.isoformat() not in page
 
 
 def test_a_delegation_typed_in_be(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]

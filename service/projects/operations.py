@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.audit.operations import record
+from service.core import translate
 from service.core.fiscal import local_today
 from service.core.labels import label
 from service.core.permissions import needs_role
-from service.core.thai import normalize_thai
+from service.core.thai import format_date, normalize_thai
 from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, User
@@ -351,8 +352,8 @@ def add_progress_report(
         # A report tells what was done: not before its fiscal year began, not in the future.
         why = _(
             "the report's date must lie between %(first)s and %(last)s",
-            first=first_day.isoformat(),
-            last=today.isoformat(),
+            first=format_date(first_day, translate.current()),
+            last=format_date(today, translate.current()),
         )
         raise Refused(422, why, fields={"reported_on": why})
     if not normalize_thai(narrative):
