@@ -47,6 +47,11 @@ def test_the_api_keeps_iso() -> None:
     assert read_day("2022-12-30", typed=False) == DEC_30
     with pytest.raises(ValidationError):
         read_day("30/12/2565", typed=False)
+    # a BE year in an ISO day: the API is told the ISO day it reads, not the page's form
+    # (which it would then refuse as not ISO)
+    with pytest.raises(ValidationError) as be_year:
+        read_day("2565-12-30", typed=False)
+    assert "2022-12-30" in str(be_year.value) and "30/12/2565" not in str(be_year.value)
 
 
 @pytest.mark.parametrize(

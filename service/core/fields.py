@@ -235,12 +235,16 @@ def read_day(text: str, *, typed: bool = True) -> date:
     if match := _ISO_DAY.fullmatch(cleaned):
         year, month, day = (int(g) for g in match.groups())
         if year >= FIRST_BE_YEAR:
+            # A page reads d/m/yyyy BE; the API reads ISO days of the Common Era only.
+            example = (
+                f"{day}/{month}/{year}" if typed else f"{year - be_year(0):04}-{month:02}-{day:02}"
+            )
             raise ValidationError(
                 gettext(
                     "the year %(year)s looks like a Buddhist Era year: type the date as "
                     "%(example)s",
                     year=year,
-                    example=f"{day}/{month}/{year}",
+                    example=example,
                 )
             )
     elif not typed:
