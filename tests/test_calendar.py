@@ -33,10 +33,13 @@ def _feed_url(client: FlaskClient, role: str) -> str:
     email = f"{role}@demo.tidtam.local"
     login(client, email, DEMO_PASSWORDS[email])
     token = csrf_token(client, "/notifications/settings")
+    had = "/calendar/feed/revoke" in client.get("/notifications/settings").get_data(True)
     assert client.post("/calendar/feed", data={"csrf_token": token}).status_code == 302
     page = client.get("/notifications/settings").get_data(as_text=True)
     match = URL.search(page)
     assert match, "the new address is shown once on the settings page"
+    # "the old one no longer works" only when there was an old one
+    assert ("ที่อยู่เดิมใช้ไม่ได้อีก" in page) == had, had
     assert not URL.search(client.get("/notifications/settings").get_data(as_text=True))
     client.post("/logout", data={"csrf_token": csrf_token(client, "/notifications/settings")})
     return "/" + match.group(1).split("/", 3)[3]

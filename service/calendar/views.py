@@ -76,10 +76,14 @@ def feed(token: str) -> Response:
 @login_required
 def renew() -> ResponseReturnValue:
     """Make the person's feed URL (revoking the one in force) and show it once."""
+    replacing = operations.feed_of(db.session(), _user()) is not None
 
     def shown_once(made: tuple[Any, str]) -> Answer:
         cookie[_NEW_URL] = feed_url(made[1])
-        flash(_("Your calendar feed has a new address; the old one no longer works."), "info")
+        if replacing:
+            flash(_("Your calendar feed has a new address; the old one no longer works."), "info")
+        else:
+            flash(_("Your calendar feed has its address: add it to your calendar app."), "info")
         return redirect(SETTINGS)
 
     return run_change(
