@@ -216,6 +216,23 @@ def test_the_project_editor(login_as, session: Session) -> None:  # type: ignore
     response = client.post("/projects/new", data=data)
     assert response.status_code == 422
     assert_refusal_shown(response.get_data(as_text=True), {"step-2-end"})
+    # every problem at once: a negative budget (not "must be a number"), each row's weight
+    # out of range, a row ending before it starts, and the project's own missing name
+    data = _project_form(
+        session,
+        name="",
+        approved_budget="-5",
+        step_weight=["-10", "110", ""],
+        step_end=["2023-10-31", "2023-10-15", ""],
+    )
+    data["csrf_token"] = csrf_token(client, "/projects/new?lang=en")
+    response = client.post("/projects/new", data=data)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert_refusal_shown(
+        page, {"name", "approved_budget", "step-1-weight", "step-2-weight", "step-2-end"}
+    )
+    assert "must not be negative" in page or "ต้องไม่ติดลบ" in page
 
 
 def test_the_progress_report_form(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]

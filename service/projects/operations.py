@@ -134,7 +134,7 @@ def update_project(
                 raise Refused(
                     422,
                     _("approved budget must be a decimal ≥ 0"),
-                    fields={"approved_budget": _("must be a number")},
+                    fields={"approved_budget": _("must not be negative")},
                 )
         elif key == "kind":
             value = ProjectKind(value)
@@ -197,6 +197,22 @@ def set_objectives_and_targets(
     )
 
 
+def step_problems(
+    name: str, weight: Decimal | None, planned_start: date | None, planned_end: date | None
+) -> dict[str, str]:
+    """What is wrong with a plan step as typed, by field (nothing: {}); a value that could
+    not be read (None) is left to the reader's own message. The editor asks it of every row
+    before saving any, so that a form names all its problems at once."""
+    problems = {}
+    if not normalize_thai(name):
+        problems["name"] = _("is required")
+    if weight is not None and not Decimal(0) < weight <= Decimal(100):
+        problems["weight"] = _("must be more than 0 and at most 100")
+    if planned_start is not None and planned_end is not None and planned_start > planned_end:
+        problems["planned_end"] = _("must not be before the start")
+    return problems
+
+
 def save_step(
     session: Session,
     actor: User,
@@ -212,13 +228,9 @@ def save_step(
     """Add the step at `position`, or change it when it exists (draft plans only).
     Raises Refused(422) with per-field reasons."""
     _may_edit(session, actor, project)
-    problems = {}
-    if not normalize_thai(name):
-        problems["name"] = _("is required")
-    if not isinstance(weight, Decimal) or not Decimal(0) < weight <= Decimal(100):
+    problems = step_problems(name, weight, planned_start, planned_end)
+    if not isinstance(weight, Decimal):
         problems["weight"] = _("must be more than 0 and at most 100")
-    if planned_start > planned_end:
-        problems["planned_end"] = _("must not be before the start")
     if position < 1:
         problems["position"] = _("must be 1 or more")
     if problems:

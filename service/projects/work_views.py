@@ -44,6 +44,7 @@ from service.projects.operations import (
     remove_steps,
     save_step,
     set_objectives_and_targets,
+    step_problems,
     update_project,
 )
 from service.projects.permissions import can_see_project, may_edit_plan
@@ -263,8 +264,19 @@ def edit(project_id: int) -> tuple[str, int]:
 def _apply(project: Project, form: MultiDict[str, str]) -> None:
     """Every change of the form, through the operations. Raises Refused with every field
     problem found (422), or the operations' own refusals."""
+    read, problems = _read_form(form)
+    if problems:
+        raise Refused(422, _("some input is missing or wrong"), fields=problems)
+    _save(project, form, read)
+
+
+def _read_form(form: MultiDict[str, str]) -> tuple[Any, dict[str, str]]:
+    """The form read, and every problem of it by field (each step row's too), before
+    anything is saved."""
     problems: dict[str, str] = {}
     budget = _decimal(form.get("approved_budget", ""), "approved_budget", problems)
+    if budget is not None and budget < 0:
+        problems["approved_budget"] = _("must not be negative")
     kind = form.get("kind", "")
     if kind not in {k.value for k in ProjectKind}:
         problems["kind"] = _("choose a kind")
@@ -287,11 +299,18 @@ def _apply(project: Project, form: MultiDict[str, str]) -> None:
         start = _date(row["start"], prefix + "start", problems)
         end = _date(row["end"], prefix + "end", problems)
         unit = _chosen(OrgUnit, row["unit"])
+        # the step's own rules too, so that every row's problems are named in one answer
+        for key, problem in step_problems(row["name"], weight, start, end).items():
+            problems.setdefault(prefix + key, problem)
         steps.append((row_number, row["name"], weight, start, end, unit))
     node_ids = ids_in(form.getlist("strategy"))
     nodes = list(session().scalars(select(StrategyNode).where(StrategyNode.id.in_(node_ids))))
-    if problems:
-        raise Refused(422, _("some input is missing or wrong"), fields=problems)
+    return (budget, kind, targets, steps, removed, nodes), problems
+
+
+def _save(project: Project, form: MultiDict[str, str], read: Any) -> None:
+    """What `_read_form` read, saved through the operations (their refusals raised)."""
+    budget, kind, targets, steps, removed, nodes = read
     changes: dict[str, Any] = {name: form.get(name, "") for name in TEXTS}
     changes.update(
         kind=kind,
@@ -344,15 +363,22 @@ def create() -> Response | tuple[str, int]:
         if problems:
             raise Refused(422, _("some input is missing or wrong"), fields=problems)
         assert year is not None and owner is not None and responsible is not None
-        project = create_project(
-            session(),
-            actor(),
-            code=form.get("code", ""),
-            name=form.get("name", ""),
-            fiscal_year=year,
-            owner_unit=owner,
-            responsible_unit=responsible,
-        )
+        try:
+            project = create_project(
+                session(),
+                actor(),
+                code=form.get("code", ""),
+                name=form.get("name", ""),
+                fiscal_year=year,
+                owner_unit=owner,
+                responsible_unit=responsible,
+            )
+        except Refused as refused:
+            if refused.status != 422:
+                raise
+            # the rest of the form's problems with the project's own, in one answer
+            _read, more = _read_form(form)
+            raise Refused(422, refused.reason, fields={**more, **refused.fields}) from None
         _apply(project, form)
         return project
 
