@@ -160,3 +160,25 @@ def test_other_refused_forms_focus_their_summary_and_pass_axe(person: Any) -> No
         assert page.locator(f"#{ident}").get_attribute("aria-invalid") == "true"
         assert page.locator(f"[data-error-summary] a[href='#{ident}']").count() == 1
     officer.shoot("project-refused", accessible=True)
+
+
+def test_switching_the_language_keeps_what_was_typed(person: Any) -> None:  # noqa: F811
+    """The language links reload the page: an admin half-way through the new-user form
+    switched to English and found both fields empty. What was typed comes back; the
+    password never travels."""
+    admin: Person = person("admin")
+    admin.sign_in()
+    page = admin.goto("/admin/users?lang=th")
+    page.fill("#email", "halfway@example.org")
+    page.fill("#name", "ครูครึ่งทาง")
+    page.fill("#password", "never-kept-1234")
+    with page.expect_navigation():
+        page.evaluate("document.querySelector('a[hreflang=\"en\"]').click()")
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.input_value("#email") == "halfway@example.org"
+    assert page.input_value("#name") == "ครูครึ่งทาง"
+    assert page.input_value("#password") == ""
+    # a later visit of the page starts empty
+    page.goto(page.url)
+    assert page.input_value("#email") == ""
