@@ -131,7 +131,9 @@ def test_webhook_links_a_person_and_a_group_and_refuses_wrong_signatures(
     assert _post(client, other, signed(other)) == 200
     session.refresh(account)
     assert account.line_user_id == LINE_USER
-    assert "เชื่อมบัญชีไลน์ของท่านแล้ว" in client.get("/notifications/settings").get_data(as_text=True)
+    linked = client.get("/notifications/settings").get_data(as_text=True)
+    assert "เชื่อมบัญชีไลน์ของท่านแล้ว" in linked
+    assert 'name="step_result.accept:line"' in linked  # LINE's choices once it reaches them
 
     # A group: the bot is invited (join), an officer's unit code is typed in it.
     joined = _body(_event("join", {"type": "group", "groupId": GROUP}))

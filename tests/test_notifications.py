@@ -296,6 +296,9 @@ def test_notification_centre_unread_and_mark_read(app: Flask, session: Session, 
 
 def test_settings_page_saves_preferences(session: Session, login_as) -> None:  # type: ignore[no-untyped-def]
     client = login_as("officer")
+    page = client.get("/notifications/settings").get_data(as_text=True)
+    # no LINE choices while LINE cannot reach the officer (not linked, here not set up)
+    assert 'name="step_result.submit:email"' in page and ":line" not in page
     token = csrf_token(client, "/notifications/settings")
     client.post(
         "/notifications/settings",

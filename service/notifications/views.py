@@ -171,10 +171,14 @@ def _settings_page(new_code: LineLinkCode | None = None) -> str:
     user = _user()
     session = db.session()
     account = session.scalar(select(LineAccount).where(LineAccount.user_id == user.id))
+    line_ready = _line_settings().configured
+    line_linked = account is not None and account.line_user_id is not None
     return render_template(
         "notifications/settings.html",
         kinds=PREFERENCE_KINDS,
-        channels=PERSONAL_CHANNELS,
+        # LINE's column only once LINE can reach the person: choices for a channel that
+        # delivers nothing ("immediately", by LINE, with LINE not set up) mislead
+        channels=[c for c in PERSONAL_CHANNELS if c is not Channel.LINE or line_linked],
         modes=list(DeliveryMode),
         chosen={
             **{
@@ -184,8 +188,8 @@ def _settings_page(new_code: LineLinkCode | None = None) -> str:
             },
             **preferences_of(session, user),
         },
-        line_ready=_line_settings().configured,
-        line_linked=account is not None and account.line_user_id is not None,
+        line_ready=line_ready,
+        line_linked=line_linked,
         line_code=new_code,
         add_friend=current_app.config.get("LINE_ADD_FRIEND_URL", ""),
         links_groups=bool(_linkable_units(user)),
