@@ -85,6 +85,13 @@ def test_above_the_limit_officer_endorses_and_the_approver_approves(
     assert _act(client, "allocation", allocation.id, "endorse").status_code == 302
     # Approving anyway is refused.
     assert _act(client, "allocation", allocation.id, "approve").status_code == 403
+    # refused for who the person is (a page drawn while acting for the approver, pressed
+    # after acting ended): the reason is said and what was typed is kept to copy
+    refused = _act(client, "allocation", allocation.id, "reject", reason="งบซ้ำกับโครงการอื่น")
+    assert refused.status_code == 403
+    page = refused.get_data(as_text=True)
+    assert 'data-testid="typed">งบซ้ำกับโครงการอื่น<' in page
+    assert 'class="field-error"' in page and project.code in page
     assert client.get("/approvals").status_code == 403
     client.post("/logout", data={"csrf_token": csrf_token(client, "/budget")})
 

@@ -229,9 +229,12 @@ def transition(workflow: str, ident: int, name: str) -> Response | tuple[str, in
     try:
         committed(lambda: take(workflow, ident, name, data))
     except Refused as refused:
-        if refused.status in (403, 404):
-            abort(refused.status)
-        flash_refused(refused)
+        if refused.status == 404:
+            abort(404)
+        if refused.status != 403:
+            flash_refused(refused)
+        # A 403 too gets the page that keeps what was typed: a page drawn while acting for
+        # someone, pressed after acting ended, lost the reason to a bare "not allowed".
         page = render_template(
             "work/refused.html",
             workflow=workflow,
