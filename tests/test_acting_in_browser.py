@@ -83,6 +83,9 @@ def test_the_deputy_chooses_and_every_page_says_for_whom(
         page = response.get_data(as_text=True)
         assert f"แทน {APPROVER_NAME}" in page, path
         assert 'action="/acting/end"' in page, path
+    # the home page shows the approver's roles and reach while acting, not the officer's
+    home = client.get("/home").get_data(as_text=True)
+    assert 'data-role="approver"' in home and 'data-role="officer"' not in home
     # Ended explicitly: the deputy is themselves again.
     token = csrf_token(client, "/budget")
     assert client.post("/acting/end", data={"csrf_token": token}).status_code == 302

@@ -39,6 +39,7 @@ from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import safe_next
 from service.extensions import csrf, db, limiter, login_manager
+from service.org import acting
 from service.org.models import OrgUnit, Role, User
 from service.org.scope import active_roles, unit_filter
 from service.projects.models import Project
@@ -525,13 +526,16 @@ def home() -> str | Response:
     """Who the user is, their roles and units, and what their scope holds."""
     user: User = current_user._get_current_object()
     session_ = db.session()
-    assignments = active_roles(session_, user)
+    # While acting for someone, the roles and reach are theirs, as on every other page.
+    principal = acting.acting_for(session_)
+    whose = principal or user
+    assignments = active_roles(session_, whose)
     if assignments and all(a.role is Role.SCHOOL for a in assignments):
         query = request.query_string.decode()  # keeps ?lang=
         return redirect(url_for("school.home") + (f"?{query}" if query else ""))
-    scope = unit_filter(session_, user)
+    scope = unit_filter(session_, whose)
     unit_count = session_.scalar(select(func.count()).select_from(OrgUnit).where(scope))
-    visible = visible_projects(session_, user)
+    visible = visible_projects(session_, whose)
     projects = session_.scalars(
         select(Project).where(visible).order_by(Project.code).limit(50)
     ).all()
@@ -539,6 +543,7 @@ def home() -> str | Response:
     return render_template(
         "auth/home.html",
         user=user,
+        principal=principal,
         assignments=assignments,
         unit_count=unit_count,
         projects=projects,
