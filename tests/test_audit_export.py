@@ -152,3 +152,17 @@ def test_the_root_units_export_by_its_admin_holds_every_entry(
     actions = {r[5] for r in recipe.rows(path)}
     assert "kpi.update" in actions and "user.create" not in actions
     assert recipe.skipped(path) >= 1
+
+
+def test_the_export_form_takes_days_as_typed_in_be(session: Session, login_as) -> None:  # type: ignore[no-untyped-def]
+    """The form's days are typed as every other form's (dd/mm/yyyy, BE), not the browser's
+    month-first Common Era date box."""
+    unit = _entries(session)
+    client: FlaskClient = login_as("approver")
+    page = client.get("/audit/export").get_data(as_text=True)
+    today = local_today()
+    assert 'type="date"' not in page
+    assert f'value="{today.day}/{today.month}/{today.year + 543}"' in page
+    typed = f"{today.day}/{today.month}/{today.year + 543}"
+    response = client.get(f"/audit/export?unit_id={unit.id}&from={typed}&to={typed}&format=csv")
+    assert response.status_code == 200 and "project.update" in response.data.decode("utf-8-sig")

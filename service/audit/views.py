@@ -56,8 +56,9 @@ def export() -> Any:
     return render_template(
         "audit/export.html",
         units=_units(),
-        first=request.args.get("from") or first.isoformat(),
-        last=request.args.get("to") or last.isoformat(),
+        # as typed when sent back, else the default days, shown as the reader types them
+        first=request.args.get("from") or first,
+        last=request.args.get("to") or last,
         chosen=request.args.get("unit_id", ""),
         errors=errors,
     ), (422 if errors else 200)
