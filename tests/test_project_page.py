@@ -308,6 +308,7 @@ def test_time_in_states_runs_from_change_to_change_and_to_now() -> None:
         _entry(1, None, t0 + timedelta(hours=1)),  # a note, not a state change
         _entry(2, "draft", t0),
         _entry(1, "approved", t0 + timedelta(days=2, hours=4)),
+        _entry(1, "approved", t0 + timedelta(days=3)),  # a part payment: still approved
     ]
     now = t0 + timedelta(days=10)
     spans = time_in_states(entries, now)

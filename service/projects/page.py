@@ -493,11 +493,17 @@ def time_in_states(
     """For each object, its stays in each state, from the audit rows that changed its state:
     a stay runs from the row that entered a state to the next such row of the same object,
     or to `now` for the state it is still in. Rows without a `to_state` are not state changes
-    and are skipped. Entries must be in time order."""
+    and are skipped, as are rows that leave the object in the state it was in (a part
+    payment of an approved installment: one stay, not one row per payment). Entries must be
+    in time order."""
     changes: dict[tuple[str, int], list[AuditEntry]] = defaultdict(list)
     for entry in entries:
-        if entry.to_state is not None:
-            changes[(entry.object_type, entry.object_id)].append(entry)
+        if entry.to_state is None:
+            continue
+        rows = changes[(entry.object_type, entry.object_id)]
+        if rows and rows[-1].to_state == entry.to_state:
+            continue
+        rows.append(entry)
     spans: dict[tuple[str, int], list[StateSpan]] = {}
     for key, rows in changes.items():
         spans[key] = []
