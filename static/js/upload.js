@@ -142,8 +142,13 @@
       if (xhr.status === 413) { showErrors(form.dataset.msgTooLarge, {}); return; }
       if (answer && answer.state) { showState(answer.state); }
       if (answer && answer.error) {
-        // Moved meanwhile (409): the way to the page as it is now; what was typed stays here.
+        // Moved meanwhile (409): the way to the page as it is now; what was typed stays here
+        // (the files chosen too), and the form now stands for the result as it is: sent
+        // again, it is sent knowing where the result stood.
         var latest = xhr.status === 409 && answer.latest ? [answer.latest, form.dataset.msgLatest] : null;
+        if (xhr.status === 409 && answer.version && form.elements.version) {
+          form.elements.version.value = String(answer.version);
+        }
         showErrors(answer.error, answer.fields || {}, latest);
         return;
       }
