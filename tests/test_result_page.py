@@ -1,0 +1,66 @@
+"""What the result page shows the school and the district: the reported text whole, the way
+to the project, and only the actions the reader could take or wait for."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from service.projects.models import ResultState, StepResult
+from tests.conftest import csrf_token
+from tests.work_data import (
+    in_app_context,  # noqa: F401
+    school_result,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Longer than the review queue's 160 characters, over three lines, with markup to escape.
+NARRATIVE = (
+    "จัดอบรมครูเรื่องการวัดผลครบทั้ง 24 คน ระหว่างวันที่ 3-5 มิถุนายน\n"
+    "นักเรียนชั้น ป.4-ป.6 ทำแบบทดสอบก่อนและหลังเรียน ผลเฉลี่ยเพิ่มขึ้นร้อยละ 18 "
+    "โดยเฉพาะวิชาคณิตศาสตร์และวิทยาศาสตร์\n"
+    "ยังขาดรายงานของห้อง <b>ป.5/2</b> ซึ่งจะส่งภายในสัปดาห์หน้า & แนบรูปกิจกรรมครบทุกวัน"
+)
+
+
+def _submitted(session: Session) -> StepResult:
+    result = school_result(session, position=4)
+    result.state, result.completion = ResultState.SUBMITTED, Decimal("80.00")
+    result.narrative, result.submitted_at = NARRATIVE, datetime.now(UTC)
+    session.commit()
+    return result
+
+
+def _shown_narrative(page: str) -> str:
+    assert 'data-testid="narrative"' in page, "the reported text is not shown"
+    return page.split('data-testid="narrative">')[1].split("</dd>")[0]
+
+
+def test_what_was_done_is_shown_whole_with_its_lines_to_school_and_officer(  # type: ignore[no-untyped-def]
+    login_as, client, session: Session
+) -> None:
+    assert len(NARRATIVE) > 160
+    result = _submitted(session)
+    escaped = NARRATIVE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for role in ("school", "officer"):
+        login_as(role)
+        page = client.get(f"/results/{result.id}").get_data(as_text=True)
+        assert "สิ่งที่ดำเนินการ" in page
+        # Whole, escaped, its line breaks kept in the page (and shown: see the style below).
+        assert _shown_narrative(page) == escaped
+        assert "<b>ป.5/2</b>" not in page
+        client.post("/logout", data={"csrf_token": csrf_token(client, f"/results/{result.id}")})
+    style = (ROOT / "static" / "work.css").read_text()
+    assert "dl.facts dd.narrative { white-space:pre-wrap;" in style
+
+
+def test_a_result_never_reported_shows_no_empty_text(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("school")
+    result = school_result(session, position=4)
+    assert result.submitted_at is None
+    page = client.get(f"/results/{result.id}").get_data(as_text=True)
+    assert 'data-testid="narrative"' not in page
