@@ -3,6 +3,7 @@ to the project, and only the actions the reader could take or wait for."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -64,3 +65,29 @@ def test_a_result_never_reported_shows_no_empty_text(login_as, session: Session)
     assert result.submitted_at is None
     page = client.get(f"/results/{result.id}").get_data(as_text=True)
     assert 'data-testid="narrative"' not in page
+
+
+def test_the_result_page_leads_to_its_project(login_as, client, session: Session) -> None:  # type: ignore[no-untyped-def]
+    result = school_result(session, position=4)
+    project = result.step.project
+    for role in ("school", "officer"):
+        login_as(role)
+        page = client.get(f"/results/{result.id}").get_data(as_text=True)
+        link = f'<a href="/projects/{project.id}" data-testid="project">{project.code} '
+        assert link in page
+        assert client.get(f"/projects/{project.id}").status_code == 200
+        client.post("/logout", data={"csrf_token": csrf_token(client, f"/results/{result.id}")})
+
+
+def test_the_school_home_leads_to_the_project_of_each_step(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("school")
+    page = client.get("/school").get_data(as_text=True)
+    rows = re.findall(r'<tr data-result="[0-9]+">(.*?)</tr>', page, re.S)
+    assert rows
+    opened: set[str] = set()
+    for row in rows:
+        found = re.search(r'<a href="(/projects/([0-9]+))" data-project="\2">', row)
+        assert found, row
+        opened.add(found.group(1))
+    for path in opened:
+        assert client.get(path).status_code == 200, path

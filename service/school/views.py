@@ -42,7 +42,7 @@ from service.projects.evidence import (
     withdrawable,
 )
 from service.projects.models import EvidenceFile, Project, StepResult
-from service.projects.permissions import can_see_result
+from service.projects.permissions import can_see_project, can_see_result
 from service.projects.queries import visible_projects
 from service.school.queries import ALLOCATIONS, SECTIONS, my_allocations, my_steps
 from service.workflow.engine import Refused
@@ -110,6 +110,7 @@ def _render_result(
         result=result,
         step=result.step,
         project=result.step.project,
+        project_visible=can_see_project(session(), actor(), result.step.project),
         evidence=result.current_evidence,
         withdrawn=result.withdrawn_evidence,
         withdrawable=withdrawable(session(), actor(), result),
