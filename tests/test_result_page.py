@@ -10,11 +10,14 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from service.org.models import User
 from service.projects.models import ResultState, StepResult
+from service.workflow.engine import Option, options
 from tests.conftest import csrf_token
 from tests.work_data import (
     in_app_context,  # noqa: F401
     school_result,
+    user,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,3 +94,49 @@ def test_the_school_home_leads_to_the_project_of_each_step(login_as, session: Se
         opened.add(found.group(1))
     for path in opened:
         assert client.get(path).status_code == 200, path
+
+
+def test_the_school_is_not_listed_what_only_the_district_does(
+    login_as, client, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """On its submitted result the school saw "Accept: only an officer … may review results"
+    and the same for Return: actions it can never take. A reason the reader can act on or
+    wait for is still listed: the officer who sent the result is told another must review."""
+    result = _submitted(session)
+    login_as("school")
+    page = client.get(f"/results/{result.id}").get_data(as_text=True)
+    assert 'data-refused="accept"' not in page and 'data-refused="return"' not in page
+    assert "เท่านั้นที่ตรวจสอบผลการดำเนินงานได้" not in page
+    assert "ส่งตรวจสอบแล้ว" in page  # the state still says it waits for review
+    # Nor, on the project's page, what only the district does with a plan.
+    project_page = client.get(f"/projects/{result.step.project_id}").get_data(as_text=True)
+    assert "data-refused=" not in project_page and "เท่านั้นที่แก้ไขแผนนี้ได้" not in project_page
+    client.post("/logout", data={"csrf_token": csrf_token(client, f"/results/{result.id}")})
+
+    officer = user(session, "officer")
+    result.submitted_by_id = officer.id
+    session.commit()
+    login_as("officer")
+    page = client.get(f"/results/{result.id}").get_data(as_text=True)
+    refused = page.split('data-refused="accept"')[1].split("</li>")[0]
+    assert "เจ้าหน้าที่คนอื่นต้องเป็นผู้ตรวจสอบ" in refused
+    project_page = client.get(f"/projects/{result.step.project_id}").get_data(as_text=True)
+    assert 'data-action="request_revision"' in project_page
+
+
+def test_options_tell_a_role_refusal_from_any_other(session: Session) -> None:
+    result = _submitted(session)
+    school = options_by_name(session, user(session, "school"), result)
+    assert not school["accept"].allowed and school["accept"].lacks_role
+    officer = user(session, "officer")
+    result.submitted_by_id = officer.id
+    session.flush()
+    four_eyes = options_by_name(session, officer, result)["accept"]
+    assert not four_eyes.allowed and not four_eyes.lacks_role
+    result.submitted_by_id = None
+    session.flush()
+    assert options_by_name(session, officer, result)["accept"].allowed
+
+
+def options_by_name(session: Session, reader: User, result: StepResult) -> dict[str, Option]:
+    return {option.name: option for option in options(session, reader, result)}
