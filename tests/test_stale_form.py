@@ -7,8 +7,11 @@ from __future__ import annotations
 import re
 
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
+from service.projects.models import ResultState
 from tests.conftest import csrf_token
+from tests.work_data import in_app_context, school_result  # noqa: F401
 
 STALE_TH = "หน้านี้เก่าแล้ว"
 RELOAD_TH = "โหลดหน้านี้ใหม่"
@@ -58,6 +61,8 @@ def test_other_bad_requests_keep_their_message(login_as) -> None:  # type: ignor
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert STALE_TH not in page and RELOAD_TH not in page
+    # Nor is it marked as a refused token: a page's script fetches no token for it.
+    assert "X-CSRF-Refused" not in response.headers
 
 
 def test_a_stale_form_shows_what_was_typed_to_copy_back(login_as) -> None:  # type: ignore[no-untyped-def]
@@ -84,3 +89,34 @@ def test_a_stale_form_shows_what_was_typed_to_copy_back(login_as) -> None:  # ty
     assert "82.5" in typed and ">17<" not in typed and ">project<" not in typed
     for secret in ("not-to-be-echoed", "123456", "from-the-old-session"):
         assert secret not in page
+
+
+def test_a_refused_token_is_marked_and_this_sessions_token_can_be_fetched(  # type: ignore[no-untyped-def]
+    login_as, client: FlaskClient, session: Session
+) -> None:
+    """Signed out and in again in another tab, a result page's form carries the old
+    session's token: its refusal is marked for the page's script, which fetches this
+    session's token from this site and sends once more (static/js/upload.js)."""
+    result = school_result(session, position=4)
+    login_as("school")
+    old = csrf_token(client, f"/results/{result.id}")
+    client.post("/logout", data={"csrf_token": old})
+    # Signed out, no token: the sign-in page, as for any page (the script says to sign in).
+    signed_out = client.get("/csrf-token", headers={"X-Requested-With": "XMLHttpRequest"})
+    assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
+    login_as("school")
+
+    form = {"csrf_token": old, "completion": "70", "narrative": "ส่งจากหน้าที่เปิดไว้ก่อน"}
+    headers = {"X-Requested-With": "XMLHttpRequest"}
+    refused = client.post(f"/results/{result.id}", data=form, headers=headers)
+    assert refused.status_code == 400 and refused.headers.get("X-CSRF-Refused") == "1"
+
+    answer = client.get("/csrf-token", headers=headers)
+    assert answer.status_code == 200 and answer.json is not None
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert "Access-Control-Allow-Origin" not in answer.headers  # this site's pages only
+    fresh = answer.json["csrf_token"]
+    sent = client.post(f"/results/{result.id}", data={**form, "csrf_token": fresh}, headers=headers)
+    assert sent.status_code == 200, sent.get_data(as_text=True)[:300]
+    session.expire_all()
+    assert result.state is ResultState.SUBMITTED

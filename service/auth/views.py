@@ -16,6 +16,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    jsonify,
     make_response,
     redirect,
     render_template,
@@ -25,7 +26,7 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, EmailField, PasswordField, StringField
@@ -463,6 +464,19 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
 
 
 # ---- signing out, landing ---------------------------------------------------------------------
+
+
+@bp.route("/csrf-token")
+@login_required
+def csrf_token_view() -> Response:
+    """This session's CSRF token, for a page's script whose form was refused because the page
+    was drawn in an earlier session (signed out and in again in another tab): it sends the
+    form once more with this token (static/js/upload.js). Only this site's own pages can read
+    the answer (it sends no CORS headers), and it is never stored. Signed out, the answer is
+    the sign-in page, as for any page."""
+    response = jsonify(csrf_token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/logout", methods=["POST"])

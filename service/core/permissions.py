@@ -15,10 +15,13 @@ from service.org.models import OrgUnit, Role, RoleAssignment, User
 
 @dataclass(frozen=True)
 class Answer:
-    """Yes, or no with a reason a person can act on."""
+    """Yes, or no with a reason a person can act on. `lacks_role`: no only because the person
+    holds none of the roles the action needs (nothing they could do about it), as opposed to
+    no for now (a missing field, waiting for someone)."""
 
     ok: bool
     reason: str = ""
+    lacks_role: bool = False
 
     def __bool__(self) -> bool:
         return self.ok
@@ -29,6 +32,12 @@ ALLOW = Answer(True)
 
 def deny(reason: str) -> Answer:
     return Answer(False, reason)
+
+
+def deny_role(reason: str) -> Answer:
+    """No, because the person holds none of the roles the action needs: a page may leave such
+    an action out rather than list, to a school, what only the district ever does."""
+    return Answer(False, reason, lacks_role=True)
 
 
 def roles_over(session: Session, user: User, unit: OrgUnit) -> set[Role]:
@@ -81,7 +90,7 @@ def needs_role(
     from service.core.labels import label
 
     names = _(" or ").join(label(role) for role in roles)
-    return deny(
+    return deny_role(
         _(
             "only a %(roles)s of %(unit)s may %(action)s",
             roles=names,

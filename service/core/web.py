@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, render_template, request, session
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -101,9 +102,16 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def _error_page(error: HTTPException) -> tuple[str, int]:
+#: Set on the answer to a form refused by the CSRF check (its page's token is of an earlier
+#: session): a page's script tells it from any other 400 by this header, fetches a fresh
+#: token (auth.csrf_token_view) and sends once more (static/js/upload.js).
+CSRF_REFUSED_HEADER = "X-CSRF-Refused"
+
+
+def _error_page(error: HTTPException) -> tuple[str, int, dict[str, str]]:
     code = error.code or 500
-    return render_template("error.html", code=code), code
+    headers = {CSRF_REFUSED_HEADER: "1"} if isinstance(error, CSRFError) else {}
+    return render_template("error.html", code=code), code, headers
 
 
 def _server_error(error: Exception) -> tuple[str, int]:

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 from service.budget.models import Allocation, Installment
 from service.budget.operations import request_installment
 from service.budget.permissions import can_see_allocation
-from service.core.fields import Invalid, Money, value_of
+from service.core.fields import Invalid, Money, Ref, value_of
 from service.core.fiscal import local_today
 from service.core.labels import label
 from service.core.translate import gettext as _
@@ -42,7 +42,7 @@ from service.projects.evidence import (
     withdrawable,
 )
 from service.projects.models import EvidenceFile, Project, StepResult
-from service.projects.permissions import can_see_result
+from service.projects.permissions import can_see_project, can_see_result
 from service.projects.queries import visible_projects
 from service.school.queries import ALLOCATIONS, SECTIONS, my_allocations, my_steps
 from service.workflow.engine import Refused
@@ -97,13 +97,20 @@ def _visible_result(result_id: int) -> StepResult:
 
 
 def _render_result(
-    result: StepResult, *, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+    result: StepResult,
+    *,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    refused: bool = False,
 ) -> str:
+    """The result page; `form` and `errors` a refused submission's input and problems
+    (`refused`: the page answers a refused submission, whose files were not kept)."""
     return render_template(
         "school/result.html",
         result=result,
         step=result.step,
         project=result.step.project,
+        project_visible=can_see_project(session(), actor(), result.step.project),
         evidence=result.current_evidence,
         withdrawn=result.withdrawn_evidence,
         withdrawable=withdrawable(session(), actor(), result),
@@ -115,6 +122,7 @@ def _render_result(
             "narrative": result.narrative,
         },
         errors=errors or {},
+        refused=refused,
         max_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
         today=local_today(),
     )
@@ -126,12 +134,39 @@ def result(result_id: int) -> str:
     return _render_result(_visible_result(result_id))
 
 
+def _changed_while_open(result: StepResult) -> Refused:
+    """Why a result sent from a page drawn before it changed (another tab sent it, the
+    district accepted or returned it) is refused (409), naming where it stands now."""
+    return Refused(
+        409,
+        _(
+            "this result changed while your page was open: it is now %(state)s. What you typed"
+            " is still here: check the result as it stands, then send again if you still mean to",
+            state=label(result.state),
+        ),
+        state=result.state.value,
+    )
+
+
+def _drawn_version() -> int | None:
+    """The result's version the form was drawn at; None when the form does not say (an
+    older page, a script of one's own), and nothing is checked."""
+    try:
+        found: int | None = value_of(Ref(), request.form, "version")
+    except Invalid:
+        return None
+    return found
+
+
 @bp.route("/results/<int:result_id>", methods=["POST"])
 @login_required
 def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
     """Submit completion, narrative and evidence files in one go: the files are kept only if
-    the submission is accepted by the engine (all or nothing)."""
+    the submission is accepted by the engine (all or nothing). A form drawn at another
+    version of the result (`version`) is refused with 409: a decision taken meanwhile is not
+    overwritten unseen."""
     result = _visible_result(result_id)
+    drawn = _drawn_version()
     form = {
         "completion": request.form.get("completion", "").strip(),
         "narrative": request.form.get("narrative", ""),
@@ -153,20 +188,28 @@ def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
                 current_app.config["MAX_CONTENT_LENGTH"],
             )
             written.append(path)
-        return take("step_result", result.id, "submit", form)
+        try:
+            return take("step_result", result.id, "submit", form, expected_version=drawn)
+        except Refused as refused:
+            # The engine read the row afresh under its lock: `result` is as it stands now.
+            if refused.status == 409 and drawn is not None and result.version != drawn:
+                raise _changed_while_open(result) from None
+            raise
 
     def again(errors: dict[str, str], status: int, **_typed: Any) -> Any:
+        now = _visible_result(result_id)
         if _wants_json():
             # The script keeps the page it sent from: it is told where the result stands now
-            # (another tab or person moved it meanwhile) and where to see it.
-            now = _visible_result(result_id)
+            # (another tab or person moved it meanwhile), where to see it, and the version its
+            # form now stands for: sent again, it is sent knowingly.
             return jsonify(
                 error=_flashed_reason(),
                 fields=errors,
                 state={"value": now.state.value, "name": label(now.state)},
+                version=now.version,
                 latest=url_for("school.result", result_id=result_id),
             ), status
-        return _render_result(_visible_result(result_id), form=form, errors=errors), status
+        return _render_result(now, form=form, errors=errors, refused=True), status
 
     def submitted(_result: Any) -> Any:
         flash(_("Your result is submitted for review."), "info")

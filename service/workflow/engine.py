@@ -260,7 +260,9 @@ def load_workflows() -> dict[str, Workflow]:
 
 @dataclass(frozen=True)
 class Option:
-    """A transition as the user sees it now: allowed, or not with the reason."""
+    """A transition as the user sees it now: allowed, or not with the reason. `lacks_role`:
+    refused only because the user holds none of the roles that take it (they never will),
+    not for the object's state, a guard or a rule such as four eyes."""
 
     name: str
     label_th: str
@@ -268,6 +270,7 @@ class Option:
     allowed: bool
     reason: str | None
     requires: tuple[str, ...]
+    lacks_role: bool = False
 
     def label(self, lang: str) -> str:
         return self.label_en if lang == "en" else self.label_th
@@ -365,6 +368,7 @@ def options(
                 allowed=answer.ok,
                 reason=None if answer.ok else answer.reason,
                 requires=tuple(f.name for f in transition.requires),
+                lacks_role=not answer.ok and answer.lacks_role,
             )
         )
     return found

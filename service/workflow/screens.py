@@ -77,9 +77,17 @@ def options_for(obj: Any) -> list[Option]:
     return engine.options(session(), signed_in(), obj, acting_for=acting.acting_for(session()))
 
 
-def take(workflow: str, ident: int, name: str, data: dict[str, Any] | None = None) -> Any:
+def take(
+    workflow: str,
+    ident: int,
+    name: str,
+    data: dict[str, Any] | None = None,
+    *,
+    expected_version: int | None = None,
+) -> Any:
     """`engine.take` by the signed-in user, for whoever they act for: the engine checks the
-    delegation and records both people."""
+    delegation and records both people. `expected_version`: the version the page was drawn
+    at (Refused 409 when the object has changed since)."""
     return engine.take(
         session(),
         signed_in(),
@@ -88,6 +96,7 @@ def take(workflow: str, ident: int, name: str, data: dict[str, Any] | None = Non
         name,
         data,
         acting_for=acting.acting_for(session()),
+        expected_version=expected_version,
     )
 
 

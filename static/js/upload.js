@@ -112,8 +112,51 @@
     box.focus();
   }
 
-  form.addEventListener("submit", function (event) {
-    event.preventDefault();
+  function signedOut(url) {
+    return !!url && new URL(url).pathname === form.dataset.login;
+  }
+
+  function done() {
+    button.disabled = false;
+    bar.classList.add("hidden");
+    say("", false);
+  }
+
+  // Signed out and in again in another tab, this page's CSRF token is the old session's: the
+  // form is refused (400) though nothing is wrong with it. Fetch this session's token from
+  // this site (no other site can read it) into every form of the page, then `then()`; signed
+  // out still, say so, with the way to sign in (a new tab keeps what was typed here).
+  function renewToken(then) {
+    var ask = new XMLHttpRequest();
+    ask.open("GET", form.dataset.csrfTokenUrl);
+    ask.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+    ask.setRequestHeader("Accept", "application/json");
+    ask.addEventListener("load", function () {
+      var answer = null;
+      try { answer = JSON.parse(ask.responseText); } catch (ignored) { answer = null; }
+      if (ask.status === 200 && answer && answer.csrf_token) {
+        Array.prototype.forEach.call(document.querySelectorAll("input[name=csrf_token]"), function (input) {
+          input.value = answer.csrf_token;
+        });
+        then();
+        return;
+      }
+      done();
+      if (signedOut(ask.responseURL)) {
+        showErrors(form.dataset.msgSignedOut, {}, [form.dataset.login, form.dataset.msgSignIn, true]);
+        return;
+      }
+      showErrors(form.dataset.msgFailed, {});
+    });
+    ask.addEventListener("error", function () {
+      done();
+      showErrors(form.dataset.msgFailed, {});
+    });
+    ask.send();
+  }
+
+  // `again`: this is the one try more with a fresh token; refused again, the page says so.
+  function send(again) {
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.getAttribute("action") || window.location.pathname);
     xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
@@ -129,32 +172,40 @@
       }
     });
     xhr.addEventListener("load", function () {
-      button.disabled = false;
       var answer = null;
       try { answer = JSON.parse(xhr.responseText); } catch (ignored) { answer = null; }
       if (xhr.status === 200 && answer && answer.location) {
         window.location.assign(answer.location);
         return;
       }
-      bar.classList.add("hidden");
-      say("", false);
+      if (xhr.status === 400 && xhr.getResponseHeader("X-CSRF-Refused") && form.dataset.csrfTokenUrl && !again) {
+        renewToken(function () { send(true); });
+        return;
+      }
+      done();
       // Focus goes to the summary: the disabled button lost it to the page body.
       if (xhr.status === 413) { showErrors(form.dataset.msgTooLarge, {}); return; }
       if (answer && answer.state) { showState(answer.state); }
       if (answer && answer.error) {
-        // Moved meanwhile (409): the way to the page as it is now; what was typed stays here.
+        // Moved meanwhile (409): the way to the page as it is now; what was typed stays here
+        // (the files chosen too), and the form now stands for the result as it is: sent
+        // again, it is sent knowing where the result stood.
         var latest = xhr.status === 409 && answer.latest ? [answer.latest, form.dataset.msgLatest] : null;
+        if (xhr.status === 409 && answer.version && form.elements.version) {
+          form.elements.version.value = String(answer.version);
+        }
         showErrors(answer.error, answer.fields || {}, latest);
         return;
       }
       // Signed out meanwhile (the account stopped, the session ended): the answer is the
-      // sign-in page. Sending again never works; signing in in a new tab keeps what was typed.
-      if (xhr.responseURL && new URL(xhr.responseURL).pathname === form.dataset.login) {
+      // sign-in page. Signing in in a new tab keeps what was typed; sent again from here
+      // then, the form takes that session's token (renewToken).
+      if (signedOut(xhr.responseURL)) {
         showErrors(form.dataset.msgSignedOut, {}, [form.dataset.login, form.dataset.msgSignIn, true]);
         return;
       }
-      // An error page (400: this page is out of date, signed out or in elsewhere since it
-      // opened): its own words, and the page opened afresh in a new tab, this one kept.
+      // An error page (400: still out of date with a fresh token): its own words, and the
+      // page opened afresh in a new tab, this one kept.
       var said = !answer && xhr.status >= 400 && xhr.status < 500 ? errorPageText(xhr.responseText) : "";
       if (said) {
         showErrors(said, {}, [window.location.pathname, form.dataset.msgReopen, true]);
@@ -163,11 +214,14 @@
       showErrors(form.dataset.msgFailed, {});
     });
     xhr.addEventListener("error", function () {
-      button.disabled = false;
-      bar.classList.add("hidden");
-      say("", false);
+      done();
       showErrors(form.dataset.msgFailed, {});
     });
     xhr.send(new FormData(form));
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    send(false);
   });
 })();

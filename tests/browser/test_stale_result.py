@@ -6,6 +6,7 @@ typed stays in the form, a link leads to the page as it is now, and nothing is r
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from tests.browser.test_journeys import (  # the suite's server, browser and sig
     person,  # noqa: F401
     server,  # noqa: F401
 )
+from tests.conftest import DEMO_PASSWORDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
@@ -61,7 +63,8 @@ def test_a_result_sent_again_from_a_stale_page_shows_where_it_stands(
     _send(page, "90", "ข้อความจากแท็บที่เปิดค้างไว้")
     page.wait_for_selector("#result-form [data-error-summary]")
     summary = page.locator("#result-form [data-error-summary]").inner_text()
-    assert "ส่งตรวจสอบแล้ว" in summary
+    # Refused for the version the page was drawn at: it changed while the page was open.
+    assert "เปลี่ยนไประหว่างที่หน้านี้เปิดอยู่" in summary and "ส่งตรวจสอบแล้ว" in summary
     # The badge beside it says the same, not the state the page was opened in.
     assert page.locator("[data-testid=state]").inner_text().strip() == "ส่งตรวจสอบแล้ว"
     assert page.locator("[data-testid=state] .badge.submitted").count() == 1
@@ -87,13 +90,14 @@ def test_a_result_sent_again_from_a_stale_page_shows_where_it_stands(
     )
 
 
-def test_a_result_sent_after_signing_out_elsewhere_says_to_sign_in_again(
+def test_a_result_sent_after_signing_out_elsewhere_is_sent_once_signed_in_again(
     person: Any,  # noqa: F811
     server: Server,  # noqa: F811
 ) -> None:
-    """Signed out in another tab, the script got the page-out-of-date answer (400) and said
-    "the upload failed, try again", which never works. It now shows the server's reason, with
-    the page opened afresh in a new tab, what was typed still here."""
+    """Signed out in another tab, the page says so and to sign in again in a new tab, then
+    send from here. Sent again then, it was refused all the same (its CSRF token was the old
+    session's: "this page is out of date"): the script now fetches this session's token and
+    sends once more. A token still refused is said as the server says it."""
     result_id = _open_result(server)
     before = server.scalar("SELECT state FROM step_result WHERE id = :i", i=result_id)
     school: Person = person("school")
@@ -110,14 +114,52 @@ def test_a_result_sent_after_signing_out_elsewhere_says_to_sign_in_again(
     _send(page, "60", "ส่งหลังจากออกจากระบบในอีกแท็บ")
     page.wait_for_selector("#result-form [data-error-summary]")
     summary = page.locator("#result-form [data-error-summary]")
-    # The server's own words (this page is out of date: signed out since it opened), not
-    # "the upload failed, try again", and the page opened afresh in a new tab.
-    assert "ออกจากระบบหลังจากเปิดหน้านี้" in summary.inner_text()
+    assert "คุณออกจากระบบแล้ว" in summary.inner_text()
     assert "อัปโหลดไม่สำเร็จ" not in summary.inner_text()
-    reopen = summary.locator("a[data-latest]")
-    assert reopen.inner_text().strip() == "เปิดหน้านี้อีกครั้ง (แท็บใหม่)"
-    assert reopen.get_attribute("href") == f"/results/{result_id}"
-    assert reopen.get_attribute("target") == "_blank"
+    sign_in = summary.locator("a[data-latest]")
+    assert sign_in.inner_text().strip() == "เข้าสู่ระบบ (แท็บใหม่)"
+    assert sign_in.get_attribute("target") == "_blank"
     assert page.input_value("#narrative") == "ส่งหลังจากออกจากระบบในอีกแท็บ"
     school.shoot("result-sent-after-signing-out")
     assert server.scalar("SELECT state FROM step_result WHERE id = :i", i=result_id) == before
+
+    # Signed in again in a new tab, as the page asked.
+    again = school.context.new_page()
+    again.goto(server.url + "/login")
+    again.fill("#email", "school@demo.tidtam.local")
+    again.fill("#password", DEMO_PASSWORDS["school@demo.tidtam.local"])
+    again.click("form.card button[type=submit]")
+    again.wait_for_url(re.compile(r"/(home|school)$"))
+    again.close()
+
+    # A token that is refused too (as if the session changed once more): said honestly, and
+    # nothing sent.
+    page.route(
+        "**/csrf-token",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body='{"csrf_token": "stale"}'
+        ),
+    )
+    page.click("#result-form button[type=submit]")
+    page.wait_for_selector(
+        f"#result-form [data-error-summary] a[target=_blank][href$='/results/{result_id}']"
+    )
+    assert "หน้านี้เก่าแล้ว" in page.locator("#result-form [data-error-summary]").inner_text()
+    assert server.scalar("SELECT state FROM step_result WHERE id = :i", i=result_id) == before
+    page.unroute("**/csrf-token")
+
+    # Sent from here again, it is sent with this session's token, what was typed and all.
+    page.click("#result-form button[type=submit]")
+    page.wait_for_selector("[data-testid=state] .badge.submitted")
+    assert "60.00" in page.locator("main").inner_text()
+    assert "ส่งหลังจากออกจากระบบในอีกแท็บ" in page.locator("main").inner_text()
+    assert not school.errors
+    assert server.scalar("SELECT state FROM step_result WHERE id = :i", i=result_id) == "submitted"
+    assert (
+        server.scalar(
+            "SELECT count(*) FROM audit_entry WHERE action = 'step_result.submit'"
+            " AND object_id = :i",
+            i=result_id,
+        )
+        == 1
+    )
