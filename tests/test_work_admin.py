@@ -524,3 +524,71 @@ def test_an_email_needs_a_domain_with_a_dot(session: Session) -> None:
             create_user(session, email=bad, name="ก", password="long-enough-1")
     made = create_user(session, email="ครู@โรงเรียน.ไทย", name="ครู", password="long-enough-1")
     assert made.email == "ครู@โรงเรียน.ไทย"
+
+
+def test_a_unit_code_typed_in_thai_or_full_width_digits_is_kept_in_arabic_digits(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """A code typed with the Thai keyboard (๕๐๒๓๐๗๗๔) was kept as typed: listed so, and a child
+    naming its parent 50230774 was refused "no unit". Every box a unit code is typed into reads
+    Thai and full-width (５０２３…) digits as the same code."""
+    client = login_as("admin")
+    district = unit(session, "50230700")
+    thai = {"csrf_token": csrf_token(client, "/admin/?lang=th")}
+    made = client.post(
+        "/admin/units",
+        data={
+            **thai,
+            "code": "๕๐๒๓๐๗๗๔",
+            "name_th": "เครือข่าย 74",
+            "kind": "school_network",
+            "parent_code": "５０２３０７００",
+        },
+    )
+    assert made.status_code == 302, made.get_data(as_text=True)[:2000]
+    network = unit(session, "50230774")
+    assert network.parent_id == district.id
+    listed = client.get("/admin/units?q=เครือข่าย 74").get_data(as_text=True)
+    assert "50230774" in listed and "๕๐๒๓๐๗๗๔" not in listed
+    child = client.post(
+        "/admin/units",
+        data={
+            **thai,
+            "code": "５０２３０７７４０１",
+            "name_th": "โรงเรียนใหม่ ๗๔",
+            "kind": "school",
+            "parent_code": "50230774",
+        },
+    )
+    assert child.status_code == 302, child.get_data(as_text=True)[:2000]
+    assert unit(session, "5023077401").parent_id == network.id
+    # the same code in other digits is the same code: taken
+    twice = client.post(
+        "/admin/units",
+        data={
+            **thai,
+            "code": "50230774",
+            "name_th": "ซ้ำ",
+            "kind": "school_network",
+            "parent_code": "๕๐๒๓๐๗๐๐",
+        },
+    )
+    assert twice.status_code == 422
+
+    person = _new_user(client, session, "full-width@demo.tidtam.local")
+    granted = client.post(
+        f"/admin/users/{person.id}/roles",
+        data={**thai, "role": "school", "unit_code": "５０２３０７７４０１"},
+    )
+    assert granted.status_code == 302, granted.get_data(as_text=True)[:2000]
+    assert (Role.SCHOOL, "5023077401") in _active_roles(session, person)
+
+
+def test_a_code_is_read_one_way() -> None:
+    from service.core.thai import read_code
+
+    assert read_code(" ๕๐๒๓๐๗๗๔ ") == "50230774"
+    assert read_code("５０２３０７７４") == "50230774"
+    assert read_code("５０２３－６５２５") == "5023-6525"
+    assert read_code("\u3000๔๘๒\u00a0７１３") == "482 713"
+    assert read_code("โรงเรียนวัดสิงห์") == "โรงเรียนวัดสิงห์"

@@ -18,7 +18,7 @@ from service.admin import operations as admin_ops
 from service.core.db import db
 from service.core.labels import field_label, label
 from service.core.terminal import lang_option, language
-from service.core.thai import format_date
+from service.core.thai import format_date, read_code
 from service.core.translate import gettext as _
 from service.core.translate import in_language
 from service.fiscal.models import FiscalYear
@@ -45,7 +45,7 @@ def _user(email: str) -> User:
 
 
 def _unit(code: str) -> OrgUnit:
-    unit = db.session.scalar(select(OrgUnit).where(OrgUnit.code == code.strip()))
+    unit = db.session.scalar(select(OrgUnit).where(OrgUnit.code == read_code(code)))
     if unit is None:
         raise Refused(422, _("no unit %(code)s", code=code), fields={"unit": _("no such unit")})
     return unit

@@ -36,7 +36,7 @@ from service.core.labels import field_label, label
 from service.core.paging import page_number, paged
 from service.core.permissions import administers, is_admin_anywhere, manages_user, may_grant
 from service.core.sql import matches_text
-from service.core.thai import to_arabic_digits
+from service.core.thai import read_code
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
@@ -263,8 +263,8 @@ def _unit_typed(typed: str, field: str) -> OrgUnit:
     """The administered unit `typed` names: its code (alone or before the picker's " — "),
     else its exact Thai name or English name (spaces and English case aside). A name several
     administered units share is refused (422) asking for the code, as is an unknown one."""
-    # A code typed with the Thai keyboard's digits (๕๐๒๓๐๐๐๐) is the same code.
-    code = to_arabic_digits(typed.split(UNIT_PICK_SEPARATOR, 1)[0].strip())
+    # A code typed with Thai (๕๐๒๓๐๐๐๐) or full-width (５０２３００００) digits is the same code.
+    code = read_code(typed.split(UNIT_PICK_SEPARATOR, 1)[0])
     unit = session().scalar(select(OrgUnit).where(OrgUnit.code == code, _administered()))
     if unit is not None:
         return unit

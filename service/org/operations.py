@@ -10,7 +10,7 @@ from werkzeug.security import generate_password_hash
 
 from service.core import translate
 from service.core.fiscal import local_today
-from service.core.thai import format_date, normalize_thai
+from service.core.thai import format_date, normalize_thai, read_code
 from service.core.translate import gettext as _
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, UnitKind, User
 
@@ -39,9 +39,10 @@ def create_unit(
 ) -> OrgUnit:
     """Add a unit under `parent` and set its materialised path.
 
-    Raises OrgError for an empty or duplicate code.
+    The code is kept as read_code writes it (a code typed with Thai or full-width digits is
+    the same code). Raises OrgError for an empty or duplicate code.
     """
-    code = normalize_thai(code)
+    code = read_code(code)
     if not code:
         raise OrgError(_("a unit needs a code"))
     if session.scalar(select(OrgUnit.id).where(OrgUnit.code == code)) is not None:
