@@ -592,3 +592,69 @@ def test_a_code_is_read_one_way() -> None:
     assert read_code("５０２３－６５２５") == "5023-6525"
     assert read_code("\u3000๔๘๒\u00a0７１３") == "482 713"
     assert read_code("โรงเรียนวัดสิงห์") == "โรงเรียนวัดสิงห์"
+
+
+def test_deactivating_asks_first_and_reactivating_starts_afresh(
+    app, login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """ "Deactivate" acted on one click, and a deactivated account could not be given back.
+    Now the list's button asks first (as withdrawing a role does), and "Reactivate" lets the
+    person sign in again while their old sessions and tokens stay dead; the list's search is
+    kept after either."""
+    from service.api.auth import new_token
+    from tests.signin_support import PASSWORD, a_person, browser, post_login
+
+    person = a_person(session, Role.SCHOOL, name="ครูระงับ ทดสอบ")
+    theirs = browser(app)
+    post_login(theirs, person.email, PASSWORD)
+    assert theirs.get("/account").status_code == 200
+    _row, token = new_token(session, person, "script")
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert app.test_client().get("/api/v1/me", headers=bearer).status_code == 200
+
+    client = login_as("admin")
+    q = person.email
+    confirm_path = f"/admin/users/{person.id}/deactivate"
+    listing = client.get("/admin/users", query_string={"q": q}).get_data(as_text=True)
+    assert f'href="{confirm_path}?q=' in listing and f'action="{confirm_path}' not in listing
+    question = client.get(confirm_path, query_string={"q": q, "lang": "th"})
+    text = question.get_data(as_text=True)
+    assert question.status_code == 200 and f"ระงับบัญชีของ ครูระงับ ทดสอบ ({q})" in text, text
+    assert 'name="confirm" value="1"' in text
+    unconfirmed = _post(client, confirm_path)  # an old page's button only asks
+    assert unconfirmed.status_code == 200 and 'name="confirm" value="1"' in unconfirmed.get_data(
+        as_text=True
+    )
+    session.expire_all()
+    assert person.active
+
+    done = client.post(
+        confirm_path,
+        query_string={"q": q},
+        data={"csrf_token": csrf_token(client, "/admin/"), "confirm": "1"},
+    )
+    assert done.status_code == 302 and done.headers["Location"].endswith("/admin/users?q=" + q)
+    session.expire_all()
+    assert not person.active
+    assert theirs.get("/account").status_code == 302
+
+    reactivate = f"/admin/users/{person.id}/reactivate"
+    listing = client.get("/admin/users", query_string={"q": q}).get_data(as_text=True)
+    assert f'action="{reactivate}?q=' in listing
+    again = client.post(
+        reactivate, query_string={"q": q}, data={"csrf_token": csrf_token(client, "/admin/")}
+    )
+    assert again.status_code == 302 and "q=" in again.headers["Location"]
+    session.expire_all()
+    assert person.active
+    assert audited(session, "user.reactivate", person.id) == 1
+    # what was open before stays dead; a new sign-in works
+    assert theirs.get("/account").status_code == 302
+    assert app.test_client().get("/api/v1/me", headers=bearer).status_code == 401
+    fresh = browser(app)
+    post_login(fresh, person.email, PASSWORD)
+    assert fresh.get("/account").status_code == 200
+
+    twice = client.post(reactivate + "?lang=en", data={"csrf_token": csrf_token(client, "/admin/")})
+    assert twice.status_code == 409 and "is active already" in twice.get_data(as_text=True)
+    assert audited(session, "user.reactivate", person.id) == 1

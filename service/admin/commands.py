@@ -111,6 +111,18 @@ def deactivate_user_command(acting: str, email: str) -> None:
     )
 
 
+@admin_cli.command("reactivate-user")
+@acting_option
+@click.argument("email")
+def reactivate_user_command(acting: str, email: str) -> None:
+    """Reactivate a deactivated account: it signs in afresh; its old sessions and tokens
+    stay dead."""
+    _run(
+        lambda: admin_ops.reactivate_user(db.session(), _user(acting), _user(email)),
+        lambda user: _("user %(email)s reactivated", email=user.email),
+    )
+
+
 @admin_cli.command("set-temporary-password")
 @acting_option
 @click.argument("email")

@@ -495,14 +495,47 @@ def grant_role(user_id: int) -> Response | tuple[str, int]:
     )
 
 
+def _users_listed() -> str:
+    """The users page as the admin left it: its search (?q=) kept, so the person acted on is
+    still in sight after the change."""
+    return flask_url_for("admin.users", q=request.args.get("q") or None)
+
+
+@bp.route("/users/<int:user_id>/deactivate")
+@admin_page
+def confirm_deactivate_user(user_id: int) -> tuple[str, int]:
+    """The deactivate button's first step: "deactivate X's account?" with the button that
+    does it (no JavaScript needed), as withdrawing a role asks."""
+    return _page(
+        "deactivate_user.html", user=_managed_user_or_404(user_id), q=request.args.get("q", "")
+    )
+
+
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
 @admin_page
 def deactivate_user(user_id: int) -> Response | tuple[str, int]:
+    """Deactivates with confirm=1 (the confirmation page's button); without it (an old
+    page's button), asks first: one click on the list acted at once."""
     user = session().get(User, user_id) or abort(404)
+    if request.form.get("confirm") != "1":
+        return _page("deactivate_user.html", user=user, q=request.args.get("q", ""))
     return run_change(
         lambda: admin_ops.deactivate_user(session(), actor(), user),
         done=_("The account is deactivated."),
-        back=flask_url_for("admin.users"),
+        back=_users_listed(),
+        again=_users_page,
+    )
+
+
+@bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
+@admin_page
+def reactivate_user(user_id: int) -> Response | tuple[str, int]:
+    """Lets a deactivated account sign in again (its old sessions and tokens stay dead)."""
+    user = session().get(User, user_id) or abort(404)
+    return run_change(
+        lambda: admin_ops.reactivate_user(session(), actor(), user),
+        done=_("The account is active again. Sessions and API tokens from before stay ended."),
+        back=_users_listed(),
         again=_users_page,
     )
 

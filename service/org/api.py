@@ -221,6 +221,17 @@ def deactivate_user(ident: int) -> Any:
     return admin_operations.deactivate_user(db.session(), actor(), _user(ident))
 
 
+@blp.route(f"/users/<{ID}:ident>/reactivate", methods=["POST"])
+@blp.response(200, UserAdminOut)
+@blp.doc(
+    summary="Reactivate a deactivated account (admins): it signs in afresh; its old sessions"
+    " and tokens stay dead"
+)
+@commits
+def reactivate_user(ident: int) -> Any:
+    return admin_operations.reactivate_user(db.session(), actor(), _user(ident))
+
+
 @blp.route(f"/users/<{ID}:ident>/temporary-password", methods=["POST"])
 @blp.arguments(TemporaryPassword)
 @blp.response(200, SignInState)
