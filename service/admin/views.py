@@ -665,8 +665,19 @@ def withdraw_role(assignment_id: int) -> Response | tuple[str, int]:
 
 
 def _delegations_page(**kw: Any) -> tuple[str, int]:
+    """The delegations and the form setting one up. Its principal and deputy lists hold the
+    people who can be either, active accounts holding a role (a deactivated account, or one
+    without a role, was offered and then refused), each named with their email (two people
+    may share a name)."""
     delegations = list(session().scalars(select(Delegation).order_by(Delegation.id.desc())))
-    users = list(session().scalars(select(User).order_by(User.name)))
+    holds_a_role = exists().where(
+        RoleAssignment.user_id == User.id, RoleAssignment.withdrawn_at.is_(None)
+    )
+    users = list(
+        session().scalars(
+            select(User).where(User.active.is_(True), holds_a_role).order_by(User.name, User.email)
+        )
+    )
     if not administers(session(), actor(), None):
         delegations = [d for d in delegations if manages_user(session(), actor(), d.principal)]
         users = [u for u in users if manages_user(session(), actor(), u)]
