@@ -658,3 +658,31 @@ def test_deactivating_asks_first_and_reactivating_starts_afresh(
     twice = client.post(reactivate + "?lang=en", data={"csrf_token": csrf_token(client, "/admin/")})
     assert twice.status_code == 409 and "is active already" in twice.get_data(as_text=True)
     assert audited(session, "user.reactivate", person.id) == 1
+
+
+def test_a_refused_grant_or_limit_sent_again_applies_nothing_twice(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """A refused form comes back (422/409, input kept) at the address it was posted to, so
+    reloading it sends it again: that is the app's pattern (service.workflow.screens.
+    run_change), kept because sending either form again cannot apply anything twice."""
+    client = login_as("admin")
+    district = unit(session, "50230000")
+    limit = f"/admin/units/{district.id}/limit"
+    for _reload in range(2):
+        refused = _post(client, limit, approval_limit="50,000.555", approvals_required="2")
+        assert refused.status_code == 422
+    before = audited(session, "unit.update", district.id)
+    for _reload in range(2):
+        _post(client, limit, approval_limit="80,000", approvals_required="3")
+    assert audited(session, "unit.update", district.id) == before + 1
+
+    person = _new_user(client, session, "resent@demo.tidtam.local")
+    roles = f"/admin/users/{person.id}/roles"
+    for _reload in range(2):
+        assert _post(client, roles, role="school", unit_code="00000000").status_code == 422
+    assert _active_roles(session, person) == []
+    assert _post(client, roles, role="school", unit_code="5023077101").status_code == 302
+    assert _post(client, roles, role="school", unit_code="5023077101").status_code == 409
+    assert _active_roles(session, person) == [(Role.SCHOOL, "5023077101")]
+    assert audited(session, "role.grant", person.id) == 1
