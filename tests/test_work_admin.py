@@ -686,3 +686,40 @@ def test_a_refused_grant_or_limit_sent_again_applies_nothing_twice(
     assert _post(client, roles, role="school", unit_code="5023077101").status_code == 409
     assert _active_roles(session, person) == [(Role.SCHOOL, "5023077101")]
     assert audited(session, "role.grant", person.id) == 1
+
+
+def test_project_and_kpi_codes_typed_in_thai_or_full_width_digits_are_kept_in_arabic(
+    session: Session,
+) -> None:
+    """A project's code and unit codes and a KPI's code hold unit codes: they are kept with
+    Arabic digits, however typed, as a unit's own code is."""
+    from service.kpis.operations import create_kpi, update_kpi
+    from service.projects.operations import create_project, update_project
+
+    year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2567)).one()
+    officer = user(session, "officer")
+    project = create_project(
+        session,
+        officer,
+        code="๕๐๒๓๐๐๐๐-๙๓๐๑",
+        name="โครงการรหัสเลขไทย",
+        fiscal_year=year,
+        owner_unit=unit(session, "50230000"),
+        responsible_unit=unit(session, "50230700"),
+        unit_codes="๕๐๒๓๐๗๐๐/５０２３０７００",
+    )
+    assert (project.code, project.unit_codes) == ("50230000-9301", "50230700/50230700")
+    update_project(session, officer, project, {"unit_codes": "５０２３０７７１"})
+    assert project.unit_codes == "50230771"
+    kpi = create_kpi(
+        session,
+        officer,
+        code="๕๐๒๓－๙๓๐๑",
+        name="ตัวชี้วัดรหัสเลขไทย",
+        fiscal_year=year,
+        owner_unit=unit(session, "50230700"),
+        target=Decimal(100),
+    )
+    assert kpi.code == "5023-9301"
+    update_kpi(session, officer, kpi, {"code": "๕๐๒๓-๙๓๐๒"})
+    assert kpi.code == "5023-9302"
