@@ -329,3 +329,16 @@ def test_a_missing_code_is_named_at_the_code_box(app: Flask, session: Session, c
     wrong = _account_code(client, "000000").get_data(as_text=True)
     assert 'id="code-error"' in wrong  # a wrong code is named at the box too
     limiter.reset()
+
+
+def test_a_missing_code_is_named_at_the_sign_in_code_box(
+    app: Flask, session: Session, required: None
+) -> None:
+    approver = a_person(session, Role.APPROVER)
+    _enrol(browser(app), approver)
+    later = browser(app)
+    post_login(later, approver.email, PASSWORD)
+    answer = _code_step(later, "  ")
+    assert answer.status_code == 422
+    assert 'id="code-error"' in answer.get_data(as_text=True)
+    assert later.get("/home").status_code == 302
