@@ -685,6 +685,12 @@ ROWS = [
     ),
     Row(
         "POST",
+        f"{A}/users/{I}/reactivate",
+        lambda w: f"{A}/users/{w['teacher']}/reactivate",
+        expect(403, admin=409),  # the teacher is active: nothing to reactivate
+    ),
+    Row(
+        "POST",
         f"{A}/users/{I}/temporary-password",
         lambda w: f"{A}/users/{w['teacher']}/temporary-password",
         ADMIN_ONLY,

@@ -33,13 +33,17 @@ def test_the_page_says_it_was_already_deactivated(app: Flask) -> None:
         school = _school(session)
         login(client, ADMIN, DEMO_PASSWORDS[ADMIN])
         token = csrf_token(client, "/admin/users")  # the page, then left open
-        first = client.post(f"/admin/users/{school.id}/deactivate", data={"csrf_token": token})
+        first = client.post(
+            f"/admin/users/{school.id}/deactivate", data={"csrf_token": token, "confirm": "1"}
+        )
         assert first.status_code == 302
         assert "ระงับบัญชีผู้ใช้แล้ว" in client.get("/admin/users").get_data(as_text=True)
         assert _deactivations(session, school.id) == 1
         version = session.scalar(select(User.session_version).where(User.id == school.id))
 
-        stale = client.post(f"/admin/users/{school.id}/deactivate", data={"csrf_token": token})
+        stale = client.post(
+            f"/admin/users/{school.id}/deactivate", data={"csrf_token": token, "confirm": "1"}
+        )
         assert stale.status_code == 409
         page = stale.get_data(as_text=True)
         assert "ถูกระงับการใช้งานไปก่อนแล้ว" in page and SCHOOL in page

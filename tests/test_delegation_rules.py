@@ -231,3 +231,51 @@ def test_the_admin_page_refuses_an_ended_delegation_and_keeps_what_was_typed(  #
     for day in (first, last):
         assert f'value="{day.day}/{day.month}/{day.year + 543}"' in page
     assert _written(session) == before
+
+
+def test_the_form_offers_active_people_with_their_email_and_a_deactivated_one_is_named(  # type: ignore[no-untyped-def]
+    login_as, session: Session
+) -> None:
+    """The principal and deputy lists offered deactivated accounts and accounts holding no
+    role, by name only; a deactivated deputy was refused as holding no role there."""
+    from service.org.operations import create_user
+
+    client = login_as("admin")
+    officer, approver = user(session, "officer"), user(session, "approver")
+    roleless = create_user(
+        session, email="no-role@demo.tidtam.local", name="ไม่มีบทบาท", password="long-enough-1"
+    )
+    page = client.get("/admin/delegations").get_data(as_text=True)
+    form = page.split('id="principal_id"')[1].split("</select>")[0]
+    assert f">{officer.name} ({officer.email})</option>" in form
+    assert f'value="{roleless.id}"' not in form
+
+    officer.active = False
+    session.flush()
+    form = client.get("/admin/delegations").get_data(as_text=True)
+    for select_id in ("principal_id", "delegate_id"):
+        options = form.split(f'id="{select_id}"')[1].split("</select>")[0]
+        assert f'value="{officer.id}"' not in options and f'value="{approver.id}"' in options
+
+    today = local_today()
+    typed = _page_form(client, session, today, today + timedelta(days=5), "ลาป่วย")
+    before = _written(session)
+    refused = client.post("/admin/delegations", data=typed)
+    assert refused.status_code == 422
+    answer = refused.get_data(as_text=True)
+    assert f"บัญชีของ {officer.name} ถูกระงับการใช้งาน" in answer
+    assert 'id="delegate_id-error"' in answer and "ไม่มีบทบาทที่นั่น" not in answer
+    assert _written(session) == before
+
+
+def test_the_api_refuses_a_deactivated_deputy_as_deactivated(
+    client: FlaskClient, session: Session
+) -> None:
+    headers = all_headers(session)
+    deputy = user(session, "officer")
+    deputy.active = False
+    session.commit()
+    answer = _api_delegate(client, headers["approver"], deputy.id, 0, 5, "en")
+    assert answer.status_code == 422
+    body = problem_of(answer)
+    assert f"the account of {deputy.name} is deactivated" in body["detail"], body

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry
+from service.core.thai import to_thai_digits
 from service.evaluations.models import Evaluation, EvaluationState
 from service.kpis.models import Kpi, KpiEvidenceFile, KpiQuarterResult
 from service.org.models import Role
@@ -77,7 +78,8 @@ def test_an_officer_manages_a_kpi_and_an_evaluator_scores_it(login_as, session: 
     edit.update(target="85", owner_unit_id=str(kpi.owner_unit_id), csrf_token=token)
     assert client.post(f"/kpis/{kpi.id}/edit", data=edit).status_code == 302
     project = demo_project(session)
-    link = {"csrf_token": token, "project_code": project.code}
+    # typed on the Thai keyboard: the same code
+    link = {"csrf_token": token, "project_code": to_thai_digits(project.code)}
     assert client.post(f"/kpis/{kpi.id}/projects", data=link).status_code == 302
     # A quarter's result with its evidence; a file that is not what it says is refused.
     report = {"csrf_token": token, "quarter": "2", "value": "40", "narrative": "จัดกิจกรรมแล้ว"}

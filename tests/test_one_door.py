@@ -114,6 +114,11 @@ class Change:
     setup: Callable[[Run], None] = lambda run: None
 
 
+def _school_deactivated(run: Run) -> None:
+    run.by_email(SCHOOL).active = False
+    run.session.commit()
+
+
 def _school_role_for_officer(run: Run) -> None:
     assignment = grant_role(run.session, run.by_email(OFFICER), Role.SCHOOL, run.unit("5023077103"))
     run.named("assignment", assignment)
@@ -252,10 +257,23 @@ CHANGES = [
         "user.deactivate",
         "user",
         {
-            "page": lambda r: r.page(f"/admin/users/{r.by_email(SCHOOL).id}/deactivate"),
+            "page": lambda r: r.page(
+                f"/admin/users/{r.by_email(SCHOOL).id}/deactivate", confirm="1"
+            ),
             "api": lambda r: r.api("POST", f"/api/v1/users/{r.by_email(SCHOOL).id}/deactivate"),
             "cli": lambda r: r.cli("deactivate-user", SCHOOL),
         },
+    ),
+    Change(
+        "user: reactivate",
+        "user.reactivate",
+        "user",
+        {
+            "page": lambda r: r.page(f"/admin/users/{r.by_email(SCHOOL).id}/reactivate"),
+            "api": lambda r: r.api("POST", f"/api/v1/users/{r.by_email(SCHOOL).id}/reactivate"),
+            "cli": lambda r: r.cli("reactivate-user", SCHOOL),
+        },
+        setup=_school_deactivated,
     ),
     Change(
         "user: temporary password",

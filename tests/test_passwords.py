@@ -49,12 +49,49 @@ def _actions(session: Session, user: User) -> list[str]:
         ("qwertyuiop", "most common"),
         ("somchai-2566-xx", "your name or e-mail"),
         ("jaidee!!2024zz", "your name or e-mail"),
+        # ten spaces and one letter was taken, and signed in
+        ("          x", "besides spaces repeated or at its ends"),
+        ("x          ", "besides spaces repeated or at its ends"),
+        ("a         b", "besides spaces repeated or at its ends"),
+        ("            ", "different characters"),
+        ("aaaaaaaaaaaa", "at least 5 different characters"),
+        ("abababababab", "at least 5 different characters"),
+        ("ab ab ab ab ab", "at least 5 different characters"),
     ],
 )
 def test_the_policy_names_what_is_wrong(app: Flask, password: str, problem: str) -> None:
     with app.test_request_context("/?lang=en"):
         found = passwords.problems(password, name="Somchai Jaidee", email="somchai@example.org")
     assert any(problem in text for text in found), found
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["violet harbour pencil", "ม้าลาย กินหญ้า ริมน้ำ", "sun moon tide 42", "Tr0ub4dor&3xyz"],
+)
+def test_passphrases_with_single_spaces_between_words_are_fine(app: Flask, password: str) -> None:
+    with app.test_request_context("/?lang=en"):
+        assert passwords.problems(password, name="Somchai Jaidee", email="s@example.org") == []
+
+
+def test_a_padded_password_is_refused_in_thai_on_the_page(app: Flask, session: Session) -> None:
+    person = a_person(session)
+    client = browser(app)
+    login(client, person.email, PASSWORD)
+    padded = "          x"
+    answer = client.post(
+        "/account/password?lang=th",
+        data={
+            "current_password": PASSWORD,
+            "new_password": padded,
+            "confirm": padded,
+            "csrf_token": csrf_token(client, "/account/password"),
+        },
+    )
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert "ไม่นับช่องว่าง" in page and "ตัวอักษรที่ต่างกัน" in page
+    login(browser(app), person.email, PASSWORD)  # the password is unchanged
 
 
 def test_the_policy_speaks_thai(app: Flask) -> None:

@@ -257,3 +257,88 @@ def test_a_secret_sealed_under_another_key_opens_to_nothing(app: Flask) -> None:
     with app.app_context():
         assert open_secret(seal_secret(secret)) == secret
         assert open_secret(secret_box("another key").encrypt(secret.encode()).decode()) is None
+
+
+def _account_enrol_page(client: FlaskClient) -> str:
+    page = client.get("/account/second-factor").get_data(as_text=True)
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page)
+    assert secret
+    return secret.group(1)
+
+
+def _account_code(client: FlaskClient, code: str):  # type: ignore[no-untyped-def]
+    token = csrf_token(client, "/account/second-factor")
+    return client.post("/account/second-factor?lang=th", data={"code": code, "csrf_token": token})
+
+
+THAI_DIGITS = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
+FULL_WIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def test_a_code_typed_in_thai_or_full_width_digits_is_the_code(
+    app: Flask, session: Session
+) -> None:
+    """The right code typed on the Thai keyboard (๔๘๒๗๑๓) was refused as not matching."""
+    officer = a_person(session, Role.OFFICER)
+    client = browser(app)
+    post_login(client, officer.email, PASSWORD)
+    secret = _account_enrol_page(client)
+    typed = pyotp.TOTP(secret).now().translate(THAI_DIGITS)
+    shown = _account_code(client, f" {typed[:3]} {typed[3:]} ")
+    assert shown.status_code == 200, shown.get_data(as_text=True)[:3000]
+    assert "รหัสไม่ถูกต้อง" not in shown.get_data(as_text=True)
+
+    # the sign-in's code page reads them alike
+    later = browser(app)
+    post_login(later, officer.email, PASSWORD)
+    assert _code_step(later, _next_code(secret).translate(FULL_WIDTH_DIGITS)).status_code == 302
+    assert later.get("/home").status_code == 200
+
+
+def test_enrolling_from_the_account_page_allows_as_many_wrong_codes_as_signing_in(
+    app: Flask, session: Session
+) -> None:
+    """Twelve wrong codes, then the right one, enrolled: the sign-in's code page answers 429
+    after five."""
+    limiter.reset()
+    officer = a_person(session, Role.OFFICER)
+    client = browser(app)
+    post_login(client, officer.email, PASSWORD)
+    secret = _account_enrol_page(client)
+    answers = [_account_code(client, f"{n:06d}").status_code for n in range(6)]
+    assert answers == [422] * 5 + [429]
+    assert _account_code(client, pyotp.TOTP(secret).now()).status_code == 429
+    session.expire_all()
+    assert session.get(User, officer.id).totp_secret is None  # type: ignore[union-attr]
+    limiter.reset()
+
+
+@pytest.mark.parametrize("code", ["", "   "])
+def test_a_missing_code_is_named_at_the_code_box(app: Flask, session: Session, code: str) -> None:
+    """An empty or spaces-only code reloaded the page without a word."""
+    limiter.reset()
+    officer = a_person(session, Role.OFFICER)
+    client = browser(app)
+    post_login(client, officer.email, PASSWORD)
+    _account_enrol_page(client)
+    answer = _account_code(client, code)
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert 'id="code-error"' in page and "รหัส 6 หลัก" in page
+    assert 'aria-describedby="code-error"' in page
+    wrong = _account_code(client, "000000").get_data(as_text=True)
+    assert 'id="code-error"' in wrong  # a wrong code is named at the box too
+    limiter.reset()
+
+
+def test_a_missing_code_is_named_at_the_sign_in_code_box(
+    app: Flask, session: Session, required: None
+) -> None:
+    approver = a_person(session, Role.APPROVER)
+    _enrol(browser(app), approver)
+    later = browser(app)
+    post_login(later, approver.email, PASSWORD)
+    answer = _code_step(later, "  ")
+    assert answer.status_code == 422
+    assert 'id="code-error"' in answer.get_data(as_text=True)
+    assert later.get("/home").status_code == 302

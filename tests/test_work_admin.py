@@ -524,3 +524,202 @@ def test_an_email_needs_a_domain_with_a_dot(session: Session) -> None:
             create_user(session, email=bad, name="ก", password="long-enough-1")
     made = create_user(session, email="ครู@โรงเรียน.ไทย", name="ครู", password="long-enough-1")
     assert made.email == "ครู@โรงเรียน.ไทย"
+
+
+def test_a_unit_code_typed_in_thai_or_full_width_digits_is_kept_in_arabic_digits(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """A code typed with the Thai keyboard (๕๐๒๓๐๗๗๔) was kept as typed: listed so, and a child
+    naming its parent 50230774 was refused "no unit". Every box a unit code is typed into reads
+    Thai and full-width (５０２３…) digits as the same code."""
+    client = login_as("admin")
+    district = unit(session, "50230700")
+    thai = {"csrf_token": csrf_token(client, "/admin/?lang=th")}
+    made = client.post(
+        "/admin/units",
+        data={
+            **thai,
+            "code": "๕๐๒๓๐๗๗๔",
+            "name_th": "เครือข่าย 74",
+            "kind": "school_network",
+            "parent_code": "５０２３０７００",
+        },
+    )
+    assert made.status_code == 302, made.get_data(as_text=True)[:2000]
+    network = unit(session, "50230774")
+    assert network.parent_id == district.id
+    listed = client.get("/admin/units?q=เครือข่าย 74").get_data(as_text=True)
+    assert "50230774" in listed and "๕๐๒๓๐๗๗๔" not in listed
+    child = client.post(
+        "/admin/units",
+        data={
+            **thai,
+            "code": "５０２３０７７４０１",
+            "name_th": "โรงเรียนใหม่ ๗๔",
+            "kind": "school",
+            "parent_code": "50230774",
+        },
+    )
+    assert child.status_code == 302, child.get_data(as_text=True)[:2000]
+    assert unit(session, "5023077401").parent_id == network.id
+    # the same code in other digits is the same code: taken
+    twice = client.post(
+        "/admin/units",
+        data={
+            **thai,
+            "code": "50230774",
+            "name_th": "ซ้ำ",
+            "kind": "school_network",
+            "parent_code": "๕๐๒๓๐๗๐๐",
+        },
+    )
+    assert twice.status_code == 422
+
+    person = _new_user(client, session, "full-width@demo.tidtam.local")
+    granted = client.post(
+        f"/admin/users/{person.id}/roles",
+        data={**thai, "role": "school", "unit_code": "５０２３０７７４０１"},
+    )
+    assert granted.status_code == 302, granted.get_data(as_text=True)[:2000]
+    assert (Role.SCHOOL, "5023077401") in _active_roles(session, person)
+
+
+def test_a_code_is_read_one_way() -> None:
+    from service.core.thai import read_code
+
+    assert read_code(" ๕๐๒๓๐๗๗๔ ") == "50230774"
+    assert read_code("５０２３０７７４") == "50230774"
+    assert read_code("５０２３－６５２５") == "5023-6525"
+    assert read_code("\u3000๔๘๒\u00a0７１３") == "482 713"
+    assert read_code("โรงเรียนวัดสิงห์") == "โรงเรียนวัดสิงห์"
+
+
+def test_deactivating_asks_first_and_reactivating_starts_afresh(
+    app, login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """ "Deactivate" acted on one click, and a deactivated account could not be given back.
+    Now the list's button asks first (as withdrawing a role does), and "Reactivate" lets the
+    person sign in again while their old sessions and tokens stay dead; the list's search is
+    kept after either."""
+    from service.api.auth import new_token
+    from tests.signin_support import PASSWORD, a_person, browser, post_login
+
+    person = a_person(session, Role.SCHOOL, name="ครูระงับ ทดสอบ")
+    theirs = browser(app)
+    post_login(theirs, person.email, PASSWORD)
+    assert theirs.get("/account").status_code == 200
+    _row, token = new_token(session, person, "script")
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert app.test_client().get("/api/v1/me", headers=bearer).status_code == 200
+
+    client = login_as("admin")
+    q = person.email
+    confirm_path = f"/admin/users/{person.id}/deactivate"
+    listing = client.get("/admin/users", query_string={"q": q}).get_data(as_text=True)
+    assert f'href="{confirm_path}?q=' in listing and f'action="{confirm_path}' not in listing
+    question = client.get(confirm_path, query_string={"q": q, "lang": "th"})
+    text = question.get_data(as_text=True)
+    assert question.status_code == 200 and f"ระงับบัญชีของ ครูระงับ ทดสอบ ({q})" in text, text
+    assert 'name="confirm" value="1"' in text
+    unconfirmed = _post(client, confirm_path)  # an old page's button only asks
+    assert unconfirmed.status_code == 200 and 'name="confirm" value="1"' in unconfirmed.get_data(
+        as_text=True
+    )
+    session.expire_all()
+    assert person.active
+
+    done = client.post(
+        confirm_path,
+        query_string={"q": q},
+        data={"csrf_token": csrf_token(client, "/admin/"), "confirm": "1"},
+    )
+    assert done.status_code == 302 and done.headers["Location"].endswith("/admin/users?q=" + q)
+    session.expire_all()
+    assert not person.active
+    assert theirs.get("/account").status_code == 302
+
+    reactivate = f"/admin/users/{person.id}/reactivate"
+    listing = client.get("/admin/users", query_string={"q": q}).get_data(as_text=True)
+    assert f'action="{reactivate}?q=' in listing
+    again = client.post(
+        reactivate, query_string={"q": q}, data={"csrf_token": csrf_token(client, "/admin/")}
+    )
+    assert again.status_code == 302 and "q=" in again.headers["Location"]
+    session.expire_all()
+    assert person.active
+    assert audited(session, "user.reactivate", person.id) == 1
+    # what was open before stays dead; a new sign-in works
+    assert theirs.get("/account").status_code == 302
+    assert app.test_client().get("/api/v1/me", headers=bearer).status_code == 401
+    fresh = browser(app)
+    post_login(fresh, person.email, PASSWORD)
+    assert fresh.get("/account").status_code == 200
+
+    twice = client.post(reactivate + "?lang=en", data={"csrf_token": csrf_token(client, "/admin/")})
+    assert twice.status_code == 409 and "is active already" in twice.get_data(as_text=True)
+    assert audited(session, "user.reactivate", person.id) == 1
+
+
+def test_a_refused_grant_or_limit_sent_again_applies_nothing_twice(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """A refused form comes back (422/409, input kept) at the address it was posted to, so
+    reloading it sends it again: that is the app's pattern (service.workflow.screens.
+    run_change), kept because sending either form again cannot apply anything twice."""
+    client = login_as("admin")
+    district = unit(session, "50230000")
+    limit = f"/admin/units/{district.id}/limit"
+    for _reload in range(2):
+        refused = _post(client, limit, approval_limit="50,000.555", approvals_required="2")
+        assert refused.status_code == 422
+    before = audited(session, "unit.update", district.id)
+    for _reload in range(2):
+        _post(client, limit, approval_limit="80,000", approvals_required="3")
+    assert audited(session, "unit.update", district.id) == before + 1
+
+    person = _new_user(client, session, "resent@demo.tidtam.local")
+    roles = f"/admin/users/{person.id}/roles"
+    for _reload in range(2):
+        assert _post(client, roles, role="school", unit_code="00000000").status_code == 422
+    assert _active_roles(session, person) == []
+    assert _post(client, roles, role="school", unit_code="5023077101").status_code == 302
+    assert _post(client, roles, role="school", unit_code="5023077101").status_code == 409
+    assert _active_roles(session, person) == [(Role.SCHOOL, "5023077101")]
+    assert audited(session, "role.grant", person.id) == 1
+
+
+def test_project_and_kpi_codes_typed_in_thai_or_full_width_digits_are_kept_in_arabic(
+    session: Session,
+) -> None:
+    """A project's code and unit codes and a KPI's code hold unit codes: they are kept with
+    Arabic digits, however typed, as a unit's own code is."""
+    from service.kpis.operations import create_kpi, update_kpi
+    from service.projects.operations import create_project, update_project
+
+    year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2567)).one()
+    officer = user(session, "officer")
+    project = create_project(
+        session,
+        officer,
+        code="๕๐๒๓๐๐๐๐-๙๓๐๑",
+        name="โครงการรหัสเลขไทย",
+        fiscal_year=year,
+        owner_unit=unit(session, "50230000"),
+        responsible_unit=unit(session, "50230700"),
+        unit_codes="๕๐๒๓๐๗๐๐/５０２３０７００",
+    )
+    assert (project.code, project.unit_codes) == ("50230000-9301", "50230700/50230700")
+    update_project(session, officer, project, {"unit_codes": "５０２３０７７１"})
+    assert project.unit_codes == "50230771"
+    kpi = create_kpi(
+        session,
+        officer,
+        code="๕๐๒๓－๙๓๐๑",
+        name="ตัวชี้วัดรหัสเลขไทย",
+        fiscal_year=year,
+        owner_unit=unit(session, "50230700"),
+        target=Decimal(100),
+    )
+    assert kpi.code == "5023-9301"
+    update_kpi(session, officer, kpi, {"code": "๕๐๒๓-๙๓๐๒"})
+    assert kpi.code == "5023-9302"

@@ -18,7 +18,7 @@ from service.admin import operations as admin_ops
 from service.core.db import db
 from service.core.labels import field_label, label
 from service.core.terminal import lang_option, language
-from service.core.thai import format_date
+from service.core.thai import format_date, read_code
 from service.core.translate import gettext as _
 from service.core.translate import in_language
 from service.fiscal.models import FiscalYear
@@ -45,7 +45,7 @@ def _user(email: str) -> User:
 
 
 def _unit(code: str) -> OrgUnit:
-    unit = db.session.scalar(select(OrgUnit).where(OrgUnit.code == code.strip()))
+    unit = db.session.scalar(select(OrgUnit).where(OrgUnit.code == read_code(code)))
     if unit is None:
         raise Refused(422, _("no unit %(code)s", code=code), fields={"unit": _("no such unit")})
     return unit
@@ -108,6 +108,18 @@ def deactivate_user_command(acting: str, email: str) -> None:
     _run(
         lambda: admin_ops.deactivate_user(db.session(), _user(acting), _user(email)),
         lambda user: _("user %(email)s deactivated", email=user.email),
+    )
+
+
+@admin_cli.command("reactivate-user")
+@acting_option
+@click.argument("email")
+def reactivate_user_command(acting: str, email: str) -> None:
+    """Reactivate a deactivated account: it signs in afresh; its old sessions and tokens
+    stay dead."""
+    _run(
+        lambda: admin_ops.reactivate_user(db.session(), _user(acting), _user(email)),
+        lambda user: _("user %(email)s reactivated", email=user.email),
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.audit.operations import record
@@ -322,6 +322,52 @@ def deactivate_user(session: Session, actor: User, user: User) -> User:
         object_id=user.id,
         actor=actor,
         changes={"active": [True, False]},
+    )
+    return user
+
+
+def reactivate_user(session: Session, actor: User, user: User) -> User:
+    """Let a deactivated account sign in again, with a fresh start: whatever was open before
+    stays dead (its sessions are ended and the session generation moves on, its API tokens
+    are revoked), so a cookie or a token kept from before opens nothing. Raises Refused(403)
+    unless `actor` manages the account, Refused(409) for an account that is active (a second
+    press, a page left open: nothing is changed or recorded)."""
+    from service.auth import operations as auth_ops
+
+    if not manages_user(session, actor, user):
+        _admins_only(session, actor, _("reactivate accounts"))
+        raise Refused(403, _("only an admin who manages the account may reactivate it"))
+    if user.active:
+        raise Refused(
+            409,
+            _(
+                "the account of %(name)s (%(email)s) is active already: nothing changed",
+                name=user.name,
+                email=user.email,
+            ),
+            state="active",
+        )
+    user.active = True
+    user.session_version += 1
+    session.flush()
+    ended = auth_ops.end_sessions(session, user)
+    revoked: Any = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    record(
+        session,
+        action="user.reactivate",
+        object_type="user",
+        object_id=user.id,
+        actor=actor,
+        changes={
+            "active": [False, True],
+            "sessions_ended": ended,
+            "tokens_revoked": int(revoked.rowcount or 0),
+        },
     )
     return user
 

@@ -36,7 +36,7 @@ from service.core.labels import field_label, label
 from service.core.paging import page_number, paged
 from service.core.permissions import administers, is_admin_anywhere, manages_user, may_grant
 from service.core.sql import matches_text
-from service.core.thai import to_arabic_digits
+from service.core.thai import read_code
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
@@ -263,8 +263,8 @@ def _unit_typed(typed: str, field: str) -> OrgUnit:
     """The administered unit `typed` names: its code (alone or before the picker's " — "),
     else its exact Thai name or English name (spaces and English case aside). A name several
     administered units share is refused (422) asking for the code, as is an unknown one."""
-    # A code typed with the Thai keyboard's digits (๕๐๒๓๐๐๐๐) is the same code.
-    code = to_arabic_digits(typed.split(UNIT_PICK_SEPARATOR, 1)[0].strip())
+    # A code typed with Thai (๕๐๒๓๐๐๐๐) or full-width (５０２３００００) digits is the same code.
+    code = read_code(typed.split(UNIT_PICK_SEPARATOR, 1)[0])
     unit = session().scalar(select(OrgUnit).where(OrgUnit.code == code, _administered()))
     if unit is not None:
         return unit
@@ -495,14 +495,47 @@ def grant_role(user_id: int) -> Response | tuple[str, int]:
     )
 
 
+def _users_listed() -> str:
+    """The users page as the admin left it: its search (?q=) kept, so the person acted on is
+    still in sight after the change."""
+    return flask_url_for("admin.users", q=request.args.get("q") or None)
+
+
+@bp.route("/users/<int:user_id>/deactivate")
+@admin_page
+def confirm_deactivate_user(user_id: int) -> tuple[str, int]:
+    """The deactivate button's first step: "deactivate X's account?" with the button that
+    does it (no JavaScript needed), as withdrawing a role asks."""
+    return _page(
+        "deactivate_user.html", user=_managed_user_or_404(user_id), q=request.args.get("q", "")
+    )
+
+
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
 @admin_page
 def deactivate_user(user_id: int) -> Response | tuple[str, int]:
+    """Deactivates with confirm=1 (the confirmation page's button); without it (an old
+    page's button), asks first: one click on the list acted at once."""
     user = session().get(User, user_id) or abort(404)
+    if request.form.get("confirm") != "1":
+        return _page("deactivate_user.html", user=user, q=request.args.get("q", ""))
     return run_change(
         lambda: admin_ops.deactivate_user(session(), actor(), user),
         done=_("The account is deactivated."),
-        back=flask_url_for("admin.users"),
+        back=_users_listed(),
+        again=_users_page,
+    )
+
+
+@bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
+@admin_page
+def reactivate_user(user_id: int) -> Response | tuple[str, int]:
+    """Lets a deactivated account sign in again (its old sessions and tokens stay dead)."""
+    user = session().get(User, user_id) or abort(404)
+    return run_change(
+        lambda: admin_ops.reactivate_user(session(), actor(), user),
+        done=_("The account is active again. Sessions and API tokens from before stay ended."),
+        back=_users_listed(),
         again=_users_page,
     )
 
@@ -632,8 +665,19 @@ def withdraw_role(assignment_id: int) -> Response | tuple[str, int]:
 
 
 def _delegations_page(**kw: Any) -> tuple[str, int]:
+    """The delegations and the form setting one up. Its principal and deputy lists hold the
+    people who can be either, active accounts holding a role (a deactivated account, or one
+    without a role, was offered and then refused), each named with their email (two people
+    may share a name)."""
     delegations = list(session().scalars(select(Delegation).order_by(Delegation.id.desc())))
-    users = list(session().scalars(select(User).order_by(User.name)))
+    holds_a_role = exists().where(
+        RoleAssignment.user_id == User.id, RoleAssignment.withdrawn_at.is_(None)
+    )
+    users = list(
+        session().scalars(
+            select(User).where(User.active.is_(True), holds_a_role).order_by(User.name, User.email)
+        )
+    )
     if not administers(session(), actor(), None):
         delegations = [d for d in delegations if manages_user(session(), actor(), d.principal)]
         users = [u for u in users if manages_user(session(), actor(), u)]

@@ -19,9 +19,10 @@ from service.auth import operations as auth_ops
 from service.auth import second_factor
 from service.auth.models import UserSession
 from service.auth.sessions import current_session, describe_device, open_sessions
+from service.auth.views import CODE_LIMIT, wrong_code_given
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
-from service.extensions import db
+from service.extensions import db, limiter
 from service.org.models import User
 from service.workflow.engine import Refused
 from service.workflow.screens import run_change
@@ -151,10 +152,18 @@ def end_session(session_id: int) -> Response | tuple[Any, int]:
     )
 
 
+def _enrol_key() -> str:
+    return f"enrol-code:{current_user.get_id() or '-'}"
+
+
 @bp.route("/second-factor", methods=["GET", "POST"])
+# As many wrong codes as the sign-in's code page allows (it answered any number of guesses).
+@limiter.limit(CODE_LIMIT, key_func=_enrol_key, methods=["POST"], deduct_when=wrong_code_given)
 @login_required
 def enrol() -> str | Response | tuple[str, int]:
-    """Enrol an authenticator app while signed in (the QR code, then its code)."""
+    """Enrol an authenticator app while signed in (the QR code, then its code). A wrong code
+    or none is answered 422 with the problem at the code box; more than CODE_LIMIT wrong
+    ones 429, as the sign-in's code page does."""
     user = _me()
     if user.totp_secret is not None:
         return redirect(url_for("account.overview"))
@@ -162,10 +171,11 @@ def enrol() -> str | Response | tuple[str, int]:
     session[_ENROL_SECRET] = secret
     form = CodeOnlyForm()
 
-    def page(status: int = 200) -> tuple[str, int]:
+    def page(status: int = 200, errors: dict[str, str] | None = None) -> tuple[str, int]:
         uri = second_factor.provisioning_uri(user, secret)
         context: dict[str, Any] = {
             "form": form,
+            "errors": errors or {},
             "enrolling": True,
             # Chosen from the account page: the page says so, not that a role asks for it.
             "optional": not second_factor.required_by_role(db.session(), user),
@@ -193,10 +203,13 @@ def enrol() -> str | Response | tuple[str, int]:
             change,
             done="",
             back="",
-            again=lambda **_refused: page(422),
+            again=lambda errors, **_refused: page(422, errors),
             answer=show_codes,
             error_pages=(),
         )
+    if form.is_submitted():
+        # Sent empty or with spaces only: it reloaded the page without a word.
+        return page(422, {"code": str(second_factor.CODE_MISSING)})
     return page()
 
 

@@ -1,4 +1,5 @@
-"""The password policy: long enough, not one of the commonest, not the person's own name or
+"""The password policy: long enough without padding (spaces repeated or at the ends do not
+count), of enough different characters, not one of the commonest, not the person's own name or
 e-mail. One function, `problems`, used by every door that sets a password (change, reset,
 an admin's temporary password, account creation).
 
@@ -23,6 +24,9 @@ from service.core.translate import gettext as _
 COMMON_PASSWORDS = Path(__file__).parent / "data" / "common-passwords.txt.gz"
 DEFAULT_MIN_LENGTH = 10
 LONGEST = 200
+#: The fewest different characters (spaces aside) a password is made of: "aaaaaaaaaa" and
+#: "ababababab" are long enough and guessed at once.
+FEWEST_DIFFERENT = 5
 
 
 @cache
@@ -48,6 +52,23 @@ def problems(password: str, *, name: str = "", email: str = "") -> list[str]:
     shortest = min_length()
     if len(password) < shortest:
         found.append(_("a password needs at least %(count)s characters", count=shortest))
+    elif len(" ".join(password.split())) < shortest:
+        # Ten spaces and an "x" was taken: padding is no length. A passphrase's single spaces
+        # between words count.
+        found.append(
+            _(
+                "a password needs at least %(count)s characters besides spaces repeated or at"
+                " its ends",
+                count=shortest,
+            )
+        )
+    if len({c for c in password if not c.isspace()}) < FEWEST_DIFFERENT:
+        found.append(
+            _(
+                "a password needs at least %(count)s different characters besides spaces",
+                count=FEWEST_DIFFERENT,
+            )
+        )
     if len(password) > LONGEST:
         found.append(_("at most %(count)s characters", count=LONGEST))
     if password.strip().lower() in common_passwords():

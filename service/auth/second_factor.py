@@ -23,6 +23,8 @@ from flask import current_app, has_app_context
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
+from service.core.thai import read_code
+from service.core.translate import lazy_gettext as _l
 from service.org.models import Role, User
 from service.org.scope import role_names
 
@@ -31,6 +33,8 @@ from service.org.scope import role_names
 GUARDED_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
 RECOVERY_CODES = 10
 ISSUER = "Tidtam"
+#: What the code box says when it was sent empty (or with spaces only).
+CODE_MISSING = _l("enter the 6-digit code your authenticator app shows")
 log = logging.getLogger(__name__)
 
 
@@ -96,8 +100,9 @@ def qr_svg(uri: str) -> str:
 
 def totp_step(secret: str, code: str) -> int | None:
     """The 30 s step whose code `code` is: now's, or the step either side (a phone's clock
-    drifts); None when it is none of them."""
-    digits = "".join(code.split())
+    drifts); None when it is none of them. The code is read as typed on a Thai keyboard
+    (๔๘๒๗๑๓) or in full-width digits, spaces anywhere (service.core.thai.read_code)."""
+    digits = "".join(read_code(code).split())
     if len(digits) != 6 or not digits.isdigit():
         return None
     try:
@@ -129,7 +134,7 @@ def new_recovery_codes() -> list[str]:
 
 
 def hash_recovery_code(code: str) -> str:
-    folded = "".join(code.lower().split()).replace("-", "")
+    folded = "".join(read_code(code).lower().split()).replace("-", "")
     return hashlib.sha256(folded.encode()).hexdigest()
 
 

@@ -100,8 +100,9 @@ def _failed(response: Response) -> bool:
     return response.status_code != 302
 
 
-def _refused(response: Response) -> bool:
-    """A wrong code answers 422; a right one signs in (302) or shows recovery codes (200)."""
+def wrong_code_given(response: Response) -> bool:
+    """A wrong code (or none) answers 422; a right one signs in (302) or shows recovery codes
+    (200). The code pages' limits count only the wrong ones."""
     return response.status_code >= 400
 
 
@@ -277,7 +278,7 @@ def _pending_user() -> tuple[User, dict[str, Any]] | None:
 
 
 @bp.route("/login/second-factor", methods=["GET", "POST"])
-@limiter.limit(CODE_LIMIT, key_func=_pending_key, methods=["POST"], deduct_when=_refused)
+@limiter.limit(CODE_LIMIT, key_func=_pending_key, methods=["POST"], deduct_when=wrong_code_given)
 def second_factor_step() -> str | Response | tuple[str, int]:
     """The code from the authenticator app (or a recovery code); or, for a person who must
     enrol first, the QR code to scan and the code it shows."""
@@ -309,7 +310,7 @@ def second_factor_step() -> str | Response | tuple[str, int]:
                 enrol,
                 done="",
                 back="",
-                again=lambda **_refused: (_code_page(user, form, secret), 422),
+                again=lambda errors, **_refused: (_code_page(user, form, secret, errors), 422),
                 answer=show_codes,
                 error_pages=(),
             )
@@ -329,11 +330,22 @@ def second_factor_step() -> str | Response | tuple[str, int]:
         )
         flash(_("The code is not right."), "error")
         return _code_page(user, form, secret if enrolling else None), 422
+    if form.is_submitted():
+        # Sent empty or with spaces only: it reloaded the page without a word.
+        missing = {"code": str(second_factor.CODE_MISSING)}
+        return _code_page(user, form, secret if enrolling else None, missing), 422
     return _code_page(user, form, secret if enrolling else None)
 
 
-def _code_page(user: User, form: CodeForm, secret: str | None) -> str:
-    context: dict[str, Any] = {"form": form, "enrolling": secret is not None}
+def _code_page(
+    user: User, form: CodeForm, secret: str | None, errors: dict[str, str] | None = None
+) -> str:
+    """The code page; `errors`: the code box's problem, shown beside it."""
+    context: dict[str, Any] = {
+        "form": form,
+        "enrolling": secret is not None,
+        "errors": errors or {},
+    }
     if secret is not None:
         uri = second_factor.provisioning_uri(user, secret)
         context.update(secret=secret, qr=second_factor.qr_svg(uri))

@@ -30,6 +30,7 @@ __all__ = [
     "format_percent",
     "normalize_thai",
     "parse_thai_date",
+    "read_code",
     "to_arabic_digits",
     "to_thai_digits",
 ]
@@ -280,6 +281,23 @@ def normalize_thai(text: str) -> str:
     result = _DECOMPOSED_SARA_AM.sub(lambda m: m.group(1) + m.group(2) + "\u0e33", result)
     result = _TONE_AFTER_SARA_AM.sub(lambda m: m.group(1) + "\u0e33", result)
     return _WHITESPACE.sub(" ", result).strip()
+
+
+# Full-width forms of ASCII (U+FF01–U+FF5E: "５０２３", "－"), which a Thai, Chinese or Japanese
+# input method left in full-width mode types instead of the ASCII characters.
+_FULL_WIDTH: Final = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_CODE_CHARACTERS: Final = {**_FULL_WIDTH, **_TO_ARABIC}
+
+
+def read_code(text: str) -> str:
+    """A code as a person typed it (an org unit's ``50230774``, a second factor's six
+    digits), written the one way it is stored and compared: normalised (:func:`normalize_thai`),
+    with Thai digits (``"๕๐๒๓"``) and full-width characters (``"５０２３"``, ``"－"``) as their
+    ASCII ones. Whatever else was typed is kept, so a code that is wrong stays wrong.
+
+    Never raises for a ``str``.
+    """
+    return normalize_thai(text).translate(_CODE_CHARACTERS)
 
 
 # --------------------------------------------------------------------------------------------

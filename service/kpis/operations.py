@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from service.audit.operations import emit, record
 from service.core.db import utcnow
-from service.core.thai import normalize_thai
+from service.core.thai import normalize_thai, read_code
 from service.core.translate import gettext as _
 from service.evaluations.models import Evaluation, EvaluationState
 from service.fiscal.models import FiscalYear
@@ -104,7 +104,7 @@ def create_kpi(
     unit's KPIs, 409 for a code used in the year, 422 for missing or wrong values."""
     _refuse(may_manage_kpis(session, actor, owner_unit))
     values: dict[str, Any] = {
-        "code": normalize_thai(code),
+        "code": read_code(code),  # ๕๐๒๓-๖๕๒๕ is 5023-6525
         "name": normalize_thai(name),
         "definition": normalize_thai(definition),
         "unit_label": normalize_thai(unit_label),
@@ -151,7 +151,8 @@ def update_kpi(session: Session, actor: User, kpi: Kpi, changes: dict[str, Any])
     values = dict(changes)
     for name in TEXTS:
         if name in values:
-            values[name] = normalize_thai(str(values[name]))
+            read = read_code if name == "code" else normalize_thai
+            values[name] = read(str(values[name]))
     unknown = [name for name in values if name not in EDITABLE]
     if unknown:
         raise Refused(

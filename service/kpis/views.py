@@ -35,6 +35,7 @@ from service.core.paging import page_number, paged
 from service.core.permissions import holds_anywhere
 from service.core.presentation import subscore_labels
 from service.core.sql import matches_text
+from service.core.thai import read_code
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.dashboard.queries import default_year
@@ -419,7 +420,8 @@ def page(kpi_id: int) -> Any:
 def link(kpi_id: int) -> Response | tuple[Any, int]:
     """Link (or, with `unlink`, unlink) the project whose code is given."""
     kpi = _visible(kpi_id)
-    code = request.form.get("project_code", "").replace("\x00", "").strip()[:32]
+    # A code typed with Thai or full-width digits is the same code.
+    code = read_code(request.form.get("project_code", "").replace("\x00", ""))[:32]
     project = session().scalar(
         select(Project).where(Project.code == code, Project.fiscal_year_id == kpi.fiscal_year_id)
     )

@@ -221,6 +221,17 @@ def deactivate_user(ident: int) -> Any:
     return admin_operations.deactivate_user(db.session(), actor(), _user(ident))
 
 
+@blp.route(f"/users/<{ID}:ident>/reactivate", methods=["POST"])
+@blp.response(200, UserAdminOut)
+@blp.doc(
+    summary="Reactivate a deactivated account (admins): it signs in afresh; its old sessions"
+    " and tokens stay dead"
+)
+@commits
+def reactivate_user(ident: int) -> Any:
+    return admin_operations.reactivate_user(db.session(), actor(), _user(ident))
+
+
 @blp.route(f"/users/<{ID}:ident>/temporary-password", methods=["POST"])
 @blp.arguments(TemporaryPassword)
 @blp.response(200, SignInState)
@@ -396,8 +407,11 @@ def create_delegation(data: dict[str, Any]) -> Any:
 
 
 def _person(ident: int, field: str) -> User:
+    """The account `ident` names, or Refused(422) on `field` when there is none. A
+    deactivated one is handed on: create_delegation says it is deactivated, as the page
+    does (here it was told as an account that does not exist)."""
     user = db.session.get(User, ident)
-    if user is None or not user.active:
+    if user is None:
         raise Refused(
             422,
             _("%(object)s %(id)s does not exist", object=object_type_label("user"), id=ident),

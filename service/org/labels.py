@@ -43,6 +43,7 @@ ACTIONS: dict[str, LazyString] = {
     "role.withdraw": _l("Role withdrawn"),
     "unit.limit": _l("Approval rule changed"),
     "user.deactivate": _l("Account deactivated"),
+    "user.reactivate": _l("Account reactivated"),
     "user.update": _l("Account changed"),
 }
 

@@ -10,7 +10,7 @@ from werkzeug.security import generate_password_hash
 
 from service.core import translate
 from service.core.fiscal import local_today
-from service.core.thai import format_date, normalize_thai
+from service.core.thai import format_date, normalize_thai, read_code
 from service.core.translate import gettext as _
 from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, UnitKind, User
 
@@ -39,9 +39,10 @@ def create_unit(
 ) -> OrgUnit:
     """Add a unit under `parent` and set its materialised path.
 
-    Raises OrgError for an empty or duplicate code.
+    The code is kept as read_code writes it (a code typed with Thai or full-width digits is
+    the same code). Raises OrgError for an empty or duplicate code.
     """
-    code = normalize_thai(code)
+    code = read_code(code)
     if not code:
         raise OrgError(_("a unit needs a code"))
     if session.scalar(select(OrgUnit.id).where(OrgUnit.code == code)) is not None:
@@ -138,18 +139,19 @@ def create_delegation(
     The principal delegates their own authority, or an admin who manages the principal's
     account sets it up (service.core.permissions.manages_user).
 
-    Raises Refused(403) when the actor may not, Refused(422) for a reversed period, a period
-    whose last day is before today (Bangkok; a start in the past is fine: the deputy acts
-    from now on only) or a delegation to oneself, Refused(409) when the principal already
-    delegated to the same deputy for days that overlap (a delegation neither withdrawn nor
-    ended): one is enough, and a second would have to be withdrawn twice. One operation for
-    every door (the page, the API).
+    Raises Refused(403) when the actor may not, Refused(422) for a deactivated principal or
+    deputy, a reversed period, a period whose last day is before today (Bangkok; a start in
+    the past is fine: the deputy acts from now on only) or a delegation to oneself,
+    Refused(409) when the principal already delegated to the same deputy for days that
+    overlap (a delegation neither withdrawn nor ended): one is enough, and a second would
+    have to be withdrawn twice. One operation for every door (the page, the API).
     """
     from service.core.permissions import manages_user
     from service.workflow.engine import Refused
 
     if actor.id != principal.id and not manages_user(session, actor, principal):
         raise Refused(403, _("only the person themselves or an admin may delegate"))
+    _refuse_deactivated(principal, delegate)
     if principal.id == delegate.id:
         raise Refused(
             422,
@@ -194,6 +196,27 @@ def create_delegation(
     session.flush()
     _announce_delegation(session, actor, delegation, "create")
     return delegation
+
+
+def _refuse_deactivated(principal: User, delegate: User) -> None:
+    """Refused(422) naming each of `principal` and `delegate` whose account is deactivated:
+    told as such, not as holding no role there (what the role checks would say)."""
+    from service.workflow.engine import Refused
+
+    inactive = [
+        (field, person)
+        for field, person in (("principal_id", principal), ("delegate_id", delegate))
+        if not person.active
+    ]
+    if inactive:
+        raise Refused(
+            422,
+            "; ".join(
+                _("the account of %(name)s is deactivated", name=person.name)
+                for _field, person in inactive
+            ),
+            fields={field: _("the account is deactivated") for field, _person in inactive},
+        )
 
 
 def _refuse_outsider(session: Session, principal: User, delegate: User) -> None:

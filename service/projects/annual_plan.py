@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 from service.audit.operations import record
 from service.core.fields import read_day
 from service.core.permissions import needs_role
-from service.core.thai import normalize_thai, to_arabic_digits
+from service.core.thai import normalize_thai, read_code, to_arabic_digits
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.fiscal.models import FiscalYear
@@ -398,6 +398,8 @@ def _read_projects(session: Session, reader: _Reader, sheet: Any) -> dict[str, P
         if all(clean_text(v) == "" for v in raw.values()):
             continue
         text = {key: clean_text(value) for key, value in raw.items()}
+        for key in ("owner", "responsible"):
+            text[key] = read_code(text[key])  # full-width digits too, as the admin pages read
 
         def bad(key: str, message: str, row: int = row) -> None:
             reader.problem(PROJECTS, row, columns, key, message)
@@ -471,6 +473,7 @@ def _read_steps(session: Session, reader: _Reader, sheet: Any, plans: dict[str, 
         if all(clean_text(v) == "" for v in raw.values()):
             continue
         text = {key: clean_text(value) for key, value in raw.items()}
+        text["unit"] = read_code(text["unit"])
 
         def bad(key: str, message: str, row: int = row) -> None:
             reader.problem(STEPS, row, columns, key, message)

@@ -15,7 +15,7 @@ from service.core import translate
 from service.core.fiscal import local_today
 from service.core.labels import label
 from service.core.permissions import needs_role
-from service.core.thai import format_date, normalize_thai
+from service.core.thai import format_date, normalize_thai, read_code
 from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, User
@@ -37,6 +37,12 @@ from service.workflow.engine import Refused
 DISTRICT = (Role.OFFICER, Role.APPROVER)
 EDITABLE = (ProjectState.DRAFT,)
 TEXT_FIELDS = ("name", "rationale", "contact_name", "contact_phone", "unit_codes")
+
+
+def _text_field(key: str, value: Any) -> str:
+    """A text field as kept: normalised; the unit codes ("50230700/50230700") written with
+    Arabic digits however they were typed (service.core.thai.read_code)."""
+    return read_code(str(value)) if key == "unit_codes" else normalize_thai(str(value))
 
 
 def _may_edit(session: Session, actor: User, project: Project) -> None:
@@ -69,7 +75,7 @@ def create_project(
     allowed = needs_role(session, actor, DISTRICT, responsible_unit, _("create projects here"))
     if not allowed:
         raise Refused(403, allowed.reason)
-    code, name = normalize_thai(code), normalize_thai(name)
+    code, name = read_code(code), normalize_thai(name)
     problems = {}
     if not code:
         problems["code"] = _("is required")
@@ -102,7 +108,7 @@ def create_project(
         kind=kind,
         approved_budget=approved_budget,
         state=ProjectState.DRAFT,
-        **{k: normalize_thai(str(v)) for k, v in texts.items() if k in TEXT_FIELDS},
+        **{k: _text_field(k, v) for k, v in texts.items() if k in TEXT_FIELDS},
     )
     session.add(project)
     session.flush()
@@ -126,7 +132,7 @@ def update_project(
     recorded: dict[str, Any] = {}
     for key, value in changes.items():
         if key in TEXT_FIELDS:
-            value = normalize_thai(str(value))
+            value = _text_field(key, value)
         elif key in ("multi_year", "in_plan"):
             value = bool(value)
         elif key == "approved_budget":

@@ -15,6 +15,7 @@ from service.api.blueprint import Blueprint
 from service.api.schemas import Input, Output
 from service.core.fields import DecimalString, Ref
 from service.core.fiscal import local_today
+from service.core.thai import read_code
 from service.core.translate import gettext as _
 from service.dashboard import queries as dashboard_queries
 from service.extensions import db
@@ -149,7 +150,7 @@ def _source(source: Source) -> dict[str, Any]:
 def unit_figures(args: dict[str, Any], code: str) -> Any:
     user = _reader()
     session = db.session()
-    unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code[:32]))
+    unit = session.scalar(select(OrgUnit).where(OrgUnit.code == read_code(code)[:32]))
     if unit is None or not in_scope(session, user, unit):
         raise missing("org_unit", code[:32])
     year = _year(user, args)

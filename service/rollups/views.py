@@ -30,7 +30,7 @@ from service.core.fields import BeYear, Count, Invalid, value_of
 from service.core.fiscal import local_today
 from service.core.permissions import administers
 from service.core.tasks import TaskName, send_task
-from service.core.thai import format_baht, to_thai_digits
+from service.core.thai import format_baht, read_code, to_thai_digits
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
@@ -248,7 +248,7 @@ def unit_view(code: str) -> ResponseReturnValue:
     XLSX with `format`."""
     user = _reader()
     session = db.session()
-    unit = session.scalar(select(OrgUnit).where(OrgUnit.code == code[:32]))
+    unit = session.scalar(select(OrgUnit).where(OrgUnit.code == read_code(code)[:32]))
     if unit is None or not in_scope(session, user, unit):
         abort(404)
     year = _year_asked(user)
