@@ -322,12 +322,13 @@ def test_the_grant_form_picks_the_unit_by_code_or_name(login_as, session: Sessio
         _post(client, roles, role="school", unit_code="5023077193 — โรงเรียนบ้านเดี่ยว").status_code
         == 302
     )
-    assert _post(client, roles, role="officer", unit_code="  โรงเรียนบ้านเดี่ยว ").status_code == 302
-    assert _post(client, roles, role="approver", unit_code="lone house school").status_code == 302
+    # found by its Thai or English name (then refused: no officer's or approver's role at a
+    # school; an unknown unit would say "no unit")
+    for role, typed in (("officer", "  โรงเรียนบ้านเดี่ยว "), ("approver", "lone house school")):
+        found = _post(client, roles + "?lang=en", role=role, unit_code=typed)
+        assert found.status_code == 422 and "held above the schools" in found.get_data(True)
     assert _post(client, roles, role="school", unit_code="5023077191").status_code == 302
     assert _active_roles(session, person) == [
-        (Role.APPROVER, "5023077193"),
-        (Role.OFFICER, "5023077193"),
         (Role.SCHOOL, "5023077191"),
         (Role.SCHOOL, "5023077193"),
     ]
@@ -723,3 +724,28 @@ def test_project_and_kpi_codes_typed_in_thai_or_full_width_digits_are_kept_in_ar
     assert kpi.code == "5023-9301"
     update_kpi(session, officer, kpi, {"code": "๕๐๒๓-๙๓๐๒"})
     assert kpi.code == "5023-9302"
+
+
+def test_a_role_and_a_unit_fit_the_tree(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """A school's role at the district office reached every school's results, and a school
+    could be made the parent of another: both are refused, nothing granted or made."""
+    client = login_as("admin")
+    person = _new_user(client, session, "tree-fit@demo.tidtam.local")
+    district, school = unit(session, "50230000"), unit(session, "5023077101")
+    wrong = _post(client, f"/admin/users/{person.id}/roles", role="school", unit_code="50230000")
+    assert wrong.status_code == 422
+    wrong = _post(client, f"/admin/users/{person.id}/roles", role="officer", unit_code=school.code)
+    assert wrong.status_code == 422
+    assert _active_roles(session, person) == []
+    under_school = _post(
+        client,
+        "/admin/units",
+        code="5023077199",
+        name_th="ใต้โรงเรียน",
+        kind="school",
+        parent_id=str(school.id),
+    )
+    assert under_school.status_code == 422
+    assert session.scalars(select(OrgUnit).where(OrgUnit.code == "5023077199")).first() is None
+    fine = _post(client, f"/admin/users/{person.id}/roles", role="officer", unit_code=district.code)
+    assert fine.status_code == 302

@@ -146,6 +146,13 @@ def create_unit(
     _admins_only(session, actor, _("change the org tree"))
     if parent is not None:
         _named_unit(session, actor, parent, "parent_id")
+        if parent.kind is UnitKind.SCHOOL:
+            # the tree ends at the schools: a unit under one would sit in no district's work
+            raise Refused(
+                422,
+                _("a school has no units under it: choose its network or division"),
+                fields={"parent_id": _("a school has no units under it")},
+            )
     elif not administers(session, actor, None):
         raise Refused(422, _("give the parent unit"), fields={"parent_id": _("is required")})
     code = _text(code, "code", 32)
@@ -501,6 +508,7 @@ def grant_role(
     _admins_only(session, actor, _("grant roles"))
     _named_unit(session, actor, unit, "unit_id")
     require(may_grant(session, actor, role, unit))
+    _fits_the_unit(role, unit)
     held = session.scalar(
         select(RoleAssignment).where(
             RoleAssignment.user_id == user.id,
@@ -520,6 +528,19 @@ def grant_role(
         changes={"role": role.value, "unit_id": unit.id, "active": [False, True]},
     )
     return assignment
+
+
+def _fits_the_unit(role: Role, unit: OrgUnit) -> None:
+    """Refused(422) for a role the unit's kind cannot hold: a school's role is held at a
+    school or its network (at a district office it reached every school's results), and an
+    officer's or approver's above the schools."""
+    if role is Role.SCHOOL and unit.kind not in (UnitKind.SCHOOL, UnitKind.SCHOOL_NETWORK):
+        problem = _("a school's role is held at a school or its network")
+    elif role in (Role.OFFICER, Role.APPROVER) and unit.kind is UnitKind.SCHOOL:
+        problem = _("an officer's or approver's role is held above the schools")
+    else:
+        return
+    raise Refused(422, problem, fields={"unit_id": problem})
 
 
 def withdraw_role(session: Session, actor: User, assignment: RoleAssignment) -> RoleAssignment:
