@@ -313,6 +313,31 @@ def test_enrolling_from_the_account_page_allows_as_many_wrong_codes_as_signing_i
     limiter.reset()
 
 
+def test_turning_the_second_factor_off_allows_as_many_wrong_codes_as_signing_in(
+    app: Flask, session: Session
+) -> None:
+    """Turning it off took a code with no limit: any number of guesses."""
+    limiter.reset()
+    officer = a_person(session, Role.OFFICER)
+    client = browser(app)
+    post_login(client, officer.email, PASSWORD)
+    secret = _account_enrol_page(client)
+    assert _account_code(client, pyotp.TOTP(secret).now()).status_code == 200
+
+    def off(code: str) -> int:
+        token = csrf_token(client, "/account")
+        return client.post(
+            "/account/second-factor/off", data={"code": code, "csrf_token": token}
+        ).status_code
+
+    answers = [off(f"{n:06d}") for n in range(6)]
+    assert answers == [302] * 5 + [429]
+    assert off(_next_code(secret)) == 429
+    session.expire_all()
+    assert session.get(User, officer.id).totp_secret is not None  # type: ignore[union-attr]
+    limiter.reset()
+
+
 @pytest.mark.parametrize("code", ["", "   "])
 def test_a_missing_code_is_named_at_the_code_box(app: Flask, session: Session, code: str) -> None:
     """An empty or spaces-only code reloaded the page without a word."""

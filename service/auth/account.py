@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -213,10 +213,25 @@ def enrol() -> str | Response | tuple[str, int]:
     return page()
 
 
+def _turn_off_key() -> str:
+    return f"turn-off-code:{current_user.get_id() or '-'}"
+
+
+def _refused_code(_response: Response) -> bool:
+    """Whether this answer refused the code (its redirect back says so only in `g`)."""
+    return bool(g.get("tidtam_code_refused"))
+
+
 @bp.route("/second-factor/off", methods=["POST"])
+# As many wrong codes as the other code pages allow (it answered any number of guesses).
+@limiter.limit(CODE_LIMIT, key_func=_turn_off_key, deduct_when=_refused_code)
 @login_required
 def turn_off() -> Response | tuple[Any, int]:
     form = CodeOnlyForm()
+
+    def refused(**_refused: Any) -> Response:
+        g.tidtam_code_refused = True
+        return redirect(url_for("account.overview"))
 
     def change() -> None:
         if not form.validate_on_submit():
@@ -227,6 +242,6 @@ def turn_off() -> Response | tuple[Any, int]:
         change,
         done=_("The second factor is turned off."),
         back=url_for("account.overview"),
-        again=lambda **_refused: redirect(url_for("account.overview")),
+        again=refused,
         error_pages=(),
     )
