@@ -2,7 +2,10 @@
 
 Allocations need one approval up to the district's limit; above it they need the number of
 approvals the district configures (default 2): officers endorse, and the approver's approval
-is the last. "Requires changes" (return) cancels the approvals of the round and opens the next.
+is the last. Endorsements are the officers' only, each with their own authority: an approver,
+or a deputy acting for one, is never offered to endorse, since four eyes would then bar that
+approver from the approval and leave nobody to give it (`may_endorse`; transfers alike).
+"Requires changes" (return) cancels the approvals of the round and opens the next.
 
 Four eyes: whoever prepared or submitted an allocation, or requested an installment, never
 approves it, at any amount, neither acting for someone who may nor through a deputy acting
@@ -42,9 +45,11 @@ from service.budget.permissions import (
     may_decide,
     may_decide_installment,
     may_decide_transfer,
+    may_endorse,
     may_endorse_transfer,
     may_prepare,
     may_prepare_transfer,
+    may_review_transfer,
     transfer_above_limit,
 )
 from service.core import translate
@@ -146,15 +151,25 @@ def _who_decides(ctx: Context) -> Answer:
     return may_decide(ctx.session, ctx.principal, ctx.obj)
 
 
-def _who_endorses(ctx: Context) -> Answer:
+def _who_reviews(ctx: Context) -> Answer:
+    """Return for changes: whoever decides, and above the limit the officers too (they
+    endorse, and may send back what they will not endorse)."""
     answer = may_decide(ctx.session, ctx.principal, ctx.obj)
     if answer or not above_limit(ctx.obj):
         return answer
-    # Above the limit, officers may still endorse: the first levels of approval.
     owner = ctx.obj.project.responsible_unit
     if holds_any(ctx.session, ctx.principal, (Role.OFFICER,), owner):
         return Answer(True)
     return answer
+
+
+def _who_endorses(ctx: Context) -> Answer:
+    """Endorse: above the limit, the officers, each with their own authority, never with an
+    approver's (see `may_endorse`). Within the limit nobody endorses (the guard says so to
+    those who decide)."""
+    if not above_limit(ctx.obj):
+        return may_decide(ctx.session, ctx.principal, ctx.obj)
+    return may_endorse(ctx.session, ctx.actor, ctx.principal, ctx.obj.project.responsible_unit)
 
 
 #: The audit actions whose actor (and whoever they acted for) prepared the object: they never
@@ -365,7 +380,7 @@ ALLOCATION = register(
                 "return",
                 (A.SUBMITTED,),
                 A.RETURNED,
-                _who_endorses,
+                _who_reviews,
                 ("ส่งกลับแก้ไข", "Requires changes"),
                 requires=(REASON,),
                 effect=_require_changes,
@@ -718,7 +733,11 @@ def _who_prepares_transfer(ctx: Context) -> Answer:
 
 
 def _who_endorses_transfer(ctx: Context) -> Answer:
-    return may_endorse_transfer(ctx.session, ctx.principal, ctx.obj)
+    return may_endorse_transfer(ctx.session, ctx.principal, ctx.obj, ctx.actor)
+
+
+def _who_reviews_transfer(ctx: Context) -> Answer:
+    return may_review_transfer(ctx.session, ctx.principal, ctx.obj)
 
 
 def _who_decides_transfer(ctx: Context) -> Answer:
@@ -819,7 +838,7 @@ TRANSFER = register(
                 "return",
                 (T.PREPARED, T.ENDORSED),
                 T.RETURNED,
-                _who_endorses_transfer,
+                _who_reviews_transfer,
                 ("ส่งกลับแก้ไข", "Requires changes"),
                 guards=(_not_the_preparer("budget_transfer"),),
                 requires=(REASON,),
