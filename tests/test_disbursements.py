@@ -343,3 +343,22 @@ def test_the_quarter_rollup_counts_partial_payments(session: Session) -> None:
     ).one()
     session.refresh(row)
     assert row.budget_paid == Decimal("1000.00")  # the May payment is of the next quarter
+
+
+def test_a_payment_refused_by_the_api_names_recording_a_payment(
+    session: Session, client: FlaskClient
+) -> None:
+    """An evaluator may read installments but not pay them: the refusal says so, not that
+    only the district approves allocations."""
+    installment = _approved_installment(session)
+    _row, token = new_token(session, user(session, "evaluator"), "test")
+    session.commit()
+    refused = client.post(
+        f"/api/v1/installments/{installment.id}/payments",
+        json={"paid_on": TODAY.isoformat(), "amount": "1000.00", "document_ref": "API-9"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert refused.status_code == 403
+    detail = refused.json["detail"]
+    assert "บันทึกการจ่ายเงินประจำงวด" in detail, detail
+    assert "การจัดสรร" not in detail

@@ -216,7 +216,7 @@ def record_payment(
     installment = lock(session, Installment, installment_id)
     if installment is None or not can_see_installment(session, principal, installment):
         raise missing("installment", installment_id)
-    allowed = may_decide_installment(session, principal, installment)
+    allowed = may_decide_installment(session, principal, installment, paying=True)
     if not allowed:
         raise Refused(403, allowed.reason)
     if installment.state is not InstallmentState.APPROVED:

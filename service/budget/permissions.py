@@ -53,12 +53,15 @@ def may_prepare(session: Session, user: User, allocation: Allocation) -> Answer:
     )
 
 
-def may_decide(session: Session, user: User, allocation: Allocation) -> Answer:
-    """Approve, endorse, return or reject: officers up to the limit, approvers above it."""
+def may_decide(
+    session: Session, user: User, allocation: Allocation, what: str | None = None
+) -> Answer:
+    """Approve, endorse, return or reject: officers up to the limit, approvers above it.
+    `what` names the act in a refusal (default: approving allocations)."""
     # The district's people hold their roles on the division (officers) or the district
     # office (approvers): both lie over the project's responsible unit.
     owner = allocation.project.responsible_unit
-    answer = needs_role(session, user, DISTRICT, owner, _("approve allocations"))
+    answer = needs_role(session, user, DISTRICT, owner, what or _("approve allocations"))
     if not answer:
         return answer
     if above_limit(allocation) and not holds_any(session, user, (Role.APPROVER,), owner):
@@ -104,16 +107,24 @@ def may_endorse(session: Session, actor: User, principal: User, unit: OrgUnit) -
     return needs_role(session, principal, (Role.OFFICER,), unit, _("endorse above the limit"))
 
 
-def may_decide_installment(session: Session, user: User, installment: Installment) -> Answer:
+def may_decide_installment(
+    session: Session, user: User, installment: Installment, *, paying: bool = False
+) -> Answer:
     """Approve, pay or reject an installment: those who decide its allocation; above the
-    officer's limit only the approver."""
+    officer's limit only the approver. `paying`: the refusal names recording a payment,
+    not approving."""
     allocation = installment.allocation
-    answer = may_decide(session, user, allocation)
+    what = _("record payments of installments") if paying else _("approve installments")
+    answer = may_decide(session, user, allocation, what)
     if not answer:
         return answer
     if above_limit(allocation, installment.amount) and not holds_any(
         session, user, (Role.APPROVER,), allocation.project.responsible_unit
     ):
+        if paying:
+            return deny(
+                _("above the officer's limit only the approver records payments of installments")
+            )
         return deny(_("above the officer's limit only the approver approves installments"))
     return answer
 

@@ -431,6 +431,10 @@ def _who_approves_installment(ctx: Context) -> Answer:
     return may_decide_installment(ctx.session, ctx.principal, ctx.obj)
 
 
+def _who_pays_installment(ctx: Context) -> Answer:
+    return may_decide_installment(ctx.session, ctx.principal, ctx.obj, paying=True)
+
+
 def allocation_left(
     session: Session, allocation: Allocation, excluding: Installment | None = None
 ) -> Decimal:
@@ -664,7 +668,7 @@ INSTALLMENT = register(
                 "pay",
                 (I.APPROVED,),
                 I.PAID,
-                _who_approves_installment,
+                _who_pays_installment,
                 ("บันทึกการจ่าย", "Record payment"),
                 requires=(
                     date_field("paid_on"),
