@@ -132,7 +132,7 @@ def _approvals_of(subject_type: str, ids: list[int]) -> dict[int, list[Approval]
             Approval.subject_id.in_(ids or [0]),
             Approval.cancelled_at.is_(None),
         )
-        .options(joinedload(Approval.approver))
+        .options(joinedload(Approval.approver), joinedload(Approval.acting_for))
         .order_by(Approval.subject_id, Approval.round, Approval.level)
     ):
         found[approval.subject_id].append(approval)
