@@ -8,7 +8,10 @@ and /budget named the deputy alone where he had endorsed for her. Now:
 - the refusal names the deputy and says he acted for her, and that another person who may
   approve decides;
 - an endorsement the deputy gave for her reads "<deputy> แทน <approver>" on /approvals and
-  /budget, as on the project page, and her refusal to approve says he endorsed for her.
+  /budget, as on the project page, and her refusal to approve says he endorsed for her;
+- "waits for your approval" is not sent to a person four eyes bars from approving (her, for
+  the installment asked in her name; her, for the transfer she prepared herself): a second
+  approver of the district is asked instead, when there is one.
 """
 
 from __future__ import annotations
@@ -17,16 +20,23 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.audit.models import OutboxEvent
 from service.audit.operations import ACTING_KEY
 from service.budget.models import Allocation, Approval, Installment
-from service.budget.operations import create_allocation, request_installment
+from service.budget.operations import create_allocation, create_transfer, request_installment
+from service.core.db import utcnow
 from service.core.fiscal import local_today
 from service.core.translate import in_language
+from service.notifications.models import Notification
+from service.notifications.operations import relay_outbox
 from service.org.models import Role, User
 from service.org.operations import create_delegation
+from service.projects.models import Project
 from service.workflow.engine import options, take
 from tests.project_data import make_user
 from tests.work_data import (
@@ -138,3 +148,71 @@ def test_an_endorsement_given_for_her_reads_deputy_for_approver(
     for path in ("/approvals", "/budget"):
         page = client.get(path).get_data(as_text=True)
         assert f"{deputy.name} แทน {approver.name}" in page, path
+
+
+def _asked(session: Session, kind: str, object_id: int) -> set[str]:
+    """Whom the `kind` event about `object_id` was told to, by e-mail address (relayed now)."""
+    relay_outbox(session, now=utcnow(), requeue_after=timedelta(minutes=10))
+    event_id = session.scalar(
+        select(OutboxEvent.id).where(OutboxEvent.kind == kind, OutboxEvent.object_id == object_id)
+    )
+    assert event_id is not None
+    return set(
+        session.scalars(
+            select(User.email)
+            .join(Notification, Notification.recipient_id == User.id)
+            .where(Notification.delivery_key.startswith(f"event:{event_id}:"))
+        )
+    )
+
+
+@pytest.mark.parametrize("second_approver", [False, True])
+def test_the_installment_asked_in_her_name_is_not_put_to_her(
+    session: Session, second_approver: bool
+) -> None:
+    deputy = _deputy(session)
+    allocation = _approved_allocation(session, deputy)
+    if second_approver:
+        make_user(session, Role.APPROVER, unit(session, "50230000"), "approver2@demo.tidtam.local")
+    installment = _requested_acting_for_her(session, deputy, allocation, "51000.00")
+    asked = _asked(session, "installment.request", installment.id)
+    assert "approver@demo.tidtam.local" not in asked
+    assert DEPUTY not in asked
+    assert asked == ({"approver2@demo.tidtam.local"} if second_approver else set())
+
+
+def test_the_transfer_she_prepared_is_not_put_to_her_to_approve(session: Session) -> None:
+    approver, officer = user(session, "approver"), user(session, "officer")
+    make_user(session, Role.APPROVER, unit(session, "50230000"), "approver2@demo.tidtam.local")
+    source = demo_project(session)
+    source.approved_budget = Decimal("1000000.00")
+    target = Project(
+        code="50230000-7779",
+        name="โครงการรับโอน",
+        fiscal_year_id=source.fiscal_year_id,
+        owner_unit_id=source.owner_unit_id,
+        responsible_unit_id=source.responsible_unit_id,
+        kind=source.kind,
+    )
+    session.add(target)
+    session.flush()
+    transfer = create_transfer(
+        session, approver, source, Decimal("60000.00"), "ปรับแผน", target=target
+    )
+    take(session, officer, "budget_transfer", transfer.id, "endorse")
+    asked = _asked(session, "budget_transfer.endorse", transfer.id)
+    assert asked == {"approver2@demo.tidtam.local"}
+
+
+def test_an_allocation_endorsed_by_the_deputy_is_put_to_the_approver(session: Session) -> None:
+    """The usual case is unchanged: the deputy endorses as himself, the approver is asked."""
+    deputy = _deputy(session)
+    officer = user(session, "officer")
+    project = demo_project(session)
+    project.approved_budget = Decimal("1000000.00")
+    allocation = create_allocation(
+        session, officer, project, unit(session, "50230771"), Decimal("56000.00")
+    )
+    take(session, officer, "allocation", allocation.id, "submit")
+    take(session, deputy, "allocation", allocation.id, "endorse")
+    assert _asked(session, "allocation.endorse", allocation.id) == {"approver@demo.tidtam.local"}
