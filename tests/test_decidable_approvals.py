@@ -20,7 +20,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
-from service.budget.models import Allocation, AllocationState, BudgetTransfer, TransferState
+from service.budget.models import (
+    Allocation,
+    AllocationState,
+    Approval,
+    BudgetTransfer,
+    TransferState,
+)
 from service.budget.operations import create_allocation
 from service.core.fiscal import local_today
 from service.org.models import Role, User
@@ -208,3 +214,34 @@ def test_a_transfer_above_the_limit_can_always_be_approved(session: Session) -> 
     _walk(session, people, "budget_transfer", BudgetTransfer, transfer.id, (), approved)
     assert approved
     assert {path[-1] for path in approved} <= {("approver", None), ("deputy", "approver")}
+
+
+def test_an_allocation_she_endorsed_under_the_old_rule_is_returned_and_approved(
+    session: Session,
+) -> None:
+    """The demo's 56,000 the approver endorsed before the rule: she is told the way out
+    (return it for a new round), takes it, and the next round ends in her approval."""
+    people = _people(session)
+    officer, approver, deputy = people["officer"], people["approver"], people["deputy"]
+    allocation = _submitted(session, officer, "56000.00")
+    session.add(
+        Approval(
+            subject_type="allocation",
+            subject_id=allocation.id,
+            level=1,
+            round=allocation.approval_round,
+            approver_id=approver.id,
+            amount=allocation.amount,
+        )
+    )
+    session.flush()
+    choices = _choices(session, people, allocation)
+    reason = choices[("approver", None)]["approve"].reason or ""
+    assert "return it for a new round" in reason
+    assert choices[("approver", None)]["return"].allowed
+    take(session, approver, "allocation", allocation.id, "return", {"reason": "เห็นชอบผิดขั้น"})
+    take(session, officer, "allocation", allocation.id, "revise")
+    take(session, officer, "allocation", allocation.id, "submit")
+    take(session, deputy, "allocation", allocation.id, "endorse")
+    take(session, approver, "allocation", allocation.id, "approve")
+    assert allocation.state is AllocationState.APPROVED

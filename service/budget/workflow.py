@@ -346,7 +346,8 @@ def _enough_endorsements(ctx: Context) -> str | None:
     if set(barred) & {ctx.principal.id, ctx.actor.id}:
         # Acting for someone else does not make a second pair of eyes.
         return delegated_bar(ctx, barred, "endorsed") or _(
-            "the same person cannot endorse and approve"
+            "the same person cannot endorse and approve: another person who may approve"
+            " decides, or return it for a new round of endorsements"
         )
     return None
 
@@ -845,7 +846,8 @@ def _transfer_endorsed_enough(ctx: Context) -> str | None:
     barred = endorsers(given)
     if set(barred) & {ctx.principal.id, ctx.actor.id}:
         return delegated_bar(ctx, barred, "endorsed") or _(
-            "the same person cannot endorse and approve"
+            "the same person cannot endorse and approve: another person who may approve"
+            " decides, or return it for a new round of endorsements"
         )
     return None
 
