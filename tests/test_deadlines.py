@@ -15,6 +15,7 @@ from flask import Flask
 from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.orm import Session
 
+from service.audit.operations import record
 from service.budget.models import Allocation, Installment, InstallmentState
 from service.core.db import db, utcnow
 from service.deadlines.engine import Context, report_month, rule_candidates, run_rule
@@ -34,12 +35,13 @@ from service.notifications.operations import (
     insert_notifications,
     set_preference,
 )
-from service.org.models import User
+from service.org.models import Role, User
 from service.projects.models import ProgressReport, ResultState, StepResult
+from tests.project_data import make_user
 from tests.smtp import mail_sink
 from tests.sql_count import counting
 from tests.stack import committed_stack, eventually
-from tests.work_data import demo_project, school_result, unit
+from tests.work_data import demo_project, school_result, unit, user
 from tests.workers import running_worker
 
 REQUEUE = timedelta(minutes=10)
@@ -334,6 +336,44 @@ def test_every_kind_reaches_its_people(session: Session, kind: ReminderKind) -> 
     if kind is ReminderKind.REVIEW_WAITING:  # one day earlier is too early in Bangkok
         session.execute(delete(Notification))
         assert _fire(session, rule, day - timedelta(days=1)) == []
+
+
+def test_an_installment_asked_in_her_name_is_not_chased_with_her(session: Session) -> None:
+    """The deputy asked for the installment acting for the approver: four eyes bars her from
+    approving it, so "it has waited for approval" goes to the district's other approver,
+    not to her, neither as an approver nor, when it waits too long, as the head."""
+    approver = user(session, "approver")
+    deputy, _password = make_user(
+        session, Role.OFFICER, unit(session, "50230700"), "deputy-f3@demo.tidtam.local"
+    )
+    make_user(session, Role.APPROVER, unit(session, "50230000"), "approver2@demo.tidtam.local")
+    allocation = session.scalars(select(Allocation).order_by(Allocation.id)).first()
+    assert allocation is not None
+    installment = Installment(
+        allocation=allocation,
+        amount=51000,
+        state=InstallmentState.REQUESTED,
+        requested_by_id=approver.id,  # the page acted with her authority
+        requested_at=datetime(2023, 2, 10, 3, 0, tzinfo=UTC),
+    )
+    session.add(installment)
+    session.flush()
+    record(
+        session,
+        action="installment.request",
+        object_type="installment",
+        object_id=installment.id,
+        actor=deputy,
+        acting_for=approver,
+        to_state="requested",
+    )
+    rule = _rule(session, ReminderKind.INSTALLMENT_WAITING, offset=3, escalate=0)
+    told = {
+        email
+        for email, key, _p in _fire(session, rule, date(2023, 2, 13))
+        if key == f"installment:{installment.id}"
+    }
+    assert told == {"approver2@demo.tidtam.local"}
 
 
 def test_a_filed_report_stops_the_reminder(session: Session) -> None:

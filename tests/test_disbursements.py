@@ -367,3 +367,61 @@ def test_the_quarter_rollup_counts_partial_payments(session: Session) -> None:
     ).one()
     session.refresh(row)
     assert row.budget_paid == Decimal("1000.00")  # the May payment is of the next quarter
+
+
+def test_an_installment_paid_meanwhile_is_said_to_be_paid_and_its_form_goes(
+    session: Session, login_as, client: FlaskClient
+) -> None:  # type: ignore[no-untyped-def]
+    """Two people load /budget with 30,000 left; the approver pays it all; the officer then
+    sends the same payment: he is told it is paid in full already (not that it is not
+    approved), and no payment form is offered for it any more."""
+    installment = _approved_installment(session)
+    _pay(session, installment, "30000.00", "ขบ 90/2567")
+    session.commit()
+    officer = login_as("officer")
+    token = csrf_token(officer, "/budget")
+    response = officer.post(
+        f"/budget/installments/{installment.id}/payments",
+        data={
+            "csrf_token": token,
+            "paid_on": f"{TODAY.day}/{TODAY.month}/{TODAY.year + 543}",
+            "amount": "30,000.00",
+            "document_ref": "ขบ 91/2567",
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"#installment-{installment.id}-payments")
+    page = officer.get("/budget").get_data(as_text=True)
+    assert "จ่ายครบแล้ว" in page
+    assert "ยังไม่ได้รับอนุมัติ" not in page
+    assert f'action="/budget/installments/{installment.id}/payments"' not in page
+    with pytest.raises(Refused, match="paid in full already") as refused:
+        _pay(session, installment, "1.00", "ขบ 92/2567")
+    assert refused.value.status == 409
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(Payment)
+            .where(Payment.installment_id == installment.id)
+        )
+        == 1
+    )
+
+
+def test_a_payment_refused_by_the_api_names_recording_a_payment(
+    session: Session, client: FlaskClient
+) -> None:
+    """An evaluator may read installments but not pay them: the refusal says so, not that
+    only the district approves allocations."""
+    installment = _approved_installment(session)
+    _row, token = new_token(session, user(session, "evaluator"), "test")
+    session.commit()
+    refused = client.post(
+        f"/api/v1/installments/{installment.id}/payments",
+        json={"paid_on": TODAY.isoformat(), "amount": "1000.00", "document_ref": "API-9"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert refused.status_code == 403
+    detail = refused.json["detail"]
+    assert "บันทึกการจ่ายเงินประจำงวด" in detail, detail
+    assert "การจัดสรร" not in detail

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from service.audit.models import OutboxEvent
 from service.audit.operations import emit
-from service.budget.models import Allocation, Installment
+from service.budget.models import Allocation, AllocationState, Installment, InstallmentState
 from service.core.db import db, utcnow
 from service.evaluations.models import Evaluation
 from service.notifications.dispatch import DispatchOutcome, deliver, deliver_digests
@@ -39,6 +40,7 @@ from service.notifications.operations import (
     relay_outbox,
     set_preference,
 )
+from service.notifications.recipients import DECIDING
 from service.notifications.webhook import SIGNATURE_HEADER
 from service.org.models import Delegation, OrgUnit, RoleAssignment, User
 from tests.conftest import DEMO_PASSWORDS, csrf_token, login
@@ -78,14 +80,46 @@ def _object_of(session: Session, object_type: str) -> int:
     return delegation.id
 
 
-def _relay_one(session: Session, kind: str, payload: dict[str, object] | None = None) -> int:
-    """Emit one event of `kind` about the demo's object and relay it in this session."""
+def _undecided(session: Session, object_type: str) -> int:
+    """A fresh allocation waiting for a decision, or a fresh installment request on the
+    demo's first allocation, that nobody has prepared or endorsed in the audit: four eyes
+    bars nobody from deciding it. (The demo's own first allocation was prepared by the
+    officer and approved by the approver: neither is asked to decide it again, see
+    tests/test_deputy_in_her_name.py.)"""
+    allocation = session.scalars(select(Allocation).order_by(Allocation.id)).first()
+    assert allocation is not None
+    if object_type == "allocation":
+        fresh = Allocation(
+            project_id=allocation.project_id,
+            recipient_unit_id=allocation.recipient_unit_id,
+            amount=allocation.amount,
+            state=AllocationState.SUBMITTED,
+        )
+        session.add(fresh)
+        session.flush()
+        return fresh.id
+    request = Installment(
+        allocation=allocation, amount=Decimal("1.00"), state=InstallmentState.REQUESTED
+    )
+    session.add(request)
+    session.flush()
+    return request.id
+
+
+def _relay_one(
+    session: Session,
+    kind: str,
+    payload: dict[str, object] | None = None,
+    object_id: int | None = None,
+) -> int:
+    """Emit one event of `kind` about the demo's object (or `object_id`) and relay it in this
+    session."""
     object_type = kind.split(".")[0]
     event = emit(
         session,
         kind=kind,
         object_type=object_type,
-        object_id=_object_of(session, object_type),
+        object_id=object_id if object_id is not None else _object_of(session, object_type),
         payload=payload or {},
     )
     session.flush()
@@ -141,7 +175,9 @@ def test_who_is_told_follows_the_org_tree(
     session: Session, kind: str, payload: dict[str, object], expected: set[str]
 ) -> None:
     add_outsiders(session)  # role-holders of other units and districts, never told
-    event_id = _relay_one(session, kind, payload)
+    object_type = kind.split(".")[0]
+    fresh = _undecided(session, object_type) if kind in DECIDING else None
+    event_id = _relay_one(session, kind, payload, fresh)
     told = _told(session, event_id)
     assert set(told) == expected
     for channels in told.values():

@@ -216,9 +216,17 @@ def record_payment(
     installment = lock(session, Installment, installment_id)
     if installment is None or not can_see_installment(session, principal, installment):
         raise missing("installment", installment_id)
-    allowed = may_decide_installment(session, principal, installment)
+    allowed = may_decide_installment(session, principal, installment, paying=True)
     if not allowed:
         raise Refused(403, allowed.reason)
+    if installment.state is InstallmentState.PAID:
+        # Paid in full meanwhile (by someone else, from a page loaded before): not "not
+        # approved", which would send them to look for an approval.
+        raise Refused(
+            409,
+            _("the installment is paid in full already: nothing is left to pay"),
+            state=installment.state.value,
+        )
     if installment.state is not InstallmentState.APPROVED:
         raise Refused(
             409,

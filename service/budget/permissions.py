@@ -18,7 +18,7 @@ from service.core.permissions import (
 )
 from service.core.thai import format_baht
 from service.core.translate import gettext as _
-from service.org.models import Role, User
+from service.org.models import OrgUnit, Role, User
 from service.org.scope import in_scope
 
 DISTRICT = (Role.OFFICER, Role.APPROVER)
@@ -53,12 +53,15 @@ def may_prepare(session: Session, user: User, allocation: Allocation) -> Answer:
     )
 
 
-def may_decide(session: Session, user: User, allocation: Allocation) -> Answer:
-    """Approve, endorse, return or reject: officers up to the limit, approvers above it."""
+def may_decide(
+    session: Session, user: User, allocation: Allocation, what: str | None = None
+) -> Answer:
+    """Approve, endorse, return or reject: officers up to the limit, approvers above it.
+    `what` names the act in a refusal (default: approving allocations)."""
     # The district's people hold their roles on the division (officers) or the district
     # office (approvers): both lie over the project's responsible unit.
     owner = allocation.project.responsible_unit
-    answer = needs_role(session, user, DISTRICT, owner, _("approve allocations"))
+    answer = needs_role(session, user, DISTRICT, owner, what or _("approve allocations"))
     if not answer:
         return answer
     if above_limit(allocation) and not holds_any(session, user, (Role.APPROVER,), owner):
@@ -72,16 +75,56 @@ def may_decide(session: Session, user: User, allocation: Allocation) -> Answer:
     return ALLOW
 
 
-def may_decide_installment(session: Session, user: User, installment: Installment) -> Answer:
+def may_endorse(session: Session, actor: User, principal: User, unit: OrgUnit) -> Answer:
+    """Endorse (เห็นชอบ) an allocation or a transfer above the officer's limit, on `unit`
+    (the responsible unit), as `actor` with `principal`'s authority.
+
+    The rule: the endorsement levels are the officers', below the approver. Above the limit
+    only an approver gives the last approval, and four eyes bars whoever endorsed (or was
+    acted for in an endorsement) from approving. An endorsement given with an approver's
+    authority, her own or hers used by a deputy acting for her, would spend that approver:
+    in a district with one approver (the usual case) nobody could approve any more, and
+    only return and reject would be left. So an approver, and anyone acting for one, is
+    offered approval, never endorsement; an officer endorses with their own authority, and
+    a deputy who is an officer themselves endorses as themselves. Every state is then
+    decidable: while endorsements are missing, an officer gives one; once they are in, an
+    approver who did not prepare the item approves."""
+    if holds_any(session, principal, (Role.APPROVER,), unit):
+        if principal.id != actor.id:
+            return deny(
+                _(
+                    "acting for %(name)s you would endorse with the approver's authority, and"
+                    " then nobody could approve: endorse as yourself, or approve",
+                    name=principal.name,
+                )
+            )
+        return deny(
+            _(
+                "above the officer's limit the endorsements are the officers' and the"
+                " approver gives the last approval: approve it, or return it"
+            )
+        )
+    return needs_role(session, principal, (Role.OFFICER,), unit, _("endorse above the limit"))
+
+
+def may_decide_installment(
+    session: Session, user: User, installment: Installment, *, paying: bool = False
+) -> Answer:
     """Approve, pay or reject an installment: those who decide its allocation; above the
-    officer's limit only the approver."""
+    officer's limit only the approver. `paying`: the refusal names recording a payment,
+    not approving."""
     allocation = installment.allocation
-    answer = may_decide(session, user, allocation)
+    what = _("record payments of installments") if paying else _("approve installments")
+    answer = may_decide(session, user, allocation, what)
     if not answer:
         return answer
     if above_limit(allocation, installment.amount) and not holds_any(
         session, user, (Role.APPROVER,), allocation.project.responsible_unit
     ):
+        if paying:
+            return deny(
+                _("above the officer's limit only the approver records payments of installments")
+            )
         return deny(_("above the officer's limit only the approver approves installments"))
     return answer
 
@@ -136,10 +179,22 @@ def may_prepare_transfer(session: Session, user: User, transfer: BudgetTransfer)
     )
 
 
-def may_endorse_transfer(session: Session, user: User, transfer: BudgetTransfer) -> Answer:
+def may_review_transfer(session: Session, user: User, transfer: BudgetTransfer) -> Answer:
+    """Return a transfer for changes: the district's people."""
     return needs_role(
         session, user, DISTRICT, transfer.source.responsible_unit, _("endorse budget transfers")
     )
+
+
+def may_endorse_transfer(
+    session: Session, user: User, transfer: BudgetTransfer, actor: User | None = None
+) -> Answer:
+    """Endorse a transfer: the district's people; above the limit the officers only, with
+    their own authority (`may_endorse` says why), `actor` acting for `user`."""
+    answer = may_review_transfer(session, user, transfer)
+    if answer and transfer_above_limit(transfer):
+        return may_endorse(session, actor or user, user, transfer.source.responsible_unit)
+    return answer
 
 
 def may_decide_transfer(session: Session, user: User, transfer: BudgetTransfer) -> Answer:

@@ -132,7 +132,7 @@ def _approvals_of(subject_type: str, ids: list[int]) -> dict[int, list[Approval]
             Approval.subject_id.in_(ids or [0]),
             Approval.cancelled_at.is_(None),
         )
-        .options(joinedload(Approval.approver))
+        .options(joinedload(Approval.approver), joinedload(Approval.acting_for))
         .order_by(Approval.subject_id, Approval.round, Approval.level)
     ):
         found[approval.subject_id].append(approval)
@@ -332,6 +332,10 @@ def pay(installment_id: int) -> Response | tuple[Any, int]:
         ):
             return redirect(back)
         paid = sum((p.amount for p in installment.payments), Decimal("0.00"))
+        if installment.state is not InstallmentState.APPROVED or paid >= installment.amount:
+            # Nothing is left to pay (paid in full meanwhile): no form, the flashed reason
+            # on the budget page.
+            return redirect(back)
         page = render_template(
             "budget/payment_refused.html",
             installment=installment,

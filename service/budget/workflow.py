@@ -2,7 +2,10 @@
 
 Allocations need one approval up to the district's limit; above it they need the number of
 approvals the district configures (default 2): officers endorse, and the approver's approval
-is the last. "Requires changes" (return) cancels the approvals of the round and opens the next.
+is the last. Endorsements are the officers' only, each with their own authority: an approver,
+or a deputy acting for one, is never offered to endorse, since four eyes would then bar that
+approver from the approval and leave nobody to give it (`may_endorse`; transfers alike).
+"Requires changes" (return) cancels the approvals of the round and opens the next.
 
 Four eyes: whoever prepared or submitted an allocation, or requested an installment, never
 approves it, at any amount, neither acting for someone who may nor through a deputy acting
@@ -42,9 +45,11 @@ from service.budget.permissions import (
     may_decide,
     may_decide_installment,
     may_decide_transfer,
+    may_endorse,
     may_endorse_transfer,
     may_prepare,
     may_prepare_transfer,
+    may_review_transfer,
     transfer_above_limit,
 )
 from service.core import translate
@@ -56,7 +61,7 @@ from service.core.permissions import Answer, holds_any
 from service.core.sql import in_ids
 from service.core.thai import format_baht, format_date
 from service.core.translate import gettext as _
-from service.org.models import Role
+from service.org.models import Role, User
 from service.projects.models import Project
 from service.threads.operations import open_with_reason
 from service.workflow.engine import (
@@ -147,15 +152,25 @@ def _who_decides(ctx: Context) -> Answer:
     return may_decide(ctx.session, ctx.principal, ctx.obj)
 
 
-def _who_endorses(ctx: Context) -> Answer:
+def _who_reviews(ctx: Context) -> Answer:
+    """Return for changes: whoever decides, and above the limit the officers too (they
+    endorse, and may send back what they will not endorse)."""
     answer = may_decide(ctx.session, ctx.principal, ctx.obj)
     if answer or not above_limit(ctx.obj):
         return answer
-    # Above the limit, officers may still endorse: the first levels of approval.
     owner = ctx.obj.project.responsible_unit
     if holds_any(ctx.session, ctx.principal, (Role.OFFICER,), owner):
         return Answer(True)
     return answer
+
+
+def _who_endorses(ctx: Context) -> Answer:
+    """Endorse: above the limit, the officers, each with their own authority, never with an
+    approver's (see `may_endorse`). Within the limit nobody endorses (the guard says so to
+    those who decide)."""
+    if not above_limit(ctx.obj):
+        return may_decide(ctx.session, ctx.principal, ctx.obj)
+    return may_endorse(ctx.session, ctx.actor, ctx.principal, ctx.obj.project.responsible_unit)
 
 
 #: The audit actions whose actor (and whoever they acted for) prepared the object: they never
@@ -167,31 +182,87 @@ PREPARING = {
 }
 
 
-def preparers(session: Session, subject_type: str, objects: Sequence[Any]) -> dict[int, set[int]]:
+def preparing(
+    session: Session, subject_type: str, objects: Sequence[Any]
+) -> dict[int, dict[int, int | None]]:
     """Who prepared or submitted each of the `subject_type` objects (by id), in one query:
-    the creator or requester on the row, and every person who created or submitted it in
-    the audit history, in any round, with whoever they acted for under a delegation."""
-    found: dict[int, set[int]] = {}
-    for obj in objects:
-        person = obj.requested_by_id if subject_type == "installment" else obj.created_by_id
-        found[obj.id] = {person} if person is not None else set()
+    every person who created or submitted it in the audit history, in any round, with
+    whoever they acted for under a delegation, and the creator or requester on the row.
+    Each person maps to None when they acted themselves, or to the deputy who acted for them
+    when only a deputy did (so that a refusal can name the deputy). The row names the
+    principal when a deputy acted in the browser: the audit says who really did it."""
+    found: dict[int, dict[int, int | None]] = {obj.id: {} for obj in objects}
     if not found:
         return found
     dialect = session.get_bind().dialect.name
     for ident, person, principal in session.execute(
-        select(AuditEntry.object_id, AuditEntry.actor_id, AuditEntry.acting_for_id).where(
+        select(AuditEntry.object_id, AuditEntry.actor_id, AuditEntry.acting_for_id)
+        .where(
             AuditEntry.object_type == subject_type,
             in_ids(dialect, AuditEntry.object_id, list(found)),
             AuditEntry.action.in_(PREPARING[subject_type]),
         )
+        .order_by(AuditEntry.id)
     ):
-        found[ident].update(p for p in (person, principal) if p is not None)
+        people = found[ident]
+        if person is not None:
+            people[person] = None
+        if principal is not None and principal != person and people.get(principal, 0) is not None:
+            people[principal] = person
+    for obj in objects:
+        person = obj.requested_by_id if subject_type == "installment" else obj.created_by_id
+        if person is not None:
+            found[obj.id].setdefault(person, None)
     return found
+
+
+def _user_name(session: Session, ident: int) -> str:
+    person = session.get(User, ident)
+    return person.name if person is not None else str(ident)
+
+
+def delegated_bar(ctx: Context, barred: dict[int, int | None], act: str) -> str | None:
+    """The four-eyes refusal in words the barred person understands, when what bars them is
+    a deputy's act in their name (`barred` maps each barred person to the deputy who acted
+    for them, None when they acted themselves; `act` is "prepared" or "endorsed"), or None
+    when the person acted themselves (the plain refusal then applies)."""
+    hits = {ctx.actor.id, ctx.principal.id} & set(barred)
+    if not hits or any(barred[p] is None for p in hits):
+        return None
+    person = ctx.actor.id if ctx.actor.id in hits else ctx.principal.id
+    deputy = barred[person]
+    assert deputy is not None
+    if person == ctx.actor.id:
+        if act == "endorsed":
+            return _(
+                "%(deputy)s endorsed this acting for you, so you cannot approve it: another"
+                " person who may approve must decide",
+                deputy=_user_name(ctx.session, deputy),
+            )
+        return _(
+            "%(deputy)s made this request acting for you, so you cannot approve it: another"
+            " person who may approve must decide",
+            deputy=_user_name(ctx.session, deputy),
+        )
+    if act == "endorsed":
+        return _(
+            "%(deputy)s endorsed this acting for %(principal)s, so neither %(principal)s nor"
+            " anyone acting for them approves it: another person who may approve must decide",
+            deputy=_user_name(ctx.session, deputy),
+            principal=ctx.principal.name,
+        )
+    return _(
+        "%(deputy)s made this request acting for %(principal)s, so neither %(principal)s nor"
+        " anyone acting for them approves it: another person who may approve must decide",
+        deputy=_user_name(ctx.session, deputy),
+        principal=ctx.principal.name,
+    )
 
 
 def _not_the_preparer(subject_type: str) -> Guard:
     """A guard: whoever prepared or submitted the object does not approve it, neither acting
-    for someone who may, nor through someone acting for them."""
+    for someone who may, nor through someone acting for them. When the bar comes from a
+    deputy acting for the person, the refusal names the deputy (`delegated_bar`)."""
 
     def guard(ctx: Context) -> str | None:
         known = display_facts(ctx.session, "preparers")
@@ -199,15 +270,28 @@ def _not_the_preparer(subject_type: str) -> Guard:
         if known is not None and key in known:
             people = known[key]
         else:
-            people = preparers(ctx.session, subject_type, [ctx.obj])[ctx.obj.id]
-        if people & {ctx.actor.id, ctx.principal.id}:
-            return _(
+            people = preparing(ctx.session, subject_type, [ctx.obj])[ctx.obj.id]
+        if set(people) & {ctx.actor.id, ctx.principal.id}:
+            return delegated_bar(ctx, people, "prepared") or _(
                 "whoever prepared or submitted this cannot approve it: another person"
                 " who may approve must do it"
             )
         return None
 
     return guard
+
+
+def endorsers(approvals: Sequence[Approval]) -> dict[int, int | None]:
+    """Who endorsed (the `approvals` of a round): each person to None when they endorsed
+    themselves, or to the deputy who endorsed acting for them."""
+    people: dict[int, int | None] = {}
+    for approval in approvals:
+        people[approval.approver_id] = None
+    for approval in approvals:
+        principal = approval.acting_for_id
+        if principal is not None and people.get(principal, 0) is not None:
+            people[principal] = approval.approver_id
+    return people
 
 
 def _endorsement_needed(ctx: Context) -> str | None:
@@ -259,10 +343,13 @@ def _enough_endorsements(ctx: Context) -> str | None:
         return _(
             "needs %(count)s more endorsement(s) before approval", count=required - 1 - len(given)
         )
-    people = {ctx.principal.id, ctx.actor.id}
-    if any(a.approver_id in people or a.acting_for_id in people for a in given):
+    barred = endorsers(given)
+    if set(barred) & {ctx.principal.id, ctx.actor.id}:
         # Acting for someone else does not make a second pair of eyes.
-        return _("the same person cannot endorse and approve")
+        return delegated_bar(ctx, barred, "endorsed") or _(
+            "the same person cannot endorse and approve: another person who may approve"
+            " decides, or return it for a new round of endorsements"
+        )
     return None
 
 
@@ -366,7 +453,7 @@ ALLOCATION = register(
                 "return",
                 (A.SUBMITTED,),
                 A.RETURNED,
-                _who_endorses,
+                _who_reviews,
                 ("ส่งกลับแก้ไข", "Requires changes"),
                 requires=(REASON,),
                 effect=_require_changes,
@@ -415,6 +502,10 @@ COMMITTED = (I.APPROVED, I.PAID)
 
 def _who_approves_installment(ctx: Context) -> Answer:
     return may_decide_installment(ctx.session, ctx.principal, ctx.obj)
+
+
+def _who_pays_installment(ctx: Context) -> Answer:
+    return may_decide_installment(ctx.session, ctx.principal, ctx.obj, paying=True)
 
 
 def allocation_left(
@@ -511,9 +602,9 @@ def remember_guard_facts(
         approvals[("allocation", approval.subject_id)].append(approval)
     found = {
         ("allocation", ident): people
-        for ident, people in preparers(session, "allocation", allocations).items()
+        for ident, people in preparing(session, "allocation", allocations).items()
     }
-    for ident, people in preparers(session, "installment", installments).items():
+    for ident, people in preparing(session, "installment", installments).items():
         found[("installment", ident)] = people
     remember_for_display(session, "committed", committed)
     remember_for_display(session, "unsettled", unsettled)
@@ -674,7 +765,7 @@ INSTALLMENT = register(
                 "pay",
                 (I.APPROVED,),
                 I.PAID,
-                _who_approves_installment,
+                _who_pays_installment,
                 ("บันทึกการจ่าย", "Record payment"),
                 requires=(
                     date_field("paid_on"),
@@ -743,7 +834,11 @@ def _who_prepares_transfer(ctx: Context) -> Answer:
 
 
 def _who_endorses_transfer(ctx: Context) -> Answer:
-    return may_endorse_transfer(ctx.session, ctx.principal, ctx.obj)
+    return may_endorse_transfer(ctx.session, ctx.principal, ctx.obj, ctx.actor)
+
+
+def _who_reviews_transfer(ctx: Context) -> Answer:
+    return may_review_transfer(ctx.session, ctx.principal, ctx.obj)
 
 
 def _who_decides_transfer(ctx: Context) -> Answer:
@@ -773,8 +868,12 @@ def _transfer_endorsed_enough(ctx: Context) -> str | None:
     needed = endorsements_required(ctx.obj)
     if len(given) < needed:
         return _("needs %(count)s more endorsement(s) before approval", count=needed - len(given))
-    if _endorsers(ctx) & {ctx.principal.id, ctx.actor.id}:
-        return _("the same person cannot endorse and approve")
+    barred = endorsers(given)
+    if set(barred) & {ctx.principal.id, ctx.actor.id}:
+        return delegated_bar(ctx, barred, "endorsed") or _(
+            "the same person cannot endorse and approve: another person who may approve"
+            " decides, or return it for a new round of endorsements"
+        )
     return None
 
 
@@ -844,7 +943,7 @@ TRANSFER = register(
                 "return",
                 (T.PREPARED, T.ENDORSED),
                 T.RETURNED,
-                _who_endorses_transfer,
+                _who_reviews_transfer,
                 ("ส่งกลับแก้ไข", "Requires changes"),
                 guards=(_not_the_preparer("budget_transfer"),),
                 requires=(REASON,),

@@ -40,6 +40,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     table,
     union_all,
@@ -47,7 +48,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from service.audit.models import AuditEntry
 from service.budget.models import Allocation, Installment, InstallmentState
+from service.budget.workflow import PREPARING
 from service.core.fiscal import quarter_bounds
 from service.core.sql import concat_text, date_literal, days_between, json_object, local_day
 from service.evaluations.models import Evaluation, EvaluationState
@@ -260,6 +263,40 @@ def _nearest(roles: list[Role], kind: UnitKind | None = None) -> Callable[[FromC
     return resolve
 
 
+def _not_who_asked(source: FromClause, person: Any) -> ColumnElement[bool]:
+    """SQL: `person` did not request the waiting installment, in person or through a deputy
+    acting for them. Four eyes bars them from approving it (service.budget.workflow), so a
+    reminder that it "has waited for approval" is not theirs to act on."""
+    return ~exists().where(
+        AuditEntry.object_type == "installment",
+        AuditEntry.object_id == source.c.object_id,
+        AuditEntry.action.in_(PREPARING["installment"]),
+        or_(AuditEntry.actor_id == person, AuditEntry.acting_for_id == person),
+    )
+
+
+def _installment_approvers(source: FromClause) -> Select:
+    """The district's approvers, but whoever requested the installment (or was acted for)."""
+    holders = nearest_role_holders(
+        [Role.APPROVER], ancestor_kind=UnitKind.DISTRICT_OFFICE, name="told"
+    )
+    return (
+        select(source.c.object_id, holders.c.user_id)
+        .join(holders, holders.c.unit_id == source.c.unit_id)
+        .where(_not_who_asked(source, holders.c.user_id))
+    )
+
+
+def _installment_heads(source: FromClause) -> Select:
+    """The heads told when it waits too long, but whoever requested it (as above)."""
+    heads = nearest_role_holders(list(Role), heads_only=True, name="head")
+    return (
+        select(source.c.object_id, heads.c.user_id)
+        .join(heads, heads.c.unit_id == source.c.unit_id)
+        .where(_not_who_asked(source, heads.c.user_id))
+    )
+
+
 def _evaluators(source: FromClause) -> Select:
     """The evaluation's evaluator, or while none is assigned the evaluating office's
     evaluators (evaluators work tree-wide: this is the one role told as a whole)."""
@@ -316,7 +353,7 @@ WATCHES: dict[ReminderKind, Watch] = {
     ReminderKind.STEP_OVERDUE: Watch(_steps, _reporters),
     ReminderKind.REVIEW_WAITING: Watch(_reviews, _nearest([Role.OFFICER])),
     ReminderKind.INSTALLMENT_WAITING: Watch(
-        _installments, _nearest([Role.APPROVER], UnitKind.DISTRICT_OFFICE)
+        _installments, _installment_approvers, _installment_heads
     ),
     ReminderKind.REPORT_MISSING: Watch(_reports, _nearest([Role.OFFICER])),
     ReminderKind.EVALUATION_SELF: Watch(

@@ -33,6 +33,15 @@ transition of every workflow table to one or the other).
 Only active users with active (not withdrawn) roles are told, and never the person whose act
 the event reports (its actor): nobody is told of their own request. "Nearest at or above"
 walks up the unit's own chain, so an officer of another district is never chosen.
+
+An event that asks someone to decide (`DECIDING`: "waits for your approval", "waits for your
+endorsement") is never sent to a person four eyes bars from that decision: whoever prepared,
+submitted or requested the object, in person or through a deputy acting for them (the
+audit's actor and acting-for of `PREPARING`), whoever a deputy acted for in the event itself,
+and whoever endorsed it in the standing round, in person or through a deputy. The others of
+the same rule are still asked (a second approver of the district); when the only approver is
+barred (her deputy asked in her name), nobody is asked to approve what she may not, and the
+item waits on /approvals with the reason she cannot approve it.
 """  # noqa: E501
 
 from __future__ import annotations
@@ -41,11 +50,12 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, select, union
+from sqlalchemy import Select, and_, exists, false, func, or_, select, union
 from sqlalchemy.orm import aliased
 
-from service.audit.models import OutboxEvent
-from service.budget.models import Allocation, BudgetTransfer, Installment
+from service.audit.models import AuditEntry, OutboxEvent
+from service.budget.models import Allocation, Approval, BudgetTransfer, Installment
+from service.budget.workflow import PREPARING
 from service.core.sql import concat_text
 from service.evaluations.models import Evaluation
 from service.kpis.models import Kpi
@@ -424,6 +434,42 @@ SILENT: dict[str, str] = {
 }
 
 
+#: Events that ask their recipients to decide (approve or endorse) the object: four eyes
+#: decides who may not be asked (`barred`).
+DECIDING = frozenset(
+    {
+        "allocation.submit",
+        "allocation.endorse",
+        "installment.request",
+        "budget_transfer.create",
+        "budget_transfer.endorse",
+    }
+)
+
+
+def barred(user_id: Any) -> Any:
+    """True (SQL, correlated with OutboxEvent) when the user `user_id` may not decide the
+    event's object under four eyes: they prepared, submitted or requested it (in person or
+    through a deputy acting for them), the event's actor acted for them, or they endorsed it
+    in the standing round (in person or through a deputy). The rule of
+    service.budget.workflow's `_not_the_preparer` and endorsement guards, told in SQL."""
+    preparing = [action for actions in PREPARING.values() for action in actions]
+    prepared = exists().where(
+        AuditEntry.object_type == OutboxEvent.object_type,
+        AuditEntry.object_id == OutboxEvent.object_id,
+        AuditEntry.action.in_(preparing),
+        or_(AuditEntry.actor_id == user_id, AuditEntry.acting_for_id == user_id),
+    )
+    endorsed = exists().where(
+        Approval.subject_type == OutboxEvent.object_type,
+        Approval.subject_id == OutboxEvent.object_id,
+        Approval.cancelled_at.is_(None),
+        or_(Approval.approver_id == user_id, Approval.acting_for_id == user_id),
+    )
+    acted_for = func.coalesce(OutboxEvent.payload["acting_for_id"].as_integer(), 0) == user_id
+    return or_(prepared, endorsed, acted_for)
+
+
 def event_candidates(ids: EventIds, kinds: Collection[str]) -> Select | None:
     """Candidate notifications for the events `ids` (whose kinds are `kinds`): one row per
     (event, recipient) with the columns `insert_notifications` expects, or None when no rule
@@ -433,7 +479,7 @@ def event_candidates(ids: EventIds, kinds: Collection[str]) -> Select | None:
     if not parts:
         return None
     pairs = union(*parts).subquery("event_recipient")
-    return (
+    candidates = (
         select(
             pairs.c.user_id.label("recipient_id"),
             OutboxEvent.kind.label("kind"),
@@ -446,9 +492,15 @@ def event_candidates(ids: EventIds, kinds: Collection[str]) -> Select | None:
         .join(OutboxEvent, OutboxEvent.id == pairs.c.event_id)
         .where(OutboxEvent.actor_id.is_(None) | (pairs.c.user_id != OutboxEvent.actor_id))
     )
+    if present & DECIDING:
+        candidates = candidates.where(
+            OutboxEvent.kind.not_in(sorted(DECIDING)) | ~barred(pairs.c.user_id)
+        )
+    return candidates
 
 
 __all__ = [
+    "DECIDING",
     "NOTIFIED_KINDS",
     "RULES",
     "SILENT",
