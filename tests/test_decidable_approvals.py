@@ -31,12 +31,12 @@ from service.budget.operations import create_allocation
 from service.core.fiscal import local_today
 from service.org.models import Role, User
 from service.org.operations import create_delegation
-from service.projects.models import Project
 from service.workflow.engine import Option, Refused, options, take
 from tests.project_data import make_user
 from tests.work_data import (
     demo_project,
     in_app_context,  # noqa: F401
+    sibling_project,
     unit,
     user,
 )
@@ -190,16 +190,7 @@ def test_a_transfer_above_the_limit_can_always_be_approved(session: Session) -> 
     people = _people(session)
     source = demo_project(session)
     source.approved_budget = Decimal("1000000.00")
-    target = Project(
-        code="50230000-7778",
-        name="โครงการรับโอน",
-        fiscal_year_id=source.fiscal_year_id,
-        owner_unit_id=source.owner_unit_id,
-        responsible_unit_id=source.responsible_unit_id,
-        kind=source.kind,
-    )
-    session.add(target)
-    session.flush()
+    target = sibling_project(session, source, "50230000-7778")
     transfer = BudgetTransfer(
         source_id=source.id,
         target_id=target.id,

@@ -36,12 +36,12 @@ from service.notifications.models import Notification
 from service.notifications.operations import relay_outbox
 from service.org.models import Role, User
 from service.org.operations import create_delegation
-from service.projects.models import Project
 from service.workflow.engine import options, take
 from tests.project_data import make_user
 from tests.work_data import (
     demo_project,
     in_app_context,  # noqa: F401
+    sibling_project,
     unit,
     user,
 )
@@ -186,16 +186,7 @@ def test_the_transfer_she_prepared_is_not_put_to_her_to_approve(session: Session
     make_user(session, Role.APPROVER, unit(session, "50230000"), "approver2@demo.tidtam.local")
     source = demo_project(session)
     source.approved_budget = Decimal("1000000.00")
-    target = Project(
-        code="50230000-7779",
-        name="โครงการรับโอน",
-        fiscal_year_id=source.fiscal_year_id,
-        owner_unit_id=source.owner_unit_id,
-        responsible_unit_id=source.responsible_unit_id,
-        kind=source.kind,
-    )
-    session.add(target)
-    session.flush()
+    target = sibling_project(session, source, "50230000-7779")
     transfer = create_transfer(
         session, approver, source, Decimal("60000.00"), "ปรับแผน", target=target
     )

@@ -28,6 +28,7 @@ from service.org.models import OrgUnit, User
 from service.projects.models import PlanStep, Project, ResultState, StepResult
 from service.workflow.engine import Refused, load_workflows, take
 from service.workflow.registry import state_label
+from tests.work_data import sibling_project
 
 WORKFLOWS = load_workflows()
 NOW = datetime(2023, 1, 15, 3, tzinfo=UTC)
@@ -151,16 +152,7 @@ def build_budget_transfer(session: Session, state: str, transition: str) -> Budg
         # A second endorsement is asked for only above the limit where three levels are due.
         source.owner_unit.approval_limit = Decimal("5000.00")
         source.owner_unit.approvals_required = 3
-    target = Project(
-        code="50230000-7777",
-        name="โครงการรับโอน",
-        fiscal_year_id=source.fiscal_year_id,
-        owner_unit_id=source.owner_unit_id,
-        responsible_unit_id=source.responsible_unit_id,
-        kind=source.kind,
-    )
-    session.add(target)
-    session.flush()
+    target = sibling_project(session, source, "50230000-7777")
     transfer = BudgetTransfer(
         source_id=source.id,
         target_id=target.id,

@@ -60,6 +60,22 @@ def demo_project(session: Session) -> Project:
     return session.scalars(select(Project).where(Project.code == "50230000-3598")).one()
 
 
+def sibling_project(session: Session, source: Project, code: str) -> Project:
+    """A project of `source`'s year, units and kind under `code` (a budget transfer's
+    target, say), flushed."""
+    project = Project(
+        code=code,
+        name="โครงการรับโอน",
+        fiscal_year_id=source.fiscal_year_id,
+        owner_unit_id=source.owner_unit_id,
+        responsible_unit_id=source.responsible_unit_id,
+        kind=source.kind,
+    )
+    session.add(project)
+    session.flush()
+    return project
+
+
 def school_result(
     session: Session, school_code: str = "5023077101", position: int = 3
 ) -> StepResult:
