@@ -42,8 +42,9 @@ class ProjectState(enum.StrEnum):
 
 
 #: The states of a project whose plan was approved: carried out and reported on. Only these
-#: can be behind their plan, and only their budgets add up as approved money; a draft's or a
-#: submitted plan's figures are what someone typed, not what was decided.
+#: can be behind their plan: a draft's or a submitted plan's dates are not a plan anyone
+#: agreed to yet, and nothing can be reported on it. (Its budget, which comes with the
+#: project and is allocated before the plan is locked, is approved money in every state.)
 UNDER_WAY = (ProjectState.LOCKED, ProjectState.REVISION_REQUESTED, ProjectState.CLOSED)
 
 

@@ -257,10 +257,8 @@ def rollup_projects(
             Project.id.label("project_id"),
             actual.label("actual"),
             planned.label("planned"),
-            # a plan not approved: its budget is not approved money, it cannot be behind
-            case((Project.state.in_(UNDER_WAY), Project.approved_budget), else_=0).label(
-                "approved"
-            ),
+            Project.approved_budget.label("approved"),
+            # a plan not approved yet cannot be behind it
             Project.state.in_(UNDER_WAY).label("under_way"),
             func.coalesce(allocated.c.amount, 0).label("allocated"),
             func.coalesce(paid.c.amount, 0).label("paid"),

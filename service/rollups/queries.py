@@ -84,7 +84,8 @@ def _project_figures(session: Session, user: User, year: FiscalYear, day: date) 
     installments = installment_figures(ids).subquery("installments")
     actual = zero_if_null(steps.c.actual)
     planned = zero_if_null(steps.c.planned)
-    # A plan not approved yet is not behind, and its budget is not approved money.
+    # A plan not approved yet is not behind it. (Its budget is approved money all the same:
+    # the budget comes with the project, and money is allocated before the plan is locked.)
     under_way = Project.state.in_(UNDER_WAY)
     return (
         select(
@@ -96,7 +97,7 @@ def _project_figures(session: Session, user: User, year: FiscalYear, day: date) 
             case((and_(under_way, planned - actual > DEFAULT_TOLERANCE), 1), else_=0).label(
                 "behind"
             ),
-            case((under_way, Project.approved_budget), else_=0).label("approved"),
+            Project.approved_budget.label("approved"),
             zero_if_null(allocations.c.allocated).label("allocated"),
             zero_if_null(installments.c.granted).label("granted"),
             zero_if_null(installments.c.paid).label("paid"),
