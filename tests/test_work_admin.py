@@ -734,6 +734,12 @@ def test_a_role_and_a_unit_fit_the_tree(login_as, session: Session) -> None:  # 
     district, school = unit(session, "50230000"), unit(session, "5023077101")
     wrong = _post(client, f"/admin/users/{person.id}/roles", role="school", unit_code="50230000")
     assert wrong.status_code == 422
+    # the refusal stands at that person's grant form, with what was typed, not in "add a user"
+    page = wrong.get_data(as_text=True)
+    row = page.split(f'action="/admin/users/{person.id}/roles')[1].split("</form>")[0]
+    assert 'id="grant-error-summary"' in row and 'href="#unit-' in row
+    assert 'value="50230000"' in row and 'id="grant-unit_id-error"' in row
+    assert page.count("data-error-summary") == 1
     wrong = _post(client, f"/admin/users/{person.id}/roles", role="officer", unit_code=school.code)
     assert wrong.status_code == 422
     assert _active_roles(session, person) == []

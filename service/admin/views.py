@@ -490,8 +490,9 @@ def grant_role(user_id: int) -> Response | tuple[str, int]:
     return run_change(
         change,
         done=_("The role is granted."),
-        back=flask_url_for("admin.users"),
-        again=_users_page,
+        back=_users_listed(),
+        # the refusal beside that person's grant form, with what was typed
+        again=lambda **kw: _users_page(grant_for=user.id, **kw),
     )
 
 
