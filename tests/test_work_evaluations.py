@@ -282,6 +282,8 @@ def test_a_quarter_that_has_not_begun_is_not_scored(login_as, session: Session) 
     project = make_project(session, owner=unit(session, "50230700"), be_year=be_year)
     session.commit()
     client = login_as("evaluator")
+    # a year that does not exist is not shown as another year's page
+    assert client.get(f"/evaluations?year={be_year + 5}&quarter=1").status_code == 404
     queue = f"/evaluations?year={be_year}&quarter=4"
     section = client.get(queue + "&lang=en").get_data(as_text=True)
     section = section.split(f'id="project-{project.id}"')[1].split("</section>")[0]

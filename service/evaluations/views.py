@@ -95,6 +95,10 @@ def _year_and_quarter() -> tuple[FiscalYear, int]:
     if quarter not in (1, 2, 3, 4):
         abort(404)
     year = session().scalar(select(FiscalYear).where(FiscalYear.be_year == be_year))
+    if year is None and request.values.get("year"):
+        # a year asked for by name that does not exist: not another year's page under it
+        # (2571 showed 2570's quarter 1 open for scoring)
+        abort(404)
     if year is None:
         year = session().scalar(select(FiscalYear).order_by(FiscalYear.be_year.desc()))
     if year is None:
