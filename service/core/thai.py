@@ -370,6 +370,14 @@ def _read_integer(n: int, higher: bool = False) -> str:
     return _read_below_million(n, higher)
 
 
+def _baht_and_satang(amount: Decimal | int | str) -> tuple[bool, int, int]:
+    """``amount`` rounded half up to the satang, exactly: whether it is below zero, and its
+    whole baht and satang. The words of either language are read from these."""
+    satang_total = int(_quantize(_to_decimal(amount, "amount"), 2).scaleb(2))
+    baht, satang = divmod(abs(satang_total), 100)
+    return satang_total < 0, baht, satang
+
+
 def bahttext(amount: Decimal | int | str) -> str:
     """Return ``amount`` in Thai words, as on cheques and approvals (Excel's BAHTTEXT).
 
@@ -385,10 +393,7 @@ def bahttext(amount: Decimal | int | str) -> str:
     Raises TypeError for a ``float`` (or any type other than Decimal, int, str) and
     ValueError for a string that is not a number or for NaN/infinity.
     """
-    value = _quantize(_to_decimal(amount, "amount"), 2)
-    satang_total = int(value.scaleb(2))
-    negative = satang_total < 0
-    baht, satang = divmod(abs(satang_total), 100)
+    negative, baht, satang = _baht_and_satang(amount)
     if baht == 0 and satang == 0:
         return "ศูนย์บาทถ้วน"
     words = _read_integer(baht) + "บาท" if baht else ""
@@ -441,15 +446,13 @@ def baht_in_english(amount: Decimal | int | str) -> str:
     """``amount`` in English words, for the English reader of an official print: bahttext's
     rounding and its parts (``Decimal("1.25")`` → ``"One baht and twenty-five satang"``,
     90000 → ``"Ninety thousand baht only"``). Raises as bahttext does."""
-    value = _quantize(_to_decimal(amount, "amount"), 2)
-    satang_total = int(value.scaleb(2))
-    baht, satang = divmod(abs(satang_total), 100)
+    negative, baht, satang = _baht_and_satang(amount)
     if baht == 0 and satang == 0:
         return "Zero baht only"
     parts = [f"{_english_integer(baht)} baht"] if baht else []
     parts.append(f"{_english_integer(satang)} satang" if satang else "only")
     words = (" and " if satang and baht else " ").join(parts)
-    words = ("minus " if satang_total < 0 else "") + words
+    words = ("minus " if negative else "") + words
     return words[0].upper() + words[1:]
 
 
