@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import ColumnElement, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
 from service.audit.models import AuditEntry
@@ -180,6 +180,23 @@ PREPARING = {
     "installment": ("installment.request",),
     "budget_transfer": ("budget_transfer.create", "budget_transfer.revise"),
 }
+
+
+def prepared_by(object_type: Any, object_id: Any, person: Any) -> ColumnElement[bool]:
+    """SQL: `person` prepared, submitted or requested the object (`object_type` and
+    `object_id`, values or columns to correlate with), in person or through a deputy acting
+    for them: whom four eyes bars from approving it, as `preparing` reads it for one page."""
+    actions = (
+        PREPARING[object_type]
+        if isinstance(object_type, str)
+        else [action for kind in PREPARING.values() for action in kind]
+    )
+    return exists().where(
+        AuditEntry.object_type == object_type,
+        AuditEntry.object_id == object_id,
+        AuditEntry.action.in_(actions),
+        or_(AuditEntry.actor_id == person, AuditEntry.acting_for_id == person),
+    )
 
 
 def preparing(

@@ -40,7 +40,6 @@ from sqlalchemy import (
     func,
     literal,
     null,
-    or_,
     select,
     table,
     union_all,
@@ -48,9 +47,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from service.audit.models import AuditEntry
 from service.budget.models import Allocation, Installment, InstallmentState
-from service.budget.workflow import PREPARING
+from service.budget.workflow import prepared_by
 from service.core.fiscal import quarter_bounds
 from service.core.sql import concat_text, date_literal, days_between, json_object, local_day
 from service.evaluations.models import Evaluation, EvaluationState
@@ -267,12 +265,7 @@ def _not_who_asked(source: FromClause, person: Any) -> ColumnElement[bool]:
     """SQL: `person` did not request the waiting installment, in person or through a deputy
     acting for them. Four eyes bars them from approving it (service.budget.workflow), so a
     reminder that it "has waited for approval" is not theirs to act on."""
-    return ~exists().where(
-        AuditEntry.object_type == "installment",
-        AuditEntry.object_id == source.c.object_id,
-        AuditEntry.action.in_(PREPARING["installment"]),
-        or_(AuditEntry.actor_id == person, AuditEntry.acting_for_id == person),
-    )
+    return ~prepared_by("installment", source.c.object_id, person)
 
 
 def _installment_approvers(source: FromClause) -> Select:

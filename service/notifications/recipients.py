@@ -53,9 +53,9 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, false, func, or_, select, union
 from sqlalchemy.orm import aliased
 
-from service.audit.models import AuditEntry, OutboxEvent
+from service.audit.models import OutboxEvent
 from service.budget.models import Allocation, Approval, BudgetTransfer, Installment
-from service.budget.workflow import PREPARING
+from service.budget.workflow import prepared_by
 from service.core.sql import concat_text
 from service.evaluations.models import Evaluation
 from service.kpis.models import Kpi
@@ -453,13 +453,7 @@ def barred(user_id: Any) -> Any:
     through a deputy acting for them), the event's actor acted for them, or they endorsed it
     in the standing round (in person or through a deputy). The rule of
     service.budget.workflow's `_not_the_preparer` and endorsement guards, told in SQL."""
-    preparing = [action for actions in PREPARING.values() for action in actions]
-    prepared = exists().where(
-        AuditEntry.object_type == OutboxEvent.object_type,
-        AuditEntry.object_id == OutboxEvent.object_id,
-        AuditEntry.action.in_(preparing),
-        or_(AuditEntry.actor_id == user_id, AuditEntry.acting_for_id == user_id),
-    )
+    prepared = prepared_by(OutboxEvent.object_type, OutboxEvent.object_id, user_id)
     endorsed = exists().where(
         Approval.subject_type == OutboxEvent.object_type,
         Approval.subject_id == OutboxEvent.object_id,
