@@ -428,3 +428,14 @@ def ids_in(values: Iterable[str]) -> list[int]:
         except ValidationError:
             continue
     return sorted(found)
+
+
+def drawn_version(form: Mapping[str, Any]) -> int | None:
+    """The version of its object a form was drawn at (its hidden `version`), for a change
+    that must not overwrite unseen what was saved meanwhile; None when the form does not say
+    (an older page, a script of one's own), and nothing is checked."""
+    try:
+        found: int | None = value_of(Ref(), form, "version")
+    except Invalid:
+        return None
+    return found

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from werkzeug.wrappers import Response
 
 from service.core.export import FORMATS, Column, download, rows_in_chunks
-from service.core.fields import BeYear, Count, FormId, Invalid, Ref, value_of
+from service.core.fields import BeYear, Count, FormId, Invalid, drawn_version, value_of
 from service.core.fiscal import fiscal_year_of, local_today, quarter_bounds, quarter_of
 from service.core.labels import label
 from service.core.paging import Paged, page_number, paged
@@ -42,16 +42,6 @@ SCORED_MEANWHILE = _l(
     "to replace it with yours"
 )
 SCORED_MEANWHILE_FIELD = _l("scored meanwhile: check the score shown above")
-
-
-def _read_version() -> int | None:
-    """The evaluation's version the score form was drawn at (0: none or not yet scored);
-    None when the form does not say (an older page), and nothing is checked."""
-    try:
-        found: int | None = value_of(Ref(), request.form, "version")
-    except Invalid:
-        return None
-    return found
 
 
 #: Units an evaluator narrows the queue to: district offices and departments.
@@ -318,7 +308,7 @@ def score() -> Response | tuple[str, int]:
     data = {name: request.form.get(name, "") for name in SCORE_FIELDS}
     key = f"{kind}-{subject_id}"
 
-    read_version = _read_version()
+    read_version = drawn_version(request.form)
 
     def change() -> Evaluation:
         column = Evaluation.project_id if kind == "project" else Evaluation.kpi_id

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 from service.budget.models import Allocation, Installment
 from service.budget.operations import request_installment
 from service.budget.permissions import can_see_allocation
-from service.core.fields import Invalid, Money, Ref, value_of
+from service.core.fields import Invalid, Money, drawn_version, value_of
 from service.core.fiscal import local_today
 from service.core.labels import label
 from service.core.translate import gettext as _
@@ -148,16 +148,6 @@ def _changed_while_open(result: StepResult) -> Refused:
     )
 
 
-def _drawn_version() -> int | None:
-    """The result's version the form was drawn at; None when the form does not say (an
-    older page, a script of one's own), and nothing is checked."""
-    try:
-        found: int | None = value_of(Ref(), request.form, "version")
-    except Invalid:
-        return None
-    return found
-
-
 @bp.route("/results/<int:result_id>", methods=["POST"])
 @login_required
 def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
@@ -166,7 +156,7 @@ def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
     version of the result (`version`) is refused with 409: a decision taken meanwhile is not
     overwritten unseen."""
     result = _visible_result(result_id)
-    drawn = _drawn_version()
+    drawn = drawn_version(request.form)
     form = {
         "completion": request.form.get("completion", "").strip(),
         "narrative": request.form.get("narrative", ""),
