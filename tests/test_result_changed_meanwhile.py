@@ -104,6 +104,11 @@ def test_the_upload_script_is_told_where_the_result_stands_now(  # type: ignore[
     assert refused.json["state"] == {"value": "accepted", "name": ACCEPTED_TH}
     assert ACCEPTED_TH in refused.json["error"]
     assert refused.json["latest"] == f"/results/{result.id}"
+    # What was accepted, to show in place of what the page showed; it may be sent over.
+    assert (
+        "ครบทุกกิจกรรม" in refused.json["facts"] and 'data-testid="changed"' in refused.json["facts"]
+    )
+    assert refused.json["cannot_send"] is None
     current = _current(session, result).version
     assert refused.json["version"] == current
     session.expire_all()

@@ -107,10 +107,7 @@ def _render_result(
     (`refused`: the page answers a refused submission, whose files were not kept)."""
     return render_template(
         "school/result.html",
-        result=result,
-        step=result.step,
-        project=result.step.project,
-        project_visible=can_see_project(session(), actor(), result.step.project),
+        **_facts(result),
         evidence=result.current_evidence,
         withdrawn=result.withdrawn_evidence,
         withdrawable=withdrawable(session(), actor(), result),
@@ -124,8 +121,29 @@ def _render_result(
         errors=errors or {},
         refused=refused,
         max_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
-        today=local_today(),
     )
+
+
+def _facts(result: StepResult) -> dict[str, Any]:
+    """What school/_result_facts.html shows of `result`, on its page and to the script."""
+    return {
+        "result": result,
+        "step": result.step,
+        "project": result.step.project,
+        "project_visible": can_see_project(session(), actor(), result.step.project),
+        "today": local_today(),
+    }
+
+
+def _why_not_sent(result: StepResult) -> str | None:
+    """Why the signed-in user cannot send `result` now, as its page says it; None if they
+    can."""
+    submit = next((o for o in options_for(result) if o.name == "submit"), None)
+    if submit is None:
+        return _("This result is %(state)s: nothing to submit now.", state=label(result.state))
+    if not submit.allowed:
+        return f"{_('You cannot submit now')}: {submit.reason}"
+    return None
 
 
 @bp.route("/results/<int:result_id>")
@@ -190,12 +208,18 @@ def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
         now = _visible_result(result_id)
         if _wants_json():
             # The script keeps the page it sent from: it is told where the result stands now
-            # (another tab or person moved it meanwhile), where to see it, and the version its
-            # form now stands for: sent again, it is sent knowingly.
+            # (another tab or person moved it meanwhile) and shows it in place of what the
+            # page showed (`facts`), where to see it, the version its form now stands for
+            # (sent again, it is sent knowingly) and, when it cannot be sent at all now, why
+            # (`cannot_send`): the page's form then keeps what was typed only to copy.
             return jsonify(
                 error=_flashed_reason(),
                 fields=errors,
                 state={"value": now.state.value, "name": label(now.state)},
+                facts=render_template(
+                    "school/_result_facts.html", **_facts(now), changed=status == 409
+                ),
+                cannot_send=_why_not_sent(now),
                 version=now.version,
                 latest=url_for("school.result", result_id=result_id),
             ), status

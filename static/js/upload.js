@@ -40,6 +40,40 @@
     shown.appendChild(badge);
   }
 
+  // The result as the server has it now (school/_result_facts.html, marked as such) in place
+  // of what the page showed when it was drawn: its figures and narrative, not only its badge.
+  function showFacts(html) {
+    var shown = document.querySelector("[data-testid=facts]");
+    var now = null;
+    try {
+      now = new DOMParser().parseFromString(html, "text/html").querySelector("[data-testid=facts]");
+    } catch (ignored) {
+      now = null;
+    }
+    if (!shown || !now) { return false; }
+    shown.parentNode.replaceChild(document.importNode(now, true), shown);
+    return true;
+  }
+
+  // The result cannot be sent from here at all now (sent already from another tab): the
+  // button that could only be refused again is put out, with why, and what was typed stays
+  // in its fields to copy, no longer to edit for sending.
+  var closed = false;
+  function closeForm(why) {
+    closed = true;
+    button.disabled = true;
+    ["completion", "narrative"].forEach(function (name) {
+      if (form.elements[name]) { form.elements[name].readOnly = true; }
+    });
+    var note = document.createElement("p");
+    note.className = "reason";
+    note.id = "cannot-send";
+    note.setAttribute("data-testid", "cannot-send");
+    note.textContent = why + " " + form.dataset.msgKeptToCopy;
+    button.parentNode.insertBefore(note, button);
+    button.setAttribute("aria-describedby", note.id);
+  }
+
   function errorPageText(html) {
     try {
       var page = new DOMParser().parseFromString(html, "text/html");
@@ -185,15 +219,17 @@
       done();
       // Focus goes to the summary: the disabled button lost it to the page body.
       if (xhr.status === 413) { showErrors(form.dataset.msgTooLarge, {}); return; }
-      if (answer && answer.state) { showState(answer.state); }
+      if (answer && !(answer.facts && showFacts(answer.facts)) && answer.state) { showState(answer.state); }
       if (answer && answer.error) {
-        // Moved meanwhile (409): the way to the page as it is now; what was typed stays here
-        // (the files chosen too), and the form now stands for the result as it is: sent
-        // again, it is sent knowing where the result stood.
-        var latest = xhr.status === 409 && answer.latest ? [answer.latest, form.dataset.msgLatest] : null;
+        // Moved meanwhile (409): the result as it is now shown here, and the way to its page
+        // in a new tab, this one keeping what was typed (the files chosen too). The form now
+        // stands for the result as it is: sent again, it is sent knowing where the result
+        // stood; unless it cannot be sent now at all, and then it says so.
+        var latest = xhr.status === 409 && answer.latest ? [answer.latest, form.dataset.msgLatest, true] : null;
         if (xhr.status === 409 && answer.version && form.elements.version) {
           form.elements.version.value = String(answer.version);
         }
+        if (answer.cannot_send) { closeForm(answer.cannot_send); }
         showErrors(answer.error, answer.fields || {}, latest);
         return;
       }
@@ -222,6 +258,6 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    send(false);
+    if (!closed) { send(false); }
   });
 })();

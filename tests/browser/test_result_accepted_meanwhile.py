@@ -62,6 +62,13 @@ def test_a_result_accepted_while_a_form_was_open_is_not_sent_back_unseen(
     assert page.input_value("#completion") == "50"
     assert page.input_value("#narrative") == "ส่งจากแท็บที่เปิดค้างไว้\nบรรทัดที่สอง"
     assert page.locator("#result-form [data-error-summary] a[data-latest]").count() == 1
+    # Beside it, what the officer accepted, marked as where it stands now; it may still be
+    # sent over, so the button stays.
+    facts = page.locator("[data-testid=facts]")
+    assert facts.locator("[data-testid=changed]").count() == 1
+    assert facts.locator("[data-testid=narrative]").inner_text() == "ครบทุกกิจกรรม"
+    assert page.locator("#result-form button[type=submit]").is_enabled()
+    assert page.locator("#result-form [data-testid=cannot-send]").count() == 0
     left_open.shoot("result-accepted-while-open")
     assert server.scalar("SELECT state FROM step_result WHERE id = :i", i=result_id) == "accepted"
     assert server.scalar("SELECT completion FROM step_result WHERE id = :i", i=result_id) == 90

@@ -1,7 +1,9 @@
 """A school's result sent from a page left open after it was sent from another tab: the
-refusal says it was sent already, the page's state badge shows where it stands now (it kept
-saying "not started" beside the refusal, the script answering without reloading), what was
-typed stays in the form, a link leads to the page as it is now, and nothing is recorded twice.
+refusal says it was sent already, the page shows where it stands now (it kept saying "not
+started" beside the refusal, the script answering without reloading; then it took the badge
+but kept the old figures and an active button that could only be refused again), what was
+typed stays in the form to copy, a link opens the page as it is now in a new tab, and nothing
+is recorded twice.
 """
 
 from __future__ import annotations
@@ -68,15 +70,31 @@ def test_a_result_sent_again_from_a_stale_page_shows_where_it_stands(
     # The badge beside it says the same, not the state the page was opened in.
     assert page.locator("[data-testid=state]").inner_text().strip() == "ส่งตรวจสอบแล้ว"
     assert page.locator("[data-testid=state] .badge.submitted").count() == 1
-    # What was typed is still there, and a link shows the result as it is now.
+    # The figures and narrative beside it are the other tab's, as the server has them now,
+    # marked as such: not the ones the page was opened with.
+    facts = page.locator("[data-testid=facts]")
+    assert "เปลี่ยนไประหว่างที่หน้านี้เปิดอยู่" in facts.locator("[data-testid=changed]").inner_text()
+    assert facts.locator("[data-testid=narrative]").inner_text() == "ประชุมครูครบแล้ว"
+    assert "40.00" in facts.inner_text()
+    # It cannot be sent from here now: no button that could only be refused again, and why.
+    assert page.locator("#result-form button[type=submit]").is_disabled()
+    why = page.locator("#result-form [data-testid=cannot-send]").inner_text()
+    assert "ผลนี้อยู่ในสถานะ ส่งตรวจสอบแล้ว" in why and "คัดลอก" in why
+    # What was typed is still there to copy, and a link shows the result as it is now.
     assert page.input_value("#completion") == "90"
     assert page.input_value("#narrative") == "ข้อความจากแท็บที่เปิดค้างไว้"
     latest = page.locator("#result-form [data-error-summary] a[data-latest]")
-    assert latest.inner_text().strip() == "ดูสถานะล่าสุด"
-    stale.shoot("result-sent-from-a-stale-page")
-    latest.click()
-    page.wait_for_selector("[data-testid=state] .badge.submitted")
-    assert "40.00" in page.locator("main").inner_text()
+    assert latest.inner_text().strip() == "ดูสถานะล่าสุด (แท็บใหม่)"
+    stale.shoot("result-sent-from-a-stale-page", accessible=True)
+    # Followed, it opens in a new tab: this one keeps what was typed.
+    with stale.context.expect_page() as opened:
+        latest.click()
+    now = opened.value
+    now.wait_for_selector("[data-testid=state] .badge.submitted")
+    assert "40.00" in now.locator("main").inner_text()
+    assert page.input_value("#narrative") == "ข้อความจากแท็บที่เปิดค้างไว้"
+    # Enter in a field sends nothing either.
+    page.press("#completion", "Enter")
     assert not first.errors and not stale.errors
 
     assert server.scalar("SELECT completion FROM step_result WHERE id = :i", i=result_id) == 40
