@@ -27,6 +27,7 @@ from tests.work_data import (
     office_file,
     school_allocation,
     school_result,
+    sibling_project,
     unit,
 )
 
@@ -252,6 +253,29 @@ def test_post_without_csrf_token_is_refused(login_as, session: Session) -> None:
     result = school_result(session)
     response = client.post(f"/results/{result.id}", data={"completion": "10", "narrative": "x"})
     assert response.status_code == 400
+
+
+def test_an_allocations_project_code_links_to_the_project_the_school_sees(  # type: ignore[no-untyped-def]
+    login_as, session: Session
+) -> None:
+    """The allocations showed each project's code as plain text, where every other project
+    code links to its page; a project the school takes no part in, whose page it may not
+    open, keeps its code unlinked."""
+    allocation = school_allocation(session)
+    unseen = sibling_project(session, allocation.project, "50230000-9001")
+    elsewhere = school_allocation(session)
+    elsewhere.project = unseen
+    session.commit()
+    page = login_as("school").get("/school").get_data(as_text=True)
+
+    def heading(allocation_id: int) -> str:
+        return page.split(f'data-allocation="{allocation_id}"')[1].split("</h3>")[0]
+
+    project = allocation.project
+    assert f'<a href="/projects/{project.id}" data-project="{project.id}">{project.code}</a>' in (
+        heading(allocation.id)
+    )
+    assert unseen.code in heading(elsewhere.id) and "<a " not in heading(elsewhere.id)
 
 
 def test_school_requests_an_installment_of_its_allocation(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]

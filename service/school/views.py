@@ -43,7 +43,7 @@ from service.projects.evidence import (
 )
 from service.projects.models import EvidenceFile, Project, StepResult
 from service.projects.permissions import can_see_project, can_see_result
-from service.projects.queries import visible_projects
+from service.projects.queries import projects_seen, visible_projects
 from service.school.queries import ALLOCATIONS, SECTIONS, my_allocations, my_steps
 from service.workflow.engine import Refused
 from service.workflow.screens import actor, options_for, run_change, session, take
@@ -84,6 +84,9 @@ def home() -> str:
         allocations=allocations.rows,
         allocation_page=allocations,
         allocation_count=allocation_count,
+        # A recipient need not take part in the project it is paid from: the project's code
+        # links only where its page would open for this reader.
+        linked_projects=projects_seen(session(), user, [a.project for a in allocations.rows]),
         next_url=next_url,
         today=local_today(),
     )
