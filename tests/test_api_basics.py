@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -167,6 +168,27 @@ def test_filters_fiscal_year_unit_state_overdue(client: FlaskClient, session: Se
     assert bad.status_code == 422 and "state" in problem_of(bad)["errors"]
     unknown = client.get(f"{API}/projects?colour=red", headers=headers)
     assert unknown.status_code == 422 and "colour" in problem_of(unknown)["errors"]
+
+
+@pytest.mark.parametrize(
+    ("project", "kpi"),
+    [
+        ("50230000-3598", "5023-6525"),
+        ("๕๐๒๓๐๐๐๐-๓๕๙๘", "๕๐๒๓-๖๕๒๕"),
+        ("５０２３００００－３５９８", "５０２３－６５２５"),
+        (" 50230000-3598 ", " 5023-6525"),
+    ],
+)
+def test_a_code_filter_reads_the_code_as_typed(
+    client: FlaskClient, session: Session, project: str, kpi: str
+) -> None:
+    """?code= compared the raw text: typed with Thai or full-width digits, as the pages take a
+    code, it found nothing. It is read as the code is stored (read_code)."""
+    headers = all_headers(session)["officer"]
+    projects = client.get(f"{API}/projects", query_string={"code": project}, headers=headers)
+    assert [p["code"] for p in projects.get_json()["items"]] == ["50230000-3598"]
+    kpis = client.get(f"{API}/kpis", query_string={"code": kpi}, headers=headers)
+    assert [k["code"] for k in kpis.get_json()["items"]] == ["5023-6525"]
 
 
 def test_overdue_steps_are_flagged(client: FlaskClient, session: Session) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 
 from service.core import translate
+from service.core.thai import read_code
 from service.core.translate import gettext
 
 MAX_ID = 2**31 - 1
@@ -59,6 +60,14 @@ class Text(fields.String):
         if not storable(text):
             raise ValidationError(gettext("must not contain NUL or invalid characters"))
         return text.strip()
+
+
+class Code(Text):
+    """A code as a person typed it, read as it is stored (service.core.thai.read_code): Thai
+    and full-width digits as ASCII ones, so ``๕๐๒๓๐๐๐๐-๓๕๙๘`` finds ``50230000-3598``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return read_code(super()._deserialize(value, attr, data, **kwargs))
 
 
 class DecimalString(fields.Decimal):

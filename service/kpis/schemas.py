@@ -12,7 +12,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from service.api.schemas import Input, Output, PageArgs
-from service.core.fields import FormId, Id, Invalid, Measure, Ref, Text, value_of
+from service.core.fields import Code, FormId, Id, Invalid, Measure, Ref, Text, value_of
 from service.core.translate import gettext as _
 from service.kpis.models import KpiLevel, KpiType, MeasureKind
 
@@ -55,7 +55,7 @@ class KpiFilter(PageArgs):
     fiscal_year = Ref(metadata={"description": "Buddhist Era year, e.g. 2566"})
     unit = Ref(metadata={"description": "an org unit id; KPIs owned in its subtree"})
     kpi_type = fields.Enum(KpiType, by_value=True)
-    code = Text(validate=validate.Length(max=32))
+    code = Code(validate=validate.Length(max=32))
 
 
 class KpiUpdate(Input):

@@ -10,6 +10,7 @@ from marshmallow import fields, validate
 from service.api.schemas import Input, Output, PageArgs
 from service.core.fields import (
     Budget,
+    Code,
     Day,
     Id,
     Money,
@@ -27,7 +28,7 @@ class ProjectFilter(PageArgs):
     overdue = fields.Boolean(
         metadata={"description": "has a step past its planned end with a result not accepted"}
     )
-    code = Text(validate=validate.Length(max=32))
+    code = Code(validate=validate.Length(max=32))
 
 
 class StepFilter(Input):
