@@ -235,6 +235,36 @@ def test_the_project_editor(login_as, session: Session) -> None:  # type: ignore
     assert "must not be negative" in page or "ต้องไม่ติดลบ" in page
 
 
+def test_the_project_editor_names_its_problems_in_the_forms_order(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """The summary named the project's missing name last, after the step rows, and the budget
+    before the kind above it: the reader met them out of the order of the form."""
+    client = login_as("officer")
+    data = _project_form(
+        session,
+        name="",
+        kind="flying",
+        target_kind=["size", "quantity"],
+        approved_budget="-5",
+        step_weight=["-10", "110", ""],
+        step_end=["2023-10-31", "2023-10-15", ""],
+    )
+    data["csrf_token"] = csrf_token(client, "/projects/new")
+    response = client.post("/projects/new", data=data)
+    assert response.status_code == 422
+    page = assert_refusal_shown(response.get_data(as_text=True), set())
+    assert page.summaries[0].links == [
+        "name",
+        "kind",
+        "target-kind-1",
+        "approved_budget",
+        "step-1-weight",
+        "step-2-weight",
+        "step-2-end",
+    ]
+
+
 def test_the_progress_report_form(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
     client = login_as("officer")
     project = demo_project(session)

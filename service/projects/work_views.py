@@ -209,6 +209,47 @@ def _weights_summary(values: dict[str, Any]) -> tuple[str, str | None]:
     return total, problem
 
 
+#: The editor's fields as the page shows them, top to bottom (editor/project.html); a row's
+#: problems are keyed `target-<index>` and `step-<row>-<field>`.
+FORM_ORDER = (
+    "code",
+    "fiscal_year_id",
+    "name",
+    "owner_unit_id",
+    "responsible_unit_id",
+    "unit_codes",
+    "kind",
+    "rationale",
+    "target",
+    "contact_name",
+    "contact_phone",
+    "approved_budget",
+    "step",
+)
+STEP_ORDER = ("name", "weight", "start", "end", "planned_end")
+
+
+def _in_form_order(errors: dict[str, str]) -> dict[str, str]:
+    """`errors` in the order their fields stand on the form, the rows by number: the summary
+    at the top names them as the reader meets them (the project's name first, not after the
+    step rows its problems were found beside). Keys of no field of the form keep their order
+    after the rest."""
+
+    def place(key: str) -> tuple[int, int, int]:
+        head, _dash, rest = key.partition("-")
+        if head == "target" and rest.isdigit():
+            return FORM_ORDER.index("target"), int(rest), 0
+        row, _dash, part = rest.partition("-")
+        if head == "step" and row.isdigit():
+            at = STEP_ORDER.index(part) if part in STEP_ORDER else len(STEP_ORDER)
+            return FORM_ORDER.index("step"), int(row), at
+        if key in FORM_ORDER:
+            return FORM_ORDER.index(key), 0, 0
+        return len(FORM_ORDER), 0, 0
+
+    return dict(sorted(errors.items(), key=lambda item: place(item[0])))
+
+
 def _render(
     project: Project | None,
     values: dict[str, Any],
@@ -221,7 +262,7 @@ def _render(
         "editor/project.html",
         project=project,
         values=values,
-        errors=errors or {},
+        errors=_in_form_order(errors or {}),
         editable=editable,
         weights_total=total,
         weights_problem=problem,
