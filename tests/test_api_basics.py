@@ -470,3 +470,16 @@ def test_a_page_costs_the_same_queries_however_many_items(
     session.commit()
     assert client.get(paths[0], headers=headers).get_json()["total"] == 41
     assert [cost(path) for path in paths] == few
+
+
+def test_a_projects_name_cannot_be_emptied(client: FlaskClient, session: Session) -> None:
+    """A name of spaces passed the length check and was kept empty: the project then stood
+    nameless on every page, list and export."""
+    headers = all_headers(session)["officer"]
+    owner, responsible = unit(session, "50230000").id, unit(session, "50230700").id
+    project = _new_project(client, headers, owner=owner, responsible=responsible)
+    answer = client.patch(f"{API}/projects/{project['id']}", json={"name": "   "}, headers=headers)
+    assert answer.status_code == 422
+    assert "name" in problem_of(answer)["errors"]
+    kept = client.get(f"{API}/projects/{project['id']}", headers=headers).get_json()
+    assert kept["name"] == "โครงการทดสอบ API"

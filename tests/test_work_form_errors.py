@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from service.budget.models import Allocation, AllocationState, Installment, InstallmentState
 from service.fiscal.models import FiscalYear
-from service.projects.models import StepResult
+from service.projects.models import Project, StepResult
 from service.projects.operations import create_project
 from service.workflow import engine
 from tests.conftest import csrf_token
@@ -483,3 +483,20 @@ def test_evaluation_queue_buttons_name_their_subjects(login_as, session: Session
     assert ("บันทึกคะแนน", f"บันทึกคะแนน โครงการ {project}") in _names(html)
     html = client.get("/evaluations?year=2566&quarter=3&kind=kpi").get_data(as_text=True)
     assert ("บันทึกคะแนน", "บันทึกคะแนน ตัวชี้วัด 5023-6525") in _names(html)
+
+
+def test_the_project_editor_keeps_a_name(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """Saving the plan with its name rubbed out was taken: the project lost its name."""
+    client = login_as("officer")
+    data = _project_form(session)
+    data["csrf_token"] = csrf_token(client, "/projects/new")
+    created = client.post("/projects/new", data=data)
+    assert created.status_code == 302, created.get_data(as_text=True)[:500]
+    project = session.scalars(select(Project).where(Project.code == "50230000-9200")).one()
+    data = _project_form(session, name="  ")
+    data["csrf_token"] = csrf_token(client, f"/projects/{project.id}/edit")
+    response = client.post(f"/projects/{project.id}/edit", data=data)
+    assert response.status_code == 422
+    assert_refusal_shown(response.get_data(as_text=True), {"name"})
+    session.expire_all()
+    assert session.get(Project, project.id).name == "โครงการทดสอบข้อผิดพลาด"

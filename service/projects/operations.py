@@ -133,6 +133,11 @@ def update_project(
     for key, value in changes.items():
         if key in TEXT_FIELDS:
             value = _text_field(key, value)
+            if key == "name" and not value:
+                # a project is known by its name on every page, list and export
+                raise Refused(
+                    422, _("some input is missing or wrong"), fields={"name": _("is required")}
+                )
         elif key in ("multi_year", "in_plan"):
             value = bool(value)
         elif key == "approved_budget":

@@ -31,6 +31,7 @@ from service.core.fiscal import local_today
 from service.core.labels import field_label
 from service.core.permissions import holds_anywhere
 from service.core.progress import weights_problem, weights_total
+from service.core.thai import normalize_thai
 from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, UnitKind, User
@@ -315,6 +316,8 @@ def _read_form(form: MultiDict[str, str]) -> tuple[Any, dict[str, str]]:
     """The form read, and every problem of it by field (each step row's too), before
     anything is saved."""
     problems: dict[str, str] = {}
+    if "name" in form and not normalize_thai(form["name"]):
+        problems["name"] = _("is required")
     budget = _decimal(form.get("approved_budget", ""), "approved_budget", problems)
     if budget is not None and budget < 0:
         problems["approved_budget"] = _("must not be negative")
