@@ -150,6 +150,9 @@ def test_filters_sort_and_pages(login_as, session: Session) -> None:  # type: ig
     assert 'rel="prev"' in page2
     # a unit of the officer's scope filters; a unit outside it is not theirs to name
     assert client.get("/dashboard?year=2566&unit=50230771").status_code == 200
+    # typed as people type a code: Thai or full-width digits, spaces around
+    assert client.get("/dashboard?year=2566&unit= ๕๐๒๓๐๗๗๑ ").status_code == 200
+    assert client.get("/dashboard?year=2566&unit=５０２３０７７１").status_code == 200
     assert client.get("/dashboard?year=2566&unit=50230000").status_code == 404
     assert client.get("/dashboard?year=2499").status_code == 404
     assert client.get("/dashboard?year=2566&sort=nonsense&page=x").status_code == 200

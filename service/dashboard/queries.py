@@ -36,6 +36,7 @@ from service.core import keyset
 from service.core.paging import count_rows
 from service.core.progress import DEFAULT_TOLERANCE, is_behind_schedule
 from service.core.sql import dialect_of, matches_text
+from service.core.thai import read_code
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, UnitKind, User
 from service.org.scope import scope_roots, unit_filter
@@ -503,6 +504,8 @@ def filter_units(
 
 
 def unit_by_code(session: Session, code: str) -> OrgUnit | None:
+    """The unit of `code` as a person types it (Thai or full-width digits, spaces around)."""
+    code = read_code(code)
     if not code:
         return None
-    return session.scalar(select(OrgUnit).where(and_(OrgUnit.code == code)))
+    return session.scalar(select(OrgUnit).where(OrgUnit.code == code))
