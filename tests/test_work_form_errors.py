@@ -500,3 +500,19 @@ def test_the_project_editor_keeps_a_name(login_as, session: Session) -> None:  #
     assert_refusal_shown(response.get_data(as_text=True), {"name"})
     session.expire_all()
     assert session.get(Project, project.id).name == "โครงการทดสอบข้อผิดพลาด"
+
+
+def test_a_new_project_without_its_choices_names_every_problem(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """With no year or unit chosen the editor named only those, and the empty code, name
+    and a row's bad weight came one refusal later."""
+    client = login_as("officer")
+    data = _project_form(
+        session, code="", name="", fiscal_year_id="", owner_unit_id="", step_weight=["x", "60", ""]
+    )
+    data["csrf_token"] = csrf_token(client, "/projects/new")
+    response = client.post("/projects/new", data=data)
+    assert response.status_code == 422
+    assert_refusal_shown(
+        response.get_data(as_text=True),
+        {"code", "name", "fiscal_year_id", "owner_unit_id", "step-1-weight"},
+    )

@@ -31,7 +31,7 @@ from service.core.fiscal import local_today
 from service.core.labels import field_label
 from service.core.permissions import holds_anywhere
 from service.core.progress import weights_problem, weights_total
-from service.core.thai import normalize_thai
+from service.core.thai import normalize_thai, read_code
 from service.core.translate import gettext as _
 from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, UnitKind, User
@@ -405,7 +405,11 @@ def create() -> Response | tuple[str, int]:
 
     def change() -> Project:
         if problems:
-            raise Refused(422, _("some input is missing or wrong"), fields=problems)
+            # every problem of the form at once, not only the choices missing
+            _read, more = _read_form(form)
+            if not read_code(form.get("code", "")):
+                more["code"] = _("is required")
+            raise Refused(422, _("some input is missing or wrong"), fields={**more, **problems})
         assert year is not None and owner is not None and responsible is not None
         try:
             project = create_project(
