@@ -258,7 +258,9 @@ ROWS = [
         "POST",
         f"{A}/allocations/{I}/installments",
         lambda w: f"{A}/allocations/{w['allocation']}/installments",
-        expect(403, officer=201, approver=201, **SCHOOLS_404),
+        # The allocation is above the officer's limit: its installments are the approver's
+        # alone to approve, so she may not ask for one herself (nobody could approve it).
+        expect(403, officer=201, approver=409, **SCHOOLS_404),
         lambda w: {"amount": "1000.00"},
     ),
     Row(

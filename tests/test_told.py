@@ -57,6 +57,8 @@ OTHER_EVENTS = {
     "line_group.link",
     "comment.mention",
     "kpi.result",
+    "allocation.undecidable",
+    "installment.undecidable",
 }
 
 TRANSITIONS = sorted(

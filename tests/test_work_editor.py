@@ -122,9 +122,10 @@ def test_complete_the_weights_then_submit_and_lock(
     assert submitted.status_code == 302
     session.expire_all()
     assert project.state is ProjectState.SUBMITTED
-    # The officer may not lock the plan: hidden, and refused if posted.
+    # The officer may not lock the plan: not listed (only the approver ever does), and
+    # refused if posted.
     page = client.get(f"/projects/{project.id}/edit").get_data(as_text=True)
-    assert 'data-action="lock"' not in page and 'data-refused="lock"' in page
+    assert 'data-action="lock"' not in page and 'data-refused="lock"' not in page
     assert (
         client.post(f"/actions/project/{project.id}/lock", data={"csrf_token": token}).status_code
         == 403

@@ -32,6 +32,13 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(minute=5),
         "options": {"expires": 3000},
     },
+    # Waiting allocations and installments nobody may approve as they stand (asked for
+    # before such requests were refused): their preparers are told once.
+    "budget-undecidable-hourly": {
+        "task": TaskName.BUDGET_UNDECIDABLE,
+        "schedule": crontab(minute=20),
+        "options": {"expires": 3000},
+    },
     "rollups-quarter-end": {
         "task": TaskName.ROLLUPS_QUARTER_END,
         "schedule": crontab(minute=30, hour=0, day_of_month=1, month_of_year="1,4,7,10"),

@@ -2,7 +2,8 @@
 
 Autodiscovery imports this module; the task modules it imports register theirs:
 workers.notifications (outbox relay, dispatch, sweep, digest), workers.deadlines (the
-deadline engine), workers.rollups (quarterly rollups).
+deadline engine), workers.rollups (quarterly rollups), workers.budget (items nobody may
+approve as they stand).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from sqlalchemy import text
 from service.core.db import db, utcnow
 from service.core.tasks import TaskName
 from service.ops.models import WorkerHeartbeat
-from workers import auth, deadlines, notifications, rollups
+from workers import auth, budget, deadlines, notifications, rollups
 
-__all__ = ["auth", "deadlines", "health", "notifications", "rollups"]
+__all__ = ["auth", "budget", "deadlines", "health", "notifications", "rollups"]
 
 
 @shared_task(name=TaskName.HEALTH, ignore_result=False)

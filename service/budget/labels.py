@@ -47,6 +47,8 @@ ACTIONS: dict[str, LazyString] = {
     "allocation.create": _l("Allocation created"),
     "installment.request": _l("Installment requested"),
     "installment.payment": _l("Part of an installment paid"),
+    "allocation.undecidable": _l("Nobody may approve it as it stands: its preparer told"),
+    "installment.undecidable": _l("Nobody may approve it as it stands: its requester told"),
     "budget_transfer.create": _l("Budget transfer prepared"),
 }
 

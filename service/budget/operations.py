@@ -8,7 +8,9 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from service.audit.models import AuditEntry
 from service.audit.operations import emit, record
 from service.budget.models import (
     Allocation,
@@ -36,8 +38,10 @@ from service.budget.workflow import (
     left_for_the_field,
     paid_so_far,
     payment_document,
+    refuse_dead_request,
     refuse_payment_day,
     transfer_refusal,
+    undecidable,
 )
 from service.core.fiscal import local_today
 from service.core.labels import label
@@ -77,8 +81,9 @@ def create_allocation(
     purpose: str = "",
 ) -> Allocation:
     """A draft allocation of `amount` from `project` to `recipient` (a network or school under
-    the project's district). Raises Refused(403/422), 422 also when `amount` is more than
-    the project has left."""
+    the project's district). Raises Refused(403/409/422), 422 also when `amount` is more than
+    the project has left, 409 when four eyes would leave nobody to approve it (the approver
+    preparing what only she approves: `refuse_dead_request`)."""
     allocation = Allocation(project=project, recipient_unit=recipient, amount=_amount(amount))
     allowed = may_prepare(session, actor, allocation)
     if not allowed:
@@ -104,6 +109,11 @@ def create_allocation(
             budget_refusal(allocation.amount, left, project.approved_budget),
             fields={"amount": left_for_the_field(left)},
         )
+    try:
+        refuse_dead_request(session, "allocation", allocation, actor)
+    except Refused:
+        _forget(session, allocation)
+        raise
     allocation.purpose = purpose.strip()
     allocation.state = AllocationState.DRAFT
     allocation.created_by_id = actor.id
@@ -140,7 +150,9 @@ def request_installment(
 ) -> Installment:
     """A requested installment (เงินประจำงวด) against an approved allocation, asked by the
     recipient school/network or the district. Raises Refused(403/409/422), 422 also when
-    `amount` is more than the allocation has left."""
+    `amount` is more than the allocation has left, 409 also when four eyes would leave
+    nobody to approve it (a deputy asking in the name of the one approver who may:
+    `refuse_dead_request`)."""
     amount = _amount(amount)
     allowed = may_request_installment(session, actor, allocation)
     if not allowed:
@@ -158,6 +170,10 @@ def request_installment(
             allocation_refusal(amount, left, allocation.amount),
             fields={"amount": left_for_the_field(left)},
         )
+    # The request as the rule reads it, not yet joined to the allocation or the session.
+    asked = Installment(amount=amount)
+    set_committed_value(asked, "allocation", allocation)
+    refuse_dead_request(session, "installment", asked, actor)
     installment = Installment(
         allocation=allocation,
         amount=amount,
@@ -192,6 +208,81 @@ def request_installment(
         },
     )
     return installment
+
+
+#: What an item nobody may approve as it stands records and tells, by its kind.
+UNDECIDABLE = {"allocation": "allocation.undecidable", "installment": "installment.undecidable"}
+
+
+def tell_undecidable(session: Session) -> int:
+    """Tell whoever asked for each waiting item (a submitted allocation, a requested
+    installment) that nobody may approve it as it stands (`undecidable`: four eyes bars
+    every person with the authority), once per item (per approval round of an allocation):
+    items asked for before such requests were refused. Records it in the item's history and
+    emits the event its preparers are told of; approves nothing and changes no state. Returns
+    how many items were told. Flushes only."""
+    waiting: list[tuple[str, Allocation | Installment]] = [
+        ("allocation", a)
+        for a in session.scalars(
+            select(Allocation).where(Allocation.state == AllocationState.SUBMITTED)
+        )
+    ]
+    waiting += [
+        ("installment", i)
+        for i in session.scalars(
+            select(Installment).where(Installment.state == InstallmentState.REQUESTED)
+        )
+    ]
+    stuck = [
+        (kind, obj, found)
+        for kind, obj in waiting
+        if (found := undecidable(session, kind, obj)) is not None
+    ]
+    told_before: set[tuple[str, int, int]] = set()
+    for kind in UNDECIDABLE:
+        ids = [obj.id for k, obj, _found in stuck if k == kind]
+        if not ids:
+            continue
+        for ident, changes in session.execute(
+            select(AuditEntry.object_id, AuditEntry.changes).where(
+                AuditEntry.object_type == kind,
+                AuditEntry.object_id.in_(ids),
+                AuditEntry.action == UNDECIDABLE[kind],
+            )
+        ):
+            told_before.add((kind, ident, int((changes or {}).get("round", 1))))
+    told = 0
+    for kind, obj, found in stuck:
+        round_ = obj.approval_round if isinstance(obj, Allocation) else 1
+        if (kind, obj.id, round_) in told_before:
+            continue
+        allocation = obj if isinstance(obj, Allocation) else obj.allocation
+        holders = [p.id for p in found.holders]
+        record(
+            session,
+            action=UNDECIDABLE[kind],
+            object_type=kind,
+            object_id=obj.id,
+            from_state=obj.state.value,
+            to_state=obj.state.value,
+            changes={"round": round_, "holders": holders},
+        )
+        emit(
+            session,
+            kind=UNDECIDABLE[kind],
+            object_type=kind,
+            object_id=obj.id,
+            payload={
+                "round": round_,
+                "unit_id": allocation.project.responsible_unit_id,
+                "project_id": allocation.project_id,
+                "amount": str(obj.amount),
+                "holders": holders,
+            },
+        )
+        told += 1
+    session.flush()
+    return told
 
 
 def record_payment(

@@ -35,7 +35,7 @@ from service.budget.queries import (
     unit_projects,
 )
 from service.budget.schemas import read_payment, read_transfer
-from service.budget.workflow import remember_guard_facts
+from service.budget.workflow import asked_by, remember_guard_facts, undecidable
 from service.core.charts import money_curve_chart
 from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import FormId, Invalid, Money, value_of
@@ -569,6 +569,22 @@ def approvals() -> Any:
         installment_options={i.id: options_for(i) for i in installments},
         approvals=_approvals_of("allocation", [a.id for a in allocations]),
         rules={a.id: approval_rule(a) for a in allocations},
+        prepared_by=asked_by(session(), "allocation", allocations),
+        requested_by=asked_by(session(), "installment", installments),
+        # Items nobody may approve as they stand (asked for before such requests were
+        # refused): who may unblock them, in words.
+        stuck={
+            **{
+                ("allocation", a.id): found.who_unblocks("allocation")
+                for a in allocations
+                if (found := undecidable(session(), "allocation", a)) is not None
+            },
+            **{
+                ("installment", i.id): found.who_unblocks("installment")
+                for i in installments
+                if (found := undecidable(session(), "installment", i)) is not None
+            },
+        },
     )
 
 

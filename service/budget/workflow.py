@@ -16,6 +16,7 @@ for them (`_not_the_preparer`). Money above what is left is refused when it is a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from sqlalchemy import ColumnElement, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
 from service.audit.models import AuditEntry
+from service.audit.operations import ACTING_KEY
 from service.budget.models import (
     DOCUMENT_REF_LENGTH,
     Allocation,
@@ -61,7 +63,7 @@ from service.core.permissions import Answer, holds_any
 from service.core.sql import in_ids
 from service.core.thai import format_baht, format_date
 from service.core.translate import gettext as _
-from service.org.models import Role, User
+from service.org.models import Role, RoleAssignment, User
 from service.projects.models import Project
 from service.threads.operations import open_with_reason
 from service.workflow.engine import (
@@ -230,6 +232,28 @@ def preparing(
         person = obj.requested_by_id if subject_type == "installment" else obj.created_by_id
         if person is not None:
             found[obj.id].setdefault(person, None)
+    return found
+
+
+def asked_by(
+    session: Session, subject_type: str, objects: Sequence[Any]
+) -> dict[int, tuple[User, User | None]]:
+    """Who asked for each of the `subject_type` objects (by id), as a page names them: the
+    person on the row (an allocation's creator, an installment's requester) and the deputy
+    who acted for them, or None when they acted themselves. Reads what `preparing` reads
+    (remembered for display when the page remembered it)."""
+    known = display_facts(session, "preparers")
+    missing = [o for o in objects if known is None or (subject_type, o.id) not in known]
+    read = preparing(session, subject_type, missing)
+    found: dict[int, tuple[User, User | None]] = {}
+    for obj in objects:
+        people = read[obj.id] if obj.id in read else known[(subject_type, obj.id)]  # type: ignore[index]
+        ident = obj.requested_by_id if subject_type == "installment" else obj.created_by_id
+        person = session.get(User, ident) if ident is not None else None
+        if person is None:
+            continue
+        deputy = people.get(person.id)
+        found[obj.id] = (person, session.get(User, deputy) if deputy is not None else None)
     return found
 
 
@@ -414,6 +438,213 @@ def _within_budget(ctx: Context) -> str | None:
     return over_budget(ctx.session, project, allocation.amount, allocation.id)
 
 
+# ---- nobody left to approve ---------------------------------------------------------------
+#
+# Four eyes bars whoever prepared an item; the limit narrows who has the authority. In a
+# district with one approver (the usual case) the two can leave nobody: an installment above
+# the limit her deputy asked for in her name, an allocation above it she prepared herself.
+# One rule says who could still approve an item (`approvers_left`); asking for an item is
+# refused when it would leave nobody (`refuse_dead_request`, the `submit` guard), and the
+# items left so from before are shown as such on /approvals and told to their preparers
+# (`undecidable`). Nothing here approves anything.
+
+
+def _allocation_of(subject_type: str, obj: Any) -> Allocation:
+    allocation: Allocation = obj if subject_type == "allocation" else obj.allocation
+    return allocation
+
+
+def may_approve_as_such(session: Session, person: User, subject_type: str, obj: Any) -> Answer:
+    """Whether `person`'s roles give the authority to approve `obj` (an allocation or an
+    installment), four eyes aside: `may_decide`, `may_decide_installment`."""
+    if subject_type == "installment":
+        return may_decide_installment(session, person, obj)
+    return may_decide(session, person, obj)
+
+
+def with_authority(session: Session, subject_type: str, obj: Any) -> list[User]:
+    """The active people whose active roles give them the authority to approve `obj`, four
+    eyes aside: the officers and approvers over the project's responsible unit, narrowed by
+    the limit. A deputy acts with one of these people's authority, never with more."""
+    unit = _allocation_of(subject_type, obj).project.responsible_unit
+    with session.no_autoflush:  # an item being asked for is not written by asking
+        people = session.scalars(
+            select(User)
+            .join(RoleAssignment, RoleAssignment.user_id == User.id)
+            .where(
+                User.active.is_(True),
+                RoleAssignment.withdrawn_at.is_(None),
+                RoleAssignment.role.in_([Role.OFFICER, Role.APPROVER]),
+                RoleAssignment.unit_id.in_(unit.ancestor_ids or [unit.id]),
+            )
+            .distinct()
+            .order_by(User.id)
+        ).all()
+        return [p for p in people if may_approve_as_such(session, p, subject_type, obj)]
+
+
+def barred_from(session: Session, subject_type: str, obj: Any) -> dict[int, int | None]:
+    """Whom four eyes bars from approving `obj` as it stands, each to the deputy who acted
+    for them (None: they acted themselves): whoever prepared, submitted or requested it
+    (`preparing`) and, for an allocation, whoever endorsed it in the standing round."""
+    known = display_facts(session, "preparers")
+    key = (subject_type, obj.id)
+    people = dict(
+        known[key]
+        if known is not None and key in known
+        else preparing(session, subject_type, [obj])[obj.id]
+    )
+    if subject_type == "allocation":
+        given = display_facts(session, "approvals")
+        if given is not None and key in given:
+            standing = [a for a in given[key] if a.round == obj.approval_round]
+        else:
+            standing = list(
+                session.scalars(
+                    select(Approval).where(
+                        Approval.subject_type == "allocation",
+                        Approval.subject_id == obj.id,
+                        Approval.round == obj.approval_round,
+                        Approval.cancelled_at.is_(None),
+                    )
+                )
+            )
+        for person, deputy in endorsers(standing).items():
+            people.setdefault(person, deputy)
+    return people
+
+
+def approvers_left(
+    session: Session,
+    subject_type: str,
+    obj: Any,
+    barred: dict[int, int | None],
+    holders: Sequence[User] | None = None,
+) -> list[User]:
+    """The people who could still approve `obj`: those `with_authority` (`holders`, when
+    read already) whom four eyes (`barred`, as `barred_from` gives it) does not bar. A
+    deputy acting for one of them may approve in their name, unless the deputy is barred
+    too. The one rule of the request's refusal, the submit guard, /approvals and the notice."""
+    if holders is None:
+        holders = with_authority(session, subject_type, obj)
+    return [p for p in holders if p.id not in barred]
+
+
+def _names(people: Sequence[User]) -> str:
+    return ", ".join(p.name for p in people)
+
+
+def dead_request(
+    session: Session, subject_type: str, obj: Any, actor: User, deputy: User | None
+) -> str | None:
+    """Why `actor` may not ask for `obj` (prepare or submit an allocation, request an
+    installment), `deputy` acting for them, or None: once they had, four eyes would bar every
+    person with the authority to approve it and it could only be rejected. The reason says
+    what to do instead."""
+    barred = barred_from(session, subject_type, obj) if obj.id is not None else {}
+    barred.setdefault(actor.id, deputy.id if deputy is not None else None)
+    if deputy is not None:
+        barred.setdefault(deputy.id, None)
+    holders = with_authority(session, subject_type, obj)
+    if not holders or approvers_left(session, subject_type, obj, barred, holders):
+        # Nobody at all holds the authority: not four eyes, and not for this request to mend.
+        return None
+    names = _names(holders)
+    if deputy is not None and actor.id in {p.id for p in holders}:
+        if subject_type == "installment":
+            return _(
+                "nobody could approve this installment: only %(names)s may approve it, and"
+                " four eyes bars %(principal)s from approving what is asked for in their name."
+                " Request it in your own name, not acting for %(principal)s",
+                names=names,
+                principal=actor.name,
+            )
+        return _(
+            "nobody could approve this allocation: only %(names)s may approve it, and four"
+            " eyes bars %(principal)s from approving what is prepared in their name. Prepare it"
+            " in your own name, not acting for %(principal)s",
+            names=names,
+            principal=actor.name,
+        )
+    if subject_type == "installment":
+        return _(
+            "nobody could approve this installment: only %(names)s may approve it, and whoever"
+            " asks for an installment does not approve it. Ask another officer of the district,"
+            " or the school, to request it",
+            names=names,
+        )
+    return _(
+        "nobody could approve this allocation: only %(names)s may approve it, and whoever"
+        " prepares or submits an allocation does not approve it. Ask another officer to"
+        " prepare and submit it",
+        names=names,
+    )
+
+
+def acting_deputy(session: Session, actor: User) -> User | None:
+    """The signed-in deputy when this request acts for `actor` under a delegation
+    (service.org.acting), else None."""
+    acting = session.info.get(ACTING_KEY)
+    if acting is None or acting[1] != actor.id or acting[0] == actor.id:
+        return None
+    return session.get(User, acting[0])
+
+
+def refuse_dead_request(session: Session, subject_type: str, obj: Any, actor: User) -> None:
+    """Refused(409) with `dead_request`'s reason when `actor` (or the deputy acting for them
+    in this request) may not ask for `obj`: nothing is written, what was typed is kept."""
+    reason = dead_request(session, subject_type, obj, actor, acting_deputy(session, actor))
+    if reason is not None:
+        raise Refused(409, reason)
+
+
+def _someone_left_to_approve(ctx: Context) -> str | None:
+    """The `submit` guard: submitting must leave somebody who may approve."""
+    deputy = ctx.actor if ctx.actor.id != ctx.principal.id else None
+    return dead_request(ctx.session, "allocation", ctx.obj, ctx.principal, deputy)
+
+
+@dataclass(frozen=True)
+class Undecidable:
+    """A waiting item nobody may approve as it stands: `holders` have the authority and four
+    eyes bars each (`barred`, as `barred_from` gives it). It is not approved by anyone for
+    that: a holder rejects it (or returns an allocation), its preparer withdraws an
+    allocation, and it is asked for again so that someone may approve it."""
+
+    holders: list[User]
+    barred: dict[int, int | None]
+
+    def who_unblocks(self, subject_type: str) -> str:
+        """What /approvals says: who may act on it, and how."""
+        names = _names(self.holders)
+        if subject_type == "installment":
+            return _(
+                "Nobody may approve this installment as it stands: four eyes bars %(names)s,"
+                " who alone may approve it, since it was asked for by them or in their name."
+                " %(names)s (or a deputy acting for them) may reject it with the reason, and it"
+                " is requested again by someone else or in the requester's own name.",
+                names=names,
+            )
+        return _(
+            "Nobody may approve this allocation as it stands: four eyes bars %(names)s, who"
+            " alone may approve it, since they prepared or endorsed it. %(names)s may return"
+            " it for changes or reject it, or whoever prepared it may withdraw it, and it is"
+            " prepared again by another officer.",
+            names=names,
+        )
+
+
+def undecidable(session: Session, subject_type: str, obj: Any) -> Undecidable | None:
+    """The waiting `obj` (a submitted allocation, a requested installment) as an
+    `Undecidable` when somebody holds the authority to approve it and four eyes bars every
+    one of them; None when somebody may approve it, or nobody holds the authority at all."""
+    holders = with_authority(session, subject_type, obj)
+    barred = barred_from(session, subject_type, obj)
+    if not holders or approvers_left(session, subject_type, obj, barred, holders):
+        return None
+    return Undecidable(holders, barred)
+
+
 def _lock_project(ctx: Context) -> list[tuple[type, int]]:
     return [(Project, ctx.obj.project_id)]
 
@@ -444,7 +675,7 @@ ALLOCATION = register(
                 A.SUBMITTED,
                 _who_prepares,
                 ("ส่งขออนุมัติ", "Submit for approval"),
-                guards=(_within_budget,),
+                guards=(_within_budget, _someone_left_to_approve),
                 effect=_stamp_submitted,
             ),
             Transition(

@@ -43,6 +43,7 @@ class TaskName:
     ROLLUPS_CURRENT: Final = "tidtam.rollups.current"
     AUTH_PASSWORD_RESET_MAIL: Final = "tidtam.auth.password_reset_mail"
     ROLLUPS_FIGURES: Final = "tidtam.rollups.figures"
+    BUDGET_UNDECIDABLE: Final = "tidtam.budget.undecidable"
 
 
 #: Every task name, for the test that holds the service and the worker to the same list.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from service.core.permissions import ALLOW, Answer, deny, holds_anywhere, needs_role
+from service.core.permissions import ALLOW, Answer, deny_role, holds_anywhere, needs_role
 from service.core.translate import gettext as _
 from service.evaluations.models import Evaluation, EvaluationState
 from service.org.models import OrgUnit, Role, User
@@ -62,4 +62,4 @@ def may_self_assess(session: Session, user: User, evaluation: Evaluation) -> Ans
 def may_evaluate(session: Session, user: User, _evaluation: Evaluation) -> Answer:
     if holds_anywhere(session, user, Role.EVALUATOR):
         return ALLOW
-    return deny(_("only an evaluator (สยป.) scores quarters"))
+    return deny_role(_("only an evaluator (สยป.) scores quarters"))

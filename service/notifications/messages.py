@@ -152,6 +152,17 @@ SUMMARIES: dict[str, LazyString] = {
     "kpi.result": _l(
         "%(unit)s reported the result of %(subject)s for Q%(quarter)s FY%(year)s: %(value)s"
     ),
+    "allocation.undecidable": _l(
+        "Nobody may approve the allocation of %(amount)s baht to %(unit)s in project %(project)s"
+        " as it stands: four eyes bars everyone who may approve it. Withdraw it, or have it"
+        " returned, and have another officer prepare it"
+    ),
+    "installment.undecidable": _l(
+        "Nobody may approve the installment of %(amount)s baht for %(unit)s in project"
+        " %(project)s as it stands: it was asked for by, or in the name of, the only people who"
+        " may approve it. Have it rejected, and request it again in your own name or by"
+        " someone else"
+    ),
     "installment.payment": _l(
         "%(paid)s baht of the installment of %(amount)s baht for %(unit)s in project %(project)s "
         "was paid"
@@ -201,6 +212,8 @@ LINKS: dict[str, str] = {
     "installment.request": "/approvals#installment-{id}",
     "deadline.installment_waiting": "/approvals#installment-{id}",
     "allocation.approve": "/budget",
+    "allocation.undecidable": "/budget#allocation-{id}",
+    "installment.undecidable": "/approvals#installment-{id}",
     "budget_transfer.create": "/budget/transfers#transfer-{id}",
     "budget_transfer.endorse": "/budget/transfers#transfer-{id}",
     "budget_transfer.return": "/budget/transfers#transfer-{id}",

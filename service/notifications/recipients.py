@@ -25,6 +25,7 @@ Each rule turns the events of its kinds into (event_id, user_id) pairs in SQL:
 | budget_transfer.create | officers of the source project's responsible unit, nearest (one endorses) |
 | budget_transfer.endorse | approvers at or above the source project's responsible unit |
 | budget_transfer.approve, .return, .reject | the person who prepared the transfer |
+| allocation.undecidable, installment.undecidable | whoever prepared, submitted or requested it, and whoever they acted for |
 | kpi.result | the evaluator assigned to the quarter's evaluation (else the active evaluators); reported by a school, also the owning unit's officers, nearest |
 
 Every other event is silent on purpose, with its reason in `SILENT` (a test holds every
@@ -53,9 +54,9 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, false, func, or_, select, union
 from sqlalchemy.orm import aliased
 
-from service.audit.models import OutboxEvent
+from service.audit.models import AuditEntry, OutboxEvent
 from service.budget.models import Allocation, Approval, BudgetTransfer, Installment
-from service.budget.workflow import prepared_by
+from service.budget.workflow import PREPARING, prepared_by
 from service.core.sql import concat_text
 from service.evaluations.models import Evaluation
 from service.kpis.models import Kpi
@@ -195,6 +196,43 @@ def installment_requester(ids: EventIds) -> Select[int, int]:
     """An installment approved, paid in part or in full, or rejected: whoever asked for it."""
     kinds = ["installment.approve", "installment.payment", "installment.pay", "installment.reject"]
     return _named_person(ids, kinds, Installment, Installment.requested_by_id)
+
+
+#: An item nobody may approve as it stands (service.budget.operations.tell_undecidable).
+UNDECIDABLE_KINDS = frozenset({"allocation.undecidable", "installment.undecidable"})
+
+
+def undecidable_askers(ids: EventIds) -> Select[int, int]:
+    """An allocation or installment nobody may approve as it stands: whoever prepared,
+    submitted or requested it, in person or acting for someone, and whoever they acted for
+    (the audit's `PREPARING` rows), and the person the row names. They may withdraw it or
+    have it rejected, and ask for it again so that someone may approve it."""
+    kinds = sorted(UNDECIDABLE_KINDS)
+    preparing = [action for actions in PREPARING.values() for action in actions]
+    in_audit = (
+        select(OutboxEvent.id.label("event_id"), User.id.label("user_id"))
+        .join(
+            AuditEntry,
+            and_(
+                AuditEntry.object_type == OutboxEvent.object_type,
+                AuditEntry.object_id == OutboxEvent.object_id,
+                AuditEntry.action.in_(preparing),
+            ),
+        )
+        .join(
+            User,
+            and_(
+                or_(User.id == AuditEntry.actor_id, User.id == AuditEntry.acting_for_id),
+                User.active.is_(True),
+            ),
+        )
+        .where(OutboxEvent.id.in_(list(ids)), OutboxEvent.kind.in_(kinds))
+    )
+    requester = _named_person(
+        ids, ["installment.undecidable"], Installment, Installment.requested_by_id
+    )
+    preparer = _named_person(ids, ["allocation.undecidable"], Allocation, Allocation.created_by_id)
+    return select(union(in_audit, requester, preparer).subquery("undecidable_asker"))
 
 
 def allocation_preparer(ids: EventIds) -> Select[int, int]:
@@ -413,6 +451,7 @@ RULES: tuple[RecipientRule, ...] = (
         transfer_preparer,
     ),
     RecipientRule(frozenset({"kpi.result"}), kpi_result_readers),
+    RecipientRule(UNDECIDABLE_KINDS, undecidable_askers),
 )
 
 #: Every event kind someone is told of.

@@ -111,6 +111,16 @@ def option_label(option: Option) -> str:
     return option.label(current_language())
 
 
+def is_listed(option: Option | None) -> bool:
+    """True when a page lists `option` (template test `listed`): allowed, or refused for a
+    reason the reader can act on or wait for (the state, a missing field, four eyes). An
+    option refused only because the reader holds none of the roles that take it
+    (`Option.lacks_role`) is left out: a school is not told on every result that only the
+    district reviews, nor an evaluator in the queue that only the district endorses. The API
+    lists every option."""
+    return option is not None and not option.lacks_role
+
+
 def is_simple(option: Option) -> bool:
     """True when the generic endpoint can take this option (no input, a reason or a date)."""
     return all(name in SIMPLE_INPUTS for name in option.requires)
@@ -265,5 +275,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_template_global(option_label, "option_label")
     app.add_template_global(is_simple, "option_is_simple")
+    app.add_template_test(is_listed, "listed")
     app.add_template_global(state_name, "state_name")
     app.add_template_filter(plain, "plain")
