@@ -547,6 +547,8 @@ def approvals() -> Any:
     )
     allocations, installments = allocation_page.rows, installment_page.rows
     remember_guard_facts(session(), allocations, installments)
+    allocation_options = {a.id: options_for(a) for a in allocations}
+    installment_options = {i.id: options_for(i) for i in installments}
 
     def page_url(key: str, anchor: str) -> Any:
         def url(number: int) -> str:
@@ -565,8 +567,8 @@ def approvals() -> Any:
         allocation_page_url=page_url("page", "#h-alloc"),
         export_url=lambda fmt: url_for("budget.approvals", format=fmt),
         installment_page_url=page_url("installments_page", "#h-inst"),
-        allocation_options={a.id: options_for(a) for a in allocations},
-        installment_options={i.id: options_for(i) for i in installments},
+        allocation_options=allocation_options,
+        installment_options=installment_options,
         approvals=_approvals_of("allocation", [a.id for a in allocations]),
         rules={a.id: approval_rule(a) for a in allocations},
         prepared_by=asked_by(session(), "allocation", allocations),
@@ -574,18 +576,22 @@ def approvals() -> Any:
         # Items nobody may approve as they stand (asked for before such requests were
         # refused): who may unblock them, in words.
         stuck={
-            **{
-                ("allocation", a.id): found.who_unblocks("allocation")
-                for a in allocations
-                if (found := undecidable(session(), "allocation", a)) is not None
-            },
-            **{
-                ("installment", i.id): found.who_unblocks("installment")
-                for i in installments
-                if (found := undecidable(session(), "installment", i)) is not None
-            },
+            (kind, item.id): found.who_unblocks(kind)
+            for kind, items, options in (
+                ("allocation", allocations, allocation_options),
+                ("installment", installments, installment_options),
+            )
+            for item in items
+            # a reader who may approve it now is someone left to approve it: only the rest
+            # are asked about (the reader's own options are read already)
+            if not _may_approve(options[item.id])
+            and (found := undecidable(session(), kind, item)) is not None
         },
     )
+
+
+def _may_approve(options: list[Any]) -> bool:
+    return any(o.allowed and o.name == "approve" for o in options)
 
 
 def _approval_row(kind: str, subject: Any, amount: Decimal, lang: str) -> tuple[Any, ...]:

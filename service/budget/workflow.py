@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, exists, func, or_, select, update
@@ -60,10 +61,11 @@ from service.core.fields import storable
 from service.core.fiscal import local_date
 from service.core.labels import field_label, label
 from service.core.permissions import Answer, holds_any
-from service.core.sql import in_ids
+from service.core.sql import dialect_of, in_ids
 from service.core.thai import format_baht, format_date
 from service.core.translate import gettext as _
 from service.org.models import Role, RoleAssignment, User
+from service.org.scope import remember_roles, with_active_roles
 from service.projects.models import Project
 from service.threads.operations import open_with_reason
 from service.workflow.engine import (
@@ -245,15 +247,33 @@ def asked_by(
     known = display_facts(session, "preparers")
     missing = [o for o in objects if known is None or (subject_type, o.id) not in known]
     read = preparing(session, subject_type, missing)
+    # the people named, read together
+    named = {
+        o.requested_by_id if subject_type == "installment" else o.created_by_id for o in objects
+    }
+    named.update(
+        deputy for people in (*read.values(), *(known or {}).values()) for deputy in people.values()
+    )
+    named.discard(None)
+    users = (
+        {
+            u.id: u
+            for u in session.scalars(
+                select(User).where(in_ids(dialect_of(session), User.id, sorted(named)))
+            )
+        }
+        if named
+        else {}
+    )
     found: dict[int, tuple[User, User | None]] = {}
     for obj in objects:
         people = read[obj.id] if obj.id in read else known[(subject_type, obj.id)]  # type: ignore[index]
         ident = obj.requested_by_id if subject_type == "installment" else obj.created_by_id
-        person = session.get(User, ident) if ident is not None else None
+        person = users.get(ident)
         if person is None:
             continue
         deputy = people.get(person.id)
-        found[obj.id] = (person, session.get(User, deputy) if deputy is not None else None)
+        found[obj.id] = (person, users.get(deputy) if deputy is not None else None)
     return found
 
 
@@ -466,21 +486,43 @@ def with_authority(session: Session, subject_type: str, obj: Any) -> list[User]:
     """The active people whose active roles give them the authority to approve `obj`, four
     eyes aside: the officers and approvers over the project's responsible unit, narrowed by
     the limit. A deputy acts with one of these people's authority, never with more."""
-    unit = _allocation_of(subject_type, obj).project.responsible_unit
+    allocation = _allocation_of(subject_type, obj)
+    unit = allocation.project.responsible_unit
+    # Who holds the authority depends only on the unit and on which side of the limit the
+    # item stands: a page listing many items (which remembered its facts) asks once a kind.
+    known = display_facts(session, "authority")
+    key = (
+        subject_type,
+        unit.id,
+        above_limit(allocation),
+        above_limit(allocation, obj.amount) if subject_type == "installment" else None,
+    )
+    if known is not None and key in known:
+        return list(known[key])
+    holding = (
+        select(RoleAssignment.user_id)
+        .where(
+            RoleAssignment.withdrawn_at.is_(None),
+            RoleAssignment.role.in_([Role.OFFICER, Role.APPROVER]),
+            RoleAssignment.unit_id.in_(unit.ancestor_ids or [unit.id]),
+        )
+        .scalar_subquery()
+    )
     with session.no_autoflush:  # an item being asked for is not written by asking
-        people = session.scalars(
-            select(User)
-            .join(RoleAssignment, RoleAssignment.user_id == User.id)
-            .where(
-                User.active.is_(True),
-                RoleAssignment.withdrawn_at.is_(None),
-                RoleAssignment.role.in_([Role.OFFICER, Role.APPROVER]),
-                RoleAssignment.unit_id.in_(unit.ancestor_ids or [unit.id]),
+        # the people with their active roles in one statement: their permissions read them
+        rows = session.execute(
+            with_active_roles(
+                select(User).where(User.active.is_(True), User.id.in_(holding)).order_by(User.id)
             )
-            .distinct()
-            .order_by(User.id)
         ).all()
-        return [p for p in people if may_approve_as_such(session, p, subject_type, obj)]
+        people: list[User] = []
+        for person, group in groupby(rows, key=lambda row: row[0]):
+            remember_roles(session, person, (row[-1] for row in group))
+            people.append(person)
+        found = [p for p in people if may_approve_as_such(session, p, subject_type, obj)]
+    if known is not None:
+        known[key] = found
+    return found
 
 
 def barred_from(session: Session, subject_type: str, obj: Any) -> dict[int, int | None]:
@@ -858,6 +900,7 @@ def remember_guard_facts(
     remember_for_display(session, "unsettled", unsettled)
     remember_for_display(session, "approvals", approvals)
     remember_for_display(session, "preparers", found)
+    remember_for_display(session, "authority", {})  # filled as `with_authority` reads it
 
 
 def _lock_allocation(ctx: Context) -> list[tuple[type, int]]:
