@@ -52,6 +52,21 @@ TASK_NAMES: Final = frozenset(
 )
 
 
+#: How often the embedded (database) broker looks for new tasks, in seconds.
+EMBEDDED_POLLING_SECONDS = 0.2
+
+
+def _poll_embedded_broker_often() -> None:
+    """The embedded broker polls its tables, by default once a second: every task waited up
+    to a second for its worker, and a worker took four seconds to stop. kombu's transports
+    keep the interval as a class attribute, and its SQLAlchemy transport hands every
+    transport option to `create_engine`, which refuses this one: so it is set on the class.
+    Five polls a second cost an idle laptop a few small SELECTs."""
+    from kombu.transport import sqlalchemy as embedded
+
+    embedded.Transport.polling_interval = EMBEDDED_POLLING_SECONDS
+
+
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app whose tasks run inside a Flask app context (Flask's pattern)."""
 
@@ -62,6 +77,8 @@ def celery_init_app(app: Flask) -> Celery:
 
     celery_app: Celery = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(app.config["CELERY"])
+    if str(app.config["CELERY"]["broker_url"]).startswith("sqla+"):
+        _poll_embedded_broker_often()
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app
