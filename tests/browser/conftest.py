@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# The database each module's server copies (made once a run), for every module of the folder.
+from tests.browser.test_journeys import demo_file  # noqa: F401
+
 HERE = Path(__file__).resolve().parent
 
 

@@ -19,11 +19,13 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,8 +89,35 @@ class Server:
             engine.dispose()
 
 
+FLASK = [sys.executable, "-m", "flask", "--app", "service"]
+#: What each module's server starts from: the migrated schema and the legacy demo.
+DEMO_COMMANDS = (["db", "upgrade"], ["demo-data", "--legacy-only"])
+
+
+@pytest.fixture(scope="session")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """On SQLite, a database file migrated and loaded with the demo once a run, which each
+    module's server copies (the migration and the load cost about 6 s a module); None on
+    PostgreSQL, where each server migrates and loads its own database."""
+    tmp = tmp_path_factory.mktemp("browser-demo")
+    database_url = create_database(tmp, "demo")
+    if not database_url.startswith("sqlite"):
+        drop_database(database_url)
+        return None
+    env = {**os.environ, **app_environment(tmp, database_url)}
+    for command in DEMO_COMMANDS:
+        subprocess.run(FLASK + command, cwd=ROOT, env=env, check=True, capture_output=True)
+    return Path(database_url.removeprefix("sqlite:///"))
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """`source` copied whole (its write-ahead log included) through SQLite's backup."""
+    with closing(sqlite3.connect(source)) as reading, closing(sqlite3.connect(target)) as writing:
+        reading.backup(writing)
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, demo_file: Path | None) -> Iterator[Server]:
     """gunicorn (as `make web` starts it) and a Celery worker on a database of their own."""
     tmp = tmp_path_factory.mktemp("browser")
     database_url = create_database(tmp, "browser")
@@ -96,10 +125,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if "CELERY_KEY_PREFIX" in env:
         env["CELERY_KEY_PREFIX"] = f"tidtam-test-{RUN_ID}-browser:"  # its own queue in Redis
     full_env = {**os.environ, **env}
-    flask = [sys.executable, "-m", "flask", "--app", "service"]
     try:
-        for command in (["db", "upgrade"], ["demo-data", "--legacy-only"]):
-            subprocess.run(flask + command, cwd=ROOT, env=full_env, check=True, capture_output=True)
+        if demo_file is not None:
+            _copy_sqlite(demo_file, Path(database_url.removeprefix("sqlite:///")))
+        else:
+            for command in DEMO_COMMANDS:
+                subprocess.run(
+                    FLASK + command, cwd=ROOT, env=full_env, check=True, capture_output=True
+                )
         port = _free_port()
         log = (tmp / "web.log").open("wb")
         web = subprocess.Popen(
