@@ -27,7 +27,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from service.core.fields import Day, Invalid, Money, Percent, drawn_version, ids_in, value_of
-from service.core.fiscal import local_today
+from service.core.fiscal import fiscal_year_of, local_today
 from service.core.labels import field_label
 from service.core.permissions import holds_anywhere
 from service.core.progress import weights_problem, weights_total
@@ -297,10 +297,26 @@ def _project_for_editor(project_id: int) -> Project:
     return project
 
 
+def _year_of_today() -> FiscalYear | None:
+    """The fiscal year today lies in, when it is there and open for work: a new project's
+    year unless the officer chooses another."""
+    today = local_today(current_app.config["TIMEZONE"])
+    return session().scalar(
+        select(FiscalYear).where(
+            FiscalYear.be_year == fiscal_year_of(today), FiscalYear.is_open.is_(True)
+        )
+    )
+
+
 @bp.route("/projects/new", methods=["GET"])
 @district
 def new() -> tuple[str, int]:
-    return _render(None, _form_values(None))
+    values = _form_values(None)
+    # Without today's year the form chooses none (the select's first option is blank) rather
+    # than the first year listed, the oldest: a project is not filed under it unseen.
+    year = _year_of_today()
+    values["fiscal_year_id"] = str(year.id) if year is not None else ""
+    return _render(None, values)
 
 
 @bp.route("/projects/<int:project_id>/edit", methods=["GET"])
