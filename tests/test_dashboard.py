@@ -168,6 +168,29 @@ def _demo(session: Session) -> Project:
     return found
 
 
+def test_a_unit_filter_naming_no_unit_in_reach_says_so(login_as) -> None:  # type: ignore[no-untyped-def]
+    """A mistyped or foreign code is a 404 that says what was not found and leads back to
+    the list without the unit; a unit outside the reader's reach reads the same as none."""
+    client = login_as("officer")
+    unknown = client.get("/dashboard?year=2566&unit=99999999&behind=1&lang=en")
+    assert unknown.status_code == 404
+    text = visible_text(unknown.get_data(as_text=True))
+    assert "No unit of the code 99999999 is among the units you may see." in text
+    assert "The list without the unit filter" in text
+    assert 'href="/dashboard?year=2566&amp;behind=1&amp;lang=en"' in unknown.get_data(as_text=True)
+    foreign = client.get("/dashboard?year=2566&unit=50230000&behind=1&lang=en")
+    assert foreign.status_code == 404
+    assert foreign.get_data(as_text=True).replace("50230000", "99999999") == unknown.get_data(
+        as_text=True
+    )
+    thai = client.get("/dashboard?year=2566&unit=99999999&lang=th").get_data(as_text=True)
+    assert "ไม่มีหน่วยงานรหัส 99999999" in visible_text(thai)
+    # The public list reads its filter the same way, and leads back to itself.
+    public = client.get("/public/projects?unit=12345678&lang=en")
+    assert public.status_code == 404
+    assert 'href="/public/projects?lang=en"' in public.get_data(as_text=True)
+
+
 def test_listing_pages_with_sql_sorting_on_derived_figures(session: Session) -> None:
     projects = varied_projects(session)
     filters = Filters(year=year(session), sort="actual", descending=True, page=1)

@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.core.fiscal import fiscal_year_bounds, fiscal_year_of, local_today
 from service.fiscal.models import FiscalYear
 from service.projects.models import (
     ProgressReport,
@@ -210,3 +211,42 @@ def test_the_editor_is_the_districts(login_as, client: FlaskClient, session: Ses
     assert client.get(f"/projects/{project.id}/edit").status_code == 403
     assert client.get("/projects/new").status_code == 403
     assert client.get("/projects/999999/edit").status_code == 404
+
+
+def _year_select(page: str) -> str:
+    start = page.index('<select id="fiscal_year_id"')
+    return page[start : page.index("</select>", start)]
+
+
+def test_a_new_project_starts_in_todays_fiscal_year(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """Not in the first year listed, the oldest: an officer who does not look would file the
+    project under it. Without today's year (not there, or closed) none is chosen."""
+    client = login_as("officer")
+    # The demo's years are past: nothing is chosen for the officer, and it shows.
+    options = _year_select(client.get("/projects/new?lang=en").get_data(as_text=True))
+    assert '<option value="" selected>Choose…</option>' in options
+    assert options.count("selected") == 1
+    th = _year_select(client.get("/projects/new?lang=th").get_data(as_text=True))
+    assert "เลือก…" in th
+
+    be_year = fiscal_year_of(local_today())
+    starts_on, ends_on = fiscal_year_bounds(be_year)
+    this_year = FiscalYear(be_year=be_year, starts_on=starts_on, ends_on=ends_on, is_open=True)
+    session.add(this_year)
+    session.commit()
+    options = _year_select(client.get("/projects/new?lang=en").get_data(as_text=True))
+    assert f'<option value="{this_year.id}" selected>{be_year}</option>' in options
+    assert 'value=""' not in options and options.count("selected") == 1
+
+    this_year.is_open = False
+    session.commit()
+    options = _year_select(client.get("/projects/new?lang=en").get_data(as_text=True))
+    assert '<option value="" selected>Choose…</option>' in options
+
+
+def test_a_new_project_refused_without_a_year_shows_none_chosen(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("officer")
+    refused = _create(client, session, fiscal_year_id="")
+    assert refused.status_code == 422
+    options = _year_select(refused.get_data(as_text=True))
+    assert '<option value="" selected>' in options and options.count("selected") == 1

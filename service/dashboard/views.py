@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, abort, render_template, request, url_for
@@ -15,6 +15,7 @@ from flask_login import login_required
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
 from service.core.export import FORMATS, Column, download, rows_in_chunks
 from service.core.fields import BeYear, Invalid, value_of
@@ -43,7 +44,7 @@ def read_filters(
     """The filters the query string asks for; None when there is no fiscal year at all.
 
     An unknown year or a unit outside the reader's scope is a 404 (it names nothing they may
-    list); an unknown sort key falls back to the code. `years`: every fiscal year, already
+    list; a unit's page says so, `_no_unit_of`); an unknown sort key falls back to the code. `years`: every fiscal year, already
     read for the page's year menu (the asked year is found among them, not read again).
     """
     year: FiscalYear | None
@@ -67,7 +68,7 @@ def read_filters(
     if args.get("unit"):
         unit = queries.unit_by_code(session, args["unit"])
         if unit is None or (user is not None and not in_scope(session, user, unit)):
-            abort(404)
+            _no_unit_of(args["unit"])
     sort = args.get("sort", "code")
     descending = sort.startswith("-")
     sort = sort.lstrip("-")
@@ -83,6 +84,27 @@ def read_filters(
         page=page if (page := page_number(args.get("page"))) < 100_000 else 1,
         after=args.get("after", "")[:2000] or None,
     )
+
+
+def _no_unit_of(code: str) -> NoReturn:
+    """A 404 for a unit filter that names no unit the reader may see, saying so: whether a
+    unit of that code lies outside their reach is not told. It links to the same list
+    without the unit (its other filters kept)."""
+    kept: dict[str, Any] = {
+        k: v for k, v in request.args.items() if k not in ("unit", "page", "after", "format")
+    }
+    endpoint = request.endpoint or "dashboard.index"
+    page = render_template(
+        "error.html",
+        code=404,
+        message=_(
+            "No unit of the code %(code)s is among the units you may see.",
+            code=code.strip()[:40],
+        ),
+        back=url_for(endpoint, **(request.view_args or {}), **kept),
+        back_label=_("The list without the unit filter"),
+    )
+    abort(Response(page, status=404, mimetype="text/html"))
 
 
 def listing_columns(public: bool) -> list[Column]:

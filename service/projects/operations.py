@@ -6,14 +6,17 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEntry
 from service.audit.operations import record
 from service.core import translate
-from service.core.fiscal import local_today
-from service.core.labels import label
+from service.core.db import utcnow
+from service.core.fiscal import DEFAULT_TZ, local_date, local_today
+from service.core.labels import label, object_type_label
 from service.core.permissions import needs_role
 from service.core.thai import format_date, normalize_thai, read_code
 from service.core.translate import gettext as _
@@ -32,7 +35,7 @@ from service.projects.models import (
     TargetKind,
 )
 from service.strategy.models import StrategyNode
-from service.workflow.engine import Refused
+from service.workflow.engine import Refused, lock
 
 DISTRICT = (Role.OFFICER, Role.APPROVER)
 EDITABLE = (ProjectState.DRAFT,)
@@ -43,6 +46,57 @@ def _text_field(key: str, value: Any) -> str:
     """A text field as kept: normalised; the unit codes ("50230700/50230700") written with
     Arabic digits however they were typed (service.core.thai.read_code)."""
     return read_code(str(value)) if key == "unit_codes" else normalize_thai(str(value))
+
+
+def _plan_changed(project: Project) -> None:
+    """Mark the project's row written by a change of its plan held in other rows (objectives,
+    targets, steps, strategy links): its version moves on the next flush, as it does for a
+    change of its own columns, so that a page or client that read the plan before is refused
+    its save (`hold_unchanged`) instead of writing back what it read."""
+    project.updated_at = utcnow()
+
+
+def hold_unchanged(session: Session, project: Project, version: int | None) -> Project:
+    """`project` locked for this transaction and read afresh, for a change drawn from it as
+    it stood at `version` (None: the sender does not say, and nothing is checked). Raises
+    Refused(409), naming who changed it last and when, when it has changed since."""
+    current = lock(session, Project, project.id)
+    if current is None:
+        raise Refused(
+            404,
+            _(
+                "%(object)s %(id)s does not exist",
+                object=object_type_label("project"),
+                id=project.id,
+            ),
+        )
+    if version is None or current.version == version:
+        return current
+    # The latest change that moved the version: reports and KPI links leave it as it was.
+    last = session.scalar(
+        select(AuditEntry)
+        .where(
+            AuditEntry.object_type == "project",
+            AuditEntry.object_id == current.id,
+            AuditEntry.action.not_in(("project.report", "project.kpis")),
+        )
+        .order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())
+        .limit(1)
+    )
+    instant = last.occurred_at if last is not None else current.updated_at
+    when = (
+        f"{format_date(local_date(instant), translate.current())}"
+        f" {instant.astimezone(ZoneInfo(DEFAULT_TZ)):%H:%M}"
+    )
+    if last is not None and last.actor is not None:
+        reason = _(
+            "the project was changed by %(who)s at %(when)s while your page was open",
+            who=last.actor.name,
+            when=when,
+        )
+    else:
+        reason = _("the project was changed at %(when)s while your page was open", when=when)
+    raise Refused(409, reason, state=current.state.value)
 
 
 def _may_edit(session: Session, actor: User, project: Project) -> None:
@@ -184,6 +238,10 @@ def set_objectives_and_targets(
     _may_edit(session, actor, project)
     if len(objectives) < len(project.objectives) or len(targets) < len(project.targets):
         raise Refused(422, _("texts are withdrawn by a revision, not by shortening the list"))
+    before = (
+        [o.text for o in project.objectives],
+        [(t.kind, t.text) for t in project.targets],
+    )
     for position, text in enumerate(objectives, start=1):
         if position <= len(project.objectives):
             project.objectives[position - 1].text = normalize_thai(text)
@@ -197,6 +255,12 @@ def set_objectives_and_targets(
         else:
             target = ProjectTarget(position=position, kind=kind, text=normalize_thai(text))
             project.targets.append(target)
+    after = (
+        [o.text for o in project.objectives],
+        [(t.kind, t.text) for t in project.targets],
+    )
+    if after != before:
+        _plan_changed(project)
     session.flush()
     record(
         session,
@@ -249,6 +313,16 @@ def save_step(
     step = session.scalar(
         select(PlanStep).where(PlanStep.project_id == project.id, PlanStep.position == position)
     )
+    unit = responsible_unit or project.responsible_unit
+    wanted = (normalize_thai(name), weight, planned_start, planned_end, unit.id)
+    if step is None or wanted != (
+        step.name,
+        step.weight,
+        step.planned_start,
+        step.planned_end,
+        step.responsible_unit_id,
+    ):
+        _plan_changed(project)
     if step is None:
         step = PlanStep(project=project, position=position)
         session.add(step)
@@ -256,7 +330,7 @@ def save_step(
     step.weight = weight
     step.planned_start = planned_start
     step.planned_end = planned_end
-    step.responsible_unit = responsible_unit or project.responsible_unit
+    step.responsible_unit = unit
     session.flush()
     record(
         session,
@@ -310,6 +384,8 @@ def remove_steps(session: Session, actor: User, project: Project, positions: lis
             step.position = position
             session.flush()  # one at a time: each moves into a place already freed
     if removed:
+        _plan_changed(project)
+        session.flush()
         record(
             session,
             action="step.remove",
@@ -420,6 +496,7 @@ def link_strategies(
     if before == after:
         return
     project.strategies = sorted({node.id: node for node in nodes}.values(), key=lambda n: n.code)
+    _plan_changed(project)
     session.flush()
     record(
         session,

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from service.core.fields import Day, Invalid, Money, Percent, ids_in, value_of
-from service.core.fiscal import local_today
+from service.core.fields import Day, Invalid, Money, Percent, drawn_version, ids_in, value_of
+from service.core.fiscal import fiscal_year_of, local_today
 from service.core.labels import field_label
 from service.core.permissions import holds_anywhere
 from service.core.progress import weights_problem, weights_total
@@ -41,6 +41,7 @@ from service.projects.operations import (
     add_progress_report,
     assign_result,
     create_project,
+    hold_unchanged,
     link_strategies,
     remove_steps,
     save_step,
@@ -256,7 +257,11 @@ def _render(
     values: dict[str, Any],
     errors: dict[str, str] | None = None,
     status: int = 200,
+    *,
+    changed_meanwhile: bool = False,
 ) -> tuple[str, int]:
+    """The editor page: `values` in its fields; the form carries the version of the project
+    it is drawn at (`values["version"]`, or the project's own)."""
     total, problem = _weights_summary(values)
     editable = project is None or project.state is ProjectState.DRAFT
     page = render_template(
@@ -265,6 +270,8 @@ def _render(
         values=values,
         errors=_in_form_order(errors or {}),
         editable=editable,
+        version=values.get("version", project.version if project is not None else None),
+        changed_meanwhile=changed_meanwhile,
         weights_total=total,
         weights_problem=problem,
         options=options_for(project) if project is not None else [],
@@ -290,10 +297,26 @@ def _project_for_editor(project_id: int) -> Project:
     return project
 
 
+def _year_of_today() -> FiscalYear | None:
+    """The fiscal year today lies in, when it is there and open for work: a new project's
+    year unless the officer chooses another."""
+    today = local_today(current_app.config["TIMEZONE"])
+    return session().scalar(
+        select(FiscalYear).where(
+            FiscalYear.be_year == fiscal_year_of(today), FiscalYear.is_open.is_(True)
+        )
+    )
+
+
 @bp.route("/projects/new", methods=["GET"])
 @district
 def new() -> tuple[str, int]:
-    return _render(None, _form_values(None))
+    values = _form_values(None)
+    # Without today's year the form chooses none (the select's first option is blank) rather
+    # than the first year listed, the oldest: a project is not filed under it unseen.
+    year = _year_of_today()
+    values["fiscal_year_id"] = str(year.id) if year is not None else ""
+    return _render(None, values)
 
 
 @bp.route("/projects/<int:project_id>/edit", methods=["GET"])
@@ -443,14 +466,35 @@ def create() -> Response | tuple[str, int]:
 @bp.route("/projects/<int:project_id>/edit", methods=["POST"])
 @login_required
 def save(project_id: int) -> Response | tuple[str, int]:
+    """Save the whole form. A form drawn at another version of the project (`version`: a
+    save from another tab or person, a transition, came between) is refused with 409 and
+    shown again as typed, with where to see the project as it stands: what was saved
+    meanwhile is not written over unseen. A form without it (an older page) is saved."""
     project = _project_for_editor(project_id)
+    drawn = drawn_version(request.form)
+    changed_meanwhile = False
+
+    def change() -> None:
+        nonlocal changed_meanwhile
+        try:
+            current = hold_unchanged(session(), project, drawn)
+        except Refused as refused:
+            changed_meanwhile = refused.status == 409
+            raise
+        _apply(current, request.form)
 
     def again(errors: dict[str, str], status: int, **_typed: Any) -> tuple[str, int]:
         shown = _project_for_editor(project_id)
-        return _render(shown, _typed_values(request.form), errors, status)
+        values = _typed_values(request.form)
+        # Refused for what was saved meanwhile, the form stands for the project as it is now:
+        # sent again, it is sent knowingly. Refused for anything else, it keeps the version
+        # it was drawn at, so that a save made meanwhile is still caught.
+        if not changed_meanwhile and drawn is not None:
+            values["version"] = drawn
+        return _render(shown, values, errors, status, changed_meanwhile=changed_meanwhile)
 
     return run_change(
-        lambda: _apply(project, request.form),
+        change,
         done=_("The project is saved."),
         back=url_for("editor.edit", project_id=project.id),
         again=again,

@@ -27,6 +27,7 @@ def test_add_two_rows_watch_the_total_and_save_once(person: Any, server: Server)
     officer.sign_in()
     page = officer.goto("/projects/new?lang=en")
     page.fill("#code", "50230000-9200")
+    page.select_option("#fiscal_year_id", label="2566")  # not today's year: none is chosen
     page.fill("#name", "โครงการห้าขั้นตอน")
     assert page.locator("#steps-table tbody tr").count() == 3
     page.click("#add-step")

@@ -147,6 +147,7 @@ def test_other_refused_forms_focus_their_summary_and_pass_axe(person: Any) -> No
 
     page = officer.goto("/projects/new")
     page.fill("#code", "50230700-0099")
+    page.select_option("#fiscal_year_id", label="2566")
     page.fill("#name", "โครงการทดสอบข้อผิดพลาด")
     page.fill("#approved_budget", "แสนบาท")
     page.fill("#step-1-name", "ขั้นแรก")

@@ -329,6 +329,7 @@ def test_officer_allocates_above_the_limit_and_the_approver_approves(
     officer.goto("/projects/new")
     page = officer.page
     page.fill("#code", "50230700-0001")
+    page.select_option("#fiscal_year_id", label="2566")  # its steps fall in FY 2566
     page.fill("#name", "โครงการห้องสมุดเคลื่อนที่")
     page.fill("#approved_budget", "100000")
     page.fill("#step-1-name", "จัดซื้อหนังสือ")
