@@ -1,11 +1,27 @@
 // Switching the language reloads the page: what was typed into its forms and not yet sent
 // is carried across (sessionStorage, this tab only) and put back. Passwords, codes, files
-// and hidden fields are never kept. Without this script the switch still works; the typing
-// is lost, as before.
+// and hidden fields are never kept, except the version a form was drawn at ("version"): the
+// typing goes back with the version it was typed against, so that a save of it after
+// someone else's is refused as stale rather than written over theirs. Without this script
+// the switch still works; the typing is lost, as before.
 (function () {
   "use strict";
   var KEY = "tidtam-typed:" + location.pathname;
   var SKIPPED = /^(password|hidden|file|submit|button|reset|image)$/;
+
+  function formKey(form, formIndex) {
+    return formIndex + "|" + (form.getAttribute("action") || "");
+  }
+
+  // the hidden "version" field of each form, by the form's key
+  function versions() {
+    var found = {};
+    Array.prototype.forEach.call(document.forms, function (form, formIndex) {
+      var field = form.elements.namedItem("version");
+      if (field && field.type === "hidden") { found[formKey(form, formIndex)] = field; }
+    });
+    return found;
+  }
 
   function fields() {
     var found = [];
@@ -16,7 +32,7 @@
           return;
         }
         var nth = seen[field.name] = (seen[field.name] || 0) + 1;
-        found.push({ key: formIndex + "|" + (form.getAttribute("action") || "") + "|" + field.name + "|" + nth, field: field });
+        found.push({ form: formKey(form, formIndex), key: formKey(form, formIndex) + "|" + field.name + "|" + nth, field: field });
       });
     });
     return found;
@@ -32,15 +48,18 @@
 
   function keep() {
     var typed = {};
+    var drawn = {};
     var any = false;
+    var version = versions();
     fields().forEach(function (entry) {
       if (!changed(entry.field)) { return; }
       var f = entry.field;
       typed[entry.key] = (f.type === "checkbox" || f.type === "radio") ? f.checked : f.value;
+      if (version[entry.form]) { drawn[entry.form] = version[entry.form].value; }
       any = true;
     });
     try {
-      if (any) { sessionStorage.setItem(KEY, JSON.stringify({ at: Date.now(), typed: typed })); }
+      if (any) { sessionStorage.setItem(KEY, JSON.stringify({ at: Date.now(), typed: typed, drawn: drawn })); }
     } catch (e) { /* storage full or refused: the switch goes on without it */ }
   }
 
@@ -61,6 +80,10 @@
       if (f.type === "checkbox" || f.type === "radio") { f.checked = typed[entry.key]; }
       else { f.value = typed[entry.key]; }
       f.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    var version = versions();
+    Object.keys(kept.drawn || {}).forEach(function (form) {
+      if (version[form]) { version[form].value = kept.drawn[form]; }
     });
   }
 

@@ -183,3 +183,38 @@ def test_switching_the_language_keeps_what_was_typed(person: Any) -> None:  # no
     # a later visit of the page starts empty
     page.goto(page.url)
     assert page.input_value("#email") == ""
+
+
+def test_a_language_switch_keeps_the_version_the_typing_was_drawn_at(person: Any) -> None:  # noqa: F811
+    """The switch redrew the editor at the project's newest version and put the typing back
+    on it: saved, it wrote over a save another tab had made meanwhile. The typing goes back
+    with the version it was typed against, and its save is refused as stale."""
+    officer: Person = person("officer")
+    officer.sign_in()
+    page = officer.goto("/projects/new?lang=th")
+    page.fill("#code", "50230000-9300")
+    page.select_option("#fiscal_year_id", label="2566")
+    page.fill("#name", "โครงการสองแท็บ")
+    page.click("#project-form button[type=submit]")
+    page.wait_for_url("**/projects/*/edit")
+    edit = page.url
+    page.fill("#contact_name", "ชื่อจากแท็บแรก")
+    other = officer.context.new_page()  # the same person's second tab saves meanwhile
+    other.goto(edit)
+    other.fill("#contact_phone", "0 2000 0000")
+    other.click("#project-form button[type=submit]")
+    other.wait_for_load_state("load")
+    with page.expect_navigation():
+        page.evaluate("document.querySelector('a[hreflang=\"en\"]').click()")
+    page.wait_for_load_state("load")
+    assert page.input_value("#contact_name") == "ชื่อจากแท็บแรก"
+    page.click("#project-form button[type=submit]")
+    page.wait_for_load_state("load")
+    assert "changed while your page was open" in page.inner_text("main")
+    assert (
+        officer.server.scalar("SELECT contact_phone FROM project WHERE code = '50230000-9300'")
+        == "0 2000 0000"
+    )
+    assert officer.server.scalar(
+        "SELECT contact_name FROM project WHERE code = '50230000-9300'"
+    ) in (None, "")
