@@ -160,3 +160,30 @@ def _current(session: Session, result: StepResult) -> StepResult:
     found = session.get(StepResult, result.id)
     assert found is not None
     return found
+
+
+def test_a_tab_refused_for_a_result_sent_meanwhile_no_longer_offers_to_start_it(  # type: ignore[no-untyped-def]
+    login_as, session: Session
+) -> None:
+    """Drawn while the result was not started, the page offers to start it; sent from another
+    tab meanwhile, it can no longer be started (pressed, it was refused and Back lost what
+    was typed). The script's answer carries what may be done now, to show in place of it."""
+    result = school_result(session, position=4)
+    assert result.state is ResultState.NOT_STARTED
+    client = login_as("school")
+    drawn = client.get(f"/results/{result.id}").get_data(as_text=True)
+    start = f'action="/actions/step_result/{result.id}/start"'
+    assert start in drawn.split('data-testid="actions"')[1]
+    tab_a = _drawn_version(drawn)
+    assert _send(client, result, "40", "ประชุมครูครบแล้ว", version=tab_a).status_code == 302
+
+    refused = _send(client, result, "90", "จากแท็บเก่า", version=tab_a, xhr="1")
+    assert refused.status_code == 409 and refused.json is not None
+    assert refused.json["cannot_send"]
+    actions = refused.json["actions"]
+    assert 'data-testid="actions"' in actions and start not in actions
+    assert "/actions/step_result/" not in actions  # nothing else the school may do with it now
+    # Its files are offered as they stand now: the other tab's, still to withdraw or replace.
+    evidence = refused.json["evidence"]
+    assert 'data-testid="evidence"' in evidence and "photo.png" in evidence
+    assert "/withdraw" in evidence and "/replace" in evidence

@@ -111,10 +111,7 @@ def _render_result(
     return render_template(
         "school/result.html",
         **_facts(result),
-        evidence=result.current_evidence,
-        withdrawn=result.withdrawn_evidence,
-        withdrawable=withdrawable(session(), actor(), result),
-        options=options_for(result),
+        **_offers(result),
         form=form
         or {
             # Never reported: an empty field, not a "0" to delete first.
@@ -135,6 +132,17 @@ def _facts(result: StepResult) -> dict[str, Any]:
         "project": result.step.project,
         "project_visible": can_see_project(session(), actor(), result.step.project),
         "today": local_today(),
+    }
+
+
+def _offers(result: StepResult) -> dict[str, Any]:
+    """What school/_result_evidence.html and _result_actions.html offer the signed-in user to
+    do with `result`, on its page and to the script (with `result` itself)."""
+    return {
+        "evidence": result.current_evidence,
+        "withdrawn": result.withdrawn_evidence,
+        "withdrawable": withdrawable(session(), actor(), result),
+        "options": options_for(result),
     }
 
 
@@ -214,7 +222,10 @@ def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
             # (another tab or person moved it meanwhile) and shows it in place of what the
             # page showed (`facts`), where to see it, the version its form now stands for
             # (sent again, it is sent knowingly) and, when it cannot be sent at all now, why
-            # (`cannot_send`): the page's form then keeps what was typed only to copy.
+            # (`cannot_send`): the page's form then keeps what was typed only to copy. What
+            # else the page offers to do with the result is as it stands now too (`evidence`,
+            # `actions`): a tab drawn before it was sent offered to start it.
+            offers = _offers(now)
             return jsonify(
                 error=_flashed_reason(),
                 fields=errors,
@@ -223,6 +234,8 @@ def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
                     "school/_result_facts.html", **_facts(now), changed=status == 409
                 ),
                 cannot_send=_why_not_sent(now),
+                evidence=render_template("school/_result_evidence.html", result=now, **offers),
+                actions=render_template("school/_result_actions.html", result=now, **offers),
                 version=now.version,
                 latest=url_for("school.result", result_id=result_id),
             ), status

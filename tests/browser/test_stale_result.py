@@ -1,9 +1,9 @@
 """A school's result sent from a page left open after it was sent from another tab: the
 refusal says it was sent already, the page shows where it stands now (it kept saying "not
 started" beside the refusal, the script answering without reloading; then it took the badge
-but kept the old figures and an active button that could only be refused again), what was
-typed stays in the form to copy, a link opens the page as it is now in a new tab, and nothing
-is recorded twice.
+but kept the old figures and an active button that could only be refused again, and beside it
+one to start the result, refused when pressed), what was typed stays in the form to copy, a
+link opens the page as it is now in a new tab, and nothing is recorded twice.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ def test_a_result_sent_again_from_a_stale_page_shows_where_it_stands(
     first.page.wait_for_selector("[data-testid=state] .badge.submitted")
 
     page = stale.page
+    start = f"[data-testid=actions] form[action='/actions/step_result/{result_id}/start']"
+    assert page.locator(start).count() == 1  # drawn while the result was not started
     _send(page, "90", "ข้อความจากแท็บที่เปิดค้างไว้")
     page.wait_for_selector("#result-form [data-error-summary]")
     summary = page.locator("#result-form [data-error-summary]").inner_text()
@@ -80,6 +82,10 @@ def test_a_result_sent_again_from_a_stale_page_shows_where_it_stands(
     assert page.locator("#result-form button[type=submit]").is_disabled()
     why = page.locator("#result-form [data-testid=cannot-send]").inner_text()
     assert "ผลนี้อยู่ในสถานะ ส่งตรวจสอบแล้ว" in why and "คัดลอก" in why
+    # Nor any other that could only fail: it was offered to start it still, refused when
+    # pressed, and Back lost what was typed. What it offers now is what the server offers.
+    assert page.locator(start).count() == 0
+    assert page.locator("[data-testid=actions] form").count() == 0
     # What was typed is still there to copy, and a link shows the result as it is now.
     assert page.input_value("#completion") == "90"
     assert page.input_value("#narrative") == "ข้อความจากแท็บที่เปิดค้างไว้"
