@@ -165,16 +165,21 @@ def result(result_id: int) -> str:
 
 def _changed_while_open(result: StepResult) -> Refused:
     """Why a result sent from a page drawn before it changed (another tab sent it, the
-    district accepted or returned it) is refused (409), naming where it stands now."""
-    return Refused(
-        409,
-        _(
+    district accepted or returned it) is refused (409), naming where it stands now; to send
+    it again only if it can be sent now (sent from another tab, it waits for review)."""
+    if _why_not_sent(result) is not None:
+        reason = _(
+            "this result changed while your page was open: it is now %(state)s, so it cannot"
+            " be sent from here. What you typed is still here to copy",
+            state=label(result.state),
+        )
+    else:
+        reason = _(
             "this result changed while your page was open: it is now %(state)s. What you typed"
             " is still here: check the result as it stands, then send again if you still mean to",
             state=label(result.state),
-        ),
-        state=result.state.value,
-    )
+        )
+    return Refused(409, reason, state=result.state.value)
 
 
 @bp.route("/results/<int:result_id>", methods=["POST"])

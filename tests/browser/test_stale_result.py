@@ -69,6 +69,8 @@ def test_a_result_sent_again_from_a_stale_page_shows_where_it_stands(
     summary = page.locator("#result-form [data-error-summary]").inner_text()
     # Refused for the version the page was drawn at: it changed while the page was open.
     assert "เปลี่ยนไประหว่างที่หน้านี้เปิดอยู่" in summary and "ส่งตรวจสอบแล้ว" in summary
+    # It cannot be sent from here, and says so: it no longer invites sending again.
+    assert "ส่งจากหน้านี้ไม่ได้" in summary and "ส่งอีกครั้ง" not in summary
     # The badge beside it says the same, not the state the page was opened in.
     assert page.locator("[data-testid=state]").inner_text().strip() == "ส่งตรวจสอบแล้ว"
     assert page.locator("[data-testid=state] .badge.submitted").count() == 1
@@ -79,7 +81,13 @@ def test_a_result_sent_again_from_a_stale_page_shows_where_it_stands(
     assert facts.locator("[data-testid=narrative]").inner_text() == "ประชุมครูครบแล้ว"
     assert "40.00" in facts.inner_text()
     # It cannot be sent from here now: no button that could only be refused again, and why.
-    assert page.locator("#result-form button[type=submit]").is_disabled()
+    button = page.locator("#result-form button[type=submit]")
+    assert button.is_disabled()
+    # ...and looks so: muted, no pointer (it kept the brand's colour and the hand).
+    looks = button.evaluate(
+        "b => { const s = getComputedStyle(b); return [s.cursor, s.backgroundColor, s.color]; }"
+    )
+    assert looks == ["not-allowed", "rgb(228, 232, 236)", "rgb(77, 88, 102)"]
     why = page.locator("#result-form [data-testid=cannot-send]").inner_text()
     assert "ผลนี้อยู่ในสถานะ ส่งตรวจสอบแล้ว" in why and "คัดลอก" in why
     # Nor any other that could only fail: it was offered to start it still, refused when
