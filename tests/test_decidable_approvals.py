@@ -158,12 +158,24 @@ def test_the_demo_shape_each_role_sees_what_it_may_do(session: Session) -> None:
     assert "last approval" in (choices[("approver", None)]["endorse"].reason or "")
     assert choices[("approver", None)]["return"].allowed
     assert not choices[("deputy", "approver")]["endorse"].allowed
-    assert "endorse as yourself" in (choices[("deputy", "approver")]["endorse"].reason or "")
+    # Neither is sent to approve it yet: approving waits for the endorsement (it was told
+    # "endorse as yourself, or approve", and approving was refused for the endorsement).
+    assert not choices[("deputy", "approver")]["approve"].allowed
+    deputys = choices[("deputy", "approver")]["endorse"].reason or ""
+    assert "endorse as yourself, not acting for" in deputys and "or approve" not in deputys
+    assert "waits for 1 more endorsement" in deputys
+    assert "wait for 1 more endorsement(s), then approve it" in (
+        choices[("approver", None)]["endorse"].reason or ""
+    )
     assert choices[("deputy", None)]["endorse"].allowed
     assert choices[("officer", None)]["endorse"].allowed
     take(session, people["deputy"], "allocation", allocation.id, "endorse")
     choices = _choices(session, people, allocation)
     assert choices[("approver", None)]["approve"].allowed
+    # The endorsements in, she is sent to approve it.
+    assert (choices[("approver", None)]["endorse"].reason or "").endswith(
+        "approve it, or return it"
+    )
     assert not choices[("deputy", "approver")]["approve"].allowed  # he endorsed
     take(session, people["approver"], "allocation", allocation.id, "approve")
     assert allocation.state is AllocationState.APPROVED

@@ -104,6 +104,24 @@ def test_focus_ring_has_3_to_1_against_every_background_it_sits_on() -> None:
             assert ratio >= 3, f"{selector}: {ring} on {background} is {ratio:.2f}:1"
 
 
+def test_a_button_that_cannot_be_used_looks_so_and_stays_readable() -> None:
+    """A disabled button kept its colours and pointer: it looked as if it could be pressed.
+    Every disabled button is muted, says so by its cursor, and its words keep AA contrast."""
+    css = "\n".join(_css(name) for name in SCREEN_CSS)
+    variables = _variables(css)
+    rules = [(s, b) for s, b in _rules(css) if "button:disabled" in s.split(",")[0]]
+    assert rules, "no rule styles a disabled button"
+    body = " ".join(b for _s, b in rules)
+    assert re.search(r"cursor\s*:\s*not-allowed\s*!important", body)
+    (_s, ink), *_ = _declared(rules, "color", variables)
+    (_s, background), *_ = _declared(rules, r"background(?:-color)?", variables)
+    assert background not in (_colour("var(--brand)", variables), "#ffffff")
+    assert contrast(ink, background) >= 4.5
+    # It wins over every button's own colours, however specific their rules are.
+    assert re.search(r"background\s*:[^;]*!important", body)
+    assert re.search(r"(?:^|;)\s*color\s*:[^;]*!important", body)
+
+
 def test_thai_type_is_served_by_tidtam_and_controls_inherit_it(client: FlaskClient) -> None:
     css = _css("tidtam.css")
     faces = re.findall(r"@font-face\s*\{([^}]*)\}", css)

@@ -21,6 +21,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -111,11 +112,41 @@ def test_her_refusal_names_the_deputy_who_requested_in_her_name(
     with in_language("en"):
         as_her = options(session, deputy, installment, acting_for=approver)
     refused = next(o for o in as_her if o.name == "approve")
-    assert refused.reason and refused.reason.startswith("whoever prepared or submitted this")
+    assert refused.reason and refused.reason.startswith("whoever requested this installment")
     session.commit()
     page = login_as("approver").get("/approvals").get_data(as_text=True)
     assert f"{deputy.name} ทำงานแทนท่านเป็นผู้ยื่นคำขอนี้" in page
     assert "ผู้จัดทำหรือผู้ส่งขออนุมัติรายการนี้อนุมัติเองไม่ได้" not in page
+
+
+def test_an_allocation_prepared_in_her_name_is_refused_in_an_allocations_words(
+    session: Session, app: Flask
+) -> None:
+    """An allocation is prepared and submitted, not requested: what the deputy prepared in
+    her name was refused to her as "made this request", the installment's words."""
+    deputy = _deputy(session)
+    approver = user(session, "approver")
+    project = demo_project(session)
+    project.approved_budget = Decimal("1000000.00")
+    session.info[ACTING_KEY] = (deputy.id, approver.id)
+    try:
+        allocation = create_allocation(
+            session, approver, project, unit(session, "50230771"), Decimal("40000.00")
+        )
+        take(session, approver, "allocation", allocation.id, "submit")
+    finally:
+        session.info.pop(ACTING_KEY, None)
+    with in_language("en"):
+        approve = next(o for o in options(session, approver, allocation) if o.name == "approve")
+    assert approve.reason == (
+        f"{deputy.name} prepared or submitted this acting for you, so you cannot approve it:"
+        " another person who may approve must decide"
+    )
+    with app.app_context(), in_language("th"):
+        approve = next(o for o in options(session, approver, allocation) if o.name == "approve")
+        thai = str(approve.reason)
+    assert "ผู้ยื่นคำขอ" not in thai
+    assert f"{deputy.name} ทำงานแทนท่านเป็นผู้จัดทำหรือผู้ส่งขออนุมัติรายการนี้" in thai
 
 
 def test_an_endorsement_given_for_her_reads_deputy_for_approver(

@@ -47,9 +47,17 @@ from tests.work_data import (
     user,
 )
 
-#: The reason a preparer is refused, in Thai (the default language of pages and the API).
-FOUR_EYES_TH = "ผู้จัดทำหรือผู้ส่งขออนุมัติรายการนี้อนุมัติเองไม่ได้"
-FOUR_EYES_EN = "whoever prepared or submitted this cannot approve it"
+#: The reason a preparer is refused, in Thai (the default language of pages and the API), in
+#: the words of each kind: an installment is asked for by its requester (it was refused in
+#: an allocation's words, "whoever prepared or submitted this").
+FOUR_EYES_TH = {
+    "allocation": "ผู้จัดทำหรือผู้ส่งขออนุมัติรายการนี้อนุมัติเองไม่ได้",
+    "installment": "ผู้ยื่นคำขอเงินประจำงวดนี้อนุมัติเองไม่ได้",
+}
+FOUR_EYES_EN = {
+    "allocation": "whoever prepared or submitted this cannot approve it",
+    "installment": "whoever requested this installment cannot approve it",
+}
 KINDS = ("allocation", "installment")
 PATHS = {"allocation": "allocations", "installment": "installments"}
 
@@ -149,12 +157,14 @@ def test_the_preparer_is_refused_on_the_page(
         row = page.split(f'data-installment="{ident}"')[1].split("</tr>")[0]
     # The option is shown refused, with the reason, instead of a button.
     assert 'data-action="approve"' not in row
-    assert 'data-refused="approve"' in row and FOUR_EYES_EN in row
+    assert 'data-refused="approve"' in row and FOUR_EYES_EN[kind] in row
 
     client.get("/budget?lang=th")
     response = _post_action(client, kind, ident, "approve")
     assert response.status_code == 422
-    assert FOUR_EYES_TH in response.get_data(as_text=True)
+    assert FOUR_EYES_TH[kind] in response.get_data(as_text=True)
+    if kind == "installment":
+        assert "ผู้จัดทำหรือผู้ส่งขออนุมัติ" not in response.get_data(as_text=True)
     before = "submitted" if kind == "allocation" else "requested"
     assert _state(session, kind, ident) == before
     assert _approvals(session, kind, ident) == 0
@@ -169,11 +179,11 @@ def test_the_preparer_is_refused_by_the_api(
     session.commit()
     options = client.get(f"/api/v1/{PATHS[kind]}/{ident}/transitions", headers=headers)
     approve = next(o for o in options.get_json() if o["name"] == "approve")
-    assert approve["allowed"] is False and FOUR_EYES_TH in approve["reason"]
+    assert approve["allowed"] is False and FOUR_EYES_TH[kind] in approve["reason"]
 
     response = _api_approve(client, kind, ident, headers, None)
     assert response.status_code == 422
-    assert FOUR_EYES_TH in problem_of(response)["detail"]
+    assert FOUR_EYES_TH[kind] in problem_of(response)["detail"]
     before = "submitted" if kind == "allocation" else "requested"
     assert _state(session, kind, ident) == before
     assert _approvals(session, kind, ident) == 0
@@ -192,7 +202,7 @@ def test_the_preparer_acting_for_an_approver_is_refused(
     session.commit()
     response = _api_approve(client, kind, ident, headers, approver)
     assert response.status_code == 422
-    assert FOUR_EYES_TH in problem_of(response)["detail"]
+    assert FOUR_EYES_TH[kind] in problem_of(response)["detail"]
     assert _approvals(session, kind, ident) == 0
 
 
@@ -214,7 +224,7 @@ def test_a_deputy_acting_for_the_preparer_is_refused(
     session.commit()
     response = _api_approve(client, kind, ident, {"Authorization": f"Bearer {token}"}, officer)
     assert response.status_code == 422
-    assert FOUR_EYES_TH in problem_of(response)["detail"]
+    assert FOUR_EYES_TH[kind] in problem_of(response)["detail"]
     assert _approvals(session, kind, ident) == 0
 
 

@@ -200,7 +200,10 @@ def test_the_page_refuses_the_request_and_keeps_what_was_typed(
     assert response.status_code == 409
     page = response.get_data(as_text=True)
     assert 'value="60,000"' in page and "ค่าวัสดุงวดสอง" in page
-    assert people["approver"].name in page
+    # Who may approve, then the four-eyes bar: it read "only X and X may not approve ...".
+    name = people["approver"].name
+    assert f"ผู้มีอำนาจอนุมัติมีเพียง {name} เท่านั้น แต่ตามหลักสี่ตา {name} อนุมัติ" in page
+    assert f"{name} และ {name}" not in page
     session.expire_all()
     assert _count(session, Installment) == before
 

@@ -109,6 +109,7 @@ def test_the_upload_script_is_told_where_the_result_stands_now(  # type: ignore[
         "ครบทุกกิจกรรม" in refused.json["facts"] and 'data-testid="changed"' in refused.json["facts"]
     )
     assert refused.json["cannot_send"] is None
+    assert "ส่งอีกครั้งหากยังต้องการส่ง" in refused.json["error"]  # it may be sent over
     current = _current(session, result).version
     assert refused.json["version"] == current
     session.expire_all()
@@ -135,6 +136,8 @@ def test_what_was_typed_is_shown_when_the_result_cannot_be_sent_now(  # type: ig
     assert response.status_code == 409
     page = response.get_data(as_text=True)
     assert 'id="result-form"' not in page
+    flashed = page.split('class="flash error"')[1].split("</p>")[0]
+    assert "ส่งจากหน้านี้ไม่ได้" in flashed and "ส่งอีกครั้ง" not in flashed
     typed = page.split('data-testid="typed"')[1].split("</div>")[0]
     assert "55" in typed and "ข้อความที่ยังไม่ได้ส่ง" in typed
     session.expire_all()
@@ -160,3 +163,33 @@ def _current(session: Session, result: StepResult) -> StepResult:
     found = session.get(StepResult, result.id)
     assert found is not None
     return found
+
+
+def test_a_tab_refused_for_a_result_sent_meanwhile_no_longer_offers_to_start_it(  # type: ignore[no-untyped-def]
+    login_as, session: Session
+) -> None:
+    """Drawn while the result was not started, the page offers to start it; sent from another
+    tab meanwhile, it can no longer be started (pressed, it was refused and Back lost what
+    was typed). The script's answer carries what may be done now, to show in place of it."""
+    result = school_result(session, position=4)
+    assert result.state is ResultState.NOT_STARTED
+    client = login_as("school")
+    drawn = client.get(f"/results/{result.id}").get_data(as_text=True)
+    start = f'action="/actions/step_result/{result.id}/start"'
+    assert start in drawn.split('data-testid="actions"')[1]
+    tab_a = _drawn_version(drawn)
+    assert _send(client, result, "40", "ประชุมครูครบแล้ว", version=tab_a).status_code == 302
+
+    refused = _send(client, result, "90", "จากแท็บเก่า", version=tab_a, xhr="1")
+    assert refused.status_code == 409 and refused.json is not None
+    assert refused.json["cannot_send"]
+    # Nor does the reason invite sending again: it cannot be sent from here.
+    assert "ส่งตรวจสอบแล้ว" in refused.json["error"] and "ส่งจากหน้านี้ไม่ได้" in refused.json["error"]
+    assert "ส่งอีกครั้ง" not in refused.json["error"]
+    actions = refused.json["actions"]
+    assert 'data-testid="actions"' in actions and start not in actions
+    assert "/actions/step_result/" not in actions  # nothing else the school may do with it now
+    # Its files are offered as they stand now: the other tab's, still to withdraw or replace.
+    evidence = refused.json["evidence"]
+    assert 'data-testid="evidence"' in evidence and "photo.png" in evidence
+    assert "/withdraw" in evidence and "/replace" in evidence

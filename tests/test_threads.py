@@ -405,3 +405,31 @@ def test_a_multipart_comment_refuses_unknown_fields(session: Session, client: Fl
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"colour": "Unknown field."}
     assert session.scalar(select(func.count()).select_from(Comment)) == 0
+
+
+def test_a_thread_leads_to_its_project_only_for_who_may_open_it(  # type: ignore[no-untyped-def]
+    login_as, session: Session
+) -> None:
+    """A school paid from a project it takes no part in: its allocation's thread offered
+    "Go to the project", whose page answers it 404. The way is offered where it opens."""
+    from tests.work_data import school_allocation, sibling_project
+
+    allocation = school_allocation(session)
+    seen = allocation.project
+    elsewhere = school_allocation(session)
+    unseen = sibling_project(session, seen, "50230000-9001")
+    elsewhere.project = unseen
+    session.commit()
+
+    def way(client: FlaskClient, ident: int) -> str:
+        page = client.get(f"/threads/allocation/{ident}").get_data(as_text=True)
+        return page.split('data-testid="thread-subject"')[1].split("</p>", 2)[1]
+
+    school = login_as("school")
+    assert school.get(f"/projects/{unseen.id}").status_code == 404
+    assert "/projects/" not in way(school, elsewhere.id)
+    assert f'href="/projects/{seen.id}"' in way(school, allocation.id)
+    assert school.get(f"/projects/{seen.id}").status_code == 200
+    # The district that allocated it sees the project, and is led there.
+    school.post("/logout", data={"csrf_token": csrf_token(school, "/school")})
+    assert f'href="/projects/{unseen.id}"' in way(login_as("officer"), elsewhere.id)

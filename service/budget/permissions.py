@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -75,9 +76,13 @@ def may_decide(
     return ALLOW
 
 
-def may_endorse(session: Session, actor: User, principal: User, unit: OrgUnit) -> Answer:
+def may_endorse(
+    session: Session, actor: User, principal: User, unit: OrgUnit, *, missing: Callable[[], int]
+) -> Answer:
     """Endorse (เห็นชอบ) an allocation or a transfer above the officer's limit, on `unit`
-    (the responsible unit), as `actor` with `principal`'s authority.
+    (the responsible unit), as `actor` with `principal`'s authority. `missing`: how many
+    endorsements the item still needs before it may be approved, asked only to say what an
+    approver may do instead (approve only once none is missing).
 
     The rule: the endorsement levels are the officers', below the approver. Above the limit
     only an approver gives the last approval, and four eyes bars whoever endorsed (or was
@@ -90,12 +95,33 @@ def may_endorse(session: Session, actor: User, principal: User, unit: OrgUnit) -
     decidable: while endorsements are missing, an officer gives one; once they are in, an
     approver who did not prepare the item approves."""
     if holds_any(session, principal, (Role.APPROVER,), unit):
+        count = missing()
         if principal.id != actor.id:
+            if count:
+                return deny(
+                    _(
+                        "acting for %(name)s you would endorse with the approver's authority,"
+                        " and then nobody could approve: endorse as yourself, not acting for"
+                        " %(name)s. Approval waits for %(count)s more endorsement(s)",
+                        name=principal.name,
+                        count=count,
+                    )
+                )
             return deny(
                 _(
                     "acting for %(name)s you would endorse with the approver's authority, and"
-                    " then nobody could approve: endorse as yourself, or approve",
+                    " then nobody could approve: every endorsement is in, so approve it acting"
+                    " for %(name)s, or return it",
                     name=principal.name,
+                )
+            )
+        if count:
+            return deny(
+                _(
+                    "above the officer's limit the endorsements are the officers' and the"
+                    " approver gives the last approval: wait for %(count)s more"
+                    " endorsement(s), then approve it, or return it",
+                    count=count,
                 )
             )
         return deny(
@@ -187,13 +213,20 @@ def may_review_transfer(session: Session, user: User, transfer: BudgetTransfer) 
 
 
 def may_endorse_transfer(
-    session: Session, user: User, transfer: BudgetTransfer, actor: User | None = None
+    session: Session,
+    user: User,
+    transfer: BudgetTransfer,
+    actor: User | None = None,
+    *,
+    missing: Callable[[], int],
 ) -> Answer:
     """Endorse a transfer: the district's people; above the limit the officers only, with
-    their own authority (`may_endorse` says why), `actor` acting for `user`."""
+    their own authority (`may_endorse` says why, and `missing`), `actor` acting for `user`."""
     answer = may_review_transfer(session, user, transfer)
     if answer and transfer_above_limit(transfer):
-        return may_endorse(session, actor or user, user, transfer.source.responsible_unit)
+        return may_endorse(
+            session, actor or user, user, transfer.source.responsible_unit, missing=missing
+        )
     return answer
 
 

@@ -174,7 +174,14 @@ def _who_endorses(ctx: Context) -> Answer:
     those who decide)."""
     if not above_limit(ctx.obj):
         return may_decide(ctx.session, ctx.principal, ctx.obj)
-    return may_endorse(ctx.session, ctx.actor, ctx.principal, ctx.obj.project.responsible_unit)
+
+    def missing() -> int:
+        _limit, required = approval_rule(ctx.obj)
+        return max(required - 1 - len(_approvals(ctx, "allocation")), 0)
+
+    return may_endorse(
+        ctx.session, ctx.actor, ctx.principal, ctx.obj.project.responsible_unit, missing=missing
+    )
 
 
 #: The audit actions whose actor (and whoever they acted for) prepared the object: they never
@@ -285,8 +292,9 @@ def _user_name(session: Session, ident: int) -> str:
 def delegated_bar(ctx: Context, barred: dict[int, int | None], act: str) -> str | None:
     """The four-eyes refusal in words the barred person understands, when what bars them is
     a deputy's act in their name (`barred` maps each barred person to the deputy who acted
-    for them, None when they acted themselves; `act` is "prepared" or "endorsed"), or None
-    when the person acted themselves (the plain refusal then applies)."""
+    for them, None when they acted themselves; `act` is "requested" for an installment,
+    "prepared" for what is prepared and submitted, or "endorsed"), or None when the person
+    acted themselves (the plain refusal then applies)."""
     hits = {ctx.actor.id, ctx.principal.id} & set(barred)
     if not hits or any(barred[p] is None for p in hits):
         return None
@@ -300,9 +308,15 @@ def delegated_bar(ctx: Context, barred: dict[int, int | None], act: str) -> str 
                 " person who may approve must decide",
                 deputy=_user_name(ctx.session, deputy),
             )
+        if act == "requested":
+            return _(
+                "%(deputy)s made this request acting for you, so you cannot approve it: another"
+                " person who may approve must decide",
+                deputy=_user_name(ctx.session, deputy),
+            )
         return _(
-            "%(deputy)s made this request acting for you, so you cannot approve it: another"
-            " person who may approve must decide",
+            "%(deputy)s prepared or submitted this acting for you, so you cannot approve it:"
+            " another person who may approve must decide",
             deputy=_user_name(ctx.session, deputy),
         )
     if act == "endorsed":
@@ -312,9 +326,18 @@ def delegated_bar(ctx: Context, barred: dict[int, int | None], act: str) -> str 
             deputy=_user_name(ctx.session, deputy),
             principal=ctx.principal.name,
         )
+    if act == "requested":
+        return _(
+            "%(deputy)s made this request acting for %(principal)s, so neither %(principal)s"
+            " nor anyone acting for them approves it: another person who may approve must"
+            " decide",
+            deputy=_user_name(ctx.session, deputy),
+            principal=ctx.principal.name,
+        )
     return _(
-        "%(deputy)s made this request acting for %(principal)s, so neither %(principal)s nor"
-        " anyone acting for them approves it: another person who may approve must decide",
+        "%(deputy)s prepared or submitted this acting for %(principal)s, so neither"
+        " %(principal)s nor anyone acting for them approves it: another person who may"
+        " approve must decide",
         deputy=_user_name(ctx.session, deputy),
         principal=ctx.principal.name,
     )
@@ -332,12 +355,18 @@ def _not_the_preparer(subject_type: str) -> Guard:
             people = known[key]
         else:
             people = preparing(ctx.session, subject_type, [ctx.obj])[ctx.obj.id]
-        if set(people) & {ctx.actor.id, ctx.principal.id}:
-            return delegated_bar(ctx, people, "prepared") or _(
-                "whoever prepared or submitted this cannot approve it: another person"
-                " who may approve must do it"
+        if not set(people) & {ctx.actor.id, ctx.principal.id}:
+            return None
+        # An installment is asked for, by its requester; the rest are prepared and submitted.
+        if subject_type == "installment":
+            return delegated_bar(ctx, people, "requested") or _(
+                "whoever requested this installment cannot approve it: another person who may"
+                " approve must do it"
             )
-        return None
+        return delegated_bar(ctx, people, "prepared") or _(
+            "whoever prepared or submitted this cannot approve it: another person"
+            " who may approve must do it"
+        )
 
     return guard
 
@@ -595,14 +624,14 @@ def dead_request(
     if deputy is not None and actor.id in {p.id for p in holders}:
         if subject_type == "installment":
             return _(
-                "nobody could approve this installment: only %(names)s may approve it, and"
+                "nobody could approve this installment: only %(names)s may approve it, but"
                 " four eyes bars %(principal)s from approving what is asked for in their name."
                 " Request it in your own name, not acting for %(principal)s",
                 names=names,
                 principal=actor.name,
             )
         return _(
-            "nobody could approve this allocation: only %(names)s may approve it, and four"
+            "nobody could approve this allocation: only %(names)s may approve it, but four"
             " eyes bars %(principal)s from approving what is prepared in their name. Prepare it"
             " in your own name, not acting for %(principal)s",
             names=names,
@@ -610,13 +639,13 @@ def dead_request(
         )
     if subject_type == "installment":
         return _(
-            "nobody could approve this installment: only %(names)s may approve it, and whoever"
+            "nobody could approve this installment: only %(names)s may approve it, but whoever"
             " asks for an installment does not approve it. Ask another officer of the district,"
             " or the school, to request it",
             names=names,
         )
     return _(
-        "nobody could approve this allocation: only %(names)s may approve it, and whoever"
+        "nobody could approve this allocation: only %(names)s may approve it, but whoever"
         " prepares or submits an allocation does not approve it. Ask another officer to"
         " prepare and submit it",
         names=names,
@@ -1125,7 +1154,10 @@ def _who_prepares_transfer(ctx: Context) -> Answer:
 
 
 def _who_endorses_transfer(ctx: Context) -> Answer:
-    return may_endorse_transfer(ctx.session, ctx.principal, ctx.obj, ctx.actor)
+    def missing() -> int:
+        return max(endorsements_required(ctx.obj) - len(_approvals(ctx, "budget_transfer")), 0)
+
+    return may_endorse_transfer(ctx.session, ctx.principal, ctx.obj, ctx.actor, missing=missing)
 
 
 def _who_reviews_transfer(ctx: Context) -> Answer:

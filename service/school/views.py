@@ -111,10 +111,7 @@ def _render_result(
     return render_template(
         "school/result.html",
         **_facts(result),
-        evidence=result.current_evidence,
-        withdrawn=result.withdrawn_evidence,
-        withdrawable=withdrawable(session(), actor(), result),
-        options=options_for(result),
+        **_offers(result),
         form=form
         or {
             # Never reported: an empty field, not a "0" to delete first.
@@ -138,6 +135,17 @@ def _facts(result: StepResult) -> dict[str, Any]:
     }
 
 
+def _offers(result: StepResult) -> dict[str, Any]:
+    """What school/_result_evidence.html and _result_actions.html offer the signed-in user to
+    do with `result`, on its page and to the script (with `result` itself)."""
+    return {
+        "evidence": result.current_evidence,
+        "withdrawn": result.withdrawn_evidence,
+        "withdrawable": withdrawable(session(), actor(), result),
+        "options": options_for(result),
+    }
+
+
 def _why_not_sent(result: StepResult) -> str | None:
     """Why the signed-in user cannot send `result` now, as its page says it; None if they
     can."""
@@ -157,16 +165,21 @@ def result(result_id: int) -> str:
 
 def _changed_while_open(result: StepResult) -> Refused:
     """Why a result sent from a page drawn before it changed (another tab sent it, the
-    district accepted or returned it) is refused (409), naming where it stands now."""
-    return Refused(
-        409,
-        _(
+    district accepted or returned it) is refused (409), naming where it stands now; to send
+    it again only if it can be sent now (sent from another tab, it waits for review)."""
+    if _why_not_sent(result) is not None:
+        reason = _(
+            "this result changed while your page was open: it is now %(state)s, so it cannot"
+            " be sent from here. What you typed is still here to copy",
+            state=label(result.state),
+        )
+    else:
+        reason = _(
             "this result changed while your page was open: it is now %(state)s. What you typed"
             " is still here: check the result as it stands, then send again if you still mean to",
             state=label(result.state),
-        ),
-        state=result.state.value,
-    )
+        )
+    return Refused(409, reason, state=result.state.value)
 
 
 @bp.route("/results/<int:result_id>", methods=["POST"])
@@ -214,7 +227,10 @@ def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
             # (another tab or person moved it meanwhile) and shows it in place of what the
             # page showed (`facts`), where to see it, the version its form now stands for
             # (sent again, it is sent knowingly) and, when it cannot be sent at all now, why
-            # (`cannot_send`): the page's form then keeps what was typed only to copy.
+            # (`cannot_send`): the page's form then keeps what was typed only to copy. What
+            # else the page offers to do with the result is as it stands now too (`evidence`,
+            # `actions`): a tab drawn before it was sent offered to start it.
+            offers = _offers(now)
             return jsonify(
                 error=_flashed_reason(),
                 fields=errors,
@@ -223,6 +239,8 @@ def submit_result(result_id: int) -> Response | tuple[str | Response, int]:
                     "school/_result_facts.html", **_facts(now), changed=status == 409
                 ),
                 cannot_send=_why_not_sent(now),
+                evidence=render_template("school/_result_evidence.html", result=now, **offers),
+                actions=render_template("school/_result_actions.html", result=now, **offers),
                 version=now.version,
                 latest=url_for("school.result", result_id=result_id),
             ), status

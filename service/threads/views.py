@@ -28,6 +28,7 @@ from service.core.translate import gettext as _
 from service.core.web import current_language, safe_next
 from service.org.models import User
 from service.projects.evidence import Upload
+from service.projects.permissions import can_see_project
 from service.threads import operations
 from service.threads.models import SUBJECT_TYPES, Comment, CommentAttachment
 from service.threads.permissions import can_see_subject, subject_of
@@ -118,6 +119,10 @@ def _back(default: str, comment_id: int | None = None) -> str:
 
 def _thread_page(subject_type: str, subject: Any, status: int = 200, **kw: Any) -> Any:
     heading, project, _unit = subject_words(session(), subject_type, subject, current_language())
+    # A school paid from a project it takes no part in sees the allocation, not the project:
+    # the way to it is offered only where its page would open.
+    if project is not None and not can_see_project(session(), actor(), project):
+        project = None
     page = render_template(
         "threads/page.html",
         heading=heading,

@@ -55,6 +55,56 @@
     return true;
   }
 
+  // What the page offers to do with the result (school/_result_evidence.html,
+  // _result_actions.html: the part marked `name`) as the server offers it now, in place of
+  // what it offered when drawn: what can no longer be done goes (sent from another tab, the
+  // result can no longer be started), what can be done now comes. A form offered still stays
+  // as it was, with what was typed or chosen in it; one no longer offered that holds typing
+  // stays too, put out with why, to copy.
+  function showOffers(name, html, why) {
+    var shown = document.querySelector("[data-testid=" + name + "]");
+    var now = null;
+    try {
+      now = new DOMParser().parseFromString(html, "text/html").querySelector("[data-testid=" + name + "]");
+    } catch (ignored) {
+      now = null;
+    }
+    if (!shown || !now) { return; }
+    now = document.importNode(now, true);
+    Array.prototype.forEach.call(shown.querySelectorAll("form[action]"), function (old) {
+      var same = Array.prototype.filter.call(now.querySelectorAll("form[action]"), function (form) {
+        return form.getAttribute("action") === old.getAttribute("action");
+      })[0];
+      if (same) {
+        same.parentNode.replaceChild(old, same);
+      } else if (holdsTyping(old)) {
+        putOut(old, why);
+        now.appendChild(old);
+      }
+    });
+    shown.parentNode.replaceChild(now, shown);
+  }
+
+  function holdsTyping(someForm) {
+    return Array.prototype.some.call(someForm.elements, function (field) {
+      if (field.type === "file") { return !!(field.files && field.files.length); }
+      return (field.tagName === "TEXTAREA" || field.type === "text") && field.value !== field.defaultValue;
+    });
+  }
+
+  function putOut(someForm, why) {
+    var note = document.createElement("p");
+    note.className = "reason";
+    note.textContent = why;
+    someForm.insertBefore(note, someForm.firstChild);
+    someForm.setAttribute("data-put-out", "");
+    someForm.addEventListener("submit", function (event) { event.preventDefault(); });
+    Array.prototype.forEach.call(someForm.elements, function (field) {
+      if (field.tagName === "BUTTON" || field.type === "file") { field.disabled = true; }
+      else { field.readOnly = true; }
+    });
+  }
+
   // The result cannot be sent from here at all now (sent already from another tab): the
   // button that could only be refused again is put out, with why, and what was typed stays
   // in its fields to copy, no longer to edit for sending.
@@ -230,6 +280,9 @@
           form.elements.version.value = String(answer.version);
         }
         if (answer.cannot_send) { closeForm(answer.cannot_send); }
+        ["evidence", "actions"].forEach(function (name) {
+          if (answer[name]) { showOffers(name, answer[name], answer.error); }
+        });
         showErrors(answer.error, answer.fields || {}, latest);
         return;
       }

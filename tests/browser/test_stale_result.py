@@ -1,9 +1,9 @@
 """A school's result sent from a page left open after it was sent from another tab: the
 refusal says it was sent already, the page shows where it stands now (it kept saying "not
 started" beside the refusal, the script answering without reloading; then it took the badge
-but kept the old figures and an active button that could only be refused again), what was
-typed stays in the form to copy, a link opens the page as it is now in a new tab, and nothing
-is recorded twice.
+but kept the old figures and an active button that could only be refused again, and beside it
+one to start the result, refused when pressed), what was typed stays in the form to copy, a
+link opens the page as it is now in a new tab, and nothing is recorded twice.
 """
 
 from __future__ import annotations
@@ -62,11 +62,15 @@ def test_a_result_sent_again_from_a_stale_page_shows_where_it_stands(
     first.page.wait_for_selector("[data-testid=state] .badge.submitted")
 
     page = stale.page
+    start = f"[data-testid=actions] form[action='/actions/step_result/{result_id}/start']"
+    assert page.locator(start).count() == 1  # drawn while the result was not started
     _send(page, "90", "ข้อความจากแท็บที่เปิดค้างไว้")
     page.wait_for_selector("#result-form [data-error-summary]")
     summary = page.locator("#result-form [data-error-summary]").inner_text()
     # Refused for the version the page was drawn at: it changed while the page was open.
     assert "เปลี่ยนไประหว่างที่หน้านี้เปิดอยู่" in summary and "ส่งตรวจสอบแล้ว" in summary
+    # It cannot be sent from here, and says so: it no longer invites sending again.
+    assert "ส่งจากหน้านี้ไม่ได้" in summary and "ส่งอีกครั้ง" not in summary
     # The badge beside it says the same, not the state the page was opened in.
     assert page.locator("[data-testid=state]").inner_text().strip() == "ส่งตรวจสอบแล้ว"
     assert page.locator("[data-testid=state] .badge.submitted").count() == 1
@@ -77,9 +81,19 @@ def test_a_result_sent_again_from_a_stale_page_shows_where_it_stands(
     assert facts.locator("[data-testid=narrative]").inner_text() == "ประชุมครูครบแล้ว"
     assert "40.00" in facts.inner_text()
     # It cannot be sent from here now: no button that could only be refused again, and why.
-    assert page.locator("#result-form button[type=submit]").is_disabled()
+    button = page.locator("#result-form button[type=submit]")
+    assert button.is_disabled()
+    # ...and looks so: muted, no pointer (it kept the brand's colour and the hand).
+    looks = button.evaluate(
+        "b => { const s = getComputedStyle(b); return [s.cursor, s.backgroundColor, s.color]; }"
+    )
+    assert looks == ["not-allowed", "rgb(228, 232, 236)", "rgb(77, 88, 102)"]
     why = page.locator("#result-form [data-testid=cannot-send]").inner_text()
     assert "ผลนี้อยู่ในสถานะ ส่งตรวจสอบแล้ว" in why and "คัดลอก" in why
+    # Nor any other that could only fail: it was offered to start it still, refused when
+    # pressed, and Back lost what was typed. What it offers now is what the server offers.
+    assert page.locator(start).count() == 0
+    assert page.locator("[data-testid=actions] form").count() == 0
     # What was typed is still there to copy, and a link shows the result as it is now.
     assert page.input_value("#completion") == "90"
     assert page.input_value("#narrative") == "ข้อความจากแท็บที่เปิดค้างไว้"
