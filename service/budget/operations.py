@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from service.audit.models import AuditEntry
@@ -40,6 +40,7 @@ from service.budget.workflow import (
     payment_document,
     refuse_dead_request,
     refuse_payment_day,
+    remember_guard_facts,
     transfer_refusal,
     undecidable,
 )
@@ -221,18 +222,31 @@ def tell_undecidable(session: Session) -> int:
     items asked for before such requests were refused. Records it in the item's history and
     emits the event its preparers are told of; approves nothing and changes no state. Returns
     how many items were told. Flushes only."""
+    # with what four eyes and the limits read of each: its project and responsible unit
+    to_project = joinedload(Allocation.project).joinedload(Project.responsible_unit)
     waiting: list[tuple[str, Allocation | Installment]] = [
         ("allocation", a)
         for a in session.scalars(
-            select(Allocation).where(Allocation.state == AllocationState.SUBMITTED)
+            select(Allocation)
+            .where(Allocation.state == AllocationState.SUBMITTED)
+            .options(to_project)
         )
     ]
     waiting += [
         ("installment", i)
         for i in session.scalars(
-            select(Installment).where(Installment.state == InstallmentState.REQUESTED)
+            select(Installment)
+            .where(Installment.state == InstallmentState.REQUESTED)
+            .options(joinedload(Installment.allocation).options(to_project))
         )
     ]
+    # What four eyes reads of each item, read in bulk as /approvals reads it (who prepared
+    # each, who holds the authority once per unit and side of the limit)
+    remember_guard_facts(
+        session,
+        [obj for kind, obj in waiting if isinstance(obj, Allocation)],
+        [obj for kind, obj in waiting if isinstance(obj, Installment)],
+    )
     stuck = [
         (kind, obj, found)
         for kind, obj in waiting
