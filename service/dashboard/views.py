@@ -44,8 +44,9 @@ def read_filters(
     """The filters the query string asks for; None when there is no fiscal year at all.
 
     An unknown year or a unit outside the reader's scope is a 404 (it names nothing they may
-    list; a unit's page says so, `_no_unit_of`); an unknown sort key falls back to the code. `years`: every fiscal year, already
-    read for the page's year menu (the asked year is found among them, not read again).
+    list; a unit's page says so, `_no_unit_of`); an unknown sort key falls back to the code.
+    `years`: every fiscal year, already read for the page's year menu (the asked year is
+    found among them, not read again).
     """
     year: FiscalYear | None
     raw_year = args.get("year", "")
