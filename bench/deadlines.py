@@ -73,15 +73,26 @@ def _bare_count(session: Session, ctx: Context) -> int:
     )
 
 
+def _fire(session: Session, rule: ReminderRule, day: date, years: dict[int, int]) -> list[int]:
+    """One run of `rule` for `day`, as the hourly task runs it."""
+    return run_rule(
+        session, rule, today=day, now=utcnow(), requeue_after=timedelta(minutes=10), years=years
+    )
+
+
+def _vacuum_notifications(engine: Any) -> None:
+    """Each run is rolled back, leaving its quarter of a million rows dead in the table; a
+    server without autovacuum (as here) would let the next run wade through them all."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE notification"))
+
+
 def measure_engine(database_url: str, day: date | None = None) -> dict[str, Any]:
     register_listeners()  # measured with the listeners the app runs with
     engine = make_engine(database_url)
     figures: dict[str, Any] = {"rules": {}}
-    if engine.dialect.name == "postgresql":
-        # Each run is rolled back, leaving its quarter of a million rows dead in the table;
-        # a server without autovacuum (as here) would let the next run wade through them all.
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE notification"))
+    _vacuum_notifications(engine)
     with engine.connect() as connection:
         transaction = connection.begin()
         session = Session(bind=connection)
@@ -102,14 +113,7 @@ def measure_engine(database_url: str, day: date | None = None) -> dict[str, Any]
                 figures["rules"][rule.kind.value] = {"waiting": waiting, "bare_s": round(bare, 3)}
 
             def fire(rule: ReminderRule) -> list[int]:
-                return run_rule(
-                    session,
-                    rule,
-                    today=day,
-                    now=utcnow(),
-                    requeue_after=timedelta(minutes=10),
-                    years=years,
-                )
+                return _fire(session, rule, day, years)
 
             tracemalloc.start()
             rss_before = _rss_mb()
@@ -161,9 +165,7 @@ def measure_history(database_url: str, days: int = HISTORY_DAYS) -> dict[str, An
     alone). One transaction, rolled back at the end."""
     register_listeners()
     engine = make_engine(database_url)
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE notification"))
+    _vacuum_notifications(engine)
     steps: list[dict[str, Any]] = []
     with engine.connect() as connection:
         transaction = connection.begin()
@@ -176,19 +178,7 @@ def measure_history(database_url: str, days: int = HISTORY_DAYS) -> dict[str, An
 
             def fire_all(day: date) -> tuple[float, int]:
                 started = time.perf_counter()
-                new = sum(
-                    len(
-                        run_rule(
-                            session,
-                            rule,
-                            today=day,
-                            now=utcnow(),
-                            requeue_after=timedelta(minutes=10),
-                            years=years,
-                        )
-                    )
-                    for rule in rules
-                )
+                new = sum(len(_fire(session, rule, day, years)) for rule in rules)
                 return time.perf_counter() - started, new
 
             for offset in range(0, days + 1, HISTORY_STEP):
