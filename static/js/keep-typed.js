@@ -87,9 +87,34 @@
     });
   }
 
+  // Leaving a page with typing not sent in one of its forms that change something (POST):
+  // the browser asks first ("leave the page? changes may not be saved"), unless the page is
+  // left by sending that form or by the language switch (which carries the typing across).
+  // A school's narrative typed on the result page was lost to the page's other button.
+  var sending = null;
+  var switching = false;
+
+  document.addEventListener("submit", function (event) { sending = event.target; }, true);
+  window.addEventListener("beforeunload", function (event) {
+    if (switching) { return; }
+    var unsent = fields().some(function (entry) {
+      var form = entry.field.form;
+      return form && form !== sending && (form.method || "").toLowerCase() === "post" &&
+        !entry.field.disabled && !entry.field.readOnly && changed(entry.field);
+    });
+    sending = null;
+    if (unsent) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
   document.addEventListener("click", function (event) {
     var link = event.target.closest && event.target.closest("a[hreflang]");
-    if (link) { keep(); }
+    if (link) {
+      keep();
+      switching = true;
+    }
   });
   restore();
 }());

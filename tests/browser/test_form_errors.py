@@ -218,3 +218,32 @@ def test_a_language_switch_keeps_the_version_the_typing_was_drawn_at(person: Any
     assert officer.server.scalar(
         "SELECT contact_name FROM project WHERE code = '50230000-9300'"
     ) in (None, "")
+
+
+def test_leaving_a_page_with_typing_not_sent_asks_first(person: Any) -> None:  # noqa: F811
+    """A school's narrative typed on the result page was lost to the page's other button:
+    any way off a page with typing not sent in a form that changes something asks first;
+    staying keeps the typing. Sending the form, or switching the language, asks nothing."""
+    officer: Person = person("officer")
+    officer.sign_in()
+    page = officer.goto("/projects/new?lang=th")
+    asked: list[str] = []
+
+    def stay(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", stay)
+    page.fill("#name", "โครงการที่ยังไม่บันทึก")
+    page.locator("a[href='/home']").first.click()
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"]
+    assert page.url.endswith("/projects/new?lang=th")
+    assert page.input_value("#name") == "โครงการที่ยังไม่บันทึก"
+    with page.expect_navigation():  # the switch carries the typing: nothing to ask
+        page.evaluate("document.querySelector('a[hreflang=\"en\"]').click()")
+    assert asked == ["beforeunload"]
+    assert page.input_value("#name") == "โครงการที่ยังไม่บันทึก"
+    page.click("#project-form button[type=submit]")  # sent (and refused): nothing to ask
+    page.wait_for_load_state("load")
+    assert asked == ["beforeunload"]
