@@ -219,3 +219,26 @@ def test_a_save_that_changes_nothing_leaves_the_version(login_as, session: Sessi
     # The form exactly as created: a second tab saved unchanged does not refuse the first.
     assert _save(client, session, project, _tab(client, project)).status_code == 302
     assert _project(session).version == drawn
+
+
+def test_an_objective_or_target_cleared_in_a_draft_is_removed(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """The editor says to clear an objective's text to remove it, and the save was refused
+    ("texts are withdrawn by a revision"): in a draft, which a revision would only return to,
+    a cleared objective or target was never removable."""
+    client = login_as("officer")
+    assert _create(client, session).status_code == 302
+    project = _project(session)
+    assert [o.text for o in project.objectives] == ["เพื่อส่งเสริมการอ่าน", "เพื่อพัฒนาครู"]
+    saved = _save(
+        client,
+        session,
+        project,
+        _tab(client, project),
+        objective=["เพื่อพัฒนาครู", "", ""],
+        target_kind=["quality", "quantity", "quantity"],
+        target_text=["ร้อยละ 80 อ่านคล่อง", "", ""],
+    )
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:600]
+    project = _project(session)
+    assert [o.text for o in project.objectives] == ["เพื่อพัฒนาครู"]
+    assert [(t.kind, t.text) for t in project.targets] == [(TargetKind.QUALITY, "ร้อยละ 80 อ่านคล่อง")]

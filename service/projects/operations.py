@@ -233,11 +233,10 @@ def set_objectives_and_targets(
     objectives: list[str],
     targets: list[tuple[TargetKind, str]],
 ) -> None:
-    """Replace the texts of the objectives and targets, in order (rows are rewritten in place
-    and extra rows added; their positions are their numbers 2.n and 3.n)."""
+    """Replace the texts of the objectives and targets, in order: rows are rewritten in place,
+    extra rows added and the rows past the new lists removed (the plan is a draft: nothing
+    refers to them yet); their positions are their numbers 2.n and 3.n."""
     _may_edit(session, actor, project)
-    if len(objectives) < len(project.objectives) or len(targets) < len(project.targets):
-        raise Refused(422, _("texts are withdrawn by a revision, not by shortening the list"))
     before = (
         [o.text for o in project.objectives],
         [(t.kind, t.text) for t in project.targets],
@@ -255,13 +254,18 @@ def set_objectives_and_targets(
         else:
             target = ProjectTarget(position=position, kind=kind, text=normalize_thai(text))
             project.targets.append(target)
+    removed = [*project.objectives[len(objectives) :], *project.targets[len(targets) :]]
+    for row in removed:
+        session.delete(row)
     after = (
-        [o.text for o in project.objectives],
-        [(t.kind, t.text) for t in project.targets],
+        [o.text for o in project.objectives[: len(objectives)]],
+        [(t.kind, t.text) for t in project.targets[: len(targets)]],
     )
     if after != before:
         _plan_changed(project)
     session.flush()
+    if removed:
+        session.expire(project, ["objectives", "targets"])
     record(
         session,
         action="project.texts",
