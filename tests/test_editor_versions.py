@@ -242,3 +242,30 @@ def test_an_objective_or_target_cleared_in_a_draft_is_removed(login_as, session:
     project = _project(session)
     assert [o.text for o in project.objectives] == ["เพื่อพัฒนาครู"]
     assert [(t.kind, t.text) for t in project.targets] == [(TargetKind.QUALITY, "ร้อยละ 80 อ่านคล่อง")]
+
+
+_SELECTED = re.compile(r'<select id="(\w+)"[^>]*>.*?<option value="(\d+)" selected>([^<]*)<', re.S)
+
+
+def test_a_projects_year_and_units_show_as_they_are(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """The fixed year and units were drawn as disabled menus: after a refused save (which
+    sends no disabled field back) the year showed the first listed, 2566, and an owning unit
+    above the units listed showed as the first of them. They show the project's own."""
+    client = login_as("officer")
+    assert _create(client, session).status_code == 302
+    project = _project(session)
+    shown = {
+        "fiscal_year_id": (str(project.fiscal_year_id), str(project.fiscal_year.be_year)),
+        "owner_unit_id": (str(project.owner_unit_id), project.owner_unit.name("en")),
+        "responsible_unit_id": (
+            str(project.responsible_unit_id),
+            project.responsible_unit.name("en"),
+        ),
+    }
+    fresh = client.get(f"/projects/{project.id}/edit").get_data(as_text=True)
+    refused = _save(client, session, project, _tab(client, project), approved_budget="lots")
+    assert refused.status_code == 422
+    for page in (fresh, refused.get_data(as_text=True)):  # in English (the tab asked it)
+        found = {name: (value, text) for name, value, text in _SELECTED.findall(page)}
+        for name, (value, text) in shown.items():
+            assert found[name] == (value, text), name
