@@ -115,6 +115,10 @@
     ["completion", "narrative"].forEach(function (name) {
       if (form.elements[name]) { form.elements[name].readOnly = true; }
     });
+    // nor are files chosen for a send that cannot happen
+    Array.prototype.forEach.call(form.querySelectorAll("input[type=file]"), function (field) {
+      field.disabled = true;
+    });
     var note = document.createElement("p");
     note.className = "reason";
     note.id = "cannot-send";

@@ -97,6 +97,9 @@ def test_a_result_sent_again_from_a_stale_page_shows_where_it_stands(
     # What was typed is still there to copy, and a link shows the result as it is now.
     assert page.input_value("#completion") == "90"
     assert page.input_value("#narrative") == "ข้อความจากแท็บที่เปิดค้างไว้"
+    # ...kept to copy, and looking so; no file is chosen for a send that cannot happen.
+    assert page.locator("#narrative").evaluate("t => getComputedStyle(t).borderStyle") == "dashed"
+    assert all(f.is_disabled() for f in page.locator("#result-form input[type=file]").all())
     latest = page.locator("#result-form [data-error-summary] a[data-latest]")
     assert latest.inner_text().strip() == "ดูสถานะล่าสุด (แท็บใหม่)"
     stale.shoot("result-sent-from-a-stale-page", accessible=True)
