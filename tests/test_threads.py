@@ -428,6 +428,9 @@ def test_a_thread_leads_to_its_project_only_for_who_may_open_it(  # type: ignore
     school = login_as("school")
     assert school.get(f"/projects/{unseen.id}").status_code == 404
     assert "/projects/" not in way(school, elsewhere.id)
+    assert 'href="/home"' in way(school, elsewhere.id)  # and not left without a way back
+    subject = school.get(f"/threads/allocation/{elsewhere.id}?lang=en").get_data(as_text=True)
+    assert 'data-testid="thread-subject">The allocation' in subject
     assert f'href="/projects/{seen.id}"' in way(school, allocation.id)
     assert school.get(f"/projects/{seen.id}").status_code == 200
     # The district that allocated it sees the project, and is led there.
