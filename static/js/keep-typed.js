@@ -4,6 +4,9 @@
 // typing goes back with the version it was typed against, so that a save of it after
 // someone else's is refused as stale rather than written over theirs. Without this script
 // the switch still works; the typing is lost, as before.
+// A form the server drew again with what was typed (a refused save: `data-typed`, or an error
+// summary in it) is kept whole, not only what differs from how it was drawn: its drawn values
+// are the typing.
 (function () {
   "use strict";
   var KEY = "tidtam-typed:" + location.pathname;
@@ -38,6 +41,10 @@
     return found;
   }
 
+  function typedForm(form) {
+    return form.hasAttribute("data-typed") || !!form.querySelector("[data-error-summary]");
+  }
+
   function changed(field) {
     if (field.type === "checkbox" || field.type === "radio") { return field.checked !== field.defaultChecked; }
     if (field.tagName === "SELECT") {
@@ -52,7 +59,7 @@
     var any = false;
     var version = versions();
     fields().forEach(function (entry) {
-      if (!changed(entry.field)) { return; }
+      if (!changed(entry.field) && !typedForm(entry.field.form)) { return; }
       var f = entry.field;
       typed[entry.key] = (f.type === "checkbox" || f.type === "radio") ? f.checked : f.value;
       if (version[entry.form]) { drawn[entry.form] = version[entry.form].value; }
