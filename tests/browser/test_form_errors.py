@@ -293,3 +293,32 @@ def test_a_language_switch_on_a_refused_page_keeps_what_was_typed(person: Any) -
     page.wait_for_load_state("load")
     assert page.input_value("#contact_name") == "ชื่อที่พิมพ์ไว้"
     assert page.input_value("#approved_budget") == "100000"
+
+
+def test_a_language_switch_keeps_the_rows_added(person: Any) -> None:  # noqa: F811
+    """Steps, objectives and targets added with the page's buttons were not on the reloaded
+    page, so their typing was dropped without a word (and a save stored the plan without
+    them). The rows are added again and the typing put back into them."""
+    officer: Person = person("officer")
+    officer.sign_in()
+    page = officer.goto("/projects/new?lang=th")
+    page.fill("#name", "โครงการเพิ่มแถว")
+    page.click("#add-step")
+    page.click("#add-step")
+    page.fill("#step-5-name", "ขั้นที่ห้า")
+    page.fill("#step-5-weight", "20")
+    page.click("[data-add=objectives]")
+    page.fill("#objective-3", "วัตถุประสงค์ที่สาม")
+    page.click("[data-add=targets]")
+    page.select_option("#target-kind-3", "quality")
+    page.fill("#target-text-3", "เป้าหมายที่สาม")
+    _switch_to_english(page)
+    assert page.locator("#steps-table tbody tr").count() == 5
+    assert page.input_value("#step-5-name") == "ขั้นที่ห้า"
+    assert page.input_value("#step-5-weight") == "20"
+    assert page.input_value("#objective-3") == "วัตถุประสงค์ที่สาม"
+    assert page.input_value("#target-kind-3") == "quality"
+    assert page.input_value("#target-text-3") == "เป้าหมายที่สาม"
+    assert page.input_value("#name") == "โครงการเพิ่มแถว"
+    assert page.text_content("#weights-total") == "20"
+    assert not officer.errors, officer.errors
