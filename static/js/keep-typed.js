@@ -4,6 +4,10 @@
 // typing goes back with the version it was typed against, so that a save of it after
 // someone else's is refused as stale rather than written over theirs. Without this script
 // the switch still works; the typing is lost, as before.
+// A form the server drew again with what was typed (a refused save: `data-typed`, or an error
+// summary in it) is kept whole, not only what differs from how it was drawn: its drawn values
+// are the typing. Rows added by the page's add buttons (`data-adds`, the names of the fields a
+// press adds) are added again before the typing goes back into them.
 (function () {
   "use strict";
   var KEY = "tidtam-typed:" + location.pathname;
@@ -38,6 +42,10 @@
     return found;
   }
 
+  function typedForm(form) {
+    return form.hasAttribute("data-typed") || !!form.querySelector("[data-error-summary]");
+  }
+
   function changed(field) {
     if (field.type === "checkbox" || field.type === "radio") { return field.checked !== field.defaultChecked; }
     if (field.tagName === "SELECT") {
@@ -52,7 +60,7 @@
     var any = false;
     var version = versions();
     fields().forEach(function (entry) {
-      if (!changed(entry.field)) { return; }
+      if (!changed(entry.field) && !typedForm(entry.field.form)) { return; }
       var f = entry.field;
       typed[entry.key] = (f.type === "checkbox" || f.type === "radio") ? f.checked : f.value;
       if (version[entry.form]) { drawn[entry.form] = version[entry.form].value; }
@@ -74,6 +82,7 @@
     // only on the page the switch reloads, moments later: never typing from another visit
     if (!kept || Date.now() - kept.at > 60000) { return; }
     var typed = kept.typed;
+    addRows(typed);
     fields().forEach(function (entry) {
       if (!Object.prototype.hasOwnProperty.call(typed, entry.key)) { return; }
       var f = entry.field;
@@ -85,6 +94,34 @@
     Object.keys(kept.drawn || {}).forEach(function (form) {
       if (version[form]) { version[form].value = kept.drawn[form]; }
     });
+  }
+
+  // For each kept key ("<form>|<name>|<nth>") with no field on the reloaded page, the form's
+  // add button for that name is pressed until the nth field is there (or it adds no more).
+  function addRows(typed) {
+    var have = {};
+    fields().forEach(function (entry) { have[entry.key] = true; });
+    var focused = document.activeElement;
+    Object.keys(typed).forEach(function (key) {
+      if (have[key]) { return; }
+      var parts = key.split("|");
+      var nth = parseInt(parts.pop(), 10);
+      var name = parts.pop();
+      var form = document.forms[parseInt(parts[0], 10)];
+      if (!form || formKey(form, parseInt(parts[0], 10)) !== parts.join("|")) { return; }
+      var button = Array.prototype.filter.call(form.querySelectorAll("[data-adds]"), function (b) {
+        return b.getAttribute("data-adds").split(/\s+/).indexOf(name) >= 0;
+      })[0];
+      var count = function () {
+        return Array.prototype.filter.call(form.elements, function (f) { return f.name === name; }).length;
+      };
+      for (var before = count(); button && before < nth; before = count()) {
+        button.click();
+        if (count() === before) { return; }
+      }
+    });
+    // the buttons move the focus to each new row: it stays where the page put it
+    if (focused && focused !== document.activeElement && focused.focus) { focused.focus(); }
   }
 
   // Leaving a page with typing not sent in one of its forms that change something (POST):

@@ -247,3 +247,78 @@ def test_leaving_a_page_with_typing_not_sent_asks_first(person: Any) -> None:  #
     page.click("#project-form button[type=submit]")  # sent (and refused): nothing to ask
     page.wait_for_load_state("load")
     assert asked == ["beforeunload"]
+
+
+def _switch_to_english(page: Page) -> None:
+    with page.expect_navigation():
+        page.evaluate("document.querySelector('a[hreflang=\"en\"]').click()")
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.lang") == "en"
+
+
+def test_a_language_switch_on_a_refused_page_keeps_what_was_typed(person: Any) -> None:  # noqa: F811
+    """A refused save draws the editor again with the typing as the fields' values: the switch
+    kept only what differed from them, so it reloaded the project as saved and the typing was
+    gone. The refused form is kept whole, with the version it was typed against."""
+    officer: Person = person("officer")
+    officer.sign_in()
+    page = officer.goto("/projects/new?lang=th")
+    page.fill("#code", "50230000-9301")
+    page.select_option("#fiscal_year_id", label="2566")
+    page.fill("#name", "โครงการถูกปฏิเสธ")
+    page.click("#project-form button[type=submit]")
+    page.wait_for_url("**/projects/*/edit")
+    drawn = page.input_value("#project-form input[name=version]")
+    page.fill("#contact_name", "ชื่อที่พิมพ์ไว้")
+    page.fill("#rationale", "เหตุผลที่พิมพ์ไว้")
+    page.fill("#approved_budget", "แสนบาท")
+    page.click("#project-form > button[type=submit]")
+    page.wait_for_selector("#project-form [data-error-summary]")
+    _switch_to_english(page)
+    assert page.input_value("#contact_name") == "ชื่อที่พิมพ์ไว้"
+    assert page.input_value("#rationale") == "เหตุผลที่พิมพ์ไว้"
+    assert page.input_value("#approved_budget") == "แสนบาท"
+    assert page.input_value("#project-form input[name=version]") == drawn
+    # Refused as stale (another tab saved meanwhile): the typing shown is kept the same way.
+    page.fill("#approved_budget", "100000")
+    other = officer.context.new_page()
+    other.goto(page.url)
+    other.fill("#contact_phone", "0 2000 0001")
+    other.click("#project-form button[type=submit]")
+    other.wait_for_load_state("load")
+    page.click("#project-form > button[type=submit]")
+    page.wait_for_selector("[data-testid=changed-meanwhile]")
+    with page.expect_navigation():
+        page.evaluate("document.querySelector('a[hreflang=\"th\"]').click()")
+    page.wait_for_load_state("load")
+    assert page.input_value("#contact_name") == "ชื่อที่พิมพ์ไว้"
+    assert page.input_value("#approved_budget") == "100000"
+
+
+def test_a_language_switch_keeps_the_rows_added(person: Any) -> None:  # noqa: F811
+    """Steps, objectives and targets added with the page's buttons were not on the reloaded
+    page, so their typing was dropped without a word (and a save stored the plan without
+    them). The rows are added again and the typing put back into them."""
+    officer: Person = person("officer")
+    officer.sign_in()
+    page = officer.goto("/projects/new?lang=th")
+    page.fill("#name", "โครงการเพิ่มแถว")
+    page.click("#add-step")
+    page.click("#add-step")
+    page.fill("#step-5-name", "ขั้นที่ห้า")
+    page.fill("#step-5-weight", "20")
+    page.click("[data-add=objectives]")
+    page.fill("#objective-3", "วัตถุประสงค์ที่สาม")
+    page.click("[data-add=targets]")
+    page.select_option("#target-kind-3", "quality")
+    page.fill("#target-text-3", "เป้าหมายที่สาม")
+    _switch_to_english(page)
+    assert page.locator("#steps-table tbody tr").count() == 5
+    assert page.input_value("#step-5-name") == "ขั้นที่ห้า"
+    assert page.input_value("#step-5-weight") == "20"
+    assert page.input_value("#objective-3") == "วัตถุประสงค์ที่สาม"
+    assert page.input_value("#target-kind-3") == "quality"
+    assert page.input_value("#target-text-3") == "เป้าหมายที่สาม"
+    assert page.input_value("#name") == "โครงการเพิ่มแถว"
+    assert page.text_content("#weights-total") == "20"
+    assert not officer.errors, officer.errors
