@@ -248,3 +248,44 @@ def test_an_allocation_she_endorsed_under_the_old_rule_is_returned_and_approved(
     take(session, deputy, "allocation", allocation.id, "endorse")
     take(session, approver, "allocation", allocation.id, "approve")
     assert allocation.state is AllocationState.APPROVED
+
+
+def test_the_deputy_who_endorsed_is_not_sent_to_approve_for_her(session: Session) -> None:
+    """The deputy endorsed as himself; acting for the approver he was told to approve it
+    for her (endorse refused), and then refused that approval for his endorsement. Now
+    neither refusal sends him to approve: both name her, who still may."""
+    people = _people(session)
+    allocation = _submitted(session, people["officer"], "56000.00")
+    take(session, people["deputy"], "allocation", allocation.id, "endorse")
+    choices = _choices(session, people, allocation)[("deputy", "approver")]
+    endorse, approve = choices["endorse"], choices["approve"]
+    assert not endorse.allowed and not approve.allowed
+    her = people["approver"].name
+    assert "so approve it" not in (endorse.reason or "")
+    assert "you may not approve it either" in (endorse.reason or "")
+    assert f"Leave the approval to {her}, or return it" in (endorse.reason or "")
+    assert f"{her} may still approve it" in (approve.reason or "")
+    # She still approves it herself, and is still sent to.
+    assert (
+        _choices(session, people, allocation)[("approver", None)]["endorse"].reason or ""
+    ).endswith("approve it, or return it")
+    take(session, people["approver"], "allocation", allocation.id, "approve")
+    assert allocation.state is AllocationState.APPROVED
+
+
+def test_the_approver_who_prepared_is_not_sent_to_approve(session: Session) -> None:
+    """With a second approver in the district she may prepare one herself; once an officer
+    endorsed it, her endorse refusal no longer tells her to approve what four eyes bars her
+    from approving, and names the other approver, who may."""
+    people = _people(session)
+    other, _password = make_user(
+        session, Role.APPROVER, unit(session, "50230000"), "second-approver@demo.tidtam.local"
+    )
+    allocation = _submitted(session, people["approver"], "56000.00")
+    take(session, people["officer"], "allocation", allocation.id, "endorse")
+    choices = _choices(session, people, allocation)[("approver", None)]
+    assert not choices["approve"].allowed
+    reason = choices["endorse"].reason or ""
+    assert not reason.endswith("approve it, or return it")
+    assert "so you may not approve it" in reason
+    assert f"Leave the approval to {other.name}, or return it" in reason

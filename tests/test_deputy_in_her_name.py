@@ -245,3 +245,28 @@ def test_an_allocation_endorsed_by_the_deputy_is_put_to_the_approver(session: Se
     take(session, officer, "allocation", allocation.id, "submit")
     take(session, deputy, "allocation", allocation.id, "endorse")
     assert _asked(session, "allocation.endorse", allocation.id) == {"approver@demo.tidtam.local"}
+
+
+def test_the_deputy_who_endorsed_reads_in_thai_that_she_approves(
+    session: Session, app: Flask
+) -> None:
+    """On /approvals the deputy, acting for her on what he had endorsed as himself, read
+    "เห็นชอบ (ระดับต้น): ... แล้วจะไม่มีผู้ใดอนุมัติได้: ได้รับความเห็นชอบครบแล้ว โปรดอนุมัติในฐานะ
+    ผู้ทำงานแทน ..." and, beside it, that whoever endorsed may not approve. Both now name her,
+    who still approves it, in sentences (the page adds the one colon after the act)."""
+    deputy = _deputy(session)
+    approver, officer = user(session, "approver"), user(session, "officer")
+    project = demo_project(session)
+    project.approved_budget = Decimal("1000000.00")
+    allocation = create_allocation(
+        session, officer, project, unit(session, "50230771"), Decimal("56000.00")
+    )
+    take(session, officer, "allocation", allocation.id, "submit")
+    take(session, deputy, "allocation", allocation.id, "endorse")
+    with app.app_context(), in_language("th"):
+        found = {o.name: o for o in options(session, deputy, allocation, acting_for=approver)}
+        endorse, approve = str(found["endorse"].reason), str(found["approve"].reason)
+    assert "โปรดอนุมัติ" not in endorse
+    assert f"โปรดให้ {approver.name} เป็นผู้อนุมัติ หรือส่งกลับแก้ไข" in endorse
+    assert f"{approver.name} ยังอนุมัติรายการนี้ได้" in approve
+    assert ":" not in endorse and ":" not in approve

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -77,12 +77,20 @@ def may_decide(
 
 
 def may_endorse(
-    session: Session, actor: User, principal: User, unit: OrgUnit, *, missing: Callable[[], int]
+    session: Session,
+    actor: User,
+    principal: User,
+    unit: OrgUnit,
+    *,
+    missing: Callable[[], int],
+    barred: Callable[[], Sequence[User] | None] | None = None,
 ) -> Answer:
     """Endorse (เห็นชอบ) an allocation or a transfer above the officer's limit, on `unit`
     (the responsible unit), as `actor` with `principal`'s authority. `missing`: how many
     endorsements the item still needs before it may be approved, asked only to say what an
-    approver may do instead (approve only once none is missing).
+    approver may do instead (approve only once none is missing). `barred`, asked only once
+    none is missing: None when four eyes lets `actor` and `principal` approve the item, else
+    the people who may still approve it (perhaps nobody), to be advised instead of approving.
 
     The rule: the endorsement levels are the officers', below the approver. Above the limit
     only an approver gives the last approval, and four eyes bars whoever endorsed (or was
@@ -96,7 +104,30 @@ def may_endorse(
     approver who did not prepare the item approves."""
     if holds_any(session, principal, (Role.APPROVER,), unit):
         count = missing()
+        left = None if count or barred is None else barred()
         if principal.id != actor.id:
+            if left is not None:
+                if left:
+                    return deny(
+                        _(
+                            "acting for %(name)s you would endorse with the approver's"
+                            " authority, and then nobody could approve it. Every endorsement"
+                            " is in, but you prepared or endorsed it yourself, so you may not"
+                            " approve it either, not even acting for %(name)s. Leave the"
+                            " approval to %(names)s, or return it",
+                            name=principal.name,
+                            names=", ".join(p.name for p in left),
+                        )
+                    )
+                return deny(
+                    _(
+                        "acting for %(name)s you would endorse with the approver's authority,"
+                        " and then nobody could approve it. Every endorsement is in, but you"
+                        " prepared or endorsed it yourself, so you may not approve it either,"
+                        " and nobody else may as it stands. Return it for changes",
+                        name=principal.name,
+                    )
+                )
             if count:
                 return deny(
                     _(
@@ -122,6 +153,25 @@ def may_endorse(
                     " approver gives the last approval: wait for %(count)s more"
                     " endorsement(s), then approve it, or return it",
                     count=count,
+                )
+            )
+        if left is not None:
+            if left:
+                return deny(
+                    _(
+                        "above the officer's limit the endorsements are the officers' and the"
+                        " approver gives the last approval. Every endorsement is in, but you"
+                        " prepared or endorsed it, so you may not approve it. Leave the"
+                        " approval to %(names)s, or return it",
+                        names=", ".join(p.name for p in left),
+                    )
+                )
+            return deny(
+                _(
+                    "above the officer's limit the endorsements are the officers' and the"
+                    " approver gives the last approval. Every endorsement is in, but you"
+                    " prepared or endorsed it, so you may not approve it, and nobody else may"
+                    " as it stands. Return it for changes"
                 )
             )
         return deny(

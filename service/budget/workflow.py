@@ -179,8 +179,21 @@ def _who_endorses(ctx: Context) -> Answer:
         _limit, required = approval_rule(ctx.obj)
         return max(required - 1 - len(_approvals(ctx, "allocation")), 0)
 
+    def left() -> list[User] | None:
+        # Four eyes may bar the one asking from approving too (they prepared or endorsed it):
+        # then they are not sent to approve it, but told who still may.
+        barred = barred_from(ctx.session, "allocation", ctx.obj)
+        if not set(barred) & {ctx.actor.id, ctx.principal.id}:
+            return None
+        return approvers_left(ctx.session, "allocation", ctx.obj, barred)
+
     return may_endorse(
-        ctx.session, ctx.actor, ctx.principal, ctx.obj.project.responsible_unit, missing=missing
+        ctx.session,
+        ctx.actor,
+        ctx.principal,
+        ctx.obj.project.responsible_unit,
+        missing=missing,
+        barred=left,
     )
 
 
@@ -436,7 +449,19 @@ def _enough_endorsements(ctx: Context) -> str | None:
     barred = endorsers(given)
     if set(barred) & {ctx.principal.id, ctx.actor.id}:
         # Acting for someone else does not make a second pair of eyes.
-        return delegated_bar(ctx, barred, "endorsed") or _(
+        delegated = delegated_bar(ctx, barred, "endorsed")
+        if delegated:
+            return delegated
+        left = approvers_left(
+            ctx.session, "allocation", ctx.obj, barred_from(ctx.session, "allocation", ctx.obj)
+        )
+        if left:
+            return _(
+                "the same person cannot endorse and approve: %(names)s may still approve"
+                " it, or return it for a new round of endorsements",
+                names=_names(left),
+            )
+        return _(
             "the same person cannot endorse and approve: another person who may approve"
             " decides, or return it for a new round of endorsements"
         )
