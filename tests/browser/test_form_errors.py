@@ -185,18 +185,24 @@ def test_switching_the_language_keeps_what_was_typed(person: Any) -> None:  # no
     assert page.input_value("#email") == ""
 
 
+def _new_draft(officer: Person, code: str, name: str) -> Page:
+    """The officer signed in, with a new draft `code` just created: its editor, in Thai."""
+    officer.sign_in()
+    page = officer.goto("/projects/new?lang=th")
+    page.fill("#code", code)
+    page.select_option("#fiscal_year_id", label="2566")
+    page.fill("#name", name)
+    page.click("#project-form button[type=submit]")
+    page.wait_for_url("**/projects/*/edit")
+    return page
+
+
 def test_a_language_switch_keeps_the_version_the_typing_was_drawn_at(person: Any) -> None:  # noqa: F811
     """The switch redrew the editor at the project's newest version and put the typing back
     on it: saved, it wrote over a save another tab had made meanwhile. The typing goes back
     with the version it was typed against, and its save is refused as stale."""
     officer: Person = person("officer")
-    officer.sign_in()
-    page = officer.goto("/projects/new?lang=th")
-    page.fill("#code", "50230000-9300")
-    page.select_option("#fiscal_year_id", label="2566")
-    page.fill("#name", "โครงการสองแท็บ")
-    page.click("#project-form button[type=submit]")
-    page.wait_for_url("**/projects/*/edit")
+    page = _new_draft(officer, "50230000-9300", "โครงการสองแท็บ")
     edit = page.url
     page.fill("#contact_name", "ชื่อจากแท็บแรก")
     other = officer.context.new_page()  # the same person's second tab saves meanwhile
@@ -261,13 +267,7 @@ def test_a_language_switch_on_a_refused_page_keeps_what_was_typed(person: Any) -
     kept only what differed from them, so it reloaded the project as saved and the typing was
     gone. The refused form is kept whole, with the version it was typed against."""
     officer: Person = person("officer")
-    officer.sign_in()
-    page = officer.goto("/projects/new?lang=th")
-    page.fill("#code", "50230000-9301")
-    page.select_option("#fiscal_year_id", label="2566")
-    page.fill("#name", "โครงการถูกปฏิเสธ")
-    page.click("#project-form button[type=submit]")
-    page.wait_for_url("**/projects/*/edit")
+    page = _new_draft(officer, "50230000-9301", "โครงการถูกปฏิเสธ")
     drawn = page.input_value("#project-form input[name=version]")
     page.fill("#contact_name", "ชื่อที่พิมพ์ไว้")
     page.fill("#rationale", "เหตุผลที่พิมพ์ไว้")
