@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEntry
 from service.org.models import User
 from service.projects import operations
 from service.projects.models import Project, TargetKind
@@ -217,8 +218,14 @@ def test_a_save_that_changes_nothing_leaves_the_version(login_as, session: Sessi
     project = _project(session)
     drawn = project.version
     # The form exactly as created: a second tab saved unchanged does not refuse the first.
+    texts_changed = select(func.count()).where(
+        AuditEntry.object_id == project.id, AuditEntry.action == "project.texts"
+    )
+    recorded = session.scalar(texts_changed)
     assert _save(client, session, project, _tab(client, project)).status_code == 302
     assert _project(session).version == drawn
+    # nor does it add "project texts changed" to the history, as it did on every save
+    assert session.scalar(texts_changed) == recorded
 
 
 def test_an_objective_or_target_cleared_in_a_draft_is_removed(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]

@@ -261,8 +261,9 @@ def set_objectives_and_targets(
         [o.text for o in project.objectives[: len(objectives)]],
         [(t.kind, t.text) for t in project.targets[: len(targets)]],
     )
-    if after != before:
-        _plan_changed(project)
+    if after == before:
+        return  # a save that changed no text records nothing and moves no version
+    _plan_changed(project)
     session.flush()
     if removed:
         session.expire(project, ["objectives", "targets"])
