@@ -127,6 +127,7 @@
   // Leaving a page with typing not sent in one of its forms that change something (POST):
   // the browser asks first ("leave the page? changes may not be saved"), unless the page is
   // left by sending that form or by the language switch (which carries the typing across).
+  // A refused page's typing (`data-typed`) counts as not sent though the page drew it.
   // A school's narrative typed on the result page was lost to the page's other button.
   var sending = null;
   var switching = false;
@@ -136,8 +137,10 @@
     if (switching) { return; }
     var unsent = fields().some(function (entry) {
       var form = entry.field.form;
+      // a form the server drew again with what was refused holds typing not saved either
+      var typed = form && form.hasAttribute("data-typed") && entry.field.value !== "";
       return form && form !== sending && (form.method || "").toLowerCase() === "post" &&
-        !entry.field.disabled && !entry.field.readOnly && changed(entry.field);
+        !entry.field.disabled && !entry.field.readOnly && (changed(entry.field) || typed);
     });
     sending = null;
     if (unsent) {

@@ -253,6 +253,11 @@ def test_leaving_a_page_with_typing_not_sent_asks_first(person: Any) -> None:  #
     page.click("#project-form button[type=submit]")  # sent (and refused): nothing to ask
     page.wait_for_load_state("load")
     assert asked == ["beforeunload"]
+    # The refused page draws the typing back, saved nowhere: leaving it asks too.
+    assert page.input_value("#name") == "โครงการที่ยังไม่บันทึก"
+    page.locator("a[href='/home']").first.click()
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload", "beforeunload"]
 
 
 def _switch_to_english(page: Page) -> None:
