@@ -49,7 +49,10 @@
   function changed(field) {
     if (field.type === "checkbox" || field.type === "radio") { return field.checked !== field.defaultChecked; }
     if (field.tagName === "SELECT") {
-      return Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; });
+      // a menu drawn with no option marked shows its first: that is its drawn choice too
+      var drawn = Array.prototype.map.call(field.options, function (o) { return o.defaultSelected; });
+      if (!field.multiple && drawn.indexOf(true) === -1 && drawn.length) { drawn[0] = true; }
+      return Array.prototype.some.call(field.options, function (o, i) { return o.selected !== drawn[i]; });
     }
     return field.value !== field.defaultValue;
   }

@@ -240,6 +240,11 @@ def test_leaving_a_page_with_typing_not_sent_asks_first(person: Any) -> None:  #
         dialog.dismiss()
 
     page.on("dialog", stay)
+    # Nothing typed, nothing to ask (its menus with no choice marked show their first).
+    page.locator("a[href='/home']").first.click()
+    page.wait_for_url("**/home")
+    assert asked == []
+    page = officer.goto("/projects/new?lang=th")  # the same tab: `stay` still answers
     page.fill("#name", "โครงการที่ยังไม่บันทึก")
     page.locator("a[href='/home']").first.click()
     page.wait_for_timeout(500)
