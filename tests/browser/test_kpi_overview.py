@@ -33,7 +33,10 @@ def test_officer_creates_links_and_reports_a_kpi(
     page.fill("#name", "ร้อยละของโรงเรียนที่จัดกิจกรรมส่งเสริมการอ่าน")
     page.fill("#target", "-5")
     page.click("#kpi-form button[type=submit]")
-    assert page.evaluate("document.activeElement.id") == "error-summary"
+    # the refused page's summary takes the focus once it has loaded (autofocus), not before
+    page.wait_for_function(
+        "document.activeElement && document.activeElement.id === 'error-summary'"
+    )
     page.fill("#target", "80")
     page.click("#kpi-form button[type=submit]")
     page.wait_for_url("**/kpis/*")
