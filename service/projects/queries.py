@@ -130,23 +130,7 @@ def sees_project(session: Session, user: User, project: Project) -> bool:
                 )
             )
         )
-    found = unit_ids_in_scope(session, user)
-    if found is None:
-        return True
-    units = set(found)
-    if project.responsible_unit_id in units or project.owner_unit_id in units:
-        return True
-    return bool(
-        units
-        and session.scalar(
-            select(
-                exists().where(
-                    ProjectParticipant.project_id == project.id,
-                    in_ids(dialect_of(session), ProjectParticipant.unit_id, found),
-                )
-            )
-        )
-    )
+    return project.id in projects_seen(session, user, [project])
 
 
 def projects_seen(session: Session, user: User, projects: list[Project]) -> set[int]:
