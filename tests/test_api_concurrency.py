@@ -1,6 +1,6 @@
-"""Races through the API on PostgreSQL: many requests at once, each in a thread of its own with
-its own connection, on a committed database of this module's own (created, migrated and loaded
-here, dropped at the end), so the requests really meet in the database."""
+"""Races on PostgreSQL: many API requests at once, or two of the worker's sweeps, each in a thread
+of its own with its own connection, on a committed database of this module's own (created,
+migrated and loaded here, dropped at the end), so they really meet in the database."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from service import create_app
 from service.api.auth import new_token
 from service.audit.models import AuditEntry
 from service.budget.models import Allocation, AllocationState, Approval
+from service.budget.operations import tell_undecidable
 from service.cli import alembic_config
 from service.core.db import db
 from service.demo.load import load_demo
@@ -173,3 +174,58 @@ def test_concurrent_approvals_of_one_project_never_exceed_its_budget(race_app: F
         )
         db.session.remove()
     assert approved == Decimal("90000.00")
+
+
+def test_two_sweeps_at_once_tell_an_item_nobody_may_approve_once(race_app: Flask) -> None:
+    """The hourly sweep for stuck money runs twice at once (one outlasting the hour, or one
+    started by hand): the second, reading while the first has told but not committed, must
+    not tell the same item again."""
+    with race_app.app_context():
+        tell_undecidable(db.session())  # whatever the demo leaves stuck, told already
+        db.session.commit()
+        db.session.remove()
+    (allocation_id,), _token = _setup(race_app, "1000000.00", ["56000.00"])
+    with race_app.app_context():
+        session = db.session()
+        # Above the officer's limit only the approver decides, and she prepared it herself.
+        session.get_one(Allocation, allocation_id).created_by_id = session.scalars(
+            select(User.id).where(User.email == "approver@demo.tidtam.local")
+        ).one()
+        session.commit()
+        db.session.remove()
+    first_told, second_done = threading.Event(), threading.Event()
+    told: dict[str, int] = {}
+
+    def first() -> None:
+        with race_app.app_context():
+            told["first"] = tell_undecidable(db.session())
+            first_told.set()
+            second_done.wait(timeout=3)  # the second reads now, if nothing holds it back
+            db.session.commit()
+            db.session.remove()
+
+    def second() -> None:
+        first_told.wait(timeout=60)
+        with race_app.app_context():
+            told["second"] = tell_undecidable(db.session())
+            db.session.commit()
+            db.session.remove()
+        second_done.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert told == {"first": 1, "second": 0}
+    with race_app.app_context():
+        entries = db.session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.action == "allocation.undecidable",
+                AuditEntry.object_id == allocation_id,
+            )
+        )
+        db.session.remove()
+    assert entries == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -215,6 +215,10 @@ def request_installment(
 UNDECIDABLE = {"allocation": "allocation.undecidable", "installment": "installment.undecidable"}
 
 
+#: pg_advisory_xact_lock key serialising the sweeps of `tell_undecidable`.
+UNDECIDABLE_LOCK = 2566_0003
+
+
 def tell_undecidable(session: Session) -> int:
     """Tell whoever asked for each waiting item (a submitted allocation, a requested
     installment) that nobody may approve it as it stands (`undecidable`: four eyes bars
@@ -222,6 +226,12 @@ def tell_undecidable(session: Session) -> int:
     items asked for before such requests were refused. Records it in the item's history and
     emits the event its preparers are told of; approves nothing and changes no state. Returns
     how many items were told. Flushes only."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Two sweeps at once (a run outlasting the hour, or one started by hand) would both
+        # find an item not yet told and both tell it: the later one waits here until the
+        # first commits, and then reads its record. Transaction-scoped, so it works through
+        # PgBouncer; SQLite's writers are serialised as they begin (BEGIN IMMEDIATE).
+        session.execute(select(func.pg_advisory_xact_lock(UNDECIDABLE_LOCK)))
     # with what four eyes and the limits read of each: its project and responsible unit
     to_project = joinedload(Allocation.project).joinedload(Project.responsible_unit)
     waiting: list[tuple[str, Allocation | Installment]] = [
