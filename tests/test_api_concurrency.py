@@ -16,6 +16,7 @@ import pytest
 from alembic import command
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from service import create_app
 from service.api.auth import new_token
@@ -72,25 +73,33 @@ def race_app(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[F
         drop_database(url)
 
 
+def _project(session: Session, budget: str, state: ProjectState) -> Project:
+    """A project of the demo district's education division in `state`. Flushed."""
+    units = {u.code: u for u in session.scalars(select(OrgUnit))}
+    year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2566)).one()
+    count = session.scalar(select(func.count()).select_from(Project)) or 0
+    project = Project(
+        code=f"50230000-R{count}",
+        name="race",
+        fiscal_year=year,
+        owner_unit=units["50230000"],
+        responsible_unit=units["50230700"],
+        kind="routine",
+        approved_budget=Decimal(budget),
+        state=state,
+    )
+    session.add(project)
+    session.flush()
+    return project
+
+
 def _setup(app: Flask, budget: str, amounts: list[str]) -> tuple[list[int], str]:
     """A locked project of `budget` with submitted allocations of `amounts`, and a token of
     the approver. Committed."""
     with app.app_context():
         session = db.session()
         units = {u.code: u for u in session.scalars(select(OrgUnit))}
-        year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2566)).one()
-        count = session.scalar(select(func.count()).select_from(Project)) or 0
-        project = Project(
-            code=f"50230000-R{count}",
-            name="race",
-            fiscal_year=year,
-            owner_unit=units["50230000"],
-            responsible_unit=units["50230700"],
-            kind="routine",
-            approved_budget=Decimal(budget),
-            state=ProjectState.LOCKED,
-        )
-        session.add(project)
+        project = _project(session, budget, ProjectState.LOCKED)
         allocations = [
             Allocation(
                 project=project,
@@ -111,8 +120,16 @@ def _setup(app: Flask, budget: str, amounts: list[str]) -> tuple[list[int], str]
     return ids, token
 
 
-def _race(app: Flask, paths: list[str], token: str) -> list[tuple[int, dict[str, Any]]]:
-    """POST every path at once, one thread and one client each, released together."""
+def _race(
+    app: Flask,
+    paths: list[str],
+    token: str,
+    method: str = "POST",
+    body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> list[tuple[int, dict[str, Any]]]:
+    """Send every path at once (POST of an empty body, unless told otherwise), one thread
+    and one client each, released together."""
     barrier = threading.Barrier(len(paths))
     answers: list[tuple[int, dict[str, Any]]] = []
     lock = threading.Lock()
@@ -120,7 +137,12 @@ def _race(app: Flask, paths: list[str], token: str) -> list[tuple[int, dict[str,
     def post(path: str) -> None:
         client = app.test_client()
         barrier.wait()
-        response = client.post(path, json={}, headers={"Authorization": f"Bearer {token}"})
+        response = client.open(
+            path,
+            method=method,
+            json=body or {},
+            headers={"Authorization": f"Bearer {token}", **(headers or {})},
+        )
         with lock:
             answers.append((response.status_code, response.get_json(force=True)))
 
@@ -174,6 +196,33 @@ def test_concurrent_approvals_of_one_project_never_exceed_its_budget(race_app: F
         )
         db.session.remove()
     assert approved == Decimal("90000.00")
+
+
+def test_two_edits_from_one_version_one_wins_and_the_other_is_told_who(race_app: Flask) -> None:
+    """Two clients edit the same draft from the same version at once: one is written, the
+    other refused (409, naming who changed it), never a server error or both written."""
+    with race_app.app_context():
+        session = db.session()
+        officer = session.scalars(
+            select(User).where(User.email == "officer@demo.tidtam.local")
+        ).one()
+        project = _project(session, "100000.00", ProjectState.DRAFT)
+        ident, version, name = project.id, project.version, officer.name
+        _row, token = new_token(session, officer, "edit race")
+        session.commit()
+        db.session.remove()
+    answers = _race(
+        race_app,
+        [f"/api/v1/projects/{ident}"] * 2,
+        token,
+        method="PATCH",
+        body={"contact_phone": "02 123 4567"},
+        headers={"If-Match": str(version)},
+    )
+    statuses = Counter(status for status, _body in answers)
+    assert statuses == Counter({200: 1, 409: 1}), answers
+    refused = next(body for status, body in answers if status == 409)
+    assert name in refused["detail"] and refused["state"] == "draft", refused
 
 
 def test_two_sweeps_at_once_tell_an_item_nobody_may_approve_once(race_app: Flask) -> None:

@@ -149,18 +149,11 @@ def get_one(ident: int) -> Any:
 def update(data: dict[str, Any], ident: int) -> Any:
     session = db.session()
     user = actor()
-    project = get_project(session, user, ident)
-    version = expected_version()
-    if version is not None and version != project.version:
-        raise Refused(
-            409,
-            _(
-                "%(object)s %(id)s was changed meanwhile: reload it and try again",
-                object=object_type_label("project"),
-                id=ident,
-            ),
-            state=project.state.value,
-        )
+    # Locked and read afresh: two edits from one version meet here, and the later is told
+    # who changed it, not a server error when both try to write.
+    project = operations.hold_unchanged(
+        session, get_project(session, user, ident), expected_version(), on_page=False
+    )
     operations.update_project(session, user, project, data)
     return present_project(session, project)
 

@@ -56,10 +56,13 @@ def _plan_changed(project: Project) -> None:
     project.updated_at = utcnow()
 
 
-def hold_unchanged(session: Session, project: Project, version: int | None) -> Project:
+def hold_unchanged(
+    session: Session, project: Project, version: int | None, *, on_page: bool = True
+) -> Project:
     """`project` locked for this transaction and read afresh, for a change drawn from it as
     it stood at `version` (None: the sender does not say, and nothing is checked). Raises
-    Refused(409), naming who changed it last and when, when it has changed since."""
+    Refused(409), naming who changed it last and when, when it has changed since: as a page
+    says it, or (not `on_page`) as the API says it to a client that read the version."""
     current = lock(session, Project, project.id)
     if current is None:
         raise Refused(
@@ -88,10 +91,17 @@ def hold_unchanged(session: Session, project: Project, version: int | None) -> P
         f"{format_date(local_date(instant), translate.current())}"
         f" {instant.astimezone(ZoneInfo(DEFAULT_TZ)):%H:%M}"
     )
-    if last is not None and last.actor is not None:
+    who = last.actor.name if last is not None and last.actor is not None else None
+    if not on_page:
+        reason = (
+            _("the project was changed by %(who)s at %(when)s: read it again", who=who, when=when)
+            if who
+            else _("the project was changed at %(when)s: read it again", when=when)
+        )
+    elif who:
         reason = _(
             "the project was changed by %(who)s at %(when)s while your page was open",
-            who=last.actor.name,
+            who=who,
             when=when,
         )
     else:
