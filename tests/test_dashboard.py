@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from service.budget.models import InstallmentState
 from service.dashboard.queries import Filters, project_listing
 from service.org.models import Role, User
-from service.projects.models import Project, ProjectState
+from service.projects.models import Project, ProjectParticipant, ProjectState
 from service.projects.page import build_project_page
 from tests.html_text import visible_text
 from tests.project_data import StepSpec, make_district, make_project, make_user, unit, year
@@ -191,6 +191,24 @@ def test_a_unit_filter_naming_no_unit_in_reach_says_so(login_as) -> None:  # typ
     assert 'href="/public/projects?lang=en"' in public.get_data(as_text=True)
 
 
+def test_a_year_filter_naming_no_fiscal_year_says_so(login_as) -> None:  # type: ignore[no-untyped-def]
+    """A typed 9999 or nonsense for the year is a 404 that says so and leads back to the
+    list of the current year, its other filters kept; on the public list too."""
+    client = login_as("officer")
+    for raw in ("9999", "abc"):
+        missing = client.get(f"/dashboard?year={raw}&behind=1&lang=en")
+        assert missing.status_code == 404
+        assert f"There is no fiscal year {raw} here." in visible_text(
+            missing.get_data(as_text=True)
+        )
+        assert 'href="/dashboard?behind=1&amp;lang=en"' in missing.get_data(as_text=True)
+    thai = client.get("/dashboard?year=9999&lang=th").get_data(as_text=True)
+    assert "ไม่มีปีงบประมาณ 9999" in visible_text(thai)
+    public = client.get("/public/projects?year=9999&lang=en")
+    assert public.status_code == 404
+    assert 'href="/public/projects?lang=en"' in public.get_data(as_text=True)
+
+
 def test_listing_pages_with_sql_sorting_on_derived_figures(session: Session) -> None:
     projects = varied_projects(session)
     filters = Filters(year=year(session), sort="actual", descending=True, page=1)
@@ -302,6 +320,32 @@ def test_the_unit_filter_is_a_path_through_the_tree(login_as, session: Session) 
     # A network under a division: the way down to it, with what lies beside it at each step.
     offered = _unit_options(client.get("/dashboard?year=2566&unit=50230771").get_data(as_text=True))
     assert {"10000000", "50230000", "50230700", "50230771", "50990000"} <= set(offered)
+
+
+def test_a_school_chosen_lists_the_projects_it_reports_in(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """A school's code in the unit filter (a link, or typed) lists the projects the school
+    reports results in, and the menu names the school: it used to say "every unit" over an
+    empty list, as a school runs and owns no project."""
+    school = unit(session, "5023077101")
+    taking_part = set(
+        session.scalars(
+            select(Project.code)
+            .join(ProjectParticipant, ProjectParticipant.project_id == Project.id)
+            .where(
+                ProjectParticipant.unit_id == school.id, Project.fiscal_year_id == year(session).id
+            )
+        )
+    )
+    assert taking_part
+    client = login_as("officer")
+    body = client.get("/dashboard?year=2566&unit=5023077101").get_data(as_text=True)
+    assert 'value="5023077101" selected' in body
+    codes = session.scalars(select(Project.code).where(Project.fiscal_year_id == year(session).id))
+    assert {code for code in codes if f">{code}<" in body} == taking_part
+    # not offered until chosen
+    assert "5023077101" not in _unit_options(
+        client.get("/dashboard?year=2566").get_data(as_text=True)
+    )
 
 
 def test_a_plan_not_yet_approved_is_not_behind_it(session: Session) -> None:

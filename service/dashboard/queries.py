@@ -50,7 +50,13 @@ from service.projects.aggregates import (
     zero_if_null,
 )
 from service.projects.figures import figures_today
-from service.projects.models import UNDER_WAY, Project, ProjectFigures, ProjectState
+from service.projects.models import (
+    UNDER_WAY,
+    Project,
+    ProjectFigures,
+    ProjectParticipant,
+    ProjectState,
+)
 from service.projects.queries import run_or_owned, visible_projects
 
 PAGE_SIZE = 50
@@ -134,7 +140,17 @@ def _base_conditions(
         conditions.append(Project.state.in_(PUBLIC_STATES))
     if user is not None:
         conditions.append(visible_projects(session, user, filters.year.id, read_first=True))
-    if filters.unit is not None:
+    if filters.unit is not None and filters.unit.kind is UnitKind.SCHOOL:
+        # A school runs and owns no project: its projects are those it reports results in.
+        conditions.append(
+            Project.id.in_(
+                select(ProjectParticipant.project_id).where(
+                    ProjectParticipant.unit_id == filters.unit.id,
+                    ProjectParticipant.fiscal_year_id == filters.year.id,
+                )
+            )
+        )
+    elif filters.unit is not None:
         # The chosen unit's subtree as ids (a district's: about a hundred), then two index
         # ranges of this year's projects: an EXISTS matching paths tested every project of
         # the year (a network chosen by an evaluator: 190 ms).
@@ -488,11 +504,14 @@ def filter_units(
     if roots is None:  # the whole tree: its roots and the units below them
         top = select(OrgUnit.id).where(OrgUnit.parent_id.is_(None))
         shown = shown | OrgUnit.parent_id.is_(None) | OrgUnit.parent_id.in_(top.scalar_subquery())
+    offered: ColumnElement[bool] = OrgUnit.kind.in_(FILTER_UNIT_KINDS)
+    if chosen is not None:  # a school is offered once chosen (its code in a link, or typed)
+        offered = offered | (OrgUnit.id == chosen.id)
     units = list(
         session.scalars(
             select(OrgUnit).where(
                 condition,
-                OrgUnit.kind.in_(FILTER_UNIT_KINDS),
+                offered,
                 OrgUnit.withdrawn_at.is_(None),
                 shown,
             )

@@ -44,7 +44,7 @@ def read_filters(
     """The filters the query string asks for; None when there is no fiscal year at all.
 
     An unknown year or a unit outside the reader's scope is a 404 (it names nothing they may
-    list; a unit's page says so, `_no_unit_of`); an unknown sort key falls back to the code.
+    list; its page says so, `_no_unit_of`, `_no_year`); an unknown sort key falls back to the code.
     `years`: every fiscal year, already read for the page's year menu (the asked year is
     found among them, not read again).
     """
@@ -54,13 +54,13 @@ def read_filters(
         try:
             be_year = value_of(BeYear(), args, "year")
         except Invalid:
-            abort(404)
+            _no_year(raw_year)
         if years is None:
             year = session.scalar(select(FiscalYear).where(FiscalYear.be_year == be_year))
         else:
             year = next((y for y in years if y.be_year == be_year), None)
         if year is None:
-            abort(404)
+            _no_year(raw_year)
     else:
         year = queries.default_year(session, user, today)
         if year is None:
@@ -87,25 +87,43 @@ def read_filters(
     )
 
 
-def _no_unit_of(code: str) -> NoReturn:
-    """A 404 for a unit filter that names no unit the reader may see, saying so: whether a
-    unit of that code lies outside their reach is not told. It links to the same list
-    without the unit (its other filters kept)."""
+def _not_found_by(name: str, message: str, back_label: str) -> NoReturn:
+    """A 404 for a filter `name` (unit, year) that names nothing the reader may list, saying
+    so in `message`, with a link to the same list without that filter (the others kept)."""
     kept: dict[str, Any] = {
-        k: v for k, v in request.args.items() if k not in ("unit", "page", "after", "format")
+        k: v for k, v in request.args.items() if k not in (name, "page", "after", "format")
     }
     endpoint = request.endpoint or "dashboard.index"
     page = render_template(
         "error.html",
         code=404,
-        message=_(
+        message=message,
+        back=url_for(endpoint, **(request.view_args or {}), **kept),
+        back_label=back_label,
+    )
+    abort(Response(page, status=404, mimetype="text/html"))
+
+
+def _no_unit_of(code: str) -> NoReturn:
+    """A unit filter naming no unit the reader may see: whether a unit of that code lies
+    outside their reach is not told."""
+    _not_found_by(
+        "unit",
+        _(
             "No unit of the code %(code)s is among the units you may see.",
             code=code.strip()[:40],
         ),
-        back=url_for(endpoint, **(request.view_args or {}), **kept),
-        back_label=_("The list without the unit filter"),
+        _("The list without the unit filter"),
     )
-    abort(Response(page, status=404, mimetype="text/html"))
+
+
+def _no_year(raw: str) -> NoReturn:
+    """A year filter naming no fiscal year of the service (a typed 9999, an old link)."""
+    _not_found_by(
+        "year",
+        _("There is no fiscal year %(year)s here.", year=raw.strip()[:12]),
+        _("The list of the current fiscal year"),
+    )
 
 
 def listing_columns(public: bool) -> list[Column]:
