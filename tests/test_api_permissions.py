@@ -522,14 +522,14 @@ ROWS = [
         "POST",
         f"{A}/results/{I}/transitions/<any({RESULT_NAMES}):name>",
         lambda w: f"{A}/results/{w['result_a']}/transitions/start",
-        expect(403, school_a=200, school_b=404, officer=200),
+        expect(403, school_a=200, school_b=404),  # a school's result: the school's alone
         lambda w: {},
     ),
     Row(
         "POST",
         f"{A}/results/transitions/<any({RESULT_NAMES}):name>",
         lambda w: f"{A}/results/transitions/start",
-        expect(403, school_a=200, school_b=404, officer=200),
+        expect(403, school_a=200, school_b=404),  # a school's result: the school's alone
         lambda w: {"ids": [w["result_a"]]},
         bulk=True,
     ),

@@ -284,20 +284,32 @@ class StepResultMachine(WorkflowMachine):
 
     @initialize()
     def results(self) -> None:
-        school = unit(self.session, "5023077101")
         project = demo_project(self.session)
-        results = self.session.scalars(
-            select(StepResult)
-            .join(PlanStep, PlanStep.id == StepResult.step_id)
-            .where(PlanStep.project_id == project.id, StepResult.unit_id == school.id)
-        ).all()
-        assert len(results) == 2
-        for result in results:
-            self.model[result.id] = {"state": result.state.value, "submitted_by": None}
+        # The school's two results, and the division's own (its district steps)
+        for code, count in (("5023077101", 2), ("50230700", 3)):
+            results = self.session.scalars(
+                select(StepResult)
+                .join(PlanStep, PlanStep.id == StepResult.step_id)
+                .where(
+                    PlanStep.project_id == project.id,
+                    StepResult.unit_id == unit(self.session, code).id,
+                )
+            ).all()
+            assert len(results) == count
+            for result in results:
+                self.model[result.id] = {
+                    "state": result.state.value,
+                    "submitted_by": None,
+                    "reporter": "school_a" if code == "5023077101" else "officer",
+                }
+
+    def sees(self, role: str, item: dict[str, Any]) -> bool:
+        return role != "school_a" or item["reporter"] == "school_a"  # not the division's
 
     def may(self, role: str, name: str, item: dict[str, Any]) -> bool:
         if name in ("start", "submit"):
-            return role in ("school_a", "officer")
+            # a school reports its own results; an officer the division's, never a school's
+            return role == item["reporter"]
         # Review: the district, but never the person who submitted.
         return role in DISTRICT and item["submitted_by"] != role
 

@@ -158,7 +158,7 @@ def test_the_review_queue_refuses_as_the_api_bulk_route_does(
     login_as,
     session: Session,  # type: ignore[no-untyped-def]
 ) -> None:
-    result = school_result(session, "5023077102", 3)
+    result = school_result(session, "50230700", 2)  # a division step, the officer's to report
     engine.take(
         session,
         user(session, "officer"),

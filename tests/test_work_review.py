@@ -32,7 +32,8 @@ def _submit(session: Session, role: str, result: StepResult, completion: str = "
 def _four_submitted(session: Session) -> list[StepResult]:
     """Two results submitted by the school, two by the officer (who then may not review them)."""
     by_school = [school_result(session, "5023077101", 3), school_result(session, "5023077101", 4)]
-    by_officer = [school_result(session, "5023077102", 3), school_result(session, "5023077103", 3)]
+    # the division's own steps: an officer reports those, never a school's
+    by_officer = [school_result(session, "50230700", 2), school_result(session, "50230700", 5)]
     for result in by_school:
         _submit(session, "school", result)
     for result in by_officer:
@@ -155,3 +156,29 @@ def test_unknown_ids_are_refused_not_fatal(login_as, session: Session) -> None: 
     assert "1 refused" in page and "#999999" in page
     session.expire_all()
     assert results[0].state is ResultState.ACCEPTED
+
+
+def test_an_officer_does_not_report_a_schools_result(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """An accepted school result was sent again by the district officer from its page: the
+    school's figure and words were replaced, it went back to waiting for review, and the
+    queue named the officer as its sender. The school's result is the school's to report."""
+    result = school_result(session, "5023077101", 3)
+    _submit(session, "school", result, completion="80")
+    engine.take(session, user(session, "officer"), "step_result", result.id, "accept", {})
+    session.commit()
+    client = login_as("officer")
+    page = client.get(f"/results/{result.id}").get_data(as_text=True)
+    assert "เฉพาะโรงเรียน" in page  # why they cannot send it, said on the page
+    answer = client.post(
+        f"/results/{result.id}",
+        data={
+            "csrf_token": csrf_token(client, f"/results/{result.id}"),
+            "completion": "50",
+            "narrative": "officer edits school result",
+            "version": str(result.version),
+        },
+    )
+    assert answer.status_code == 403
+    session.expire_all()
+    assert result.state is ResultState.ACCEPTED
+    assert (result.completion, result.narrative) == (80, "ทำแล้ว (school)")

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from service.core.permissions import Answer, deny, needs_role
 from service.core.translate import gettext as _
-from service.org.models import Role, User
+from service.org.models import Role, UnitKind, User
 from service.org.scope import in_scope
 from service.projects.models import Project, StepResult
 from service.projects.queries import sees_project
@@ -39,10 +39,12 @@ def may_approve_plan(session: Session, user: User, project: Project) -> Answer:
 
 
 def may_report_result(session: Session, user: User, result: StepResult) -> Answer:
-    """The school (or, for district steps, the officer) responsible for the result's unit."""
-    return needs_role(
-        session, user, (Role.SCHOOL, Role.OFFICER), result.unit, _("report this result")
-    )
+    """The school responsible for the result's unit; for a district step (a unit above the
+    schools), the officer responsible for it. An officer does not report a school's result:
+    the school's own figures and words would be replaced by someone the school never chose,
+    and an accepted result reopened behind it."""
+    roles = (Role.SCHOOL,) if result.unit.kind is UnitKind.SCHOOL else (Role.SCHOOL, Role.OFFICER)
+    return needs_role(session, user, roles, result.unit, _("report this result"))
 
 
 def may_review_result(session: Session, user: User, result: StepResult) -> Answer:
