@@ -256,4 +256,9 @@ def test_pages_and_api(session: Session, client: FlaskClient, login_as) -> None:
     session.commit()
     body = officer.get(f"/projects/{source.id}").get_data(as_text=True)
     assert 'data-testid="budget-history"' in body and "55,000.00" in body and "ปรับตามมติ" in body
+    # Its one endorsement is counted once: the approval that moved the money is no second
+    # endorsement (the card read "2 of 1 given").
+    card = officer.get("/budget/transfers?lang=en").get_data(as_text=True)
+    card = card.split(f'id="transfer-{transfer.id}"')[1].split("</article>")[0]
+    assert "1 of 1 given" in card
     assert login is not None and password

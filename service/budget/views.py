@@ -20,6 +20,7 @@ from service.budget.models import (
     BudgetTransfer,
     Installment,
     InstallmentState,
+    TransferState,
 )
 from service.budget.operations import create_allocation, create_transfer, record_payment
 from service.budget.permissions import (
@@ -426,6 +427,10 @@ def _transfers_page(form: dict[str, Any] | None = None, refused: Refused | None 
         options={t.id: options_for(t) for t in transfers},
         approvals=approvals,
         needed={t.id: endorsements_required(t) for t in transfers},
+        # the approval that moved the money is among the rows, but is no endorsement
+        endorsed={
+            t.id: len(approvals[t.id]) - (t.state is TransferState.APPROVED) for t in transfers
+        },
         form=form or {},
         errors=refused.fields if refused else {},
     )
