@@ -135,6 +135,8 @@ def test_filters_sort_and_pages(login_as, session: Session) -> None:  # type: ig
 
     assert codes("q=ล่าช้า") == [projects[1].code]
     assert codes("q=3598") == ["50230000-3598"]
+    # typed with Thai digits, as on a Thai keyboard
+    assert codes("q=๓๕๙๘") == ["50230000-3598"]
     # Today every plan has ended: all projects with steps and less than 90 % done are behind.
     behind = {projects[0].code, projects[1].code, projects[3].code, "50230000-3598"}
     assert set(codes("behind=1&sort=-gap")) == behind

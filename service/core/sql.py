@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from service.core.fiscal import DEFAULT_TZ
+from service.core.thai import read_code
 
 __all__ = [
     "add_days",
@@ -196,7 +197,10 @@ def json_array_has(dialect: str, document: Any, value: Any) -> ColumnElement[boo
 
 def matches_text(text: str, *columns: Any) -> ColumnElement[bool]:
     """Any of `columns` contains `text` (case-insensitive), with LIKE's wildcards in `text`
-    taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
-    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+    taken literally; or contains it as a code is written (`read_code`: Thai or full-width
+    digits as ASCII), so ``๗๐๑๓`` finds project 50230000-7013 as ``7013`` does."""
+    conditions = []
+    for variant in dict.fromkeys((text, read_code(text))):
+        escaped = variant.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions += [column.ilike(f"%{escaped}%", escape="\\") for column in columns]
+    return or_(*conditions)
