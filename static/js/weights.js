@@ -7,8 +7,16 @@
   if (!output) { return; }
 
   // Hundredths as integers: 33.33 + 33.33 + 33.34 is exactly 100, as the server's Decimal says.
+  // Digits as the server reads them (read_code): Thai ๐–๙ and full-width ０–９ are 0–9.
+  function ascii(text) {
+    return String(text)
+      .replace(/[\u0E50-\u0E59]/g, function (d) { return String.fromCharCode(d.charCodeAt(0) - 0x0E20); })
+      .replace(/[\uFF10-\uFF19]/g, function (d) { return String.fromCharCode(d.charCodeAt(0) - 0xFEE0); })
+      .replace(/\uFF0E/g, ".");
+  }
+
   function hundredths(text) {
-    var clean = String(text).replace(/,/g, "").trim();
+    var clean = ascii(text).replace(/,/g, "").trim();
     if (!/^-?\d+(\.\d{1,2})?$/.test(clean)) { return null; }
     var negative = clean.charAt(0) === "-";
     var parts = clean.replace("-", "").split(".");

@@ -42,6 +42,11 @@ def test_add_two_rows_watch_the_total_and_save_once(person: Any, server: Server)
         assert page.text_content("#weights-total") == str(20 * n)
     assert page.get_attribute("#weights-total", "aria-live") == "polite"
     assert "bad" not in (page.get_attribute("#weights-total", "class") or "")
+    # Typed with Thai or full-width digits the total counts them, as the server reads them.
+    page.fill("#step-5-weight", "๑๐")
+    assert page.text_content("#weights-total") == "90"
+    page.fill("#step-5-weight", "２０")
+    assert page.text_content("#weights-total") == "100"
     # Objectives: two spare entries, a third added in place, the second removed.
     page.fill("#objective-1", "เพื่อส่งเสริมการอ่าน")
     page.fill("#objective-2", "ข้อที่จะลบ")
