@@ -481,6 +481,8 @@ def test_evaluation_queue_buttons_name_their_subjects(login_as, session: Session
     project = demo_project(session).code
     html = client.get("/evaluations?year=2566&quarter=3").get_data(as_text=True)
     assert ("บันทึกคะแนน", f"บันทึกคะแนน โครงการ {project}") in _names(html)
+    # A subject with no score yet says so; "not opened" sat above a form that scores it.
+    assert "ยังไม่ได้ให้คะแนน" in html and "ยังไม่เปิดประเมิน" not in html
     html = client.get("/evaluations?year=2566&quarter=3&kind=kpi").get_data(as_text=True)
     assert ("บันทึกคะแนน", "บันทึกคะแนน ตัวชี้วัด 5023-6525") in _names(html)
 
