@@ -280,9 +280,20 @@ def test_drafts_show_on_the_dashboard_but_not_in_public(session: Session, login_
     draft = make_project(
         session, owner=unit(session, "50230700"), state=ProjectState.DRAFT, name="ร่างโครงการ"
     )
+    withdrawn = make_project(
+        session, owner=unit(session, "50230700"), state=ProjectState.WITHDRAWN, name="ถอนไปแล้ว"
+    )
     client = login_as("officer")
-    assert draft.code in client.get("/dashboard?year=2566").get_data(as_text=True)
+    body = client.get("/dashboard?year=2566").get_data(as_text=True)
+    assert draft.code in body
     assert draft.code not in client.get("/public/projects?year=2566").get_data(as_text=True)
+    # Each row says when a project is not simply under way: a draft, one withdrawn.
+    row = body.split(f">{withdrawn.code}<")[1].split("</tr>")[0]
+    assert 'data-state="withdrawn">ถอนแล้ว</span>' in row, row
+    row = body.split(f">{draft.code}<")[1].split("</tr>")[0]
+    assert 'data-state="draft">' in row
+    locked = body.split(">50230000-3598<")[1].split("</tr>")[0]
+    assert "data-state=" not in locked
 
 
 def _unit_options(body: str) -> list[str]:
