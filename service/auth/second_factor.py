@@ -124,6 +124,17 @@ def fresh_step(user: User, code: str) -> int | None:
     return step
 
 
+def spent_step(user: User, code: str) -> bool:
+    """Whether `code` is one of `user`'s codes given already (`fresh_step` refuses it): the
+    person typed it again, within the same half minute, and is told to wait for the next
+    one rather than that it is wrong."""
+    secret = open_secret(user.totp_secret) if user.totp_secret is not None else None
+    if secret is None or user.totp_last_step is None:
+        return False
+    step = totp_step(secret, code)
+    return step is not None and step <= user.totp_last_step
+
+
 def new_recovery_codes() -> list[str]:
     """Ten codes like "k3f9-2xq7-mm4p" (about 60 bits each)."""
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"

@@ -328,7 +328,13 @@ def second_factor_step() -> str | Response | tuple[str, int]:
                 db.session(), user, why="second_factor", address=_address()
             )
         )
-        flash(_("The code is not right."), "error")
+        if second_factor.spent_step(user, code):
+            flash(
+                _("This code was used already: wait for the next code in your app and enter it."),
+                "error",
+            )
+        else:
+            flash(_("The code is not right."), "error")
         return _code_page(user, form, secret if enrolling else None), 422
     if form.is_submitted():
         # Sent empty or with spaces only: it reloaded the page without a word.
