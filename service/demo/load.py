@@ -112,7 +112,14 @@ USERS: list[tuple[Role, str, str, str, str, bool]] = [
         "11000000",
         False,
     ),
-    (Role.ADMIN, "admin@demo.tidtam.local", "Admin Tidtam", "demo-admin-2566", "10000000", False),
+    (
+        Role.ADMIN,
+        "admin@demo.tidtam.local",
+        "นายสมศักดิ์ ดูแลระบบ",
+        "demo-admin-2566",
+        "10000000",
+        False,
+    ),
 ]
 
 # Officers approve up to this; above it the district approver must approve too.
