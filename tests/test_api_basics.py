@@ -206,10 +206,14 @@ def test_transition_options_say_why_not(client: FlaskClient, session: Session) -
         select(StepResult).where(StepResult.unit_id == unit(session, "5023077101").id)
     )
     assert result is not None
-    options = client.get(f"{API}/results/{result.id}/transitions", headers=headers["officer"])
+    options = client.get(f"{API}/results/{result.id}/transitions", headers=headers["school_a"])
     by_name = {o["name"]: o for o in options.get_json()}
     assert by_name["start"]["allowed"] is True
     assert by_name["submit"]["requires"] == ["completion", "narrative"]
+    # the district sees why it does not report the school's result itself
+    officer = client.get(f"{API}/results/{result.id}/transitions", headers=headers["officer"])
+    start = {o["name"]: o for o in officer.get_json()}["start"]
+    assert not start["allowed"] and start["reason"]
     admin = client.get(f"{API}/results/{result.id}/transitions", headers=headers["admin"])
     assert all(not o["allowed"] and o["reason"] for o in admin.get_json())
 
