@@ -148,3 +148,41 @@ def test_approve_from_approvals_drawn_before_the_allocation_came_back_is_refused
     session.expire_all()
     assert allocation.state is AllocationState.APPROVED
     assert session.scalar(in_force) == 2
+
+
+def test_trying_again_after_bad_input_still_stands_for_the_page_drawn(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """A reopen sent with a blank reason comes back (422) with a form to try again: that
+    form still stands for the evaluation as the first page showed it, so sent after another
+    tab reopened and published it again, it is refused (409), not a second reopening."""
+    client = login_as("evaluator")
+    project = demo_project(session)
+    assert _score(client, project.id, "61") == 302
+    page = client.get(QUEUE).get_data(as_text=True)
+    action, form = _action_form(page, f"project-{project.id}", "publish")
+    assert client.post(action, data=form).status_code == 302
+    page = client.get(QUEUE).get_data(as_text=True)
+    action, drawn = _action_form(page, f"project-{project.id}", "reopen")
+
+    blank = client.post(action, data={**drawn, "reason": " "})
+    assert blank.status_code == 422
+    retry = re.search(
+        r'<form method="post" action="[^"]+">(.*?)</form>', blank.get_data(as_text=True), re.S
+    )
+    assert retry is not None
+    assert f'name="version" value="{drawn["version"]}"' in retry.group(1)
+
+    other_tab = {**drawn, "reason": "แก้คะแนน"}
+    assert client.post(action, data=other_tab).status_code == 302
+    page = client.get(QUEUE).get_data(as_text=True)
+    publish, form = _action_form(page, f"project-{project.id}", "publish")
+    assert client.post(publish, data=form).status_code == 302
+
+    again = client.post(action, data={**drawn, "reason": "คะแนนไตรมาสผิด"})
+    assert again.status_code == 409
+    session.expire_all()
+    evaluation = session.scalars(
+        select(Evaluation).where(Evaluation.project_id == project.id, Evaluation.quarter == 3)
+    ).one()
+    assert evaluation.state is EvaluationState.PUBLISHED and len(evaluation.revisions) == 1

@@ -296,6 +296,7 @@ def transition(workflow: str, ident: int, name: str) -> Response | tuple[str, in
             refused=refused,
             data=data,
             back=back,
+            version=drawn,
         )
         return page, refused.status
     flash(_("Done: %(action)s.", action=_action_label(workflow, name)), "info")
