@@ -10,6 +10,7 @@ reason. After a POST the browser is redirected (PRG) with a flash; a transition 
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -18,7 +19,9 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from service.core.fields import drawn_version
 from service.core.labels import field_label, label
+from service.core.presentation import plain_number
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language, safe_next
@@ -228,28 +231,57 @@ def _action_label(workflow: str, name: str) -> str:
 
 def _about(workflow: str, ident: int) -> str:
     """What a refused action was about, in the reader's words (its project, step, unit and
-    amount), so that a refusal read later, or in a second tab, names its object."""
+    amount; an evaluation's score), so that a refusal read later, or in a second tab, names
+    its object. Read after the refusal: as it stands now, a score saved meanwhile too."""
     from service.notifications.messages import describe
 
     words = describe(db.session(), workflow, ident, {}, current_language())
-    parts = ("project", "step", "subject", "unit", "amount")
-    return " · ".join(words[key] for key in parts if words.get(key) and words[key] != "—")
+    keys = ("project", "step", "subject", "unit", "amount")
+    parts = [words[key] for key in keys if words.get(key) and words[key] != "—"]
+    if words.get("score"):
+        parts.append(_("score %(score)s", score=plain_number(Decimal(words["score"]))))
+    return " · ".join(parts)
+
+
+def _changed_while_open(workflow: str, ident: int, name: str, drawn: int) -> Refused | None:
+    """The refusal of `name` pressed on a page drawn at version `drawn` of an object that has
+    moved on since (another tab, another person): it says so and where the object stands
+    now, for the page that leads to it. None when the object is still at `drawn` (the 409 was
+    for something else). Read after the rollback: the object as it stands now."""
+    obj = session().get(engine.load_workflows()[workflow].model, ident)
+    if obj is None or obj.version == drawn:
+        return None
+    reason = _(
+        "%(object)s %(id)s changed while your page was open (it is now %(state)s):"
+        " “%(action)s” was not done. See where it stands now before you decide again",
+        object=registry.kind_label(workflow),
+        id=ident,
+        state=label(obj.state),
+        action=_action_label(workflow, name),
+    )
+    return Refused(409, reason, state=obj.state.value)
 
 
 @bp.route("/actions/<workflow>/<int:ident>/<name>", methods=["POST"])
 @login_required
 def transition(workflow: str, ident: int, name: str) -> Response | tuple[str, int]:
     """Take `name` on the object, then go back to `next` (a path on this site). 403/404
-    refusals answer with that status; 409/422 show the form again with the input kept."""
+    refusals answer with that status; 409/422 show the form again with the input kept.
+    A form drawn at another version of the object (`version`, see the `actions` macro) is
+    refused with 409 and nothing done: what the person saw is not what they would act on.
+    A form without one (a script, a page drawn before forms carried it) is not checked."""
     if workflow not in engine.load_workflows():
         abort(404)
     data = {key: request.form.get(key, "") for key in ENDPOINT_INPUTS if key in request.form}
     back = safe_next(request.form.get("next")) or url_for("auth.home")
+    drawn = drawn_version(request.form)
     try:
-        committed(lambda: take(workflow, ident, name, data))
+        committed(lambda: take(workflow, ident, name, data, expected_version=drawn))
     except Refused as refused:
         if refused.status == 404:
             abort(404)
+        if refused.status == 409 and drawn is not None:
+            refused = _changed_while_open(workflow, ident, name, drawn) or refused
         if refused.status != 403:
             flash_refused(refused)
         # A 403 too gets the page that keeps what was typed: a page drawn while acting for
@@ -264,6 +296,7 @@ def transition(workflow: str, ident: int, name: str) -> Response | tuple[str, in
             refused=refused,
             data=data,
             back=back,
+            version=drawn,
         )
         return page, refused.status
     flash(_("Done: %(action)s.", action=_action_label(workflow, name)), "info")
