@@ -284,6 +284,13 @@ def test_a_quarter_that_has_not_begun_is_not_scored(login_as, session: Session) 
     client = login_as("evaluator")
     # a year that does not exist is not shown as another year's page
     assert client.get(f"/evaluations?year={be_year + 5}&quarter=1").status_code == 404
+    # nor a quarter that is none (0 showed this quarter, as 5 and -1 did not)
+    for quarter in ("0", "5", "-1"):
+        assert client.get(f"/evaluations?year={be_year}&quarter={quarter}").status_code == 404
+    # the years offered newest first, as on the dashboard and the overview
+    menu = client.get(f"/evaluations?year={be_year}&quarter=1").get_data(as_text=True)
+    offered = re.findall(r'<option value="(\d{4})"', menu)
+    assert offered and offered == sorted(offered, reverse=True)
     queue = f"/evaluations?year={be_year}&quarter=4"
     section = client.get(queue + "&lang=en").get_data(as_text=True)
     section = section.split(f'id="project-{project.id}"')[1].split("</section>")[0]

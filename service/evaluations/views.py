@@ -79,7 +79,8 @@ def _year_and_quarter() -> tuple[FiscalYear, int]:
     today = local_today()
     try:
         be_year = value_of(BeYear(), request.values, "year") or fiscal_year_of(today)
-        quarter = value_of(Count(4), request.values, "quarter") or quarter_of(today)
+        asked = value_of(Count(4), request.values, "quarter")
+        quarter = quarter_of(today) if asked is None else asked  # quarter=0 is no quarter
     except Invalid:
         abort(404)
     if quarter not in (1, 2, 3, 4):
@@ -197,7 +198,8 @@ def _queue_page(
         "evaluations/queue.html",
         year=year,
         quarter=quarter,
-        years=list(session().scalars(select(FiscalYear).order_by(FiscalYear.be_year))),
+        # newest first, as the dashboard and the overview offer them
+        years=list(session().scalars(select(FiscalYear).order_by(FiscalYear.be_year.desc()))),
         subjects=listing.rows,
         listing=listing,
         filters=filters,
