@@ -17,7 +17,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service.audit.operations import record
@@ -35,6 +35,7 @@ from service.core.permissions import (
 )
 from service.core.thai import normalize_thai
 from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
 from service.org import operations as org_ops
@@ -301,14 +302,18 @@ def create_user(
 
 def deactivate_user(session: Session, actor: User, user: User) -> User:
     """Deactivate `user`: their sessions and tokens stop working at once. Raises
-    Refused(403) unless `actor` manages the account, Refused(409) for one's own and for an
+    Refused(403) unless `actor` manages the account, Refused(409) for one's own, for an
     account already deactivated (a second press, a page left open: nothing is changed or
-    recorded, and no door reports it done again)."""
+    recorded, and no door reports it done again) and for the last active account holding an
+    admin role at a root (`LAST_ADMIN`)."""
     if not manages_user(session, actor, user):
         _admins_only(session, actor, _("deactivate accounts"))
         raise Refused(403, _("only an admin who manages the account may deactivate it"))
     if user.id == actor.id:
         raise Refused(409, _("you cannot deactivate your own account"))
+    if administers(session, user, None):
+        _lock_the_whole_tree_admins(session)
+        session.refresh(user)  # another admin may have deactivated them while we waited
     if not user.active:
         raise Refused(
             409,
@@ -319,6 +324,10 @@ def deactivate_user(session: Session, actor: User, user: User) -> User:
             ),
             state="inactive",
         )
+    if administers(session, user, None) and not _whole_tree_admins_remain(
+        session, apart_from_user=user
+    ):
+        raise Refused(409, str(LAST_ADMIN))
     user.active = False
     user.session_version += 1
     session.flush()
@@ -497,6 +506,74 @@ def link_sso_identity(session: Session, actor: User, user: User, identity: str) 
 
 # ---- roles -------------------------------------------------------------------------------------
 
+#: pg_advisory_xact_lock key serialising the changes that take an admin of the whole tree away
+#: (withdrawing an admin role at a root unit, deactivating an account holding one).
+WHOLE_TREE_ADMINS_LOCK = 2566_0004
+
+#: Why the last admin of the whole tree keeps their role and their account (409).
+LAST_ADMIN = _l(
+    "this would leave no active account that administers the whole organisation, and nobody "
+    "could grant roles, reactivate accounts or open the administration any more: first grant "
+    "the admin role at the top unit to another active account"
+)
+
+
+def _lock_the_whole_tree_admins(session: Session) -> None:
+    """Wait for any other transaction taking an admin of the whole tree away, until it
+    commits or rolls back (PostgreSQL; SQLite serialises its writers as they begin). Without
+    it two admins withdrawing each other's roles at once each saw the other's still standing,
+    and both went. Transaction-scoped, so it works through PgBouncer."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(WHOLE_TREE_ADMINS_LOCK)))
+
+
+def _administers_the_whole_tree(assignment: RoleAssignment) -> bool:
+    """An admin role at a root unit, standing, held by an active account: one of those that
+    keep the system administered (service.core.permissions.administers with unit None)."""
+    return (
+        assignment.role is Role.ADMIN
+        and assignment.unit.parent_id is None
+        and assignment.withdrawn_at is None
+        and assignment.user.active
+    )
+
+
+def _whole_tree_admins_remain(
+    session: Session,
+    *,
+    apart_from_user: User | None = None,
+    apart_from: RoleAssignment | None = None,
+) -> bool:
+    """Whether an active account holds a standing admin role at a root unit, leaving out
+    `apart_from_user`'s roles and the role `apart_from`. Read from the database, not from
+    what this session holds: after `_lock_the_whole_tree_admins` it sees what the others
+    committed. An admin role granted lower down does not count: it reaches no fiscal year,
+    reminder rule or account above its subtree."""
+    stmt = (
+        select(RoleAssignment.id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .join(OrgUnit, OrgUnit.id == RoleAssignment.unit_id)
+        .where(
+            RoleAssignment.role == Role.ADMIN,
+            RoleAssignment.withdrawn_at.is_(None),
+            OrgUnit.parent_id.is_(None),
+            User.active.is_(True),
+        )
+    )
+    if apart_from_user is not None:
+        stmt = stmt.where(RoleAssignment.user_id != apart_from_user.id)
+    if apart_from is not None:
+        stmt = stmt.where(RoleAssignment.id != apart_from.id)
+    return session.scalar(stmt.limit(1)) is not None
+
+
+def leaves_no_whole_tree_admin(session: Session, assignment: RoleAssignment) -> bool:
+    """Whether withdrawing `assignment` would leave no active account administering the
+    whole tree (the confirmation page says so before the button is pressed)."""
+    return _administers_the_whole_tree(assignment) and not _whole_tree_admins_remain(
+        session, apart_from=assignment
+    )
+
 
 def grant_role(
     session: Session, actor: User, user: User, role: Role, unit: OrgUnit, *, is_head: bool = False
@@ -545,11 +622,20 @@ def _fits_the_unit(role: Role, unit: OrgUnit) -> None:
 
 def withdraw_role(session: Session, actor: User, assignment: RoleAssignment) -> RoleAssignment:
     """End a role assignment (kept, stamped withdrawn); withdrawing twice changes nothing.
-    Recorded on the user. Raises Refused(403) unless `actor` may grant that role there."""
+    Recorded on the user. Raises Refused(403) unless `actor` may grant that role there,
+    Refused(409) when it is the last admin role at a root held by an active account
+    (`leaves_no_whole_tree_admin`)."""
     _admins_only(session, actor, _("withdraw roles"))
     require(may_grant(session, actor, assignment.role, assignment.unit))
     if assignment.withdrawn_at is not None:
         return assignment
+    if _administers_the_whole_tree(assignment):
+        _lock_the_whole_tree_admins(session)
+        session.refresh(assignment)  # another admin may have withdrawn it while we waited
+        if assignment.withdrawn_at is not None:
+            return assignment
+        if leaves_no_whole_tree_admin(session, assignment):
+            raise Refused(409, str(LAST_ADMIN))
     assignment.withdrawn_at = utcnow()
     session.flush()  # the flush also forgets the roles read so far (service.org.scope)
     record(
