@@ -783,9 +783,9 @@ def create_reminder_rule(
     escalate_after_days: int | None,
 ) -> ReminderRule:
     """A reminder rule, active. Raises Refused(403) unless `actor` administers the whole
-    tree, Refused(422) for a missing name, a repeat below 1 or a negative escalation."""
+    tree, Refused(422) for a missing name or days out of bounds (`check_rule`)."""
     require(may_administer(session, actor, None, _("change reminder rules")))
-    check_rule(name, repeat_days, escalate_after_days)
+    check_rule(name, offset_days, repeat_days, escalate_after_days)
     _refuse_duplicate_rule(session, kind, offset_days)
     rule = ReminderRule(
         kind=kind,
@@ -818,14 +818,50 @@ def create_reminder_rule(
     return rule
 
 
-def check_rule(name: str, repeat_days: int | None, escalate_after_days: int | None) -> None:
+#: The furthest a reminder rule counts from its anchor, in days, either way: a year (a leap
+#: one). Every anchor is a due day, a submission or the end of a month or quarter; a reminder
+#: a year before or after it, or repeating less often than yearly, is a typing slip (-99999
+#: was saved, and fired for nothing ever).
+RULE_DAYS_MAX = 366
+
+
+def check_rule(
+    name: str, offset_days: int | None, repeat_days: int | None, escalate_after_days: int | None
+) -> None:
+    """Raises Refused(422) naming every field of a reminder rule that makes no sense, at
+    once (None: not given, or not read). What the deadline engine (service.deadlines.engine)
+    does with them sets the bounds: the rule first fires `offset_days` from the anchor
+    (-366..366), then every `repeat_days` (1..366, or never); the head is told from
+    `escalate_after_days` after the anchor (0..366, or never), but only about what is
+    already being reminded of (an escalation day before the first reminder would in fact be
+    the first reminder's), and a rule firing once before the anchor stops on the anchor day,
+    so it never escalates after it."""
     problems = {}
     if not normalize_thai(name or ""):
         problems["name"] = _("is required")
-    if repeat_days is not None and repeat_days < 1:
-        problems["repeat_days"] = _("at least 1")
-    if escalate_after_days is not None and escalate_after_days < 0:
-        problems["escalate_after_days"] = _("must not be negative")
+    if offset_days is not None and not -RULE_DAYS_MAX <= offset_days <= RULE_DAYS_MAX:
+        problems["offset_days"] = _(
+            "from %(low)s to %(high)s days", low=-RULE_DAYS_MAX, high=RULE_DAYS_MAX
+        )
+    if repeat_days is not None and not 1 <= repeat_days <= RULE_DAYS_MAX:
+        problems["repeat_days"] = _(
+            "from %(low)s to %(high)s days, or empty", low=1, high=RULE_DAYS_MAX
+        )
+    if escalate_after_days is not None:
+        if not 0 <= escalate_after_days <= RULE_DAYS_MAX:
+            problems["escalate_after_days"] = _(
+                "from %(low)s to %(high)s days, or empty", low=0, high=RULE_DAYS_MAX
+            )
+        elif offset_days is not None and "offset_days" not in problems:
+            if escalate_after_days < offset_days:
+                problems["escalate_after_days"] = _(
+                    "not before the first reminder (day %(day)s)", day=offset_days
+                )
+            elif repeat_days is None and offset_days < 0 < escalate_after_days:
+                problems["escalate_after_days"] = _(
+                    "never reached: a reminder before the due day without a repeat stops on "
+                    "the due day (give a repeat, or 0)"
+                )
     if problems:
         raise Refused(422, _("some input is missing or wrong"), fields=problems)
 
@@ -864,7 +900,7 @@ def update_reminder_rule(
     """Change a reminder rule's name and days (its kind stays; pausing is set_rule_active).
     Nothing changed records nothing. Raises as create_reminder_rule does."""
     require(may_administer(session, actor, None, _("change reminder rules")))
-    check_rule(name, repeat_days, escalate_after_days)
+    check_rule(name, offset_days, repeat_days, escalate_after_days)
     if rule.active:
         _refuse_duplicate_rule(session, rule.kind, offset_days, other_than=rule.id)
     after = {

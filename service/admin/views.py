@@ -864,6 +864,7 @@ def _rule_days(*, kind: bool) -> tuple[int, int | None, int | None]:
         try:
             admin_ops.check_rule(
                 request.form.get("name", ""),
+                days.get("offset_days"),
                 days.get("repeat_days"),
                 days.get("escalate_after_days"),
             )
