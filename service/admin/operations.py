@@ -331,13 +331,18 @@ def deactivate_user(session: Session, actor: User, user: User) -> User:
     user.active = False
     user.session_version += 1
     session.flush()
+    from service.auth import operations as auth_ops
+
+    # The generation moving on already shuts every session out; the rows are stamped ended
+    # too, or the person's sign-in page listed them as open, with a button to end them.
+    ended = auth_ops.end_sessions(session, user)
     record(
         session,
         action="user.deactivate",
         object_type="user",
         object_id=user.id,
         actor=actor,
-        changes={"active": [True, False]},
+        changes={"active": [True, False], "sessions_ended": ended},
     )
     return user
 
