@@ -869,3 +869,35 @@ def test_reminder_rule_bounds(
         assert set(problem.fields) == refused
     else:
         assert refused == set()
+
+
+def test_empty_fields_on_the_users_page_say_they_are_required(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """An empty email was answered "'' ไม่ใช่ที่อยู่อีเมล"; an empty unit on the grant form
+    was left to the browser, which said "Please fill out this field." in English."""
+    client = login_as("admin")
+    thai = {"csrf_token": csrf_token(client, "/admin/?lang=th")}
+    empty = client.post(
+        "/admin/users",
+        data={**thai, "email": " ", "name": "ครูทดสอบ", "password": "long-enough-pw-2569"},
+    )
+    assert empty.status_code == 422
+    page = empty.get_data(as_text=True)
+    error = page.split('id="email-error">')[1].split("</p>")[0]
+    assert error == "ต้องกรอก", error
+    assert "ไม่ใช่ที่อยู่อีเมล" not in page
+
+    person = _new_user(client, session, "no-unit@demo.tidtam.local")
+    thai = {"csrf_token": csrf_token(client, "/admin/?lang=th")}  # _new_user spoke English
+    listing = client.get("/admin/users", query_string={"q": "no-unit@demo"}).get_data(as_text=True)
+    grant_form = listing.split(f'action="/admin/users/{person.id}/roles')[1].split(">")[0]
+    assert "novalidate" in grant_form
+    refused = client.post(
+        f"/admin/users/{person.id}/roles",
+        query_string={"q": "no-unit@demo"},
+        data={**thai, "role": "school", "unit_code": ""},
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    error = page.split('id="grant-unit_id-error">')[1].split("</p>")[0]
+    assert error == "ต้องกรอก", error
+    assert _active_roles(session, person) == []

@@ -263,7 +263,14 @@ def create_user(
         name = _text(name, "name", 255)
     except Refused as refused:
         refuse("name", refused.reason, refused.fields["name"])
-    if len(email or "") > 255:
+    if not (email or "").strip():
+        # not "'' is not an email address": nothing was typed
+        refuse(
+            "email",
+            _("%(field)s is required", field=field_label("email")),
+            _("is required"),
+        )
+    elif len(email or "") > 255:
         refuse(
             "email",
             _("%(field)s is longer than %(count)s", field=field_label("email"), count=255),
