@@ -278,3 +278,83 @@ def test_two_sweeps_at_once_tell_an_item_nobody_may_approve_once(race_app: Flask
         )
         db.session.remove()
     assert entries == 1
+
+
+def test_two_admins_withdrawing_each_others_admin_role_at_once_leave_one(
+    race_app: Flask,
+) -> None:
+    """The only two admins of the whole tree withdraw each other's admin role at the same
+    moment: each saw the other's still standing and both went, and nobody could administer
+    the system any more. The second now waits for the first to commit and is refused."""
+    from service.admin import operations as admin_ops
+    from service.org.models import Role, RoleAssignment
+    from service.org.operations import create_user, grant_role
+    from service.workflow.engine import Refused
+
+    with race_app.app_context():
+        session = db.session()
+        root = session.scalars(select(OrgUnit).where(OrgUnit.parent_id.is_(None))).first()
+        assert root is not None
+        other = create_user(
+            session,
+            email="second-admin@demo.tidtam.local",
+            name="ผู้ดูแลคนที่สอง",
+            password="a-long-enough-password-2569",
+        )
+        grant_role(session, other, Role.ADMIN, root)
+        session.commit()
+        admins = {
+            a.user.email: a.id
+            for a in session.scalars(
+                select(RoleAssignment).where(
+                    RoleAssignment.role == Role.ADMIN,
+                    RoleAssignment.unit_id == root.id,
+                    RoleAssignment.withdrawn_at.is_(None),
+                )
+            )
+        }
+        db.session.remove()
+    assert set(admins) == {"admin@demo.tidtam.local", "second-admin@demo.tidtam.local"}
+    first_done, second_done = threading.Event(), threading.Event()
+    answers: dict[str, Any] = {}
+
+    def withdraw(by: str, of: str) -> None:
+        with race_app.test_request_context():
+            session = db.session()
+            actor = session.scalars(select(User).where(User.email == by)).one()
+            try:
+                admin_ops.withdraw_role(session, actor, session.get_one(RoleAssignment, admins[of]))
+                answers[by] = "withdrawn"
+            except Refused as refused:
+                answers[by] = refused.status
+            if by == "admin@demo.tidtam.local":
+                first_done.set()
+                second_done.wait(timeout=3)  # the second reads now, if nothing holds it back
+            session.commit()
+            db.session.remove()
+        if by != "admin@demo.tidtam.local":
+            second_done.set()
+
+    def second() -> None:
+        first_done.wait(timeout=60)
+        withdraw("second-admin@demo.tidtam.local", "admin@demo.tidtam.local")
+
+    threads = [
+        threading.Thread(
+            target=withdraw, args=("admin@demo.tidtam.local", "second-admin@demo.tidtam.local")
+        ),
+        threading.Thread(target=second),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert answers == {
+        "admin@demo.tidtam.local": "withdrawn",
+        "second-admin@demo.tidtam.local": 409,
+    }
+    with race_app.app_context():
+        session = db.session()
+        standing = session.get_one(RoleAssignment, admins["admin@demo.tidtam.local"])
+        assert standing.withdrawn_at is None
+        db.session.remove()

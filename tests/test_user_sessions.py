@@ -15,7 +15,7 @@ from service.audit.models import AuditEntry
 from service.auth.models import UserSession
 from service.auth.sessions import describe_device
 from service.core.db import utcnow
-from service.org.models import Role
+from service.org.models import Role, User
 from tests.conftest import DEMO_PASSWORDS, csrf_token, login
 from tests.signin_support import PASSWORD, a_person, an_address, browser, post_login
 
@@ -78,6 +78,52 @@ def test_an_admin_ends_every_session_of_a_person(app: Flask, session: Session) -
     officer = browser(app)
     login(officer, "officer@demo.tidtam.local", DEMO_PASSWORDS["officer@demo.tidtam.local"])
     assert officer.get(page).status_code == 403
+
+
+def test_a_deactivated_persons_page_lists_no_open_session(app: Flask, session: Session) -> None:
+    """Deactivating shut the person's browsers out (their tab went to /login), yet their
+    sign-in page still listed the sessions as open, with the button to end them all."""
+    person = a_person(session, Role.OFFICER)
+    ones = [browser(app), browser(app, ANDROID)]
+    for one in ones:
+        login(one, person.email, PASSWORD)
+    admin = browser(app)
+    login(admin, "admin@demo.tidtam.local", DEMO_PASSWORDS["admin@demo.tidtam.local"])
+    page = f"/admin/users/{person.id}/sign-in"
+    assert admin.get(page).get_data(as_text=True).count("data-session=") == 2
+    done = admin.post(
+        f"/admin/users/{person.id}/deactivate",
+        data={"csrf_token": csrf_token(admin, page), "confirm": "1"},
+    )
+    assert done.status_code == 302
+    assert [one.get("/home").status_code for one in ones] == [302, 302]
+    listed = admin.get(page).get_data(as_text=True)
+    assert "data-session=" not in listed
+    assert f"/admin/users/{person.id}/sessions/end" not in listed
+    ended = session.scalars(
+        select(UserSession.ended_at).where(UserSession.user_id == person.id)
+    ).all()
+    assert len(ended) == 2 and None not in ended
+    entry = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "user.deactivate", AuditEntry.object_id == person.id
+        )
+    ).one()
+    assert entry.changes["sessions_ended"] == 2
+
+
+def test_sessions_left_open_by_an_earlier_deactivation_are_not_listed(
+    app: Flask, session: Session
+) -> None:
+    """Accounts deactivated before deactivation ended the rows kept them unended."""
+    person = a_person(session, Role.OFFICER)
+    login(browser(app), person.email, PASSWORD)
+    session.execute(update(User).where(User.id == person.id).values(active=False))
+    session.commit()
+    admin = browser(app)
+    login(admin, "admin@demo.tidtam.local", DEMO_PASSWORDS["admin@demo.tidtam.local"])
+    listed = admin.get(f"/admin/users/{person.id}/sign-in").get_data(as_text=True)
+    assert "data-session=" not in listed
 
 
 def test_the_sign_in_history_keeps_failures(app: Flask, session: Session) -> None:

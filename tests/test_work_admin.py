@@ -355,8 +355,8 @@ def test_withdrawing_a_role_asks_first(login_as, session: Session) -> None:  # t
 
     # the list's button is a link to the question, not a form that withdraws at once
     listing = client.get("/admin/users?q=withdrawn@demo").get_data(as_text=True)
-    assert f'href="{confirm_path}"' in listing
-    assert f'action="{confirm_path}"' not in listing
+    assert f'href="{confirm_path}?q=withdrawn@demo"' in listing
+    assert f'action="{confirm_path}' not in listing
 
     question = client.get(confirm_path + "?lang=th")
     text = question.get_data(as_text=True)
@@ -755,3 +755,149 @@ def test_a_role_and_a_unit_fit_the_tree(login_as, session: Session) -> None:  # 
     assert session.scalars(select(OrgUnit).where(OrgUnit.code == "5023077199")).first() is None
     fine = _post(client, f"/admin/users/{person.id}/roles", role="officer", unit_code=district.code)
     assert fine.status_code == 302
+
+
+def test_a_reminder_rule_out_of_bounds_is_refused_naming_every_field(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """-99999 days before the due day, a repeat and an escalation of 100,000 days, an
+    escalation before the first reminder: each was saved as "the reminder rule is saved".
+    Now each is named beside its field, all at once, in Thai, with what was typed kept."""
+    client = login_as("admin")
+    made = _post(
+        client,
+        "/admin/reminders",
+        kind="step_overdue",
+        name="เลยกำหนด",
+        offset_days="1",
+        repeat_days="7",
+        escalate_after_days="14",
+    )
+    assert made.status_code == 302, made.get_data(as_text=True)[:500]
+    rule = session.scalars(select(ReminderRule).where(ReminderRule.name == "เลยกำหนด")).one()
+    before = (1, 7, 14)
+    token = csrf_token(client, "/admin/?lang=th")
+    path = f"/admin/reminders/{rule.id}"
+    nonsense = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "name": rule.name,
+            "offset_days": "-99999",
+            "repeat_days": "100000",
+            "escalate_after_days": "100000",
+        },
+    )
+    assert nonsense.status_code == 422
+    page = nonsense.get_data(as_text=True)
+    for field in ("offset_days", "repeat_days", "escalate_after_days"):
+        assert f'id="{field}-error"' in page, field
+    for typed in ("-99999", "100000"):
+        assert f'value="{typed}"' in page
+    assert "ตั้งแต่ -366 ถึง 366 วัน" in page and "ตั้งแต่ 1 ถึง 366 วัน หรือเว้นว่าง" in page
+    assert "บันทึกกฎการแจ้งเตือนแล้ว" not in page
+
+    early = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "name": rule.name,
+            "offset_days": "5",
+            "repeat_days": "7",
+            "escalate_after_days": "2",
+        },
+    )
+    assert early.status_code == 422
+    assert "ไม่ก่อนการแจ้งเตือนครั้งแรก (วันที่ 5)" in early.get_data(as_text=True)
+    session.expire_all()
+    assert (rule.offset_days, rule.repeat_days, rule.escalate_after_days) == before
+
+    added = _post(
+        client,
+        "/admin/reminders",
+        kind="step_due",
+        name="ไกลเกิน",
+        offset_days="100000",
+        repeat_days="0",
+        escalate_after_days="-1",
+    )
+    assert added.status_code == 422
+    page = added.get_data(as_text=True)
+    for field in ("offset_days", "repeat_days", "escalate_after_days"):
+        assert f'id="{field}-error"' in page, field
+    assert session.scalar(select(ReminderRule.id).where(ReminderRule.name == "ไกลเกิน")) is None
+
+    # a year either way is still a rule
+    edge = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "name": rule.name,
+            "offset_days": "366",
+            "repeat_days": "366",
+            "escalate_after_days": "366",
+        },
+    )
+    assert edge.status_code == 302
+    session.expire_all()
+    assert (rule.offset_days, rule.repeat_days, rule.escalate_after_days) == (366, 366, 366)
+
+
+@pytest.mark.parametrize(
+    ("offset", "repeat", "escalate", "refused"),
+    [
+        (-3, None, None, set()),
+        (-3, None, 0, set()),  # the head is told on the due day, the last day it fires
+        (-3, None, 2, {"escalate_after_days"}),  # it stops on the due day: never reached
+        (-3, 1, 2, set()),
+        (1, 7, 14, set()),
+        (5, 5, 5, set()),
+        (5, 5, 4, {"escalate_after_days"}),
+        (-367, 367, 367, {"offset_days", "repeat_days", "escalate_after_days"}),
+        (0, 0, -1, {"repeat_days", "escalate_after_days"}),
+    ],
+)
+def test_reminder_rule_bounds(
+    offset: int, repeat: int | None, escalate: int | None, refused: set[str]
+) -> None:
+    from service.admin.operations import check_rule
+    from service.workflow.engine import Refused
+
+    try:
+        check_rule("กฎ", offset, repeat, escalate)
+    except Refused as problem:
+        assert set(problem.fields) == refused
+    else:
+        assert refused == set()
+
+
+def test_empty_fields_on_the_users_page_say_they_are_required(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """An empty email was answered "'' ไม่ใช่ที่อยู่อีเมล"; an empty unit on the grant form
+    was left to the browser, which said "Please fill out this field." in English."""
+    client = login_as("admin")
+    thai = {"csrf_token": csrf_token(client, "/admin/?lang=th")}
+    empty = client.post(
+        "/admin/users",
+        data={**thai, "email": " ", "name": "ครูทดสอบ", "password": "long-enough-pw-2569"},
+    )
+    assert empty.status_code == 422
+    page = empty.get_data(as_text=True)
+    error = page.split('id="email-error">')[1].split("</p>")[0]
+    assert error == "ต้องกรอก", error
+    assert "ไม่ใช่ที่อยู่อีเมล" not in page
+
+    person = _new_user(client, session, "no-unit@demo.tidtam.local")
+    thai = {"csrf_token": csrf_token(client, "/admin/?lang=th")}  # _new_user spoke English
+    listing = client.get("/admin/users", query_string={"q": "no-unit@demo"}).get_data(as_text=True)
+    grant_form = listing.split(f'action="/admin/users/{person.id}/roles')[1].split(">")[0]
+    assert "novalidate" in grant_form
+    refused = client.post(
+        f"/admin/users/{person.id}/roles",
+        query_string={"q": "no-unit@demo"},
+        data={**thai, "role": "school", "unit_code": ""},
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    error = page.split('id="grant-unit_id-error">')[1].split("</p>")[0]
+    assert error == "ต้องกรอก", error
+    assert _active_roles(session, person) == []

@@ -17,7 +17,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service.audit.operations import record
@@ -35,6 +35,7 @@ from service.core.permissions import (
 )
 from service.core.thai import normalize_thai
 from service.core.translate import gettext as _
+from service.core.translate import lazy_gettext as _l
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
 from service.org import operations as org_ops
@@ -262,7 +263,14 @@ def create_user(
         name = _text(name, "name", 255)
     except Refused as refused:
         refuse("name", refused.reason, refused.fields["name"])
-    if len(email or "") > 255:
+    if not (email or "").strip():
+        # not "'' is not an email address": nothing was typed
+        refuse(
+            "email",
+            _("%(field)s is required", field=field_label("email")),
+            _("is required"),
+        )
+    elif len(email or "") > 255:
         refuse(
             "email",
             _("%(field)s is longer than %(count)s", field=field_label("email"), count=255),
@@ -301,14 +309,18 @@ def create_user(
 
 def deactivate_user(session: Session, actor: User, user: User) -> User:
     """Deactivate `user`: their sessions and tokens stop working at once. Raises
-    Refused(403) unless `actor` manages the account, Refused(409) for one's own and for an
+    Refused(403) unless `actor` manages the account, Refused(409) for one's own, for an
     account already deactivated (a second press, a page left open: nothing is changed or
-    recorded, and no door reports it done again)."""
+    recorded, and no door reports it done again) and for the last active account holding an
+    admin role at a root (`LAST_ADMIN`)."""
     if not manages_user(session, actor, user):
         _admins_only(session, actor, _("deactivate accounts"))
         raise Refused(403, _("only an admin who manages the account may deactivate it"))
     if user.id == actor.id:
         raise Refused(409, _("you cannot deactivate your own account"))
+    if administers(session, user, None):
+        _lock_the_whole_tree_admins(session)
+        session.refresh(user)  # another admin may have deactivated them while we waited
     if not user.active:
         raise Refused(
             409,
@@ -319,16 +331,25 @@ def deactivate_user(session: Session, actor: User, user: User) -> User:
             ),
             state="inactive",
         )
+    if administers(session, user, None) and not _whole_tree_admins_remain(
+        session, apart_from_user=user
+    ):
+        raise Refused(409, str(LAST_ADMIN))
     user.active = False
     user.session_version += 1
     session.flush()
+    from service.auth import operations as auth_ops
+
+    # The generation moving on already shuts every session out; the rows are stamped ended
+    # too, or the person's sign-in page listed them as open, with a button to end them.
+    ended = auth_ops.end_sessions(session, user)
     record(
         session,
         action="user.deactivate",
         object_type="user",
         object_id=user.id,
         actor=actor,
-        changes={"active": [True, False]},
+        changes={"active": [True, False], "sessions_ended": ended},
     )
     return user
 
@@ -497,6 +518,74 @@ def link_sso_identity(session: Session, actor: User, user: User, identity: str) 
 
 # ---- roles -------------------------------------------------------------------------------------
 
+#: pg_advisory_xact_lock key serialising the changes that take an admin of the whole tree away
+#: (withdrawing an admin role at a root unit, deactivating an account holding one).
+WHOLE_TREE_ADMINS_LOCK = 2566_0004
+
+#: Why the last admin of the whole tree keeps their role and their account (409).
+LAST_ADMIN = _l(
+    "this would leave no active account that administers the whole organisation, and nobody "
+    "could grant roles, reactivate accounts or open the administration any more: first grant "
+    "the admin role at the top unit to another active account"
+)
+
+
+def _lock_the_whole_tree_admins(session: Session) -> None:
+    """Wait for any other transaction taking an admin of the whole tree away, until it
+    commits or rolls back (PostgreSQL; SQLite serialises its writers as they begin). Without
+    it two admins withdrawing each other's roles at once each saw the other's still standing,
+    and both went. Transaction-scoped, so it works through PgBouncer."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(WHOLE_TREE_ADMINS_LOCK)))
+
+
+def _administers_the_whole_tree(assignment: RoleAssignment) -> bool:
+    """An admin role at a root unit, standing, held by an active account: one of those that
+    keep the system administered (service.core.permissions.administers with unit None)."""
+    return (
+        assignment.role is Role.ADMIN
+        and assignment.unit.parent_id is None
+        and assignment.withdrawn_at is None
+        and assignment.user.active
+    )
+
+
+def _whole_tree_admins_remain(
+    session: Session,
+    *,
+    apart_from_user: User | None = None,
+    apart_from: RoleAssignment | None = None,
+) -> bool:
+    """Whether an active account holds a standing admin role at a root unit, leaving out
+    `apart_from_user`'s roles and the role `apart_from`. Read from the database, not from
+    what this session holds: after `_lock_the_whole_tree_admins` it sees what the others
+    committed. An admin role granted lower down does not count: it reaches no fiscal year,
+    reminder rule or account above its subtree."""
+    stmt = (
+        select(RoleAssignment.id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .join(OrgUnit, OrgUnit.id == RoleAssignment.unit_id)
+        .where(
+            RoleAssignment.role == Role.ADMIN,
+            RoleAssignment.withdrawn_at.is_(None),
+            OrgUnit.parent_id.is_(None),
+            User.active.is_(True),
+        )
+    )
+    if apart_from_user is not None:
+        stmt = stmt.where(RoleAssignment.user_id != apart_from_user.id)
+    if apart_from is not None:
+        stmt = stmt.where(RoleAssignment.id != apart_from.id)
+    return session.scalar(stmt.limit(1)) is not None
+
+
+def leaves_no_whole_tree_admin(session: Session, assignment: RoleAssignment) -> bool:
+    """Whether withdrawing `assignment` would leave no active account administering the
+    whole tree (the confirmation page says so before the button is pressed)."""
+    return _administers_the_whole_tree(assignment) and not _whole_tree_admins_remain(
+        session, apart_from=assignment
+    )
+
 
 def grant_role(
     session: Session, actor: User, user: User, role: Role, unit: OrgUnit, *, is_head: bool = False
@@ -545,11 +634,20 @@ def _fits_the_unit(role: Role, unit: OrgUnit) -> None:
 
 def withdraw_role(session: Session, actor: User, assignment: RoleAssignment) -> RoleAssignment:
     """End a role assignment (kept, stamped withdrawn); withdrawing twice changes nothing.
-    Recorded on the user. Raises Refused(403) unless `actor` may grant that role there."""
+    Recorded on the user. Raises Refused(403) unless `actor` may grant that role there,
+    Refused(409) when it is the last admin role at a root held by an active account
+    (`leaves_no_whole_tree_admin`)."""
     _admins_only(session, actor, _("withdraw roles"))
     require(may_grant(session, actor, assignment.role, assignment.unit))
     if assignment.withdrawn_at is not None:
         return assignment
+    if _administers_the_whole_tree(assignment):
+        _lock_the_whole_tree_admins(session)
+        session.refresh(assignment)  # another admin may have withdrawn it while we waited
+        if assignment.withdrawn_at is not None:
+            return assignment
+        if leaves_no_whole_tree_admin(session, assignment):
+            raise Refused(409, str(LAST_ADMIN))
     assignment.withdrawn_at = utcnow()
     session.flush()  # the flush also forgets the roles read so far (service.org.scope)
     record(
@@ -697,9 +795,9 @@ def create_reminder_rule(
     escalate_after_days: int | None,
 ) -> ReminderRule:
     """A reminder rule, active. Raises Refused(403) unless `actor` administers the whole
-    tree, Refused(422) for a missing name, a repeat below 1 or a negative escalation."""
+    tree, Refused(422) for a missing name or days out of bounds (`check_rule`)."""
     require(may_administer(session, actor, None, _("change reminder rules")))
-    check_rule(name, repeat_days, escalate_after_days)
+    check_rule(name, offset_days, repeat_days, escalate_after_days)
     _refuse_duplicate_rule(session, kind, offset_days)
     rule = ReminderRule(
         kind=kind,
@@ -732,14 +830,50 @@ def create_reminder_rule(
     return rule
 
 
-def check_rule(name: str, repeat_days: int | None, escalate_after_days: int | None) -> None:
+#: The furthest a reminder rule counts from its anchor, in days, either way: a year (a leap
+#: one). Every anchor is a due day, a submission or the end of a month or quarter; a reminder
+#: a year before or after it, or repeating less often than yearly, is a typing slip (-99999
+#: was saved, and fired for nothing ever).
+RULE_DAYS_MAX = 366
+
+
+def check_rule(
+    name: str, offset_days: int | None, repeat_days: int | None, escalate_after_days: int | None
+) -> None:
+    """Raises Refused(422) naming every field of a reminder rule that makes no sense, at
+    once (None: not given, or not read). What the deadline engine (service.deadlines.engine)
+    does with them sets the bounds: the rule first fires `offset_days` from the anchor
+    (-366..366), then every `repeat_days` (1..366, or never); the head is told from
+    `escalate_after_days` after the anchor (0..366, or never), but only about what is
+    already being reminded of (an escalation day before the first reminder would in fact be
+    the first reminder's), and a rule firing once before the anchor stops on the anchor day,
+    so it never escalates after it."""
     problems = {}
     if not normalize_thai(name or ""):
         problems["name"] = _("is required")
-    if repeat_days is not None and repeat_days < 1:
-        problems["repeat_days"] = _("at least 1")
-    if escalate_after_days is not None and escalate_after_days < 0:
-        problems["escalate_after_days"] = _("must not be negative")
+    if offset_days is not None and not -RULE_DAYS_MAX <= offset_days <= RULE_DAYS_MAX:
+        problems["offset_days"] = _(
+            "from %(low)s to %(high)s days", low=-RULE_DAYS_MAX, high=RULE_DAYS_MAX
+        )
+    if repeat_days is not None and not 1 <= repeat_days <= RULE_DAYS_MAX:
+        problems["repeat_days"] = _(
+            "from %(low)s to %(high)s days, or empty", low=1, high=RULE_DAYS_MAX
+        )
+    if escalate_after_days is not None:
+        if not 0 <= escalate_after_days <= RULE_DAYS_MAX:
+            problems["escalate_after_days"] = _(
+                "from %(low)s to %(high)s days, or empty", low=0, high=RULE_DAYS_MAX
+            )
+        elif offset_days is not None and "offset_days" not in problems:
+            if escalate_after_days < offset_days:
+                problems["escalate_after_days"] = _(
+                    "not before the first reminder (day %(day)s)", day=offset_days
+                )
+            elif repeat_days is None and offset_days < 0 < escalate_after_days:
+                problems["escalate_after_days"] = _(
+                    "never reached: a reminder before the due day without a repeat stops on "
+                    "the due day (give a repeat, or 0)"
+                )
     if problems:
         raise Refused(422, _("some input is missing or wrong"), fields=problems)
 
@@ -778,7 +912,7 @@ def update_reminder_rule(
     """Change a reminder rule's name and days (its kind stays; pausing is set_rule_active).
     Nothing changed records nothing. Raises as create_reminder_rule does."""
     require(may_administer(session, actor, None, _("change reminder rules")))
-    check_rule(name, repeat_days, escalate_after_days)
+    check_rule(name, offset_days, repeat_days, escalate_after_days)
     if rule.active:
         _refuse_duplicate_rule(session, rule.kind, offset_days, other_than=rule.id)
     after = {

@@ -638,12 +638,28 @@ def _withdrawable(assignment_id: int) -> RoleAssignment:
     return assignment
 
 
+def _withdraw_question(assignment: RoleAssignment, **kw: Any) -> tuple[str, int]:
+    """ "Withdraw X's role at Y?", warning an admin about to withdraw their own role (they
+    lose what it lets them do at once) and saying beforehand when it is the last admin role
+    over the whole tree (the withdrawal would be refused); the list's search (?q=) rides
+    along, to be kept after the change."""
+    return _page(
+        "withdraw_role.html",
+        assignment=assignment,
+        own=assignment.user_id == actor().id,
+        last_admin=admin_ops.leaves_no_whole_tree_admin(session(), assignment),
+        last_admin_reason=str(admin_ops.LAST_ADMIN),
+        q=request.args.get("q", ""),
+        **kw,
+    )
+
+
 @bp.route("/roles/<int:assignment_id>/withdraw")
 @admin_page
 def confirm_withdraw_role(assignment_id: int) -> tuple[str, int]:
     """The withdraw button's first step: "withdraw X's role at Y?" with the button that
     does it (no JavaScript needed)."""
-    return _page("withdraw_role.html", assignment=_withdrawable(assignment_id))
+    return _withdraw_question(_withdrawable(assignment_id))
 
 
 @bp.route("/roles/<int:assignment_id>/withdraw", methods=["POST"])
@@ -653,11 +669,11 @@ def withdraw_role(assignment_id: int) -> Response | tuple[str, int]:
     button), asks first."""
     assignment = _withdrawable(assignment_id)
     if request.form.get("confirm") != "1":
-        return _page("withdraw_role.html", assignment=assignment)
+        return _withdraw_question(assignment)
     return run_change(
         lambda: admin_ops.withdraw_role(session(), actor(), assignment),
         done=_("The role is withdrawn."),
-        back=flask_url_for("admin.users"),
+        back=_users_listed(),
         again=_users_page,
     )
 
@@ -848,6 +864,7 @@ def _rule_days(*, kind: bool) -> tuple[int, int | None, int | None]:
         try:
             admin_ops.check_rule(
                 request.form.get("name", ""),
+                days.get("offset_days"),
                 days.get("repeat_days"),
                 days.get("escalate_after_days"),
             )

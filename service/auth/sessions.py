@@ -99,11 +99,19 @@ def current_session() -> UserSession | None:
 
 
 def open_sessions(session: Session, user: User) -> list[UserSession]:
-    """`user`'s sessions not ended, the last seen first (the /account page and the API)."""
+    """`user`'s sessions that still open pages, the last seen first (the /account page, the
+    admin's page of the person and the API): not ended, of an active account. A deactivation
+    ends the rows since it shuts them out, but the rows of accounts deactivated before that
+    stayed unended, listed as open with a button to end them."""
     return list(
         session.scalars(
             select(UserSession)
-            .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+            .join(User, User.id == UserSession.user_id)
+            .where(
+                UserSession.user_id == user.id,
+                UserSession.ended_at.is_(None),
+                User.active.is_(True),
+            )
             .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
         )
     )
