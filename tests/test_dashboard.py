@@ -383,9 +383,12 @@ def test_a_plan_not_yet_approved_is_not_behind_it(session: Session) -> None:
     assert draft.id not in {
         r.project_id for r in project_listing(session, officer(session), behind, DAY).rows
     }
+    # Its page says the same as the lists (it flagged the draft behind, the lists did not).
+    assert not build_project_page(session, draft, DAY, datetime.now(UTC)).behind
     before = unit_figures(session, officer(session), year(session), [division], DAY)[division.id]
     draft.state = ProjectState.LOCKED
     session.flush()
+    assert build_project_page(session, draft, DAY, datetime.now(UTC)).behind
     after = unit_figures(session, officer(session), year(session), [division], DAY)[division.id]
     assert after.approved == before.approved and before.approved >= Decimal("777000.00")
     assert after.behind == before.behind + 1 and after.projects == before.projects

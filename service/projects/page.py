@@ -59,6 +59,7 @@ from service.evaluations.permissions import score_shown
 from service.kpis.models import Kpi, KpiQuarterResult, kpi_project
 from service.org.models import OrgUnit
 from service.projects.models import (
+    UNDER_WAY,
     PlanStep,
     ProgressReport,
     Project,
@@ -201,7 +202,9 @@ class ProjectPage:
 
     @property
     def behind(self) -> bool:
-        return is_behind_schedule(self.actual, self.planned)
+        """Behind an approved plan only, as the lists say (a plan not yet approved is no plan
+        anyone agreed to: service.projects.models.UNDER_WAY)."""
+        return self.project.state in UNDER_WAY and is_behind_schedule(self.actual, self.planned)
 
     @property
     def gap(self) -> Decimal:
