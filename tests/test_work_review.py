@@ -3,6 +3,8 @@ a savepoint of its own and answered per item."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -182,3 +184,35 @@ def test_an_officer_does_not_report_a_schools_result(login_as, session: Session)
     session.expire_all()
     assert result.state is ResultState.ACCEPTED
     assert (result.completion, result.narrative) == (80, "ทำแล้ว (school)")
+
+
+def test_the_queue_says_the_order_it_shows(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """The queue said "oldest first" (เรียงจากที่ส่งก่อน) and listed a result sent on 7 Dec
+    above results sent on 14 Nov: it puts the earliest planned end first, on purpose (a step
+    past its end waits on the review to count). The page and the export now say so, and show
+    each result's planned end beside the day it was sent."""
+    later_step, earlier_step = (
+        school_result(session, position=4),
+        school_result(session, position=3),
+    )
+    assert earlier_step.due_on < later_step.due_on
+    _submit(session, "school", later_step)
+    _submit(session, "school", earlier_step)
+    later_step.submitted_at = datetime(2026, 11, 14, 3, tzinfo=UTC)
+    earlier_step.submitted_at = datetime(2026, 12, 7, 3, tzinfo=UTC)
+    session.commit()
+    client = login_as("officer")
+    page = client.get("/review").get_data(as_text=True)
+    assert "เรียงจากที่ครบกำหนดเสร็จตามแผนก่อน" in page and "เรียงจากที่ส่งก่อน" not in page
+    assert page.index(f'data-result="{earlier_step.id}"') < page.index(
+        f'data-result="{later_step.id}"'
+    )
+    row = page.split(f'data-result="{earlier_step.id}"')[1].split("</tr>")[0]
+    assert 'data-label="กำหนดเสร็จตามแผน"' in row
+    english = client.get("/review?lang=en").get_data(as_text=True)
+    assert "the earliest planned end first" in english and "oldest first" not in english
+    lines = client.get("/review?format=csv").get_data(as_text=True).splitlines()
+    assert "Planned end" in lines[0]  # in the language chosen last
+    ids = [line.split(",")[0] for line in lines[1:]]
+    assert ids.index(str(earlier_step.id)) < ids.index(str(later_step.id))
+
