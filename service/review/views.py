@@ -215,7 +215,8 @@ def decide() -> Response | tuple[str, int]:
         # anything is taken, the results ticked kept (the row's own button ticks its row).
         errors = {"reason": _("write the reason the school will read before returning")}
         return _queue_page(422, frozenset(ids), errors)
-    data = {"reason": reason} if action == "return" else {}
+    # A reason given with an acceptance is its note (`_accept` records it), never dropped.
+    data = {"reason": reason}
 
     def answered(outcomes: list[Any]) -> Response:
         done: list[int] = []
