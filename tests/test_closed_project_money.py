@@ -209,7 +209,7 @@ def test_the_approvals_page_refuses_with_the_reason(
     session: Session, login_as: Callable[[str], FlaskClient], client: FlaskClient
 ) -> None:
     project = _project(session)
-    allocation = _submitted(session, project)
+    allocation = _submitted(session, project, "56000.00")  # above the limit: on /approvals
     _shut(session, project, ProjectState.CLOSED)
     session.commit()
     login_as("approver")
@@ -222,4 +222,5 @@ def test_the_approvals_page_refuses_with_the_reason(
     assert SHUT_TH in response.get_data(as_text=True)
     session.expire_all()
     assert session.get(Allocation, allocation.id).state is AllocationState.SUBMITTED  # type: ignore[union-attr]
-    assert page  # the page itself still opens
+    # The page offers no approval of it, and says why.
+    assert 'data-refused="approve"' in page and SHUT_TH in page
