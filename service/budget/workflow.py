@@ -356,18 +356,36 @@ def delegated_bar(ctx: Context, barred: dict[int, int | None], act: str) -> str 
     )
 
 
+def _preparers(ctx: Context, subject_type: str) -> dict[int, int | None]:
+    """`preparing` for the object of `ctx`, as the page remembered it when it did."""
+    known = display_facts(ctx.session, "preparers")
+    key = (subject_type, ctx.obj.id)
+    if known is not None and key in known:
+        people: dict[int, int | None] = known[key]
+        return people
+    return preparing(ctx.session, subject_type, [ctx.obj])[ctx.obj.id]
+
+
+def _preparer_withdraws(ctx: Context) -> str | None:
+    """The reject and return guard of an allocation: whoever prepared or submitted it (or a
+    deputy acting for them, or they acting for someone who decides) does not decide it,
+    against it either; they withdraw it (`withdraw`, with its reason), and the decision is
+    another person's (four eyes)."""
+    if not set(_preparers(ctx, "allocation")) & {ctx.actor.id, ctx.principal.id}:
+        return None
+    return _(
+        "whoever prepared or submitted this allocation does not reject it or return it: they"
+        " withdraw it instead, and another person who may decide does"
+    )
+
+
 def _not_the_preparer(subject_type: str) -> Guard:
     """A guard: whoever prepared or submitted the object does not approve it, neither acting
     for someone who may, nor through someone acting for them. When the bar comes from a
     deputy acting for the person, the refusal names the deputy (`delegated_bar`)."""
 
     def guard(ctx: Context) -> str | None:
-        known = display_facts(ctx.session, "preparers")
-        key = (subject_type, ctx.obj.id)
-        if known is not None and key in known:
-            people = known[key]
-        else:
-            people = preparing(ctx.session, subject_type, [ctx.obj])[ctx.obj.id]
+        people = _preparers(ctx, subject_type)
         if not set(people) & {ctx.actor.id, ctx.principal.id}:
             return None
         # An installment is asked for, by its requester; the rest are prepared and submitted.
@@ -723,9 +741,9 @@ class Undecidable:
             )
         return _(
             "Nobody may approve this allocation as it stands: four eyes bars %(names)s, who"
-            " alone may approve it, since they prepared or endorsed it. %(names)s may return"
-            " it for changes or reject it, or whoever prepared it may withdraw it, and it is"
-            " prepared again by another officer.",
+            " alone may approve it, since they prepared or endorsed it. Whoever prepared it"
+            " withdraws it, whoever only endorsed it may return it for changes or reject it,"
+            " and it is prepared again by another officer.",
             names=names,
         )
 
@@ -830,6 +848,7 @@ ALLOCATION = register(
                 A.RETURNED,
                 _who_reviews,
                 ("ส่งกลับแก้ไข", "Requires changes"),
+                guards=(_preparer_withdraws,),
                 requires=(REASON,),
                 effect=_require_changes,
             ),
@@ -840,6 +859,7 @@ ALLOCATION = register(
                 A.REJECTED,
                 _who_decides,
                 ("ไม่อนุมัติ", "Reject"),
+                guards=(_preparer_withdraws,),
                 requires=(REASON,),
                 effect=lambda ctx: _cancel_approvals(ctx, "allocation"),
             ),
