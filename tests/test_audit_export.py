@@ -108,7 +108,8 @@ def test_the_api_exports_and_a_unit_out_of_reach_is_not_found(
     school = app.test_client()
     login(school, "school@demo.tidtam.local", DEMO_PASSWORDS["school@demo.tidtam.local"])
     assert school.get(f"/api/v1/audit-export?unit_id={unit.id}").status_code == 404
-    assert school.get(f"/audit/export?unit_id={unit.id}&format=csv").status_code == 404
+    # The page is not the school's at all (it may export no unit's trail): 403, not the unit.
+    assert school.get(f"/audit/export?unit_id={unit.id}&format=csv").status_code == 403
     assert client.get("/audit/export?unit_id=abc&format=csv").status_code == 422
 
 
@@ -166,3 +167,20 @@ def test_the_export_form_takes_days_as_typed_in_be(session: Session, login_as) -
     typed = f"{today.day}/{today.month}/{today.year + 543}"
     response = client.get(f"/audit/export?unit_id={unit.id}&from={typed}&to={typed}&format=csv")
     assert response.status_code == 200 and "project.update" in response.data.decode("utf-8-sig")
+
+
+def test_the_export_is_refused_to_whom_no_trail_is_open(app: Flask, session: Session) -> None:
+    """/audit/export opened for a school and for the evaluator with an empty unit menu, and
+    ดาวน์โหลด CSV said "หน่วยงาน: ต้องกรอก" with no way forward: it is 403 for them, and no
+    page of theirs links to it; the district's people still have it, linked from /budget."""
+    for email in ("school@demo.tidtam.local", "evaluator@demo.tidtam.local"):
+        client = app.test_client()
+        login(client, email, DEMO_PASSWORDS[email])
+        assert client.get("/audit/export").status_code == 403
+        assert client.get("/audit/export?format=csv").status_code == 403
+        for page in ("/", "/dashboard", "/evaluations", "/school"):
+            assert "/audit/export" not in client.get(page).get_data(as_text=True)
+    officer = app.test_client()
+    login(officer, "officer@demo.tidtam.local", DEMO_PASSWORDS["officer@demo.tidtam.local"])
+    assert officer.get("/audit/export").status_code == 200
+    assert 'href="/audit/export"' in officer.get("/budget").get_data(as_text=True)

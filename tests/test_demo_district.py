@@ -13,6 +13,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from service.budget.models import Allocation, AllocationState, Installment, InstallmentState
+from service.budget.workflow import NO_NEW_MONEY
 from service.core.db import Base
 from service.core.fiscal import fiscal_year_of, local_today
 from service.demo.district import CURRENT_PROJECTS, LAST_YEAR_PROJECTS, load_district
@@ -85,6 +86,26 @@ def test_the_district_lives_in_this_year_and_the_last(session: Session) -> None:
         select(func.count(StepResult.id)).where(
             StepResult.submitted_by_id == StepResult.reviewed_by_id
         )
+    )
+    # Nothing on a closed project waits for money nobody may grant any more (allocation #22 of
+    # 50230000-7009 was submitted on one and approved on /approvals).
+    shut = select(Project.id).where(Project.state.in_(NO_NEW_MONEY))
+    waiting = (
+        AllocationState.DRAFT,
+        AllocationState.SUBMITTED,
+        AllocationState.RETURNED,
+        AllocationState.APPROVED,
+    )
+    assert session.scalar(select(func.count(Project.id)).where(Project.id.in_(shut)))
+    assert not session.scalar(
+        select(func.count(Allocation.id)).where(
+            Allocation.project_id.in_(shut), Allocation.state.in_(waiting)
+        )
+    )
+    assert not session.scalar(
+        select(func.count(Installment.id))
+        .join(Allocation)
+        .where(Allocation.project_id.in_(shut), Installment.state == InstallmentState.REQUESTED)
     )
     # Years before the last are closed: their steps are not chased.
     closed = session.scalars(select(FiscalYear).where(FiscalYear.be_year < this_year - 1)).all()

@@ -427,3 +427,47 @@ def test_generated_money_is_approved_by_someone_else(session: Session) -> None:
         text("SELECT count(*) FROM approval WHERE subject_type = 'allocation'")
     ).scalar()
     assert approved and (own_allocations, own_installments) == (0, 0)
+
+
+# ---- the preparer withdraws, never rejects or returns ------------------------------------------
+
+PREPARER_DECIDES_EN = (
+    "whoever prepared or submitted this allocation does not reject it or return it"
+)
+PREPARER_DECIDES_TH = "ผู้จัดทำหรือผู้ส่งขออนุมัติการจัดสรรนี้ไม่อนุมัติหรือส่งกลับแก้ไขเองไม่ได้"
+
+
+def test_the_preparer_withdraws_and_does_not_reject_or_return(
+    login_as: Callable[[str], FlaskClient], client: FlaskClient, session: Session
+) -> None:
+    """The officer was offered ไม่อนุมัติ and ส่งกลับแก้ไข on the allocation he prepared
+    (only approving was barred): he withdraws it instead; another person decides it."""
+    ident = _prepared_by_the_officer(session, "allocation")
+    login_as("officer")
+    page = client.get("/budget?lang=en").get_data(as_text=True)
+    row = page.split(f'id="allocation-{ident}"')[1].split("</article>")[0]
+    for name in ("reject", "return"):
+        assert f'data-action="{name}"' not in row
+        assert f'data-refused="{name}"' in row
+    assert PREPARER_DECIDES_EN in row and 'data-action="withdraw"' in row
+    client.get("/budget?lang=th")
+    for name in ("reject", "return"):
+        response = client.post(
+            f"/actions/allocation/{ident}/{name}",
+            data={
+                "csrf_token": csrf_token(client, "/budget"),
+                "next": "/budget",
+                "reason": "ขอแก้ไขเอง",
+            },
+        )
+        assert response.status_code == 422
+        assert PREPARER_DECIDES_TH in response.get_data(as_text=True)
+        assert _state(session, "allocation", ident) == "submitted"
+    # Another person who decides still rejects; the preparer still withdraws.
+    with pytest.raises(Refused):
+        take(session, user(session, "officer"), "allocation", ident, "reject", {"reason": "x"})
+    session.rollback()
+    take(session, user(session, "approver"), "allocation", ident, "return", {"reason": "แก้ยอด"})
+    assert _state(session, "allocation", ident) == "returned"
+    take(session, user(session, "officer"), "allocation", ident, "withdraw", {"reason": "ยกเลิก"})
+    assert _state(session, "allocation", ident) == "withdrawn"

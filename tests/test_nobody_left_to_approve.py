@@ -309,8 +309,16 @@ def test_a_waiting_allocation_she_prepared_above_the_limit_is_said_and_told(
     assert tell_undecidable(session) == 1
     session.commit()
     assert _told(session, "allocation.undecidable", allocation.id) == {"approver@demo.tidtam.local"}
-    # Returned and submitted again, in a new round, it is told again only if still stuck.
-    take(session, approver, "allocation", allocation.id, "return", {"reason": "ให้เจ้าหน้าที่จัดทำ"})
+    # Returned (by the officer who endorsed it: she prepared it, so she would withdraw it) and
+    # submitted again, in a new round, it is told again only if still stuck.
+    take(
+        session,
+        people["officer"],
+        "allocation",
+        allocation.id,
+        "return",
+        {"reason": "ให้เจ้าหน้าที่จัดทำ"},
+    )
     assert allocation.state is AllocationState.RETURNED
     assert tell_undecidable(session) == 0
     entries = session.scalars(

@@ -196,6 +196,9 @@ def test_return_needs_a_reason_and_keeps_what_was_typed(
         select(Allocation).where(Allocation.project_id == project.id)
     ).one()
     _act(client, "allocation", allocation.id, "submit")
+    # Whoever prepared it withdraws it, never returns it: the approver does.
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/budget")})
+    login_as("approver")
     refused = _act(client, "allocation", allocation.id, "return", reason="  ")
     assert refused.status_code == 422
     returned = _act(client, "allocation", allocation.id, "return", reason="แก้วัตถุประสงค์")
@@ -278,6 +281,9 @@ def test_a_button_pressed_on_a_stale_page_offers_no_retry_and_keeps_the_reason(
         select(Allocation).where(Allocation.project_id == project.id)
     ).one()
     _act(client, "allocation", allocation.id, "submit")
+    # Whoever prepared it withdraws it, never returns it: the approver does.
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/budget")})
+    login_as("approver")
     assert _act(client, "allocation", allocation.id, "return", reason="ครั้งแรก").status_code == 302
     stale = client.post(
         f"/actions/allocation/{allocation.id}/return",

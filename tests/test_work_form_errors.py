@@ -473,7 +473,8 @@ def test_approvals_and_budget_buttons_name_their_rows(login_as, session: Session
     assert_rows_named_apart(html, {_label("allocation", "return"), _label("installment", "reject")})
     client.post("/logout", data={"csrf_token": csrf_token(client, "/approvals")})
     html = login_as("officer").get("/budget").get_data(as_text=True)
-    assert_rows_named_apart(html, {"ขอเงินประจำงวด", _label("allocation", "return")})
+    # He prepared them: he withdraws them, and returning is the approver's.
+    assert_rows_named_apart(html, {"ขอเงินประจำงวด", _label("allocation", "withdraw")})
 
 
 def test_evaluation_queue_buttons_name_their_subjects(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]

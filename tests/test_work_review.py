@@ -3,11 +3,16 @@ a savepoint of its own and answered per item."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.audit.models import AuditEntry
 from service.projects.models import ResultState, StepResult
 from service.projects.queries import project_progress
+from service.threads.models import Comment
 from service.workflow import engine
 from tests.conftest import csrf_token
 from tests.work_data import (
@@ -182,3 +187,93 @@ def test_an_officer_does_not_report_a_schools_result(login_as, session: Session)
     session.expire_all()
     assert result.state is ResultState.ACCEPTED
     assert (result.completion, result.narrative) == (80, "ทำแล้ว (school)")
+
+
+def test_the_queue_says_the_order_it_shows(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """The queue said "oldest first" (เรียงจากที่ส่งก่อน) and listed a result sent on 7 Dec
+    above results sent on 14 Nov: it puts the earliest planned end first, on purpose (a step
+    past its end waits on the review to count). The page and the export now say so, and show
+    each result's planned end beside the day it was sent."""
+    later_step, earlier_step = (
+        school_result(session, position=4),
+        school_result(session, position=3),
+    )
+    assert earlier_step.due_on < later_step.due_on
+    _submit(session, "school", later_step)
+    _submit(session, "school", earlier_step)
+    later_step.submitted_at = datetime(2026, 11, 14, 3, tzinfo=UTC)
+    earlier_step.submitted_at = datetime(2026, 12, 7, 3, tzinfo=UTC)
+    session.commit()
+    client = login_as("officer")
+    page = client.get("/review").get_data(as_text=True)
+    assert "เรียงจากที่ครบกำหนดเสร็จตามแผนก่อน" in page and "เรียงจากที่ส่งก่อน" not in page
+    assert page.index(f'data-result="{earlier_step.id}"') < page.index(
+        f'data-result="{later_step.id}"'
+    )
+    row = page.split(f'data-result="{earlier_step.id}"')[1].split("</tr>")[0]
+    assert 'data-label="กำหนดเสร็จตามแผน"' in row
+    english = client.get("/review?lang=en").get_data(as_text=True)
+    assert "the earliest planned end first" in english and "oldest first" not in english
+    lines = client.get("/review?format=csv").get_data(as_text=True).splitlines()
+    assert "Planned end" in lines[0]  # in the language chosen last
+    ids = [line.split(",")[0] for line in lines[1:]]
+    assert ids.index(str(earlier_step.id)) < ids.index(str(later_step.id))
+
+
+def test_a_reason_given_with_an_acceptance_is_kept_as_its_note(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """A reason typed in the box and รับรองผล pressed was accepted and dropped: it is the
+    acceptance's note now, in the result's thread (as a return's reason is) and its history."""
+    result = school_result(session, position=3)
+    _submit(session, "school", result)
+    session.commit()
+    client = login_as("officer")
+    page = client.get("/review").get_data(as_text=True)
+    assert "บันทึกไว้เป็นหมายเหตุเมื่อรับรองผล" in page  # the box says what it is for
+    response = client.post(
+        "/review",
+        data={
+            "csrf_token": csrf_token(client, "/review"),
+            "single": f"accept:{result.id}",
+            "reason": "  ดีมาก ขอให้แนบภาพกิจกรรมครั้งหน้าด้วย ",
+        },
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    assert result.state is ResultState.ACCEPTED and result.review_reason == ""
+    note = session.scalars(
+        select(Comment).where(
+            Comment.subject_type == "step_result", Comment.subject_id == result.id
+        )
+    ).one()
+    assert (note.body, note.opened_by) == ("ดีมาก ขอให้แนบภาพกิจกรรมครั้งหน้าด้วย", "step_result.accept")
+    accepted = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "step_result.accept", AuditEntry.object_id == result.id
+        )
+    ).one()
+    assert accepted.reason == "ดีมาก ขอให้แนบภาพกิจกรรมครั้งหน้าด้วย"
+    shown = client.get(f"/results/{result.id}").get_data(as_text=True)
+    thread = shown.split(f'id="thread-step_result-{result.id}"')[1]
+    assert "ดีมาก ขอให้แนบภาพกิจกรรมครั้งหน้าด้วย" in thread
+    assert "หมายเหตุการรับรองผล" in thread and "เหตุผลที่ส่งกลับ" not in thread
+    # Accepted without a word: nothing is added to the thread. The result page's own accept
+    # offers the note too, without insisting on it.
+    other = school_result(session, position=4)
+    _submit(session, "school", other)
+    session.commit()
+    form = (
+        client.get(f"/results/{other.id}")
+        .get_data(as_text=True)
+        .split('data-action="accept"')[1]
+        .split("</form>")[0]
+    )
+    assert 'name="reason"' in form and "required" not in form
+    client.post(
+        "/review",
+        data={"csrf_token": csrf_token(client, "/review"), "single": f"accept:{other.id}"},
+    )
+    session.expire_all()
+    assert other.state is ResultState.ACCEPTED
+    assert not session.scalars(
+        select(Comment).where(Comment.subject_type == "step_result", Comment.subject_id == other.id)
+    ).all()

@@ -6,42 +6,25 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
-from sqlalchemy import select
 
 from service.audit.export import default_range, read_trail_request, trail_download
-from service.audit.permissions import TRAIL_READERS
+from service.audit.permissions import trail_units
 from service.core.fields import Invalid
-from service.org.models import OrgUnit, UnitKind
-from service.org.scope import unit_filter
 from service.workflow.engine import Refused
 from service.workflow.screens import actor, session
 
 bp = Blueprint("audit", __name__)
 
 
-def _units() -> list[OrgUnit]:
-    """The units whose trail the user may export (district offices and divisions of their
-    scope, where the district's records are kept)."""
-    from service.core.permissions import holds_any
-
-    user = actor()
-    candidates = session().scalars(
-        select(OrgUnit)
-        .where(
-            unit_filter(session(), user),
-            OrgUnit.kind.in_(
-                (UnitKind.ADMINISTRATION, UnitKind.DISTRICT_OFFICE, UnitKind.DIVISION)
-            ),
-        )
-        .order_by(OrgUnit.path)
-    )
-    return [u for u in candidates if holds_any(session(), user, TRAIL_READERS, u)]
-
-
 @bp.get("/audit/export")
 @login_required
 def export() -> Any:
-    """Without `format`: the form. With it: the download (404 for a unit out of reach)."""
+    """Without `format`: the form. With it: the download (404 for a unit out of reach). 403
+    for whom no unit's trail is open (a school, an evaluator of no district): the form had an
+    empty unit menu and refused every download for want of a unit."""
+    units = trail_units(session(), actor())
+    if not units:
+        abort(403)
     errors: dict[str, str] = {}
     if "format" in request.args:
         try:
@@ -55,7 +38,7 @@ def export() -> Any:
     first, last = default_range()
     return render_template(
         "audit/export.html",
-        units=_units(),
+        units=units,
         # as typed when sent back, else the default days, shown as the reader types them
         first=request.args.get("from") or first,
         last=request.args.get("to") or last,

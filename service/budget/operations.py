@@ -30,6 +30,7 @@ from service.budget.permissions import (
     may_request_installment,
 )
 from service.budget.workflow import (
+    NO_NEW_MONEY,
     allocation_left,
     allocation_refusal,
     budget_left,
@@ -38,6 +39,7 @@ from service.budget.workflow import (
     left_for_the_field,
     paid_so_far,
     payment_document,
+    project_shut,
     refuse_dead_request,
     refuse_payment_day,
     remember_guard_facts,
@@ -50,7 +52,7 @@ from service.core.permissions import needs_role
 from service.core.thai import format_baht
 from service.core.translate import gettext as _
 from service.org.models import OrgUnit, User
-from service.projects.models import Project, ProjectState
+from service.projects.models import Project
 from service.projects.operations import create_project
 from service.workflow.engine import Refused, lock, missing, resolve_principal, take
 
@@ -83,13 +85,18 @@ def create_allocation(
 ) -> Allocation:
     """A draft allocation of `amount` from `project` to `recipient` (a network or school under
     the project's district). Raises Refused(403/409/422), 422 also when `amount` is more than
-    the project has left, 409 when four eyes would leave nobody to approve it (the approver
-    preparing what only she approves: `refuse_dead_request`)."""
+    the project has left, 409 when the project is closed or withdrawn (`project_shut`) or
+    when four eyes would leave nobody to approve it (the approver preparing what only she
+    approves: `refuse_dead_request`)."""
     allocation = Allocation(project=project, recipient_unit=recipient, amount=_amount(amount))
     allowed = may_prepare(session, actor, allocation)
     if not allowed:
         _forget(session, allocation)
         raise Refused(403, allowed.reason)
+    shut = project_shut(project)
+    if shut:
+        _forget(session, allocation)
+        raise Refused(409, shut)
     if not recipient.path.startswith(project.owner_unit.path):
         _forget(session, allocation)
         raise Refused(
@@ -151,13 +158,17 @@ def request_installment(
 ) -> Installment:
     """A requested installment (เงินประจำงวด) against an approved allocation, asked by the
     recipient school/network or the district. Raises Refused(403/409/422), 422 also when
-    `amount` is more than the allocation has left, 409 also when four eyes would leave
+    `amount` is more than the allocation has left, 409 also when its project is closed or
+    withdrawn (`project_shut`: approved installments are still paid) or four eyes would leave
     nobody to approve it (a deputy asking in the name of the one approver who may:
     `refuse_dead_request`)."""
     amount = _amount(amount)
     allowed = may_request_installment(session, actor, allocation)
     if not allowed:
         raise Refused(403, allowed.reason)
+    shut = project_shut(allocation.project)
+    if shut:
+        raise Refused(409, shut)
     if allocation.state not in (AllocationState.APPROVED, AllocationState.DISBURSING):
         raise Refused(
             409,
@@ -468,19 +479,18 @@ def create_transfer(
             responsible_unit=source.responsible_unit,
             kind=source.kind,
         )
-    closed = (ProjectState.WITHDRAWN, ProjectState.CLOSED)
     if (
         target.id == source.id
         or target.owner_unit_id != source.owner_unit_id
         or target.fiscal_year_id != source.fiscal_year_id
-        or target.state in closed
+        or target.state in NO_NEW_MONEY
     ):
         raise Refused(
             422,
             _("the money goes to another open project of the same unit and fiscal year"),
             fields={"target_id": _("choose another project of the same unit")},
         )
-    if source.state in closed:
+    if source.state in NO_NEW_MONEY:
         raise Refused(
             422,
             _("project %(code)s is closed or withdrawn", code=source.code),

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from werkzeug.wrappers import Response
 
+from service.audit.permissions import trail_units
 from service.budget.models import (
     Allocation,
     AllocationState,
@@ -244,6 +245,7 @@ def _page(form: dict[str, Any] | None = None, errors: dict[str, str] | None = No
         above={a.id: above_limit(a) for a in allocations},
         form=form or {},
         errors=errors or {},
+        exports_trail=bool(trail_units(session(), actor())),
     )
 
 

@@ -66,7 +66,7 @@ from service.core.thai import format_baht, format_date
 from service.core.translate import gettext as _
 from service.org.models import Role, RoleAssignment, User
 from service.org.scope import remember_roles, with_active_roles
-from service.projects.models import Project
+from service.projects.models import Project, ProjectState
 from service.threads.operations import open_with_reason
 from service.workflow.engine import (
     REASON,
@@ -356,18 +356,36 @@ def delegated_bar(ctx: Context, barred: dict[int, int | None], act: str) -> str 
     )
 
 
+def _preparers(ctx: Context, subject_type: str) -> dict[int, int | None]:
+    """`preparing` for the object of `ctx`, as the page remembered it when it did."""
+    known = display_facts(ctx.session, "preparers")
+    key = (subject_type, ctx.obj.id)
+    if known is not None and key in known:
+        people: dict[int, int | None] = known[key]
+        return people
+    return preparing(ctx.session, subject_type, [ctx.obj])[ctx.obj.id]
+
+
+def _preparer_withdraws(ctx: Context) -> str | None:
+    """The reject and return guard of an allocation: whoever prepared or submitted it (or a
+    deputy acting for them, or they acting for someone who decides) does not decide it,
+    against it either; they withdraw it (`withdraw`, with its reason), and the decision is
+    another person's (four eyes)."""
+    if not set(_preparers(ctx, "allocation")) & {ctx.actor.id, ctx.principal.id}:
+        return None
+    return _(
+        "whoever prepared or submitted this allocation does not reject it or return it: they"
+        " withdraw it instead, and another person who may decide does"
+    )
+
+
 def _not_the_preparer(subject_type: str) -> Guard:
     """A guard: whoever prepared or submitted the object does not approve it, neither acting
     for someone who may, nor through someone acting for them. When the bar comes from a
     deputy acting for the person, the refusal names the deputy (`delegated_bar`)."""
 
     def guard(ctx: Context) -> str | None:
-        known = display_facts(ctx.session, "preparers")
-        key = (subject_type, ctx.obj.id)
-        if known is not None and key in known:
-            people = known[key]
-        else:
-            people = preparing(ctx.session, subject_type, [ctx.obj])[ctx.obj.id]
+        people = _preparers(ctx, subject_type)
         if not set(people) & {ctx.actor.id, ctx.principal.id}:
             return None
         # An installment is asked for, by its requester; the rest are prepared and submitted.
@@ -723,9 +741,9 @@ class Undecidable:
             )
         return _(
             "Nobody may approve this allocation as it stands: four eyes bars %(names)s, who"
-            " alone may approve it, since they prepared or endorsed it. %(names)s may return"
-            " it for changes or reject it, or whoever prepared it may withdraw it, and it is"
-            " prepared again by another officer.",
+            " alone may approve it, since they prepared or endorsed it. Whoever prepared it"
+            " withdraws it, whoever only endorsed it may return it for changes or reject it,"
+            " and it is prepared again by another officer.",
             names=names,
         )
 
@@ -739,6 +757,32 @@ def undecidable(session: Session, subject_type: str, obj: Any) -> Undecidable | 
     if not holders or approvers_left(session, subject_type, obj, barred, holders):
         return None
     return Undecidable(holders, barred)
+
+
+#: Project states in which none of the project's money is asked for or granted any more: a
+#: closed project's year is over, a withdrawn one is not carried out. What was approved while
+#: it was open is still paid (the `pay` transition and `record_payment` do not ask): the school
+#: was promised that money and has spent it, and its allocation completes only once it is
+#: paid. What still waits (a submitted allocation, a requested installment, a transfer) is
+#: returned, rejected or withdrawn; those transitions do not ask either.
+NO_NEW_MONEY = (ProjectState.CLOSED, ProjectState.WITHDRAWN)
+
+
+def project_shut(project: Project) -> str | None:
+    """Why no money of `project` may be allocated, requested, endorsed, approved or
+    transferred any more (it is closed or withdrawn: `NO_NEW_MONEY`), or None."""
+    if project.state not in NO_NEW_MONEY:
+        return None
+    return _(
+        "project %(code)s is %(state)s: no more of its money is allocated, requested,"
+        " transferred or approved",
+        code=project.code,
+        state=label(project.state),
+    )
+
+
+def _allocation_project_open(ctx: Context) -> str | None:
+    return project_shut(ctx.obj.project)
 
 
 def _lock_project(ctx: Context) -> list[tuple[type, int]]:
@@ -771,7 +815,7 @@ ALLOCATION = register(
                 A.SUBMITTED,
                 _who_prepares,
                 ("ส่งขออนุมัติ", "Submit for approval"),
-                guards=(_within_budget, _someone_left_to_approve),
+                guards=(_allocation_project_open, _within_budget, _someone_left_to_approve),
                 effect=_stamp_submitted,
             ),
             Transition(
@@ -780,7 +824,7 @@ ALLOCATION = register(
                 A.SUBMITTED,
                 _who_endorses,
                 ("เห็นชอบ (ระดับต้น)", "Endorse"),
-                guards=(_endorsement_needed,),
+                guards=(_allocation_project_open, _endorsement_needed),
                 effect=lambda ctx: _add_approval(ctx, "allocation"),
             ),
             Transition(
@@ -789,7 +833,12 @@ ALLOCATION = register(
                 A.APPROVED,
                 _who_decides,
                 ("อนุมัติ", "Approve"),
-                guards=(_not_the_preparer("allocation"), _enough_endorsements, _within_budget),
+                guards=(
+                    _allocation_project_open,
+                    _not_the_preparer("allocation"),
+                    _enough_endorsements,
+                    _within_budget,
+                ),
                 locks=_lock_project,
                 effect=lambda ctx: _add_approval(ctx, "allocation"),
             ),
@@ -799,6 +848,7 @@ ALLOCATION = register(
                 A.RETURNED,
                 _who_reviews,
                 ("ส่งกลับแก้ไข", "Requires changes"),
+                guards=(_preparer_withdraws,),
                 requires=(REASON,),
                 effect=_require_changes,
             ),
@@ -809,6 +859,7 @@ ALLOCATION = register(
                 A.REJECTED,
                 _who_decides,
                 ("ไม่อนุมัติ", "Reject"),
+                guards=(_preparer_withdraws,),
                 requires=(REASON,),
                 effect=lambda ctx: _cancel_approvals(ctx, "allocation"),
             ),
@@ -901,6 +952,9 @@ def _within_allocation(ctx: Context) -> str | None:
     installment: Installment = ctx.obj
     allocation = ctx.session.get(Allocation, installment.allocation_id)
     assert allocation is not None
+    shut = project_shut(allocation.project)
+    if shut:
+        return shut
     if allocation.state not in (A.APPROVED, A.DISBURSING):
         return _("the allocation is %(state)s, not approved", state=label(allocation.state))
     return over_allocation(ctx.session, allocation, installment.amount, installment)
@@ -1225,6 +1279,17 @@ def _transfer_endorsed_enough(ctx: Context) -> str | None:
     return None
 
 
+def _both_projects_open(ctx: Context) -> str | None:
+    transfer: BudgetTransfer = ctx.obj
+    for ident in (transfer.source_id, transfer.target_id):
+        project = ctx.session.get(Project, ident)
+        assert project is not None
+        shut = project_shut(project)
+        if shut:
+            return shut
+    return None
+
+
 def _lock_both_projects(ctx: Context) -> list[tuple[type, int]]:
     # Always in id order: two transfers between the same projects lock them alike.
     return [(Project, ident) for ident in sorted((ctx.obj.source_id, ctx.obj.target_id))]
@@ -1270,7 +1335,11 @@ TRANSFER = register(
                 T.ENDORSED,
                 _who_endorses_transfer,
                 ("เห็นชอบการโอน", "Endorse the transfer"),
-                guards=(_not_the_preparer("budget_transfer"), _transfer_endorsement_needed),
+                guards=(
+                    _both_projects_open,
+                    _not_the_preparer("budget_transfer"),
+                    _transfer_endorsement_needed,
+                ),
                 effect=lambda ctx: _add_approval(ctx, "budget_transfer"),
             ),
             Transition(
@@ -1280,6 +1349,7 @@ TRANSFER = register(
                 _who_decides_transfer,
                 ("อนุมัติการโอน", "Approve the transfer"),
                 guards=(
+                    _both_projects_open,
                     _not_the_preparer("budget_transfer"),
                     _transfer_endorsed_enough,
                     _source_keeps_its_allocations,
@@ -1303,7 +1373,7 @@ TRANSFER = register(
                 T.PREPARED,
                 _who_prepares_transfer,
                 ("แก้ไขและส่งใหม่", "Revise and resubmit"),
-                guards=(_source_keeps_its_allocations,),
+                guards=(_both_projects_open, _source_keeps_its_allocations),
             ),
             Transition(
                 "reject",

@@ -264,6 +264,16 @@ def _add_results(
     return states
 
 
+#: Allocation states still asking for money: submitting or approving it, or (approved) an
+#: installment requested on it.
+WAITS_FOR_MONEY = (
+    AllocationState.DRAFT,
+    AllocationState.SUBMITTED,
+    AllocationState.RETURNED,
+    AllocationState.APPROVED,
+)
+
+
 def _add_budget(
     session: Session,
     project: Project,
@@ -280,6 +290,10 @@ def _add_budget(
     state = states[serial % len(states)] if project.state is not ProjectState.DRAFT else None
     if state is None:
         return
+    if project.state is ProjectState.CLOSED and state in WAITS_FOR_MONEY:
+        # No money of a closed project is asked for or approved any more (NO_NEW_MONEY): its
+        # allocation was settled before it closed. Approved installments are still paid.
+        state = AllocationState.COMPLETED
     amount = project.approved_budget * 4 / 5
     created = min(project.fiscal_year.starts_on + timedelta(days=20), today)
     allocation = Allocation(

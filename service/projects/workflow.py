@@ -179,12 +179,21 @@ def _record_submission(ctx: Context) -> dict[str, Any]:
 
 
 def _accept(ctx: Context) -> dict[str, Any]:
+    """Accept the reported completion. A note given with the acceptance is written in the
+    result's thread, where a return's reason is, and kept in the audit with the acceptance:
+    the review queue's one reason box was dropped silently when the officer accepted.
+    `review_reason` is a return's reason only (the result page shows it as one), so it is
+    cleared."""
     result: StepResult = ctx.obj
     before = result.accepted_completion
     result.accepted_completion = result.completion
     result.reviewed_by_id = ctx.actor.id
     result.reviewed_at = utcnow()
     result.review_reason = ""
+    if ctx.data["reason"]:
+        open_with_reason(
+            ctx.session, ctx.actor, "step_result", result, "step_result.accept", ctx.data["reason"]
+        )
     return {"accepted_completion": [before, result.accepted_completion]}
 
 
@@ -201,6 +210,8 @@ def _return(ctx: Context) -> dict[str, Any]:
 
 COMPLETION = decimal_field("completion", minimum=Decimal(0), maximum=Decimal(100), example="75.5")
 NARRATIVE = text_field("narrative")
+#: What the reviewer may say with an acceptance (the review queue's reason box): optional.
+ACCEPT_NOTE = text_field("reason", required=False)
 
 STEP_RESULT = register(
     Workflow(
@@ -237,6 +248,7 @@ STEP_RESULT = register(
                 R.ACCEPTED,
                 _who_reviews,
                 ("รับรองผล", "Accept"),
+                requires=(ACCEPT_NOTE,),
                 effect=_accept,
             ),
             Transition(

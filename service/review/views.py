@@ -50,8 +50,9 @@ district = gate(_in_the_district)
 
 def _waiting() -> Select[StepResult]:
     """Submitted results of projects whose responsible or owning unit is in the user's scope,
-    the earliest due first (a step past its end waits on this review to count), then in the
-    order they came: read off step_result's (state, due_on, id) index a page at a time, the
+    the earliest due first (a step past its end waits on this review to count), then by id,
+    not in the order they were sent (the page and the export say so and show each result's
+    due day): read off step_result's (state, due_on, id) index a page at a time, the
     scope as a set of the district's steps rather than a join to sort through."""
     user = actor()
     units = unit_ids_in_scope(session(), user)
@@ -122,6 +123,7 @@ def _export_rows(db_session: Any, ids: Sequence[int], lang: str) -> list[tuple[A
             f"{r.step.position}. {r.step.name}",
             r.unit.name(lang),
             r.completion,
+            r.due_on,
             local_date(r.submitted_at) if r.submitted_at else None,
             r.submitted_by.name if r.submitted_by else "",
         )
@@ -135,8 +137,9 @@ EXPORT_COLUMNS = (
     Column(_l("Step"), lambda r: r[2], width=50),
     Column(_l("Unit"), lambda r: r[3], width=28),
     Column(_l("Completion"), lambda r: r[4], "percent"),
-    Column(_l("Submitted"), lambda r: r[5], "date"),
-    Column(_l("Name"), lambda r: r[6], width=24),
+    Column(_l("Planned end"), lambda r: r[5], "date"),
+    Column(_l("Submitted"), lambda r: r[6], "date"),
+    Column(_l("Name"), lambda r: r[7], width=24),
 )
 
 
@@ -212,7 +215,8 @@ def decide() -> Response | tuple[str, int]:
         # anything is taken, the results ticked kept (the row's own button ticks its row).
         errors = {"reason": _("write the reason the school will read before returning")}
         return _queue_page(422, frozenset(ids), errors)
-    data = {"reason": reason} if action == "return" else {}
+    # A reason given with an acceptance is its note (`_accept` records it), never dropped.
+    data = {"reason": reason}
 
     def answered(outcomes: list[Any]) -> Response:
         done: list[int] = []

@@ -264,9 +264,10 @@ def withdraw_comment(session: Session, actor: User, comment: Comment) -> Comment
 def open_with_reason(
     session: Session, actor: User, subject_type: str, subject: Any, action: str, reason: str
 ) -> Comment:
-    """The reason of a return ("requires changes") as a comment in the subject's thread, so
-    the answer is written under it. Called by the transition's effect, in its transaction;
-    the transition itself tells the people concerned, so nobody is mentioned here."""
+    """The reason of a return ("requires changes"), or the note given with an acceptance,
+    as a comment in the subject's thread, so the answer is written under it. Called by the
+    transition's effect, in its transaction; the transition itself tells the people
+    concerned, so nobody is mentioned here."""
     comment = Comment(
         subject_type=subject_type,
         subject_id=subject.id,

@@ -271,6 +271,9 @@ class Option:
     reason: str | None
     requires: tuple[str, ...]
     lacks_role: bool = False
+    #: Those of `requires` that may be left empty (a note given with an acceptance): a page
+    #: offers their field without insisting on it.
+    optional: tuple[str, ...] = ()
 
     def label(self, lang: str) -> str:
         return self.label_en if lang == "en" else self.label_th
@@ -369,6 +372,7 @@ def options(
                 reason=None if answer.ok else answer.reason,
                 requires=tuple(f.name for f in transition.requires),
                 lacks_role=not answer.ok and answer.lacks_role,
+                optional=tuple(f.name for f in transition.requires if not f.required),
             )
         )
     return found
