@@ -43,6 +43,10 @@ def test_print_view_is_a4_with_a_thai_font_and_amounts_in_words(login_as, sessio
     assert "0.00 (ศูนย์บาทถ้วน)" in text  # paid
     assert "90,000.00 เก้าหมื่นบาทถ้วน" in text  # each network's allocation
     assert "พิมพ์ข้อมูล" not in text  # no links to itself
+    # a way back on screen (a phone has no other); the public view leads to the public page
+    assert f'href="/projects/{demo(session).id}">กลับไปหน้าโครงการ</a>' in body
+    public = client.get(f"/public/projects/{demo(session).id}/print").get_data(as_text=True)
+    assert f'href="/public/projects/{demo(session).id}">กลับไปหน้าโครงการ</a>' in public
     # the English reader reads the amounts in English words
     english = visible_text(
         client.get(f"/projects/{demo(session).id}/print?lang=en").get_data(as_text=True)
