@@ -277,3 +277,20 @@ def test_a_reason_given_with_an_acceptance_is_kept_as_its_note(login_as, session
     assert not session.scalars(
         select(Comment).where(Comment.subject_type == "step_result", Comment.subject_id == other.id)
     ).all()
+
+
+def test_an_accepted_result_says_what_sending_it_again_does(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """A school may report an accepted result again (a step done further since): its page
+    said nothing of what that does, and a clerk sent 50 over an accepted 100 unaware."""
+    result = school_result(session, "5023077101", 3)
+    _submit(session, "school", result, completion="100")
+    session.commit()
+    client = login_as("school")
+    assert 'data-testid="resend-note"' not in client.get(f"/results/{result.id}").get_data(
+        as_text=True
+    )
+    engine.take(session, user(session, "officer"), "step_result", result.id, "accept", {})
+    session.commit()
+    page = client.get(f"/results/{result.id}").get_data(as_text=True)
+    note = page.split('data-testid="resend-note">')[1].split("</p>")[0]
+    assert "เขตรับรองผลนี้แล้ว" in note and "(100.00)" in note
