@@ -112,7 +112,9 @@ def legacy_values_in_order(legacy: ParsedPage) -> list[str]:
             f"รายละเอียดเกี่ยวกับตัวชี้วัด : {kpi.code}",
             f"ตัวชี้วัด {kpi.name}",
             f"ค่าเป้าหมาย {kpi.unit} {kpi.target}",
-            f"ผลงานที่ทำได้ {kpi.unit}",
+            # blank on the legacy page while every quarter reads 0.00 over 0 / 0: nothing
+            # was achieved yet, not an achievement of zero
+            f"ผลงานที่ทำได้ {kpi.unit} {kpi.achieved or '—'}",
             "ประเภทตัวชี้วัด ตัวชี้วัดงานประจำ",
             # The legacy page adds the raw key, "(output)"; ours names the level in Thai only.
             "ตัวชี้วัดระดับผลผลิต",

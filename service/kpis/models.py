@@ -109,6 +109,13 @@ class KpiQuarterResult(Base):
     )
 
     @property
+    def measured(self) -> bool:
+        """Whether the quarter has a result to call achieved: a value, and not the 0 over 0
+        that stands for none (the legacy pages list 0.00 and 0 / 0 for every quarter nobody
+        reported, and leave "achieved" blank)."""
+        return self.value is not None and not (self.value == 0 and self.denominator == 0)
+
+    @property
     def current_evidence(self) -> list[KpiEvidenceFile]:
         return [e for e in self.evidence if e.withdrawn_at is None]
 

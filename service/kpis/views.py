@@ -107,10 +107,8 @@ def _list_query(year: FiscalYear, q: str) -> Any:
 
 
 def _latest(kpi: Kpi) -> KpiQuarterResult | None:
-    """The latest quarter that has a value (results are cumulative through the year)."""
-    return next(
-        (r for r in sorted(kpi.results, key=lambda r: -r.quarter) if r.value is not None), None
-    )
+    """The latest quarter that has a result (results are cumulative through the year)."""
+    return next((r for r in sorted(kpi.results, key=lambda r: -r.quarter) if r.measured), None)
 
 
 def _quarter_value(quarter: int, kpi: Kpi) -> Decimal | None:

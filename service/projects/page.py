@@ -123,7 +123,7 @@ class KpiBlock:
     def achieved(self) -> KpiQuarterResult | None:
         """The latest quarter that has a result (KPI values are cumulative through the year)."""
         for result in reversed(self.quarters):
-            if result is not None and result.value is not None:
+            if result is not None and result.measured:
                 return result
         return None
 
