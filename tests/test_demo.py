@@ -180,3 +180,13 @@ def test_loading_twice_changes_nothing(app: Flask, session: Session) -> None:
     session.flush()
     assert counts() == before
     assert session.scalar(text("SELECT count(*) FROM project")) == 1
+
+
+def test_loading_names_no_person_as_having_acted(session: Session) -> None:
+    """The demo's history said the director approved allocation #1 when the demo was loaded
+    (and the page said 4 Nov 2565 beside it): loading is nobody's act, recorded as the
+    system's. Who approved what, and when, stays on the approvals."""
+    from service.audit.models import AuditEntry
+
+    loaded = session.scalars(select(AuditEntry).where(AuditEntry.action == "demo.load")).all()
+    assert loaded and all(entry.actor_id is None for entry in loaded)

@@ -470,7 +470,6 @@ def _add_project(
         action="demo.load",
         object_type="project",
         object_id=project.id,
-        actor=officer,
         from_state=None,
         to_state=project.state.value,
     )

@@ -313,12 +313,13 @@ def _load_project(
                 approved_at=_at("2022-11-04"),
             )
         )
+        # Loaded, not done by anyone: no person is named as having approved it now (the
+        # approvals keep who approved and when).
         record(
             session,
             action="demo.load",
             object_type="allocation",
             object_id=allocation.id,
-            actor=approver,
             from_state=None,
             to_state=allocation.state.value,
         )
@@ -327,7 +328,6 @@ def _load_project(
             action="demo.load",
             object_type="installment",
             object_id=installment.id,
-            actor=approver,
             from_state=None,
             to_state=installment.state.value,
         )
@@ -337,7 +337,6 @@ def _load_project(
         action="demo.load",
         object_type="project",
         object_id=project.id,
-        actor=officer,
         from_state=None,
         to_state=project.state.value,
     )
@@ -414,7 +413,6 @@ def _load_evaluation(
         action="demo.load",
         object_type="evaluation",
         object_id=evaluation.id,
-        actor=users[Role.EVALUATOR],
         from_state=None,
         to_state=evaluation.state.value,
     )
