@@ -320,14 +320,24 @@ def test_notification_centre_unread_and_mark_read(app: Flask, session: Session, 
         select(Notification.id).where(Notification.channel == Channel.IN_APP)
     ).first()
     token = csrf_token(client, "/notifications")
-    client.post("/notifications/read", data={"id": str(ident), "csrf_token": token})
+    # Followed from the centre, a notification is read on the way to what it points at.
+    assert f'action="/notifications/{ident}/open"' in page
+    opened = client.post(f"/notifications/{ident}/open", data={"csrf_token": token})
+    assert opened.status_code == 302 and opened.location not in ("", "/notifications")
     assert client.get("/notifications/unread.json").get_json() == {"unread": 1}
+    page = client.get("/notifications?lang=en").get_data(as_text=True)
+    assert f'action="/notifications/{ident}/open"' not in page  # a plain link now
     client.post("/notifications/read", data={"csrf_token": token})
     assert client.get("/notifications/unread.json").get_json() == {"unread": 0}
     # Another user's notifications are not theirs to read.
     school = app.test_client()
     login(school, SCHOOL, DEMO_PASSWORDS[SCHOOL])
     assert school.get("/notifications/unread.json").get_json() == {"unread": 0}
+    school_token = csrf_token(school, "/notifications")
+    assert (
+        school.post(f"/notifications/{ident}/open", data={"csrf_token": school_token}).status_code
+        == 404
+    )
 
 
 def test_settings_page_saves_preferences(session: Session, login_as) -> None:  # type: ignore[no-untyped-def]

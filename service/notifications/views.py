@@ -35,6 +35,7 @@ from service.core.translate import gettext as _
 from service.core.web import current_language
 from service.extensions import csrf, db
 from service.notifications.line import InvalidSignatureError, LineSettings, parse_events
+from service.notifications.messages import describe
 from service.notifications.models import (
     Channel,
     DeliveryMode,
@@ -42,6 +43,7 @@ from service.notifications.models import (
     LineAccount,
     LineGroup,
     LineLinkCode,
+    Notification,
     WebhookEndpoint,
 )
 from service.notifications.operations import (
@@ -160,6 +162,29 @@ def read() -> ResponseReturnValue:
         back="/notifications",
         again=lambda **_refused: redirect("/notifications"),
         answer=marked,
+    )
+
+
+@bp.route("/notifications/<int:notification_id>/open", methods=["POST"])
+@login_required
+def open_note(notification_id: int) -> ResponseReturnValue:
+    """Follow a notification from the centre: it is marked read, then the reader is taken
+    where it points (read from the notification, never from the request)."""
+    user = _user()
+    session = db.session()
+    note = session.get(Notification, notification_id)
+    if note is None or note.recipient_id != user.id or note.channel is not Channel.IN_APP:
+        abort(404)
+    words = describe(
+        session, note.object_type, note.object_id, note.payload, current_language(), note.kind
+    )
+    link = words.get("link") or "/notifications"
+    return run_change(
+        lambda: mark_read(session, user, [notification_id], now=utcnow()),
+        done="",
+        back=link,
+        again=lambda **_refused: redirect(link),
+        answer=lambda _changed: redirect(link),
     )
 
 
