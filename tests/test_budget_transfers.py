@@ -250,7 +250,13 @@ def test_pages_and_api(session: Session, client: FlaskClient, login_as) -> None:
     assert own.status_code in (403, 422)  # four eyes through the API too
     listed = client.get(f"/api/v1/budget-transfers?project={source.id}", headers=headers)
     assert listed.status_code == 200 and len(listed.json["items"]) == 2
-    # The project page shows the budget history once a transfer is approved.
+    # The approver's one place for decisions says a transfer waits, and where.
+    approver = client.application.test_client()
+    login(approver, "approver@demo.tidtam.local", "demo-approver-2566")
+    note = approver.get("/approvals?lang=en").get_data(as_text=True)
+    note = note.split('data-testid="transfers-waiting">')[1].split("</p>")[0]
+    assert "2 budget transfers wait for endorsement or approval." in note
+    assert 'href="/budget/transfers#h-transfers"' in note
     take(session, peer, "budget_transfer", transfer.id, "endorse")
     take(session, user(session, "approver"), "budget_transfer", transfer.id, "approve")
     session.commit()

@@ -52,7 +52,7 @@ BOUNDS: dict[str, dict[str, int]] = {
         "/dashboard": 9,
         "/school": 9,
         "/review": 4,
-        "/budget": 15,
+        "/budget": 16,  # and reads whether the reader may export the trail, for its link
         "/api/v1/projects": 4,
         "/api/v1/results": 4,
         "/api/v1/allocations": 3,
@@ -69,7 +69,7 @@ BOUNDS: dict[str, dict[str, int]] = {
         "/api/v1/evaluations": 5,
     },
     "approver": {
-        "/approvals": 6,
+        "/approvals": 7,  # and counts the transfers that wait on their own page
         "/dashboard": 9,
         "/budget": 16,
     },

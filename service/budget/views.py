@@ -93,9 +93,12 @@ def _district_project_ids() -> list[int] | Any:
     return run_or_owned_ids(session(), units, Project.state != ProjectState.WITHDRAWN)
 
 
-def _of_district_projects(column: Any) -> ColumnElement[bool]:
-    """`column` (a project id) is one of the district's projects."""
-    return in_ids_or_query(dialect_of(session()), column, _district_project_ids())
+def _of_district_projects(column: Any, ids: list[int] | Any = None) -> ColumnElement[bool]:
+    """`column` (a project id) is one of the district's projects (`ids`, when read
+    already)."""
+    if ids is None:
+        ids = _district_project_ids()
+    return in_ids_or_query(dialect_of(session()), column, ids)
 
 
 def _in_district() -> ColumnElement[bool]:
@@ -395,18 +398,22 @@ def disbursement_page() -> Any:
     )
 
 
+def _of_district_transfers(ids: list[int] | Any = None) -> ColumnElement[bool]:
+    """A condition on BudgetTransfer: out of or into one of the district's projects (`ids`,
+    when read already)."""
+    if ids is None:
+        ids = _district_project_ids()
+    return or_(
+        _of_district_projects(BudgetTransfer.source_id, ids),
+        _of_district_projects(BudgetTransfer.target_id, ids),
+    )
+
+
 def _transfers_query() -> Any:
     """The transfers out of or into the district's projects, newest first."""
-    ids = _district_project_ids()
-    dialect = dialect_of(session())
     return (
         select(BudgetTransfer)
-        .where(
-            or_(
-                in_ids_or_query(dialect, BudgetTransfer.source_id, ids),
-                in_ids_or_query(dialect, BudgetTransfer.target_id, ids),
-            )
-        )
+        .where(_of_district_transfers())
         .options(
             joinedload(BudgetTransfer.source),
             joinedload(BudgetTransfer.target),
@@ -482,12 +489,15 @@ def create_transfer_view() -> Response | tuple[Any, int]:
     return run_change(change, done="", back="", again=again, answer=prepared)
 
 
-def _waiting_decisions() -> tuple[Select[Allocation], Select[Installment]]:
+def _waiting_decisions(
+    ids: list[int] | Any = None,
+) -> tuple[Select[Allocation], Select[Installment]]:
     """The submitted allocations and requested installments of the approver's districts whose
     amount is above the officer's limit in force for the project's owning unit: the oldest
     first, as SQL (the limit is the district's rule up the org tree, stated as a CASE over the
-    owning unit's path), so a page reads its own rows only."""
-    in_district = _of_district_projects(Allocation.project_id)
+    owning unit's path), so a page reads its own rows only. `ids`: the district's project
+    ids, when read already."""
+    in_district = _of_district_projects(Allocation.project_id, ids)
     limits = officer_limits(session())
     owner = aliased(OrgUnit)
     allocations = (
@@ -529,7 +539,8 @@ def approvals() -> Any:
     cursor: `?after=` for allocations, `?installments_after=` for installments).
     `?format=csv|xlsx` downloads every waiting allocation and installment (one row each)."""
     fmt = _export_format()
-    waiting_allocations, waiting_installments = _waiting_decisions()
+    district_ids = _district_project_ids()
+    waiting_allocations, waiting_installments = _waiting_decisions(district_ids)
     if fmt is not None:
         lang = current_language()
         rows = [
@@ -565,8 +576,18 @@ def approvals() -> Any:
 
         return url
 
+    # Transfers are decided on their own page: the approver is told here how many wait there.
+    transfers_waiting = session().scalar(
+        select(func.count())
+        .select_from(BudgetTransfer)
+        .where(
+            _of_district_transfers(district_ids),
+            BudgetTransfer.state.in_((TransferState.PREPARED, TransferState.ENDORSED)),
+        )
+    )
     return render_template(
         "budget/approvals.html",
+        transfers_waiting=transfers_waiting or 0,
         allocations=allocations,
         installments=installments,
         allocation_page=allocation_page,
