@@ -125,7 +125,10 @@ def test_approve_from_approvals_drawn_before_the_allocation_came_back_is_refused
     drawn = approver.get("/approvals?lang=en").get_data(as_text=True)
     action, form = _action_form(drawn, f"allocation-{allocation.id}", "approve")
 
-    assert _act(officer, "allocation", allocation.id, "return", reason="แก้").status_code == 302
+    # returned from the approver's other tab (its preparer withdraws, never returns it)
+    other_tab = app.test_client()
+    login(other_tab, "approver@demo.tidtam.local", DEMO_PASSWORDS["approver@demo.tidtam.local"])
+    assert _act(other_tab, "allocation", allocation.id, "return", reason="แก้").status_code == 302
     for name in ("revise", "submit", "endorse"):
         assert _act(officer, "allocation", allocation.id, name).status_code == 302
 
