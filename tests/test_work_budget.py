@@ -362,3 +362,21 @@ def test_a_scope_too_wide_to_send_as_ids_shows_the_same_rows(
     assert sent["/budget"]
     monkeypatch.setattr(sql, "IDS_SENT_AT_MOST", 0)
     assert shown() == sent
+
+
+def test_an_installment_with_nothing_to_do_says_so(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """A paid installment's row read "Actions:" over nothing on a phone."""
+    paid = session.scalars(select(Installment).order_by(Installment.id)).first()
+    assert paid is not None
+    paid.state, paid.paid_on = InstallmentState.PAID, local_today()
+    session.commit()
+    page = login_as("officer").get("/budget").get_data(as_text=True)
+    cells = dict(
+        re.findall(
+            r'<tr data-installment="(\d+)">.*?<td data-label="การดำเนินการ">(.*?)</td>\s*</tr>',
+            page,
+            flags=re.S,
+        )
+    )
+    assert cells and all(cell.strip() for cell in cells.values())
+    assert cells[str(paid.id)].strip() == "—"
