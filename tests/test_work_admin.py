@@ -901,3 +901,11 @@ def test_empty_fields_on_the_users_page_say_they_are_required(login_as, session:
     error = page.split('id="grant-unit_id-error">')[1].split("</p>")[0]
     assert error == "ต้องกรอก", error
     assert _active_roles(session, person) == []
+
+
+def test_the_menu_names_the_administration_pages_not_the_city(login_as) -> None:  # type: ignore[no-untyped-def]
+    """ "Administration" is also the top unit's kind, translated กรุงเทพมหานคร: the admin's
+    menu item read as the city's name."""
+    page = login_as("admin").get("/admin", follow_redirects=True).get_data(as_text=True)
+    menu = page.split('class="menu"')[1].split("</nav>")[0]
+    assert ">การดูแลระบบ</a>" in menu and "กรุงเทพมหานคร" not in menu

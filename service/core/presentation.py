@@ -99,7 +99,7 @@ NAVIGATION: list[tuple[NavItem, frozenset[Role] | None]] = [
         NavItem("kpis.index", _l("KPIs")),
         frozenset({Role.OFFICER, Role.APPROVER, Role.EVALUATOR, Role.SCHOOL}),
     ),
-    (NavItem("admin.index", _l("Administration")), frozenset({Role.ADMIN})),
+    (NavItem("admin.index", _l("System administration")), frozenset({Role.ADMIN})),
     # The public list is the way in for someone not signed in; the dashboard is everyone
     # else's list of projects.
     (NavItem("public.project_list", _l("Public project list")), ANONYMOUS),
