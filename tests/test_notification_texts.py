@@ -49,3 +49,16 @@ def test_a_summary_is_in_the_language_asked_for_outside_any_request(app: Flask) 
         "50230000-3598 โครงการหนึ่ง was approved"
     )
     assert "“–”" in missing  # a word the object could not give is a dash, not an error
+
+
+def test_a_reason_is_said_as_the_reason(app: Flask) -> None:
+    """A return's reason ran on into the sentence ("…ถูกส่งกลับให้แก้ไข ไฟล์รูปไม่ชัด"): it is
+    now named as the reason, in the summary's language; none given, nothing is added."""
+    words = {"project": "50230000-3598", "step": "อบรมครู"}
+    with app.app_context():
+        thai = summary("step_result.return", {"reason": "ไฟล์รูปไม่ชัด"}, words, "th")
+        english = summary("step_result.return", {"reason": "blurred photo"}, words, "en")
+        none = summary("step_result.return", {"reason": ""}, words, "th")
+    assert thai.endswith("ถูกส่งกลับให้แก้ไข เหตุผล: ไฟล์รูปไม่ชัด"), thai
+    assert english.endswith("Reason: blurred photo"), english
+    assert none.endswith("ถูกส่งกลับให้แก้ไข"), none

@@ -171,6 +171,8 @@ SUMMARIES: dict[str, LazyString] = {
 
 #: Put before the summary of a reminder sent up to the recipient's superior.
 ESCALATED = _l("[Escalated] %(summary)s")
+#: A reason given with a decision, as a summary ends with it.
+REASON = _l("Reason: %(reason)s")
 #: The summary of a kind without an entry above.
 FALLBACK = _l("%(kind)s: %(project)s")
 
@@ -376,6 +378,9 @@ def summary(kind: str, payload: dict[str, Any], words: dict[str, str], lang: str
     if payload.get("quarter") and "quarter" not in words:
         values["quarter"] = str(payload["quarter"])
     with in_language(lang):
+        if values.get("reason"):
+            # said as the reason, not run on into the sentence before it
+            values["reason"] = str(REASON) % {"reason": values["reason"]}
         # The catalog's words, filled in here: `_Blank` gives a dash for a word the object
         # could not supply (gettext's own formatting would raise KeyError).
         text = (str(SUMMARIES.get(kind, FALLBACK)) % values).strip()
