@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import (
     Blueprint,
@@ -178,7 +179,10 @@ def open_note(notification_id: int) -> ResponseReturnValue:
     words = describe(
         session, note.object_type, note.object_id, note.payload, current_language(), note.kind
     )
-    link = words.get("link") or "/notifications"
+    # Its path on this server: the link is absolute on PUBLIC_URL, the address mails carry
+    # (and never another site's).
+    parts = urlsplit(words.get("link") or "/notifications")
+    link = urlunsplit(("", "", parts.path or "/notifications", parts.query, parts.fragment))
     return run_change(
         lambda: mark_read(session, user, [notification_id], now=utcnow()),
         done="",
