@@ -23,25 +23,14 @@ from service.notifications.models import Notification
 from service.notifications.operations import relay_outbox
 from service.org.models import Role, User
 from service.projects.models import Project, ProjectState
-from service.projects.operations import create_project
 from service.workflow.engine import Refused, take
 from tests.conftest import csrf_token, login
 from tests.project_data import make_user
-from tests.work_data import in_app_context, unit, user  # noqa: F401
+from tests.work_data import division_project, in_app_context, unit, user  # noqa: F401
 
 
 def _project(session: Session, code: str, budget: str) -> Project:
-    year = session.scalars(select(FiscalYear).where(FiscalYear.be_year == 2567)).one()
-    return create_project(
-        session,
-        user(session, "officer"),
-        code=code,
-        name=f"โครงการ {code}",
-        fiscal_year=year,
-        owner_unit=unit(session, "50230000"),
-        responsible_unit=unit(session, "50230700"),
-        approved_budget=Decimal(budget),
-    )
+    return division_project(session, code, budget, be_year=2567)
 
 
 def _colleague(session: Session) -> tuple[User, str]:

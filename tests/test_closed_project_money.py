@@ -11,9 +11,7 @@ waits is still rejected, returned or withdrawn.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
@@ -23,21 +21,24 @@ from sqlalchemy.orm import Session
 from service.budget.models import (
     Allocation,
     AllocationState,
-    Approval,
     Installment,
     InstallmentState,
     TransferState,
 )
 from service.budget.operations import create_allocation, create_transfer, request_installment
-from service.core.fiscal import DEFAULT_TZ, local_today
-from service.fiscal.models import FiscalYear
+from service.core.fiscal import local_today
 from service.org.models import Role
 from service.projects.models import Project, ProjectState
-from service.projects.operations import create_project
 from service.workflow.engine import Refused, take
 from tests.conftest import csrf_token
 from tests.project_data import make_user
-from tests.work_data import in_app_context, unit, user  # noqa: F401
+from tests.work_data import (  # noqa: F401
+    approved_from_the_years_start,
+    division_project,
+    in_app_context,
+    unit,
+    user,
+)
 
 SHUT = (ProjectState.CLOSED, ProjectState.WITHDRAWN)
 #: The refusal in Thai (the pages' default language) and in English (the operations' own).
@@ -46,18 +47,7 @@ SHUT_EN = "no more of its money is allocated, requested, transferred or approved
 
 
 def _project(session: Session, code: str = "50230000-9701", budget: str = "100000.00") -> Project:
-    year = session.scalars(select(FiscalYear).order_by(FiscalYear.be_year.desc())).first()
-    assert year is not None
-    return create_project(
-        session,
-        user(session, "officer"),
-        code=code,
-        name=f"โครงการ {code}",
-        fiscal_year=year,
-        owner_unit=unit(session, "50230000"),
-        responsible_unit=unit(session, "50230700"),
-        approved_budget=Decimal(budget),
-    )
+    return division_project(session, code, budget)
 
 
 def _submitted(session: Session, project: Project, amount: str = "40000.00") -> Allocation:
@@ -148,13 +138,7 @@ def test_installments_are_not_requested_or_approved_but_approved_ones_are_paid(
     waiting = request_installment(session, officer, allocation, Decimal("10000.00"))
     promised = request_installment(session, officer, allocation, Decimal("20000.00"))
     take(session, approver, "installment", promised.id, "approve")
-    starts = datetime.combine(project.fiscal_year.starts_on, time(9), ZoneInfo(DEFAULT_TZ))
-    for approval in session.scalars(
-        select(Approval).where(
-            Approval.subject_type == "installment", Approval.subject_id == promised.id
-        )
-    ):
-        approval.approved_at = starts
+    approved_from_the_years_start(session, promised)
     _shut(session, project, state)
 
     with pytest.raises(Refused) as requested:

@@ -31,7 +31,12 @@ from service.projects.models import Project
 from service.projects.operations import create_project
 from service.workflow.engine import Refused, take
 from tests.conftest import create_database, csrf_token, drop_database, on_postgres
-from tests.work_data import in_app_context, unit, user  # noqa: F401
+from tests.work_data import (  # noqa: F401
+    approved_from_the_years_start,
+    in_app_context,
+    unit,
+    user,
+)
 
 TODAY = local_today()
 
@@ -61,14 +66,7 @@ def _approved_installment(session: Session, amount: str = "30000.00") -> Install
     take(session, approver, "allocation", allocation.id, "approve")
     installment = request_installment(session, officer, allocation, Decimal(amount))
     take(session, approver, "installment", installment.id, "approve")
-    # approved on the first day of the year: payments may be dated from then on
-    starts = datetime.combine(project.fiscal_year.starts_on, time(9), ZoneInfo(DEFAULT_TZ))
-    for approval in session.scalars(
-        select(Approval).where(
-            Approval.subject_type == "installment", Approval.subject_id == installment.id
-        )
-    ):
-        approval.approved_at = starts
+    approved_from_the_years_start(session, installment)
     session.commit()
     return installment
 

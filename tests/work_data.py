@@ -6,7 +6,10 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
+from datetime import datetime, time
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -14,8 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry
+from service.budget.models import Approval, Installment
+from service.core.fiscal import DEFAULT_TZ
+from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, User
 from service.projects.models import PlanStep, Project, StepResult
+from service.projects.operations import create_project
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +65,41 @@ def unit(session: Session, code: str) -> OrgUnit:
 
 def demo_project(session: Session) -> Project:
     return session.scalars(select(Project).where(Project.code == "50230000-3598")).one()
+
+
+def division_project(
+    session: Session, code: str, budget: str, be_year: int | None = None
+) -> Project:
+    """A project the demo officer registers for his division under `code`, with `budget`
+    baht approved, in fiscal year `be_year` (None: the newest the database has)."""
+    years = select(FiscalYear).order_by(FiscalYear.be_year.desc())
+    if be_year is not None:
+        years = years.where(FiscalYear.be_year == be_year)
+    year = session.scalars(years).first()
+    assert year is not None
+    return create_project(
+        session,
+        user(session, "officer"),
+        code=code,
+        name=f"โครงการ {code}",
+        fiscal_year=year,
+        owner_unit=unit(session, "50230000"),
+        responsible_unit=unit(session, "50230700"),
+        approved_budget=Decimal(budget),
+    )
+
+
+def approved_from_the_years_start(session: Session, installment: Installment) -> None:
+    """Date `installment`'s approvals on the first day of its project's fiscal year, 09:00
+    Bangkok: a payment may then be dated any day of the year so far."""
+    year = installment.allocation.project.fiscal_year
+    starts = datetime.combine(year.starts_on, time(9), ZoneInfo(DEFAULT_TZ))
+    for approval in session.scalars(
+        select(Approval).where(
+            Approval.subject_type == "installment", Approval.subject_id == installment.id
+        )
+    ):
+        approval.approved_at = starts
 
 
 def sibling_project(session: Session, source: Project, code: str) -> Project:
