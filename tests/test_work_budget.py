@@ -380,3 +380,20 @@ def test_an_installment_with_nothing_to_do_says_so(login_as, session: Session) -
     )
     assert cells and all(cell.strip() for cell in cells.values())
     assert cells[str(paid.id)].strip() == "—"
+
+
+def test_settled_allocations_are_listed_only_when_asked(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """A district's year of completed, rejected and withdrawn allocations made /budget some
+    30,000 px tall on a phone: it lists those still open, all of them when asked, and the
+    download holds every one."""
+    settled = session.scalars(select(Allocation).order_by(Allocation.id)).first()
+    assert settled is not None
+    settled.state = AllocationState.COMPLETED
+    session.commit()
+    client = login_as("officer")
+    card = f'data-allocation="{settled.id}"'
+    page = client.get("/budget").get_data(as_text=True)
+    assert card not in page and 'href="/budget?show=all#h-list"' in page
+    assert card in client.get("/budget?show=all").get_data(as_text=True)
+    download = client.get("/budget?format=csv").get_data(as_text=True)
+    assert any(line.startswith(f"{settled.id},") for line in download.splitlines())

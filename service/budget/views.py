@@ -216,10 +216,19 @@ def _export_format() -> str | None:
     return fmt
 
 
+#: Allocations with nothing left to do: the budget page lists them only when asked
+#: (`?show=all`); a district's year of them made the page some 30,000 px tall on a phone.
+SETTLED = (AllocationState.COMPLETED, AllocationState.REJECTED, AllocationState.WITHDRAWN)
+
+
 def _page(form: dict[str, Any] | None = None, errors: dict[str, str] | None = None) -> str:
+    show_all = request.args.get("show") == "all"
+    listed = _queue_query()
+    if not show_all:
+        listed = listed.where(Allocation.state.not_in(SETTLED))
     listing = paged(
         session(),
-        _with_parents(_queue_query()),
+        _with_parents(listed),
         page_number(request.args.get("page")),
         after=request.args.get("after"),
     )
@@ -238,7 +247,10 @@ def _page(form: dict[str, Any] | None = None, errors: dict[str, str] | None = No
         projects=_district_projects(open_years_only=True),
         allocations=allocations,
         listing=listing,
-        page_url=lambda number: url_for("budget.queue", page=number) + "#h-list",
+        show_all=show_all,
+        page_url=lambda number: (
+            url_for("budget.queue", page=number, show="all" if show_all else None) + "#h-list"
+        ),
         export_url=lambda fmt: url_for("budget.queue", format=fmt),
         recipients=recipients,
         allocation_options={a.id: options_for(a) for a in allocations},
