@@ -155,3 +155,33 @@ def test_print_fonts_are_the_installed_thai_fonts_only(app: Flask, tmp_path: Pat
     for name in ("secret.ttf", "passwd.ttf", "missing.ttf"):
         with pytest.raises(RefusedURL):
             fetch(BASE_URL + f"static/fonts/{name}")
+
+
+def test_a_long_evaluation_comment_breaks_across_pages_under_its_heading(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """A 3,000-character comment made its row taller than a page: kept whole, it left the
+    table's heading alone on a page and ran on over the next four. It now starts under its
+    heading and breaks across pages like text."""
+    _weasyprint_or_skip()
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) reads the pages")
+    from service.evaluations.models import Evaluation
+
+    project = demo(session)
+    evaluation = session.scalars(
+        select(Evaluation).where(Evaluation.project_id == project.id)
+    ).first()
+    assert evaluation is not None
+    evaluation.comment = "ความเห็นยาวมาก " * 250
+    session.commit()
+    pdf = login_as("officer").get(f"/projects/{project.id}.pdf").data
+    pages = (
+        subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True
+        )
+        .stdout.decode("utf-8")
+        .split("\f")
+    )
+    heading = next(p for p in pages if "ผลการประเมินโครงการ (รายไตรมาส)" in p)
+    assert "ความเห็นยาวมาก" in heading
