@@ -294,6 +294,12 @@ def test_drafts_show_on_the_dashboard_but_not_in_public(session: Session, login_
     assert 'data-state="draft">' in row
     locked = body.split(">50230000-3598<")[1].split("</tr>")[0]
     assert "data-state=" not in locked
+    # A draft has no public page: its page does not link to one (it led to a 404).
+    own = client.get(f"/projects/{draft.id}").get_data(as_text=True)
+    assert f'href="/public/projects/{draft.id}"' not in own
+    legacy = session.scalars(select(Project).where(Project.code == "50230000-3598")).one()
+    page = client.get(f"/projects/{legacy.id}").get_data(as_text=True)
+    assert f'href="/public/projects/{legacy.id}"' in page
 
 
 def _unit_options(body: str) -> list[str]:

@@ -211,6 +211,13 @@ class ProjectPage:
         return self.planned - self.actual
 
     @property
+    def public(self) -> bool:
+        """Whether the project has a public page (a draft or withdrawn one has none)."""
+        from service.dashboard.queries import PUBLIC_STATES
+
+        return self.project.state in PUBLIC_STATES
+
+    @property
     def overdue_steps(self) -> int:
         return sum(1 for row in self.steps if row.overdue)
 
