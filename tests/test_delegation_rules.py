@@ -148,6 +148,9 @@ def test_the_admin_page_refuses_it_and_keeps_what_was_typed(  # type: ignore[no-
         client, session, today + timedelta(days=1), today + timedelta(days=30), "ลาคลอด"
     )
     assert client.post("/admin/delegations", data=form).status_code == 302
+    # its reason may be one long word: its cell wraps it rather than running off a phone
+    listed = client.get("/admin/delegations").get_data(as_text=True)
+    assert 'class="wrap-anywhere">ลาคลอด</td>' in listed
     before = _written(session)
     typed = {
         **form,
