@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry
-from service.projects.annual_plan import read_plan
+from service.projects.annual_plan import apply_plan, read_plan
 from service.projects.models import Project, ProjectState
 from tests.conftest import csrf_token
-from tests.plan_files import good_plan, workbook
+from tests.plan_files import good_plan, workbook, year_kpi
 from tests.work_data import in_app_context, user  # noqa: F401
 
 
@@ -59,6 +59,8 @@ def test_the_template_has_thai_headers_examples_and_drop_downs(login_as) -> None
 
 
 def test_preview_confirm_reimport_update_and_locked(session: Session, login_as) -> None:  # type: ignore[no-untyped-def]
+    year_kpi(session, "5023-6525", 2567)
+    session.commit()
     officer = login_as("officer")
     before = session.scalar(select(func.count()).select_from(AuditEntry))
     status, page = _upload(officer, good_plan())
@@ -149,3 +151,22 @@ def test_every_problem_is_named_by_sheet_row_and_column(session: Session) -> Non
     messages = " ".join(p.message for p in preview.problems)
     assert "ไม่ใช่ 100" in messages or "not 100" in messages
     assert not preview.ok
+
+
+def test_a_kpi_code_is_read_in_the_project_fiscal_year(session: Session) -> None:
+    last_year = year_kpi(session, "5023-9101", 2566)
+    projects = [["50230000-8821", "ก", 2567, "50230000", "50230700", "งานประจำ", "1000", "", ""]]
+    steps = [["50230000-8821", 1, "หนึ่ง", 100, "1/10/2566", "1/12/2566", ""]]
+    texts = [["50230000-8821", "ตัวชี้วัด", "5023-9101"]]
+    officer = user(session, "officer")
+    preview = read_plan(session, officer, workbook(projects, steps, texts))
+    assert [(p.sheet, p.row, p.column) for p in preview.problems] == [
+        ("วัตถุประสงค์-เป้าหมาย-ตัวชี้วัด", 2, "C")
+    ]
+    this_year = year_kpi(session, "5023-9101", 2567)
+    preview = read_plan(session, officer, workbook(projects, steps, texts))
+    assert preview.ok, preview.problems
+    apply_plan(session, officer, preview)
+    session.expire_all()
+    assert [p.code for p in this_year.projects] == ["50230000-8821"]
+    assert last_year.projects == []

@@ -551,7 +551,8 @@ def _read_steps(session: Session, reader: _Reader, sheet: Any, plans: dict[str, 
 def _read_texts(session: Session, reader: _Reader, sheet: Any, plans: dict[str, PlanRow]) -> None:
     columns = TEXT_COLUMNS
     cells = _Cells(sheet, len(columns))
-    kpis = set(session.scalars(select(Kpi.code)))
+    # A KPI code is unique only within its fiscal year: a project links the KPI of its own.
+    kpis = set(session.execute(select(FiscalYear.be_year, Kpi.code).join(Kpi.fiscal_year)).tuples())
     for row in range(cells.first_row, cells.last_row + 1):
         raw = {key: cells.values.get((row, i + 1)) for i, (key, _h) in enumerate(columns)}
         if all(clean_text(v) == "" for v in raw.values()):
@@ -577,9 +578,17 @@ def _read_texts(session: Session, reader: _Reader, sheet: Any, plans: dict[str, 
         elif kind == "เป้าหมายเชิงคุณภาพ":
             plan.targets.append((TargetKind.QUALITY, body))
         elif kind == "ตัวชี้วัด":
-            if body not in kpis:
+            if (plan.be_year, body) not in kpis:
                 reader.problem(
-                    TEXTS, row, columns, "text", _("there is no KPI with code %(code)s", code=body)
+                    TEXTS,
+                    row,
+                    columns,
+                    "text",
+                    _(
+                        "there is no KPI with code %(code)s in fiscal year %(year)s",
+                        code=body,
+                        year=plan.be_year,
+                    ),
                 )
             else:
                 plan.kpis.append(body)
@@ -687,7 +696,11 @@ def _plan_changes(
         for project_id, code in session.execute(
             select(kpi_project.c.project_id, Kpi.code)
             .join(Kpi, Kpi.id == kpi_project.c.kpi_id)
-            .where(kpi_project.c.project_id.in_(ids[start : start + 500]))
+            .join(Project, Project.id == kpi_project.c.project_id)
+            .where(
+                kpi_project.c.project_id.in_(ids[start : start + 500]),
+                Kpi.fiscal_year_id == Project.fiscal_year_id,
+            )
         ):
             linked.setdefault(project_id, []).append(code)
     for codes_of in linked.values():
@@ -727,7 +740,7 @@ def _fill_new_project(
     plan: PlanRow,
     units: dict[str, OrgUnit],
     strategies: dict[str, StrategyNode],
-    kpis: dict[str, Kpi],
+    kpis: dict[tuple[int, str], Kpi],
 ) -> None:
     """The steps, texts, strategies and KPI links of a project `create_project` has just
     made (a draft of the importer's own, checked already): added as rows, one audit row."""
@@ -752,7 +765,7 @@ def _fill_new_project(
     if codes:
         session.execute(
             kpi_project.insert(),
-            [{"kpi_id": kpis[c].id, "project_id": project.id} for c in codes],
+            [{"kpi_id": kpis[(plan.be_year, c)].id, "project_id": project.id} for c in codes],
         )
     record(
         session,
@@ -777,7 +790,7 @@ def _update_draft(
     plan: PlanRow,
     units: dict[str, OrgUnit],
     strategies: dict[str, StrategyNode],
-    kpis: dict[str, Kpi],
+    kpis: dict[tuple[int, str], Kpi],
 ) -> None:
     """A draft already there, changed through the editor's own operations: steps the file
     no longer lists are removed first (refused, and so the whole import, for one that has
@@ -806,7 +819,7 @@ def _update_draft(
     ):
         set_objectives_and_targets(session, user, project, plan.objectives, plan.targets)
     link_strategies(session, user, project, [strategies[c] for c in plan.strategies])
-    wanted = [kpis[c] for c in sorted(set(plan.kpis))]
+    wanted = [kpis[(plan.be_year, c)] for c in sorted(set(plan.kpis))]
     if wanted:
         for kpi in wanted:
             if project not in kpi.projects:
@@ -827,7 +840,10 @@ def apply_plan(session: Session, user: User, preview: Preview) -> dict[str, int]
     units = {u.code: u for u in session.scalars(select(OrgUnit))}
     years = {y.be_year: y for y in session.scalars(select(FiscalYear))}
     strategies = {n.code: n for n in session.scalars(select(StrategyNode))}
-    kpis = {k.code: k for k in session.scalars(select(Kpi))}
+    kpis = {
+        (k.fiscal_year.be_year, k.code): k
+        for k in session.scalars(select(Kpi).options(selectinload(Kpi.fiscal_year)))
+    }
     done: Counter[str] = Counter()
     for change in preview.changes:
         plan = change.plan
