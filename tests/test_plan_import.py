@@ -170,3 +170,18 @@ def test_a_kpi_code_is_read_in_the_project_fiscal_year(session: Session) -> None
     session.expire_all()
     assert [p.code for p in this_year.projects] == ["50230000-8821"]
     assert last_year.projects == []
+
+
+def test_a_missing_column_is_named_and_nothing_else_read(session: Session) -> None:
+    """A column deleted shifts the others: rather than a problem in every cell they now hold,
+    the one problem is the column gone, at the header row."""
+    book = load_workbook(io.BytesIO(good_plan()))
+    book["ขั้นตอน"].delete_cols(4)  # น้ำหนัก (ร้อยละ)
+    output = io.BytesIO()
+    book.save(output)
+    preview = read_plan(session, user(session, "officer"), output.getvalue())
+    assert [(p.sheet, p.row, p.column, p.header) for p in preview.problems] == [
+        ("ขั้นตอน", 1, "D", "น้ำหนัก (ร้อยละ)")
+    ]
+    assert "น้ำหนัก (ร้อยละ)" in preview.problems[0].message
+    assert preview.changes == [] and not preview.ok
