@@ -185,3 +185,11 @@ def test_a_missing_column_is_named_and_nothing_else_read(session: Session) -> No
     ]
     assert "น้ำหนัก (ร้อยละ)" in preview.problems[0].message
     assert preview.changes == [] and not preview.ok
+
+
+def test_a_workbook_without_projects_is_not_offered_for_import(login_as) -> None:  # type: ignore[no-untyped-def]
+    """The template with only its headers would import nothing and report it as done."""
+    status, page = _upload(login_as("officer"), workbook([], []))
+    assert status == 422
+    assert "ไม่มีโครงการ" in page and "plan_import.confirm" not in page
+    assert not re.search(r'action="/plan-import/[0-9a-f]+"', page)

@@ -426,6 +426,17 @@ def read_plan(session: Session, user: User, data: bytes) -> Preview:
         # would only repeat it, so none of the file is read further.
         return Preview([], _in_file_order(reader.problems), 0)
     plans = _read_projects(session, reader, cells[PROJECTS])
+    if not plans and not reader.problems:
+        # The template as downloaded: importing it would do nothing, and say it did.
+        reader.problems.append(
+            Problem(
+                PROJECTS,
+                0,
+                "",
+                "",
+                _("the file holds no project: fill in the sheet %(sheet)s", sheet=PROJECTS),
+            )
+        )
     _read_steps(session, reader, cells[STEPS], plans)
     if TEXTS in cells:
         _read_texts(session, reader, cells[TEXTS], plans)
