@@ -33,11 +33,16 @@ def _upload(client: FlaskClient, data: bytes) -> tuple[int, str]:
 
 
 def _confirm(client: FlaskClient, page: str) -> int:
+    return _confirmed(client, page)[0]
+
+
+def _confirmed(client: FlaskClient, page: str) -> tuple[int, str]:
     token = re.search(r'action="/plan-import/([0-9a-f]+)"', page)
     assert token, "no confirmation form"
-    return client.post(
+    response = client.post(
         f"/plan-import/{token.group(1)}", data={"csrf_token": csrf_token(client, "/plan-import")}
-    ).status_code
+    )
+    return response.status_code, response.get_data(as_text=True)
 
 
 def _projects(session: Session) -> dict[str, Project]:
@@ -68,9 +73,13 @@ def test_preview_confirm_reimport_update_and_locked(session: Session, login_as) 
     assert 'data-testid="create">2<' in page
     assert _projects(session) == {}  # nothing written by the preview
     assert session.scalar(select(func.count()).select_from(AuditEntry)) == before
-    assert _confirm(officer, page) == 302
+    status, done = _confirmed(officer, page)
+    assert status == 200
     made = _projects(session)
     assert set(made) == {"50230000-8801", "50230000-8802"}
+    # The answer leads on to what was made.
+    for project in made.values():
+        assert f'href="/projects/{project.id}"' in done
     first = made["50230000-8801"]
     assert first.approved_budget == 90000 and first.fiscal_year.be_year == 2567
     assert [
@@ -90,7 +99,7 @@ def test_preview_confirm_reimport_update_and_locked(session: Session, login_as) 
     audits = session.scalar(select(func.count()).select_from(AuditEntry))
     status, page = _upload(officer, good_plan())
     assert 'data-testid="unchanged">2<' in page
-    assert _confirm(officer, page) == 302
+    assert _confirm(officer, page) == 200
     assert session.scalar(select(func.count()).select_from(AuditEntry)) == audits
 
     # A changed name updates the draft; a locked project is never changed.
@@ -99,7 +108,7 @@ def test_preview_confirm_reimport_update_and_locked(session: Session, login_as) 
     session.commit()
     status, page = _upload(officer, good_plan(name="โครงการอ่านคล่อง"))
     assert 'data-testid="update">1<' in page and 'data-testid="locked">1<' in page
-    assert _confirm(officer, page) == 302
+    assert _confirm(officer, page) == 200
     after = _projects(session)
     assert after["50230000-8801"].name == "โครงการอ่านคล่อง"
     assert after["50230000-8802"].state is ProjectState.LOCKED
@@ -122,7 +131,7 @@ def test_preview_confirm_reimport_update_and_locked(session: Session, login_as) 
     session.commit()
     status, page = _upload(officer, good_plan(name="โครงการอ่านคล่อง"))
     assert 'data-testid="update">1<' in page
-    assert _confirm(officer, page) == 302
+    assert _confirm(officer, page) == 200
     assert [s.position for s in _projects(session)["50230000-8801"].steps] == [1, 2]
     status, page = _upload(officer, good_plan(name="โครงการอ่านคล่อง"))
     assert 'data-testid="unchanged">1<' in page

@@ -911,7 +911,8 @@ def _update_draft(
 
 def apply_plan(session: Session, user: User, preview: Preview) -> dict[str, int]:
     """Create and update what the preview says, through the projects' own operations (each
-    checks and records); the caller commits once, or rolls back on Refused."""
+    checks and records), and set each change's project to the one made or updated; the
+    caller commits once, or rolls back on Refused."""
     units = {u.code: u for u in session.scalars(select(OrgUnit))}
     years = {y.be_year: y for y in session.scalars(select(FiscalYear))}
     strategies = {n.code: n for n in session.scalars(select(StrategyNode))}
@@ -955,6 +956,7 @@ def apply_plan(session: Session, user: User, preview: Preview) -> dict[str, int]
             _fill_new_project(session, user, project, plan, units, strategies, kpis)
         else:
             _update_draft(session, user, project, plan, units, strategies, kpis)
+        change.project = project  # for the answer to lead on to it
         done[change.action] += 1
     session.flush()
     return dict(done)
