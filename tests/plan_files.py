@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from service.core.fiscal import fiscal_year_bounds
+from service.fiscal.models import FiscalYear
+from service.kpis.models import Kpi, KpiLevel, KpiType, MeasureKind
 from service.projects.annual_plan import (
     PROJECT_COLUMNS,
     PROJECTS,
@@ -18,6 +24,7 @@ from service.projects.annual_plan import (
     TEXT_COLUMNS,
     TEXTS,
 )
+from tests.work_data import unit
 
 
 def workbook(
@@ -71,7 +78,28 @@ def good_plan(name: str = "โครงการอ่านออกเขี�
     texts = [
         ["50230000-8801", "วัตถุประสงค์", "เพื่อให้นักเรียนอ่านออก"],
         ["50230000-8801", "เป้าหมายเชิงปริมาณ", "นักเรียน 100 คน"],
-        ["50230000-8801", "ตัวชี้วัด", "5023-6525"],
+        ["50230000-8801", "ตัวชี้วัด", "5023-6525"],  # a KPI of 2567: see year_kpi
     ]
     # The project code is merged down its two steps, as people lay such sheets out.
     return workbook(projects, steps, texts, merge=["A2:A3"])
+
+
+def year_kpi(session: Session, code: str, be_year: int) -> Kpi:
+    """A KPI of the demo district under `code` in fiscal year `be_year` (made, year and all)."""
+    year = session.scalar(select(FiscalYear).where(FiscalYear.be_year == be_year))
+    if year is None:
+        starts_on, ends_on = fiscal_year_bounds(be_year)
+        year = FiscalYear(be_year=be_year, starts_on=starts_on, ends_on=ends_on, is_open=True)
+    kpi = Kpi(
+        code=code,
+        fiscal_year=year,
+        name=f"ตัวชี้วัดปี {be_year}",
+        measure_kind=MeasureKind.PERCENT,
+        target=Decimal(80),
+        kpi_type=KpiType.ROUTINE,
+        level=KpiLevel.OUTPUT,
+        owner_unit=unit(session, "50230000"),
+    )
+    session.add(kpi)
+    session.flush()
+    return kpi

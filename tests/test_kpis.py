@@ -5,6 +5,7 @@ evaluators; unseen by a school and by another district's officer; exported as CS
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,7 +18,15 @@ from sqlalchemy.orm import Session
 from service.audit.models import AuditEntry
 from service.core.thai import to_thai_digits
 from service.evaluations.models import Evaluation, EvaluationState
-from service.kpis.models import Kpi, KpiEvidenceFile, KpiQuarterResult
+from service.fiscal.models import FiscalYear
+from service.kpis.models import (
+    Kpi,
+    KpiEvidenceFile,
+    KpiLevel,
+    KpiQuarterResult,
+    KpiType,
+    MeasureKind,
+)
 from service.org.models import Role
 from tests.api_support import headers_for
 from tests.conftest import csrf_token, login
@@ -368,3 +377,35 @@ def test_a_school_sees_and_reports_the_kpis_its_own_unit_owns(
     assert reported.status_code == 302
     session.expire_all()
     assert [r.value for r in session.get(Kpi, own.id).results] == [Decimal("75")]  # type: ignore[union-attr]
+
+
+def test_a_link_across_fiscal_years_can_be_undone(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """An import once linked a project to a KPI of another year by its code alone; the KPI's
+    page offers to unlink it, and unlinking works."""
+    project = demo_project(session)
+    other_year = session.scalar(
+        select(FiscalYear).where(FiscalYear.id != project.fiscal_year_id).order_by(FiscalYear.id)
+    )
+    assert other_year is not None
+    kpi = Kpi(
+        code="5023-9101",
+        fiscal_year=other_year,
+        name="ตัวชี้วัดปีอื่น",
+        measure_kind=MeasureKind.PERCENT,
+        target=Decimal(80),
+        kpi_type=KpiType.ROUTINE,
+        level=KpiLevel.OUTPUT,
+        owner_unit=unit(session, "50230000"),
+        projects=[project],
+    )
+    session.add(kpi)
+    session.commit()
+    client = login_as("officer")
+    token = csrf_token(client, f"/kpis/{kpi.id}")
+    unlinked = client.post(
+        f"/kpis/{kpi.id}/projects",
+        data={"csrf_token": token, "project_code": project.code, "unlink": "1"},
+    )
+    assert unlinked.status_code == 302
+    session.expire_all()
+    assert kpi.projects == [] and _actions(session, kpi) == ["kpi.unlink"]

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEntry
-from service.projects.annual_plan import read_plan
+from service.projects.annual_plan import apply_plan, read_plan
 from service.projects.models import Project, ProjectState
 from tests.conftest import csrf_token
-from tests.plan_files import good_plan, workbook
+from tests.plan_files import good_plan, workbook, year_kpi
 from tests.work_data import in_app_context, user  # noqa: F401
 
 
@@ -33,11 +33,16 @@ def _upload(client: FlaskClient, data: bytes) -> tuple[int, str]:
 
 
 def _confirm(client: FlaskClient, page: str) -> int:
+    return _confirmed(client, page)[0]
+
+
+def _confirmed(client: FlaskClient, page: str) -> tuple[int, str]:
     token = re.search(r'action="/plan-import/([0-9a-f]+)"', page)
     assert token, "no confirmation form"
-    return client.post(
+    response = client.post(
         f"/plan-import/{token.group(1)}", data={"csrf_token": csrf_token(client, "/plan-import")}
-    ).status_code
+    )
+    return response.status_code, response.get_data(as_text=True)
 
 
 def _projects(session: Session) -> dict[str, Project]:
@@ -59,6 +64,8 @@ def test_the_template_has_thai_headers_examples_and_drop_downs(login_as) -> None
 
 
 def test_preview_confirm_reimport_update_and_locked(session: Session, login_as) -> None:  # type: ignore[no-untyped-def]
+    year_kpi(session, "5023-6525", 2567)
+    session.commit()
     officer = login_as("officer")
     before = session.scalar(select(func.count()).select_from(AuditEntry))
     status, page = _upload(officer, good_plan())
@@ -66,9 +73,13 @@ def test_preview_confirm_reimport_update_and_locked(session: Session, login_as) 
     assert 'data-testid="create">2<' in page
     assert _projects(session) == {}  # nothing written by the preview
     assert session.scalar(select(func.count()).select_from(AuditEntry)) == before
-    assert _confirm(officer, page) == 302
+    status, done = _confirmed(officer, page)
+    assert status == 200
     made = _projects(session)
     assert set(made) == {"50230000-8801", "50230000-8802"}
+    # The answer leads on to what was made.
+    for project in made.values():
+        assert f'href="/projects/{project.id}"' in done
     first = made["50230000-8801"]
     assert first.approved_budget == 90000 and first.fiscal_year.be_year == 2567
     assert [
@@ -88,7 +99,7 @@ def test_preview_confirm_reimport_update_and_locked(session: Session, login_as) 
     audits = session.scalar(select(func.count()).select_from(AuditEntry))
     status, page = _upload(officer, good_plan())
     assert 'data-testid="unchanged">2<' in page
-    assert _confirm(officer, page) == 302
+    assert _confirm(officer, page) == 200
     assert session.scalar(select(func.count()).select_from(AuditEntry)) == audits
 
     # A changed name updates the draft; a locked project is never changed.
@@ -97,7 +108,7 @@ def test_preview_confirm_reimport_update_and_locked(session: Session, login_as) 
     session.commit()
     status, page = _upload(officer, good_plan(name="โครงการอ่านคล่อง"))
     assert 'data-testid="update">1<' in page and 'data-testid="locked">1<' in page
-    assert _confirm(officer, page) == 302
+    assert _confirm(officer, page) == 200
     after = _projects(session)
     assert after["50230000-8801"].name == "โครงการอ่านคล่อง"
     assert after["50230000-8802"].state is ProjectState.LOCKED
@@ -120,7 +131,7 @@ def test_preview_confirm_reimport_update_and_locked(session: Session, login_as) 
     session.commit()
     status, page = _upload(officer, good_plan(name="โครงการอ่านคล่อง"))
     assert 'data-testid="update">1<' in page
-    assert _confirm(officer, page) == 302
+    assert _confirm(officer, page) == 200
     assert [s.position for s in _projects(session)["50230000-8801"].steps] == [1, 2]
     status, page = _upload(officer, good_plan(name="โครงการอ่านคล่อง"))
     assert 'data-testid="unchanged">1<' in page
@@ -149,3 +160,45 @@ def test_every_problem_is_named_by_sheet_row_and_column(session: Session) -> Non
     messages = " ".join(p.message for p in preview.problems)
     assert "ไม่ใช่ 100" in messages or "not 100" in messages
     assert not preview.ok
+
+
+def test_a_kpi_code_is_read_in_the_project_fiscal_year(session: Session) -> None:
+    last_year = year_kpi(session, "5023-9101", 2566)
+    projects = [["50230000-8821", "ก", 2567, "50230000", "50230700", "งานประจำ", "1000", "", ""]]
+    steps = [["50230000-8821", 1, "หนึ่ง", 100, "1/10/2566", "1/12/2566", ""]]
+    texts = [["50230000-8821", "ตัวชี้วัด", "5023-9101"]]
+    officer = user(session, "officer")
+    preview = read_plan(session, officer, workbook(projects, steps, texts))
+    assert [(p.sheet, p.row, p.column) for p in preview.problems] == [
+        ("วัตถุประสงค์-เป้าหมาย-ตัวชี้วัด", 2, "C")
+    ]
+    this_year = year_kpi(session, "5023-9101", 2567)
+    preview = read_plan(session, officer, workbook(projects, steps, texts))
+    assert preview.ok, preview.problems
+    apply_plan(session, officer, preview)
+    session.expire_all()
+    assert [p.code for p in this_year.projects] == ["50230000-8821"]
+    assert last_year.projects == []
+
+
+def test_a_missing_column_is_named_and_nothing_else_read(session: Session) -> None:
+    """A column deleted shifts the others: rather than a problem in every cell they now hold,
+    the one problem is the column gone, at the header row."""
+    book = load_workbook(io.BytesIO(good_plan()))
+    book["ขั้นตอน"].delete_cols(4)  # น้ำหนัก (ร้อยละ)
+    output = io.BytesIO()
+    book.save(output)
+    preview = read_plan(session, user(session, "officer"), output.getvalue())
+    assert [(p.sheet, p.row, p.column, p.header) for p in preview.problems] == [
+        ("ขั้นตอน", 1, "D", "น้ำหนัก (ร้อยละ)")
+    ]
+    assert "น้ำหนัก (ร้อยละ)" in preview.problems[0].message
+    assert preview.changes == [] and not preview.ok
+
+
+def test_a_workbook_without_projects_is_not_offered_for_import(login_as) -> None:  # type: ignore[no-untyped-def]
+    """The template with only its headers would import nothing and report it as done."""
+    status, page = _upload(login_as("officer"), workbook([], []))
+    assert status == 422
+    assert "ไม่มีโครงการ" in page and "plan_import.confirm" not in page
+    assert not re.search(r'action="/plan-import/[0-9a-f]+"', page)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from service.audit.models import AuditEntry
 from service.projects.models import Project
 from tests.api_support import headers_for, problem_of
-from tests.plan_files import good_plan, workbook
+from tests.plan_files import good_plan, workbook, year_kpi
 from tests.test_thai_refusals import english_in
 
 TH = {"Accept-Language": "th"}
@@ -40,6 +40,7 @@ def _codes(session: Session) -> set[str]:
 def test_preview_confirm_and_the_same_file_again(client: FlaskClient, session: Session) -> None:
     officer = headers_for(session, "officer")
     approver = headers_for(session, "approver")
+    year_kpi(session, "5023-6525", 2567)
     session.commit()
     template = client.get("/api/v1/plan-imports/template.xlsx", headers=officer)
     assert template.status_code == 200

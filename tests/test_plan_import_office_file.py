@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session
 
 from service.projects.annual_plan import apply_plan, read_plan
 from service.projects.models import ProjectKind, TargetKind
+from tests.plan_files import year_kpi
 from tests.work_data import user
 
 FILE = Path(__file__).parent / "data" / "office-plan-2567.xlsx"
 
 
 def test_an_office_workbook_reads_into_a_clean_preview(session: Session) -> None:
+    year_kpi(session, "5023-6525", 2567)  # the file's KPI, of the projects' year
     officer = user(session, "officer")
     preview = read_plan(session, officer, FILE.read_bytes())
     assert preview.problems == []

@@ -187,7 +187,7 @@ def update_kpi(session: Session, actor: User, kpi: Kpi, changes: dict[str, Any])
     return kpi
 
 
-def _linkable(session: Session, actor: User, kpi: Kpi, project: Project) -> None:
+def _may_change_links(session: Session, actor: User, kpi: Kpi, project: Project) -> None:
     _refuse(may_manage_kpi(session, actor, kpi))
     if not sees_project(session, actor, project):
         raise Refused(
@@ -195,6 +195,10 @@ def _linkable(session: Session, actor: User, kpi: Kpi, project: Project) -> None
             _("project %(id)s does not exist", id=project.id),
             fields={"project_id": _("no such project")},
         )
+
+
+def _linkable(session: Session, actor: User, kpi: Kpi, project: Project) -> None:
+    _may_change_links(session, actor, kpi, project)
     if project.fiscal_year_id != kpi.fiscal_year_id:
         raise Refused(
             422,
@@ -221,8 +225,9 @@ def link_project(session: Session, actor: User, kpi: Kpi, project: Project) -> N
 
 
 def unlink_project(session: Session, actor: User, kpi: Kpi, project: Project) -> None:
-    """Take the project off the KPI's list (idempotent)."""
-    _linkable(session, actor, kpi, project)
+    """Take the project off the KPI's list (idempotent). A link of another fiscal year (made
+    before links were held to one year) can be undone too: undoing is how it is mended."""
+    _may_change_links(session, actor, kpi, project)
     if project not in kpi.projects:
         return
     kpi.projects.remove(project)

@@ -420,9 +420,15 @@ def link(kpi_id: int) -> Response | tuple[Any, int]:
     kpi = _visible(kpi_id)
     # A code typed with Thai or full-width digits is the same code.
     code = read_code(request.form.get("project_code", "").replace("\x00", ""))[:32]
-    project = session().scalar(
-        select(Project).where(Project.code == code, Project.fiscal_year_id == kpi.fiscal_year_id)
-    )
+    if request.form.get("unlink"):
+        # The project linked, whatever its year: a link across years is undone here too.
+        project = next((p for p in kpi.projects if p.code == code), None)
+    else:
+        project = session().scalar(
+            select(Project).where(
+                Project.code == code, Project.fiscal_year_id == kpi.fiscal_year_id
+            )
+        )
 
     def change() -> None:
         if project is None:

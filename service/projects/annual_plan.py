@@ -87,6 +87,7 @@ TEXT_COLUMNS = (
 )
 KINDS = {"งานประจำ": ProjectKind.ROUTINE, "ยุทธศาสตร์": ProjectKind.STRATEGIC}
 TEXT_KINDS = ("วัตถุประสงค์", "เป้าหมายเชิงปริมาณ", "เป้าหมายเชิงคุณภาพ", "ตัวชี้วัด")
+COLUMNS = {PROJECTS: PROJECT_COLUMNS, STEPS: STEP_COLUMNS, TEXTS: TEXT_COLUMNS}
 SHEET_NAMES: dict[str, LazyString] = {
     PROJECTS: _l("Projects"),
     STEPS: _l("Steps"),
@@ -253,6 +254,8 @@ def clean_text(value: Any) -> str:
 
 #: How far down the header of a sheet may end (a title row and a two-row header fit).
 HEADER_ROWS = 5
+#: Columns read past the template's, to tell a column moved right from one gone.
+SPARE_COLUMNS = 10
 
 
 class _Cells:
@@ -260,7 +263,8 @@ class _Cells:
 
     def __init__(self, sheet: Any, width: int) -> None:
         self.values: dict[tuple[int, int], Any] = {}
-        for row in sheet.iter_rows(min_row=1, max_col=width):
+        self.width = width + SPARE_COLUMNS
+        for row in sheet.iter_rows(min_row=1, max_col=self.width):
             for cell in row:
                 if cell.value is not None:
                     self.values[(cell.row, cell.column)] = cell.value
@@ -339,6 +343,51 @@ class _Reader:
         return found
 
 
+def _heading(value: Any) -> str:
+    return clean_text(value).replace(" ", "")
+
+
+def _check_header(reader: _Reader, name: str, cells: _Cells) -> None:
+    """A problem for each column of the template the sheet's header row lacks or has
+    elsewhere. Rows read under a wrong header are read shifted, a misleading problem in
+    every cell, so a sheet with one of these is not read further."""
+    if not cells.values:
+        return  # an empty sheet: nothing to misread
+    columns, row = COLUMNS[name], cells.first_row - 1
+    found = [_heading(cells.values.get((row, column))) for column in range(1, cells.width + 1)]
+    missing = [
+        (i, header) for i, (_key, header) in enumerate(columns) if _heading(header) not in found
+    ]
+    for index, header in missing:
+        reader.problems.append(
+            Problem(
+                name,
+                row,
+                _letter(index),
+                header,
+                _("the column %(header)s is missing", header=header),
+            )
+        )
+    if missing:
+        return
+    for index, (_key, header) in enumerate(columns):
+        if found[index] != _heading(header):
+            reader.problems.append(
+                Problem(
+                    name,
+                    row,
+                    _letter(index),
+                    header,
+                    _(
+                        "the column %(header)s is not in its place: the template has it as"
+                        " column %(column)s",
+                        header=header,
+                        column=_letter(index),
+                    ),
+                )
+            )
+
+
 def _sheet(book: Any, name: str) -> Any:
     for sheet in book.worksheets:
         if clean_text(sheet.title) == name:
@@ -365,29 +414,53 @@ def read_plan(session: Session, user: User, data: bytes) -> Preview:
             )
     if reader.problems:
         return Preview([], reader.problems, 0)
-    plans = _read_projects(session, reader, sheets[PROJECTS])
-    _read_steps(session, reader, sheets[STEPS], plans)
-    if sheets[TEXTS] is not None:
-        _read_texts(session, reader, sheets[TEXTS], plans)
+    cells = {
+        name: _Cells(sheet, len(COLUMNS[name]))
+        for name, sheet in sheets.items()
+        if sheet is not None
+    }
+    for name, sheet_cells in cells.items():
+        _check_header(reader, name, sheet_cells)
+    if reader.problems:
+        # The steps and texts name the projects: read under a header gone wrong, they too
+        # would only repeat it, so none of the file is read further.
+        return Preview([], _in_file_order(reader.problems), 0)
+    plans = _read_projects(session, reader, cells[PROJECTS])
+    if not plans and not reader.problems:
+        # The template as downloaded: importing it would do nothing, and say it did.
+        reader.problems.append(
+            Problem(
+                PROJECTS,
+                0,
+                "",
+                "",
+                _("the file holds no project: fill in the sheet %(sheet)s", sheet=PROJECTS),
+            )
+        )
+    _read_steps(session, reader, cells[STEPS], plans)
+    if TEXTS in cells:
+        _read_texts(session, reader, cells[TEXTS], plans)
     _check_eras(reader)
     changes = _plan_changes(session, user, reader, plans)
     rows = sum(
         1 + len(p.steps) + len(p.objectives) + len(p.targets) + len(p.kpis) for p in plans.values()
     )
-    problems = sorted(
-        reader.problems,
+    return Preview(changes, _in_file_order(reader.problems), rows)
+
+
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    return sorted(
+        problems,
         key=lambda p: (
             list(SHEET_NAMES).index(p.sheet) if p.sheet in SHEET_NAMES else 9,
             p.row,
             p.column,
         ),
     )
-    return Preview(changes, problems, rows)
 
 
-def _read_projects(session: Session, reader: _Reader, sheet: Any) -> dict[str, PlanRow]:
+def _read_projects(session: Session, reader: _Reader, cells: _Cells) -> dict[str, PlanRow]:
     columns = PROJECT_COLUMNS
-    cells = _Cells(sheet, len(columns))
     units = {u.code: u for u in session.scalars(select(OrgUnit))}
     strategies = set(session.scalars(select(StrategyNode.code)))
     years = set(session.scalars(select(FiscalYear.be_year)))
@@ -462,9 +535,10 @@ def _read_projects(session: Session, reader: _Reader, sheet: Any) -> dict[str, P
     return plans
 
 
-def _read_steps(session: Session, reader: _Reader, sheet: Any, plans: dict[str, PlanRow]) -> None:
+def _read_steps(
+    session: Session, reader: _Reader, cells: _Cells, plans: dict[str, PlanRow]
+) -> None:
     columns = STEP_COLUMNS
-    cells = _Cells(sheet, len(columns))
     units = set(session.scalars(select(OrgUnit.code)))
     bounds = {y.be_year: (y.starts_on, y.ends_on) for y in session.scalars(select(FiscalYear))}
     first_row: dict[str, int] = {}
@@ -548,10 +622,12 @@ def _read_steps(session: Session, reader: _Reader, sheet: Any, plans: dict[str, 
             )
 
 
-def _read_texts(session: Session, reader: _Reader, sheet: Any, plans: dict[str, PlanRow]) -> None:
+def _read_texts(
+    session: Session, reader: _Reader, cells: _Cells, plans: dict[str, PlanRow]
+) -> None:
     columns = TEXT_COLUMNS
-    cells = _Cells(sheet, len(columns))
-    kpis = set(session.scalars(select(Kpi.code)))
+    # A KPI code is unique only within its fiscal year: a project links the KPI of its own.
+    kpis = set(session.execute(select(FiscalYear.be_year, Kpi.code).join(Kpi.fiscal_year)).tuples())
     for row in range(cells.first_row, cells.last_row + 1):
         raw = {key: cells.values.get((row, i + 1)) for i, (key, _h) in enumerate(columns)}
         if all(clean_text(v) == "" for v in raw.values()):
@@ -577,9 +653,17 @@ def _read_texts(session: Session, reader: _Reader, sheet: Any, plans: dict[str, 
         elif kind == "เป้าหมายเชิงคุณภาพ":
             plan.targets.append((TargetKind.QUALITY, body))
         elif kind == "ตัวชี้วัด":
-            if body not in kpis:
+            if (plan.be_year, body) not in kpis:
                 reader.problem(
-                    TEXTS, row, columns, "text", _("there is no KPI with code %(code)s", code=body)
+                    TEXTS,
+                    row,
+                    columns,
+                    "text",
+                    _(
+                        "there is no KPI with code %(code)s in fiscal year %(year)s",
+                        code=body,
+                        year=plan.be_year,
+                    ),
                 )
             else:
                 plan.kpis.append(body)
@@ -687,7 +771,11 @@ def _plan_changes(
         for project_id, code in session.execute(
             select(kpi_project.c.project_id, Kpi.code)
             .join(Kpi, Kpi.id == kpi_project.c.kpi_id)
-            .where(kpi_project.c.project_id.in_(ids[start : start + 500]))
+            .join(Project, Project.id == kpi_project.c.project_id)
+            .where(
+                kpi_project.c.project_id.in_(ids[start : start + 500]),
+                Kpi.fiscal_year_id == Project.fiscal_year_id,
+            )
         ):
             linked.setdefault(project_id, []).append(code)
     for codes_of in linked.values():
@@ -727,7 +815,7 @@ def _fill_new_project(
     plan: PlanRow,
     units: dict[str, OrgUnit],
     strategies: dict[str, StrategyNode],
-    kpis: dict[str, Kpi],
+    kpis: dict[tuple[int, str], Kpi],
 ) -> None:
     """The steps, texts, strategies and KPI links of a project `create_project` has just
     made (a draft of the importer's own, checked already): added as rows, one audit row."""
@@ -752,7 +840,7 @@ def _fill_new_project(
     if codes:
         session.execute(
             kpi_project.insert(),
-            [{"kpi_id": kpis[c].id, "project_id": project.id} for c in codes],
+            [{"kpi_id": kpis[(plan.be_year, c)].id, "project_id": project.id} for c in codes],
         )
     record(
         session,
@@ -777,7 +865,7 @@ def _update_draft(
     plan: PlanRow,
     units: dict[str, OrgUnit],
     strategies: dict[str, StrategyNode],
-    kpis: dict[str, Kpi],
+    kpis: dict[tuple[int, str], Kpi],
 ) -> None:
     """A draft already there, changed through the editor's own operations: steps the file
     no longer lists are removed first (refused, and so the whole import, for one that has
@@ -806,7 +894,7 @@ def _update_draft(
     ):
         set_objectives_and_targets(session, user, project, plan.objectives, plan.targets)
     link_strategies(session, user, project, [strategies[c] for c in plan.strategies])
-    wanted = [kpis[c] for c in sorted(set(plan.kpis))]
+    wanted = [kpis[(plan.be_year, c)] for c in sorted(set(plan.kpis))]
     if wanted:
         for kpi in wanted:
             if project not in kpi.projects:
@@ -823,11 +911,15 @@ def _update_draft(
 
 def apply_plan(session: Session, user: User, preview: Preview) -> dict[str, int]:
     """Create and update what the preview says, through the projects' own operations (each
-    checks and records); the caller commits once, or rolls back on Refused."""
+    checks and records), and set each change's project to the one made or updated; the
+    caller commits once, or rolls back on Refused."""
     units = {u.code: u for u in session.scalars(select(OrgUnit))}
     years = {y.be_year: y for y in session.scalars(select(FiscalYear))}
     strategies = {n.code: n for n in session.scalars(select(StrategyNode))}
-    kpis = {k.code: k for k in session.scalars(select(Kpi))}
+    kpis = {
+        (k.fiscal_year.be_year, k.code): k
+        for k in session.scalars(select(Kpi).options(selectinload(Kpi.fiscal_year)))
+    }
     done: Counter[str] = Counter()
     for change in preview.changes:
         plan = change.plan
@@ -864,6 +956,7 @@ def apply_plan(session: Session, user: User, preview: Preview) -> dict[str, int]
             _fill_new_project(session, user, project, plan, units, strategies, kpis)
         else:
             _update_draft(session, user, project, plan, units, strategies, kpis)
+        change.project = project  # for the answer to lead on to it
         done[change.action] += 1
     session.flush()
     return dict(done)

@@ -153,7 +153,14 @@ def confirm(token: str) -> Any:
             ),
             "info",
         )
-        return redirect(url_for("plan_import.start"))
+        # The page leads on to what was imported (an empty form would lead nowhere); shown
+        # once, as the held file it came from is gone.
+        return render_template(
+            "editor/plan_import.html",
+            preview=None,
+            imported=[c for c in preview.changes if c.action in ("create", "update")],
+            years=sorted({c.plan.be_year for c in preview.changes}),
+        )
 
     return run_change(
         lambda: apply_plan(session(), actor(), preview),
