@@ -300,7 +300,7 @@ def test_a_person_a_units_group_and_its_endpoint_hear_each_event_once(
         person, group = sink.texts_to(LINE_USER), sink.texts_to(GROUP)
         assert len(person) == len(group) == 1  # two teachers told, one message in the group
         assert person[0].startswith("ติดตาม: ผลการดำเนินงานขั้นตอน")
-        assert "ถูกส่งกลับให้แก้ไข แนบหลักฐานไม่ครบ" in person[0]
+        assert "ถูกส่งกลับให้แก้ไข เหตุผล: แนบหลักฐานไม่ครบ" in person[0]
         link = person[0].splitlines()[-1]
         assert link.startswith(stack.app.config["PUBLIC_URL"]) and "/results/" in link
         assert group[0] == person[0]  # the group reads Thai as the school user does
