@@ -14,6 +14,7 @@ the demo loader and the data generator use without an actor."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -720,12 +721,35 @@ def set_year_open(session: Session, actor: User, year: FiscalYear, is_open: bool
 # ---- strategy tree -----------------------------------------------------------------------------
 
 
+#: The longest name of a strategy node: a heading of the plan, not a text.
+STRATEGY_NAME_MAX = 500
+
+#: A strategy code's part: ASCII digits (Thai digits are read as these first).
+_NUMBER = re.compile(r"[0-9]+")
+
+
+def _numbered_below(code: str, parent_code: str) -> bool:
+    """Whether `code` is `parent_code` and one more dot-separated number ("7.2" under "7"),
+    as the plan numbers its strategies: a code says where its node stands in the tree."""
+    head, dot, last = code.rpartition(".")
+    return bool(dot) and head == parent_code and _NUMBER.fullmatch(last) is not None
+
+
+def _strategy_name_problems(name: str) -> dict[str, str]:
+    if not name:
+        return {"name": _("is required")}
+    if len(name) > STRATEGY_NAME_MAX:
+        return {"name": _("at most %(count)s characters", count=STRATEGY_NAME_MAX)}
+    return {}
+
+
 def create_strategy_node(
     session: Session, actor: User, code: str, name: str, parent: StrategyNode | None
 ) -> StrategyNode:
     """A node of the strategy tree, its code written with Arabic digits ("7.2.2.2").
     Raises Refused(403) unless `actor` administers the whole tree, Refused(422) for a
-    missing code or name or a ninth level, Refused(409) for a taken code."""
+    missing code or name, a code that is not its parent's and one more number (a top-level
+    code is a number), a name too long or a ninth level, Refused(409) for a taken code."""
     require(may_administer(session, actor, None, _("change the strategy tree")))
     from service.core.thai import to_arabic_digits
 
@@ -736,8 +760,15 @@ def create_strategy_node(
         problems["code"] = _("is required")
     elif len(code) > 32:
         problems["code"] = _("at most %(count)s characters", count=32)
-    if not name:
-        problems["name"] = _("is required")
+    elif parent is None and _NUMBER.fullmatch(code) is None:
+        problems["code"] = _("a top-level code is a number, e.g. 7")
+    elif parent is not None and not _numbered_below(code, parent.code):
+        problems["code"] = _(
+            "must be %(parent)s and one more number, e.g. %(example)s",
+            parent=parent.code,
+            example=f"{parent.code}.1",
+        )
+    problems.update(_strategy_name_problems(name))
     if problems:
         raise Refused(422, _("some input is missing or wrong"), fields=problems)
     level = parent.level + 1 if parent else 1
@@ -772,11 +803,12 @@ def update_strategy_node(
 ) -> StrategyNode:
     """Rename a node of the strategy tree (its code, which projects are filed under, stays).
     Renaming to the same name records nothing. Raises Refused(403) unless `actor`
-    administers the whole tree, Refused(422) for a missing name."""
+    administers the whole tree, Refused(422) for a missing name or one too long."""
     require(may_administer(session, actor, None, _("change the strategy tree")))
     name = normalize_thai(name or "")
-    if not name:
-        raise Refused(422, _("some input is missing or wrong"), fields={"name": _("is required")})
+    problems = _strategy_name_problems(name)
+    if problems:
+        raise Refused(422, _("some input is missing or wrong"), fields=problems)
     _update(session, actor, node, {"name": name}, action="strategy.update", kind="strategy_node")
     return node
 
