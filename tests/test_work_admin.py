@@ -15,7 +15,7 @@ from service.auth.models import ApiToken
 from service.core.fiscal import local_today
 from service.fiscal.models import FiscalYear
 from service.notifications.models import ReminderKind, ReminderRule
-from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, User
+from service.org.models import Delegation, OrgUnit, Role, RoleAssignment, UnitKind, User
 from service.strategy.models import StrategyNode
 from tests.conftest import csrf_token
 from tests.html_text import unlabelled_fields
@@ -958,3 +958,60 @@ def test_a_strategy_code_follows_its_parent(  # type: ignore[no-untyped-def]
     assert post(code="๙", name="ก" * 500).status_code == 302
     under = post(code="๗.๒.๒.๒.๑", parent_id=str(level_4.id))
     assert under.status_code == 302 and node("7.2.2.2.1").level == 5
+
+
+def test_every_demo_unit_stands_where_its_kind_may() -> None:
+    from service.admin.operations import CHILD_KINDS
+    from service.demo import district, load
+
+    units = [*load.UNITS, *district.UNITS]
+    kinds = {code: kind for code, _th, _en, kind, _parent in units}
+    for code, _th, _en, kind, parent in units:
+        assert code.isascii() and code.isdigit(), code
+        if parent is None:
+            assert kind is UnitKind.ADMINISTRATION, code
+        else:
+            assert kind in CHILD_KINDS[kinds[parent]], code
+
+
+def test_a_unit_stands_where_its_kind_may(  # type: ignore[no-untyped-def]
+    login_as, client: FlaskClient, session: Session
+) -> None:
+    from tests.api_support import headers_for
+
+    network = unit(session, "50230771")
+    headers = {**headers_for(session, "admin"), "Accept-Language": "th"}
+    session.commit()
+    login_as("admin")
+    csrf_token(client, "/admin/?lang=th")  # the Thai pages, as the person used them
+
+    def post(**data: str):  # type: ignore[no-untyped-def]
+        token = csrf_token(client, "/admin/units")
+        return client.post("/admin/units", data={"csrf_token": token, "name_th": "ก", **data})
+
+    wrong = [
+        ("50239999", "district_office", network, "ภายใต้เครือข่ายโรงเรียน ต้องเป็นโรงเรียน"),
+        ("10000001", "administration", None, "มีหน่วยงานสูงสุดอยู่แล้ว"),
+        ("<b>x</b>", "school", network, "ตัวเลขเท่านั้น"),
+    ]
+    for code, kind, parent, problem in wrong:
+        parent_code = parent.code if parent else ""
+        page = post(code=code, kind=kind, parent_code=parent_code)
+        assert page.status_code == 422 and problem in page.get_data(as_text=True), code
+        api = client.post(
+            "/api/v1/units",
+            json={"code": code, "name_th": "ก", "kind": kind, "parent_id": parent and parent.id},
+            headers=headers,
+        )
+        assert api.status_code == 422, code
+        # The API takes no root at all: it asks for the parent.
+        assert problem in api.get_data(as_text=True) or parent is None, code
+    assert not session.scalars(
+        select(OrgUnit).where(OrgUnit.code.in_(["50239999", "10000001", "<b>x</b>"]))
+    ).all()
+    # The kinds the tree allows, each under the one above it; Thai digits are digits.
+    line = [("11100000", "department", "10000000"), ("๑๑๑๐๐๗๐๐", "division", "11100000")]
+    line += [("11100771", "school_network", "11100700"), ("1110077101", "school", "11100771")]
+    for code, kind, parent_code in line:
+        assert post(code=code, kind=kind, parent_code=parent_code).status_code == 302, code
+    assert unit(session, "1110077101").parent.code == "11100771"  # type: ignore[union-attr]

@@ -25,7 +25,7 @@ from service.audit.operations import record
 from service.auth.models import ApiToken
 from service.core.db import utcnow
 from service.core.fiscal import fiscal_year_bounds
-from service.core.labels import field_label, object_type_label
+from service.core.labels import field_label, label, object_type_label
 from service.core.permissions import (
     Answer,
     administers,
@@ -34,7 +34,7 @@ from service.core.permissions import (
     may_administer,
     may_grant,
 )
-from service.core.thai import normalize_thai
+from service.core.thai import normalize_thai, read_code
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.fiscal.models import FiscalYear
@@ -132,6 +132,23 @@ def _admins_only(session: Session, actor: User, what: str) -> None:
 # ---- org units ---------------------------------------------------------------------------------
 
 
+#: The kinds of unit that stand directly under each kind: the administration over its district
+#: offices and departments (the evaluators' สำนักยุทธศาสตร์และประเมินผล is one), a division
+#: under either, then school networks and their schools. Scopes, budgets and dashboards read
+#: a unit's place from its kind; a district office under a network would be counted twice.
+CHILD_KINDS: dict[UnitKind, tuple[UnitKind, ...]] = {
+    UnitKind.ADMINISTRATION: (UnitKind.DISTRICT_OFFICE, UnitKind.DEPARTMENT),
+    UnitKind.DISTRICT_OFFICE: (UnitKind.DIVISION,),
+    UnitKind.DEPARTMENT: (UnitKind.DIVISION,),
+    UnitKind.DIVISION: (UnitKind.SCHOOL_NETWORK,),
+    UnitKind.SCHOOL_NETWORK: (UnitKind.SCHOOL,),
+    UnitKind.SCHOOL: (),
+}
+
+#: A unit's code: ASCII digits, as read_code writes Thai and full-width ones.
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def create_unit(
     session: Session,
     actor: User,
@@ -142,9 +159,11 @@ def create_unit(
     parent: OrgUnit | None,
     name_en: str = "",
 ) -> OrgUnit:
-    """A unit under `parent` (None: a new root, for admins of the whole tree). Raises
-    Refused(403) unless `actor` is an admin, Refused(422) for a parent they do not administer,
-    a missing parent, or a missing, too long or taken code or name."""
+    """A unit under `parent` (None: the root, for admins of the whole tree while it has
+    none). Raises Refused(403) unless `actor` is an admin, Refused(422) for a parent they do
+    not administer, a missing parent, a kind that does not stand under the parent's (see
+    `CHILD_KINDS`), a second root, or a missing, too long, not all-digit or taken code or
+    name."""
     _admins_only(session, actor, _("change the org tree"))
     if parent is not None:
         _named_unit(session, actor, parent, "parent_id")
@@ -155,9 +174,38 @@ def create_unit(
                 _("a school has no units under it: choose its network or division"),
                 fields={"parent_id": _("a school has no units under it")},
             )
+        if kind not in CHILD_KINDS[parent.kind]:
+            kinds = _(" or ").join(label(k) for k in CHILD_KINDS[parent.kind])
+            raise Refused(
+                422,
+                _("a unit under %(parent)s is a %(kinds)s", parent=parent.name_th, kinds=kinds),
+                fields={
+                    "kind": _(
+                        "under a %(parent)s: %(kinds)s", parent=label(parent.kind), kinds=kinds
+                    )
+                },
+            )
     elif not administers(session, actor, None):
         raise Refused(422, _("give the parent unit"), fields={"parent_id": _("is required")})
+    elif session.scalar(select(OrgUnit.id).where(OrgUnit.parent_id.is_(None)).limit(1)) is not None:
+        raise Refused(
+            422,
+            _("the org tree has its top unit already: give the parent unit"),
+            fields={"parent_id": _("is required")},
+        )
+    elif kind is not UnitKind.ADMINISTRATION:
+        raise Refused(
+            422,
+            _("the top of the org tree is the administration"),
+            fields={"kind": _("choose %(kind)s", kind=label(UnitKind.ADMINISTRATION))},
+        )
     code = _text(code, "code", 32)
+    if _DIGITS.fullmatch(read_code(code)) is None:
+        raise Refused(
+            422,
+            _("a unit's code is digits only, e.g. 50230000"),
+            fields={"code": _("digits only")},
+        )
     name_th = _text(name_th, "name_th", 255)
     name_en = _text(name_en, "name_en", 255, required=False)
     try:
