@@ -332,8 +332,6 @@ def test_kpi_pages_in_thai_have_no_english(login_as, session: Session) -> None: 
 def test_a_school_sees_and_reports_the_kpis_its_own_unit_owns(
     client: FlaskClient, session: Session
 ) -> None:
-    from decimal import Decimal
-
     from service.kpis.operations import create_kpi
     from tests.work_data import user
 
@@ -409,3 +407,87 @@ def test_a_link_across_fiscal_years_can_be_undone(login_as, session: Session) ->
     assert unlinked.status_code == 302
     session.expire_all()
     assert kpi.projects == [] and _actions(session, kpi) == ["kpi.unlink"]
+
+
+def _hand_kpi(session: Session, code: str, kind: MeasureKind, unit_label: str) -> Kpi:
+    from service.kpis.operations import create_kpi
+    from tests.work_data import user
+
+    return create_kpi(
+        session,
+        user(session, "officer"),
+        code=code,
+        name=f"ตัวชี้วัด {unit_label}",
+        fiscal_year=demo_project(session).fiscal_year,
+        owner_unit=unit(session, "50230000"),
+        target=Decimal("80"),
+        measure_kind=kind,
+        unit_label=unit_label,
+    )
+
+
+def test_a_nonsense_result_is_refused_naming_every_problem(  # type: ignore[no-untyped-def]
+    login_as, session: Session
+) -> None:
+    percent = _hand_kpi(session, "5023-9901", MeasureKind.PERCENT, "ร้อยละ")
+    level = _hand_kpi(session, "5023-9902", MeasureKind.LEVEL, "ระดับ")
+    session.commit()
+    client = login_as("officer")
+    token = csrf_token(client, f"/kpis/{percent.id}")
+    nonsense = {
+        "csrf_token": token,
+        "quarter": "1",
+        "value": "-5",
+        "numerator": "3",
+        "denominator": "0",
+        "narrative": "ก" * 20000,
+    }
+    refused = client.post(f"/kpis/{percent.id}/results", data=nonsense)
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    for problem in ("ร้อยละติดลบไม่ได้", "ต้องมากกว่า 0", "ไม่เกิน 5000"):
+        assert problem in page, problem
+    assert 'value="-5"' in page and 'value="3"' in page  # what was typed stays
+    half = client.post(
+        f"/kpis/{percent.id}/results",
+        data={"csrf_token": token, "quarter": "1", "value": "50", "numerator": "3"},
+    )
+    assert half.status_code == 422
+    assert "ระบุทั้งตัวตั้งและตัวหาร" in half.get_data(as_text=True)
+    session.expire_all()
+    assert not session.get(Kpi, percent.id).results  # type: ignore[union-attr]
+    # A level, a count or a free-text unit is not held to a sign; a ratio still needs a count.
+    below = {"csrf_token": token, "quarter": "1", "value": "-1", "narrative": "ก" * 5000}
+    assert client.post(f"/kpis/{level.id}/results", data=below).status_code == 302
+    fair = {
+        "csrf_token": token,
+        "quarter": "2",
+        "value": "60",
+        "numerator": "3",
+        "denominator": "5",
+    }
+    assert client.post(f"/kpis/{percent.id}/results", data=fair).status_code == 302
+
+
+def test_the_api_refuses_a_nonsense_result(client: FlaskClient, session: Session) -> None:
+    percent = _hand_kpi(session, "5023-9903", MeasureKind.PERCENT, "ร้อยละ")
+    officer = headers_for(session, "officer")
+    session.commit()
+    url = f"/api/v1/kpis/{percent.id}/results/1"
+    thai = {**officer, "Accept-Language": "th"}
+    long = client.put(url, json={"value": "5", "narrative": "ก" * 5001}, headers=thai)
+    assert long.status_code == 422
+    refused = client.put(
+        url, json={"value": "-5", "numerator": "3", "denominator": "0"}, headers=thai
+    )
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert "ร้อยละติดลบไม่ได้" in text and "ต้องมากกว่า 0" in text
+    half = client.put(url, json={"value": "5", "denominator": "4"}, headers=thai)
+    assert half.status_code == 422 and "ระบุทั้งตัวตั้งและตัวหาร" in half.get_data(as_text=True)
+    assert (
+        client.put(
+            url, json={"value": "5", "numerator": "1", "denominator": "20"}, headers=officer
+        ).status_code
+        == 200
+    )

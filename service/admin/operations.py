@@ -14,6 +14,7 @@ the demo loader and the data generator use without an actor."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -24,7 +25,7 @@ from service.audit.operations import record
 from service.auth.models import ApiToken
 from service.core.db import utcnow
 from service.core.fiscal import fiscal_year_bounds
-from service.core.labels import field_label, object_type_label
+from service.core.labels import field_label, label, object_type_label
 from service.core.permissions import (
     Answer,
     administers,
@@ -33,7 +34,7 @@ from service.core.permissions import (
     may_administer,
     may_grant,
 )
-from service.core.thai import normalize_thai
+from service.core.thai import normalize_thai, read_code
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.fiscal.models import FiscalYear
@@ -131,6 +132,23 @@ def _admins_only(session: Session, actor: User, what: str) -> None:
 # ---- org units ---------------------------------------------------------------------------------
 
 
+#: The kinds of unit that stand directly under each kind: the administration over its district
+#: offices and departments (the evaluators' สำนักยุทธศาสตร์และประเมินผล is one), a division
+#: under either, then school networks and their schools. Scopes, budgets and dashboards read
+#: a unit's place from its kind; a district office under a network would be counted twice.
+CHILD_KINDS: dict[UnitKind, tuple[UnitKind, ...]] = {
+    UnitKind.ADMINISTRATION: (UnitKind.DISTRICT_OFFICE, UnitKind.DEPARTMENT),
+    UnitKind.DISTRICT_OFFICE: (UnitKind.DIVISION,),
+    UnitKind.DEPARTMENT: (UnitKind.DIVISION,),
+    UnitKind.DIVISION: (UnitKind.SCHOOL_NETWORK,),
+    UnitKind.SCHOOL_NETWORK: (UnitKind.SCHOOL,),
+    UnitKind.SCHOOL: (),
+}
+
+#: A unit's code: ASCII digits, as read_code writes Thai and full-width ones.
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def create_unit(
     session: Session,
     actor: User,
@@ -141,9 +159,11 @@ def create_unit(
     parent: OrgUnit | None,
     name_en: str = "",
 ) -> OrgUnit:
-    """A unit under `parent` (None: a new root, for admins of the whole tree). Raises
-    Refused(403) unless `actor` is an admin, Refused(422) for a parent they do not administer,
-    a missing parent, or a missing, too long or taken code or name."""
+    """A unit under `parent` (None: the root, for admins of the whole tree while it has
+    none). Raises Refused(403) unless `actor` is an admin, Refused(422) for a parent they do
+    not administer, a missing parent, a kind that does not stand under the parent's (see
+    `CHILD_KINDS`), a second root, or a missing, too long, not all-digit or taken code or
+    name."""
     _admins_only(session, actor, _("change the org tree"))
     if parent is not None:
         _named_unit(session, actor, parent, "parent_id")
@@ -154,9 +174,38 @@ def create_unit(
                 _("a school has no units under it: choose its network or division"),
                 fields={"parent_id": _("a school has no units under it")},
             )
+        if kind not in CHILD_KINDS[parent.kind]:
+            kinds = _(" or ").join(label(k) for k in CHILD_KINDS[parent.kind])
+            raise Refused(
+                422,
+                _("a unit under %(parent)s is a %(kinds)s", parent=parent.name_th, kinds=kinds),
+                fields={
+                    "kind": _(
+                        "under a %(parent)s: %(kinds)s", parent=label(parent.kind), kinds=kinds
+                    )
+                },
+            )
     elif not administers(session, actor, None):
         raise Refused(422, _("give the parent unit"), fields={"parent_id": _("is required")})
+    elif session.scalar(select(OrgUnit.id).where(OrgUnit.parent_id.is_(None)).limit(1)) is not None:
+        raise Refused(
+            422,
+            _("the org tree has its top unit already: give the parent unit"),
+            fields={"parent_id": _("is required")},
+        )
+    elif kind is not UnitKind.ADMINISTRATION:
+        raise Refused(
+            422,
+            _("the top of the org tree is the administration"),
+            fields={"kind": _("choose %(kind)s", kind=label(UnitKind.ADMINISTRATION))},
+        )
     code = _text(code, "code", 32)
+    if _DIGITS.fullmatch(read_code(code)) is None:
+        raise Refused(
+            422,
+            _("a unit's code is digits only, e.g. 50230000"),
+            fields={"code": _("digits only")},
+        )
     name_th = _text(name_th, "name_th", 255)
     name_en = _text(name_en, "name_en", 255, required=False)
     try:
@@ -720,12 +769,35 @@ def set_year_open(session: Session, actor: User, year: FiscalYear, is_open: bool
 # ---- strategy tree -----------------------------------------------------------------------------
 
 
+#: The longest name of a strategy node: a heading of the plan, not a text.
+STRATEGY_NAME_MAX = 500
+
+#: A strategy code's part: ASCII digits (Thai digits are read as these first).
+_NUMBER = re.compile(r"[0-9]+")
+
+
+def _numbered_below(code: str, parent_code: str) -> bool:
+    """Whether `code` is `parent_code` and one more dot-separated number ("7.2" under "7"),
+    as the plan numbers its strategies: a code says where its node stands in the tree."""
+    head, dot, last = code.rpartition(".")
+    return bool(dot) and head == parent_code and _NUMBER.fullmatch(last) is not None
+
+
+def _strategy_name_problems(name: str) -> dict[str, str]:
+    if not name:
+        return {"name": _("is required")}
+    if len(name) > STRATEGY_NAME_MAX:
+        return {"name": _("at most %(count)s characters", count=STRATEGY_NAME_MAX)}
+    return {}
+
+
 def create_strategy_node(
     session: Session, actor: User, code: str, name: str, parent: StrategyNode | None
 ) -> StrategyNode:
     """A node of the strategy tree, its code written with Arabic digits ("7.2.2.2").
     Raises Refused(403) unless `actor` administers the whole tree, Refused(422) for a
-    missing code or name or a ninth level, Refused(409) for a taken code."""
+    missing code or name, a code that is not its parent's and one more number (a top-level
+    code is a number), a name too long or a ninth level, Refused(409) for a taken code."""
     require(may_administer(session, actor, None, _("change the strategy tree")))
     from service.core.thai import to_arabic_digits
 
@@ -736,8 +808,15 @@ def create_strategy_node(
         problems["code"] = _("is required")
     elif len(code) > 32:
         problems["code"] = _("at most %(count)s characters", count=32)
-    if not name:
-        problems["name"] = _("is required")
+    elif parent is None and _NUMBER.fullmatch(code) is None:
+        problems["code"] = _("a top-level code is a number, e.g. 7")
+    elif parent is not None and not _numbered_below(code, parent.code):
+        problems["code"] = _(
+            "must be %(parent)s and one more number, e.g. %(example)s",
+            parent=parent.code,
+            example=f"{parent.code}.1",
+        )
+    problems.update(_strategy_name_problems(name))
     if problems:
         raise Refused(422, _("some input is missing or wrong"), fields=problems)
     level = parent.level + 1 if parent else 1
@@ -772,11 +851,12 @@ def update_strategy_node(
 ) -> StrategyNode:
     """Rename a node of the strategy tree (its code, which projects are filed under, stays).
     Renaming to the same name records nothing. Raises Refused(403) unless `actor`
-    administers the whole tree, Refused(422) for a missing name."""
+    administers the whole tree, Refused(422) for a missing name or one too long."""
     require(may_administer(session, actor, None, _("change the strategy tree")))
     name = normalize_thai(name or "")
-    if not name:
-        raise Refused(422, _("some input is missing or wrong"), fields={"name": _("is required")})
+    problems = _strategy_name_problems(name)
+    if problems:
+        raise Refused(422, _("some input is missing or wrong"), fields=problems)
     _update(session, actor, node, {"name": name}, action="strategy.update", kind="strategy_node")
     return node
 

@@ -253,6 +253,34 @@ def _published(session: Session, kpi: Kpi, quarter: int) -> bool:
     return state is EvaluationState.PUBLISHED
 
 
+def result_problems(
+    kpi: Kpi,
+    *,
+    value: Decimal | None,
+    numerator: Decimal | None,
+    denominator: Decimal | None,
+) -> dict[str, str]:
+    """What is wrong, per field, with a quarter's result of `kpi`: no value, a ratio without
+    one of its halves or over nothing (a denominator must count something), or a negative
+    percentage. Only a percent KPI is held to a sign: a level, a count or a free-text unit may
+    be measured in ways this cannot judge. The pages call this on the fields that read, to name
+    every problem at once."""
+    problems: dict[str, str] = {}
+    if value is None:
+        problems["value"] = _("is required")
+    elif value < 0 and kpi.measure_kind is MeasureKind.PERCENT:
+        problems["value"] = _("a percentage cannot be negative")
+    if numerator is not None and numerator < 0 and kpi.measure_kind is MeasureKind.PERCENT:
+        problems["numerator"] = _("must not be negative")
+    if denominator is not None and denominator <= 0:
+        problems["denominator"] = _("must be more than 0")
+    if (numerator is None) != (denominator is None):
+        problems["denominator" if denominator is None else "numerator"] = _(
+            "give both the numerator and the denominator, or neither"
+        )
+    return problems
+
+
 def report_result(
     session: Session,
     actor: User,
@@ -267,19 +295,11 @@ def report_result(
     """Set the quarter's result of a KPI reported by hand (cumulative through the year, as
     the legacy page reads it). Raises Refused(403) for someone who may not report it or for a
     computed KPI, 409 once the quarter's evaluation is published (frozen), 422 for a quarter
-    outside 1..4, no value, or a negative denominator."""
+    outside 1..4 or any of `result_problems`."""
     _refuse(may_report_kpi(session, actor, kpi))
-    problems = {}
+    problems = result_problems(kpi, value=value, numerator=numerator, denominator=denominator)
     if quarter not in (1, 2, 3, 4):
         problems["quarter"] = _("must be 1 to 4")
-    if value is None:
-        problems["value"] = _("is required")
-    if denominator is not None and denominator < 0:
-        problems["denominator"] = _("must not be negative")
-    if (numerator is None) != (denominator is None):
-        problems["denominator" if denominator is None else "numerator"] = _(
-            "give both the numerator and the denominator, or neither"
-        )
     if problems:
         raise Refused(422, _("some input is missing or wrong"), fields=problems)
     if _published(session, kpi, quarter):

@@ -80,7 +80,7 @@ class KpiCreate(KpiUpdate):
 
 class KpiResultInput(Input):
     value = Measure(required=True)
-    narrative = Text(load_default="", validate=validate.Length(max=20000))
+    narrative = Text(load_default="", validate=validate.Length(max=5000))
     numerator = Measure(allow_none=True, load_default=None)
     denominator = NonNegativeMeasure(allow_none=True, load_default=None)
 
@@ -129,7 +129,7 @@ FORM_FIELDS: dict[str, fields.Field] = {
 RESULT_FIELDS: dict[str, fields.Field] = {
     "quarter": fields.Integer(required=True, validate=validate.Range(1, 4)),
     "value": Measure(commas=True, required=True),
-    "narrative": Text(validate=validate.Length(max=20000)),
+    "narrative": Text(validate=validate.Length(max=5000)),
     "numerator": Measure(commas=True),
     "denominator": Measure(commas=True, validate=validate.Range(min=0)),
 }

@@ -468,6 +468,9 @@ def report(kpi_id: int) -> Any:
         abort(400)
     form = {k: request.form.get(k, "") for k in ("value", "narrative", "numerator", "denominator")}
     if problems:
+        # Every problem at once: the rules between fields too, on the fields that did read.
+        measures = {k: values.get(k) for k in ("value", "numerator", "denominator")}
+        problems = {**operations.result_problems(kpi, **measures), **problems}
         return _kpi_page(kpi, {quarter: form}, {quarter: problems}, 422)
     uploads = [
         Upload(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename

@@ -21,9 +21,9 @@ class StrategyNodeOut(Output):
 
 class StrategyNodeCreate(Input):
     code = Text(required=True, validate=validate.Length(1, 32))
-    name = Text(required=True, validate=validate.Length(1, 2000))
+    name = Text(required=True, validate=validate.Length(1, 500))
     parent_id = Id(allow_none=True, load_default=None)
 
 
 class StrategyNodeUpdate(Input):
-    name = Text(required=True, validate=validate.Length(1, 2000))
+    name = Text(required=True, validate=validate.Length(1, 500))
