@@ -31,6 +31,8 @@ from service.fiscal.models import FiscalYear
 from service.org.models import OrgUnit, Role, User
 from service.org.scope import unit_filter
 from service.projects.annual_plan import apply_plan, read_plan, template_bytes
+from service.projects.models import Project
+from service.projects.queries import projects_seen
 from service.workflow.screens import actor, run_change, session
 
 bp = Blueprint("plan_import", __name__)
@@ -76,8 +78,36 @@ def _held(token: str) -> Path:
 @bp.get("/plan-import")
 @login_required
 def start() -> str:
+    """The upload form; after a confirmation (`?created=…&updated=…&years=…`, ids and years
+    comma-separated), also the projects it made or updated, each linked, where this reader
+    sees them: the answer to the confirmation is a page of its own, so a reload sends
+    nothing again."""
     _require()
-    return render_template("editor/plan_import.html", preview=None)
+    if not any(key in request.args for key in ("created", "updated")):
+        return render_template("editor/plan_import.html", preview=None)
+    actions = {
+        ident: action
+        for action in ("create", "update")
+        for ident in _numbers(request.args.get(f"{action}d", ""))
+    }
+    found = list(session().scalars(select(Project).where(Project.id.in_(list(actions)))))
+    seen = projects_seen(session(), actor(), found)
+    return render_template(
+        "editor/plan_import.html",
+        preview=None,
+        imported=[
+            {"project": p, "action": actions[p.id]}
+            for p in sorted(found, key=lambda p: p.code)
+            if p.id in seen
+        ],
+        years=_numbers(request.args.get("years", "")),
+    )
+
+
+def _numbers(text: str) -> list[int]:
+    """The numbers of a comma-separated list in a link (at most 1,000; anything else is
+    skipped)."""
+    return [int(part) for part in text.split(",")[:1000] if part.isdigit() and len(part) < 10]
 
 
 def template_download(db_session: Session, user: User) -> Response:
@@ -153,13 +183,24 @@ def confirm(token: str) -> Any:
             ),
             "info",
         )
-        # The page leads on to what was imported (an empty form would lead nowhere); shown
-        # once, as the held file it came from is gone.
-        return render_template(
-            "editor/plan_import.html",
-            preview=None,
-            imported=[c for c in preview.changes if c.action in ("create", "update")],
-            years=sorted({c.plan.be_year for c in preview.changes}),
+        # The page leads on to what was imported (an empty form would lead nowhere), as a
+        # page of its own: reloaded, it sends nothing again.
+        made = {
+            action: ",".join(
+                str(c.project.id)
+                for c in preview.changes
+                if c.action == action and c.project is not None  # apply_plan set it
+            )
+            for action in ("create", "update")
+        }
+        return redirect(
+            url_for(
+                "plan_import.start",
+                created=made["create"],
+                updated=made["update"],
+                years=",".join(str(y) for y in sorted({c.plan.be_year for c in preview.changes})),
+            )
+            + "#h-imported"
         )
 
     return run_change(
