@@ -165,6 +165,16 @@ def create_unit(
     `CHILD_KINDS`), a second root, or a missing, too long, not all-digit or taken code or
     name."""
     _admins_only(session, actor, _("change the org tree"))
+    # what was typed first, then where the unit would stand
+    code = _text(code, "code", 32)
+    if _DIGITS.fullmatch(read_code(code)) is None:
+        raise Refused(
+            422,
+            _("a unit's code is digits only, e.g. 50230000"),
+            fields={"code": _("digits only")},
+        )
+    name_th = _text(name_th, "name_th", 255)
+    name_en = _text(name_en, "name_en", 255, required=False)
     if parent is not None:
         _named_unit(session, actor, parent, "parent_id")
         if parent.kind is UnitKind.SCHOOL:
@@ -199,15 +209,6 @@ def create_unit(
             _("the top of the org tree is the administration"),
             fields={"kind": _("choose %(kind)s", kind=label(UnitKind.ADMINISTRATION))},
         )
-    code = _text(code, "code", 32)
-    if _DIGITS.fullmatch(read_code(code)) is None:
-        raise Refused(
-            422,
-            _("a unit's code is digits only, e.g. 50230000"),
-            fields={"code": _("digits only")},
-        )
-    name_th = _text(name_th, "name_th", 255)
-    name_en = _text(name_en, "name_en", 255, required=False)
     try:
         unit = org_ops.create_unit(
             session, code=code, name_th=name_th, name_en=name_en, kind=kind, parent=parent

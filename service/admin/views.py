@@ -336,15 +336,21 @@ def create_unit() -> Response | tuple[str, int]:
         kind = form.get("kind", "")
         if kind not in {k.value for k in UnitKind}:
             raise Refused(422, _("choose a kind"), fields={"kind": _("choose a kind")})
-        admin_ops.create_unit(
-            session(),
-            actor(),
-            code=form.get("code", ""),
-            name_th=form.get("name_th", ""),
-            name_en=form.get("name_en", ""),
-            kind=UnitKind(kind),
-            parent=parent,
-        )
+        try:
+            admin_ops.create_unit(
+                session(),
+                actor(),
+                code=form.get("code", ""),
+                name_th=form.get("name_th", ""),
+                name_en=form.get("name_en", ""),
+                kind=UnitKind(kind),
+                parent=parent,
+            )
+        except Refused as refused:
+            # the operation names the parent as the API sends it; this form, by its code
+            if refused.fields and "parent_id" in refused.fields:
+                refused.fields["parent_code"] = refused.fields.pop("parent_id")
+            raise
 
     return run_change(
         change, done=_("The unit is added."), back=flask_url_for("admin.units"), again=_units_page

@@ -627,7 +627,12 @@ def _read_texts(
 ) -> None:
     columns = TEXT_COLUMNS
     # A KPI code is unique only within its fiscal year: a project links the KPI of its own.
-    kpis = set(session.execute(select(FiscalYear.be_year, Kpi.code).join(Kpi.fiscal_year)).tuples())
+    kpis = {
+        (be_year, code)
+        for be_year, code in session.execute(
+            select(FiscalYear.be_year, Kpi.code).join(Kpi.fiscal_year)
+        )
+    }
     for row in range(cells.first_row, cells.last_row + 1):
         raw = {key: cells.values.get((row, i + 1)) for i, (key, _h) in enumerate(columns)}
         if all(clean_text(v) == "" for v in raw.values()):
