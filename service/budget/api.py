@@ -94,7 +94,7 @@ def list_allocations(args: dict[str, Any]) -> Any:
         stmt = stmt.where(in_subtree(session, args["unit"], Allocation.recipient_unit_id))
     if "state" in args:
         stmt = stmt.where(Allocation.state == args["state"])
-    return paginate(session, stmt, args, count_apart=sees_everything(session, user))
+    return paginate(session, stmt, args, capped=sees_everything(session, user))
 
 
 @blp.route("/allocations", methods=["POST"])
@@ -172,7 +172,7 @@ def list_installments(args: dict[str, Any]) -> Any:
         stmt = stmt.where(in_subtree(session, args["unit"], Allocation.recipient_unit_id))
     if "state" in args:
         stmt = stmt.where(Installment.state == args["state"])
-    return paginate(session, stmt, args, count_apart=sees_everything(session, user))
+    return paginate(session, stmt, args, capped=sees_everything(session, user))
 
 
 @blp.route(f"/installments/<{ID}:ident>")
@@ -278,7 +278,7 @@ def list_transfers(args: dict[str, Any]) -> Any:
         )
     if "state" in args:
         stmt = stmt.where(BudgetTransfer.state == args["state"])
-    return paginate(session, stmt, args, count_apart=sees_everything(session, user))
+    return paginate(session, stmt, args, capped=sees_everything(session, user))
 
 
 @blp.route("/budget-transfers", methods=["POST"])

@@ -62,7 +62,7 @@ def list_evaluations(args: dict[str, Any]) -> Any:
         stmt = stmt.where(Evaluation.state == args["state"])
     if "project" in args:
         stmt = stmt.where(Evaluation.project_id == args["project"])
-    return paginate(session, stmt, args, count_apart=sees_everything(session, user))
+    return paginate(session, stmt, args, capped=sees_everything(session, user))
 
 
 @blp.route("/evaluations", methods=["POST"])

@@ -100,7 +100,7 @@ def list_projects(args: dict[str, Any]) -> Any:
         overdue = project_overdue(local_today())
         stmt = stmt.where(overdue if args["overdue"] else ~overdue)
     # Tree-wide readers list the country: the page comes off the code index, counted apart.
-    return paginate(session, stmt, args, count_apart=sees_everything(session, user))
+    return paginate(session, stmt, args, capped=sees_everything(session, user))
 
 
 @blp.route("/projects", methods=["POST"])

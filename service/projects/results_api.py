@@ -17,6 +17,7 @@ from service.api.transitions import ID, add_transition_routes
 from service.core.fiscal import local_today
 from service.extensions import db
 from service.fiscal.models import FiscalYear
+from service.org.scope import sees_everything
 from service.projects import operations
 from service.projects.models import PlanStep, Project, ResultState, StepResult
 from service.projects.schemas import AssignInput, ResultFilter, ResultOut
@@ -69,14 +70,22 @@ def list_results(args: dict[str, Any]) -> Any:
         select(StepResult.id.label("id"), StepResult.due_on.label("due_on")).where(branch, *filters)
         for branch in visible_result_branches(session, user)
     ]
-    if len(branches) == 1:
+    counted = None
+    if sees_everything(session, user):
         # Tree-wide (evaluators, admins): ordered straight off step_result's own index.
         statement = branches[0].order_by(StepResult.due_on, StepResult.id)
-        page = paginate(session, statement, args, count_apart=True)
     else:
-        ordered = union_all(*branches).subquery("visible")
-        statement = select(ordered.c.id).order_by(ordered.c.due_on, ordered.c.id)
-        page = paginate(session, statement, args)
+        # A scope's rows read whole, then ordered: walking the country's results in due order
+        # for those of a school's five units read 24,000 rows to find 11 (21 ms), where its
+        # 4,000 read by unit and sorted take 2 ms.
+        rows = branches[0] if len(branches) == 1 else union_all(*branches)
+        visible = rows.cte("visible").prefix_with("MATERIALIZED")
+        statement = select(visible.c.id).order_by(visible.c.due_on, visible.c.id)
+        # Counted off the unit index alone, without the rows' due dates.
+        counted = select(rows.subquery().c.id)
+    page = paginate(
+        session, statement, args, capped=sees_everything(session, user), counted=counted
+    )
     loaded = {
         result.id: result
         for result in session.scalars(
