@@ -10,8 +10,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.org.models import UnitKind
+from service.org.operations import create_unit
+from service.projects.operations import assign_result
 from service.workflow.engine import load_workflows
-from tests.api_support import all_headers, user
+from tests.api_support import all_headers, demo_project, user
 
 LISTS = {
     "/api/v1/results": "step_result",
@@ -55,3 +58,24 @@ def test_each_list_holds_what_its_lookups_show(
         assert total == len(expected), url
         seen_any = seen_any or bool(expected)
     assert seen_any
+
+
+def test_a_result_reported_from_outside_the_readers_scope_is_listed(
+    client: FlaskClient, session: Session
+) -> None:
+    """A school straight under the district (outside the officer's division) reports on the
+    division's project: the officer's result list holds its result, as its lookup does."""
+    project = demo_project(session)
+    outsider = create_unit(
+        session,
+        code="5023099901",
+        name_th="โรงเรียนนอกกลุ่ม",
+        kind=UnitKind.SCHOOL,
+        parent=project.owner_unit,
+    )
+    step = next(s for s in project.steps if s.position == 3)
+    result = assign_result(session, user(session, "officer"), step, outsider)
+    session.commit()
+    test_each_list_holds_what_its_lookups_show(client, session, "officer")
+    listed, _total = _listed(client, "/api/v1/results", all_headers(session)["officer"])
+    assert result.id in listed
