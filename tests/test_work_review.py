@@ -3,6 +3,7 @@ a savepoint of its own and answered per item."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from flask.testing import FlaskClient
@@ -294,3 +295,50 @@ def test_an_accepted_result_says_what_sending_it_again_does(login_as, session: S
     page = client.get(f"/results/{result.id}").get_data(as_text=True)
     note = page.split('data-testid="resend-note">')[1].split("</p>")[0]
     assert "เขตรับรองผลนี้แล้ว" in note and "(100.00)" in note
+
+
+def test_a_result_resent_while_the_queue_was_open_is_not_accepted_unseen(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """The queue was drawn with the school's 100 %; another officer returned it and the
+    school sent 30 % meanwhile. Accepting from the old page, ticked or by its row's button,
+    takes nothing: what the officer saw is not what he would accept. The rest of a bulk
+    decision is taken."""
+    changed, unchanged = school_result(session, position=3), school_result(session, position=4)
+    for result in (changed, unchanged):
+        _submit(session, "school", result)
+    session.commit()
+    client = login_as("officer")
+    page = client.get("/review").get_data(as_text=True)
+    drawn = {
+        r.id: re.search(rf'name="version-{r.id}" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
+        for r in (changed, unchanged)
+    }
+    engine.take(
+        session,
+        user(session, "approver"),
+        "step_result",
+        changed.id,
+        "return",
+        {"reason": "ขอหลักฐาน"},
+    )
+    _submit(session, "school", changed, completion="30")
+    session.commit()
+    for form in (
+        {"action": "accept", "ids": [str(changed.id), str(unchanged.id)]},
+        {"single": f"accept:{changed.id}"},
+    ):
+        response = client.post(
+            "/review",
+            data={
+                "csrf_token": csrf_token(client, "/review?lang=en"),
+                **form,
+                **{f"version-{ident}": version for ident, version in drawn.items()},
+            },
+        )
+        assert response.status_code == 302
+        flashed = client.get("/review?lang=en").get_data(as_text=True)
+        assert f"#{changed.id} " in flashed and "changed while your page was open" in flashed
+    session.expire_all()
+    assert changed.state is ResultState.SUBMITTED and changed.completion == 30
+    assert unchanged.state is ResultState.ACCEPTED

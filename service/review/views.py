@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.wrappers import Response
 
 from service.core.export import FORMATS, Column, download, rows_in_chunks
-from service.core.fields import ids_in
+from service.core.fields import drawn_version, ids_in
 from service.core.fiscal import local_date
 from service.core.labels import field_label
 from service.core.paging import PAGE_ROWS, Paged, page_number, paged
@@ -217,6 +217,13 @@ def decide() -> Response | tuple[str, int]:
         return _queue_page(422, frozenset(ids), errors)
     # A reason given with an acceptance is its note (`_accept` records it), never dropped.
     data = {"reason": reason}
+    # Each row carries the version it was drawn at: a result sent again (or decided by
+    # someone else) since the page was drawn is refused, not accepted unseen.
+    drawn = {
+        ident: version
+        for ident in ids
+        if (version := drawn_version({"version": request.form.get(f"version-{ident}")})) is not None
+    }
 
     def answered(outcomes: list[Any]) -> Response:
         done: list[int] = []
@@ -244,7 +251,7 @@ def decide() -> Response | tuple[str, int]:
 
     # Each item is taken (or refused) in its own savepoint; the refusals are answered per item.
     return run_change(
-        lambda: take_each("step_result", ids, action, data),
+        lambda: take_each("step_result", ids, action, data, drawn),
         done="",
         back=url_for("review.queue"),
         again=lambda **_refused: redirect(url_for("review.queue")),

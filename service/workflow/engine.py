@@ -16,7 +16,7 @@ caller commits once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -558,10 +558,13 @@ def take_each(
     data: dict[str, Any] | None = None,
     *,
     acting_for: User | None = None,
+    expected_versions: Mapping[int, int] | None = None,
 ) -> list[Outcome]:
     """`take` on each id, each in a savepoint of its own: a refusal (or a unique constraint
     caught by the database, as a 409) undoes that item only. The one door of every bulk
-    decision (the API's bulk route, the review queue); the caller commits once."""
+    decision (the API's bulk route, the review queue); the caller commits once.
+    `expected_versions`: id -> the version the page showed (see `take`); ids it does not
+    name are not checked."""
     outcomes = []
     for ident in ids:
         try:
@@ -574,6 +577,7 @@ def take_each(
                     name,
                     dict(data or {}),
                     acting_for=acting_for,
+                    expected_version=(expected_versions or {}).get(ident),
                 )
             outcomes.append(Outcome(ident, obj=obj))
         except Refused as refused:

@@ -10,6 +10,7 @@ reason. After a POST the browser is redirected (PRG) with a flash; a transition 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from functools import wraps
 from typing import Any, TypeVar
@@ -103,11 +104,36 @@ def take(
     )
 
 
-def take_each(workflow: str, ids: list[int], name: str, data: dict[str, Any]) -> list[Any]:
-    """`engine.take_each` by the signed-in user, for whoever they act for."""
-    return engine.take_each(
-        session(), signed_in(), workflow, ids, name, data, acting_for=acting.acting_for(session())
+def take_each(
+    workflow: str,
+    ids: list[int],
+    name: str,
+    data: dict[str, Any],
+    expected_versions: dict[int, int] | None = None,
+) -> list[engine.Outcome]:
+    """`engine.take_each` by the signed-in user, for whoever they act for; an item whose
+    version is not the one its page showed (`expected_versions`) is refused as changed while
+    the page was open."""
+    outcomes = engine.take_each(
+        session(),
+        signed_in(),
+        workflow,
+        ids,
+        name,
+        data,
+        acting_for=acting.acting_for(session()),
+        expected_versions=expected_versions,
     )
+    drawn = expected_versions or {}
+
+    def told(outcome: engine.Outcome) -> engine.Outcome:
+        refused = outcome.refused
+        if refused is None or refused.status != 409 or outcome.ident not in drawn:
+            return outcome
+        changed = _changed_while_open(workflow, outcome.ident, name, drawn[outcome.ident])
+        return replace(outcome, refused=changed or refused)
+
+    return [told(outcome) for outcome in outcomes]
 
 
 def option_label(option: Option) -> str:
