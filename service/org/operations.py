@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -219,30 +219,66 @@ def _refuse_deactivated(principal: User, delegate: User) -> None:
         )
 
 
-def _refuse_outsider(session: Session, principal: User, delegate: User) -> None:
-    """Refused(422) unless `delegate` works where `principal` does: a role in the office
-    (the district, or the administration's office) of one of the principal's units, and a
-    district role (not only a school's) when the principal holds one. A school's clerk made
-    deputy of the district's director could approve money for their own school."""
+def works_where(session: Session, principal: User, delegate: User) -> bool:
+    """`delegate` works where `principal` does: a role in the office (the district, or the
+    administration's office) of one of the principal's units, and a district role (not only a
+    school's) when the principal holds one. A school's clerk made deputy of the district's
+    director could approve money for their own school."""
     from service.org.scope import active_roles
-    from service.workflow.engine import Refused
 
-    held = active_roles(session, principal)
-    if not held:
-        raise Refused(
-            422,
-            _("%(name)s holds no role to hand over", name=principal.name),
-            fields={"principal_id": _("holds no role")},
-        )
     theirs_all = active_roles(session, delegate)
-    for mine in held:
+    for mine in active_roles(session, principal):
         # The office: the unit's first two ancestors (the root and the district of
         # "/1/3/4/5/"); the root's is the root, whose people stand in anywhere in the tree.
         office = mine.unit.ancestor_ids[:2]
         for theirs in theirs_all:
             inside = theirs.unit.ancestor_ids[: len(office)] == office
             if inside and (theirs.role is not Role.SCHOOL or mine.role is Role.SCHOOL):
-                return
+                return True
+    return False
+
+
+def possible_deputies(session: Session, principal: User) -> list[User]:
+    """The active people `principal` may hand their authority to (`works_where`), by name:
+    those holding a role in the office of one of the principal's units, read by the
+    offices' paths, then held to the rule one by one."""
+    from service.org.scope import active_roles
+
+    offices = {
+        "/" + "".join(f"{ident}/" for ident in a.unit.ancestor_ids[:2])
+        for a in active_roles(session, principal)
+    }
+    if not offices:
+        return []
+    candidates = session.scalars(
+        select(User)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .join(OrgUnit, OrgUnit.id == RoleAssignment.unit_id)
+        .where(
+            User.active.is_(True),
+            User.id != principal.id,
+            RoleAssignment.withdrawn_at.is_(None),
+            or_(*(OrgUnit.path.startswith(office) for office in sorted(offices))),
+        )
+        .distinct()
+        .order_by(User.name, User.id)
+    )
+    return [person for person in candidates if works_where(session, principal, person)]
+
+
+def _refuse_outsider(session: Session, principal: User, delegate: User) -> None:
+    """Refused(422) unless `delegate` works where `principal` does (`works_where`)."""
+    from service.org.scope import active_roles
+    from service.workflow.engine import Refused
+
+    if not active_roles(session, principal):
+        raise Refused(
+            422,
+            _("%(name)s holds no role to hand over", name=principal.name),
+            fields={"principal_id": _("holds no role")},
+        )
+    if works_where(session, principal, delegate):
+        return
     raise Refused(
         422,
         _(

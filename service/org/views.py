@@ -10,13 +10,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
-from service.core.fields import FormId, Invalid, value_of
+from service.core.fields import Day, FormId, Invalid, value_of
 from service.core.fiscal import local_today
+from service.core.labels import field_label
 from service.core.translate import gettext as _
 from service.core.web import safe_next
 from service.extensions import db
 from service.org import acting
+from service.org import operations as org_ops
 from service.org.models import Delegation, User
+from service.workflow.engine import Refused
+from service.workflow.screens import run_change
 
 bp = Blueprint("acting", __name__)
 
@@ -127,3 +131,112 @@ def end() -> Response:
     acting.stop_acting()
     flash(_("You act as yourself again."), "info")
     return redirect(safe_next(request.form.get("next")) or url_for("auth.home"))
+
+
+# ---- one's own deputies ----------------------------------------------------------------------
+
+
+def _deputies_page(
+    status: int = 200, form: dict[str, str] | None = None, errors: dict[str, str] | None = None
+) -> tuple[str, int]:
+    """The signed-in person's delegations (whom they have let act for them, latest first),
+    the people they may choose as deputy, and the form; after a refusal, what was typed and
+    the refused fields."""
+    session = db.session()
+    user = _signed_in()
+    delegations = list(
+        session.scalars(
+            select(Delegation)
+            .options(joinedload(Delegation.delegate))
+            .where(Delegation.principal_id == user.id)
+            .order_by(Delegation.starts_on.desc(), Delegation.id.desc())
+            .limit(DEPUTY_ROWS)
+        )
+    )
+    page = render_template(
+        "org/deputies.html",
+        delegations=delegations,
+        deputies=org_ops.possible_deputies(session, user),
+        today=local_today(),
+        form=form or {},
+        errors=errors or {},
+    )
+    return page, status
+
+
+#: The delegations the page lists (latest first): years of leave, not a history to scroll.
+DEPUTY_ROWS = 50
+
+
+@bp.route("/deputies")
+@login_required
+def deputies() -> tuple[str, int]:
+    """Whom the signed-in person lets act for them, and for when (their own delegations:
+    an approver going on leave hands over here, without asking an administrator)."""
+    return _deputies_page()
+
+
+@bp.route("/deputies", methods=["POST"])
+@login_required
+def add_deputy() -> Response | tuple[str, int]:
+    user = _signed_in()
+    session = db.session()
+    typed = {
+        key: request.form.get(key, "") for key in ("delegate_id", "starts_on", "ends_on", "reason")
+    }
+
+    def change() -> None:
+        fields: dict[str, str] = {}
+        values: dict[str, object] = {}
+        for name, field in (
+            ("delegate_id", FormId(required=True)),
+            ("starts_on", Day(typed=True, required=True)),
+            ("ends_on", Day(typed=True, required=True)),
+        ):
+            try:
+                values[name] = value_of(field, request.form, name)
+            except Invalid as problem:
+                fields[name] = problem.message
+        if fields:
+            # As the page names them (the deputy, where other pages say "delegate").
+            labels = {"delegate_id": _("Deputy")}
+            names = ", ".join(labels.get(name) or field_label(name) for name in fields)
+            raise Refused(
+                422, _("some input is missing or wrong: %(fields)s", fields=names), fields=fields
+            )
+        delegate = session.get(User, values["delegate_id"])
+        if delegate is None:
+            choose = _("choose one from the list")
+            raise Refused(422, choose, fields={"delegate_id": choose})
+        org_ops.create_delegation(
+            session,
+            user,
+            user,
+            delegate,
+            values["starts_on"],  # type: ignore[arg-type]
+            values["ends_on"],  # type: ignore[arg-type]
+            typed["reason"],
+        )
+
+    return run_change(
+        change,
+        done=_("Your deputy is set up."),
+        back=url_for("acting.deputies"),
+        again=lambda form, errors, status: _deputies_page(status, typed, errors),
+    )
+
+
+@bp.route("/deputies/<int:delegation_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw_deputy(delegation_id: int) -> Response | tuple[str, int]:
+    """Withdraw one of one's own delegations (another's is not found here: 404)."""
+    user = _signed_in()
+    delegation = db.session().get(Delegation, delegation_id)
+    if delegation is None or delegation.principal_id != user.id:
+        abort(404)
+    return run_change(
+        lambda: org_ops.withdraw_delegation(db.session(), user, delegation),
+        done=_("The delegation is withdrawn."),
+        back=url_for("acting.deputies"),
+        again=lambda form, errors, status: _deputies_page(status),
+    )
