@@ -15,14 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.core.charts import bar_chart
+from service.core.fiscal import local_today
 from service.org.models import Role
-from service.projects.models import Project
+from service.projects.models import Project, ProjectState
 from service.rollups.compute import run_rollup
+from service.rollups.queries import unit_figures
 from service.strategy.models import StrategyNode
 from tests.conftest import csrf_token, login
 from tests.project_data import make_district, make_user
 from tests.test_kpis import english_on
-from tests.work_data import demo_project, in_app_context  # noqa: F401
+from tests.work_data import demo_project, in_app_context, sibling_project, unit, user  # noqa: F401
 
 
 def test_evaluators_see_the_whole_administration_and_drill_down(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
@@ -146,3 +148,24 @@ def test_bars_scale_clamp_and_mark_the_plan() -> None:
     money = bar_chart([("จ่ายแล้ว", Decimal("45000.00"), None, "45,000.00")], Decimal(90000))
     assert money.bars[0].width == round(span / 2, 1)
     assert bar_chart([("ว่าง", Decimal(5), None, "5")], Decimal(0)).bars[0].width == 0
+
+
+def test_a_withdrawn_project_is_not_counted_as_the_rollups_do_not(
+    login_as, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """A project withdrawn from the plan is in no unit's figures of today: not its count, not
+    its approved budget, as the quarter's rollups leave it out (the two once disagreed)."""
+    project = demo_project(session)
+    district = unit(session, "50230000")
+    reader = user(session, "approver")
+    year = project.fiscal_year
+    before = unit_figures(session, reader, year, [district], local_today())[district.id]
+    gone = sibling_project(session, project, "50230000-9901")
+    gone.approved_budget = Decimal("750000.00")
+    gone.state = ProjectState.WITHDRAWN
+    session.commit()
+    after = unit_figures(session, reader, year, [district], local_today())[district.id]
+    assert (after.projects, after.approved) == (before.projects, before.approved)
+    client = login_as("approver")
+    page = client.get(f"/overview/units/50230000?year={year.be_year}").get_data(as_text=True)
+    assert f'data-testid="projects">{before.projects}<' in page

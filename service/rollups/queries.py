@@ -41,7 +41,7 @@ from service.projects.aggregates import (
     step_figures,
     zero_if_null,
 )
-from service.projects.models import UNDER_WAY, Project, project_strategy
+from service.projects.models import UNDER_WAY, Project, ProjectState, project_strategy
 from service.projects.queries import visible_projects
 from service.rollups.compute import strategy_ancestors
 from service.rollups.models import ProjectRollup, StrategyRollup, UnitRollup
@@ -105,7 +105,12 @@ def _project_figures(session: Session, user: User, year: FiscalYear, day: date) 
         .outerjoin(steps, steps.c.project_id == Project.id)
         .outerjoin(allocations, allocations.c.project_id == Project.id)
         .outerjoin(installments, installments.c.project_id == Project.id)
-        .where(Project.fiscal_year_id == year.id, Project.id.in_(ids))
+        # A withdrawn project is out of the plan: in no unit's figures, as the rollups.
+        .where(
+            Project.fiscal_year_id == year.id,
+            Project.id.in_(ids),
+            Project.state != ProjectState.WITHDRAWN,
+        )
         .subquery("figures")
     )
 
@@ -202,6 +207,7 @@ def node_project_ids(
             select(Project.id)
             .where(
                 Project.fiscal_year_id == year.id,
+                Project.state != ProjectState.WITHDRAWN,
                 visible_projects(session, user, year.id),
                 Project.id.in_(
                     select(project_strategy.c.project_id).where(
