@@ -505,3 +505,37 @@ def test_webhook_posts_signed_json_once(tmp_path: Path, app: Flask) -> None:
         assert "ถูกส่งกลับให้แก้ไข" in document["text"]
         assert post.headers["X-Tidtam-Delivery"] == document["delivery"]
         assert len(hooks.posts) == 1 and len(sink.mails) == 1
+
+
+def test_a_school_is_offered_what_a_school_hears(session: Session, login_as) -> None:  # type: ignore[no-untyped-def]
+    """A school's clerk on a phone is offered the kinds a school is told of, not the
+    district's forty; a kind she has been told of all the same (a head of unit, say) is
+    offered too, so that whatever she hears she can turn down."""
+    client = login_as("school")
+    page = client.get("/notifications/settings").get_data(as_text=True)
+    for kind in ("step_result.return", "step_result.accept", "deadline.step_overdue"):
+        assert f'name="{kind}:email"' in page, kind
+    for kind in ("budget_transfer.create", "project.submit", "step_result.submit"):
+        assert f'name="{kind}:email"' not in page, kind
+    school = session.scalars(select(User).where(User.email == "school@demo.tidtam.local")).one()
+    session.add(
+        Notification(
+            recipient_id=school.id,
+            kind="project.lock",
+            object_type="project",
+            object_id=_object_of(session, "project"),
+            channel=Channel.IN_APP,
+            delivery_key=f"test:project.lock:user:{school.id}:in_app",
+            state=DeliveryState.SENT,
+        )
+    )
+    session.commit()
+    assert 'name="project.lock:email"' in client.get("/notifications/settings").get_data(
+        as_text=True
+    )
+    # The officer is offered every kind.
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/notifications/settings")})
+    officer = login_as("officer")
+    assert 'name="budget_transfer.create:email"' in officer.get("/notifications/settings").get_data(
+        as_text=True
+    )

@@ -19,13 +19,65 @@ from service.notifications.models import (
     ReminderKind,
 )
 from service.notifications.recipients import NOTIFIED_KINDS
-from service.org.models import User
+from service.org.models import Role, User
 
 #: Every kind a user can set a preference for: events, then reminders.
 PREFERENCE_KINDS: tuple[str, ...] = (
     *sorted(NOTIFIED_KINDS),
     *(f"deadline.{kind.value}" for kind in ReminderKind),
 )
+
+
+#: Told to anyone, whatever their role.
+_ANYONE = frozenset(
+    {"comment.mention", "delegation.create", "delegation.withdraw", "line_account.link"}
+)
+
+#: What a role can be told of (service.notifications.recipients, service.deadlines.engine),
+#: for the settings page: a school's clerk on a phone is offered what a school hears, not
+#: forty kinds of district business. District roles (and admins) hear of nearly everything
+#: through their units and as heads of them: they are offered every kind.
+KINDS_BY_ROLE: dict[Role, frozenset[str]] = {
+    Role.SCHOOL: _ANYONE
+    | {
+        "step_result.return",
+        "step_result.accept",
+        "allocation.approve",
+        "installment.approve",
+        "installment.payment",
+        "installment.pay",
+        "installment.reject",
+        "installment.undecidable",
+        f"deadline.{ReminderKind.STEP_DUE.value}",
+        f"deadline.{ReminderKind.STEP_OVERDUE.value}",
+    },
+    Role.EVALUATOR: _ANYONE
+    | {"evaluation.self_assess", "kpi.result", f"deadline.{ReminderKind.EVALUATION_SCORE.value}"},
+    Role.OFFICER: frozenset(PREFERENCE_KINDS),
+    Role.APPROVER: frozenset(PREFERENCE_KINDS),
+    Role.ADMIN: frozenset(PREFERENCE_KINDS),
+}
+
+
+def preference_kinds(session: Session, user: User) -> tuple[str, ...]:
+    """The kinds the settings page offers `user`: those their roles can be told of, and any
+    kind they have been told of or set a preference for (whatever they hear, they can turn
+    down), in PREFERENCE_KINDS' order."""
+    from service.org.scope import role_names
+
+    offered: set[str] = set(_ANYONE)
+    for role in role_names(session, user):
+        offered |= KINDS_BY_ROLE.get(role, frozenset())
+    if len(offered) < len(PREFERENCE_KINDS):
+        offered |= set(
+            session.scalars(
+                select(Notification.kind)
+                .where(Notification.recipient_id == user.id, Notification.channel == Channel.IN_APP)
+                .distinct()
+            )
+        )
+        offered |= {kind for kind, _channel in preferences_of(session, user)}
+    return tuple(kind for kind in PREFERENCE_KINDS if kind in offered)
 
 
 def _unread(user_id: int) -> Select[Any]:

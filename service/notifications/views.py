@@ -74,6 +74,7 @@ from service.notifications.queries import (
     failed_counts,
     failed_notifications,
     header_facts,
+    preference_kinds,
     preferences_of,
     unread_count,
 )
@@ -204,7 +205,7 @@ def _settings_page(new_code: LineLinkCode | None = None) -> str:
     line_linked = account is not None and account.line_user_id is not None
     return render_template(
         "notifications/settings.html",
-        kinds=PREFERENCE_KINDS,
+        kinds=preference_kinds(session, user),
         # LINE's column only once LINE can reach the person: choices for a channel that
         # delivers nothing ("immediately", by LINE, with LINE not set up) mislead
         channels=[c for c in PERSONAL_CHANNELS if c is not Channel.LINE or line_linked],
