@@ -382,6 +382,51 @@ def test_bulk_transition_answers_per_item_and_keeps_the_good_ones(
     assert {session.get(Allocation, a.id).state for a in drafts} == {AllocationState.SUBMITTED}  # type: ignore[union-attr]
 
 
+def test_bulk_transition_refuses_an_item_changed_since_it_was_read(
+    client: FlaskClient, session: Session
+) -> None:
+    """`versions` is If-Match for each item: one changed since the caller read it is refused
+    (409, nothing done to it), the others are taken."""
+    headers = all_headers(session)
+    project = demo_project(session)
+    project.approved_budget = Decimal("250000.00")
+    drafts = [
+        Allocation(
+            project=project,
+            recipient_unit=unit(session, "50230772"),
+            amount=Decimal(amount),
+            state=AllocationState.DRAFT,
+        )
+        for amount in ("10000.00", "20000.00")
+    ]
+    session.add_all(drafts)
+    session.commit()
+    read = [{"id": a.id, "version": a.version} for a in drafts]
+    drafts[0].amount = Decimal("15000.00")  # changed by someone else since it was read
+    drafts[0].version += 1
+    session.commit()
+    response = client.post(
+        f"{API}/allocations/transitions/submit",
+        json={"ids": [a.id for a in drafts], "versions": read},
+        headers=headers["officer"],
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    results = response.get_json()["results"]
+    assert [(r["id"], r["ok"], r["status"]) for r in results] == [
+        (drafts[0].id, False, 409),
+        (drafts[1].id, True, 200),
+    ]
+    session.expire_all()
+    assert [a.state for a in drafts] == [AllocationState.DRAFT, AllocationState.SUBMITTED]
+    bad = client.post(
+        f"{API}/allocations/transitions/submit",
+        json={"ids": [drafts[0].id], "versions": [{"id": drafts[0].id, "version": "1"}]},
+        headers=headers["officer"],
+    )
+    assert bad.status_code == 422
+    assert any(key.startswith("versions") for key in problem_of(bad)["errors"])
+
+
 def test_the_openapi_document_and_its_page(client: FlaskClient) -> None:
     spec = client.get(f"{API}/openapi.json")
     assert spec.status_code == 200

@@ -104,8 +104,22 @@ class TransitionInput(Input):
     document_ref = Text(validate=validate.Length(max=DOCUMENT_REF_LENGTH))
 
 
+class ReadVersion(Input):
+    id = Id(required=True)
+    version = fields.Integer(strict=True, required=True, validate=validate.Range(0, MAX_ID))
+
+
 class BulkTransitionInput(TransitionInput):
     ids = fields.List(Id(), required=True, validate=validate.Length(1, 100))
+    versions = fields.List(
+        fields.Nested(ReadVersion),
+        validate=validate.Length(max=100),
+        metadata={
+            "description": "the version of each item the caller last read, as If-Match is for"
+            " one: an item changed since is refused (409) and the others taken; an entry for"
+            " an id not in `ids` is not used"
+        },
+    )
 
 
 class OptionOut(Output):

@@ -153,9 +153,21 @@ def add_transition_routes(
         user = actor()
         principal = acting_for(session, user)
         ids = data.pop("ids")
+        versions: dict[int, int] = {}
+        for read in data.pop("versions", []):
+            known = versions.setdefault(read["id"], read["version"])
+            if known != read["version"]:
+                versions[read["id"]] = -1  # read at two versions: neither is the one to act on
         results = []
         for outcome in engine.take_each(
-            session, user, workflow, ids, name, data, acting_for=principal
+            session,
+            user,
+            workflow,
+            ids,
+            name,
+            data,
+            acting_for=principal,
+            expected_versions=versions,
         ):
             refused = outcome.refused
             if refused is None:

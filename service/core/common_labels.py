@@ -31,6 +31,7 @@ FIELDS: dict[str, LazyString] = {
     "quarter": _l("Quarter"),
     "format": _l("File format"),
     "ids": _l("Items"),
+    "versions": _l("Versions read"),
     "page": _l("Page"),
     "per_page": _l("Per page"),
     "after": _l("Next page's position"),
