@@ -205,7 +205,10 @@ def _settings_page(new_code: LineLinkCode | None = None) -> str:
     line_linked = account is not None and account.line_user_id is not None
     return render_template(
         "notifications/settings.html",
-        kinds=preference_kinds(session, user),
+        # LINE's own kinds only where LINE is set up: nothing of them happens without it.
+        kinds=[
+            k for k in preference_kinds(session, user) if line_ready or not k.startswith("line_")
+        ],
         # LINE's column only once LINE can reach the person: choices for a channel that
         # delivers nothing ("immediately", by LINE, with LINE not set up) mislead
         channels=[c for c in PERSONAL_CHANNELS if c is not Channel.LINE or line_linked],
