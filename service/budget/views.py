@@ -45,7 +45,7 @@ from service.core.fiscal import fiscal_year_of, local_date, local_today
 from service.core.labels import label
 from service.core.paging import page_number, paged
 from service.core.permissions import holds_anywhere
-from service.core.sql import dialect_of, ids_read_first, in_ids_or_query
+from service.core.sql import dialect_of, ids_read_first, in_ids_of, in_ids_or_query
 from service.core.translate import gettext as _
 from service.core.translate import lazy_gettext as _l
 from service.core.web import current_language
@@ -523,13 +523,17 @@ def _waiting_decisions(
         )
         .order_by(func.coalesce(Allocation.submitted_at, Allocation.created_at), Allocation.id)
     )
+    # The installments of the district's allocations, by their ids: joined to the allocations,
+    # PostgreSQL walked every requested installment of the country (13,000 rows, 19,000
+    # buffers at 100,000 projects), in the page and again in its count.
+    district_allocations = select(Allocation.id).where(in_district)
     installments = (
         select(Installment)
         .join(Allocation, Allocation.id == Installment.allocation_id)
         .join(Project, Project.id == Allocation.project_id)
         .join(owner, owner.id == Project.owner_unit_id)
         .where(
-            in_district,
+            in_ids_of(dialect_of(session()), Installment.allocation_id, district_allocations),
             Installment.state == InstallmentState.REQUESTED,
             above_officer_limit(limits, Installment.amount, owner.path),
         )

@@ -84,6 +84,19 @@ def ids_read_first(session: Session, statement: Any) -> list[int] | Any:
     return ids if len(ids) <= IDS_SENT_AT_MOST else statement
 
 
+def in_ids_of(dialect: str, column: Any, ids: Any) -> ColumnElement[bool]:
+    """`column` is one of the ids the one-column select `ids` gives, read first within the same
+    statement: on PostgreSQL `= ANY(ARRAY(subquery))`, which it evaluates once before it plans
+    how to reach `column`'s rows (by their index, a few hundred probes), where `IN (subquery)`
+    let it join the subquery to every row of a state across the country instead. Elsewhere
+    `IN (subquery)`. The select is never correlated to the statement around it (it may name
+    a table the statement joins)."""
+    ids = ids.correlate(None)
+    if dialect == "postgresql":
+        return column == any_(func.array(ids.scalar_subquery()))
+    return column.in_(ids)
+
+
 def in_ids_or_query(dialect: str, column: Any, ids: list[int] | Any) -> ColumnElement[bool]:
     """`column` IN what `ids_read_first` gave: `in_ids` for a list, IN a subquery else."""
     if isinstance(ids, list):
