@@ -1015,3 +1015,38 @@ def test_a_unit_stands_where_its_kind_may(  # type: ignore[no-untyped-def]
     for code, kind, parent_code in line:
         assert post(code=code, kind=kind, parent_code=parent_code).status_code == 302, code
     assert unit(session, "1110077101").parent.code == "11100771"  # type: ignore[union-attr]
+
+
+def test_an_admin_corrects_a_units_names_on_its_page(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    """A renamed office, a typo in the Thai name: the unit's page saves both names, recorded;
+    an empty Thai name is refused at its field with what was typed kept."""
+    from service.audit.models import AuditEntry
+
+    client = login_as("admin")
+    school = unit(session, "5023077101")
+    listing = client.get("/admin/units?q=5023077101").get_data(as_text=True)
+    assert f"/admin/units/{school.id}" in listing
+    page = client.get(f"/admin/units/{school.id}").get_data(as_text=True)
+    assert f'value="{school.name_th}"' in page
+    token = csrf_token(client, f"/admin/units/{school.id}")
+    refused = client.post(
+        f"/admin/units/{school.id}/names",
+        data={"csrf_token": token, "name_th": "  ", "name_en": "Wat Phrom School"},
+    )
+    assert refused.status_code == 422
+    shown = refused.get_data(as_text=True)
+    assert 'id="name_th-error"' in shown and 'value="Wat Phrom School"' in shown
+    saved = client.post(
+        f"/admin/units/{school.id}/names",
+        data={"csrf_token": token, "name_th": "โรงเรียนวัดพรหมรังษี (ใหม่)", "name_en": "Wat Phrom"},
+    )
+    assert saved.status_code == 302
+    session.expire_all()
+    school = unit(session, "5023077101")
+    assert (school.name_th, school.name_en) == ("โรงเรียนวัดพรหมรังษี (ใหม่)", "Wat Phrom")
+    assert session.scalar(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.action == "unit.update", AuditEntry.object_id == school.id)
+    )
+    assert client.get("/admin/units/999999").status_code == 404

@@ -357,6 +357,42 @@ def create_unit() -> Response | tuple[str, int]:
     )
 
 
+def _unit_page(
+    unit: OrgUnit,
+    status: int = 200,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> tuple[str, int]:
+    """One unit: its names (to correct a typo or a renamed office) and its approval rules;
+    after a refusal, the names as typed with each field's problem."""
+    typed = form if form is not None else {"name_th": unit.name_th, "name_en": unit.name_en}
+    return _page("unit.html", status, unit=unit, form=typed, errors=errors or {})
+
+
+@bp.route("/units/<int:unit_id>")
+@admin_page
+def unit_page(unit_id: int) -> tuple[str, int]:
+    return _unit_page(_administered_unit_or_404(unit_id))
+
+
+@bp.route("/units/<int:unit_id>/names", methods=["POST"])
+@admin_page
+def rename_unit(unit_id: int) -> Response | tuple[str, int]:
+    unit = _administered_unit_or_404(unit_id)
+    return run_change(
+        lambda: admin_ops.update_unit(
+            session(),
+            actor(),
+            unit,
+            name_th=request.form.get("name_th", ""),
+            name_en=request.form.get("name_en", ""),
+        ),
+        done=_("The unit's names are saved."),
+        back=flask_url_for("admin.unit_page", unit_id=unit.id),
+        again=lambda form, errors, status: _unit_page(unit, status, form, errors),
+    )
+
+
 @bp.route("/units/<int:unit_id>/limit", methods=["POST"])
 @admin_page
 def set_limit(unit_id: int) -> Response | tuple[str, int]:
