@@ -1050,3 +1050,23 @@ def test_an_admin_corrects_a_units_names_on_its_page(login_as, session: Session)
         .where(AuditEntry.action == "unit.update", AuditEntry.object_id == school.id)
     )
     assert client.get("/admin/units/999999").status_code == 404
+
+
+def test_an_admin_renames_a_strategy_node_on_its_page(login_as, session: Session) -> None:  # type: ignore[no-untyped-def]
+    client = login_as("admin")
+    node = session.scalars(select(StrategyNode).order_by(StrategyNode.code)).first()
+    assert node is not None
+    code = node.code
+    assert f"/admin/strategy/{node.id}" in client.get("/admin/strategy").get_data(as_text=True)
+    token = csrf_token(client, f"/admin/strategy/{node.id}")
+    refused = client.post(f"/admin/strategy/{node.id}/name", data={"csrf_token": token, "name": ""})
+    assert refused.status_code == 422 and 'id="name-error"' in refused.get_data(as_text=True)
+    saved = client.post(
+        f"/admin/strategy/{node.id}/name",
+        data={"csrf_token": token, "name": "มิติที่ ๑ ปลอดภัย (ปรับชื่อ)"},
+    )
+    assert saved.status_code == 302
+    session.expire_all()
+    renamed = session.get(StrategyNode, node.id)
+    assert renamed is not None and renamed.code == code and "ปรับชื่อ" in renamed.name
+    assert client.get("/admin/strategy/999999").status_code == 404

@@ -859,6 +859,37 @@ def create_node() -> Response | tuple[str, int]:
     )
 
 
+def _node_page(
+    node: StrategyNode,
+    status: int = 200,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> tuple[str, int]:
+    typed = form if form is not None else {"name": node.name}
+    return _page("strategy_node.html", status, node=node, form=typed, errors=errors or {})
+
+
+@bp.route("/strategy/<int:node_id>")
+@whole_tree_page
+def strategy_node(node_id: int) -> tuple[str, int]:
+    """One node of the strategy tree, to rename (its code, and what is filed under it, stay)."""
+    return _node_page(session().get(StrategyNode, node_id) or abort(404))
+
+
+@bp.route("/strategy/<int:node_id>/name", methods=["POST"])
+@whole_tree_page
+def rename_node(node_id: int) -> Response | tuple[str, int]:
+    node = session().get(StrategyNode, node_id) or abort(404)
+    return run_change(
+        lambda: admin_ops.update_strategy_node(
+            session(), actor(), node, name=request.form.get("name", "")
+        ),
+        done=_("The strategy node is renamed."),
+        back=flask_url_for("admin.strategy"),
+        again=lambda form, errors, status: _node_page(node, status, form, errors),
+    )
+
+
 # ---- reminder rules --------------------------------------------------------------------------
 
 
