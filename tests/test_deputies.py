@@ -126,3 +126,19 @@ def test_another_persons_delegation_is_not_found_here(login_as, session: Session
     assert _mine(session, "approver")[0].withdrawn_at is None
     # The deputy finds it where she acts for others.
     assert user(session, "approver").name in officer.get("/acting").get_data(as_text=True)
+
+
+def test_the_people_offered_are_those_the_rule_allows(session: Session) -> None:
+    """`possible_deputies` (one statement) offers exactly the people `works_where` (the
+    rule every door enforces) allows, for each demo person."""
+    from service.org.models import User
+    from service.org.operations import possible_deputies, works_where
+
+    people = list(session.scalars(select(User).where(User.active.is_(True))))
+    for principal in people:
+        allowed = {
+            other.id
+            for other in people
+            if other.id != principal.id and works_where(session, principal, other)
+        }
+        assert {u.id for u in possible_deputies(session, principal)} == allowed, principal.email

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -239,31 +239,38 @@ def works_where(session: Session, principal: User, delegate: User) -> bool:
 
 
 def possible_deputies(session: Session, principal: User) -> list[User]:
-    """The active people `principal` may hand their authority to (`works_where`), by name:
-    those holding a role in the office of one of the principal's units, read by the
-    offices' paths, then held to the rule one by one."""
+    """The active people `principal` may hand their authority to (`works_where`), by name,
+    in one statement: a role of theirs lies in the office of one of the principal's roles'
+    units (by its path), and is not only a school's unless that role of the principal's is."""
     from service.org.scope import active_roles
 
-    offices = {
-        "/" + "".join(f"{ident}/" for ident in a.unit.ancestor_ids[:2])
-        for a in active_roles(session, principal)
-    }
-    if not offices:
-        return []
-    candidates = session.scalars(
-        select(User)
-        .join(RoleAssignment, RoleAssignment.user_id == User.id)
-        .join(OrgUnit, OrgUnit.id == RoleAssignment.unit_id)
-        .where(
-            User.active.is_(True),
-            User.id != principal.id,
-            RoleAssignment.withdrawn_at.is_(None),
-            or_(*(OrgUnit.path.startswith(office) for office in sorted(offices))),
+    fits = [
+        and_(
+            OrgUnit.path.startswith("/" + "".join(f"{i}/" for i in mine.unit.ancestor_ids[:2])),
+            true() if mine.role is Role.SCHOOL else RoleAssignment.role != Role.SCHOOL,
         )
-        .distinct()
-        .order_by(User.name, User.id)
+        for mine in active_roles(session, principal)
+    ]
+    if not fits:
+        return []
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.active.is_(True),
+                User.id != principal.id,
+                select(RoleAssignment.id)
+                .join(OrgUnit, OrgUnit.id == RoleAssignment.unit_id)
+                .where(
+                    RoleAssignment.user_id == User.id,
+                    RoleAssignment.withdrawn_at.is_(None),
+                    or_(*fits),
+                )
+                .exists(),
+            )
+            .order_by(User.name, User.id)
+        )
     )
-    return [person for person in candidates if works_where(session, principal, person)]
 
 
 def _refuse_outsider(session: Session, principal: User, delegate: User) -> None:
