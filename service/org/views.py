@@ -181,9 +181,6 @@ def deputies() -> tuple[str, int]:
 def add_deputy() -> Response | tuple[str, int]:
     user = _signed_in()
     session = db.session()
-    typed = {
-        key: request.form.get(key, "") for key in ("delegate_id", "starts_on", "ends_on", "reason")
-    }
 
     def change() -> None:
         fields: dict[str, str] = {}
@@ -215,14 +212,14 @@ def add_deputy() -> Response | tuple[str, int]:
             delegate,
             values["starts_on"],  # type: ignore[arg-type]
             values["ends_on"],  # type: ignore[arg-type]
-            typed["reason"],
+            request.form.get("reason", ""),
         )
 
     return run_change(
         change,
         done=_("Your deputy is set up."),
         back=url_for("acting.deputies"),
-        again=lambda form, errors, status: _deputies_page(status, typed, errors),
+        again=lambda form, errors, status: _deputies_page(status, form, errors),
     )
 
 

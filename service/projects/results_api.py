@@ -71,7 +71,8 @@ def list_results(args: dict[str, Any]) -> Any:
         for branch in visible_result_branches(session, user)
     ]
     counted = None
-    if sees_everything(session, user):
+    tree_wide = sees_everything(session, user)
+    if tree_wide:
         # Tree-wide (evaluators, admins): ordered straight off step_result's own index.
         statement = branches[0].order_by(StepResult.due_on, StepResult.id)
     else:
@@ -83,9 +84,7 @@ def list_results(args: dict[str, Any]) -> Any:
         statement = select(visible.c.id).order_by(visible.c.due_on, visible.c.id)
         # Counted off the unit index alone, without the rows' due dates.
         counted = select(rows.subquery().c.id)
-    page = paginate(
-        session, statement, args, capped=sees_everything(session, user), counted=counted
-    )
+    page = paginate(session, statement, args, capped=tree_wide, counted=counted)
     loaded = {
         result.id: result
         for result in session.scalars(
